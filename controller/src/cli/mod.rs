@@ -1,0 +1,144 @@
+//! Command-line interface. Subcommands are stable: scripts depend on them.
+
+mod allocate;
+mod audit;
+mod backup;
+mod batch;
+pub(crate) mod codes;
+mod import;
+mod product;
+
+use std::future::Future;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use tracemark::store::{Actor, DEFAULT_DB, Store, StoreError};
+
+/// tracemark — production-line controller for product traceability.
+#[derive(Debug, Parser)]
+#[command(name = "tracemark", version, about, long_about = None)]
+pub(crate) struct Cli {
+    /// Database: `sqlite://FILE` (created if missing) or `postgres://USER@HOST/DB`.
+    #[arg(long = "db", global = true, env = "TRACEMARK_DB", default_value = DEFAULT_DB)]
+    db: String,
+    /// Log output on stderr: `human` or `json` (one object per line). Filter with TRACEMARK_LOG.
+    #[arg(
+        long,
+        global = true,
+        env = "TRACEMARK_LOG_FORMAT",
+        default_value = "human"
+    )]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Trace codes: parse, render, serials, allocate, change state.
+    #[command(subcommand)]
+    Codes(codes::CodesCommand),
+    /// Run the demo: codes generated, rendered, read back and reconciled.
+    Demo(crate::demo::DemoArgs),
+    /// Products (master data).
+    #[command(subcommand)]
+    Product(product::ProductCommand),
+    /// The producer (master data).
+    #[command(subcommand)]
+    Producer(product::ProducerCommand),
+    /// Batches: create, start, pause, resume, close, report.
+    #[command(subcommand)]
+    Batch(batch::BatchCommand),
+    /// The hash-chained event log.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
+    /// Write a verified snapshot of an SQLite store.
+    Backup(backup::BackupArgs),
+    /// Restore a snapshot into a new SQLite file (after verifying it).
+    Restore(backup::RestoreArgs),
+}
+
+/// How a command failed: bad input (exit status 2) or a failure while doing the work (1).
+#[derive(Debug)]
+pub(crate) enum CliError {
+    /// The input was invalid; the message names the field and the reason.
+    Input(String),
+    /// Something else went wrong.
+    Failed(anyhow::Error),
+}
+
+impl CliError {
+    /// An input error about `field`.
+    pub(crate) fn input(field: &str, reason: impl std::fmt::Display) -> Self {
+        CliError::Input(format!("{field}: {reason}"))
+    }
+}
+
+impl From<anyhow::Error> for CliError {
+    fn from(err: anyhow::Error) -> Self {
+        CliError::Failed(err)
+    }
+}
+
+impl From<StoreError> for CliError {
+    fn from(err: StoreError) -> Self {
+        match err.input_field() {
+            Some((field, reason)) => CliError::input(field, reason),
+            None => CliError::Failed(err.into()),
+        }
+    }
+}
+
+/// Where the store is and who is acting: what every store command needs.
+#[derive(Debug, Clone)]
+pub(crate) struct Context {
+    db: String,
+}
+
+impl Context {
+    pub(crate) async fn open(&self) -> Result<Store, CliError> {
+        Ok(Store::open(&self.db, Actor::from_env()).await?)
+    }
+}
+
+/// Runs `work` on a single-threaded runtime: a command does one thing at a time.
+pub(crate) fn block_on<T>(work: impl Future<Output = Result<T, CliError>>) -> Result<T, CliError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Failed(anyhow::anyhow!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(work)
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TRACEMARK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // A second initialisation (tests calling run twice) is harmless; ignore it.
+    let _ = match format {
+        LogFormat::Human => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
+    init_logging(cli.log_format);
+    let context = Context { db: cli.db };
+    match cli.command {
+        Command::Codes(command) => codes::run(command, &context),
+        Command::Product(command) => product::run(command, &context),
+        Command::Producer(command) => product::run_producer(command, &context),
+        Command::Batch(command) => batch::run(command, &context),
+        Command::Audit(command) => audit::run(command, &context),
+        Command::Backup(args) => backup::backup(args, &context),
+        Command::Restore(args) => backup::restore(args, &context),
+        Command::Demo(args) => crate::demo::run(&args),
+    }
+}

@@ -1,0 +1,197 @@
+//! `tracemark product …` and `tracemark producer …`: master data (SPEC §1 data fields).
+
+use clap::{Args, Subcommand, ValueEnum};
+use tracemark::store::model::{
+    DEFAULT_RETENTION_YEARS, DEFAULT_SERIAL_ALPHABET, DEFAULT_SERIAL_LENGTH, SCHEME_GS1,
+};
+use tracemark::store::{Producer, Product, parse_pack_sizes};
+
+use super::{CliError, Context, block_on};
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ProductCommand {
+    /// Add a product.
+    Add(Box<ProductArgs>),
+    /// List products.
+    List {
+        /// `text` (one line each) or `json`.
+        #[arg(long, default_value = "text")]
+        format: ListFormat,
+    },
+    /// Show one product as JSON.
+    Show {
+        /// The product id.
+        id: String,
+    },
+    /// Import products from a TOML (`[[product]]`) or CSV (header row) file; all or none.
+    Import {
+        /// The file, `.toml` or `.csv`.
+        file: std::path::PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum ListFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ProductArgs {
+    /// Short identifier (A-Z a-z 0-9 - _ .).
+    #[arg(long)]
+    id: String,
+    /// GTIN-8, -12, -13 or -14 (check digit verified; stored as 14 digits).
+    #[arg(long)]
+    gtin: String,
+    /// 产品名称.
+    #[arg(long)]
+    name: String,
+    /// 产品类型.
+    #[arg(long, default_value = "")]
+    category: String,
+    /// 规格型号.
+    #[arg(long, default_value = "")]
+    model: String,
+    /// 执行强制性国家标准, e.g. "GB 4706.1-2005".
+    #[arg(long, default_value = "")]
+    standard: String,
+    /// 生产许可证号.
+    #[arg(long)]
+    licence: Option<String>,
+    /// CCC certificate number.
+    #[arg(long)]
+    ccc: Option<String>,
+    /// 质保期限 in months.
+    #[arg(long)]
+    warranty_months: Option<u32>,
+    /// Years the product's records are kept.
+    #[arg(long, default_value_t = DEFAULT_RETENTION_YEARS)]
+    retention_years: u32,
+    /// Characters serials are made of.
+    #[arg(long, default_value = DEFAULT_SERIAL_ALPHABET)]
+    serial_alphabet: String,
+    /// Characters per serial (1–20).
+    #[arg(long, default_value_t = DEFAULT_SERIAL_LENGTH)]
+    serial_length: u32,
+    /// Units per package level, innermost first: `10,40` = 10 per carton, 40 cartons per pallet.
+    #[arg(long, default_value = "")]
+    pack_sizes: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ProducerCommand {
+    /// Set the producer's master data.
+    Set {
+        /// 生产单位名称.
+        #[arg(long)]
+        name: String,
+        /// 统一社会信用代码 (18 characters).
+        #[arg(long)]
+        uscc: String,
+        /// 生产/注册地址.
+        #[arg(long)]
+        address: String,
+        /// 联系方式.
+        #[arg(long)]
+        contact: String,
+        /// 营业执照 number.
+        #[arg(long)]
+        business_licence: String,
+    },
+    /// Show the producer as JSON.
+    Show,
+}
+
+fn to_json(value: &impl serde::Serialize) -> Result<String, CliError> {
+    serde_json::to_string_pretty(value).map_err(|e| CliError::Failed(e.into()))
+}
+
+pub(crate) fn run(command: ProductCommand, context: &Context) -> Result<(), CliError> {
+    block_on(async {
+        let store = context.open().await?;
+        match command {
+            ProductCommand::Add(args) => {
+                let args = *args;
+                let product = Product {
+                    id: args.id,
+                    scheme: SCHEME_GS1.to_owned(),
+                    key: args.gtin,
+                    name: args.name,
+                    category: args.category,
+                    model: args.model,
+                    mandatory_standard: args.standard,
+                    licence_no: args.licence,
+                    ccc_cert_no: args.ccc,
+                    warranty_months: args.warranty_months,
+                    retention_years: args.retention_years,
+                    serial_alphabet: args.serial_alphabet,
+                    serial_length: args.serial_length,
+                    pack_sizes: parse_pack_sizes(&args.pack_sizes)?,
+                };
+                let product = store.add_product(&product).await?;
+                println!("product {} added (GTIN {})", product.id, product.key);
+            }
+            ProductCommand::List { format } => {
+                let products = store.products().await?;
+                match format {
+                    ListFormat::Json => println!("{}", to_json(&products)?),
+                    ListFormat::Text => {
+                        for p in products {
+                            println!(
+                                "{}\t{}\t{}\t{}\t{}",
+                                p.id, p.key, p.name, p.model, p.category
+                            );
+                        }
+                    }
+                }
+            }
+            ProductCommand::Show { id } => {
+                let product = store.product(&id).await?;
+                println!("{}", to_json(&product)?);
+            }
+            ProductCommand::Import { file } => {
+                let count = super::import::import(&store, &file).await?;
+                println!("{count} products imported");
+            }
+        }
+        store.close().await;
+        Ok(())
+    })
+}
+
+pub(crate) fn run_producer(command: ProducerCommand, context: &Context) -> Result<(), CliError> {
+    block_on(async {
+        let store = context.open().await?;
+        match command {
+            ProducerCommand::Set {
+                name,
+                uscc,
+                address,
+                contact,
+                business_licence,
+            } => {
+                let producer = Producer {
+                    name,
+                    uscc,
+                    address,
+                    contact,
+                    business_licence,
+                };
+                store.set_producer(&producer).await?;
+                println!("producer set");
+            }
+            ProducerCommand::Show => match store.producer().await? {
+                Some(producer) => println!("{}", to_json(&producer)?),
+                None => {
+                    return Err(CliError::input(
+                        "producer",
+                        "not set (tracemark producer set)",
+                    ));
+                }
+            },
+        }
+        store.close().await;
+        Ok(())
+    })
+}

@@ -1,0 +1,7 @@
+//! tracemark: the production-line controller for product traceability.
+//!
+//! The library holds what the `tracemark` binary and the tests share: the store (master data,
+//! allocation, batches, audit log).
+#![warn(missing_docs)]
+
+pub mod store;

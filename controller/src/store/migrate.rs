@@ -1,0 +1,183 @@
+//! Schema migrations, compiled into the binary so an installed controller needs no files.
+//!
+//! Each dialect has its own directory with the same version numbers; `migrations_match_files`
+//! (below) fails when a file is added there but not here.
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+
+use sqlx::error::BoxDynError;
+use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+
+use super::{Db, Store};
+
+/// (version, description, SQL) per dialect.
+type Embedded = &'static [(i64, &'static str, &'static str)];
+
+const SQLITE: Embedded = &[
+    (
+        1,
+        "store",
+        include_str!("../../../migrations/sqlite/0001_store.sql"),
+    ),
+    (
+        2,
+        "block_issue",
+        include_str!("../../../migrations/sqlite/0002_block_issue.sql"),
+    ),
+    (
+        3,
+        "hot_path",
+        include_str!("../../../migrations/sqlite/0003_hot_path.sql"),
+    ),
+    (
+        4,
+        "pack_sizes",
+        include_str!("../../../migrations/sqlite/0004_pack_sizes.sql"),
+    ),
+];
+
+const POSTGRES: Embedded = &[
+    (
+        1,
+        "store",
+        include_str!("../../../migrations/postgres/0001_store.sql"),
+    ),
+    (
+        2,
+        "block_issue",
+        include_str!("../../../migrations/postgres/0002_block_issue.sql"),
+    ),
+    (
+        3,
+        "hot_path",
+        include_str!("../../../migrations/postgres/0003_hot_path.sql"),
+    ),
+    (
+        4,
+        "pack_sizes",
+        include_str!("../../../migrations/postgres/0004_pack_sizes.sql"),
+    ),
+];
+
+#[derive(Debug)]
+struct Source(Embedded);
+
+impl MigrationSource<'static> for Source {
+    fn resolve(
+        self,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<Migration>, BoxDynError>> + Send + 'static>> {
+        Box::pin(async move {
+            Ok(self
+                .0
+                .iter()
+                .map(|(version, description, sql)| {
+                    Migration::new(
+                        *version,
+                        Cow::Borrowed(*description),
+                        MigrationType::Simple,
+                        Cow::Borrowed(*sql),
+                        false,
+                    )
+                })
+                .collect())
+        })
+    }
+}
+
+/// Refuses databases that hold other applications' tables, then applies pending migrations.
+pub(super) async fn run(store: &Store) -> Result<(), String> {
+    match &store.db {
+        Db::Sqlite(pool) => {
+            check_sqlite(pool).await?;
+            let migrator = Migrator::new(Source(SQLITE))
+                .await
+                .map_err(|e| e.to_string())?;
+            migrator
+                .run(pool)
+                .await
+                .map_err(|e| format!("migration failed: {e}"))
+        }
+        Db::Postgres(pool) => {
+            let foreign: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM information_schema.tables \
+                 WHERE table_schema = current_schema() \
+                 AND NOT EXISTS (SELECT 1 FROM information_schema.tables \
+                     WHERE table_schema = current_schema() AND table_name = '_sqlx_migrations')",
+            )
+            .fetch_one(pool)
+            .await
+            .map_err(|e| format!("cannot read the database: {e}"))?;
+            if foreign > 0 {
+                return Err(not_ours(foreign));
+            }
+            let migrator = Migrator::new(Source(POSTGRES))
+                .await
+                .map_err(|e| e.to_string())?;
+            migrator
+                .run(pool)
+                .await
+                .map_err(|e| format!("migration failed: {e}"))
+        }
+    }
+}
+
+/// Refuses an SQLite database holding other applications' tables. Run on a plain connection
+/// before the pool is opened, because opening the pool switches the file to WAL mode.
+pub(super) async fn check_sqlite<'e, E>(executor: E) -> Result<(), String>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
+{
+    let foreign: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' \
+         AND name NOT LIKE 'sqlite_%' \
+         AND NOT EXISTS (SELECT 1 FROM sqlite_master WHERE name = '_sqlx_migrations')",
+    )
+    .fetch_one(executor)
+    .await
+    .map_err(|e| format!("cannot read the database: {e}"))?;
+    if foreign > 0 {
+        return Err(not_ours(foreign));
+    }
+    Ok(())
+}
+
+fn not_ours(tables: i64) -> String {
+    format!(
+        "not a tracemark store: it has {tables} table(s) but no tracemark migration history; \
+         refusing to change it"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(dir: &str) -> Vec<String> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../migrations")
+            .join(dir);
+        let mut names: Vec<String> = std::fs::read_dir(&path)
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn migrations_match_files() {
+        for (dir, embedded) in [("sqlite", SQLITE), ("postgres", POSTGRES)] {
+            let expected: Vec<String> = embedded
+                .iter()
+                .map(|(v, d, _)| format!("{v:04}_{d}.sql"))
+                .collect();
+            assert_eq!(files(dir), expected, "migrations/{dir}");
+        }
+    }
+}

@@ -1,0 +1,672 @@
+//! The store's SQL, written once and compiled for each dialect.
+//!
+//! The `store_ops!` macro expands to one module per database with the same functions, so the
+//! two stay identical except where `PG` selects dialect-specific SQL (JSON set expansion).
+//! Positional parameters are written `$1`, which both SQLite and PostgreSQL accept.
+
+/// The chain head taken at the start of a writing transaction.
+#[derive(Debug)]
+pub(super) struct Head {
+    /// The sequence number of the event this transaction appends.
+    pub(super) seq: i64,
+    /// The hash of the event before it.
+    pub(super) prev_hash: String,
+}
+
+macro_rules! store_ops {
+    ($DB:ty, $Row:ty, $PG:expr) => {
+        use std::collections::HashMap;
+
+        use serde_json::json;
+        use sqlx::{Pool, Row, Transaction};
+
+        use crate::store::audit::Event;
+        use crate::store::model::REJECT_REASONS;
+        use crate::store::ops::Head;
+        use crate::store::{
+            Actor, format_pack_sizes, parse_pack_sizes, Batch, BatchState, CodeRecord, CodeState, NewBatch, Producer,
+            IssuedCounts, Product, StoreError, Transition, now,
+        };
+
+        const PG: bool = $PG;
+
+        /// SQL testing `code` against the strings of a JSON array bound at parameter `n`, in a
+        /// form each planner answers with the unique index on `code` (PostgreSQL: `= ANY` of an
+        /// array, which never turns into a hash join over the whole table).
+        fn code_in_json(n: u32) -> String {
+            if PG {
+                format!("code = ANY(ARRAY(SELECT json_array_elements_text(${n}::json)))")
+            } else {
+                format!("code IN (SELECT value FROM json_each(${n}))")
+            }
+        }
+
+        /// Starts a writing transaction by advancing the chain head: this takes the write lock
+        /// first (SQLite: no lock upgrade that could fail busy; PostgreSQL: the head's row lock
+        /// orders appends from every controller).
+        async fn begin(pool: &Pool<$DB>) -> Result<(Transaction<'static, $DB>, Head), StoreError> {
+            let mut tx = pool.begin().await.map_err(StoreError::db("begin a transaction"))?;
+            let row = sqlx::query(
+                "UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash",
+            )
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(StoreError::db("advance the audit chain head"))?;
+            let head = Head {
+                seq: row.try_get(0).map_err(StoreError::db("read the audit head"))?,
+                prev_hash: row.try_get(1).map_err(StoreError::db("read the audit head"))?,
+            };
+            Ok((tx, head))
+        }
+
+        /// Appends the transaction's event and moves the head's hash to it, then commits.
+        async fn finish(
+            mut tx: Transaction<'static, $DB>,
+            actor: &Actor,
+            head: Head,
+            kind: &str,
+            subject: &str,
+            detail: serde_json::Value,
+        ) -> Result<(), StoreError> {
+            let mut event = Event {
+                seq: head.seq,
+                at: now(),
+                user: actor.user.clone(),
+                device: actor.device.clone(),
+                kind: kind.to_owned(),
+                subject: subject.to_owned(),
+                detail: detail.to_string(),
+                prev_hash: head.prev_hash,
+                hash: String::new(),
+            };
+            event.hash = event.expected_hash();
+            sqlx::query(
+                "INSERT INTO events (seq, at, actor_user, actor_device, kind, subject, detail, \
+                 prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(event.seq)
+            .bind(&event.at)
+            .bind(&event.user)
+            .bind(&event.device)
+            .bind(&event.kind)
+            .bind(&event.subject)
+            .bind(&event.detail)
+            .bind(&event.prev_hash)
+            .bind(&event.hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db(format!("append event {}", event.seq)))?;
+            sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
+                .bind(&event.hash)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db("move the audit chain head"))?;
+            tx.commit().await.map_err(StoreError::db(format!("commit {kind}")))?;
+            tracing::debug!(seq = event.seq, kind, subject, "event appended");
+            Ok(())
+        }
+
+        pub(in crate::store) async fn set_producer(
+            pool: &Pool<$DB>,
+            actor: &Actor,
+            p: &Producer,
+        ) -> Result<(), StoreError> {
+            let (mut tx, head) = begin(pool).await?;
+            sqlx::query(
+                "INSERT INTO producer (id, name, uscc, address, contact, business_licence, \
+                 updated_at) VALUES (1, $1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (id) DO UPDATE SET name = $1, uscc = $2, address = $3, \
+                 contact = $4, business_licence = $5, updated_at = $6",
+            )
+            .bind(&p.name)
+            .bind(&p.uscc)
+            .bind(&p.address)
+            .bind(&p.contact)
+            .bind(&p.business_licence)
+            .bind(now())
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db("store the producer"))?;
+            let detail = serde_json::to_value(p).unwrap_or_default();
+            finish(tx, actor, head, "producer.set", "producer", detail).await
+        }
+
+        pub(in crate::store) async fn producer(
+            pool: &Pool<$DB>,
+            _actor: &Actor,
+        ) -> Result<Option<Producer>, StoreError> {
+            let row = sqlx::query(
+                "SELECT name, uscc, address, contact, business_licence FROM producer WHERE id = 1",
+            )
+            .fetch_optional(pool)
+            .await
+            .map_err(StoreError::db("read the producer"))?;
+            let Some(row) = row else { return Ok(None) };
+            let get = |i: usize| -> Result<String, StoreError> {
+                row.try_get(i).map_err(StoreError::db("read the producer"))
+            };
+            Ok(Some(Producer {
+                name: get(0)?,
+                uscc: get(1)?,
+                address: get(2)?,
+                contact: get(3)?,
+                business_licence: get(4)?,
+            }))
+        }
+
+        const PRODUCT_COLUMNS: &str = "id, scheme, key, name, category, model, \
+            mandatory_standard, licence_no, ccc_cert_no, warranty_months, retention_years, \
+            serial_alphabet, serial_length, pack_sizes";
+
+        fn product_from_row(row: &$Row) -> Result<Product, StoreError> {
+            let map = StoreError::db("read a product");
+            let to_u32 = |v: i64, what: &str| {
+                u32::try_from(v).map_err(|_| StoreError::corrupt(format!("product {what} {v}")))
+            };
+            let warranty: Option<i64> = row.try_get(9).map_err(StoreError::db("read a product"))?;
+            Ok(Product {
+                id: row.try_get(0).map_err(StoreError::db("read a product"))?,
+                scheme: row.try_get(1).map_err(StoreError::db("read a product"))?,
+                key: row.try_get(2).map_err(StoreError::db("read a product"))?,
+                name: row.try_get(3).map_err(StoreError::db("read a product"))?,
+                category: row.try_get(4).map_err(StoreError::db("read a product"))?,
+                model: row.try_get(5).map_err(StoreError::db("read a product"))?,
+                mandatory_standard: row.try_get(6).map_err(StoreError::db("read a product"))?,
+                licence_no: row.try_get(7).map_err(StoreError::db("read a product"))?,
+                ccc_cert_no: row.try_get(8).map_err(StoreError::db("read a product"))?,
+                warranty_months: warranty.map(|w| to_u32(w, "warranty")).transpose()?,
+                retention_years: to_u32(row.try_get(10).map_err(map)?, "retention")?,
+                serial_alphabet: row.try_get(11).map_err(StoreError::db("read a product"))?,
+                serial_length: to_u32(
+                    row.try_get(12).map_err(StoreError::db("read a product"))?,
+                    "serial length",
+                )?,
+                pack_sizes: parse_pack_sizes(
+                    &row.try_get::<String, _>(13).map_err(StoreError::db("read a product"))?,
+                )?,
+            })
+        }
+
+        pub(in crate::store) async fn add_product(
+            pool: &Pool<$DB>,
+            actor: &Actor,
+            p: &Product,
+        ) -> Result<(), StoreError> {
+            let (mut tx, head) = begin(pool).await?;
+            let existing: Option<(String, String)> =
+                sqlx::query_as("SELECT id, key FROM products WHERE id = $1 OR (scheme = $2 AND key = $3)")
+                    .bind(&p.id)
+                    .bind(&p.scheme)
+                    .bind(&p.key)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(StoreError::db("look for an existing product"))?;
+            if let Some((id, key)) = existing {
+                // Dropping `tx` rolls back: the head is not advanced.
+                return Err(if id == p.id {
+                    StoreError::invalid("id", format!("product {id} already exists"))
+                } else {
+                    StoreError::invalid("gtin", format!("{key} is already product {id}"))
+                });
+            }
+            sqlx::query(&format!(
+                "INSERT INTO products ({PRODUCT_COLUMNS}, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+            ))
+            .bind(&p.id)
+            .bind(&p.scheme)
+            .bind(&p.key)
+            .bind(&p.name)
+            .bind(&p.category)
+            .bind(&p.model)
+            .bind(&p.mandatory_standard)
+            .bind(&p.licence_no)
+            .bind(&p.ccc_cert_no)
+            .bind(p.warranty_months.map(i64::from))
+            .bind(i64::from(p.retention_years))
+            .bind(&p.serial_alphabet)
+            .bind(i64::from(p.serial_length))
+            .bind(format_pack_sizes(&p.pack_sizes))
+            .bind(now())
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db(format!("insert product {}", p.id)))?;
+            sqlx::query("INSERT INTO serial_counters (product_id, next_counter) VALUES ($1, 0)")
+                .bind(&p.id)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db(format!("create the serial counter of {}", p.id)))?;
+            let detail = serde_json::to_value(p).unwrap_or_default();
+            finish(tx, actor, head, "product.add", &p.id, detail).await
+        }
+
+        pub(in crate::store) async fn product(
+            pool: &Pool<$DB>,
+            _actor: &Actor,
+            id: &str,
+        ) -> Result<Option<Product>, StoreError> {
+            let row = sqlx::query(&format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(pool)
+                .await
+                .map_err(StoreError::db(format!("read product {id}")))?;
+            row.as_ref().map(product_from_row).transpose()
+        }
+
+        pub(in crate::store) async fn products(
+            pool: &Pool<$DB>,
+            _actor: &Actor,
+        ) -> Result<Vec<Product>, StoreError> {
+            let rows = sqlx::query(&format!("SELECT {PRODUCT_COLUMNS} FROM products ORDER BY id"))
+                .fetch_all(pool)
+                .await
+                .map_err(StoreError::db("list products"))?;
+            rows.iter().map(product_from_row).collect()
+        }
+
+        const BATCH_COLUMNS: &str = "id, product_id, lot, quantity, production_date, \
+            expiry_date, line, state, created_at, closed_at";
+
+        fn batch_from_row(row: &$Row) -> Result<Batch, StoreError> {
+            let state: String = row.try_get(7).map_err(StoreError::db("read a batch"))?;
+            Ok(Batch {
+                id: row.try_get(0).map_err(StoreError::db("read a batch"))?,
+                product_id: row.try_get(1).map_err(StoreError::db("read a batch"))?,
+                lot: row.try_get(2).map_err(StoreError::db("read a batch"))?,
+                quantity: row.try_get(3).map_err(StoreError::db("read a batch"))?,
+                production_date: row.try_get(4).map_err(StoreError::db("read a batch"))?,
+                expiry_date: row.try_get(5).map_err(StoreError::db("read a batch"))?,
+                line: row.try_get(6).map_err(StoreError::db("read a batch"))?,
+                state: state.parse()?,
+                created_at: row.try_get(8).map_err(StoreError::db("read a batch"))?,
+                closed_at: row.try_get(9).map_err(StoreError::db("read a batch"))?,
+            })
+        }
+
+        pub(in crate::store) async fn create_batch(
+            pool: &Pool<$DB>,
+            actor: &Actor,
+            b: &NewBatch,
+        ) -> Result<Batch, StoreError> {
+            let (mut tx, head) = begin(pool).await?;
+            let existing: Option<i64> =
+                sqlx::query_scalar("SELECT id FROM batches WHERE product_id = $1 AND lot = $2")
+                    .bind(&b.product_id)
+                    .bind(&b.lot)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(StoreError::db("look for an existing batch"))?;
+            if let Some(id) = existing {
+                return Err(StoreError::invalid(
+                    "lot",
+                    format!("lot {} of product {} already exists (batch {id})", b.lot, b.product_id),
+                ));
+            }
+            let row = sqlx::query(&format!(
+                "INSERT INTO batches (product_id, lot, quantity, production_date, expiry_date, \
+                 line, state, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 RETURNING {BATCH_COLUMNS}"
+            ))
+            .bind(&b.product_id)
+            .bind(&b.lot)
+            .bind(b.quantity)
+            .bind(&b.production_date)
+            .bind(&b.expiry_date)
+            .bind(&b.line)
+            .bind(BatchState::Created.as_str())
+            .bind(now())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(StoreError::db(format!("insert batch {}", b.lot)))?;
+            let batch = batch_from_row(&row)?;
+            let detail = serde_json::to_value(&batch).unwrap_or_default();
+            let subject = format!("batch:{}", batch.id);
+            finish(tx, actor, head, "batch.create", &subject, detail).await?;
+            Ok(batch)
+        }
+
+        pub(in crate::store) async fn batch(
+            pool: &Pool<$DB>,
+            _actor: &Actor,
+            id: i64,
+        ) -> Result<Option<Batch>, StoreError> {
+            let row = sqlx::query(&format!("SELECT {BATCH_COLUMNS} FROM batches WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(pool)
+                .await
+                .map_err(StoreError::db(format!("read batch {id}")))?;
+            row.as_ref().map(batch_from_row).transpose()
+        }
+
+        pub(in crate::store) async fn batches(
+            pool: &Pool<$DB>,
+            _actor: &Actor,
+        ) -> Result<Vec<Batch>, StoreError> {
+            let rows =
+                sqlx::query(&format!("SELECT {BATCH_COLUMNS} FROM batches ORDER BY id DESC"))
+                    .fetch_all(pool)
+                    .await
+                    .map_err(StoreError::db("list batches"))?;
+            rows.iter().map(batch_from_row).collect()
+        }
+
+        pub(in crate::store) async fn set_batch_state(
+            pool: &Pool<$DB>,
+            actor: &Actor,
+            id: i64,
+            to: BatchState,
+        ) -> Result<Batch, StoreError> {
+            let (mut tx, head) = begin(pool).await?;
+            let row = sqlx::query(&format!("SELECT {BATCH_COLUMNS} FROM batches WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(StoreError::db(format!("read batch {id}")))?;
+            let Some(row) = row else {
+                return Err(StoreError::NotFound { what: "batch", id: id.to_string() });
+            };
+            let from = batch_from_row(&row)?.state;
+            if !from.can_become(to) {
+                return Err(StoreError::invalid(
+                    "state",
+                    format!("batch {id} cannot go from {from} to {to}"),
+                ));
+            }
+            let closed_at = (to == BatchState::Closed).then(now);
+            sqlx::query("UPDATE batches SET state = $1, closed_at = $2 WHERE id = $3")
+                .bind(to.as_str())
+                .bind(&closed_at)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db(format!("update batch {id}")))?;
+            let mut voided = 0;
+            if to == BatchState::Closed {
+                // SPEC §3: codes never printed are voided when the batch closes.
+                voided = sqlx::query(
+                    "UPDATE codes SET state = 'voided', last_event = $1 \
+                     WHERE batch_id = $2 AND state IN ('reserved', 'sent')",
+                )
+                .bind(head.seq)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db(format!("void the unprinted codes of batch {id}")))?
+                .rows_affected();
+            }
+            let detail = json!({ "from": from.as_str(), "to": to.as_str(), "voided": voided });
+            let subject = format!("batch:{id}");
+            finish(tx, actor, head, "batch.state", &subject, detail).await?;
+            batch(pool, actor, id)
+                .await?
+                .ok_or_else(|| StoreError::NotFound { what: "batch", id: id.to_string() })
+        }
+
+        pub(in crate::store) async fn batch_counts(
+            pool: &Pool<$DB>,
+            _actor: &Actor,
+            id: i64,
+        ) -> Result<Vec<(CodeState, i64)>, StoreError> {
+            let rows: Vec<(String, i64)> = sqlx::query_as(
+                "SELECT state, COUNT(*) FROM codes WHERE batch_id = $1 GROUP BY state",
+            )
+            .bind(id)
+            .fetch_all(pool)
+            .await
+            .map_err(StoreError::db(format!("count the codes of batch {id}")))?;
+            rows.into_iter()
+                .map(|(state, n)| Ok((state.parse()?, n)))
+                .collect()
+        }
+
+        pub(in crate::store) async fn transition(
+            pool: &Pool<$DB>,
+            actor: &Actor,
+            changes: &[Transition],
+            all_or_nothing: bool,
+        ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+            let (mut tx, head) = begin(pool).await?;
+            let mut wanted: Vec<&str> = changes.iter().map(|c| c.code.as_str()).collect();
+            wanted.sort_unstable();
+            wanted.dedup();
+            let rows: Vec<(String, String)> = sqlx::query_as(&format!(
+                "SELECT code, state FROM codes WHERE {}",
+                code_in_json(1)
+            ))
+            .bind(serde_json::to_string(&wanted).unwrap_or_default())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(StoreError::db("read code states"))?;
+            let mut states: HashMap<String, (CodeState, Option<String>)> = HashMap::new();
+            for (code, state) in rows {
+                states.insert(code, (state.parse()?, None));
+            }
+            let mut results = Vec::with_capacity(changes.len());
+            let mut applied = Vec::new();
+            for change in changes {
+                let result = check(change, &mut states);
+                if result.is_ok() {
+                    applied.push(change);
+                }
+                results.push(result);
+            }
+            if applied.is_empty() || (all_or_nothing && applied.len() < changes.len()) {
+                // Nothing valid: roll back, the chain head stays where it was.
+                return Ok(results);
+            }
+            // One UPDATE per final (state, reason): codes changed twice in the group get their
+            // last state.
+            let mut groups: HashMap<(CodeState, Option<String>), Vec<&str>> = HashMap::new();
+            for change in &applied {
+                if let Some(last) = states.get(change.code.as_str()) {
+                    groups.entry(last.clone()).or_default().push(change.code.as_str());
+                }
+            }
+            for ((state, reason), mut codes) in groups {
+                codes.sort_unstable();
+                codes.dedup();
+                let updated = sqlx::query(&format!(
+                    "UPDATE codes SET state = $1, reason = $2, last_event = $3 WHERE {}",
+                    code_in_json(4)
+                ))
+                .bind(state.as_str())
+                .bind(&reason)
+                .bind(head.seq)
+                .bind(serde_json::to_string(&codes).unwrap_or_default())
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db(format!("set {} codes to {state}", codes.len())))?;
+                if updated.rows_affected() != codes.len() as u64 {
+                    return Err(StoreError::corrupt(format!(
+                        "{} of {} codes changed while setting them to {state}",
+                        codes.len() as u64 - updated.rows_affected(),
+                        codes.len()
+                    )));
+                }
+            }
+            // Runs of consecutive changes with the same target, in order: compact for the hot
+            // path (one run per group) and still exact when a code changes twice in a group.
+            let mut runs: Vec<(CodeState, Option<String>, Vec<&str>)> = Vec::new();
+            for c in &applied {
+                match runs.last_mut() {
+                    Some((to, reason, codes)) if *to == c.to && *reason == c.reason => {
+                        codes.push(c.code.as_str())
+                    }
+                    _ => runs.push((c.to, c.reason.clone(), vec![c.code.as_str()])),
+                }
+            }
+            let runs: Vec<serde_json::Value> = runs
+                .into_iter()
+                .map(|(to, reason, codes)| json!({ "to": to.as_str(), "reason": reason, "codes": codes }))
+                .collect();
+            let detail = json!({ "count": applied.len(), "changes": runs });
+            finish(tx, actor, head, "codes.transition", "codes", detail).await?;
+            Ok(results)
+        }
+
+        fn check(
+            change: &Transition,
+            states: &mut HashMap<String, (CodeState, Option<String>)>,
+        ) -> Result<(), StoreError> {
+            match (&change.reason, change.to) {
+                (None, CodeState::Rejected) => {
+                    return Err(StoreError::invalid("reason", "a rejected code needs a reason"))
+                }
+                (Some(r), CodeState::Rejected) if !REJECT_REASONS.contains(&r.as_str()) => {
+                    return Err(StoreError::invalid(
+                        "reason",
+                        format!("{r:?} is not one of {}", REJECT_REASONS.join(", ")),
+                    ))
+                }
+                (Some(_), to) if to != CodeState::Rejected => {
+                    return Err(StoreError::invalid("reason", "only rejected codes have a reason"))
+                }
+                _ => {}
+            }
+            let Some(current) = states.get_mut(change.code.as_str()) else {
+                return Err(StoreError::NotFound { what: "code", id: change.code.clone() });
+            };
+            if !current.0.can_become(change.to) {
+                return Err(StoreError::Transition {
+                    code: change.code.clone(),
+                    from: current.0,
+                    to: change.to,
+                });
+            }
+            // Keep a reject reason through destroyed/released: it is why QA acted.
+            let reason = change.reason.clone().or_else(|| current.1.clone());
+            *current = (change.to, reason);
+            Ok(())
+        }
+
+        pub(in crate::store) async fn skip_counters(
+            pool: &Pool<$DB>,
+            actor: &Actor,
+            gap: i64,
+            why: &str,
+        ) -> Result<Vec<(String, i64)>, StoreError> {
+            let (mut tx, head) = begin(pool).await?;
+            let mut moved: Vec<(String, i64)> = sqlx::query_as(
+                "UPDATE serial_counters SET next_counter = next_counter + $1 \
+                 RETURNING product_id, next_counter",
+            )
+            .bind(gap)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(StoreError::db(format!("advance every serial counter by {gap}")))?;
+            moved.sort();
+            let detail = json!({ "gap": gap, "why": why, "next_counters": moved });
+            finish(tx, actor, head, "counters.skip", "serial_counters", detail).await?;
+            Ok(moved)
+        }
+
+        pub(in crate::store) async fn code(
+            pool: &Pool<$DB>,
+            _actor: &Actor,
+            code: &str,
+        ) -> Result<Option<CodeRecord>, StoreError> {
+            let row: Option<(String, i64, String, Option<i64>, String, Option<String>)> =
+                sqlx::query_as(
+                    "SELECT product_id, counter, code, batch_id, state, reason FROM codes \
+                     WHERE code = $1",
+                )
+                .bind(code)
+                .fetch_optional(pool)
+                .await
+                .map_err(StoreError::db(format!("read code {code}")))?;
+            let Some((product_id, counter, code, batch_id, state, reason)) = row else {
+                return Ok(None);
+            };
+            let serial = code.rsplit_once("(21)").map(|(_, s)| s.to_owned()).unwrap_or_default();
+            Ok(Some(CodeRecord {
+                product_id,
+                counter,
+                code,
+                serial,
+                batch_id,
+                state: state.parse()?,
+                reason,
+            }))
+        }
+
+        pub(in crate::store) async fn issued_counts(
+            pool: &Pool<$DB>,
+            _actor: &Actor,
+            product_id: &str,
+        ) -> Result<IssuedCounts, StoreError> {
+            // One statement, so one snapshot: a transaction committing meanwhile is seen
+            // entirely or not at all, and the three figures always agree.
+            let (codes, issued, reserved, next_counter): (i64, Option<i64>, Option<i64>, Option<i64>) =
+                sqlx::query_as(
+                    "SELECT (SELECT COUNT(*) FROM codes WHERE product_id = $1), \
+                     (SELECT CAST(SUM(issued_end - first_counter) AS BIGINT) FROM serial_blocks \
+                      WHERE product_id = $1), \
+                     (SELECT CAST(SUM(end_counter - first_counter) AS BIGINT) FROM serial_blocks \
+                      WHERE product_id = $1), \
+                     (SELECT next_counter FROM serial_counters WHERE product_id = $1)",
+                )
+                .bind(product_id)
+                .fetch_one(pool)
+                .await
+                .map_err(StoreError::db(format!("count the codes and blocks of {product_id}")))?;
+            Ok(IssuedCounts {
+                codes,
+                issued: issued.unwrap_or(0),
+                reserved: reserved.unwrap_or(0),
+                next_counter: next_counter.unwrap_or(0),
+            })
+        }
+
+        pub(in crate::store) async fn events(
+            pool: &Pool<$DB>,
+            _actor: &Actor,
+            after: i64,
+            limit: i64,
+        ) -> Result<Vec<Event>, StoreError> {
+            let rows: Vec<(i64, String, String, String, String, String, String, String, String)> =
+                sqlx::query_as(
+                    "SELECT seq, at, actor_user, actor_device, kind, subject, detail, prev_hash, \
+                     hash FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
+                )
+                .bind(after)
+                .bind(limit)
+                .fetch_all(pool)
+                .await
+                .map_err(StoreError::db(format!("read events after {after}")))?;
+            Ok(rows
+                .into_iter()
+                .map(|(seq, at, user, device, kind, subject, detail, prev_hash, hash)| Event {
+                    seq,
+                    at,
+                    user,
+                    device,
+                    kind,
+                    subject,
+                    detail,
+                    prev_hash,
+                    hash,
+                })
+                .collect())
+        }
+
+        pub(in crate::store) async fn audit_head(
+            pool: &Pool<$DB>,
+            _actor: &Actor,
+        ) -> Result<(i64, String), StoreError> {
+            sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
+                .fetch_one(pool)
+                .await
+                .map_err(StoreError::db("read the audit chain head"))
+        }
+    };
+}
+
+pub(super) mod sqlite {
+    store_ops!(sqlx::Sqlite, sqlx::sqlite::SqliteRow, false);
+    alloc_ops!(sqlx::Sqlite);
+}
+
+pub(super) mod postgres {
+    store_ops!(sqlx::Postgres, sqlx::postgres::PgRow, true);
+    alloc_ops!(sqlx::Postgres);
+}

@@ -1,0 +1,146 @@
+//! Helpers shared by the store tests: fresh SQLite files, fresh PostgreSQL schemas, the binary.
+#![allow(dead_code, unreachable_pub)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use sqlx::Connection;
+use tracemark::store::{Actor, Product, Store};
+
+pub fn actor() -> Actor {
+    Actor {
+        user: "tester".into(),
+        device: "test-bench".into(),
+    }
+}
+
+/// A temporary directory that lives as long as the value.
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("create a temporary directory")
+}
+
+pub fn sqlite_url(dir: &Path) -> String {
+    format!("sqlite://{}", dir.join("tracemark.db").display())
+}
+
+/// The PostgreSQL server of the tests, or `None` (after printing why) when it is not configured.
+/// With `CI` set, a missing server fails the test instead.
+pub fn pg_base_url() -> Option<String> {
+    match std::env::var("TRACEMARK_TEST_PG_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            if std::env::var_os("CI").is_some() {
+                panic!("TRACEMARK_TEST_PG_URL not set, and CI is set: PostgreSQL tests must run");
+            }
+            println!("skipped: TRACEMARK_TEST_PG_URL not set");
+            None
+        }
+    }
+}
+
+static SCHEMAS: AtomicU32 = AtomicU32::new(0);
+
+/// A fresh, uniquely named schema; the returned URL makes it the connections' search path.
+pub async fn pg_schema_url(base: &str) -> (String, String) {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let schema = format!(
+        "tm_test_{}_{}_{}",
+        std::process::id(),
+        SCHEMAS.fetch_add(1, Ordering::SeqCst),
+        nanos
+    );
+    let mut conn = sqlx::PgConnection::connect(base)
+        .await
+        .expect("connect to TRACEMARK_TEST_PG_URL");
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&mut conn)
+        .await
+        .expect("create a test schema");
+    let sep = if base.contains('?') { '&' } else { '?' };
+    (format!("{base}{sep}options[search_path]={schema}"), schema)
+}
+
+pub async fn drop_pg_schema(base: &str, schema: &str) {
+    if let Ok(mut conn) = sqlx::PgConnection::connect(base).await {
+        let _ = sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+            .execute(&mut conn)
+            .await;
+    }
+}
+
+pub fn product(id: &str, gtin: &str) -> Product {
+    Product {
+        id: id.into(),
+        scheme: "gs1".into(),
+        key: gtin.into(),
+        name: format!("Product {id}"),
+        category: "wire and cable".into(),
+        model: "BV 2.5".into(),
+        mandatory_standard: "GB/T 5023.3-2008".into(),
+        licence_no: Some("XK06-001-00001".into()),
+        ccc_cert_no: None,
+        warranty_months: Some(24),
+        retention_years: 5,
+        serial_alphabet: "0123456789".into(),
+        serial_length: 12,
+        pack_sizes: vec![10, 40],
+    }
+}
+
+pub async fn open(url: &str) -> Store {
+    Store::open(url, actor()).await.expect("open the store")
+}
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_tracemark"))
+}
+
+/// Runs the binary with `--db url` and the given arguments.
+pub fn tracemark(url: &str, args: &[&str]) -> Output {
+    Command::new(bin())
+        .args(args)
+        .env("TRACEMARK_DB", url)
+        .env("TRACEMARK_USER", "tester")
+        .env("TRACEMARK_DEVICE", "test-bench")
+        .output()
+        .expect("run tracemark")
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A small deterministic generator (xorshift64*): random moments that can be replayed from
+/// the printed seed.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn from_env_or_time() -> Rng {
+        let seed = std::env::var("TRACEMARK_TEST_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos() as u64)
+                    .unwrap_or(1)
+            });
+        println!("seed {seed} (replay with TRACEMARK_TEST_SEED={seed})");
+        Rng(seed.max(1))
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n.max(1)
+    }
+}
