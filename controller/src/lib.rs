@@ -4,4 +4,5 @@
 //! allocation, batches, audit log).
 #![warn(missing_docs)]
 
+pub mod config;
 pub mod store;

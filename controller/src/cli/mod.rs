@@ -5,6 +5,7 @@ mod audit;
 mod backup;
 mod batch;
 pub(crate) mod codes;
+mod config;
 mod import;
 mod product;
 
@@ -57,6 +58,9 @@ enum Command {
     /// The hash-chained event log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Line configs: validate.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
     /// Write a verified snapshot of an SQLite store.
     Backup(backup::BackupArgs),
     /// Restore a snapshot into a new SQLite file (after verifying it).
@@ -137,6 +141,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
         Command::Producer(command) => product::run_producer(command, &context),
         Command::Batch(command) => batch::run(command, &context),
         Command::Audit(command) => audit::run(command, &context),
+        Command::Config(command) => config::run(command),
         Command::Backup(args) => backup::backup(args, &context),
         Command::Restore(args) => backup::restore(args, &context),
         Command::Demo(args) => crate::demo::run(&args),

@@ -9,6 +9,8 @@ pub mod audit;
 pub mod backup;
 #[macro_use]
 mod alloc_ops;
+#[macro_use]
+mod purge_ops;
 mod migrate;
 pub mod model;
 mod ops;
