@@ -61,9 +61,10 @@ enum Command {
     /// Line configs: validate.
     #[command(subcommand)]
     Config(config::ConfigCommand),
-    /// Write a verified snapshot of an SQLite store.
+    /// Write a verified snapshot of the store (SQLite or PostgreSQL) to an SQLite file.
     Backup(backup::BackupArgs),
-    /// Restore a snapshot into a new SQLite file (after verifying it).
+    /// Restore a snapshot into a new SQLite file or an empty PostgreSQL database (after
+    /// verifying it).
     Restore(backup::RestoreArgs),
 }
 

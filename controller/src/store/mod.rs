@@ -16,6 +16,7 @@ pub mod model;
 mod ops;
 pub mod reconcile;
 pub mod serial;
+mod transfer;
 pub mod writer;
 
 use std::str::FromStr;
