@@ -27,6 +27,7 @@ fn product() -> Product {
         serial_alphabet: "digits".into(),
         serial_length: 12,
         pack_sizes: Vec::new(),
+        min_grade: "C".into(),
     }
 }
 

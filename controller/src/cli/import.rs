@@ -8,7 +8,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 use tracemark::store::model::{
-    DEFAULT_RETENTION_YEARS, DEFAULT_SERIAL_ALPHABET, DEFAULT_SERIAL_LENGTH, SCHEME_GS1,
+    DEFAULT_MIN_GRADE, DEFAULT_RETENTION_YEARS, DEFAULT_SERIAL_ALPHABET, DEFAULT_SERIAL_LENGTH,
+    SCHEME_GS1,
 };
 use tracemark::store::{Product, Store, StoreError, parse_pack_sizes};
 
@@ -41,6 +42,9 @@ struct RawProduct {
     /// `10,40`, as for `product add --pack-sizes`.
     #[serde(default)]
     pack_sizes: Option<String>,
+    /// Lowest accepted print grade, `A`–`D` (default `C`).
+    #[serde(default)]
+    min_grade: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -68,6 +72,7 @@ impl RawProduct {
             serial_alphabet: empty_none(self.serial_alphabet)
                 .unwrap_or_else(|| DEFAULT_SERIAL_ALPHABET.to_owned()),
             serial_length: self.serial_length.unwrap_or(DEFAULT_SERIAL_LENGTH),
+            min_grade: empty_none(self.min_grade).unwrap_or_else(|| DEFAULT_MIN_GRADE.to_owned()),
         })
     }
 }

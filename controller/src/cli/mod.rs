@@ -8,6 +8,7 @@ pub(crate) mod codes;
 mod config;
 mod import;
 mod product;
+mod qa;
 
 use std::future::Future;
 
@@ -55,6 +56,9 @@ enum Command {
     /// Batches: create, start, pause, resume, close, report.
     #[command(subcommand)]
     Batch(batch::BatchCommand),
+    /// QA: list rejects, destroy, release after a re-scan, sample.
+    #[command(subcommand)]
+    Qa(qa::QaCommand),
     /// The hash-chained event log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -142,6 +146,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
         Command::Producer(command) => product::run_producer(command, &context),
         Command::Batch(command) => batch::run(command, &context),
         Command::Audit(command) => audit::run(command, &context),
+        Command::Qa(command) => qa::run(command, &context),
         Command::Config(command) => config::run(command),
         Command::Backup(args) => backup::backup(args, &context),
         Command::Restore(args) => backup::restore(args, &context),

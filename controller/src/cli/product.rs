@@ -2,7 +2,8 @@
 
 use clap::{Args, Subcommand, ValueEnum};
 use tracemark::store::model::{
-    DEFAULT_RETENTION_YEARS, DEFAULT_SERIAL_ALPHABET, DEFAULT_SERIAL_LENGTH, SCHEME_GS1,
+    DEFAULT_MIN_GRADE, DEFAULT_RETENTION_YEARS, DEFAULT_SERIAL_ALPHABET, DEFAULT_SERIAL_LENGTH,
+    SCHEME_GS1,
 };
 use tracemark::store::{Producer, Product, parse_pack_sizes};
 
@@ -78,6 +79,9 @@ pub(crate) struct ProductArgs {
     /// Units per package level, innermost first: `10,40` = 10 per carton, 40 cartons per pallet.
     #[arg(long, default_value = "")]
     pack_sizes: String,
+    /// Lowest ISO/IEC 15415 print grade that passes verification: A, B, C or D.
+    #[arg(long, default_value = DEFAULT_MIN_GRADE)]
+    min_grade: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -129,6 +133,7 @@ pub(crate) fn run(command: ProductCommand, context: &Context) -> Result<(), CliE
                     serial_alphabet: args.serial_alphabet,
                     serial_length: args.serial_length,
                     pack_sizes: parse_pack_sizes(&args.pack_sizes)?,
+                    min_grade: args.min_grade,
                 };
                 let product = store.add_product(&product).await?;
                 println!("product {} added (GTIN {})", product.id, product.key);

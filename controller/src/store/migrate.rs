@@ -41,6 +41,11 @@ const SQLITE: Embedded = &[
         "keys_and_purge",
         include_str!("../../../migrations/sqlite/0005_keys_and_purge.sql"),
     ),
+    (
+        6,
+        "min_grade",
+        include_str!("../../../migrations/sqlite/0006_min_grade.sql"),
+    ),
 ];
 
 const POSTGRES: Embedded = &[
@@ -68,6 +73,11 @@ const POSTGRES: Embedded = &[
         5,
         "keys_and_purge",
         include_str!("../../../migrations/postgres/0005_keys_and_purge.sql"),
+    ),
+    (
+        6,
+        "min_grade",
+        include_str!("../../../migrations/postgres/0006_min_grade.sql"),
     ),
 ];
 

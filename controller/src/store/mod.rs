@@ -418,6 +418,17 @@ impl Store {
         })
     }
 
+    /// Codes of batch `batch` in `state`, in counter order, at most `limit` (QA lists).
+    pub async fn codes_of_batch(
+        &self,
+        batch: i64,
+        state: CodeState,
+        limit: i64,
+    ) -> Result<Vec<CodeRecord>, StoreError> {
+        self.batch(batch).await?;
+        dispatch!(self, codes_of_batch(batch, state, limit))
+    }
+
     /// Codes, issued and reserved serials, and the next counter of a product.
     pub async fn issued_counts(&self, product_id: &str) -> Result<IssuedCounts, StoreError> {
         dispatch!(self, issued_counts(product_id))

@@ -53,6 +53,9 @@ pub const SCHEME_GS1: &str = "gs1";
 /// The serial alphabet unless a product says otherwise (a name of
 /// [`tracemark_codes::serial::Alphabet`]: `digits`, `safe` or `crockford32`).
 pub const DEFAULT_SERIAL_ALPHABET: &str = "digits";
+/// The minimum print grade unless a product says otherwise (ISO/IEC 15415; GS1 asks for C or
+/// better at the point of sale).
+pub const DEFAULT_MIN_GRADE: &str = "C";
 /// The serial length unless a product says otherwise.
 pub const DEFAULT_SERIAL_LENGTH: u32 = 12;
 /// Years records are kept unless a product says otherwise (SPEC §1: at least 3 years for
@@ -111,6 +114,8 @@ pub struct Product {
     /// Units per package level, innermost first (e.g. `[10, 40]`: 10 units per carton, 40
     /// cartons per pallet); empty when not packed.
     pub pack_sizes: Vec<u32>,
+    /// The lowest ISO/IEC 15415 grade (`A`–`D`) a print may have and pass verification.
+    pub min_grade: String,
 }
 
 /// The stored form of pack sizes: `10,40`.
@@ -178,6 +183,12 @@ impl Product {
         }
         let alphabet = Alphabet::from_name(&self.serial_alphabet)
             .map_err(|e| StoreError::invalid("serial_alphabet", e.to_string()))?;
+        if !["A", "B", "C", "D"].contains(&self.min_grade.as_str()) {
+            return Err(StoreError::invalid(
+                "min_grade",
+                format!("{:?} is not A, B, C or D (ISO/IEC 15415)", self.min_grade),
+            ));
+        }
         if self.pack_sizes.len() > 4 || self.pack_sizes.contains(&0) {
             return Err(StoreError::invalid(
                 "pack_sizes",

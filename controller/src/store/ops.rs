@@ -156,7 +156,7 @@ macro_rules! store_ops {
 
         const PRODUCT_COLUMNS: &str = "id, scheme, key, name, category, model, \
             mandatory_standard, licence_no, ccc_cert_no, warranty_months, retention_years, \
-            serial_alphabet, serial_length, pack_sizes";
+            serial_alphabet, serial_length, pack_sizes, min_grade";
 
         fn product_from_row(row: &$Row) -> Result<Product, StoreError> {
             let map = StoreError::db("read a product");
@@ -184,6 +184,7 @@ macro_rules! store_ops {
                 pack_sizes: parse_pack_sizes(
                     &row.try_get::<String, _>(13).map_err(StoreError::db("read a product"))?,
                 )?,
+                min_grade: row.try_get(14).map_err(StoreError::db("read a product"))?,
             })
         }
 
@@ -211,7 +212,7 @@ macro_rules! store_ops {
             }
             sqlx::query(&format!(
                 "INSERT INTO products ({PRODUCT_COLUMNS}, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
             ))
             .bind(&p.id)
             .bind(&p.scheme)
@@ -227,6 +228,7 @@ macro_rules! store_ops {
             .bind(&p.serial_alphabet)
             .bind(i64::from(p.serial_length))
             .bind(format_pack_sizes(&p.pack_sizes))
+            .bind(&p.min_grade)
             .bind(now())
             .execute(&mut *tx)
             .await
@@ -604,6 +606,42 @@ macro_rules! store_ops {
                 state: state.parse()?,
                 reason,
             }))
+        }
+
+        /// Codes of a batch in `state`, in counter order, at most `limit`.
+        pub(in crate::store) async fn codes_of_batch(
+            pool: &Pool<$DB>,
+            _actor: &Actor,
+            batch: i64,
+            state: CodeState,
+            limit: i64,
+        ) -> Result<Vec<CodeRecord>, StoreError> {
+            let rows: Vec<(String, i64, String, Option<i64>, String, Option<String>)> =
+                sqlx::query_as(
+                    "SELECT product_id, counter, code, batch_id, state, reason FROM codes \
+                     WHERE batch_id = $1 AND state = $2 ORDER BY counter LIMIT $3",
+                )
+                .bind(batch)
+                .bind(state.as_str())
+                .bind(limit)
+                .fetch_all(pool)
+                .await
+                .map_err(StoreError::db(format!("list the {state} codes of batch {batch}")))?;
+            rows.into_iter()
+                .map(|(product_id, counter, code, batch_id, state, reason)| {
+                    let serial =
+                        code.rsplit_once("(21)").map(|(_, s)| s.to_owned()).unwrap_or_default();
+                    Ok(CodeRecord {
+                        product_id,
+                        counter,
+                        code,
+                        serial,
+                        batch_id,
+                        state: state.parse()?,
+                        reason,
+                    })
+                })
+                .collect()
         }
 
         pub(in crate::store) async fn issued_counts(

@@ -81,6 +81,7 @@ mod tests {
             serial_alphabet: alphabet.into(),
             serial_length: length,
             pack_sizes: vec![],
+            min_grade: "C".into(),
         }
     }
 

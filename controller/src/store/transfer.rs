@@ -66,6 +66,7 @@ const TABLES: &[Table] = &[
             ("serial_length", Int),
             ("created_at", Text),
             ("pack_sizes", Text),
+            ("min_grade", Text),
         ],
         order_by: "id",
         identity: false,

@@ -116,6 +116,7 @@ pub fn product(id: &str, gtin: &str) -> Product {
         serial_alphabet: "digits".into(),
         serial_length: 12,
         pack_sizes: vec![10, 40],
+        min_grade: "C".into(),
     }
 }
 
