@@ -85,36 +85,20 @@ async fn qa_settles_rejects_and_samples() {
     assert!(destroyed.status.success(), "{}", stderr(&destroyed));
 
     // Release: the re-scan must read this code, at grade B or better (the product's minimum).
-    let wrong = tracemark(
-        &url,
-        &[
-            "qa",
-            "release",
-            &codes[2],
-            "--scan",
-            &scan_of(&codes[3]),
-            "--grade",
-            "A",
-        ],
-    );
+    let release = |code: &str, scan: &str, grade: &str| {
+        tracemark(
+            &url,
+            &["qa", "release", code, "--scan", scan, "--grade", grade],
+        )
+    };
+    let wrong = release(&codes[2], &scan_of(&codes[3]), "A");
     assert_eq!(wrong.status.code(), Some(2));
     assert!(
         stderr(&wrong).contains("stays rejected"),
         "{}",
         stderr(&wrong)
     );
-    let low = tracemark(
-        &url,
-        &[
-            "qa",
-            "release",
-            &codes[2],
-            "--scan",
-            &scan_of(&codes[2]),
-            "--grade",
-            "C",
-        ],
-    );
+    let low = release(&codes[2], &scan_of(&codes[2]), "C");
     assert_eq!(low.status.code(), Some(2));
     assert!(
         stderr(&low).contains("below product p's minimum B"),
@@ -128,32 +112,10 @@ async fn qa_settles_rejects_and_samples() {
         ],
     );
     assert_eq!(garbage.status.code(), Some(2));
-    let released = tracemark(
-        &url,
-        &[
-            "qa",
-            "release",
-            &codes[2],
-            "--scan",
-            &scan_of(&codes[2]),
-            "--grade",
-            "B",
-        ],
-    );
+    let released = release(&codes[2], &scan_of(&codes[2]), "B");
     assert!(released.status.success(), "{}", stderr(&released));
     // Only a rejected unit can be released, only a verified one sampled.
-    let not_rejected = tracemark(
-        &url,
-        &[
-            "qa",
-            "release",
-            &codes[0],
-            "--scan",
-            &scan_of(&codes[0]),
-            "--grade",
-            "A",
-        ],
-    );
+    let not_rejected = release(&codes[0], &scan_of(&codes[0]), "A");
     assert_eq!(not_rejected.status.code(), Some(2));
     assert_eq!(
         tracemark(&url, &["qa", "sample", &codes[4]]).status.code(),

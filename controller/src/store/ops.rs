@@ -584,7 +584,7 @@ macro_rules! store_ops {
             _actor: &Actor,
             code: &str,
         ) -> Result<Option<CodeRecord>, StoreError> {
-            let row: Option<(String, i64, String, Option<i64>, String, Option<String>)> =
+            let row: Option<CodeRow> =
                 sqlx::query_as(
                     "SELECT product_id, counter, code, batch_id, state, reason FROM codes \
                      WHERE code = $1",
@@ -593,11 +593,15 @@ macro_rules! store_ops {
                 .fetch_optional(pool)
                 .await
                 .map_err(StoreError::db(format!("read code {code}")))?;
-            let Some((product_id, counter, code, batch_id, state, reason)) = row else {
-                return Ok(None);
-            };
+            row.map(code_record).transpose()
+        }
+
+        /// A code row (`product_id, counter, code, batch_id, state, reason`) as a record.
+        fn code_record(
+            (product_id, counter, code, batch_id, state, reason): CodeRow,
+        ) -> Result<CodeRecord, StoreError> {
             let serial = code.rsplit_once("(21)").map(|(_, s)| s.to_owned()).unwrap_or_default();
-            Ok(Some(CodeRecord {
+            Ok(CodeRecord {
                 product_id,
                 counter,
                 code,
@@ -605,8 +609,10 @@ macro_rules! store_ops {
                 batch_id,
                 state: state.parse()?,
                 reason,
-            }))
+            })
         }
+
+        type CodeRow = (String, i64, String, Option<i64>, String, Option<String>);
 
         /// Codes of a batch in `state`, in counter order, at most `limit`.
         pub(in crate::store) async fn codes_of_batch(
@@ -616,7 +622,7 @@ macro_rules! store_ops {
             state: CodeState,
             limit: i64,
         ) -> Result<Vec<CodeRecord>, StoreError> {
-            let rows: Vec<(String, i64, String, Option<i64>, String, Option<String>)> =
+            let rows: Vec<CodeRow> =
                 sqlx::query_as(
                     "SELECT product_id, counter, code, batch_id, state, reason FROM codes \
                      WHERE batch_id = $1 AND state = $2 ORDER BY counter LIMIT $3",
@@ -627,21 +633,7 @@ macro_rules! store_ops {
                 .fetch_all(pool)
                 .await
                 .map_err(StoreError::db(format!("list the {state} codes of batch {batch}")))?;
-            rows.into_iter()
-                .map(|(product_id, counter, code, batch_id, state, reason)| {
-                    let serial =
-                        code.rsplit_once("(21)").map(|(_, s)| s.to_owned()).unwrap_or_default();
-                    Ok(CodeRecord {
-                        product_id,
-                        counter,
-                        code,
-                        serial,
-                        batch_id,
-                        state: state.parse()?,
-                        reason,
-                    })
-                })
-                .collect()
+            rows.into_iter().map(code_record).collect()
         }
 
         pub(in crate::store) async fn issued_counts(
