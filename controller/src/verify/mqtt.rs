@@ -1,6 +1,6 @@
 //! The reader-result subscription (SPEC §5): `tracemark/<line>/vision/<reader>/result`, QoS 1,
 //! a persistent session (clean session off: the broker keeps results for tracemark while it is
-//! away), reconnecting with back-off.
+//! away), acknowledged only after hand-over, reconnecting with back-off.
 //!
 //! Each message becomes a [`Received`] on a channel: a parsed result, or the reason a payload was
 //! refused (logged and counted by the receiver — never a crash, never a wrong verification).
@@ -146,6 +146,9 @@ async fn run(
     options
         .set_keep_alive(subscription.keep_alive)
         .set_clean_session(false)
+        // A result is acknowledged only once it is handed over: if tracemark stops in between,
+        // the broker delivers it again (QoS 1), and the tracker drops the repeat by seq.
+        .set_manual_acks(true)
         .set_max_packet_size(MAX_PACKET, MAX_PACKET);
     if let Some((user, password)) = &subscription.credentials {
         options.set_credentials(user.clone(), password.clone());
@@ -175,6 +178,9 @@ async fn run(
                 );
                 if results.send(received).await.is_err() {
                     return;
+                }
+                if let Err(e) = client.ack(&publish).await {
+                    tracing::warn!(error = %e, "cannot acknowledge a reader result");
                 }
             }
             Ok(_) => {}
