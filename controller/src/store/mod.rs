@@ -226,6 +226,10 @@ impl Store {
                 // Durable when acknowledged: a committed code survives power loss, not only kill -9.
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
+                // Serials are FF1 ciphertexts, so every new code lands at a random place in
+                // the unique index on `code`: with SQLite's default 2 MB page cache each insert
+                // misses; 64 MiB per connection keeps a line's index hot (docs/performance.md).
+                .pragma("cache_size", "-65536")
                 .busy_timeout(Duration::from_secs(60));
             let pool = SqlitePoolOptions::new()
                 .max_connections(4)
