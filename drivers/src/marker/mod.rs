@@ -312,6 +312,9 @@ pub struct MarkerConfig {
     pub high_watermark: usize,
     /// How often the device is polled for progress and faults. Default 50 ms.
     pub poll_interval_ms: u64,
+    /// After the device refused a code for a full buffer, push again only once a print is
+    /// confirmed or this long has passed. Default 500 ms.
+    pub buffer_full_retry_ms: u64,
     /// First reconnection delay, doubled after each failure. Default 100 ms.
     pub reconnect_min_ms: u64,
     /// Longest reconnection delay. Default 5,000 ms.
@@ -324,6 +327,7 @@ impl Default for MarkerConfig {
             low_watermark: 2,
             high_watermark: 4,
             poll_interval_ms: 50,
+            buffer_full_retry_ms: 500,
             reconnect_min_ms: 100,
             reconnect_max_ms: 5_000,
         }
@@ -333,6 +337,10 @@ impl Default for MarkerConfig {
 impl MarkerConfig {
     fn poll_interval(&self) -> Duration {
         Duration::from_millis(self.poll_interval_ms.max(1))
+    }
+
+    fn buffer_full_retry(&self) -> Duration {
+        Duration::from_millis(self.buffer_full_retry_ms.max(1))
     }
 
     fn reconnect_min(&self) -> Duration {

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio::time::{MissedTickBehavior, interval};
+use tokio::time::{Instant, MissedTickBehavior, interval};
 use tracing::{debug, info, warn};
 
 use super::ledger::Ledger;
@@ -153,6 +153,7 @@ pub fn create_marker<D: MarkerDevice>(
         printing: false,
         filling: true,
         device_full: false,
+        retry_full_at: None,
         latched: None,
     };
     (handle, task)
@@ -180,6 +181,8 @@ pub struct MarkerTask<D: MarkerDevice> {
     filling: bool,
     /// The device said its buffer is full; wait for a print.
     device_full: bool,
+    /// When a refused push may be retried without a print (see `buffer_full_retry_ms`).
+    retry_full_at: Option<Instant>,
     /// A fault only a restart clears (refusal, print without a code).
     latched: Option<FaultReason>,
 }
@@ -441,16 +444,25 @@ impl<D: MarkerDevice> MarkerTask<D> {
     fn begin_printing(&mut self) {
         self.printing = true;
         self.filling = true;
-        self.device_full = false;
+        self.set_device_full(false, false);
     }
 
     fn may_push(&self) -> bool {
         let (_, high) = self.config.watermarks();
-        self.printing
-            && self.held.is_some()
-            && self.filling
-            && !self.device_full
-            && self.ledger.len() < high
+        let full = self.device_full
+            && self
+                .retry_full_at
+                .is_none_or(|retry_at| Instant::now() < retry_at);
+        self.printing && self.held.is_some() && self.filling && !full && self.ledger.len() < high
+    }
+
+    fn set_device_full(&mut self, full: bool, retry: bool) {
+        self.device_full = full;
+        self.retry_full_at = if full && retry {
+            Some(Instant::now() + self.config.buffer_full_retry())
+        } else {
+            None
+        };
     }
 
     /// Hysteresis between the watermarks: fill up to the high one, then wait for the low one.
@@ -483,15 +495,13 @@ impl<D: MarkerDevice> MarkerTask<D> {
         match outcome {
             PushOutcome::Accepted { now_full } => {
                 self.ledger.push(code);
-                if now_full {
-                    self.device_full = true;
-                }
+                self.set_device_full(now_full, false);
                 self.update_filling();
             }
             PushOutcome::BufferFull => {
                 self.held = Some(code);
                 self.held_sent = true;
-                self.device_full = true;
+                self.set_device_full(true, true);
                 let in_flight = self.ledger.len();
                 debug!(in_flight, "device buffer full, waiting for prints");
                 self.emit(MarkerEvent::BufferFull { in_flight }).await;
@@ -550,7 +560,7 @@ impl<D: MarkerDevice> MarkerTask<D> {
         match self.ledger.confirm(progress) {
             Ok(settled) => {
                 if !settled.printed.is_empty() {
-                    self.device_full = false;
+                    self.set_device_full(false, false);
                 }
                 for code in settled.printed {
                     self.emit(MarkerEvent::Printed { code: code.id() }).await;
@@ -625,7 +635,7 @@ impl<D: MarkerDevice> MarkerTask<D> {
             }
         }
         self.filling = true;
-        self.device_full = false;
+        self.set_device_full(false, false);
         Ok(())
     }
 
