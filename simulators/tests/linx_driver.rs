@@ -62,8 +62,8 @@ impl Harness {
         let mut tasks = Vec::new();
         let transport = match link {
             Link::Tcp => {
-                let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-                let addr = listener.local_addr().unwrap();
+                let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+                let addr = listener.local_addr().expect("bound address");
                 let server = sim.clone();
                 tasks.push(tokio::spawn(async move {
                     let _ = server.serve_tcp(listener).await;
@@ -71,8 +71,8 @@ impl Harness {
                 Transport::Tcp(addr.to_string())
             }
             Link::Pty => {
-                let (master, slave) = tokio_serial::SerialStream::pair().unwrap();
-                let path = tokio_serial::SerialPort::name(&slave).unwrap();
+                let (master, slave) = tokio_serial::SerialStream::pair().expect("pty pair");
+                let path = tokio_serial::SerialPort::name(&slave).expect("pty path");
                 let server = sim.clone();
                 tasks.push(tokio::spawn(async move {
                     let _slave = slave;
@@ -127,7 +127,10 @@ impl Harness {
             let id = self.next_code;
             self.next_code += 1;
             let code = Code::new(CodeId::new(id), format!("(01)09506000134352(21)S{id:05}"));
-            self.codes.send(code.clone()).await.unwrap();
+            self.codes
+                .send(code.clone())
+                .await
+                .expect("marker takes codes");
             fed.push(code);
         }
         fed
@@ -227,7 +230,7 @@ impl Harness {
 async fn happy_path(link: Link) {
     let mut h = Harness::new(link, 8, 3, &[]).await;
     assert_eq!(h.sim.snapshot().message(), None);
-    h.handle.start().await.unwrap();
+    h.handle.start().await.expect("start");
     assert_eq!(h.sim.snapshot().message(), Some("CODES"));
     let codes = h.feed(10).await;
     // The feed loop fills up to the high watermark and no further.
@@ -235,12 +238,12 @@ async fn happy_path(link: Link) {
     assert!(full.buffered() <= 3);
     h.print_all(&codes).await;
     assert!(h.sim.buffered().len() <= 3);
-    let status = h.handle.status().await.unwrap();
+    let status = h.handle.status().await.expect("status");
     assert_eq!(status.state(), &MarkerState::Connected);
     assert!(status.printing());
     assert_eq!(*h.handle.state().borrow(), MarkerState::Connected);
 
-    h.handle.stop().await.unwrap();
+    h.handle.stop().await.expect("stop");
     assert!(h.sim.buffered().is_empty(), "stop clears the device buffer");
     assert!(!h.sim.snapshot().printing());
 }
@@ -402,7 +405,7 @@ async fn head_open_silence_is_a_fault_over_a_pty() {
 
 async fn garbage_run(link: Link) {
     let mut h = Harness::new(link, 8, 3, &[Fault::Garbage]).await;
-    h.handle.start().await.unwrap();
+    h.handle.start().await.expect("start");
     let codes = h.feed(6).await;
     h.print_all(&codes).await;
     let reconnects = h

@@ -603,11 +603,25 @@ impl<D: MarkerDevice> MarkerTask<D> {
     /// voids the rest.
     async fn settle(&mut self, session: &mut D::Session, reason: VoidReason) -> Step {
         self.printing = false;
-        if let Err(refusal) = session.stop_and_clear().await? {
-            self.emit(MarkerEvent::Refused(refusal)).await;
-        }
+        let cleared = match session.stop_and_clear().await? {
+            Ok(()) => true,
+            Err(refusal) => {
+                self.emit(MarkerEvent::Refused(refusal)).await;
+                false
+            }
+        };
         let status = session.poll().await?;
         match self.ledger.confirm(status.progress) {
+            // The buffer was not cleared: what is left may still print, so it is not void.
+            Ok(settled) if !cleared => {
+                for code in settled.printed {
+                    self.emit(MarkerEvent::Printed { code: code.id() }).await;
+                }
+                let unknown: Vec<CodeId> = self.ledger.drain().iter().map(Code::id).collect();
+                if !unknown.is_empty() {
+                    self.emit(MarkerEvent::Unconfirmed { codes: unknown }).await;
+                }
+            }
             Ok(settled) => {
                 for code in settled.printed {
                     self.emit(MarkerEvent::Printed { code: code.id() }).await;
