@@ -4,3 +4,4 @@
 pub mod linx;
 pub mod marker;
 pub mod transport;
+pub mod zipher;

@@ -136,6 +136,7 @@ impl DeviceSession for Session {
             progress,
             fault: None,
             print_go_without_data: false,
+            unmatched_prints: 0,
         })
     }
 }

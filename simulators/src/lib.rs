@@ -2,3 +2,7 @@
 #![warn(missing_docs)]
 
 pub mod linx;
+pub mod marker;
+pub mod zipher;
+
+pub use marker::{Fault, MarkerSim, Print, SimSnapshot, TriggerOutcome, run_print_timer};

@@ -2,233 +2,49 @@
 //! duplex, including every fault. No sleeps: the tests wait for driver events and simulator
 //! snapshots; timing-dependent tests run on paused tokio time over the duplex.
 
+mod common;
+
 use std::time::Duration;
 
-use tokio::net::TcpListener;
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
+use common::{Harness, Link, marker_config};
 use tracemark_drivers::linx::{LinxConfig, LinxMarker};
 use tracemark_drivers::marker::{
-    Code, CodeId, FaultReason, MarkerConfig, MarkerError, MarkerEvent, MarkerHandle, MarkerState,
-    VoidReason, create_marker,
+    Code, CodeId, FaultReason, MarkerConfig, MarkerError, MarkerEvent, MarkerState, VoidReason,
 };
-use tracemark_drivers::transport::{BoxedStream, SerialSettings, Transport};
-use tracemark_sim::linx::{Fault, LinxSim, SimSnapshot};
+use tracemark_drivers::transport::Transport;
+use tracemark_sim::linx::LinxSim;
+use tracemark_sim::{Fault, MarkerSim};
 
-/// Guard against a hung test; never a synchronisation point.
-const GUARD: Duration = Duration::from_secs(20);
-
-enum Link {
-    Pty,
-    Tcp,
-    Duplex,
+/// A Linx marker task on `link` to a simulator with a `depth`-deep remote buffer and `faults`,
+/// filling up to `high` codes.
+async fn linx(link: Link, depth: usize, high: usize, faults: &[Fault]) -> Harness<LinxSim> {
+    linx_with(link, depth, marker_config(high), faults).await
 }
 
-struct Harness {
-    sim: LinxSim,
-    handle: MarkerHandle,
-    codes: mpsc::Sender<Code>,
-    events: mpsc::Receiver<MarkerEvent>,
-    log: Vec<MarkerEvent>,
-    next_code: u64,
-    tasks: Vec<JoinHandle<()>>,
-}
-
-impl Drop for Harness {
-    fn drop(&mut self) {
-        for task in &self.tasks {
-            task.abort();
-        }
+async fn linx_with(
+    link: Link,
+    depth: usize,
+    config: MarkerConfig,
+    faults: &[Fault],
+) -> Harness<LinxSim> {
+    let sim = LinxSim::new(depth);
+    for fault in faults {
+        sim.inject(*fault);
     }
-}
-
-fn marker_config(high: usize) -> MarkerConfig {
-    MarkerConfig {
-        low_watermark: 1,
-        high_watermark: high,
-        poll_interval_ms: 10,
-        buffer_full_retry_ms: 500,
-        reconnect_min_ms: 20,
-        reconnect_max_ms: 200,
-    }
-}
-
-impl Harness {
-    async fn new(link: Link, depth: usize, high: usize, faults: &[Fault]) -> Self {
-        let sim = LinxSim::new(depth);
-        for fault in faults {
-            sim.inject(*fault);
-        }
-        let mut tasks = Vec::new();
-        let transport = match link {
-            Link::Tcp => {
-                let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
-                let addr = listener.local_addr().expect("bound address");
-                let server = sim.clone();
-                tasks.push(tokio::spawn(async move {
-                    let _ = server.serve_tcp(listener).await;
-                }));
-                Transport::Tcp(addr.to_string())
-            }
-            Link::Pty => {
-                let (master, slave) = tokio_serial::SerialStream::pair().expect("pty pair");
-                let path = tokio_serial::SerialPort::name(&slave).expect("pty path");
-                let server = sim.clone();
-                tasks.push(tokio::spawn(async move {
-                    let _slave = slave;
-                    let mut master = master;
-                    while server.serve(&mut master).await.is_ok() {}
-                }));
-                Transport::Serial(SerialSettings {
-                    path,
-                    baud: 115_200,
-                })
-            }
-            Link::Duplex => {
-                let server = sim.clone();
-                Transport::custom("duplex", move || {
-                    let (client, device) = tokio::io::duplex(4096);
-                    let server = server.clone();
-                    tokio::spawn(async move {
-                        let _ = server.serve(device).await;
-                    });
-                    Box::pin(async move { Ok(Box::new(client) as BoxedStream) })
-                })
-            }
-        };
-        let device = LinxMarker::new(
+    Harness::new(link, sim, config, |transport: Transport| {
+        LinxMarker::new(
             transport,
             LinxConfig {
                 reply_timeout_ms: 200,
                 message: Some("CODES".to_owned()),
             },
-        );
-        let (codes, code_rx) = mpsc::channel(64);
-        let (event_tx, events) = mpsc::channel(1024);
-        let (handle, task) = create_marker(device, marker_config(high), code_rx, event_tx);
-        tasks.push(tokio::spawn(task.run()));
-        let mut harness = Self {
-            sim,
-            handle,
-            codes,
-            events,
-            log: Vec::new(),
-            next_code: 1,
-            tasks,
-        };
-        harness.expect_state(MarkerState::Connected).await;
-        harness
-    }
-
-    /// Feeds `n` new codes; returns them.
-    async fn feed(&mut self, n: u64) -> Vec<Code> {
-        let mut fed = Vec::new();
-        for _ in 0..n {
-            let id = self.next_code;
-            self.next_code += 1;
-            let code = Code::new(CodeId::new(id), format!("(01)09506000134352(21)S{id:05}"));
-            self.codes
-                .send(code.clone())
-                .await
-                .expect("marker takes codes");
-            fed.push(code);
-        }
-        fed
-    }
-
-    /// Reads events until one matches; returns it. Everything read is kept in `log`.
-    async fn expect(&mut self, what: &str, matches: impl Fn(&MarkerEvent) -> bool) -> MarkerEvent {
-        let found = tokio::time::timeout(GUARD, async {
-            loop {
-                let event = self.events.recv().await.expect("marker task alive");
-                self.log.push(event.clone());
-                if matches(&event) {
-                    return event;
-                }
-            }
-        })
-        .await;
-        match found {
-            Ok(event) => event,
-            Err(_) => panic!("no {what} event; events so far: {:#?}", self.log),
-        }
-    }
-
-    async fn expect_state(&mut self, state: MarkerState) {
-        let wanted = state.clone();
-        self.expect(&format!("{state:?}"), move |event| {
-            *event == MarkerEvent::State(wanted.clone())
-        })
-        .await;
-    }
-
-    async fn expect_printed(&mut self, code: &Code) {
-        let id = code.id();
-        self.expect(&format!("Printed {id:?}"), move |event| {
-            *event == MarkerEvent::Printed { code: id }
-        })
-        .await;
-    }
-
-    async fn sim_until(&self, ready: impl Fn(&SimSnapshot) -> bool) -> SimSnapshot {
-        tokio::time::timeout(GUARD, self.sim.wait_until(ready))
-            .await
-            .expect("simulator reached the expected state")
-    }
-
-    /// Events received so far and still queued, without waiting.
-    fn drain_log(&mut self) -> &[MarkerEvent] {
-        while let Ok(event) = self.events.try_recv() {
-            self.log.push(event);
-        }
-        &self.log
-    }
-
-    fn printed_ids(&self) -> Vec<CodeId> {
-        self.log
-            .iter()
-            .filter_map(|event| match event {
-                MarkerEvent::Printed { code } => Some(*code),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn voided_ids(&self) -> Vec<(CodeId, VoidReason)> {
-        self.log
-            .iter()
-            .filter_map(|event| match event {
-                MarkerEvent::Voided { codes, reason } => {
-                    Some(codes.iter().map(move |code| (*code, *reason)))
-                }
-                _ => None,
-            })
-            .flatten()
-            .collect()
-    }
-
-    /// Prints `codes` one print-go at a time, each once the driver has put it in the buffer,
-    /// and checks every confirmation against what the simulated head printed.
-    async fn print_all(&mut self, codes: &[Code]) {
-        for code in codes {
-            self.sim_until(|s| s.buffered() > 0).await;
-            self.sim.trigger();
-            self.expect_printed(code).await;
-        }
-        let truth: Vec<String> = self.sim.prints().iter().map(|p| p.text()).collect();
-        let printed = self.printed_ids();
-        assert_eq!(truth.len(), printed.len(), "one confirmation per print");
-        for (text, id) in truth.iter().zip(&printed) {
-            assert!(
-                text.ends_with(&format!("S{:05}", id.get())),
-                "confirmed {id:?} but the head printed {text}"
-            );
-        }
-    }
+        )
+    })
+    .await
 }
 
 async fn happy_path(link: Link) {
-    let mut h = Harness::new(link, 8, 3, &[]).await;
+    let mut h = linx(link, 8, 3, &[]).await;
     assert_eq!(h.sim.snapshot().message(), None);
     h.handle.start().await.expect("start");
     assert_eq!(h.sim.snapshot().message(), Some("CODES"));
@@ -265,7 +81,7 @@ async fn prints_are_confirmed_in_order_over_a_duplex() {
 
 #[tokio::test(start_paused = true)]
 async fn buffer_full_makes_the_feed_loop_back_off() {
-    let mut h = Harness::new(Link::Duplex, 2, 4, &[Fault::BufferFull]).await;
+    let mut h = linx(Link::Duplex, 2, 4, &[Fault::BufferFull]).await;
     h.handle.start().await.unwrap();
     let codes = h.feed(4).await;
     h.expect("BufferFull", |e| {
@@ -295,7 +111,7 @@ async fn buffer_full_makes_the_feed_loop_back_off() {
 
 #[tokio::test]
 async fn nak_faults_the_marker_and_voids_the_refused_code() {
-    let mut h = Harness::new(Link::Tcp, 8, 3, &[Fault::Nak]).await;
+    let mut h = linx(Link::Tcp, 8, 3, &[Fault::Nak]).await;
     h.handle.start().await.unwrap();
     let codes = h.feed(1).await;
     let refused = h
@@ -326,7 +142,7 @@ async fn nak_faults_the_marker_and_voids_the_refused_code() {
 
 #[tokio::test]
 async fn disconnect_reconnects_and_settles_the_buffer() {
-    let mut h = Harness::new(Link::Tcp, 8, 3, &[]).await;
+    let mut h = linx(Link::Tcp, 8, 3, &[]).await;
     h.handle.start().await.unwrap();
     let codes = h.feed(3).await;
     h.sim_until(|s| s.buffered() == 3).await;
@@ -358,7 +174,7 @@ async fn disconnect_reconnects_and_settles_the_buffer() {
 
 #[tokio::test(start_paused = true)]
 async fn stall_times_out_into_a_fault_and_recovers() {
-    let mut h = Harness::new(Link::Duplex, 8, 3, &[]).await;
+    let mut h = linx(Link::Duplex, 8, 3, &[]).await;
     h.sim.inject(Fault::Stall);
     h.expect("Faulted(NoReply)", |e| {
         matches!(
@@ -373,7 +189,7 @@ async fn stall_times_out_into_a_fault_and_recovers() {
 
 #[tokio::test]
 async fn head_open_silence_is_a_fault_over_a_pty() {
-    let mut h = Harness::new(Link::Pty, 8, 3, &[]).await;
+    let mut h = linx(Link::Pty, 8, 3, &[]).await;
     h.handle.start().await.unwrap();
     let codes = h.feed(2).await;
     h.sim_until(|s| s.buffered() == 2).await;
@@ -404,7 +220,7 @@ async fn head_open_silence_is_a_fault_over_a_pty() {
 }
 
 async fn garbage_run(link: Link) {
-    let mut h = Harness::new(link, 8, 3, &[Fault::Garbage]).await;
+    let mut h = linx(link, 8, 3, &[Fault::Garbage]).await;
     h.handle.start().await.expect("start");
     let codes = h.feed(6).await;
     h.print_all(&codes).await;
@@ -431,7 +247,7 @@ async fn garbage_bytes_are_skipped_without_wrong_confirmations_over_tcp() {
 
 #[tokio::test]
 async fn ink_out_clears_the_buffer_and_reports_codes_in_flight() {
-    let mut h = Harness::new(Link::Tcp, 8, 3, &[]).await;
+    let mut h = linx(Link::Tcp, 8, 3, &[]).await;
     h.handle.start().await.unwrap();
     let codes = h.feed(4).await;
     h.sim_until(|s| s.buffered() == 3).await;
@@ -471,7 +287,7 @@ async fn ink_out_clears_the_buffer_and_reports_codes_in_flight() {
 
 #[tokio::test]
 async fn reprint_on_empty_is_detected() {
-    let mut h = Harness::new(Link::Pty, 8, 3, &[Fault::ReprintOnEmpty]).await;
+    let mut h = linx(Link::Pty, 8, 3, &[Fault::ReprintOnEmpty]).await;
     h.handle.start().await.unwrap();
     let codes = h.feed(1).await;
     h.print_all(&codes).await;
@@ -511,7 +327,7 @@ async fn reprint_on_empty_is_detected() {
 
 #[tokio::test(start_paused = true)]
 async fn shutdown_voids_everything_not_printed() {
-    let mut h = Harness::new(Link::Duplex, 8, 3, &[]).await;
+    let mut h = linx(Link::Duplex, 8, 3, &[]).await;
     h.handle.start().await.unwrap();
     let codes = h.feed(5).await;
     h.sim_until(|s| s.buffered() == 3).await;
@@ -524,4 +340,60 @@ async fn shutdown_voids_everything_not_printed() {
         h.handle.status().await,
         Err(MarkerError::TaskEnded)
     ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_four_deep_buffer_never_underruns_at_100_units_per_second() {
+    // Issue 4 performance target, on virtual time: the printer's own timer fires every 10 ms
+    // for 1,000 units; the driver polls every 10 ms and keeps 2-4 codes in a 4-deep buffer.
+    let config = MarkerConfig {
+        low_watermark: 2,
+        ..marker_config(4)
+    };
+    let mut h = linx_with(Link::Duplex, 4, config, &[]).await;
+    h.handle.start().await.expect("start");
+    let codes = h.codes.clone();
+    let feeder = tokio::spawn(async move {
+        for id in 1..=1_000u64 {
+            let code = Code::new(CodeId::new(id), format!("(21)S{id:05}"));
+            if codes.send(code).await.is_err() {
+                return;
+            }
+        }
+    });
+    h.sim_until(|s| s.buffered() == 4).await;
+    // The simulator's `--rate` timer, stopped after exactly 1,000 print-go signals.
+    let sim = h.sim.clone();
+    let line = tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(Duration::from_millis(10));
+        for _ in 0..1_000 {
+            ticker.tick().await;
+            sim.trigger();
+        }
+    });
+    // Events are read while the line runs: the driver never drops an event, so a recorder
+    // that stops reading holds the feed loop back (and the printer underruns).
+    let (line, _) = tokio::join!(
+        line,
+        h.expect("Printed 1000", |e| {
+            *e == MarkerEvent::Printed {
+                code: CodeId::new(1_000),
+            }
+        })
+    );
+    line.expect("line ran");
+    feeder.await.expect("feeder done");
+    let snapshot = h.sim.snapshot();
+    assert_eq!(snapshot.prints(), 1_000);
+    assert_eq!(
+        snapshot.print_gos(),
+        1_000,
+        "every print-go found a code in the buffer"
+    );
+    assert!(!h.drain_log().contains(&MarkerEvent::EmptyPrintGo));
+    assert_eq!(h.printed_ids().len(), 1_000);
+    assert!(
+        h.printed_ids().iter().zip(1..).all(|(id, n)| id.get() == n),
+        "confirmed in order"
+    );
 }

@@ -294,6 +294,8 @@ impl DeviceSession for LinxSession {
             progress: PrintProgress::Counter(u64::from(counts.print())),
             fault,
             print_go_without_data,
+            // The print counter already counts every print against the codes in flight.
+            unmatched_prints: 0,
         })
     }
 }

@@ -220,6 +220,9 @@ pub struct DeviceStatus {
     pub fault: Option<String>,
     /// The device says a print-go found no data (an edge, reported once per occurrence).
     pub print_go_without_data: bool,
+    /// Prints the device made that its confirmation does not cover (e.g. a total count running
+    /// ahead of the last printed index): prints without a code.
+    pub unmatched_prints: u64,
 }
 
 /// The answer to pushing one code.

@@ -519,7 +519,7 @@ impl<D: MarkerDevice> MarkerTask<D> {
 
     async fn poll(&mut self, session: &mut D::Session) -> Step {
         let status = session.poll().await?;
-        let without_code = self.confirm(session, status.progress).await?;
+        let without_code = self.confirm(session, status.progress).await? + status.unmatched_prints;
         if status.print_go_without_data {
             warn!(device = %self.device.describe(), "print-go on an empty buffer");
             self.emit(MarkerEvent::EmptyPrintGo).await;

@@ -5,7 +5,9 @@ use std::io::Write as _;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tracemark_sim::linx::{DEFAULT_DEPTH, Fault, LinxSim};
+use tracemark_sim::linx::LinxSim;
+use tracemark_sim::zipher::ZipherSim;
+use tracemark_sim::{Fault, MarkerSim, run_print_timer};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -20,21 +22,24 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Device {
-    /// A Linx RCI continuous-inkjet printer.
-    Linx(LinxArgs),
+    /// A Linx RCI continuous-inkjet printer (binary protocol).
+    Linx(MarkerArgs),
+    /// A Zipher-protocol thermal-transfer / thermal-inkjet coder (text protocol).
+    Zipher(MarkerArgs),
 }
 
 #[derive(Debug, Args)]
-struct LinxArgs {
+struct MarkerArgs {
     /// Serve on a new pseudo-terminal; prints `pty: PATH` as the first stdout line.
     #[arg(long, conflicts_with = "tcp", required_unless_present = "tcp")]
     pty: bool,
     /// Serve on TCP HOST:PORT (port 0 picks one); prints `listening: ADDR` first.
     #[arg(long, value_name = "HOST:PORT")]
     tcp: Option<String>,
-    /// Remote buffer depth.
-    #[arg(long, default_value_t = DEFAULT_DEPTH)]
-    depth: usize,
+    /// Code buffer depth (Linx remote buffer entries, Zipher serialization records);
+    /// default 8 for linx, 16 for zipher.
+    #[arg(long)]
+    depth: Option<usize>,
     /// Print on the simulator's own timer, units per minute.
     #[arg(long, value_name = "UPM")]
     rate: Option<u32>,
@@ -70,12 +75,18 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.device {
-        Device::Linx(args) => run_linx(args).await,
+        Device::Linx(args) => {
+            let depth = args.depth.unwrap_or(tracemark_sim::linx::DEFAULT_DEPTH);
+            run(LinxSim::new(depth), args).await
+        }
+        Device::Zipher(args) => {
+            let depth = args.depth.unwrap_or(tracemark_sim::zipher::DEFAULT_DEPTH);
+            run(ZipherSim::new(depth), args).await
+        }
     }
 }
 
-async fn run_linx(args: LinxArgs) -> anyhow::Result<()> {
-    let sim = LinxSim::new(args.depth);
+async fn run<M: MarkerSim>(sim: M, args: MarkerArgs) -> anyhow::Result<()> {
     for fault in &args.faults {
         sim.inject(*fault);
     }
@@ -107,7 +118,7 @@ async fn run_linx(args: LinxArgs) -> anyhow::Result<()> {
     };
     if let Some(rate) = args.rate {
         let sim = sim.clone();
-        tokio::spawn(async move { sim.run_print_timer(rate).await });
+        tokio::spawn(async move { run_print_timer(&sim, rate).await });
     }
     tokio::select! {
         result = control(&sim) => result,
@@ -121,7 +132,7 @@ async fn run_linx(args: LinxArgs) -> anyhow::Result<()> {
 }
 
 /// Run-time control from stdin, one command per line.
-async fn control(sim: &LinxSim) -> anyhow::Result<()> {
+async fn control<M: MarkerSim>(sim: &M) -> anyhow::Result<()> {
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     while let Some(line) = lines.next_line().await? {
         let words: Vec<&str> = line.split_whitespace().collect();

@@ -5,167 +5,91 @@
 
 mod printer;
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, watch};
 use tracemark_drivers::linx::frame::FrameDecoder;
 use tracemark_drivers::linx::message::Command;
 use tracing::{debug, info};
 
-pub use printer::{Fault, Print, TriggerOutcome};
+use crate::marker::SimCore;
+pub use crate::marker::{Fault, MarkerSim, Print, SimSnapshot, TriggerOutcome};
 use printer::{GARBAGE, Printer};
 
 /// Remote buffer depth when none is given: the Linx "Number of Buffers" option allows 1, 2, 4,
 /// 8, 16 or 32 per remote field (Linx 8900 operating manual §8.1.3); 8 is a common setting.
 pub const DEFAULT_DEPTH: usize = 8;
 
-/// A snapshot of the simulated printer, for waiting on and asserting.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SimSnapshot {
-    buffered: usize,
-    printing: bool,
-    print_count: u32,
-    prints: usize,
-    commands: u64,
-    connections: u64,
-    message: Option<String>,
-}
-
-impl SimSnapshot {
-    /// Entries in the remote buffer.
-    pub fn buffered(&self) -> usize {
-        self.buffered
-    }
-
-    /// Printing was started.
-    pub fn printing(&self) -> bool {
-        self.printing
-    }
-
-    /// The printer's print counter.
-    pub fn print_count(&self) -> u32 {
-        self.print_count
-    }
-
-    /// Prints made (including reprints).
-    pub fn prints(&self) -> usize {
-        self.prints
-    }
-
-    /// Commands answered or swallowed so far.
-    pub fn commands(&self) -> u64 {
-        self.commands
-    }
-
-    /// Connections served so far.
-    pub fn connections(&self) -> u64 {
-        self.connections
-    }
-
-    /// The loaded message.
-    pub fn message(&self) -> Option<&str> {
-        self.message.as_deref()
-    }
-}
-
-#[derive(Debug)]
-struct Shared {
-    printer: Mutex<Printer>,
-    connections: Mutex<u64>,
-    /// Bumped on every change, so waiters need no sleeps.
-    version: watch::Sender<u64>,
-    /// Wakes the serving loop to drop its connection.
-    disconnect: Notify,
-}
-
-/// A simulated Linx RCI printer; clones share the same printer.
+/// A simulated Linx RCI printer; clones share the same printer. Driven through [`MarkerSim`].
 #[derive(Debug, Clone)]
 pub struct LinxSim {
-    shared: Arc<Shared>,
+    core: Arc<SimCore<Printer>>,
 }
 
 impl LinxSim {
     /// A printer with a remote buffer of `depth` entries.
     pub fn new(depth: usize) -> Self {
-        let (version, _) = watch::channel(0);
         Self {
-            shared: Arc::new(Shared {
-                printer: Mutex::new(Printer::new(depth)),
-                connections: Mutex::new(0),
-                version,
-                disconnect: Notify::new(),
-            }),
+            core: Arc::new(SimCore::new(Printer::new(depth))),
         }
-    }
-
-    fn printer(&self) -> MutexGuard<'_, Printer> {
-        // A panic while holding the lock cannot leave the printer half-updated in a way that
-        // matters to a simulator; keep serving.
-        self.shared
-            .printer
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn changed(&self) {
-        self.shared.version.send_modify(|version| *version += 1);
-    }
-
-    /// A print-go, as the product-detect photocell gives one.
-    pub fn trigger(&self) -> TriggerOutcome {
-        let outcome = self.printer().trigger();
-        debug!(?outcome, "linx sim print-go");
-        self.changed();
-        outcome
-    }
-
-    /// Injects a fault; [`Fault::Disconnect`] drops the current connection now.
-    pub fn inject(&self, fault: Fault) {
-        info!(%fault, "linx sim fault injected");
-        self.printer().inject(fault);
-        if fault == Fault::Disconnect {
-            self.shared.disconnect.notify_waiters();
-        }
-        self.changed();
-    }
-
-    /// Clears a fault.
-    pub fn clear(&self, fault: Fault) {
-        info!(%fault, "linx sim fault cleared");
-        self.printer().clear(fault);
-        self.changed();
-    }
-
-    /// Faults in force.
-    pub fn faults(&self) -> Vec<Fault> {
-        self.printer().faults()
-    }
-
-    /// Everything printed so far, in order: the ground truth.
-    pub fn prints(&self) -> Vec<Print> {
-        self.printer().prints().to_vec()
     }
 
     /// The remote buffer, oldest first.
     pub fn buffered(&self) -> Vec<Vec<u8>> {
-        self.printer().buffered()
+        self.core.device().buffered()
     }
 
-    /// A snapshot.
-    pub fn snapshot(&self) -> SimSnapshot {
-        let connections = *self
-            .shared
-            .connections
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let printer = self.printer();
+    fn take_disconnect(&self) -> bool {
+        let mut printer = self.core.device();
+        if printer.has(Fault::Disconnect) {
+            printer.clear(Fault::Disconnect);
+            true
+        } else {
+            false
+        }
+    }
+}
+
+impl MarkerSim for LinxSim {
+    fn trigger(&self) -> TriggerOutcome {
+        let outcome = self.core.device().trigger();
+        debug!(?outcome, "linx sim print-go");
+        self.core.changed();
+        outcome
+    }
+
+    fn inject(&self, fault: Fault) {
+        info!(%fault, "linx sim fault injected");
+        self.core.device().inject(fault);
+        if fault == Fault::Disconnect {
+            self.core.request_disconnect();
+        }
+        self.core.changed();
+    }
+
+    fn clear(&self, fault: Fault) {
+        info!(%fault, "linx sim fault cleared");
+        self.core.device().clear(fault);
+        self.core.changed();
+    }
+
+    fn faults(&self) -> Vec<Fault> {
+        self.core.device().faults()
+    }
+
+    fn prints(&self) -> Vec<Print> {
+        self.core.device().prints().to_vec()
+    }
+
+    fn snapshot(&self) -> SimSnapshot {
+        let connections = self.core.connections();
+        let printer = self.core.device();
         SimSnapshot {
             buffered: printer.buffered().len(),
             printing: printer.printing(),
-            print_count: printer.print_count(),
+            print_count: u64::from(printer.print_count()),
+            print_gos: u64::from(printer.product_count()),
             prints: printer.prints().len(),
             commands: printer.commands(),
             connections,
@@ -173,43 +97,25 @@ impl LinxSim {
         }
     }
 
-    /// Waits until `ready` holds for a snapshot, and returns that snapshot.
-    pub async fn wait_until(&self, ready: impl Fn(&SimSnapshot) -> bool) -> SimSnapshot {
-        let mut version = self.shared.version.subscribe();
-        loop {
-            let snapshot = self.snapshot();
-            if ready(&snapshot) {
-                return snapshot;
-            }
-            if version.changed().await.is_err() {
-                return snapshot;
-            }
-        }
+    async fn wait_until(&self, ready: impl Fn(&SimSnapshot) -> bool + Send) -> SimSnapshot {
+        self.core.wait_until(|| self.snapshot(), ready).await
     }
 
-    /// Serves one connection until the peer closes it or a disconnect is injected.
-    pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(&self, mut io: S) -> std::io::Result<()> {
-        *self
-            .shared
-            .connections
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) += 1;
-        self.changed();
+    async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
+        &self,
+        mut io: S,
+    ) -> std::io::Result<()> {
+        self.core.connected();
         let mut decoder = FrameDecoder::new();
         let mut buffer = [0u8; 512];
         loop {
-            let disconnect = self.shared.disconnect.notified();
+            let disconnect = self.core.disconnect().notified();
             if self.take_disconnect() {
                 return Ok(());
             }
             let read = tokio::select! {
                 read = io.read(&mut buffer) => read?,
-                () = disconnect => {
-                    if self.take_disconnect() {
-                        return Ok(());
-                    }
-                    continue;
-                }
+                () = disconnect => continue,
             };
             if read == 0 {
                 return Ok(());
@@ -226,7 +132,7 @@ impl LinxSim {
                     continue;
                 };
                 let (reply, silent, garbage) = {
-                    let mut printer = self.printer();
+                    let mut printer = self.core.device();
                     let silent = printer.silent();
                     let garbage = printer.has(Fault::Garbage);
                     // A silent printer still takes in what it is sent (a stalled firmware, a
@@ -234,7 +140,7 @@ impl LinxSim {
                     let reply = printer.handle(&command);
                     (reply, silent, garbage)
                 };
-                self.changed();
+                self.core.changed();
                 if silent {
                     continue;
                 }
@@ -249,18 +155,7 @@ impl LinxSim {
         }
     }
 
-    fn take_disconnect(&self) -> bool {
-        let mut printer = self.printer();
-        if printer.has(Fault::Disconnect) {
-            printer.clear(Fault::Disconnect);
-            true
-        } else {
-            false
-        }
-    }
-
-    /// Accepts TCP connections one after another, as a printer's single RCI port does.
-    pub async fn serve_tcp(&self, listener: TcpListener) -> std::io::Result<()> {
+    async fn serve_tcp(&self, listener: TcpListener) -> std::io::Result<()> {
         loop {
             let (stream, peer) = listener.accept().await?;
             info!(%peer, "linx sim: host connected");
@@ -268,17 +163,6 @@ impl LinxSim {
                 debug!(%error, "linx sim: connection ended");
             }
             info!(%peer, "linx sim: host disconnected");
-        }
-    }
-
-    /// Prints on its own timer at `units_per_minute` until the task is dropped.
-    pub async fn run_print_timer(&self, units_per_minute: u32) {
-        let period = Duration::from_secs(60) / units_per_minute.max(1);
-        let mut ticker = tokio::time::interval(period);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        loop {
-            ticker.tick().await;
-            self.trigger();
         }
     }
 }

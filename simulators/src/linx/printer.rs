@@ -3,108 +3,11 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
+use crate::marker::{Fault, Print, TriggerOutcome};
 use tracemark_drivers::linx::message::{
     self, Command, CommandStatus, ErrorMask, JetState, PrintCounts, PrintState, PrinterStatus,
     Reply, command,
 };
-
-/// A fault the simulator can inject, at start-up (`--fault`) or at run time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Fault {
-    /// Refuse remote field data with a NAK, C-status 51h "printer busy".
-    Nak,
-    /// Answer remote field data with C-status 43h "remote buffer still full", storing nothing.
-    BufferFull,
-    /// Drop the connection once (TCP); the fault clears itself when done.
-    Disconnect,
-    /// Read commands, answer none.
-    Stall,
-    /// Send noise bytes before every reply.
-    Garbage,
-    /// Ink tank empty: P-status 07h, jet fault, ink-low bit; nothing prints, Start Print is
-    /// refused with C-status 2Dh.
-    InkOut,
-    /// Print-head cover open: the printer stops answering and printing.
-    HeadOpen,
-    /// A print-go on an empty buffer reprints the last data (a misconfigured printer).
-    ReprintOnEmpty,
-}
-
-impl Fault {
-    /// Every fault, for help texts.
-    pub const ALL: [Fault; 8] = [
-        Fault::Nak,
-        Fault::BufferFull,
-        Fault::Disconnect,
-        Fault::Stall,
-        Fault::Garbage,
-        Fault::InkOut,
-        Fault::HeadOpen,
-        Fault::ReprintOnEmpty,
-    ];
-
-    /// The name used on the command line.
-    pub fn name(self) -> &'static str {
-        match self {
-            Fault::Nak => "nak",
-            Fault::BufferFull => "buffer-full",
-            Fault::Disconnect => "disconnect",
-            Fault::Stall => "stall",
-            Fault::Garbage => "garbage",
-            Fault::InkOut => "ink-out",
-            Fault::HeadOpen => "head-open",
-            Fault::ReprintOnEmpty => "reprint-on-empty",
-        }
-    }
-
-    /// Parses a command-line name.
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|fault| fault.name() == name)
-    }
-}
-
-impl std::fmt::Display for Fault {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// One print the simulated head made: the ground truth tests compare against.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Print {
-    data: Vec<u8>,
-    reprint: bool,
-}
-
-impl Print {
-    /// The remote field data printed.
-    pub fn data(&self) -> &[u8] {
-        &self.data
-    }
-
-    /// The data as text.
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.data).into_owned()
-    }
-
-    /// Old data printed again on an empty buffer.
-    pub fn reprint(&self) -> bool {
-        self.reprint
-    }
-}
-
-/// What a print-go did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TriggerOutcome {
-    /// Printed the next buffered entry.
-    Printed(Print),
-    /// Reprinted old data on an empty buffer.
-    Reprinted(Print),
-    /// Buffer empty: nothing printed, error-mask bit 5 set.
-    Empty,
-    /// Not printing (stopped, faulted or head open): ignored.
-    Ignored,
-}
 
 /// The printer's state.
 #[derive(Debug)]
@@ -178,6 +81,10 @@ impl Printer {
 
     pub(crate) fn print_count(&self) -> u32 {
         self.print_count
+    }
+
+    pub(crate) fn product_count(&self) -> u32 {
+        self.product_count
     }
 
     pub(crate) fn commands(&self) -> u64 {
@@ -299,10 +206,7 @@ impl Printer {
         if let Some(data) = self.buffer.pop_front() {
             self.print_count = self.print_count.wrapping_add(1);
             self.last_data = Some(data.clone());
-            let print = Print {
-                data,
-                reprint: false,
-            };
+            let print = Print::new(data, false);
             self.prints.push(print.clone());
             return TriggerOutcome::Printed(print);
         }
@@ -310,10 +214,7 @@ impl Printer {
         match (&self.last_data, self.has(Fault::ReprintOnEmpty)) {
             (Some(old), true) => {
                 self.print_count = self.print_count.wrapping_add(1);
-                let print = Print {
-                    data: old.clone(),
-                    reprint: true,
-                };
+                let print = Print::new(old.clone(), true);
                 self.prints.push(print.clone());
                 TriggerOutcome::Reprinted(print)
             }
