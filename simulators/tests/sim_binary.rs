@@ -92,3 +92,35 @@ async fn status_over_faulted(transport: Transport) -> (u8, JetState) {
     let status = PrinterStatus::decode(reply.data()).expect("status data");
     (reply.printer_status(), status.jet())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zipher_tcp_prints_its_address_first_and_answers_get_state() {
+    use tracemark_drivers::zipher::ZipherLink;
+    use tracemark_drivers::zipher::codec::{MachineState, OverallState};
+
+    let (mut child, first) = start(&["zipher", "--tcp", "127.0.0.1:0", "--depth", "4"]).await;
+    let addr = first
+        .strip_prefix("listening: ")
+        .unwrap_or_else(|| panic!("first line is `listening: ADDR`, got `{first}`"));
+    let stream = Transport::Tcp(addr.to_owned())
+        .open()
+        .await
+        .expect("transport opens");
+    let mut link = ZipherLink::new(stream, Duration::from_secs(5));
+    let reply = link.request("GST", &[]).await.expect("GST reply");
+    let state = MachineState::decode(&reply).expect("STS reply");
+    assert_eq!(state.overall(), OverallState::Offline);
+    let max = link.request("SGM", &[]).await.expect("SGM reply");
+    assert_eq!(
+        tracemark_drivers::zipher::codec::decode_number(&max, "SGM"),
+        Ok(4)
+    );
+    child.kill().await.expect("simulator stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zipher_pty_prints_its_path_first() {
+    let (mut child, first) = start(&["zipher", "--pty"]).await;
+    assert!(first.starts_with("pty: /dev/"), "{first}");
+    child.kill().await.expect("simulator stops");
+}

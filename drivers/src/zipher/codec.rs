@@ -202,13 +202,8 @@ impl LineDecoder {
                 let overflowed = std::mem::take(&mut self.overflowed);
                 let line = std::mem::take(&mut self.line);
                 self.line_start = self.position;
-                if overflowed {
-                    None
-                } else if line.is_empty() {
-                    None
-                } else {
-                    Some(Ok(line))
-                }
+                // The tail of an overlong line was reported already; empty lines carry nothing.
+                (!overflowed && !line.is_empty()).then_some(Ok(line))
             }
             b'\n' if self.line.is_empty() => {
                 self.line_start = self.position;

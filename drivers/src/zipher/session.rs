@@ -210,10 +210,10 @@ impl ZipherSession {
         if self.prepared {
             return Ok(Ok(()));
         }
-        if let Some(job) = self.config.job.clone() {
-            if let Err(refusal) = self.command("job select (SEL)", "SEL", &[&job]).await? {
-                return Ok(Err(refusal));
-            }
+        if let Some(job) = self.config.job.clone()
+            && let Err(refusal) = self.command("job select (SEL)", "SEL", &[&job]).await?
+        {
+            return Ok(Err(refusal));
         }
         let field = self.config.field.clone();
         if let Err(refusal) = self
