@@ -24,7 +24,7 @@ fn product() -> Product {
         ccc_cert_no: None,
         warranty_months: None,
         retention_years: 3,
-        serial_alphabet: "0123456789".into(),
+        serial_alphabet: "digits".into(),
         serial_length: 12,
         pack_sizes: Vec::new(),
     }

@@ -4,4 +4,6 @@
 //! allocation, batches, audit log).
 #![warn(missing_docs)]
 
+pub mod config;
 pub mod store;
+pub mod verify;

@@ -3,6 +3,7 @@
 use clap::Subcommand;
 
 use super::{CliError, Context, block_on};
+use tracemark::store::model::parse_date;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum AuditCommand {
@@ -17,6 +18,14 @@ pub(crate) enum AuditCommand {
         /// At most this many events.
         #[arg(long, default_value_t = 100)]
         limit: i64,
+    },
+    /// Remove the events recorded before DATE (YYYY-MM-DD, 00:00 UTC) once every product that
+    /// existed then has passed its retention; refuses, removing nothing, otherwise. The chain
+    /// stays verifiable from a checkpoint. Code records are never removed.
+    Purge {
+        /// The cut: events before this day go.
+        #[arg(long, value_name = "DATE")]
+        before: String,
     },
 }
 
@@ -41,6 +50,22 @@ pub(crate) fn run(command: AuditCommand, context: &Context) -> Result<(), CliErr
                         report.events
                     ))),
                 }
+            }
+            AuditCommand::Purge { before } => {
+                let before = parse_date("before", &before)?;
+                let today = time::OffsetDateTime::now_utc().date();
+                let report = store.purge_audit(before, today).await?;
+                if report.events == 0 {
+                    println!("nothing to purge: no events before {before}");
+                } else {
+                    println!(
+                        "purged {} events (through {}); the chain continues from hash {}",
+                        report.events,
+                        report.through_seq,
+                        report.hash.unwrap_or_default()
+                    );
+                }
+                Ok(())
             }
             AuditCommand::Log { after, limit } => {
                 for event in store.events(after, limit).await? {

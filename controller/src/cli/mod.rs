@@ -5,6 +5,7 @@ mod audit;
 mod backup;
 mod batch;
 pub(crate) mod codes;
+mod config;
 mod import;
 mod product;
 
@@ -57,9 +58,13 @@ enum Command {
     /// The hash-chained event log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
-    /// Write a verified snapshot of an SQLite store.
+    /// Line configs: validate.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
+    /// Write a verified snapshot of the store (SQLite or PostgreSQL) to an SQLite file.
     Backup(backup::BackupArgs),
-    /// Restore a snapshot into a new SQLite file (after verifying it).
+    /// Restore a snapshot into a new SQLite file or an empty PostgreSQL database (after
+    /// verifying it).
     Restore(backup::RestoreArgs),
 }
 
@@ -137,6 +142,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
         Command::Producer(command) => product::run_producer(command, &context),
         Command::Batch(command) => batch::run(command, &context),
         Command::Audit(command) => audit::run(command, &context),
+        Command::Config(command) => config::run(command),
         Command::Backup(args) => backup::backup(args, &context),
         Command::Restore(args) => backup::restore(args, &context),
         Command::Demo(args) => crate::demo::run(&args),

@@ -68,7 +68,8 @@ pub(crate) struct ProductArgs {
     /// Years the product's records are kept.
     #[arg(long, default_value_t = DEFAULT_RETENTION_YEARS)]
     retention_years: u32,
-    /// Characters serials are made of.
+    /// Serial alphabet: digits, safe (no 0/O/1/I/l) or crockford32. Serials are AES-256 FF1 of
+    /// a counter under a random key made for the product.
     #[arg(long, default_value = DEFAULT_SERIAL_ALPHABET)]
     serial_alphabet: String,
     /// Characters per serial (1–20).

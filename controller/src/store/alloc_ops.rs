@@ -4,7 +4,8 @@
 
 macro_rules! alloc_ops {
     ($DB:ty) => {
-        use crate::store::serial::{capacity, gs1_code, serial_for};
+        use crate::store::model::max_issuable;
+        use crate::store::serial::{generator, gs1_code, key_from_hex};
         use crate::store::{Allocation, Block};
 
         /// Advances the product's counter by `n` (one atomic statement: concurrent controllers
@@ -27,14 +28,19 @@ macro_rules! alloc_ops {
             .await
             .map_err(StoreError::db(format!("reserve {n} serials of {}", product.id)))?;
             let first = end - n;
-            let space = capacity(product.serial_alphabet.chars().count(), product.serial_length);
-            if end > space {
+            // The store never issues so many serials that a guess would hit one with
+            // probability ≥ 1/10,000 (`max_issuable`); the FF1 space itself is far larger.
+            let alphabet = tracemark_codes::serial::Alphabet::from_name(&product.serial_alphabet)
+                .map_err(|e| StoreError::invalid("serial_alphabet", e.to_string()))?;
+            let limit = max_issuable(alphabet, product.serial_length);
+            if end > limit {
                 return Err(StoreError::invalid(
                     "count",
                     format!(
-                        "product {} has {} serials left of {space}",
+                        "product {} may issue {} more serials of {limit} (guess probability \
+                         must stay below 1/10,000; lengthen its serials to issue more)",
                         product.id,
-                        (space - first).max(0)
+                        (limit - first).max(0)
                     ),
                 ));
             }
@@ -72,12 +78,25 @@ macro_rules! alloc_ops {
             (first, end): (i64, i64),
             batch: Option<i64>,
         ) -> Result<Allocation, StoreError> {
-            let alphabet: Vec<char> = product.serial_alphabet.chars().collect();
+            let key_hex: Option<String> =
+                sqlx::query_scalar("SELECT key_hex FROM product_keys WHERE product_id = $1")
+                    .bind(&product.id)
+                    .fetch_optional(&mut **tx)
+                    .await
+                    .map_err(StoreError::db(format!("read the serial key of {}", product.id)))?;
+            let key_hex = key_hex.ok_or_else(|| {
+                StoreError::Corrupt(format!("product {} has no serial key", product.id))
+            })?;
+            let serials_of = generator(product, &key_from_hex(&product.id, &key_hex)?)?;
             let count = usize::try_from(end - first).unwrap_or(0);
             let mut serials = Vec::with_capacity(count);
             let mut codes = Vec::with_capacity(count);
             for counter in first..end {
-                let serial = serial_for(&alphabet, product.serial_length, counter)?;
+                let counter = u64::try_from(counter)
+                    .map_err(|_| StoreError::Corrupt(format!("negative serial counter {counter}")))?;
+                let serial = serials_of
+                    .serial(counter)
+                    .map_err(|e| StoreError::invalid("count", e.to_string()))?;
                 codes.push(gs1_code(&product.key, &serial));
                 serials.push(serial);
             }

@@ -1,12 +1,18 @@
-//! Backup and restore of an SQLite store (seed 003 §11: database disaster recovery).
+//! Backup and restore (seed 003 §11: database disaster recovery).
 //!
-//! A backup is a consistent snapshot taken with `VACUUM INTO` while the controller may keep
-//! writing; it is verified (audit chain) before it is reported good. PostgreSQL stores are backed
-//! up with the database's own tools (`pg_dump`, `pg_basebackup`, replication), not here.
+//! A backup is always an SQLite file holding a consistent snapshot, taken while controllers may
+//! keep writing: `VACUUM INTO` for an SQLite store, one REPEATABLE READ snapshot copied table by
+//! table for PostgreSQL (`transfer`). It is verified (audit chain) before it is reported good.
+//! A restore goes into a new SQLite file or an empty PostgreSQL database, and skips a gap of
+//! serial counters so that codes issued after the snapshot are never issued again.
+//! (Streaming replication and `pg_basebackup` remain the plant's first line of defence.)
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use super::{Actor, Db, Store, StoreError};
+use sqlx::postgres::PgPool;
+use sqlx::{Connection, SqliteConnection};
+
+use super::{Actor, Db, Store, StoreError, transfer};
 
 /// What a verified backup or restore holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +23,33 @@ pub struct BackupReport {
 
 fn sqlite_url(path: &Path) -> String {
     format!("sqlite://{}", path.display())
+}
+
+fn remove_sqlite_files(path: &Path) {
+    let _ = std::fs::remove_file(path);
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
+/// Creates the SQLite file `path` with the current schema and copies a snapshot of `pool`
+/// into it.
+async fn backup_postgres(pool: &PgPool, path: &Path, actor: &Actor) -> Result<u64, StoreError> {
+    // Opening creates and migrates the file; the copy then fills the empty tables.
+    Store::open(&sqlite_url(path), actor.clone())
+        .await?
+        .close()
+        .await;
+    let mut target = SqliteConnection::connect(&sqlite_url(path))
+        .await
+        .map_err(StoreError::db(format!("open {}", path.display())))?;
+    let mut source = pool
+        .acquire()
+        .await
+        .map_err(StoreError::db("connect to PostgreSQL"))?;
+    let copied = transfer::postgres_to_sqlite(&mut source, &mut target).await;
+    let _ = target.close().await;
+    copied
 }
 
 async fn verify_copy(path: &Path, actor: &Actor) -> Result<BackupReport, StoreError> {
@@ -41,18 +74,23 @@ impl Store {
     /// Writes a consistent snapshot of this SQLite store to `path` (which must not exist) and
     /// verifies it.
     pub async fn backup(&self, path: &Path) -> Result<BackupReport, StoreError> {
-        let Db::Sqlite(pool) = &self.db else {
-            return Err(StoreError::invalid(
-                "db",
-                "PostgreSQL is backed up with pg_dump or pg_basebackup (and replicated)",
-            ));
-        };
         if path.exists() {
             return Err(StoreError::invalid(
                 "out",
                 format!("{} exists; refusing to overwrite it", path.display()),
             ));
         }
+        let pool = match &self.db {
+            Db::Sqlite(pool) => pool,
+            Db::Postgres(pool) => {
+                let copied = backup_postgres(pool, path, &self.actor).await;
+                if copied.is_err() {
+                    remove_sqlite_files(path);
+                }
+                copied?;
+                return verify_copy(path, &self.actor).await;
+            }
+        };
         let target = path.to_str().ok_or_else(|| {
             StoreError::invalid("out", format!("{} is not valid UTF-8", path.display()))
         })?;
@@ -75,12 +113,6 @@ pub async fn restore(
     counter_gap: i64,
     actor: Actor,
 ) -> Result<BackupReport, StoreError> {
-    if !from.is_file() {
-        return Err(StoreError::invalid(
-            "file",
-            format!("{} is not a file", from.display()),
-        ));
-    }
     if to.exists() {
         return Err(StoreError::invalid(
             "db",
@@ -90,21 +122,7 @@ pub async fn restore(
             ),
         ));
     }
-    // Verify a scratch copy, so that checking the backup cannot alter it.
-    let scratch = to.with_extension("restore-check");
-    std::fs::copy(from, &scratch).map_err(|e| {
-        StoreError::Failed(format!(
-            "copy {} to {}: {e}",
-            from.display(),
-            scratch.display()
-        ))
-    })?;
-    let checked = verify_copy(&scratch, &actor).await;
-    let _ = std::fs::remove_file(&scratch);
-    for suffix in ["-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", scratch.display()));
-    }
-    checked?;
+    verify_snapshot(from, to, &actor).await?;
     std::fs::copy(from, to).map_err(|e| {
         StoreError::Failed(format!("copy {} to {}: {e}", from.display(), to.display()))
     })?;
@@ -114,4 +132,116 @@ pub async fn restore(
     restored.close().await;
     skipped?;
     verify_copy(to, &actor).await
+}
+
+/// Verifies the snapshot `from` on a scratch copy next to `near`, so that checking the backup
+/// cannot alter it.
+async fn verify_snapshot(from: &Path, near: &Path, actor: &Actor) -> Result<(), StoreError> {
+    let scratch = verified_scratch(from, near, actor).await?;
+    remove_sqlite_files(&scratch);
+    Ok(())
+}
+
+/// Copies the snapshot `from` to a scratch file next to `near`, brings it to the current schema
+/// and verifies it; returns the scratch file, which the caller removes.
+async fn verified_scratch(from: &Path, near: &Path, actor: &Actor) -> Result<PathBuf, StoreError> {
+    if !from.is_file() {
+        return Err(StoreError::invalid(
+            "file",
+            format!("{} is not a file", from.display()),
+        ));
+    }
+    let scratch = near.with_extension("restore-check");
+    std::fs::copy(from, &scratch).map_err(|e| {
+        StoreError::Failed(format!(
+            "copy {} to {}: {e}",
+            from.display(),
+            scratch.display()
+        ))
+    })?;
+    match verify_copy(&scratch, actor).await {
+        Ok(_) => Ok(scratch),
+        Err(e) => {
+            remove_sqlite_files(&scratch);
+            Err(e)
+        }
+    }
+}
+
+/// Verifies the backup at `from` and copies it into the PostgreSQL database at `url`, which
+/// must hold no tracemark data yet (a new database or schema), then skips `counter_gap`
+/// serials per product like [`restore`] and verifies the result.
+pub async fn restore_into_postgres(
+    from: &Path,
+    url: &str,
+    counter_gap: i64,
+    actor: Actor,
+) -> Result<BackupReport, StoreError> {
+    let target = Store::open(url, actor.clone()).await?;
+    let Db::Postgres(pool) = &target.db else {
+        target.close().await;
+        return Err(StoreError::invalid("db", "not a PostgreSQL URL"));
+    };
+    let (head, _) = target.audit_head().await?;
+    let products = target.products().await?;
+    if head != 0 || !products.is_empty() {
+        target.close().await;
+        return Err(StoreError::invalid(
+            "db",
+            format!(
+                "the target already holds tracemark data ({head} events, {} products); \
+                 restore only into an empty database",
+                products.len()
+            ),
+        ));
+    }
+    // The copy reads the verified scratch file, which also has the current schema even when
+    // the snapshot was written by an older tracemark.
+    let unique = format!(
+        "tracemark-restore-{}-{}",
+        std::process::id(),
+        super::now().replace([':', '.'], "-")
+    );
+    let scratch = match verified_scratch(from, &std::env::temp_dir().join(unique), &actor).await {
+        Ok(scratch) => scratch,
+        Err(e) => {
+            target.close().await;
+            return Err(e);
+        }
+    };
+    let copied = async {
+        let mut source = SqliteConnection::connect(&sqlite_url(&scratch))
+            .await
+            .map_err(StoreError::db(format!("open {}", scratch.display())))?;
+        let mut conn = pool
+            .acquire()
+            .await
+            .map_err(StoreError::db("connect to PostgreSQL"))?;
+        let copied = transfer::sqlite_to_postgres(&mut source, &mut conn).await;
+        let _ = source.close().await;
+        copied
+    }
+    .await;
+    remove_sqlite_files(&scratch);
+    let result = match copied {
+        Ok(_) => {
+            let why = format!("restored from {}", from.display());
+            match target.skip_counters(counter_gap, &why).await {
+                Ok(_) => target.verify_audit().await,
+                Err(e) => Err(e),
+            }
+        }
+        Err(e) => Err(e),
+    };
+    target.close().await;
+    let report = result?;
+    match report.first_bad {
+        None => Ok(BackupReport {
+            events: report.events,
+        }),
+        Some(bad) => Err(StoreError::Corrupt(format!(
+            "restored store: audit chain broken at event {}: {}",
+            bad.seq, bad.reason
+        ))),
+    }
 }

@@ -36,6 +36,11 @@ const SQLITE: Embedded = &[
         "pack_sizes",
         include_str!("../../../migrations/sqlite/0004_pack_sizes.sql"),
     ),
+    (
+        5,
+        "keys_and_purge",
+        include_str!("../../../migrations/sqlite/0005_keys_and_purge.sql"),
+    ),
 ];
 
 const POSTGRES: Embedded = &[
@@ -58,6 +63,11 @@ const POSTGRES: Embedded = &[
         4,
         "pack_sizes",
         include_str!("../../../migrations/postgres/0004_pack_sizes.sql"),
+    ),
+    (
+        5,
+        "keys_and_purge",
+        include_str!("../../../migrations/postgres/0005_keys_and_purge.sql"),
     ),
 ];
 

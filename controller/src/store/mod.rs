@@ -9,11 +9,14 @@ pub mod audit;
 pub mod backup;
 #[macro_use]
 mod alloc_ops;
+#[macro_use]
+mod purge_ops;
 mod migrate;
 pub mod model;
 mod ops;
 pub mod reconcile;
 pub mod serial;
+mod transfer;
 pub mod writer;
 
 use std::str::FromStr;

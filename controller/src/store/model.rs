@@ -7,6 +7,8 @@ use serde::Serialize;
 use time::Date;
 use time::macros::format_description;
 
+use tracemark_codes::serial::Alphabet;
+
 use super::StoreError;
 
 /// The producer (SPEC §1, fields `producer.*`).
@@ -48,13 +50,33 @@ pub fn validate_uscc(uscc: &str) -> Result<(), StoreError> {
 /// The coding scheme of a product's unit codes (SPEC §4). Only GS1 is issued so far.
 pub const SCHEME_GS1: &str = "gs1";
 
-/// The alphabet of serials unless a product says otherwise.
-pub const DEFAULT_SERIAL_ALPHABET: &str = "0123456789";
+/// The serial alphabet unless a product says otherwise (a name of
+/// [`tracemark_codes::serial::Alphabet`]: `digits`, `safe` or `crockford32`).
+pub const DEFAULT_SERIAL_ALPHABET: &str = "digits";
 /// The serial length unless a product says otherwise.
 pub const DEFAULT_SERIAL_LENGTH: u32 = 12;
 /// Years records are kept unless a product says otherwise (SPEC §1: at least 3 years for
 /// custom products; seed 003 §8.5: lifetime + 1 year, at least 2).
 pub const DEFAULT_RETENTION_YEARS: u32 = 3;
+
+/// The smallest serial space FF1 may encrypt over (NIST SP 800-38G Rev. 1 §5.2: radix^length
+/// of at least one million).
+pub const FF1_MIN_DOMAIN: u128 = 1_000_000;
+
+/// How many distinct serials `length` characters of `alphabet` give (`radix^length`, saturating).
+pub fn serial_space(alphabet: Alphabet, length: u32) -> u128 {
+    u128::from(alphabet.radix()).saturating_pow(length)
+}
+
+/// The most serials a product may issue: beyond it, a guessed serial would be a real one with
+/// probability ≥ 1/10,000 (seed 003 §6.1.3 asks for codes that cannot be guessed; the limit is
+/// the one of EU Delegated Regulation 2016/161 Art. 4(b), `tracemark_codes::serial` rule).
+pub fn max_issuable(alphabet: Alphabet, length: u32) -> i64 {
+    let space = serial_space(alphabet, length);
+    let denominator = u128::from(tracemark_codes::serial::MAX_GUESS_DENOMINATOR);
+    // issued / space < 1 / denominator  ⇔  issued ≤ (space − 1) / denominator.
+    i64::try_from(space.saturating_sub(1) / denominator).unwrap_or(i64::MAX)
+}
 
 /// A product (SPEC §1, fields `product.*` that do not change per unit).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -81,7 +103,8 @@ pub struct Product {
     pub warranty_months: Option<u32>,
     /// How long the product's records are kept.
     pub retention_years: u32,
-    /// Characters serials are made of.
+    /// The alphabet serials are written in: `digits`, `safe` or `crockford32`
+    /// ([`tracemark_codes::serial::Alphabet`]).
     pub serial_alphabet: String,
     /// Characters per serial.
     pub serial_length: u32,
@@ -153,28 +176,8 @@ impl Product {
                 format!("{} is not between 1 and 100", self.retention_years),
             ));
         }
-        let alphabet: Vec<char> = self.serial_alphabet.chars().collect();
-        if alphabet.len() < 2 {
-            return Err(StoreError::invalid(
-                "serial_alphabet",
-                "needs at least 2 characters",
-            ));
-        }
-        if let Some(c) = alphabet.iter().find(|c| !GS1_CSET82.contains(**c)) {
-            return Err(StoreError::invalid(
-                "serial_alphabet",
-                format!("{c:?} is not allowed in a GS1 serial (AI 21)"),
-            ));
-        }
-        let mut sorted = alphabet.clone();
-        sorted.sort_unstable();
-        sorted.dedup();
-        if sorted.len() != alphabet.len() {
-            return Err(StoreError::invalid(
-                "serial_alphabet",
-                "a character appears twice",
-            ));
-        }
+        let alphabet = Alphabet::from_name(&self.serial_alphabet)
+            .map_err(|e| StoreError::invalid("serial_alphabet", e.to_string()))?;
         if self.pack_sizes.len() > 4 || self.pack_sizes.contains(&0) {
             return Err(StoreError::invalid(
                 "pack_sizes",
@@ -185,6 +188,18 @@ impl Product {
             return Err(StoreError::invalid(
                 "serial_length",
                 format!("{} is not between 1 and 20 (AI 21)", self.serial_length),
+            ));
+        }
+        let space = serial_space(alphabet, self.serial_length);
+        if space < FF1_MIN_DOMAIN {
+            return Err(StoreError::invalid(
+                "serial_length",
+                format!(
+                    "{} {} characters give {space} serials; FF1 needs at least {FF1_MIN_DOMAIN} \
+                     (NIST SP 800-38G Rev. 1 §5.2), so serials would be guessable",
+                    self.serial_length,
+                    alphabet.name()
+                ),
             ));
         }
         Ok(())

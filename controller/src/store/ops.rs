@@ -236,7 +236,24 @@ macro_rules! store_ops {
                 .execute(&mut *tx)
                 .await
                 .map_err(StoreError::db(format!("create the serial counter of {}", p.id)))?;
-            let detail = serde_json::to_value(p).unwrap_or_default();
+            let key = crate::store::serial::new_key()?;
+            let key_id = crate::store::serial::key_id(&key);
+            sqlx::query(
+                "INSERT INTO product_keys (product_id, key_hex, key_id, created_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&p.id)
+            .bind(hex::encode(key))
+            .bind(&key_id)
+            .bind(now())
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db(format!("store the serial key of {}", p.id)))?;
+            // The event names the key by its digest; the key itself never enters the log.
+            let mut detail = serde_json::to_value(p).unwrap_or_default();
+            if let Some(fields) = detail.as_object_mut() {
+                fields.insert("serial_key_id".into(), key_id.into());
+            }
             finish(tx, actor, head, "product.add", &p.id, detail).await
         }
 
@@ -664,9 +681,11 @@ macro_rules! store_ops {
 pub(super) mod sqlite {
     store_ops!(sqlx::Sqlite, sqlx::sqlite::SqliteRow, false);
     alloc_ops!(sqlx::Sqlite);
+    purge_ops!(sqlx::Sqlite);
 }
 
 pub(super) mod postgres {
     store_ops!(sqlx::Postgres, sqlx::postgres::PgRow, true);
     alloc_ops!(sqlx::Postgres);
+    purge_ops!(sqlx::Postgres);
 }

@@ -1,42 +1,59 @@
 //! The boundary between serial counters (what the store allocates) and serial text (what is
-//! printed).
+//! printed): AES-256 FF1 of the counter under the product's own key, with the product key (the
+//! GTIN) as tweak (`tracemark_codes::serial`, SPEC §4), so that serials are unique by
+//! construction and cannot be guessed from one another (seed 003 §6.1.3).
 //!
-//! PLACEHOLDER: the FF1 serial generator (`tracemark_codes::serial`, another branch) replaces
-//! [`serial_for`]'s body after the merge, so that serials are not guessable (seed 003 §6.1.3).
-//! Until then a serial is the counter written in the product's alphabet, padded on the left —
-//! unique per counter, which is all the store relies on.
+//! Each product gets a random 256-bit key when it is added (table `product_keys`). The key is
+//! stored with the codes it protects: whoever can read the store can read every issued code
+//! anyway, so the key adds no exposure there, while it keeps outsiders who only see printed
+//! serials from predicting the next ones. Backups carry the keys; several controllers sharing
+//! one PostgreSQL share them.
 
-use super::StoreError;
+use sha2::Digest;
+use tracemark_codes::serial::{Alphabet, SerialGenerator};
 
-/// How many distinct serials `alphabet_len` characters over `length` positions give (saturating).
-pub fn capacity(alphabet_len: usize, length: u32) -> i64 {
-    i64::try_from(alphabet_len)
-        .ok()
-        .and_then(|n| n.checked_pow(length))
-        .unwrap_or(i64::MAX)
+use super::{Product, StoreError};
+
+/// Length of a serial key in bytes (AES-256).
+pub const KEY_LEN: usize = 32;
+
+/// A fresh serial key from the operating system's random source.
+pub fn new_key() -> Result<[u8; KEY_LEN], StoreError> {
+    let mut key = [0u8; KEY_LEN];
+    getrandom::fill(&mut key)
+        .map_err(|e| StoreError::Corrupt(format!("no random source for a serial key: {e}")))?;
+    Ok(key)
 }
 
-/// The serial text of `counter` for a product with `alphabet` and `length`.
-pub fn serial_for(alphabet: &[char], length: u32, counter: i64) -> Result<String, StoreError> {
-    let radix = i64::try_from(alphabet.len()).unwrap_or(i64::MAX);
-    if radix < 2 || counter < 0 || counter >= capacity(alphabet.len(), length) {
-        return Err(StoreError::invalid(
-            "count",
-            format!(
-                "serial counter {counter} is outside the product's serial space \
-                 ({} characters, length {length})",
-                alphabet.len()
-            ),
-        ));
-    }
-    let mut digits = vec![alphabet[0]; length as usize];
-    let mut rest = counter;
-    for slot in digits.iter_mut().rev() {
-        // rest % radix is in 0..radix, so the index is in range.
-        *slot = alphabet[usize::try_from(rest % radix).unwrap_or(0)];
-        rest /= radix;
-    }
-    Ok(digits.into_iter().collect())
+/// The name a key goes by in events and reports: the first 16 hex digits of its SHA-256, so the
+/// key itself never appears in the log.
+pub fn key_id(key: &[u8; KEY_LEN]) -> String {
+    let digest = hex::encode(sha2::Sha256::digest(key));
+    digest[..16].to_owned()
+}
+
+/// Decodes a key stored as hex.
+pub fn key_from_hex(product_id: &str, text: &str) -> Result<[u8; KEY_LEN], StoreError> {
+    let mut key = [0u8; KEY_LEN];
+    hex::decode_to_slice(text.trim(), &mut key).map_err(|e| {
+        StoreError::Corrupt(format!(
+            "the serial key of product {product_id} is damaged: {e}"
+        ))
+    })?;
+    Ok(key)
+}
+
+/// The serial generator of `product` under `key`.
+pub fn generator(product: &Product, key: &[u8; KEY_LEN]) -> Result<SerialGenerator, StoreError> {
+    let alphabet = Alphabet::from_name(&product.serial_alphabet)
+        .map_err(|e| StoreError::invalid("serial_alphabet", e.to_string()))?;
+    SerialGenerator::new(
+        key,
+        product.key.as_bytes(),
+        alphabet,
+        product.serial_length as usize,
+    )
+    .map_err(|e| StoreError::invalid("serial_length", e.to_string()))
 }
 
 /// The GS1 code text (HRI) of a unit: GTIN and serial.
@@ -48,13 +65,56 @@ pub fn gs1_code(gtin: &str, serial: &str) -> String {
 mod tests {
     use super::*;
 
+    fn product(alphabet: &str, length: u32) -> Product {
+        Product {
+            id: "p".into(),
+            scheme: "gs1".into(),
+            key: "09506000134352".into(),
+            name: "n".into(),
+            category: String::new(),
+            model: String::new(),
+            mandatory_standard: String::new(),
+            licence_no: None,
+            ccc_cert_no: None,
+            warranty_months: None,
+            retention_years: 3,
+            serial_alphabet: alphabet.into(),
+            serial_length: length,
+            pack_sizes: vec![],
+        }
+    }
+
     #[test]
-    fn padded_counter_in_alphabet() {
-        let digits: Vec<char> = "0123456789".chars().collect();
-        assert_eq!(serial_for(&digits, 6, 42).ok().as_deref(), Some("000042"));
-        assert!(serial_for(&digits, 2, 100).is_err());
-        let hex: Vec<char> = "0123456789ABCDEF".chars().collect();
-        assert_eq!(serial_for(&hex, 4, 255).ok().as_deref(), Some("00FF"));
-        assert_eq!(capacity(10, 20), i64::MAX);
+    fn serials_are_ff1_of_the_counter_and_decrypt_back() {
+        let key = [7u8; KEY_LEN];
+        let serials = generator(&product("digits", 12), &key).expect("generator");
+        let first = serials.serial(0).expect("serial 0");
+        let second = serials.serial(1).expect("serial 1");
+        assert_eq!(first.len(), 12);
+        assert_ne!(first, "000000000000", "a counter must not show through");
+        assert_ne!(first, second);
+        assert_eq!(serials.counter_of(&second).expect("decrypt"), 1);
+        let other = generator(&product("digits", 12), &[8u8; KEY_LEN]).expect("generator");
+        assert_ne!(
+            other.serial(0).expect("serial"),
+            first,
+            "the key changes every serial"
+        );
+    }
+
+    #[test]
+    fn keys_are_random_named_by_digest_and_round_trip_hex() {
+        let a = new_key().expect("key");
+        let b = new_key().expect("key");
+        assert_ne!(a, b);
+        assert_eq!(key_id(&a).len(), 16);
+        assert_eq!(key_from_hex("p", &hex::encode(a)).expect("hex"), a);
+        assert!(key_from_hex("p", "abc").is_err());
+    }
+
+    #[test]
+    fn unknown_alphabet_is_an_input_error() {
+        let err = generator(&product("base64", 12), &[0; KEY_LEN]).expect_err("unknown");
+        assert!(err.to_string().contains("serial_alphabet"), "{err}");
     }
 }

@@ -6,6 +6,34 @@ use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use sqlx::Connection;
+
+/// Generates `sqlite` and `postgres` tests for one `async fn(Store)` body.
+#[allow(unused_macros)]
+macro_rules! both {
+    ($name:ident) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let dir = tempdir();
+                let store = open(&sqlite_url(dir.path())).await;
+                super::$name(store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(base) = pg_base_url() else { return };
+                let (url, schema) = pg_schema_url(&base).await;
+                let store = open(&url).await;
+                super::$name(store.clone()).await;
+                store.close().await;
+                drop_pg_schema(&base, &schema).await;
+            }
+        }
+    };
+}
+
 use tracemark::store::{Actor, Product, Store};
 
 pub fn actor() -> Actor {
@@ -85,7 +113,7 @@ pub fn product(id: &str, gtin: &str) -> Product {
         ccc_cert_no: None,
         warranty_months: Some(24),
         retention_years: 5,
-        serial_alphabet: "0123456789".into(),
+        serial_alphabet: "digits".into(),
         serial_length: 12,
         pack_sizes: vec![10, 40],
     }
@@ -142,5 +170,21 @@ impl Rng {
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n.max(1)
+    }
+}
+
+/// Executes SQL directly, bypassing the store (what an attacker with database access does).
+pub async fn raw(store: &Store, sql: &str) -> Result<u64, sqlx::Error> {
+    let url = store.url().to_owned();
+    if store.is_postgres() {
+        let pool = sqlx::PgPool::connect(&url).await?;
+        let done = sqlx::query(sql).execute(&pool).await?;
+        pool.close().await;
+        Ok(done.rows_affected())
+    } else {
+        let pool = sqlx::SqlitePool::connect(&url).await?;
+        let done = sqlx::query(sql).execute(&pool).await?;
+        pool.close().await;
+        Ok(done.rows_affected())
     }
 }

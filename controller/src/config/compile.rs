@@ -1,0 +1,681 @@
+//! The compile step: raw sections → a validated [`Line`], with every error and its key path.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::raw::{self, TransportSection};
+use super::{ConfigError, RawLine};
+
+/// Marker protocols (SPEC §5), by their `type` name in the config.
+pub const MARKER_TYPES: [&str; 6] = [
+    "linx_rci",
+    "zipher",
+    "codenet",
+    "zpl",
+    "modbus_marker",
+    "ascii",
+];
+
+/// Baud rates serial markers and PLCs use.
+const BAUD_RATES: [u32; 8] = [1200, 2400, 4800, 9600, 19200, 38400, 57600, 115_200];
+
+/// Fields of tracemark's own reader payload (SPEC §5) that a `field_map` may rename.
+const READER_FIELDS: [&str; 7] = [
+    "reader",
+    "seq",
+    "ts",
+    "symbology",
+    "data",
+    "grade",
+    "encoder",
+];
+
+/// A validated line.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Line {
+    /// Short name, used in MQTT topics.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Default product id, if any.
+    pub product: Option<String>,
+    /// Nominal speed, units per minute.
+    pub speed_upm: u32,
+    /// Encoder counts per millimetre.
+    pub counts_per_mm: f64,
+    /// Shortest distance between product fronts, mm.
+    pub min_pitch_mm: u32,
+    /// The broker, when the line has readers.
+    pub mqtt: Option<Mqtt>,
+    /// Markers, ordered by position.
+    pub markers: Vec<Marker>,
+    /// Readers, ordered by position.
+    pub readers: Vec<Reader>,
+    /// PLCs with the line I/O.
+    pub plcs: Vec<Plc>,
+    /// The reject gate, if any.
+    pub gate: Option<Gate>,
+}
+
+/// How a device is reached, checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Transport {
+    /// A serial port.
+    Serial {
+        /// Device path.
+        path: String,
+        /// Baud rate.
+        baud: u32,
+        /// `none`, `even` or `odd`.
+        parity: String,
+        /// 7 or 8.
+        data_bits: u8,
+        /// 1 or 2.
+        stop_bits: u8,
+    },
+    /// A TCP connection.
+    Tcp {
+        /// Host name or address.
+        host: String,
+        /// Port.
+        port: u16,
+    },
+}
+
+impl Transport {
+    /// What two devices cannot share: `serial /dev/ttyUSB0` or `tcp 10.0.0.5:9100`.
+    pub fn endpoint(&self) -> String {
+        match self {
+            Transport::Serial { path, .. } => format!("serial {path}"),
+            Transport::Tcp { host, port } => format!("tcp {host}:{port}"),
+        }
+    }
+
+    /// `serial /dev/ttyUSB0 9600` or `tcp 10.0.0.5:9100`, for summaries.
+    pub fn describe(&self) -> String {
+        match self {
+            Transport::Serial { path, baud, .. } => format!("serial {path} {baud}"),
+            Transport::Tcp { host, port } => format!("tcp {host}:{port}"),
+        }
+    }
+}
+
+/// A marker, checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Marker {
+    /// Name (the key of `[markers.<name>]`).
+    pub name: String,
+    /// Protocol, one of [`MARKER_TYPES`].
+    pub kind: String,
+    /// Print position, mm from the photocell.
+    pub position_mm: u32,
+    /// Print position in encoder counts.
+    pub position_counts: u64,
+    /// How it is reached.
+    pub transport: Transport,
+    /// Refill below this many codes in the device.
+    pub low_watermark: u32,
+    /// At most this many codes in the device.
+    pub high_watermark: u32,
+    /// Reply timeout.
+    pub timeout: Duration,
+    /// Modbus unit id (`modbus_marker`).
+    pub unit_id: Option<u8>,
+    /// Template file (`zpl`, `ascii`), resolved against the config's directory.
+    pub template: Option<PathBuf>,
+}
+
+/// A reader (camera), checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reader {
+    /// Name; results arrive on `tracemark/<line>/vision/<name>/result`.
+    pub name: String,
+    /// Read position, mm from the photocell.
+    pub position_mm: u32,
+    /// Read position in encoder counts.
+    pub position_counts: u64,
+    /// Lowest accepted grade, `A`–`D`.
+    pub min_grade: char,
+    /// tracemark field → the reader's field.
+    pub field_map: BTreeMap<String, String>,
+}
+
+/// A PLC, checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Plc {
+    /// Name (the key of `[plcs.<name>]`).
+    pub name: String,
+    /// How it is reached.
+    pub transport: Transport,
+    /// Modbus unit id.
+    pub unit_id: u8,
+    /// Communication watchdog.
+    pub watchdog: Duration,
+}
+
+/// The reject gate, checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Gate {
+    /// Position, mm from the photocell.
+    pub position_mm: u32,
+    /// Position in encoder counts.
+    pub position_counts: u64,
+    /// The PLC that drives it.
+    pub plc: String,
+    /// Coil that fires it.
+    pub coil: u16,
+    /// Input that confirms it.
+    pub confirm_input: u16,
+    /// Confirm timeout.
+    pub confirm_timeout: Duration,
+    /// Rejects in a row that stop the line.
+    pub max_consecutive_rejects: u32,
+}
+
+/// The broker, checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mqtt {
+    /// Host.
+    pub host: String,
+    /// Port (default 1883, or 8883 with TLS).
+    pub port: u16,
+    /// Whether to use TLS (`mqtts://`).
+    pub tls: bool,
+    /// Client id of the persistent session.
+    pub client_id: String,
+    /// User name.
+    pub username: Option<String>,
+    /// Environment variable with the password.
+    pub password_env: Option<String>,
+    /// CA file for TLS.
+    pub ca_file: Option<PathBuf>,
+    /// Keep-alive.
+    pub keep_alive: Duration,
+}
+
+/// Collects errors while compiling.
+struct Errors(Vec<ConfigError>);
+
+impl Errors {
+    fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.0.push(ConfigError::new(path, message));
+    }
+
+    fn missing(&mut self, raw: &RawLine, section: &'static str, why: &str) {
+        if !raw.present.contains(&section) {
+            self.push(section, format!("missing: {why}"));
+        }
+    }
+}
+
+fn counts(mm: u32, counts_per_mm: f64) -> u64 {
+    // Positions are at most u32::MAX mm and counts_per_mm is checked to (0, 1000]: no overflow.
+    (f64::from(mm) * counts_per_mm).round() as u64
+}
+
+/// Checks `raw` (paths of template and CA files are relative to `base`, the config's
+/// directory) and returns the line, or every error found.
+pub(crate) fn compile(raw: RawLine, base: &Path) -> Result<Line, Vec<ConfigError>> {
+    let mut errors = Errors(Vec::new());
+    errors.missing(&raw, "line", "[line] with at least `id`");
+    errors.missing(&raw, "conveyor", "[conveyor] with at least `speed_upm`");
+    errors.missing(&raw, "markers", "at least one [markers.<name>]");
+    if let Some(line) = &raw.line {
+        check_line(line, &mut errors);
+    }
+    let counts_per_mm = raw.conveyor.as_ref().map_or(1.0, |c| {
+        check_conveyor(c, &mut errors);
+        c.counts_per_mm
+    });
+    let markers = check_markers(&raw, base, counts_per_mm, &mut errors);
+    let readers = check_readers(&raw, &markers, counts_per_mm, &mut errors);
+    let plcs = check_plcs(&raw, &markers, &mut errors);
+    let gate = raw
+        .gate
+        .as_ref()
+        .map(|g| check_gate(g, &raw, &markers, &readers, counts_per_mm, &mut errors));
+    let line_id = raw.line.as_ref().map_or("line", |l| l.id.as_str());
+    let mqtt = raw
+        .mqtt
+        .as_ref()
+        .map(|m| check_mqtt(m, line_id, base, &mut errors));
+    if !readers.is_empty() && !raw.present.contains(&"mqtt") {
+        errors.push("mqtt", "missing: readers publish their results over [mqtt]");
+    }
+    match (raw.line, raw.conveyor, errors.0.is_empty()) {
+        (Some(line), Some(conveyor), true) => Ok(Line {
+            name: line.name.unwrap_or_else(|| line.id.clone()),
+            id: line.id,
+            product: line.product,
+            speed_upm: conveyor.speed_upm,
+            counts_per_mm: conveyor.counts_per_mm,
+            min_pitch_mm: conveyor.min_pitch_mm,
+            mqtt,
+            markers,
+            readers,
+            plcs,
+            gate,
+        }),
+        _ => Err(errors.0),
+    }
+}
+
+fn check_line(line: &raw::LineSection, errors: &mut Errors) {
+    let ok = (1..=32).contains(&line.id.len())
+        && line
+            .id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if !ok {
+        errors.push(
+            "line.id",
+            format!(
+                "{:?} must be 1–32 characters of a–z, 0–9, _ and - (it is an MQTT topic level)",
+                line.id
+            ),
+        );
+    }
+}
+
+fn check_conveyor(conveyor: &raw::ConveyorSection, errors: &mut Errors) {
+    if !(1..=12_000).contains(&conveyor.speed_upm) {
+        errors.push(
+            "conveyor.speed_upm",
+            format!("{} is not between 1 and 12000", conveyor.speed_upm),
+        );
+    }
+    if !(conveyor.counts_per_mm > 0.0 && conveyor.counts_per_mm <= 1000.0) {
+        errors.push(
+            "conveyor.counts_per_mm",
+            format!("{} is not above 0 and at most 1000", conveyor.counts_per_mm),
+        );
+    }
+    if conveyor.min_pitch_mm == 0 {
+        errors.push("conveyor.min_pitch_mm", "must be at least 1");
+    }
+}
+
+fn check_transport(path: &str, transport: &TransportSection, errors: &mut Errors) -> Transport {
+    match transport {
+        TransportSection::Serial {
+            path: device,
+            baud,
+            parity,
+            data_bits,
+            stop_bits,
+        } => {
+            if device.trim().is_empty() {
+                errors.push(format!("{path}.path"), "must name a serial device");
+            }
+            if !BAUD_RATES.contains(baud) {
+                errors.push(
+                    format!("{path}.baud"),
+                    format!("{baud} is not a standard rate ({BAUD_RATES:?})"),
+                );
+            }
+            if !["none", "even", "odd"].contains(&parity.as_str()) {
+                errors.push(
+                    format!("{path}.parity"),
+                    format!("{parity:?} is not none, even or odd"),
+                );
+            }
+            if !(7..=8).contains(data_bits) {
+                errors.push(
+                    format!("{path}.data_bits"),
+                    format!("{data_bits} is not 7 or 8"),
+                );
+            }
+            if !(1..=2).contains(stop_bits) {
+                errors.push(
+                    format!("{path}.stop_bits"),
+                    format!("{stop_bits} is not 1 or 2"),
+                );
+            }
+            Transport::Serial {
+                path: device.clone(),
+                baud: *baud,
+                parity: parity.clone(),
+                data_bits: *data_bits,
+                stop_bits: *stop_bits,
+            }
+        }
+        TransportSection::Tcp { address } => {
+            let parsed = address
+                .rsplit_once(':')
+                .and_then(|(host, port)| Some((host, port.parse::<u16>().ok()?)))
+                .filter(|(host, port)| !host.is_empty() && *port != 0);
+            match parsed {
+                Some((host, port)) => Transport::Tcp {
+                    host: host.trim_matches(['[', ']']).to_owned(),
+                    port,
+                },
+                None => {
+                    errors.push(
+                        format!("{path}.address"),
+                        format!("{address:?} is not host:port with a port from 1 to 65535"),
+                    );
+                    Transport::Tcp {
+                        host: address.clone(),
+                        port: 0,
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn check_markers(
+    raw: &RawLine,
+    base: &Path,
+    counts_per_mm: f64,
+    errors: &mut Errors,
+) -> Vec<Marker> {
+    let mut markers = Vec::new();
+    for (name, m) in &raw.markers {
+        let path = format!("markers.{name}");
+        if !MARKER_TYPES.contains(&m.kind.as_str()) {
+            errors.push(
+                format!("{path}.type"),
+                format!("{:?} is not one of {}", m.kind, MARKER_TYPES.join(", ")),
+            );
+        }
+        if m.position_mm == 0 {
+            errors.push(
+                format!("{path}.position_mm"),
+                "must be after the photocell (above 0)",
+            );
+        }
+        if m.low_watermark == 0 || m.low_watermark >= m.high_watermark {
+            errors.push(
+                format!("{path}.low_watermark"),
+                format!(
+                    "{} must be at least 1 and below high_watermark ({})",
+                    m.low_watermark, m.high_watermark
+                ),
+            );
+        }
+        if m.high_watermark > 1000 {
+            errors.push(
+                format!("{path}.high_watermark"),
+                format!("{} is above 1000", m.high_watermark),
+            );
+        }
+        if !(10..=60_000).contains(&m.timeout_ms) {
+            errors.push(
+                format!("{path}.timeout_ms"),
+                format!("{} is not between 10 and 60000", m.timeout_ms),
+            );
+        }
+        if m.unit_id.is_some() && m.kind != "modbus_marker" {
+            errors.push(
+                format!("{path}.unit_id"),
+                "only a modbus_marker has a unit id",
+            );
+        }
+        let template = match (&m.template, m.kind.as_str()) {
+            (None, kind @ ("zpl" | "ascii")) => {
+                errors.push(
+                    format!("{path}.template"),
+                    format!("a {kind} marker needs a template file"),
+                );
+                None
+            }
+            (Some(file), _) => {
+                let resolved = base.join(file);
+                if !resolved.is_file() {
+                    errors.push(
+                        format!("{path}.template"),
+                        format!("{} is not a file", resolved.display()),
+                    );
+                }
+                Some(resolved)
+            }
+            (None, _) => None,
+        };
+        let transport = check_transport(&format!("{path}.transport"), &m.transport, errors);
+        markers.push(Marker {
+            name: name.clone(),
+            kind: m.kind.clone(),
+            position_mm: m.position_mm,
+            position_counts: counts(m.position_mm, counts_per_mm),
+            transport,
+            low_watermark: m.low_watermark,
+            high_watermark: m.high_watermark,
+            timeout: Duration::from_millis(u64::from(m.timeout_ms)),
+            unit_id: m.unit_id.or((m.kind == "modbus_marker").then_some(1)),
+            template,
+        });
+    }
+    // Two markers cannot share a port or an address.
+    for (i, marker) in markers.iter().enumerate() {
+        let endpoint = marker.transport.endpoint();
+        if let Some(first) = markers[..i]
+            .iter()
+            .find(|o| o.transport.endpoint() == endpoint)
+        {
+            errors.push(
+                format!("markers.{}.transport", marker.name),
+                format!("{endpoint} is already used by markers.{}", first.name),
+            );
+        }
+    }
+    markers.sort_by_key(|m| m.position_mm);
+    markers
+}
+
+fn check_readers(
+    raw: &RawLine,
+    markers: &[Marker],
+    counts_per_mm: f64,
+    errors: &mut Errors,
+) -> Vec<Reader> {
+    let last_marker = markers.iter().map(|m| m.position_mm).max().unwrap_or(0);
+    let mut readers = Vec::new();
+    for (name, r) in &raw.readers {
+        let path = format!("readers.{name}");
+        if r.position_mm <= last_marker {
+            errors.push(
+                format!("{path}.position_mm"),
+                format!(
+                    "{} mm is not after the last marker ({last_marker} mm): a reader checks \
+                     what was printed",
+                    r.position_mm
+                ),
+            );
+        }
+        let grade = match r.min_grade.as_str() {
+            g @ ("A" | "B" | "C" | "D") => g.chars().next().unwrap_or('C'),
+            other => {
+                errors.push(
+                    format!("{path}.min_grade"),
+                    format!("{other:?} is not A, B, C or D (ISO/IEC 15415)"),
+                );
+                'C'
+            }
+        };
+        for field in r.field_map.keys() {
+            if !READER_FIELDS.contains(&field.as_str()) {
+                errors.push(
+                    format!("{path}.field_map.{field}"),
+                    format!("not a result field ({})", READER_FIELDS.join(", ")),
+                );
+            }
+        }
+        readers.push(Reader {
+            name: name.clone(),
+            position_mm: r.position_mm,
+            position_counts: counts(r.position_mm, counts_per_mm),
+            min_grade: grade,
+            field_map: r.field_map.clone(),
+        });
+    }
+    readers.sort_by_key(|r| r.position_mm);
+    readers
+}
+
+fn check_plcs(raw: &RawLine, markers: &[Marker], errors: &mut Errors) -> Vec<Plc> {
+    let mut plcs: Vec<Plc> = Vec::new();
+    for (name, p) in &raw.plcs {
+        let path = format!("plcs.{name}");
+        let transport = check_transport(&format!("{path}.transport"), &p.transport, errors);
+        let endpoint = transport.endpoint();
+        if let Some(marker) = markers.iter().find(|m| m.transport.endpoint() == endpoint) {
+            errors.push(
+                format!("{path}.transport"),
+                format!("{endpoint} is already used by markers.{}", marker.name),
+            );
+        }
+        // PLCs may share an RS-485 line or a gateway, but not a unit id on it.
+        if let Some(other) = plcs
+            .iter()
+            .find(|o| o.transport.endpoint() == endpoint && o.unit_id == p.unit_id)
+        {
+            errors.push(
+                format!("{path}.unit_id"),
+                format!(
+                    "unit {} on {endpoint} is already plcs.{}",
+                    p.unit_id, other.name
+                ),
+            );
+        }
+        if !(100..=60_000).contains(&p.watchdog_ms) {
+            errors.push(
+                format!("{path}.watchdog_ms"),
+                format!("{} is not between 100 and 60000", p.watchdog_ms),
+            );
+        }
+        plcs.push(Plc {
+            name: name.clone(),
+            transport,
+            unit_id: p.unit_id,
+            watchdog: Duration::from_millis(u64::from(p.watchdog_ms)),
+        });
+    }
+    plcs
+}
+
+fn check_gate(
+    g: &raw::GateSection,
+    raw: &RawLine,
+    markers: &[Marker],
+    readers: &[Reader],
+    counts_per_mm: f64,
+    errors: &mut Errors,
+) -> Gate {
+    if !raw.plcs.contains_key(&g.plc) && !raw.broken.contains(&format!("plcs.{}", g.plc)) {
+        let known: Vec<&str> = raw.plcs.keys().map(String::as_str).collect();
+        errors.push(
+            "gate.plc",
+            format!("{:?} is not a [plcs.<name>] (known: {known:?})", g.plc),
+        );
+    }
+    if readers.is_empty() && !raw.present.contains(&"readers") {
+        errors.push(
+            "gate",
+            "a reject gate needs at least one [readers.<name>] to decide",
+        );
+    }
+    let last = readers
+        .iter()
+        .map(|r| r.position_mm)
+        .chain(markers.iter().map(|m| m.position_mm))
+        .max()
+        .unwrap_or(0);
+    if g.position_mm <= last {
+        errors.push(
+            "gate.position_mm",
+            format!(
+                "{} mm is not after the last reader or marker ({last} mm)",
+                g.position_mm
+            ),
+        );
+    }
+    if !(10..=10_000).contains(&g.confirm_timeout_ms) {
+        errors.push(
+            "gate.confirm_timeout_ms",
+            format!("{} is not between 10 and 10000", g.confirm_timeout_ms),
+        );
+    }
+    if g.max_consecutive_rejects == 0 {
+        errors.push("gate.max_consecutive_rejects", "must be at least 1");
+    }
+    Gate {
+        position_mm: g.position_mm,
+        position_counts: counts(g.position_mm, counts_per_mm),
+        plc: g.plc.clone(),
+        coil: g.coil,
+        confirm_input: g.confirm_input,
+        confirm_timeout: Duration::from_millis(u64::from(g.confirm_timeout_ms)),
+        max_consecutive_rejects: g.max_consecutive_rejects,
+    }
+}
+
+fn check_mqtt(m: &raw::MqttSection, line_id: &str, base: &Path, errors: &mut Errors) -> Mqtt {
+    let (tls, rest) = if let Some(rest) = m.url.strip_prefix("mqtts://") {
+        (true, rest)
+    } else if let Some(rest) = m.url.strip_prefix("mqtt://") {
+        (false, rest)
+    } else {
+        errors.push(
+            "mqtt.url",
+            format!("{:?} must start with mqtt:// or mqtts://", m.url),
+        );
+        (false, "")
+    };
+    let authority = rest.trim_end_matches('/');
+    let default_port = if tls { 8883 } else { 1883 };
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) => match port.parse::<u16>() {
+            Ok(port) if port != 0 => (host.to_owned(), port),
+            _ => {
+                errors.push(
+                    "mqtt.url",
+                    format!("{port:?} is not a port from 1 to 65535"),
+                );
+                (host.to_owned(), default_port)
+            }
+        },
+        None => (authority.to_owned(), default_port),
+    };
+    if host.is_empty() && !rest.is_empty() {
+        errors.push("mqtt.url", format!("{:?} has no host", m.url));
+    }
+    if m.password_env.is_some() && m.username.is_none() {
+        errors.push("mqtt.password_env", "a password needs a username");
+    }
+    let ca_file = m.ca_file.as_ref().map(|file| {
+        let resolved = base.join(file);
+        if !tls {
+            errors.push("mqtt.ca_file", "only used with mqtts://");
+        } else if !resolved.is_file() {
+            errors.push(
+                "mqtt.ca_file",
+                format!("{} is not a file", resolved.display()),
+            );
+        }
+        resolved
+    });
+    if m.keep_alive_s < 5 {
+        errors.push(
+            "mqtt.keep_alive_s",
+            format!("{} is below 5 seconds", m.keep_alive_s),
+        );
+    }
+    Mqtt {
+        host,
+        port,
+        tls,
+        client_id: m
+            .client_id
+            .clone()
+            .unwrap_or_else(|| format!("tracemark-{line_id}")),
+        username: m.username.clone(),
+        password_env: m.password_env.clone(),
+        ca_file,
+        keep_alive: Duration::from_secs(u64::from(m.keep_alive_s)),
+    }
+}

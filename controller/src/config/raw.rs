@@ -1,0 +1,227 @@
+//! The line config as written: TOML deserialised with every unknown key refused. Nothing here is
+//! checked beyond types; [`super::compile`] turns it into a validated [`super::Line`].
+//!
+//! Option names are snake_case with their unit (`_mm`, `_ms`, `_upm`); every default is given
+//! where the field is defined.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// `[line]`: who the line is.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LineSection {
+    /// Short name, `[a-z0-9_-]`, 1–32 characters: MQTT topics are `tracemark/<id>/…`.
+    pub id: String,
+    /// Display name. Default: the id.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The product produced by default (an id from `tracemark product list`). Optional.
+    #[serde(default)]
+    pub product: Option<String>,
+}
+
+/// `[conveyor]`: speed and encoder. Distances in the config are millimetres from the
+/// product-detect photocell (SPEC §3); the encoder turns them into counts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConveyorSection {
+    /// Nominal speed in units per minute (1–12,000).
+    pub speed_upm: u32,
+    /// Encoder counts per millimetre of belt. Default 1.0.
+    #[serde(default = "default_counts_per_mm")]
+    pub counts_per_mm: f64,
+    /// Shortest distance between two product fronts, in mm. Default 100.
+    #[serde(default = "default_pitch_mm")]
+    pub min_pitch_mm: u32,
+}
+
+fn default_counts_per_mm() -> f64 {
+    1.0
+}
+
+fn default_pitch_mm() -> u32 {
+    100
+}
+
+/// How a device is reached.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum TransportSection {
+    /// A serial port (RS-232/RS-485, or a pseudo-terminal for simulators).
+    Serial {
+        /// Device path, e.g. `/dev/ttyUSB0`.
+        path: String,
+        /// Baud rate. Default 9600.
+        #[serde(default = "default_baud")]
+        baud: u32,
+        /// `none`, `even` or `odd`. Default `none`.
+        #[serde(default = "default_parity")]
+        parity: String,
+        /// 7 or 8. Default 8.
+        #[serde(default = "default_data_bits")]
+        data_bits: u8,
+        /// 1 or 2. Default 1.
+        #[serde(default = "default_stop_bits")]
+        stop_bits: u8,
+    },
+    /// A TCP connection.
+    Tcp {
+        /// `host:port`.
+        address: String,
+    },
+}
+
+fn default_baud() -> u32 {
+    9600
+}
+
+fn default_parity() -> String {
+    "none".to_owned()
+}
+
+fn default_data_bits() -> u8 {
+    8
+}
+
+fn default_stop_bits() -> u8 {
+    1
+}
+
+/// `[markers.<name>]`: a printer or marker that prints the unit code.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MarkerSection {
+    /// Protocol: `linx_rci`, `zipher`, `codenet`, `zpl`, `modbus_marker` or `ascii`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Position of the print head, in mm from the photocell.
+    pub position_mm: u32,
+    /// How it is reached.
+    pub transport: TransportSection,
+    /// Refill the device's buffer when it holds fewer codes than this. Default 4.
+    #[serde(default = "default_low_watermark")]
+    pub low_watermark: u32,
+    /// Never hold more than this many codes in the device. Default 16.
+    #[serde(default = "default_high_watermark")]
+    pub high_watermark: u32,
+    /// A reply later than this is a lost link. Default 500 ms.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u32,
+    /// Modbus unit id (`modbus_marker` only). Default 1.
+    #[serde(default)]
+    pub unit_id: Option<u8>,
+    /// Label or message template (`zpl`, `ascii`): a file path relative to the config.
+    #[serde(default)]
+    pub template: Option<String>,
+}
+
+fn default_low_watermark() -> u32 {
+    4
+}
+
+fn default_high_watermark() -> u32 {
+    16
+}
+
+fn default_timeout_ms() -> u32 {
+    500
+}
+
+/// `[readers.<name>]`: a camera that verifies prints and publishes results over MQTT.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReaderSection {
+    /// Position of the read, in mm from the photocell (after the markers, before the gate).
+    pub position_mm: u32,
+    /// Lowest ISO/IEC 15415 grade accepted, `A`–`D`. Default `C`.
+    #[serde(default = "default_min_grade")]
+    pub min_grade: String,
+    /// Payload field names when the reader does not publish tracemark's own JSON (SPEC §5):
+    /// tracemark name → the reader's name, e.g. `data = "results.0.string"`.
+    #[serde(default)]
+    pub field_map: BTreeMap<String, String>,
+}
+
+fn default_min_grade() -> String {
+    "C".to_owned()
+}
+
+/// `[plcs.<name>]`: a Modbus device with the line's I/O.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlcSection {
+    /// How it is reached (Modbus TCP or RTU over serial).
+    pub transport: TransportSection,
+    /// Modbus unit id. Default 1.
+    #[serde(default = "default_unit_id")]
+    pub unit_id: u8,
+    /// The device's communication watchdog: outputs fall to safe (gate open to reject) when
+    /// tracemark is silent this long. Default 1000 ms.
+    #[serde(default = "default_watchdog_ms")]
+    pub watchdog_ms: u32,
+}
+
+fn default_unit_id() -> u8 {
+    1
+}
+
+fn default_watchdog_ms() -> u32 {
+    1000
+}
+
+/// `[gate]`: the reject gate.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GateSection {
+    /// Position of the gate, in mm from the photocell (after every reader).
+    pub position_mm: u32,
+    /// The PLC (a `[plcs.<name>]`) that drives it.
+    pub plc: String,
+    /// Coil address that fires the gate.
+    pub coil: u16,
+    /// Discrete input that confirms the gate moved.
+    pub confirm_input: u16,
+    /// A confirm later than this is a `gate_fault`. Default 200 ms.
+    #[serde(default = "default_confirm_timeout_ms")]
+    pub confirm_timeout_ms: u32,
+    /// This many rejects in a row stop the line. Default 5.
+    #[serde(default = "default_max_consecutive_rejects")]
+    pub max_consecutive_rejects: u32,
+}
+
+fn default_confirm_timeout_ms() -> u32 {
+    200
+}
+
+fn default_max_consecutive_rejects() -> u32 {
+    5
+}
+
+/// `[mqtt]`: the broker the readers publish to and tracemark publishes its state on.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttSection {
+    /// `mqtt://host:port` or `mqtts://host:port` (TLS).
+    pub url: String,
+    /// Client id; a persistent session is kept under it. Default `tracemark-<line id>`.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// User name, if the broker asks for one.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// The environment variable holding the password (never the password itself).
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// CA certificate file for `mqtts://`.
+    #[serde(default)]
+    pub ca_file: Option<String>,
+    /// Keep-alive in seconds. Default 30.
+    #[serde(default = "default_keep_alive_s")]
+    pub keep_alive_s: u16,
+}
+
+fn default_keep_alive_s() -> u16 {
+    30
+}

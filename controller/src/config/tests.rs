@@ -1,0 +1,231 @@
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use super::*;
+
+fn write(dir: &Path, text: &str) -> PathBuf {
+    let path = dir.join("line.toml");
+    std::fs::write(&path, text).expect("write the config");
+    path
+}
+
+fn errors_of(text: &str) -> Vec<String> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    match load_with_env(&write(dir.path(), text), BTreeMap::new()) {
+        Ok(line) => panic!("expected errors, got {line:?}"),
+        Err(e) => e.errors.iter().map(ToString::to_string).collect(),
+    }
+}
+
+const MINIMAL: &str = r#"
+[line]
+id = "l1"
+[conveyor]
+speed_upm = 300
+[markers.m1]
+type = "linx_rci"
+position_mm = 100
+transport = { type = "serial", path = "/dev/ttyS1" }
+"#;
+
+#[test]
+fn the_shipped_line_configs_are_valid() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../line-configs");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).expect("line-configs/") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            if let Err(e) = load_with_env(&path, BTreeMap::new()) {
+                panic!("{e}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 1, "no configs in {}", dir.display());
+}
+
+#[test]
+fn minimal_config_gets_its_defaults() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let line = load_with_env(&write(dir.path(), MINIMAL), BTreeMap::new()).expect("valid");
+    assert_eq!(line.name, "l1");
+    let marker = &line.markers[0];
+    assert_eq!((marker.low_watermark, marker.high_watermark), (4, 16));
+    assert_eq!(marker.timeout, Duration::from_millis(500));
+    assert_eq!(
+        marker.transport,
+        Transport::Serial {
+            path: "/dev/ttyS1".into(),
+            baud: 9600,
+            parity: "none".into(),
+            data_bits: 8,
+            stop_bits: 1
+        }
+    );
+    assert_eq!(marker.position_counts, 100);
+    assert!(line.gate.is_none() && line.mqtt.is_none());
+}
+
+#[test]
+fn every_error_is_reported_with_its_key_path() {
+    let errors = errors_of(
+        r#"
+[line]
+id = "Line 1"
+colour = "red"
+[conveyor]
+speed_upm = 0
+[markers.m1]
+type = "videojet"
+position_mm = 100
+transport = { type = "serial", path = "/dev/ttyS1", baud = 9601 }
+low_watermark = 20
+[markers.m2]
+type = "zipher"
+position_mm = 50
+transport = { type = "serial", path = "/dev/ttyS1" }
+[markers.m3]
+type = "zpl"
+position_mm = "far"
+transport = { type = "tcp", address = "printer" }
+[readers.cam1]
+position_mm = 80
+min_grade = "E"
+[gate]
+position_mm = 90
+plc = "nope"
+coil = 0
+confirm_input = 0
+[extras]
+x = 1
+"#,
+    );
+    let expected = [
+        "extras: unknown section",
+        "line.colour: unknown field `colour`",
+        "markers.m3.position_mm: invalid type",
+        "conveyor.speed_upm: 0 is not between 1 and 12000",
+        "markers.m1.type: \"videojet\" is not one of",
+        "markers.m1.low_watermark: 20 must be at least 1 and below high_watermark (16)",
+        "markers.m1.transport.baud: 9601 is not a standard rate",
+        "markers.m2.transport: serial /dev/ttyS1 is already used by markers.m1",
+        "readers.cam1.position_mm: 80 mm is not after the last marker (100 mm)",
+        "readers.cam1.min_grade: \"E\" is not A, B, C or D",
+        "gate.plc: \"nope\" is not a [plcs.<name>]",
+        "gate.position_mm: 90 mm is not after the last reader or marker (100 mm)",
+        "mqtt: missing: readers publish their results over [mqtt]",
+    ];
+    for want in expected {
+        assert!(
+            errors.iter().any(|e| e.starts_with(want)),
+            "missing {want:?} in {errors:#?}"
+        );
+    }
+    assert_eq!(errors.len(), expected.len(), "{errors:#?}");
+}
+
+#[test]
+fn missing_sections_and_bad_transports_are_named() {
+    let errors = errors_of("[mqtt]\nurl = \"tcp://broker\"\n");
+    for want in [
+        "line: missing",
+        "conveyor: missing",
+        "markers: missing",
+        "mqtt.url: \"tcp://broker\" must start with mqtt:// or mqtts://",
+    ] {
+        assert!(
+            errors.iter().any(|e| e.starts_with(want)),
+            "missing {want:?} in {errors:?}"
+        );
+    }
+    let errors = errors_of(&MINIMAL.replace(
+        "{ type = \"serial\", path = \"/dev/ttyS1\" }",
+        "{ type = \"tcp\", address = \"10.0.0.5:0\" }",
+    ));
+    assert_eq!(
+        errors,
+        [
+            "markers.m1.transport.address: \"10.0.0.5:0\" is not host:port with a port from 1 to 65535"
+        ]
+    );
+    let errors = errors_of(&MINIMAL.replace("type = \"serial\"", "type = \"usb\""));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("markers.m1.transport.type: unknown variant `usb`"),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn a_broken_plc_is_not_also_reported_as_unknown() {
+    let errors = errors_of(&format!(
+        "{MINIMAL}
+[readers.cam1]
+position_mm = 200
+[mqtt]
+url = \"mqtt://localhost\"
+[plcs.io]
+transport = {{ type = \"tcp\", address = \"plc:502\" }}
+unit_id = 300
+[gate]
+position_mm = 300
+plc = \"io\"
+coil = 1
+confirm_input = 2
+"
+    ));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("plcs.io.unit_id: invalid value"),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn environment_overrides_apply_and_are_validated() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(dir.path(), MINIMAL);
+    let env = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    };
+    let line = load_with_env(
+        &path,
+        env(&[
+            ("TRACEMARK_CONVEYOR__SPEED_UPM", "900"),
+            ("TRACEMARK_MARKERS__M1__TRANSPORT__PATH", "/dev/ttyUSB3"),
+            // Not overrides: the command line's own variables.
+            ("TRACEMARK_DB", "sqlite://x.db"),
+            ("TRACEMARK_USER", "alice"),
+        ]),
+    )
+    .expect("valid");
+    assert_eq!(line.speed_upm, 900);
+    assert!(matches!(
+        &line.markers[0].transport,
+        Transport::Serial { path, .. } if path == "/dev/ttyUSB3"
+    ));
+    let errors = load_with_env(&path, env(&[("TRACEMARK_CONVEYOR__SPEED_UPM", "fast")]))
+        .expect_err("a string speed");
+    assert!(
+        errors.errors[0]
+            .to_string()
+            .starts_with("conveyor.speed_upm: invalid type"),
+        "{errors}"
+    );
+}
+
+#[test]
+fn syntax_errors_and_missing_files_are_errors_not_panics() {
+    let errors = errors_of("[line\nid = 1");
+    assert_eq!(errors.len(), 1);
+    let missing = load_with_env(Path::new("/nonexistent/line.toml"), BTreeMap::new())
+        .expect_err("missing file");
+    assert!(
+        missing.to_string().contains("cannot read the file"),
+        "{missing}"
+    );
+}

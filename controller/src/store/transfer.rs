@@ -1,0 +1,425 @@
+//! Copying a whole store between the two dialects: a PostgreSQL backup is a consistent snapshot
+//! copied into an SQLite file (the same file format as an SQLite backup, readable anywhere), and
+//! a restore into PostgreSQL copies such a file into an empty database.
+//!
+//! Both schemas have the same tables and columns (one schema, two dialects); rows travel in
+//! chunks as JSON arrays, expanded on the target by `json_each` (SQLite) or `json_to_recordset`
+//! (PostgreSQL), inside one target transaction — a failed copy leaves nothing behind.
+
+use futures_util::TryStreamExt;
+use serde_json::{Map, Value};
+use sqlx::{Connection, PgConnection, Row, SqliteConnection};
+
+use super::StoreError;
+
+/// Column types: everything in the store is a 64-bit integer or text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Int,
+    Text,
+}
+
+use Kind::{Int, Text};
+
+/// One table to copy: its columns, the order rows are read in, and whether PostgreSQL
+/// generates its `id` (identity columns need `OVERRIDING SYSTEM VALUE` and a sequence reset).
+#[derive(Debug)]
+struct Table {
+    name: &'static str,
+    columns: &'static [(&'static str, Kind)],
+    order_by: &'static str,
+    identity: bool,
+}
+
+/// Every table but `audit_head` (one row, written last) and `_sqlx_migrations` (each target
+/// has its own), parents before children.
+const TABLES: &[Table] = &[
+    Table {
+        name: "producer",
+        columns: &[
+            ("id", Int),
+            ("name", Text),
+            ("uscc", Text),
+            ("address", Text),
+            ("contact", Text),
+            ("business_licence", Text),
+            ("updated_at", Text),
+        ],
+        order_by: "id",
+        identity: false,
+    },
+    Table {
+        name: "products",
+        columns: &[
+            ("id", Text),
+            ("scheme", Text),
+            ("key", Text),
+            ("name", Text),
+            ("category", Text),
+            ("model", Text),
+            ("mandatory_standard", Text),
+            ("licence_no", Text),
+            ("ccc_cert_no", Text),
+            ("warranty_months", Int),
+            ("retention_years", Int),
+            ("serial_alphabet", Text),
+            ("serial_length", Int),
+            ("created_at", Text),
+            ("pack_sizes", Text),
+        ],
+        order_by: "id",
+        identity: false,
+    },
+    Table {
+        name: "product_keys",
+        columns: &[
+            ("product_id", Text),
+            ("key_hex", Text),
+            ("key_id", Text),
+            ("created_at", Text),
+        ],
+        order_by: "product_id",
+        identity: false,
+    },
+    Table {
+        name: "serial_counters",
+        columns: &[("product_id", Text), ("next_counter", Int)],
+        order_by: "product_id",
+        identity: false,
+    },
+    Table {
+        name: "serial_blocks",
+        columns: &[
+            ("id", Int),
+            ("product_id", Text),
+            ("first_counter", Int),
+            ("end_counter", Int),
+            ("owner", Text),
+            ("reserved_at", Text),
+            ("event_seq", Int),
+            ("issued_end", Int),
+        ],
+        order_by: "id",
+        identity: true,
+    },
+    Table {
+        name: "batches",
+        columns: &[
+            ("id", Int),
+            ("product_id", Text),
+            ("lot", Text),
+            ("quantity", Int),
+            ("production_date", Text),
+            ("expiry_date", Text),
+            ("line", Text),
+            ("state", Text),
+            ("created_at", Text),
+            ("closed_at", Text),
+        ],
+        order_by: "id",
+        identity: true,
+    },
+    Table {
+        name: "codes",
+        columns: &[
+            ("product_id", Text),
+            ("counter", Int),
+            ("code", Text),
+            ("batch_id", Int),
+            ("block_id", Int),
+            ("state", Text),
+            ("reason", Text),
+            ("last_event", Int),
+        ],
+        order_by: "product_id, counter",
+        identity: false,
+    },
+    Table {
+        name: "events",
+        columns: &[
+            ("seq", Int),
+            ("at", Text),
+            ("actor_user", Text),
+            ("actor_device", Text),
+            ("kind", Text),
+            ("subject", Text),
+            ("detail", Text),
+            ("prev_hash", Text),
+            ("hash", Text),
+        ],
+        order_by: "seq",
+        identity: false,
+    },
+    Table {
+        name: "audit_checkpoints",
+        columns: &[
+            ("through_seq", Int),
+            ("hash", Text),
+            ("purged_before", Text),
+            ("at", Text),
+        ],
+        order_by: "through_seq",
+        identity: false,
+    },
+];
+
+/// Refuses to copy when the SQLite side's schema has a table or column [`TABLES`] does not
+/// list (a migration added it and this file was not updated): a backup must never drop data
+/// silently.
+async fn check_schema(conn: &mut SqliteConnection) -> Result<(), StoreError> {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
+         AND name NOT IN ('_sqlx_migrations', 'audit_head') ORDER BY name",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(StoreError::db("list the tables"))?;
+    for name in tables {
+        let Some(table) = TABLES.iter().find(|t| t.name == name) else {
+            return Err(StoreError::corrupt(format!(
+                "backup and restore do not know table {name}"
+            )));
+        };
+        let columns: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM pragma_table_info($1) ORDER BY cid")
+                .bind(&name)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(StoreError::db(format!("list the columns of {name}")))?;
+        let known: Vec<&str> = table.columns.iter().map(|(c, _)| *c).collect();
+        if let Some(unknown) = columns.iter().find(|c| !known.contains(&c.as_str())) {
+            return Err(StoreError::corrupt(format!(
+                "backup and restore do not know column {name}.{unknown}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Rows per insert statement.
+const CHUNK: usize = 5_000;
+
+fn select(table: &Table) -> String {
+    let columns: Vec<&str> = table.columns.iter().map(|(c, _)| *c).collect();
+    format!(
+        "SELECT {} FROM {} ORDER BY {}",
+        columns.join(", "),
+        table.name,
+        table.order_by
+    )
+}
+
+fn row_to_json<R: Row>(table: &Table, row: &R) -> Result<Value, StoreError>
+where
+    for<'r> Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    usize: sqlx::ColumnIndex<R>,
+{
+    let mut object = Map::new();
+    for (i, (column, kind)) in table.columns.iter().enumerate() {
+        let context = format!("read {}.{column}", table.name);
+        let value = match kind {
+            Int => row
+                .try_get::<Option<i64>, _>(i)
+                .map_err(StoreError::db(context))?
+                .map_or(Value::Null, Value::from),
+            Text => row
+                .try_get::<Option<String>, _>(i)
+                .map_err(StoreError::db(context))?
+                .map_or(Value::Null, Value::from),
+        };
+        object.insert((*column).to_owned(), value);
+    }
+    Ok(Value::Object(object))
+}
+
+fn insert_sqlite(table: &Table) -> String {
+    let columns: Vec<&str> = table.columns.iter().map(|(c, _)| *c).collect();
+    let values: Vec<String> = columns
+        .iter()
+        .map(|c| format!("json_extract(value, '$.{c}')"))
+        .collect();
+    format!(
+        "INSERT INTO {} ({}) SELECT {} FROM json_each($1)",
+        table.name,
+        columns.join(", "),
+        values.join(", ")
+    )
+}
+
+fn insert_postgres(table: &Table) -> String {
+    let columns: Vec<&str> = table.columns.iter().map(|(c, _)| *c).collect();
+    let types: Vec<String> = table
+        .columns
+        .iter()
+        .map(|(c, kind)| format!("{c} {}", if *kind == Int { "bigint" } else { "text" }))
+        .collect();
+    format!(
+        "INSERT INTO {} ({cols}) {}SELECT {cols} FROM json_to_recordset($1::json) AS x({})",
+        table.name,
+        if table.identity {
+            "OVERRIDING SYSTEM VALUE "
+        } else {
+            ""
+        },
+        types.join(", "),
+        cols = columns.join(", "),
+    )
+}
+
+/// Streams `table` from `source` into `target` in chunks of [`CHUNK`] rows with the `insert`
+/// statement; evaluates to the number of rows. (A macro: the two directions differ only in
+/// their connection types.)
+macro_rules! copy_rows {
+    ($source:expr, $target:expr, $table:expr, $insert:expr) => {{
+        let (table, insert) = ($table, $insert);
+        let sql = select(table);
+        let mut rows = sqlx::query(&sql).fetch($source);
+        let mut chunk = Vec::with_capacity(CHUNK);
+        let mut copied = 0u64;
+        loop {
+            let next = rows
+                .try_next()
+                .await
+                .map_err(StoreError::db(format!("read {}", table.name)))?;
+            if let Some(row) = &next {
+                chunk.push(row_to_json(table, row)?);
+            }
+            if chunk.len() == CHUNK || (next.is_none() && !chunk.is_empty()) {
+                copied += chunk.len() as u64;
+                sqlx::query(&insert)
+                    .bind(Value::Array(std::mem::take(&mut chunk)).to_string())
+                    .execute($target)
+                    .await
+                    .map_err(StoreError::db(format!("write {}", table.name)))?;
+            }
+            if next.is_none() {
+                break;
+            }
+        }
+        copied
+    }};
+}
+
+/// Copies every table of the PostgreSQL store at `source` into the freshly migrated, empty
+/// SQLite store at `target`, reading one consistent snapshot. Returns the rows copied.
+pub(super) async fn postgres_to_sqlite(
+    source: &mut PgConnection,
+    target: &mut SqliteConnection,
+) -> Result<u64, StoreError> {
+    check_schema(target).await?;
+    let mut snapshot = source
+        .begin()
+        .await
+        .map_err(StoreError::db("begin the snapshot"))?;
+    // One snapshot for every table: the copy is what the store was at one instant.
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *snapshot)
+        .await
+        .map_err(StoreError::db("make the snapshot consistent"))?;
+    let mut tx = target
+        .begin()
+        .await
+        .map_err(StoreError::db("begin writing the backup"))?;
+    let mut copied = 0;
+    for table in TABLES {
+        copied += copy_rows!(&mut *snapshot, &mut *tx, table, insert_sqlite(table));
+    }
+    let (seq, hash): (i64, String) =
+        sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_one(&mut *snapshot)
+            .await
+            .map_err(StoreError::db("read the audit head"))?;
+    set_head_sqlite(&mut tx, seq, &hash).await?;
+    tx.commit()
+        .await
+        .map_err(StoreError::db("commit the backup"))?;
+    snapshot
+        .commit()
+        .await
+        .map_err(StoreError::db("end the snapshot"))?;
+    Ok(copied)
+}
+
+async fn set_head_sqlite(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    seq: i64,
+    hash: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+        .bind(seq)
+        .bind(hash)
+        .execute(&mut **tx)
+        .await
+        .map_err(StoreError::db("write the audit head"))?;
+    Ok(())
+}
+
+/// Copies every table of the SQLite store at `source` into the freshly migrated, empty
+/// PostgreSQL store at `target`, in one transaction. Returns the rows copied.
+pub(super) async fn sqlite_to_postgres(
+    source: &mut SqliteConnection,
+    target: &mut PgConnection,
+) -> Result<u64, StoreError> {
+    check_schema(source).await?;
+    let mut tx = target
+        .begin()
+        .await
+        .map_err(StoreError::db("begin the restore"))?;
+    let mut copied = 0;
+    for table in TABLES {
+        copied += copy_rows!(&mut *source, &mut *tx, table, insert_postgres(table));
+        if table.identity {
+            // The next generated id continues after the copied ones.
+            let reset = format!(
+                "SELECT setval(pg_get_serial_sequence('{0}', 'id'), \
+                 COALESCE((SELECT MAX(id) FROM {0}), 0) + 1, false)",
+                table.name
+            );
+            sqlx::query(&reset)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db(format!("reset the ids of {}", table.name)))?;
+        }
+    }
+    let (seq, hash): (i64, String) =
+        sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_one(&mut *source)
+            .await
+            .map_err(StoreError::db("read the audit head"))?;
+    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+        .bind(seq)
+        .bind(&hash)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::db("write the audit head"))?;
+    tx.commit()
+        .await
+        .map_err(StoreError::db("commit the restore"))?;
+    Ok(copied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_name_every_column() {
+        let codes = TABLES
+            .iter()
+            .find(|t| t.name == "codes")
+            .expect("codes table");
+        assert_eq!(
+            select(codes),
+            "SELECT product_id, counter, code, batch_id, block_id, state, reason, last_event \
+             FROM codes ORDER BY product_id, counter"
+        );
+        assert!(insert_sqlite(codes).contains("json_extract(value, '$.last_event')"));
+        let blocks = TABLES
+            .iter()
+            .find(|t| t.name == "serial_blocks")
+            .expect("serial_blocks table");
+        assert!(insert_postgres(blocks).contains("OVERRIDING SYSTEM VALUE"));
+        assert!(insert_postgres(blocks).contains("issued_end bigint"));
+    }
+}

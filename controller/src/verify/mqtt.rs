@@ -1,0 +1,192 @@
+//! The reader-result subscription (SPEC §5): `tracemark/<line>/vision/<reader>/result`, QoS 1,
+//! a persistent session (clean session off: the broker keeps results for tracemark while it is
+//! away), reconnecting with back-off.
+//!
+//! Each message becomes a [`Received`] on a channel: a parsed result, or the reason a payload was
+//! refused (logged and counted by the receiver — never a crash, never a wrong verification).
+//! One task per connection, in the style of the device tasks (STYLE.md).
+
+use std::time::Duration;
+
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use tokio::sync::{mpsc, watch};
+
+use super::payload::{FieldMap, PayloadError, ReadResult, parse_result};
+
+/// Messages larger than this break the connection (rumqttc refuses them); results are refused
+/// above [`super::payload::MAX_PAYLOAD`] long before. Set the broker's `message_size_limit`
+/// below this so a hostile publisher cannot reach it.
+pub const MAX_PACKET: usize = 1024 * 1024;
+
+/// Where and how to subscribe.
+#[derive(Debug, Clone)]
+pub struct Subscription {
+    /// Broker host.
+    pub host: String,
+    /// Broker port.
+    pub port: u16,
+    /// Client id: the broker keeps this id's session.
+    pub client_id: String,
+    /// User name and password, if the broker asks.
+    pub credentials: Option<(String, String)>,
+    /// Keep-alive.
+    pub keep_alive: Duration,
+    /// The line id: the topic is `tracemark/<line>/vision/+/result`.
+    pub line: String,
+    /// Payload field map.
+    pub field_map: FieldMap,
+    /// The line's readers; results from others are refused. Empty: accept any.
+    pub readers: Vec<String>,
+}
+
+impl Subscription {
+    /// The subscription of a line with default settings, for `mqtt://host:port`.
+    pub fn new(host: &str, port: u16, line: &str) -> Self {
+        Subscription {
+            host: host.to_owned(),
+            port,
+            client_id: format!("tracemark-{line}"),
+            credentials: None,
+            keep_alive: Duration::from_secs(30),
+            line: line.to_owned(),
+            field_map: FieldMap::default(),
+            readers: Vec::new(),
+        }
+    }
+
+    /// The topic filter subscribed to.
+    pub fn topic_filter(&self) -> String {
+        format!("tracemark/{}/vision/+/result", self.line)
+    }
+}
+
+/// One message from a reader.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Received {
+    /// A well-formed result.
+    Result(ReadResult),
+    /// A refused message: the topic and why.
+    Malformed {
+        /// The topic it came on.
+        topic: String,
+        /// What was wrong.
+        error: PayloadError,
+    },
+}
+
+/// The connection as the HMI shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Link {
+    /// Connecting (or reconnecting after the reason given).
+    Connecting(Option<String>),
+    /// Connected and subscribed: results flow.
+    Subscribed,
+}
+
+/// The reader name from `tracemark/<line>/vision/<reader>/result`.
+fn reader_of(topic: &str) -> Option<&str> {
+    let mut levels = topic.split('/');
+    match (
+        levels.next(),
+        levels.next(),
+        levels.next(),
+        levels.next(),
+        levels.next(),
+    ) {
+        (Some("tracemark"), Some(_), Some("vision"), Some(reader), Some("result")) => Some(reader),
+        _ => None,
+    }
+}
+
+/// Turns one publish into a [`Received`]: the topic names the reader, which must be one of
+/// `readers` (unless that is empty); the payload must parse.
+pub fn receive(topic: &str, payload: &[u8], map: &FieldMap, readers: &[String]) -> Received {
+    let malformed = |error| Received::Malformed {
+        topic: topic.to_owned(),
+        error,
+    };
+    let Some(reader) = reader_of(topic) else {
+        return malformed(PayloadError::BadTopic(topic.to_owned()));
+    };
+    if !readers.is_empty() && !readers.iter().any(|r| r == reader) {
+        return malformed(PayloadError::UnknownReader(reader.to_owned()));
+    }
+    match parse_result(payload, map, reader) {
+        // The topic is authoritative: a payload may not speak for another reader.
+        Ok(result) if result.reader != reader => {
+            malformed(PayloadError::UnknownReader(result.reader))
+        }
+        Ok(result) => Received::Result(result),
+        Err(error) => malformed(error),
+    }
+}
+
+/// Starts the subscription task. Results arrive on the returned receiver; the link state on the
+/// watch channel (`Subscribed` once the broker acknowledged the subscription — the readiness
+/// signal tests wait for). The task ends when the receiver is dropped.
+pub fn spawn_subscription(
+    subscription: Subscription,
+) -> (mpsc::Receiver<Received>, watch::Receiver<Link>) {
+    let (results_tx, results_rx) = mpsc::channel(4096);
+    let (link_tx, link_rx) = watch::channel(Link::Connecting(None));
+    tokio::spawn(run(subscription, results_tx, link_tx));
+    (results_rx, link_rx)
+}
+
+async fn run(
+    subscription: Subscription,
+    results: mpsc::Sender<Received>,
+    link: watch::Sender<Link>,
+) {
+    let mut options = MqttOptions::new(
+        subscription.client_id.clone(),
+        subscription.host.clone(),
+        subscription.port,
+    );
+    options
+        .set_keep_alive(subscription.keep_alive)
+        .set_clean_session(false)
+        .set_max_packet_size(MAX_PACKET, MAX_PACKET);
+    if let Some((user, password)) = &subscription.credentials {
+        options.set_credentials(user.clone(), password.clone());
+    }
+    let (client, mut events) = AsyncClient::new(options, 64);
+    let filter = subscription.topic_filter();
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match events.poll().await {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                backoff = Duration::from_millis(100);
+                // Subscribing again on every connection is harmless with a kept session and
+                // needed when the broker lost it (restart without persistence).
+                if let Err(e) = client.subscribe(filter.clone(), QoS::AtLeastOnce).await {
+                    tracing::warn!(error = %e, "cannot subscribe to reader results");
+                }
+            }
+            Ok(Event::Incoming(Packet::SubAck(_))) => {
+                let _ = link.send(Link::Subscribed);
+            }
+            Ok(Event::Incoming(Packet::Publish(publish))) => {
+                let received = receive(
+                    &publish.topic,
+                    &publish.payload,
+                    &subscription.field_map,
+                    &subscription.readers,
+                );
+                if results.send(received).await.is_err() {
+                    return;
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                if results.is_closed() {
+                    return;
+                }
+                tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "MQTT connection lost");
+                let _ = link.send(Link::Connecting(Some(e.to_string())));
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}

@@ -1,0 +1,321 @@
+use std::collections::BTreeMap;
+
+use super::mqtt::{Received, receive};
+use super::*;
+
+/// The example payload of SPEC §5, byte for byte.
+const SPEC_PAYLOAD: &str = r#"{"reader":"cam1","seq":1234,"ts":"2026-11-22T08:00:00.123Z","symbology":"datamatrix","data":"]d2010950600013435221A1B2C3","grade":"B","encoder":56789}"#;
+
+fn no_map() -> FieldMap {
+    FieldMap::default()
+}
+
+#[test]
+fn spec_payload_parses() {
+    let result = parse_result(SPEC_PAYLOAD.as_bytes(), &no_map(), "x").expect("valid");
+    assert_eq!(
+        result,
+        ReadResult {
+            reader: "cam1".into(),
+            seq: 1234,
+            ts: Some("2026-11-22T08:00:00.123Z".into()),
+            data: Some("]d2010950600013435221A1B2C3".into()),
+            grade: Some(Grade::B),
+            encoder: Some(56789),
+        }
+    );
+    assert_eq!(
+        gs1_code_of(result.data.as_deref().expect("data")).as_deref(),
+        Some("(01)09506000134352(21)A1B2C3")
+    );
+    let no_read = r#"{"reader":"cam1","seq":1235,"data":null,"grade":null}"#;
+    let result = parse_result(no_read.as_bytes(), &no_map(), "x").expect("valid");
+    assert_eq!(
+        (result.data, result.grade, result.encoder),
+        (None, None, None)
+    );
+}
+
+#[test]
+fn field_map_adapts_a_dataman_style_result() {
+    let payload = r#"{"id":77,"results":[{"string":"]d2010950600013435221A1B2C3","quality":{"overall":3.2}}],"encoder":{"count":100}}"#;
+    let map = FieldMap::new(BTreeMap::from([
+        ("seq".to_owned(), "id".to_owned()),
+        ("data".to_owned(), "results.0.string".to_owned()),
+        ("grade".to_owned(), "results.0.quality.overall".to_owned()),
+        ("encoder".to_owned(), "encoder.count".to_owned()),
+    ]));
+    let result = parse_result(payload.as_bytes(), &map, "cam2").expect("valid");
+    assert_eq!(result.reader, "cam2", "the topic names the reader");
+    assert_eq!(result.seq, 77);
+    assert_eq!(result.grade, Some(Grade::B));
+    assert_eq!(result.encoder, Some(100));
+    assert!(result.data.is_some());
+}
+
+#[test]
+fn malformed_payloads_are_errors_naming_the_field() {
+    let cases: [(&[u8], &str); 9] = [
+        (b"not json", "not JSON"),
+        (b"[1,2]", "expected a JSON object"),
+        (br#"{"data":null}"#, "field seq (path \"seq\") is missing"),
+        (br#"{"seq":1}"#, "field data (path \"data\") is missing"),
+        (
+            br#"{"seq":-1,"data":null}"#,
+            "field seq (path \"seq\"): expected a non-negative integer",
+        ),
+        (
+            br#"{"seq":"1","data":null}"#,
+            "field seq (path \"seq\"): expected a number",
+        ),
+        (
+            br#"{"seq":1,"data":42}"#,
+            "field data (path \"data\"): expected a string or null",
+        ),
+        (
+            br#"{"seq":1,"data":null,"grade":"Z"}"#,
+            "field grade (path \"grade\"): expected A–D, F or 0–4",
+        ),
+        (
+            br#"{"seq":1,"data":null,"encoder":1.5}"#,
+            "field encoder (path \"encoder\"): expected a non-negative integer",
+        ),
+    ];
+    for (payload, want) in cases {
+        let err = parse_result(payload, &no_map(), "cam1").expect_err("malformed");
+        assert!(
+            err.to_string().contains(want),
+            "{:?}: {err}",
+            String::from_utf8_lossy(payload)
+        );
+    }
+    let huge = vec![b' '; payload::MAX_PAYLOAD + 1];
+    assert!(matches!(
+        parse_result(&huge, &no_map(), "cam1"),
+        Err(PayloadError::TooLarge(_))
+    ));
+}
+
+#[test]
+fn topics_name_known_readers() {
+    let readers = vec!["cam1".to_owned()];
+    let topic = "tracemark/l1/vision/cam1/result";
+    assert!(matches!(
+        receive(topic, SPEC_PAYLOAD.as_bytes(), &no_map(), &readers),
+        Received::Result(_)
+    ));
+    let other = receive(
+        "tracemark/l1/vision/cam9/result",
+        SPEC_PAYLOAD.as_bytes(),
+        &no_map(),
+        &readers,
+    );
+    assert!(
+        matches!(&other, Received::Malformed { error: PayloadError::UnknownReader(r), .. } if r == "cam9"),
+        "{other:?}"
+    );
+    // A payload that claims another reader than its topic is refused.
+    let spoof = receive(
+        "tracemark/l1/vision/cam2/result",
+        SPEC_PAYLOAD.as_bytes(),
+        &no_map(),
+        &[],
+    );
+    assert!(matches!(spoof, Received::Malformed { .. }), "{spoof:?}");
+    let bad = receive("tracemark/l1/other", b"{}", &no_map(), &[]);
+    assert!(matches!(
+        bad,
+        Received::Malformed {
+            error: PayloadError::BadTopic(_),
+            ..
+        }
+    ));
+}
+
+#[test]
+fn grades_order_and_parse() {
+    assert!(Grade::A > Grade::B && Grade::D > Grade::F);
+    assert_eq!(Grade::parse("c"), Some(Grade::C));
+    assert_eq!(Grade::parse("4"), Some(Grade::A));
+    assert_eq!(Grade::from_number(1.49), Some(Grade::D));
+    assert_eq!(Grade::from_number(4.5), None);
+}
+
+// ---- tracker ----
+
+const MARKER: u64 = 100;
+const READER: u64 = 300;
+const GATE: u64 = 500;
+const PITCH: u64 = 50;
+
+fn tracker() -> Tracker {
+    Tracker::new(TrackerConfig {
+        marker_counts: MARKER,
+        reader_counts: READER,
+        gate_counts: GATE,
+        window_counts: PITCH / 2,
+        min_grade: Grade::C,
+        max_consecutive_rejects: 3,
+    })
+}
+
+fn code(n: u32) -> String {
+    format!("(01)09506000134352(21){n:06}")
+}
+
+fn scan(n: u32) -> String {
+    format!("]d2010950600013435221{n:06}")
+}
+
+fn read(seq: u64, data: Option<String>, grade: Option<Grade>, encoder: u64) -> ReadResult {
+    ReadResult {
+        reader: "cam1".into(),
+        seq,
+        ts: None,
+        data,
+        grade,
+        encoder: Some(encoder),
+    }
+}
+
+/// Units at 0, 50, 100, … each with code i printed.
+fn line_with_units(n: u32) -> Tracker {
+    let mut t = tracker();
+    for i in 0..n {
+        t.unit_detected(u64::from(i) * PITCH);
+        t.printed(&code(i)).expect("print");
+    }
+    t
+}
+
+fn at_reader(unit_index: u32) -> u64 {
+    u64::from(unit_index) * PITCH + READER
+}
+
+#[test]
+fn a_good_read_verifies_its_unit_before_it_reaches_the_gate() {
+    let mut t = line_with_units(3);
+    let verdict = t
+        .result(
+            &read(1, Some(scan(0)), Some(Grade::B), at_reader(0)),
+            gs1_code_of,
+        )
+        .expect("decided");
+    assert_eq!(verdict.outcome, Outcome::Verified);
+    assert_eq!(verdict.code.as_deref(), Some(code(0).as_str()));
+    assert_eq!(verdict.fire_at, GATE);
+    // Content first: unit 2's result may come before unit 1's, and even without an encoder.
+    let mut out_of_order = read(2, Some(scan(2)), Some(Grade::A), 0);
+    out_of_order.encoder = None;
+    let verdict = t.result(&out_of_order, gs1_code_of).expect("decided");
+    assert_eq!((verdict.unit, verdict.outcome), (3, Outcome::Verified));
+    assert_eq!(t.stats().verified, 2);
+}
+
+#[test]
+fn every_reject_reason() {
+    let mut t = line_with_units(6);
+    t.code_issued(&code(99));
+    let cases = [
+        (read(1, None, None, at_reader(0)), RejectReason::NoRead),
+        (
+            read(2, Some(scan(1)), Some(Grade::D), at_reader(1)),
+            RejectReason::LowGrade,
+        ),
+        // A code of this batch, but not one printed on a unit in flight.
+        (
+            read(3, Some(scan(99)), Some(Grade::A), at_reader(2)),
+            RejectReason::Mismatch,
+        ),
+        (
+            read(4, Some(scan(555)), Some(Grade::A), at_reader(3)),
+            RejectReason::Unknown,
+        ),
+        // Unit 3 is decided, so a further read at its position matches nothing.
+        (
+            read(5, Some(scan(3)), Some(Grade::A), at_reader(3)),
+            RejectReason::Unknown,
+        ),
+    ];
+    let mut seen = Vec::new();
+    for (result, reason) in cases.iter().take(4) {
+        let verdict = t.result(result, gs1_code_of).expect("decided");
+        assert_eq!(verdict.outcome, Outcome::Rejected(*reason), "{result:?}");
+        seen.push(verdict.stop_line);
+    }
+    assert_eq!(
+        seen,
+        [false, false, true, true],
+        "3 rejects in a row stop the line"
+    );
+    assert!(t.result(&cases[4].0, gs1_code_of).is_none());
+    assert_eq!(t.stats().unmatched, 1);
+    // Duplicate: unit 4's code read good, then read again on unit 5 (a double print).
+    let good = t
+        .result(
+            &read(6, Some(scan(4)), Some(Grade::A), at_reader(4)),
+            gs1_code_of,
+        )
+        .expect("decided");
+    assert_eq!(good.outcome, Outcome::Verified);
+    assert!(!good.stop_line);
+    let copy = t
+        .result(
+            &read(7, Some(scan(4)), Some(Grade::A), at_reader(5)),
+            gs1_code_of,
+        )
+        .expect("decided");
+    assert_eq!(copy.outcome, Outcome::Rejected(RejectReason::Duplicate));
+    assert_eq!(copy.code.as_deref(), Some(code(5).as_str()));
+    // Data that is not a code at all is unknown; a unit that reaches the gate without a result
+    // is late.
+    let mut t = line_with_units(2);
+    let hello = t
+        .result(
+            &read(8, Some("]Q1hello".into()), Some(Grade::A), at_reader(1)),
+            gs1_code_of,
+        )
+        .expect("decided");
+    assert_eq!(hello.outcome, Outcome::Rejected(RejectReason::Unknown));
+    assert!(t.advance(GATE - 1).is_empty());
+    let late = t.advance(GATE);
+    assert_eq!(late.len(), 1);
+    assert_eq!(late[0].outcome, Outcome::Rejected(RejectReason::Late));
+    assert_eq!(late[0].code.as_deref(), Some(code(0).as_str()));
+    // A result for a unit that already left is not applied to another one.
+    assert!(
+        t.result(&read(9, Some(scan(0)), None, at_reader(0)), gs1_code_of)
+            .is_none()
+    );
+    t.gate_fault();
+    assert_eq!(t.stats().rejected[6], 1);
+}
+
+#[test]
+fn a_redelivered_result_is_not_counted_twice() {
+    let mut t = line_with_units(2);
+    let result = read(1, Some(scan(0)), Some(Grade::B), at_reader(0));
+    assert!(t.result(&result, gs1_code_of).is_some());
+    assert!(t.result(&result, gs1_code_of).is_none());
+    assert_eq!((t.stats().results, t.stats().redelivered), (1, 1));
+    // A second read of a decided unit (another seq) does not change its verdict.
+    assert!(
+        t.result(&read(2, None, None, at_reader(0)), gs1_code_of)
+            .is_none()
+    );
+    assert_eq!(t.stats().verified, 1);
+}
+
+#[test]
+fn prints_without_units_and_reprints_are_errors() {
+    let mut t = tracker();
+    assert_eq!(
+        t.printed(&code(1)),
+        Err(TrackError::PrintWithoutUnit(code(1)))
+    );
+    t.unit_detected(0);
+    t.unit_detected(PITCH);
+    t.printed(&code(1)).expect("first print");
+    assert_eq!(t.printed(&code(1)), Err(TrackError::PrintedTwice(code(1))));
+    assert_eq!(t.units_in_flight(), 2);
+}

@@ -1,0 +1,392 @@
+//! Unit tracking from photocell to reject gate, and the verify/reject decision (SPEC §3).
+//!
+//! Pure state, no I/O: the line runtime feeds it photocell, print, result and encoder events and
+//! carries out what it returns. Every unit enters at the photocell with its encoder count; a
+//! confirmed print attaches a code to the oldest unit still without one; a camera result is
+//! matched **by content first** (codes are unique: the decoded code names its unit) and **by
+//! position second** (the unit under the camera at the result's encoder count, for no-reads and
+//! codes that are not the expected one). A unit is decided as soon as its result is known, so the
+//! gate command (fire at `fire_at`) goes out long before the unit reaches the gate; a unit that
+//! reaches the gate without a result is `late`.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use super::payload::{Grade, ReadResult};
+
+/// Why a unit is rejected (SPEC §3); the text is what the store records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectReason {
+    /// The camera read nothing.
+    NoRead,
+    /// Read, but graded below the product's minimum.
+    LowGrade,
+    /// Read a valid code of this batch that is not the one expected on this unit.
+    Mismatch,
+    /// Read something that is not a code of this batch.
+    Unknown,
+    /// Read a code already verified on another unit (a double print or a copy).
+    Duplicate,
+    /// No result before the unit reached the gate.
+    Late,
+    /// The gate did not confirm.
+    GateFault,
+}
+
+impl RejectReason {
+    /// All reasons, in SPEC order.
+    pub const ALL: [RejectReason; 7] = [
+        RejectReason::NoRead,
+        RejectReason::LowGrade,
+        RejectReason::Mismatch,
+        RejectReason::Unknown,
+        RejectReason::Duplicate,
+        RejectReason::Late,
+        RejectReason::GateFault,
+    ];
+
+    /// The stored name (`no_read`, …).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RejectReason::NoRead => "no_read",
+            RejectReason::LowGrade => "low_grade",
+            RejectReason::Mismatch => "mismatch",
+            RejectReason::Unknown => "unknown",
+            RejectReason::Duplicate => "duplicate",
+            RejectReason::Late => "late",
+            RejectReason::GateFault => "gate_fault",
+        }
+    }
+}
+
+/// What happens to a unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Good: passes the gate.
+    Verified,
+    /// Diverted by the gate.
+    Rejected(RejectReason),
+}
+
+/// A decision about one unit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// The tracker's unit number (from 1, in photocell order).
+    pub unit: u64,
+    /// The code printed on it, if the marker confirmed one.
+    pub code: Option<String>,
+    /// Verified or rejected, and why.
+    pub outcome: Outcome,
+    /// What the camera decoded (as sent), if anything.
+    pub data: Option<String>,
+    /// The grade the camera gave, if any.
+    pub grade: Option<Grade>,
+    /// The encoder count at which the unit reaches the gate: fire then (rejects).
+    pub fire_at: u64,
+    /// This reject makes `max_consecutive_rejects` in a row: stop the line.
+    pub stop_line: bool,
+}
+
+/// Where things are, in encoder counts from the photocell, and what passes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackerConfig {
+    /// The marker's print position.
+    pub marker_counts: u64,
+    /// The camera's read position.
+    pub reader_counts: u64,
+    /// The gate's position.
+    pub gate_counts: u64,
+    /// How far a result's encoder count may be from a unit's expected read position and still
+    /// be that unit's (half the smallest pitch is a good choice).
+    pub window_counts: u64,
+    /// The lowest grade that passes.
+    pub min_grade: Grade,
+    /// Rejects in a row that stop the line.
+    pub max_consecutive_rejects: u32,
+}
+
+/// Counters for the HMI, MQTT and the batch report.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TrackerStats {
+    /// Units seen by the photocell.
+    pub units: u64,
+    /// Results taken into account.
+    pub results: u64,
+    /// Results delivered again (same reader and seq) and ignored.
+    pub redelivered: u64,
+    /// Results that matched no unit (nothing under the camera) and were ignored.
+    pub unmatched: u64,
+    /// Second results for a unit already decided, ignored.
+    pub extra_reads: u64,
+    /// Units verified.
+    pub verified: u64,
+    /// Units rejected, by reason (index: [`RejectReason::ALL`]).
+    pub rejected: [u64; 7],
+}
+
+/// Why an event could not be tracked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TrackError {
+    /// The marker confirmed a print but no unit is waiting for one.
+    #[error("the marker confirmed {0} but no unit is waiting for a print")]
+    PrintWithoutUnit(String),
+    /// The same code was confirmed twice (the marker reprinted old data).
+    #[error("the marker confirmed {0} a second time")]
+    PrintedTwice(String),
+}
+
+#[derive(Debug)]
+struct Unit {
+    id: u64,
+    entry: u64,
+    code: Option<String>,
+    decided: bool,
+}
+
+/// How many (reader, seq) pairs are remembered to drop redeliveries.
+const SEEN_CAPACITY: usize = 1 << 16;
+
+/// The shift register and decision logic of one line.
+#[derive(Debug)]
+pub struct Tracker {
+    config: TrackerConfig,
+    units: VecDeque<Unit>,
+    next_unit: u64,
+    /// In-flight code → unit id (printed, not yet decided).
+    in_flight: HashMap<String, u64>,
+    /// Codes issued to this batch (sent to the marker), for mismatch vs unknown.
+    batch_codes: HashSet<String>,
+    /// Codes verified on a unit.
+    verified: HashSet<String>,
+    seen: HashSet<(String, u64)>,
+    seen_order: VecDeque<(String, u64)>,
+    consecutive_rejects: u32,
+    stats: TrackerStats,
+}
+
+impl Tracker {
+    /// An empty line.
+    pub fn new(config: TrackerConfig) -> Self {
+        Tracker {
+            config,
+            units: VecDeque::new(),
+            next_unit: 1,
+            in_flight: HashMap::new(),
+            batch_codes: HashSet::new(),
+            verified: HashSet::new(),
+            seen: HashSet::new(),
+            seen_order: VecDeque::new(),
+            consecutive_rejects: 0,
+            stats: TrackerStats::default(),
+        }
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> &TrackerStats {
+        &self.stats
+    }
+
+    /// Units between photocell and gate.
+    pub fn units_in_flight(&self) -> usize {
+        self.units.len()
+    }
+
+    /// Registers a code of this batch (sent to the marker): a read of it elsewhere is a
+    /// `mismatch`, not `unknown`.
+    pub fn code_issued(&mut self, code: &str) {
+        self.batch_codes.insert(code.to_owned());
+    }
+
+    /// The photocell saw a unit at `encoder`; returns its number.
+    pub fn unit_detected(&mut self, encoder: u64) -> u64 {
+        let id = self.next_unit;
+        self.next_unit += 1;
+        self.units.push_back(Unit {
+            id,
+            entry: encoder,
+            code: None,
+            decided: false,
+        });
+        self.stats.units += 1;
+        id
+    }
+
+    /// The marker confirmed printing `code`: it is on the oldest unit still without a code.
+    pub fn printed(&mut self, code: &str) -> Result<u64, TrackError> {
+        if self.in_flight.contains_key(code) || self.verified.contains(code) {
+            return Err(TrackError::PrintedTwice(code.to_owned()));
+        }
+        let unit = self
+            .units
+            .iter_mut()
+            .find(|u| u.code.is_none() && !u.decided)
+            .ok_or_else(|| TrackError::PrintWithoutUnit(code.to_owned()))?;
+        unit.code = Some(code.to_owned());
+        self.batch_codes.insert(code.to_owned());
+        self.in_flight.insert(code.to_owned(), unit.id);
+        Ok(unit.id)
+    }
+
+    /// A camera result; returns the decision it makes, if it decides a unit.
+    ///
+    /// `code_of` turns decoded data into the stored code text (e.g. GS1 HRI), or `None` when the
+    /// data is not a code at all.
+    pub fn result(
+        &mut self,
+        result: &ReadResult,
+        code_of: impl Fn(&str) -> Option<String>,
+    ) -> Option<Verdict> {
+        let key = (result.reader.clone(), result.seq);
+        if self.seen.contains(&key) {
+            self.stats.redelivered += 1;
+            return None;
+        }
+        if self.seen_order.len() == SEEN_CAPACITY
+            && let Some(old) = self.seen_order.pop_front()
+        {
+            self.seen.remove(&old);
+        }
+        self.seen.insert(key.clone());
+        self.seen_order.push_back(key);
+        self.stats.results += 1;
+
+        let code = result.data.as_deref().and_then(&code_of);
+        // Content first: a code in flight names its unit.
+        if let Some(code) = &code
+            && let Some(&unit) = self.in_flight.get(code)
+        {
+            let outcome = match result.grade {
+                Some(grade) if grade < self.config.min_grade => {
+                    Outcome::Rejected(RejectReason::LowGrade)
+                }
+                _ => Outcome::Verified,
+            };
+            return self.decide(unit, outcome, result);
+        }
+        // Position second: the unit under the camera gets what was (not) read.
+        let Some(unit) = self.unit_at_reader(result.encoder) else {
+            self.stats.unmatched += 1;
+            return None;
+        };
+        let reason = match &code {
+            None if result.data.is_none() => RejectReason::NoRead,
+            None => RejectReason::Unknown,
+            Some(code) if self.verified.contains(code) => RejectReason::Duplicate,
+            Some(code) if self.batch_codes.contains(code) => RejectReason::Mismatch,
+            Some(_) => RejectReason::Unknown,
+        };
+        self.decide(unit, Outcome::Rejected(reason), result)
+    }
+
+    /// The encoder is at `encoder`: units that reached the gate leave the register; those never
+    /// decided are `late`.
+    pub fn advance(&mut self, encoder: u64) -> Vec<Verdict> {
+        let mut late = Vec::new();
+        while let Some(front) = self.units.front() {
+            if front.entry.saturating_add(self.config.gate_counts) > encoder {
+                break;
+            }
+            let Some(unit) = self.units.pop_front() else {
+                break;
+            };
+            if unit.decided {
+                continue;
+            }
+            if let Some(code) = &unit.code {
+                self.in_flight.remove(code);
+            }
+            let verdict = self.verdict(
+                unit.id,
+                unit.entry,
+                unit.code,
+                Outcome::Rejected(RejectReason::Late),
+                None,
+                None,
+            );
+            late.push(verdict);
+        }
+        late
+    }
+
+    /// Records that the gate did not confirm the reject of `unit` (counted as `gate_fault`).
+    pub fn gate_fault(&mut self) {
+        self.count_reject(RejectReason::GateFault);
+    }
+
+    fn count_reject(&mut self, reason: RejectReason) {
+        if let Some(i) = RejectReason::ALL.iter().position(|r| *r == reason) {
+            self.stats.rejected[i] += 1;
+        }
+    }
+
+    /// The undecided unit whose expected read position is nearest `encoder` within the window;
+    /// without an encoder count, the oldest undecided unit past the marker.
+    fn unit_at_reader(&self, encoder: Option<u64>) -> Option<u64> {
+        let mut undecided = self.units.iter().filter(|u| !u.decided);
+        match encoder {
+            Some(at) => undecided
+                .map(|u| ((u.entry + self.config.reader_counts).abs_diff(at), u.id))
+                .filter(|(distance, _)| *distance <= self.config.window_counts)
+                .min_by_key(|(distance, _)| *distance)
+                .map(|(_, id)| id),
+            None => undecided.next().map(|u| u.id),
+        }
+    }
+
+    fn decide(&mut self, unit_id: u64, outcome: Outcome, result: &ReadResult) -> Option<Verdict> {
+        let unit = self.units.iter_mut().find(|u| u.id == unit_id)?;
+        if unit.decided {
+            self.stats.extra_reads += 1;
+            return None;
+        }
+        unit.decided = true;
+        let (entry, code) = (unit.entry, unit.code.clone());
+        if let Some(code) = &code {
+            self.in_flight.remove(code);
+        }
+        Some(self.verdict(
+            unit_id,
+            entry,
+            code,
+            outcome,
+            result.data.clone(),
+            result.grade,
+        ))
+    }
+
+    fn verdict(
+        &mut self,
+        unit: u64,
+        entry: u64,
+        code: Option<String>,
+        outcome: Outcome,
+        data: Option<String>,
+        grade: Option<Grade>,
+    ) -> Verdict {
+        let stop_line = match outcome {
+            Outcome::Verified => {
+                self.stats.verified += 1;
+                self.consecutive_rejects = 0;
+                if let Some(code) = &code {
+                    self.verified.insert(code.clone());
+                }
+                false
+            }
+            Outcome::Rejected(reason) => {
+                self.count_reject(reason);
+                self.consecutive_rejects += 1;
+                self.consecutive_rejects >= self.config.max_consecutive_rejects
+            }
+        };
+        Verdict {
+            unit,
+            code,
+            outcome,
+            data,
+            grade,
+            fire_at: entry.saturating_add(self.config.gate_counts),
+            stop_line,
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! Reader results through a real broker (Mosquitto, `TRACEMARK_TEST_MQTT`) into the tracker:
+//! every reject reason decided, malformed and hostile payloads counted and ignored, a duplicated
+//! delivery not counted twice.
+
+use std::time::Duration;
+
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use tracemark::verify::mqtt::{Link, Received, Subscription, spawn_subscription};
+use tracemark::verify::{
+    Grade, Outcome, PayloadError, RejectReason, Tracker, TrackerConfig, gs1_code_of,
+};
+
+/// `(host, port)` of the test broker, or `None` (after printing why); with `CI` set, a missing
+/// broker fails the test instead.
+fn broker() -> Option<(String, u16)> {
+    let url = match std::env::var("TRACEMARK_TEST_MQTT") {
+        Ok(url) if !url.is_empty() => url,
+        _ => {
+            if std::env::var_os("CI").is_some() {
+                panic!("TRACEMARK_TEST_MQTT not set, and CI is set: MQTT tests must run");
+            }
+            println!("skipped: TRACEMARK_TEST_MQTT not set");
+            return None;
+        }
+    };
+    let rest = url.strip_prefix("mqtt://").expect("mqtt://host:port");
+    let (host, port) = rest.rsplit_once(':').expect("host:port");
+    Some((host.to_owned(), port.parse().expect("a port")))
+}
+
+fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{prefix}{}x{nanos}", std::process::id())
+}
+
+/// Publishes `messages` with QoS 1 and returns once the broker acknowledged every one.
+async fn publish_all(host: &str, port: u16, messages: Vec<(String, Vec<u8>)>) {
+    let mut options = MqttOptions::new(unique("pub"), host, port);
+    options.set_max_packet_size(1 << 20, 1 << 20);
+    let (client, mut events) = AsyncClient::new(options, messages.len() + 8);
+    let expected = messages.len();
+    for (topic, payload) in messages {
+        client
+            .publish(topic, QoS::AtLeastOnce, false, payload)
+            .await
+            .expect("queue a publish");
+    }
+    let mut acked = 0;
+    while acked < expected {
+        match events.poll().await.expect("publisher connection") {
+            Event::Incoming(Packet::PubAck(_)) => acked += 1,
+            _ => continue,
+        }
+    }
+    let _ = client.disconnect().await;
+}
+
+fn result_json(seq: u64, data: Option<&str>, grade: Option<&str>, encoder: u64) -> Vec<u8> {
+    serde_json::json!({
+        "reader": "cam1", "seq": seq, "ts": "2026-11-22T08:00:00.123Z",
+        "symbology": "datamatrix", "data": data, "grade": grade, "encoder": encoder,
+    })
+    .to_string()
+    .into_bytes()
+}
+
+const READER_AT: u64 = 300;
+const PITCH: u64 = 50;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn results_over_mosquitto_decide_every_reason_and_survive_hostile_payloads() {
+    let Some((host, port)) = broker() else { return };
+    let line = unique("t");
+    let mut subscription = Subscription::new(&host, port, &line);
+    subscription.client_id = unique("sub");
+    subscription.readers = vec!["cam1".to_owned()];
+    let (mut results, mut link) = spawn_subscription(subscription);
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while *link.borrow_and_update() != Link::Subscribed {
+            link.changed().await.expect("subscription task alive");
+        }
+    })
+    .await
+    .expect("subscribed within 10 s");
+
+    let code = |n: u32| format!("(01)09506000134352(21){n:06}");
+    let scan = |n: u32| format!("]d2010950600013435221{n:06}");
+    let at = |i: u64| i * PITCH + READER_AT;
+    let topic = format!("tracemark/{line}/vision/cam1/result");
+    let mut messages = vec![
+        (
+            topic.clone(),
+            result_json(1, Some(&scan(0)), Some("A"), at(0)),
+        ),
+        (topic.clone(), result_json(2, None, None, at(1))),
+        (
+            topic.clone(),
+            result_json(3, Some(&scan(2)), Some("F"), at(2)),
+        ),
+        (
+            topic.clone(),
+            result_json(4, Some(&scan(99)), Some("A"), at(3)),
+        ),
+        (
+            topic.clone(),
+            result_json(5, Some(&scan(777)), Some("B"), at(4)),
+        ),
+        (
+            topic.clone(),
+            result_json(6, Some(&scan(5)), Some("B"), at(5)),
+        ),
+        // The same delivery again (a QoS 1 redelivery): not counted twice.
+        (
+            topic.clone(),
+            result_json(6, Some(&scan(5)), Some("B"), at(5)),
+        ),
+        // Unit 6 carries a copy of unit 5's code.
+        (
+            topic.clone(),
+            result_json(7, Some(&scan(5)), Some("A"), at(6)),
+        ),
+    ];
+    let hostile: Vec<(String, Vec<u8>)> = vec![
+        (topic.clone(), b"{not json".to_vec()),
+        (topic.clone(), br#"{"seq":"eight","data":null}"#.to_vec()),
+        (topic.clone(), vec![b'7'; 200_000]),
+        (
+            format!("tracemark/{line}/vision/intruder/result"),
+            result_json(9, Some(&scan(7)), Some("A"), at(7)),
+        ),
+    ];
+    let hostile_count = hostile.len();
+    messages.splice(3..3, hostile);
+    let total = messages.len();
+    publish_all(&host, port, messages).await;
+
+    let mut tracker = Tracker::new(TrackerConfig {
+        marker_counts: 100,
+        reader_counts: READER_AT,
+        gate_counts: 500,
+        window_counts: PITCH / 2,
+        min_grade: Grade::C,
+        max_consecutive_rejects: 10,
+    });
+    for i in 0..8u32 {
+        tracker.unit_detected(u64::from(i) * PITCH);
+        tracker.printed(&code(i)).expect("print");
+    }
+    tracker.code_issued(&code(99));
+    let mut verdicts = Vec::new();
+    let mut malformed = Vec::new();
+    for _ in 0..total {
+        let received = tokio::time::timeout(Duration::from_secs(10), results.recv())
+            .await
+            .expect("every message arrives within 10 s")
+            .expect("subscription alive");
+        match received {
+            Received::Result(result) => {
+                verdicts.extend(tracker.result(&result, gs1_code_of));
+            }
+            Received::Malformed { error, .. } => malformed.push(error),
+        }
+    }
+    assert_eq!(malformed.len(), hostile_count, "{malformed:?}");
+    assert!(matches!(malformed[0], PayloadError::NotJson(_)));
+    assert!(matches!(
+        malformed[1],
+        PayloadError::Invalid { field: "seq", .. }
+    ));
+    assert!(matches!(malformed[2], PayloadError::TooLarge(200_000)));
+    assert!(matches!(&malformed[3], PayloadError::UnknownReader(r) if r == "intruder"));
+
+    let outcomes: Vec<(u64, Outcome)> = verdicts.iter().map(|v| (v.unit, v.outcome)).collect();
+    assert_eq!(
+        outcomes,
+        [
+            (1, Outcome::Verified),
+            (2, Outcome::Rejected(RejectReason::NoRead)),
+            (3, Outcome::Rejected(RejectReason::LowGrade)),
+            (4, Outcome::Rejected(RejectReason::Mismatch)),
+            (5, Outcome::Rejected(RejectReason::Unknown)),
+            (6, Outcome::Verified),
+            (7, Outcome::Rejected(RejectReason::Duplicate)),
+        ]
+    );
+    assert_eq!(tracker.stats().redelivered, 1);
+    // Unit 8 never got a result: late at the gate.
+    let late = tracker.advance(7 * PITCH + 500);
+    assert_eq!(late.len(), 1);
+    assert_eq!(late[0].outcome, Outcome::Rejected(RejectReason::Late));
+}
