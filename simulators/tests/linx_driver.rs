@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Harness, Link, marker_config};
+use common::{Harness, Link, REPLY_TIMEOUT_MS, marker_config};
 use tracemark_drivers::linx::{LinxConfig, LinxMarker};
 use tracemark_drivers::marker::{
     Code, CodeId, FaultReason, MarkerConfig, MarkerError, MarkerEvent, MarkerState, VoidReason,
@@ -35,7 +35,7 @@ async fn linx_with(
         LinxMarker::new(
             transport,
             LinxConfig {
-                reply_timeout_ms: 200,
+                reply_timeout_ms: REPLY_TIMEOUT_MS,
                 message: Some("CODES".to_owned()),
             },
         )

@@ -4,10 +4,13 @@
 
 mod common;
 
-use common::{Harness, Link, marker_config};
+use std::time::Duration;
+
+use common::{Harness, Link, REPLY_TIMEOUT_MS, marker_config};
 use tracemark_drivers::marker::{FaultReason, MarkerError, MarkerEvent, MarkerState, VoidReason};
 use tracemark_drivers::transport::Transport;
-use tracemark_drivers::zipher::{ZipherConfig, ZipherMarker};
+use tracemark_drivers::zipher::codec::Response;
+use tracemark_drivers::zipher::{ZipherConfig, ZipherLink, ZipherMarker};
 use tracemark_sim::zipher::ZipherSim;
 use tracemark_sim::{Fault, MarkerSim, TriggerOutcome};
 
@@ -17,11 +20,15 @@ async fn zipher(link: Link, depth: usize, high: usize, faults: &[Fault]) -> Harn
     for fault in faults {
         sim.inject(*fault);
     }
+    zipher_on(link, sim, high).await
+}
+
+async fn zipher_on(link: Link, sim: ZipherSim, high: usize) -> Harness<ZipherSim> {
     Harness::new(link, sim, marker_config(high), |transport: Transport| {
         ZipherMarker::new(
             transport,
             ZipherConfig {
-                reply_timeout_ms: 200,
+                reply_timeout_ms: REPLY_TIMEOUT_MS,
                 job: Some("CODES".to_owned()),
                 field: "SERIAL".to_owned(),
             },
@@ -277,4 +284,44 @@ async fn reprint_on_empty_is_detected_from_the_total_count() {
     h.sim_until(|s| !s.printing()).await;
     h.handle.start().await.unwrap();
     h.expect_state(MarkerState::Connected).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_restarted_driver_never_reuses_an_old_record_index() {
+    // A previous run (or another controller) left the coder having printed record 57.
+    let sim = ZipherSim::new(16);
+    let (client, device) = tokio::io::duplex(4096);
+    let server = sim.clone();
+    let serving = tokio::spawn(async move { server.serve(device).await });
+    let mut link = ZipherLink::new(client, Duration::from_secs(1));
+    for (name, fields) in [
+        ("SEL", vec!["OLD"]),
+        ("SHO", vec!["SERIAL"]),
+        ("SST", vec!["3"]),
+        ("SID", vec!["57", "OLD-57"]),
+    ] {
+        assert_eq!(
+            link.request(name, &fields).await.expect("reply"),
+            Response::Ack
+        );
+    }
+    assert!(matches!(sim.trigger(), TriggerOutcome::Printed(_)));
+    drop(link);
+    serving.await.expect("served").expect("no i/o error");
+
+    let mut h = zipher_on(Link::Duplex, sim, 3).await;
+    h.handle.start().await.unwrap();
+    let codes = h.feed(3).await;
+    h.sim_until(|s| s.buffered() == 3).await;
+    // The coder still reports 57 as its last printed index; ten polls later nothing new may
+    // be confirmed by it, and the new records carry indices above it.
+    let commands = h.sim.snapshot().commands();
+    h.sim_until(|s| s.commands() >= commands + 30).await;
+    assert!(h.printed_ids().is_empty(), "{:#?}", h.drain_log());
+    assert!(
+        !h.drain_log()
+            .iter()
+            .any(|e| matches!(e, MarkerEvent::PrintWithoutCode { .. }))
+    );
+    h.print_all(&codes).await;
 }

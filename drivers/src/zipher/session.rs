@@ -53,12 +53,21 @@ impl Default for ZipherConfig {
 pub struct ZipherMarker {
     transport: Transport,
     config: ZipherConfig,
+    /// Added to tracemark's sequence numbers to make record indices. Read once, from the
+    /// coder's last printed index at the first connection: the coder remembers indices from
+    /// before this driver started (another run, another controller), and a new record must
+    /// never reuse one, or an old `SLR` would confirm it.
+    index_offset: Option<u64>,
 }
 
 impl ZipherMarker {
     /// A printer on `transport`.
     pub fn new(transport: Transport, config: ZipherConfig) -> Self {
-        Self { transport, config }
+        Self {
+            transport,
+            config,
+            index_offset: None,
+        }
     }
 }
 
@@ -71,7 +80,17 @@ impl MarkerDevice for ZipherMarker {
             stream,
             Duration::from_millis(self.config.reply_timeout_ms.max(1)),
         );
-        Ok(ZipherSession::new(link, self.config.clone()))
+        let mut session = ZipherSession::new(link, self.config.clone(), 0);
+        let offset = match self.index_offset {
+            Some(offset) => offset,
+            None => {
+                let offset = session.number("SLR").await?.unwrap_or(0);
+                self.index_offset = Some(offset);
+                offset
+            }
+        };
+        session.index_offset = offset;
+        Ok(session)
     }
 
     fn describe(&self) -> String {
@@ -168,17 +187,21 @@ pub struct ZipherSession {
     max_records: Option<u64>,
     /// Total count and last printed index at the previous poll, to spot prints without a record.
     last_counts: Option<(u64, u64)>,
+    /// Record index = tracemark sequence number + this (see [`ZipherMarker`]).
+    index_offset: u64,
 }
 
 impl ZipherSession {
-    /// A session on `link`.
-    pub fn new(link: ZipherLink<BoxedStream>, config: ZipherConfig) -> Self {
+    /// A session on `link`; record indices are tracemark's sequence numbers plus
+    /// `index_offset`.
+    pub fn new(link: ZipherLink<BoxedStream>, config: ZipherConfig, index_offset: u64) -> Self {
         Self {
             link,
             config,
             prepared: false,
             max_records: None,
             last_counts: None,
+            index_offset,
         }
     }
 
@@ -266,7 +289,7 @@ impl DeviceSession for ZipherSession {
         if let Err(refusal) = self.prepare().await? {
             return Ok(PushOutcome::Refused(refusal));
         }
-        let index = index.to_string();
+        let index = index.saturating_add(self.index_offset).to_string();
         let fields = [index.as_str(), text];
         // A code with `|` or CR would break the framing: refuse it here, it never reaches the
         // device.
@@ -332,8 +355,13 @@ impl DeviceSession for ZipherSession {
             None => 0,
         };
         self.last_counts = Some((state.total_count(), last_index));
+        // Indices at or below the offset predate this driver: they confirm nothing.
+        let progress = match last_index.checked_sub(self.index_offset) {
+            Some(sequence) if sequence > 0 => PrintProgress::LastIndex(sequence),
+            _ => PrintProgress::Nothing,
+        };
         Ok(DeviceStatus {
-            progress: PrintProgress::LastIndex(last_index),
+            progress,
             fault,
             print_go_without_data: false,
             unmatched_prints,

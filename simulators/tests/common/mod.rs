@@ -14,6 +14,11 @@ use tracemark_drivers::marker::{
 use tracemark_drivers::transport::{BoxedStream, SerialSettings, Transport};
 use tracemark_sim::{MarkerSim, SimSnapshot};
 
+/// Reply timeout of the drivers under test: long enough that a loaded CI machine never turns a
+/// slow reply into a link loss (that would void codes a test expects to print); the silence tests
+/// wait this long once.
+pub const REPLY_TIMEOUT_MS: u64 = 1_000;
+
 /// Guard against a hung test; never a synchronisation point.
 pub const GUARD: Duration = Duration::from_secs(20);
 
@@ -31,6 +36,8 @@ pub struct Harness<M: MarkerSim> {
     pub log: Vec<MarkerEvent>,
     next_code: u64,
     tasks: Vec<JoinHandle<()>>,
+    /// Prints the simulator made before this harness (another driver's): not ours to confirm.
+    prints_before: usize,
 }
 
 impl<M: MarkerSim> Drop for Harness<M> {
@@ -98,6 +105,7 @@ impl<M: MarkerSim> Harness<M> {
                 })
             }
         };
+        let prints_before = sim.prints().len();
         let device = make_device(transport);
         let (codes, code_rx) = mpsc::channel(64);
         let (event_tx, events) = mpsc::channel(1024);
@@ -111,6 +119,7 @@ impl<M: MarkerSim> Harness<M> {
             log: Vec::new(),
             next_code: 1,
             tasks,
+            prints_before,
         };
         harness.expect_state(MarkerState::Connected).await;
         harness
@@ -215,7 +224,13 @@ impl<M: MarkerSim> Harness<M> {
             self.sim.trigger();
             self.expect_printed(code).await;
         }
-        let truth: Vec<String> = self.sim.prints().iter().map(|p| p.text()).collect();
+        let truth: Vec<String> = self
+            .sim
+            .prints()
+            .iter()
+            .skip(self.prints_before)
+            .map(|p| p.text())
+            .collect();
         let printed = self.printed_ids();
         assert_eq!(truth.len(), printed.len(), "one confirmation per print");
         for (text, id) in truth.iter().zip(&printed) {
