@@ -1,10 +1,21 @@
 #!/usr/bin/env bash
-# Build (and optionally run) the cargo-fuzz targets of codes/fuzz on the stable toolchain: the
-# sanitizer-coverage instrumentation libFuzzer needs is plain LLVM codegen options.
-#   scripts/fuzz.sh build                 # build every target (CI does this)
-#   scripts/fuzz.sh run TARGET [SECONDS]  # fuzz one target, default 60 s, corpus in codes/fuzz/corpus/TARGET
+# Build (and optionally run) the cargo-fuzz targets of a crate's fuzz/ directory (codes/fuzz by
+# default, drivers/fuzz with --crate drivers) on the stable toolchain: the sanitizer-coverage
+# instrumentation libFuzzer needs is plain LLVM codegen options.
+#   scripts/fuzz.sh [--crate CRATE] build                 # build every target (CI does this)
+#   scripts/fuzz.sh [--crate CRATE] run TARGET [SECONDS]  # fuzz one target, default 60 s,
+#                                                         # corpus in CRATE/fuzz/corpus/TARGET
 set -euo pipefail
-cd "$(dirname "$0")/../codes/fuzz"
+crate=codes
+if [ "${1:-}" = "--crate" ]; then
+    crate=${2:?usage: scripts/fuzz.sh --crate codes|drivers build | run TARGET [SECONDS]}
+    shift 2
+fi
+if [ ! -f "$(dirname "$0")/../$crate/fuzz/Cargo.toml" ]; then
+    echo "no fuzz targets in $crate/fuzz" >&2
+    exit 2
+fi
+cd "$(dirname "$0")/../$crate/fuzz"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 export RUSTFLAGS="--cfg fuzzing -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
@@ -17,7 +28,7 @@ case "${1:-build}" in
         cargo build --release --target "$triple" --bins
         ;;
     run)
-        target=${2:?usage: scripts/fuzz.sh run TARGET [SECONDS]}
+        target=${2:?usage: scripts/fuzz.sh [--crate CRATE] run TARGET [SECONDS]}
         seconds=${3:-60}
         cargo build --release --target "$triple" --bin "$target"
         mkdir -p "corpus/$target" "artifacts/$target"
@@ -25,7 +36,7 @@ case "${1:-build}" in
             -max_len=512 -artifact_prefix="artifacts/$target/"
         ;;
     *)
-        echo "usage: scripts/fuzz.sh build | run TARGET [SECONDS]" >&2
+        echo "usage: scripts/fuzz.sh [--crate CRATE] build | run TARGET [SECONDS]" >&2
         exit 2
         ;;
 esac

@@ -1,0 +1,7 @@
+#![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
+
+pub mod linx;
+pub mod marker;
+pub mod transport;
+pub mod zipher;

@@ -1,0 +1,161 @@
+//! `tracemark-sim`: device simulators on a pseudo-terminal or a TCP port.
+
+use std::io::Write as _;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tracemark_sim::linx::LinxSim;
+use tracemark_sim::zipher::ZipherSim;
+use tracemark_sim::{Fault, MarkerSim, run_print_timer};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tracemark-sim",
+    version,
+    about = "Device simulators for tracemark"
+)]
+struct Cli {
+    #[command(subcommand)]
+    device: Device,
+}
+
+#[derive(Debug, Subcommand)]
+enum Device {
+    /// A Linx RCI continuous-inkjet printer (binary protocol).
+    Linx(MarkerArgs),
+    /// A Zipher-protocol thermal-transfer / thermal-inkjet coder (text protocol).
+    Zipher(MarkerArgs),
+}
+
+#[derive(Debug, Args)]
+struct MarkerArgs {
+    /// Serve on a new pseudo-terminal; prints `pty: PATH` as the first stdout line.
+    #[arg(long, conflicts_with = "tcp", required_unless_present = "tcp")]
+    pty: bool,
+    /// Serve on TCP HOST:PORT (port 0 picks one); prints `listening: ADDR` first.
+    #[arg(long, value_name = "HOST:PORT")]
+    tcp: Option<String>,
+    /// Code buffer depth (Linx remote buffer entries, Zipher serialization records);
+    /// default 8 for linx, 16 for zipher.
+    #[arg(long)]
+    depth: Option<usize>,
+    /// Print on the simulator's own timer, units per minute.
+    #[arg(long, value_name = "UPM")]
+    rate: Option<u32>,
+    /// Start with a fault in force (repeatable): nak, buffer-full, disconnect, stall, garbage,
+    /// ink-out, head-open, reprint-on-empty.
+    #[arg(long = "fault", value_name = "NAME", value_parser = parse_fault)]
+    faults: Vec<Fault>,
+}
+
+fn parse_fault(name: &str) -> Result<Fault, String> {
+    Fault::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = Fault::ALL.iter().map(|fault| fault.name()).collect();
+        format!("unknown fault `{name}`; one of: {}", names.join(", "))
+    })
+}
+
+/// Writes one line to stdout and flushes it, so a parent process reading lines sees it now.
+fn announce(line: &str) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{line}")?;
+    stdout.flush()?;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let cli = Cli::parse();
+    match cli.device {
+        Device::Linx(args) => {
+            let depth = args.depth.unwrap_or(tracemark_sim::linx::DEFAULT_DEPTH);
+            run(LinxSim::new(depth), args).await
+        }
+        Device::Zipher(args) => {
+            let depth = args.depth.unwrap_or(tracemark_sim::zipher::DEFAULT_DEPTH);
+            run(ZipherSim::new(depth), args).await
+        }
+    }
+}
+
+async fn run<M: MarkerSim>(sim: M, args: MarkerArgs) -> anyhow::Result<()> {
+    for fault in &args.faults {
+        sim.inject(*fault);
+    }
+    // The transport is set up (and announced) before anything else reaches stdout.
+    let server = if let Some(addr) = &args.tcp {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        announce(&format!("listening: {}", listener.local_addr()?))?;
+        let sim = sim.clone();
+        tokio::spawn(async move { sim.serve_tcp(listener).await })
+    } else if args.pty {
+        let (master, slave) =
+            tokio_serial::SerialStream::pair().context("cannot create a pty pair")?;
+        let path = tokio_serial::SerialPort::name(&slave).context("the pty has no path")?;
+        announce(&format!("pty: {path}"))?;
+        let sim = sim.clone();
+        tokio::spawn(async move {
+            // The slave end stays open here so the master never sees a hang-up while the host
+            // reconnects.
+            let _slave = slave;
+            let mut master = master;
+            loop {
+                sim.serve(&mut master).await?;
+            }
+        })
+    } else {
+        bail!("give --pty or --tcp HOST:PORT");
+    };
+    if let Some(rate) = args.rate {
+        let sim = sim.clone();
+        tokio::spawn(async move { run_print_timer(&sim, rate).await });
+    }
+    tokio::select! {
+        result = control(&sim) => result,
+        joined = server => match joined {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(error).context("serving failed"),
+            Err(error) => Err(error).context("server task failed"),
+        },
+        signal = tokio::signal::ctrl_c() => signal.context("waiting for ctrl-c"),
+    }
+}
+
+/// Run-time control from stdin, one command per line.
+async fn control<M: MarkerSim>(sim: &M) -> anyhow::Result<()> {
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    while let Some(line) = lines.next_line().await? {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            [] => {}
+            ["trigger"] => announce(&format!("trigger: {:?}", sim.trigger()))?,
+            ["fault", name] => match Fault::from_name(name) {
+                Some(fault) => sim.inject(fault),
+                None => announce(&format!("error: unknown fault `{name}`"))?,
+            },
+            ["clear", name] => match Fault::from_name(name) {
+                Some(fault) => sim.clear(fault),
+                None => announce(&format!("error: unknown fault `{name}`"))?,
+            },
+            ["status"] => announce(&format!(
+                "status: {:?} faults={:?}",
+                sim.snapshot(),
+                sim.faults()
+            ))?,
+            ["quit"] => return Ok(()),
+            _ => announce(&format!("error: unknown command `{line}`"))?,
+        }
+    }
+    // stdin closed (e.g. started in the background): keep serving until interrupted.
+    std::future::pending().await
+}

@@ -1,0 +1,8 @@
+#![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
+
+pub mod linx;
+pub mod marker;
+pub mod zipher;
+
+pub use marker::{Fault, MarkerSim, Print, SimSnapshot, TriggerOutcome, run_print_timer};

@@ -1,0 +1,243 @@
+//! A harness for driving a marker task against a simulator over a real pseudo-terminal, TCP
+//! or an in-memory duplex. No sleeps: it waits for driver events and simulator snapshots.
+#![allow(dead_code, unreachable_pub)]
+
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tracemark_drivers::marker::{
+    Code, CodeId, MarkerConfig, MarkerDevice, MarkerEvent, MarkerHandle, MarkerState, VoidReason,
+    create_marker,
+};
+use tracemark_drivers::transport::{BoxedStream, SerialSettings, Transport};
+use tracemark_sim::{MarkerSim, SimSnapshot};
+
+/// Reply timeout of the drivers under test: long enough that a loaded CI machine never turns a
+/// slow reply into a link loss (that would void codes a test expects to print); the silence tests
+/// wait this long once.
+pub const REPLY_TIMEOUT_MS: u64 = 1_000;
+
+/// Guard against a hung test; never a synchronisation point.
+pub const GUARD: Duration = Duration::from_secs(20);
+
+pub enum Link {
+    Pty,
+    Tcp,
+    Duplex,
+}
+
+pub struct Harness<M: MarkerSim> {
+    pub sim: M,
+    pub handle: MarkerHandle,
+    pub codes: mpsc::Sender<Code>,
+    events: mpsc::Receiver<MarkerEvent>,
+    pub log: Vec<MarkerEvent>,
+    next_code: u64,
+    tasks: Vec<JoinHandle<()>>,
+    /// Prints the simulator made before this harness (another driver's): not ours to confirm.
+    prints_before: usize,
+}
+
+impl<M: MarkerSim> Drop for Harness<M> {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+pub fn marker_config(high: usize) -> MarkerConfig {
+    MarkerConfig {
+        low_watermark: 1,
+        high_watermark: high,
+        poll_interval_ms: 10,
+        buffer_full_retry_ms: 500,
+        reconnect_min_ms: 20,
+        reconnect_max_ms: 200,
+    }
+}
+
+impl<M: MarkerSim> Harness<M> {
+    /// Connects a marker task for the device `make_device` builds on a transport to `sim`,
+    /// and waits for it to report `Connected`.
+    pub async fn new<D: MarkerDevice>(
+        link: Link,
+        sim: M,
+        config: MarkerConfig,
+        make_device: impl FnOnce(Transport) -> D,
+    ) -> Self {
+        let mut tasks = Vec::new();
+        let transport = match link {
+            Link::Tcp => {
+                let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+                let addr = listener.local_addr().expect("bound address");
+                let server = sim.clone();
+                tasks.push(tokio::spawn(async move {
+                    let _ = server.serve_tcp(listener).await;
+                }));
+                Transport::Tcp(addr.to_string())
+            }
+            Link::Pty => {
+                let (master, slave) = tokio_serial::SerialStream::pair().expect("pty pair");
+                let path = tokio_serial::SerialPort::name(&slave).expect("pty path");
+                let server = sim.clone();
+                tasks.push(tokio::spawn(async move {
+                    let _slave = slave;
+                    let mut master = master;
+                    while server.serve(&mut master).await.is_ok() {}
+                }));
+                Transport::Serial(SerialSettings {
+                    path,
+                    baud: 115_200,
+                })
+            }
+            Link::Duplex => {
+                let server = sim.clone();
+                Transport::custom("duplex", move || {
+                    let (client, device) = tokio::io::duplex(4096);
+                    let server = server.clone();
+                    tokio::spawn(async move {
+                        let _ = server.serve(device).await;
+                    });
+                    Box::pin(async move { Ok(Box::new(client) as BoxedStream) })
+                })
+            }
+        };
+        let prints_before = sim.prints().len();
+        let device = make_device(transport);
+        let (codes, code_rx) = mpsc::channel(64);
+        let (event_tx, events) = mpsc::channel(1024);
+        let (handle, task) = create_marker(device, config, code_rx, event_tx);
+        tasks.push(tokio::spawn(task.run()));
+        let mut harness = Self {
+            sim,
+            handle,
+            codes,
+            events,
+            log: Vec::new(),
+            next_code: 1,
+            tasks,
+            prints_before,
+        };
+        harness.expect_state(MarkerState::Connected).await;
+        harness
+    }
+
+    /// Feeds `n` new codes; returns them.
+    pub async fn feed(&mut self, n: u64) -> Vec<Code> {
+        let mut fed = Vec::new();
+        for _ in 0..n {
+            let id = self.next_code;
+            self.next_code += 1;
+            let code = Code::new(CodeId::new(id), format!("(01)09506000134352(21)S{id:05}"));
+            self.codes
+                .send(code.clone())
+                .await
+                .expect("marker takes codes");
+            fed.push(code);
+        }
+        fed
+    }
+
+    /// Reads events until one matches; returns it. Everything read is kept in `log`.
+    pub async fn expect(
+        &mut self,
+        what: &str,
+        matches: impl Fn(&MarkerEvent) -> bool,
+    ) -> MarkerEvent {
+        let found = tokio::time::timeout(GUARD, async {
+            loop {
+                let event = self.events.recv().await.expect("marker task alive");
+                self.log.push(event.clone());
+                if matches(&event) {
+                    return event;
+                }
+            }
+        })
+        .await;
+        match found {
+            Ok(event) => event,
+            Err(_) => panic!("no {what} event; events so far: {:#?}", self.log),
+        }
+    }
+
+    pub async fn expect_state(&mut self, state: MarkerState) {
+        let wanted = state.clone();
+        self.expect(&format!("{state:?}"), move |event| {
+            *event == MarkerEvent::State(wanted.clone())
+        })
+        .await;
+    }
+
+    pub async fn expect_printed(&mut self, code: &Code) {
+        let id = code.id();
+        self.expect(&format!("Printed {id:?}"), move |event| {
+            *event == MarkerEvent::Printed { code: id }
+        })
+        .await;
+    }
+
+    pub async fn sim_until(&self, ready: impl Fn(&SimSnapshot) -> bool + Send) -> SimSnapshot {
+        tokio::time::timeout(GUARD, self.sim.wait_until(ready))
+            .await
+            .expect("simulator reached the expected state")
+    }
+
+    /// Events received so far and still queued, without waiting.
+    pub fn drain_log(&mut self) -> &[MarkerEvent] {
+        while let Ok(event) = self.events.try_recv() {
+            self.log.push(event);
+        }
+        &self.log
+    }
+
+    pub fn printed_ids(&self) -> Vec<CodeId> {
+        self.log
+            .iter()
+            .filter_map(|event| match event {
+                MarkerEvent::Printed { code } => Some(*code),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn voided_ids(&self) -> Vec<(CodeId, VoidReason)> {
+        self.log
+            .iter()
+            .filter_map(|event| match event {
+                MarkerEvent::Voided { codes, reason } => {
+                    Some(codes.iter().map(move |code| (*code, *reason)))
+                }
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
+    /// Prints `codes` one print-go at a time, each once the driver has put it in the buffer,
+    /// and checks every confirmation against what the simulated head printed.
+    pub async fn print_all(&mut self, codes: &[Code]) {
+        for code in codes {
+            self.sim_until(|s| s.buffered() > 0).await;
+            self.sim.trigger();
+            self.expect_printed(code).await;
+        }
+        let truth: Vec<String> = self
+            .sim
+            .prints()
+            .iter()
+            .skip(self.prints_before)
+            .map(|p| p.text())
+            .collect();
+        let printed = self.printed_ids();
+        assert_eq!(truth.len(), printed.len(), "one confirmation per print");
+        for (text, id) in truth.iter().zip(&printed) {
+            assert!(
+                text.ends_with(&format!("S{:05}", id.get())),
+                "confirmed {id:?} but the head printed {text}"
+            );
+        }
+    }
+}

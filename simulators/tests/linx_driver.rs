@@ -1,0 +1,399 @@
+//! The Linx driver against the Linx simulator over a real pseudo-terminal, TCP and an in-memory
+//! duplex, including every fault. No sleeps: the tests wait for driver events and simulator
+//! snapshots; timing-dependent tests run on paused tokio time over the duplex.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Harness, Link, REPLY_TIMEOUT_MS, marker_config};
+use tracemark_drivers::linx::{LinxConfig, LinxMarker};
+use tracemark_drivers::marker::{
+    Code, CodeId, FaultReason, MarkerConfig, MarkerError, MarkerEvent, MarkerState, VoidReason,
+};
+use tracemark_drivers::transport::Transport;
+use tracemark_sim::linx::LinxSim;
+use tracemark_sim::{Fault, MarkerSim};
+
+/// A Linx marker task on `link` to a simulator with a `depth`-deep remote buffer and `faults`,
+/// filling up to `high` codes.
+async fn linx(link: Link, depth: usize, high: usize, faults: &[Fault]) -> Harness<LinxSim> {
+    linx_with(link, depth, marker_config(high), faults).await
+}
+
+async fn linx_with(
+    link: Link,
+    depth: usize,
+    config: MarkerConfig,
+    faults: &[Fault],
+) -> Harness<LinxSim> {
+    let sim = LinxSim::new(depth);
+    for fault in faults {
+        sim.inject(*fault);
+    }
+    Harness::new(link, sim, config, |transport: Transport| {
+        LinxMarker::new(
+            transport,
+            LinxConfig {
+                reply_timeout_ms: REPLY_TIMEOUT_MS,
+                message: Some("CODES".to_owned()),
+            },
+        )
+    })
+    .await
+}
+
+async fn happy_path(link: Link) {
+    let mut h = linx(link, 8, 3, &[]).await;
+    assert_eq!(h.sim.snapshot().message(), None);
+    h.handle.start().await.expect("start");
+    assert_eq!(h.sim.snapshot().message(), Some("CODES"));
+    let codes = h.feed(10).await;
+    // The feed loop fills up to the high watermark and no further.
+    let full = h.sim_until(|s| s.buffered() == 3).await;
+    assert!(full.buffered() <= 3);
+    h.print_all(&codes).await;
+    assert!(h.sim.buffered().len() <= 3);
+    let status = h.handle.status().await.expect("status");
+    assert_eq!(status.state(), &MarkerState::Connected);
+    assert!(status.printing());
+    assert_eq!(*h.handle.state().borrow(), MarkerState::Connected);
+
+    h.handle.stop().await.expect("stop");
+    assert!(h.sim.buffered().is_empty(), "stop clears the device buffer");
+    assert!(!h.sim.snapshot().printing());
+}
+
+#[tokio::test]
+async fn prints_are_confirmed_in_order_over_a_pty() {
+    happy_path(Link::Pty).await;
+}
+
+#[tokio::test]
+async fn prints_are_confirmed_in_order_over_tcp() {
+    happy_path(Link::Tcp).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn prints_are_confirmed_in_order_over_a_duplex() {
+    happy_path(Link::Duplex).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn buffer_full_makes_the_feed_loop_back_off() {
+    let mut h = linx(Link::Duplex, 2, 4, &[Fault::BufferFull]).await;
+    h.handle.start().await.unwrap();
+    let codes = h.feed(4).await;
+    h.expect("BufferFull", |e| {
+        matches!(e, MarkerEvent::BufferFull { in_flight: 0 })
+    })
+    .await;
+    // Twenty polls later (200 ms, under the 500 ms retry), no second attempt was made.
+    let commands = h.sim.snapshot().commands();
+    h.sim_until(|s| s.commands() >= commands + 40).await;
+    let attempts = h
+        .drain_log()
+        .iter()
+        .filter(|e| matches!(e, MarkerEvent::BufferFull { .. }))
+        .count();
+    assert_eq!(attempts, 1, "the feed loop backs off after a full buffer");
+    assert!(h.handle.status().await.unwrap().holding());
+
+    // The printer has room again: the retry stores the held code, then the next one, and
+    // C-status 42h "now full" stops the loop at the device depth of 2.
+    h.sim.clear(Fault::BufferFull);
+    h.sim_until(|s| s.buffered() == 2).await;
+    let status = h.handle.status().await.unwrap();
+    assert_eq!(status.in_flight(), 2);
+    assert!(status.holding(), "third code waits for a print");
+    h.print_all(&codes).await;
+}
+
+#[tokio::test]
+async fn nak_faults_the_marker_and_voids_the_refused_code() {
+    let mut h = linx(Link::Tcp, 8, 3, &[Fault::Nak]).await;
+    h.handle.start().await.unwrap();
+    let codes = h.feed(1).await;
+    let refused = h
+        .expect("Refused", |e| matches!(e, MarkerEvent::Refused(_)))
+        .await;
+    let MarkerEvent::Refused(refusal) = refused else {
+        unreachable!()
+    };
+    assert_eq!(refusal.reason(), "C-status 0x51 (printer busy)");
+    h.expect("Faulted(Refused)", |e| {
+        matches!(
+            e,
+            MarkerEvent::State(MarkerState::Faulted(FaultReason::Refused(_)))
+        )
+    })
+    .await;
+    h.expect("Voided", |e| matches!(e, MarkerEvent::Voided { .. }))
+        .await;
+    assert_eq!(h.voided_ids(), vec![(codes[0].id(), VoidReason::Fault)]);
+
+    // The operator clears the cause and restarts: codes flow again.
+    h.sim.clear(Fault::Nak);
+    h.handle.start().await.unwrap();
+    h.expect_state(MarkerState::Connected).await;
+    let more = h.feed(2).await;
+    h.print_all(&more).await;
+}
+
+#[tokio::test]
+async fn disconnect_reconnects_and_settles_the_buffer() {
+    let mut h = linx(Link::Tcp, 8, 3, &[]).await;
+    h.handle.start().await.unwrap();
+    let codes = h.feed(3).await;
+    h.sim_until(|s| s.buffered() == 3).await;
+    h.sim.trigger();
+    h.sim.inject(Fault::Disconnect);
+    h.expect_state(MarkerState::Disconnected).await;
+    // On reconnection the buffer is settled before the marker reports Connected.
+    h.expect("Voided", |e| matches!(e, MarkerEvent::Voided { .. }))
+        .await;
+    h.expect_state(MarkerState::Connected).await;
+
+    // Code 1 printed before the link dropped: confirmed once, from the counter. Codes 2 and 3
+    // were cleared from the buffer on reconnection: voided, never printed.
+    assert_eq!(h.printed_ids(), vec![codes[0].id()]);
+    assert_eq!(
+        h.voided_ids(),
+        vec![
+            (codes[1].id(), VoidReason::Reconnected),
+            (codes[2].id(), VoidReason::Reconnected)
+        ]
+    );
+    assert_eq!(h.sim.prints().len(), 1);
+    assert_eq!(h.sim.snapshot().connections(), 2);
+
+    // Printing resumes by itself: the operator had started it.
+    let more = h.feed(2).await;
+    h.print_all(&more).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn stall_times_out_into_a_fault_and_recovers() {
+    let mut h = linx(Link::Duplex, 8, 3, &[]).await;
+    h.sim.inject(Fault::Stall);
+    h.expect("Faulted(NoReply)", |e| {
+        matches!(
+            e,
+            MarkerEvent::State(MarkerState::Faulted(FaultReason::NoReply { .. }))
+        )
+    })
+    .await;
+    h.sim.clear(Fault::Stall);
+    h.expect_state(MarkerState::Connected).await;
+}
+
+#[tokio::test]
+async fn head_open_silence_is_a_fault_over_a_pty() {
+    let mut h = linx(Link::Pty, 8, 3, &[]).await;
+    h.handle.start().await.unwrap();
+    let codes = h.feed(2).await;
+    h.sim_until(|s| s.buffered() == 2).await;
+    h.sim.inject(Fault::HeadOpen);
+    h.expect("Faulted(NoReply)", |e| {
+        matches!(
+            e,
+            MarkerEvent::State(MarkerState::Faulted(FaultReason::NoReply { .. }))
+        )
+    })
+    .await;
+    assert_eq!(
+        h.sim.trigger(),
+        tracemark_sim::linx::TriggerOutcome::Ignored
+    );
+    h.sim.clear(Fault::HeadOpen);
+    h.expect("Voided", |e| matches!(e, MarkerEvent::Voided { .. }))
+        .await;
+    h.expect_state(MarkerState::Connected).await;
+    assert_eq!(
+        h.voided_ids(),
+        vec![
+            (codes[0].id(), VoidReason::Reconnected),
+            (codes[1].id(), VoidReason::Reconnected)
+        ]
+    );
+    assert!(h.printed_ids().is_empty());
+}
+
+async fn garbage_run(link: Link) {
+    let mut h = linx(link, 8, 3, &[Fault::Garbage]).await;
+    h.handle.start().await.expect("start");
+    let codes = h.feed(6).await;
+    h.print_all(&codes).await;
+    let reconnects = h
+        .drain_log()
+        .iter()
+        .filter(|e| matches!(e, MarkerEvent::State(MarkerState::Disconnected)))
+        .count();
+    assert_eq!(
+        reconnects, 0,
+        "noise between replies is skipped, not a link loss"
+    );
+}
+
+#[tokio::test]
+async fn garbage_bytes_are_skipped_without_wrong_confirmations_over_a_pty() {
+    garbage_run(Link::Pty).await;
+}
+
+#[tokio::test]
+async fn garbage_bytes_are_skipped_without_wrong_confirmations_over_tcp() {
+    garbage_run(Link::Tcp).await;
+}
+
+#[tokio::test]
+async fn ink_out_clears_the_buffer_and_reports_codes_in_flight() {
+    let mut h = linx(Link::Tcp, 8, 3, &[]).await;
+    h.handle.start().await.unwrap();
+    let codes = h.feed(4).await;
+    h.sim_until(|s| s.buffered() == 3).await;
+    h.sim.trigger();
+    h.expect_printed(&codes[0]).await;
+    // Two left is above the low watermark (1): no refill yet, code 4 stays with the source.
+    h.sim_until(|s| s.buffered() == 2).await;
+
+    h.sim.inject(Fault::InkOut);
+    h.expect("Faulted(Device)", |e| {
+        matches!(
+            e,
+            MarkerEvent::State(MarkerState::Faulted(FaultReason::Device { .. }))
+        )
+    })
+    .await;
+    h.expect("Voided", |e| matches!(e, MarkerEvent::Voided { .. }))
+        .await;
+    assert!(h.sim.buffered().is_empty(), "the device buffer was cleared");
+    assert_eq!(
+        h.voided_ids(),
+        vec![
+            (codes[1].id(), VoidReason::Fault),
+            (codes[2].id(), VoidReason::Fault)
+        ]
+    );
+    let refused = h.handle.start().await.unwrap_err();
+    assert!(matches!(refused, MarkerError::Faulted(_)), "{refused}");
+
+    h.sim.clear(Fault::InkOut);
+    h.expect_state(MarkerState::Connected).await;
+    h.handle.start().await.unwrap();
+    let mut rest = vec![codes[3].clone()];
+    rest.extend(h.feed(1).await);
+    h.print_all(&rest).await;
+}
+
+#[tokio::test]
+async fn reprint_on_empty_is_detected() {
+    let mut h = linx(Link::Pty, 8, 3, &[Fault::ReprintOnEmpty]).await;
+    h.handle.start().await.unwrap();
+    let codes = h.feed(1).await;
+    h.print_all(&codes).await;
+    // The buffer is empty; a print-go makes the printer reprint the old code.
+    assert!(matches!(
+        h.sim.trigger(),
+        tracemark_sim::linx::TriggerOutcome::Reprinted(_)
+    ));
+    h.expect("PrintWithoutCode", |e| {
+        matches!(e, MarkerEvent::PrintWithoutCode { count: 1 })
+    })
+    .await;
+    h.expect("Faulted(PrintWithoutCode)", |e| {
+        matches!(
+            e,
+            MarkerEvent::State(MarkerState::Faulted(FaultReason::PrintWithoutCode {
+                count: 1
+            }))
+        )
+    })
+    .await;
+    assert!(
+        h.drain_log().contains(&MarkerEvent::EmptyPrintGo),
+        "the printer's print-go error bit is reported too"
+    );
+    assert_eq!(
+        h.printed_ids(),
+        vec![codes[0].id()],
+        "the reprint confirms no code"
+    );
+    h.sim_until(|s| !s.printing()).await;
+
+    // A restart acknowledges the fault.
+    h.handle.start().await.unwrap();
+    h.expect_state(MarkerState::Connected).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_voids_everything_not_printed() {
+    let mut h = linx(Link::Duplex, 8, 3, &[]).await;
+    h.handle.start().await.unwrap();
+    let codes = h.feed(5).await;
+    h.sim_until(|s| s.buffered() == 3).await;
+    h.handle.shutdown().await.unwrap();
+    h.expect_state(MarkerState::Disconnected).await;
+    let voided: Vec<CodeId> = h.voided_ids().iter().map(|(id, _)| *id).collect();
+    assert_eq!(voided[..3], [codes[0].id(), codes[1].id(), codes[2].id()]);
+    assert!(h.sim.buffered().is_empty());
+    assert!(matches!(
+        h.handle.status().await,
+        Err(MarkerError::TaskEnded)
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_four_deep_buffer_never_underruns_at_100_units_per_second() {
+    // Issue 4 performance target, on virtual time: the printer's own timer fires every 10 ms
+    // for 1,000 units; the driver polls every 10 ms and keeps 2-4 codes in a 4-deep buffer.
+    let config = MarkerConfig {
+        low_watermark: 2,
+        ..marker_config(4)
+    };
+    let mut h = linx_with(Link::Duplex, 4, config, &[]).await;
+    h.handle.start().await.expect("start");
+    let codes = h.codes.clone();
+    let feeder = tokio::spawn(async move {
+        for id in 1..=1_000u64 {
+            let code = Code::new(CodeId::new(id), format!("(21)S{id:05}"));
+            if codes.send(code).await.is_err() {
+                return;
+            }
+        }
+    });
+    h.sim_until(|s| s.buffered() == 4).await;
+    // The simulator's `--rate` timer, stopped after exactly 1,000 print-go signals.
+    let sim = h.sim.clone();
+    let line = tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(Duration::from_millis(10));
+        for _ in 0..1_000 {
+            ticker.tick().await;
+            sim.trigger();
+        }
+    });
+    // Events are read while the line runs: the driver never drops an event, so a recorder
+    // that stops reading holds the feed loop back (and the printer underruns).
+    let (line, _) = tokio::join!(
+        line,
+        h.expect("Printed 1000", |e| {
+            *e == MarkerEvent::Printed {
+                code: CodeId::new(1_000),
+            }
+        })
+    );
+    line.expect("line ran");
+    feeder.await.expect("feeder done");
+    let snapshot = h.sim.snapshot();
+    assert_eq!(snapshot.prints(), 1_000);
+    assert_eq!(
+        snapshot.print_gos(),
+        1_000,
+        "every print-go found a code in the buffer"
+    );
+    assert!(!h.drain_log().contains(&MarkerEvent::EmptyPrintGo));
+    assert_eq!(h.printed_ids().len(), 1_000);
+    assert!(
+        h.printed_ids().iter().zip(1..).all(|(id, n)| id.get() == n),
+        "confirmed in order"
+    );
+}
