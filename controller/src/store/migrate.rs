@@ -46,6 +46,11 @@ const SQLITE: Embedded = &[
         "min_grade",
         include_str!("../../../migrations/sqlite/0006_min_grade.sql"),
     ),
+    (
+        7,
+        "no_code_index",
+        include_str!("../../../migrations/sqlite/0007_no_code_index.sql"),
+    ),
 ];
 
 const POSTGRES: Embedded = &[
@@ -78,6 +83,11 @@ const POSTGRES: Embedded = &[
         6,
         "min_grade",
         include_str!("../../../migrations/postgres/0006_min_grade.sql"),
+    ),
+    (
+        7,
+        "no_code_index",
+        include_str!("../../../migrations/postgres/0007_no_code_index.sql"),
     ),
 ];
 

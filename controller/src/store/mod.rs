@@ -11,6 +11,7 @@ pub mod backup;
 mod alloc_ops;
 #[macro_use]
 mod purge_ops;
+mod locate;
 mod migrate;
 pub mod model;
 mod ops;
@@ -166,6 +167,7 @@ pub struct Store {
     db: Db,
     actor: Actor,
     url: String,
+    locator: locate::CodeLocator,
 }
 
 /// Runs the same operation on whichever database the store uses (`ops` has one copy per
@@ -256,6 +258,7 @@ impl Store {
             db,
             actor,
             url: shown.clone(),
+            locator: locate::CodeLocator::default(),
         };
         migrate::run(&store).await.map_err(open_err)?;
         Ok(store)
@@ -390,13 +393,17 @@ impl Store {
         &self,
         changes: &[Transition],
     ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
-        dispatch!(self, transition(changes, false))
+        let codes: Vec<&str> = changes.iter().map(|c| c.code.as_str()).collect();
+        let located = self.locator.locate(self, &codes).await?;
+        dispatch!(self, transition(changes, &located, false))
     }
 
     /// Applies all changes or none: the first refused change is the error and nothing is
     /// written.
     pub async fn transition_all(&self, changes: &[Transition]) -> Result<(), StoreError> {
-        let results = dispatch!(self, transition(changes, true))?;
+        let codes: Vec<&str> = changes.iter().map(|c| c.code.as_str()).collect();
+        let located = self.locator.locate(self, &codes).await?;
+        let results = dispatch!(self, transition(changes, &located, true))?;
         results.into_iter().find(|r| r.is_err()).unwrap_or(Ok(()))
     }
 
@@ -416,10 +423,19 @@ impl Store {
 
     /// One code by its text.
     pub async fn code(&self, code: &str) -> Result<CodeRecord, StoreError> {
-        dispatch!(self, code(code))?.ok_or_else(|| StoreError::NotFound {
+        let located = self.locator.locate(self, &[code]).await?;
+        dispatch!(self, code(code, located.get(code)))?.ok_or_else(|| StoreError::NotFound {
             what: "code",
             id: code.to_owned(),
         })
+    }
+
+    /// The product with GTIN `gtin` and its serial key (hex): what locating a code needs.
+    pub(crate) async fn product_key_by_gtin(
+        &self,
+        gtin: &str,
+    ) -> Result<Option<(Product, String)>, StoreError> {
+        dispatch!(self, product_key_by_gtin(gtin))
     }
 
     /// Codes of batch `batch` in `state`, in counter order, at most `limit` (QA lists).

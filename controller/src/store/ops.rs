@@ -22,6 +22,7 @@ macro_rules! store_ops {
 
         use crate::store::audit::Event;
         use crate::store::model::REJECT_REASONS;
+        use crate::store::locate::Location;
         use crate::store::ops::Head;
         use crate::store::{
             Actor, format_pack_sizes, parse_pack_sizes, Batch, BatchState, CodeRecord, CodeState, NewBatch, Producer,
@@ -30,15 +31,37 @@ macro_rules! store_ops {
 
         const PG: bool = $PG;
 
-        /// SQL testing `code` against the strings of a JSON array bound at parameter `n`, in a
-        /// form each planner answers with the unique index on `code` (PostgreSQL: `= ANY` of an
-        /// array, which never turns into a hash join over the whole table).
-        fn code_in_json(n: u32) -> String {
+        /// SQL testing `counter` against the integers of a JSON array bound at parameter `n`, in
+        /// a form each planner answers with the primary key (PostgreSQL: `= ANY` of an array,
+        /// which never turns into a hash join over the whole table).
+        fn counter_in_json(n: u32) -> String {
             if PG {
-                format!("code = ANY(ARRAY(SELECT json_array_elements_text(${n}::json)))")
+                format!(
+                    "counter = ANY(ARRAY(SELECT json_array_elements_text(${n}::json)::bigint))"
+                )
             } else {
-                format!("code IN (SELECT value FROM json_each(${n}))")
+                format!("counter IN (SELECT value FROM json_each(${n}))")
             }
+        }
+
+        /// The product with GTIN `gtin` and its serial key (hex), if any.
+        pub(in crate::store) async fn product_key_by_gtin(
+            pool: &Pool<$DB>,
+            _actor: &Actor,
+            gtin: &str,
+        ) -> Result<Option<(Product, String)>, StoreError> {
+            let row = sqlx::query(&format!(
+                "SELECT {PRODUCT_COLUMNS}, k.key_hex FROM products \
+                 JOIN product_keys AS k ON k.product_id = products.id \
+                 WHERE products.scheme = 'gs1' AND products.key = $1"
+            ))
+            .bind(gtin)
+            .fetch_optional(pool)
+            .await
+            .map_err(StoreError::db(format!("read the product of GTIN {gtin}")))?;
+            let Some(row) = row else { return Ok(None) };
+            let key_hex: String = row.try_get(15).map_err(StoreError::db("read a serial key"))?;
+            Ok(Some((product_from_row(&row)?, key_hex)))
         }
 
         /// Starts a writing transaction by advancing the chain head: this takes the write lock
@@ -442,23 +465,33 @@ macro_rules! store_ops {
             pool: &Pool<$DB>,
             actor: &Actor,
             changes: &[Transition],
+            located: &HashMap<&str, Location>,
             all_or_nothing: bool,
         ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
             let (mut tx, head) = begin(pool).await?;
-            let mut wanted: Vec<&str> = changes.iter().map(|c| c.code.as_str()).collect();
-            wanted.sort_unstable();
-            wanted.dedup();
-            let rows: Vec<(String, String)> = sqlx::query_as(&format!(
-                "SELECT code, state FROM codes WHERE {}",
-                code_in_json(1)
-            ))
-            .bind(serde_json::to_string(&wanted).unwrap_or_default())
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(StoreError::db("read code states"))?;
+            // Rows by primary key, per product (crate::store::locate: no index on the text).
+            let mut by_product: HashMap<&str, Vec<i64>> = HashMap::new();
+            for (product, counter) in located.values() {
+                by_product.entry(product.as_str()).or_default().push(*counter);
+            }
             let mut states: HashMap<String, (CodeState, Option<String>)> = HashMap::new();
-            for (code, state) in rows {
-                states.insert(code, (state.parse()?, None));
+            for (product, counters) in &by_product {
+                let rows: Vec<(String, String)> = sqlx::query_as(&format!(
+                    "SELECT code, state FROM codes WHERE product_id = $1 AND {}",
+                    counter_in_json(2)
+                ))
+                .bind(product)
+                .bind(serde_json::to_string(counters).unwrap_or_default())
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(StoreError::db("read code states"))?;
+                for (code, state) in rows {
+                    // Only the very text asked for: a forged serial that decrypts to a real
+                    // counter names another code, which is not taken for it.
+                    if located.contains_key(code.as_str()) {
+                        states.insert(code, (state.parse()?, None));
+                    }
+                }
             }
             let mut results = Vec::with_capacity(changes.len());
             let mut applied = Vec::new();
@@ -484,21 +517,33 @@ macro_rules! store_ops {
             for ((state, reason), mut codes) in groups {
                 codes.sort_unstable();
                 codes.dedup();
-                let updated = sqlx::query(&format!(
-                    "UPDATE codes SET state = $1, reason = $2, last_event = $3 WHERE {}",
-                    code_in_json(4)
-                ))
-                .bind(state.as_str())
-                .bind(&reason)
-                .bind(head.seq)
-                .bind(serde_json::to_string(&codes).unwrap_or_default())
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::db(format!("set {} codes to {state}", codes.len())))?;
-                if updated.rows_affected() != codes.len() as u64 {
+                let mut rows: HashMap<&str, Vec<i64>> = HashMap::new();
+                for code in &codes {
+                    if let Some((product, counter)) = located.get(code) {
+                        rows.entry(product.as_str()).or_default().push(*counter);
+                    }
+                }
+                let mut updated = 0;
+                for (product, counters) in rows {
+                    updated += sqlx::query(&format!(
+                        "UPDATE codes SET state = $1, reason = $2, last_event = $3 \
+                         WHERE product_id = $4 AND {}",
+                        counter_in_json(5)
+                    ))
+                    .bind(state.as_str())
+                    .bind(&reason)
+                    .bind(head.seq)
+                    .bind(product)
+                    .bind(serde_json::to_string(&counters).unwrap_or_default())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::db(format!("set {} codes to {state}", codes.len())))?
+                    .rows_affected();
+                }
+                if updated != codes.len() as u64 {
                     return Err(StoreError::corrupt(format!(
                         "{} of {} codes changed while setting them to {state}",
-                        codes.len() as u64 - updated.rows_affected(),
+                        codes.len() as u64 - updated,
                         codes.len()
                     )));
                 }
@@ -583,17 +628,23 @@ macro_rules! store_ops {
             pool: &Pool<$DB>,
             _actor: &Actor,
             code: &str,
+            location: Option<&Location>,
         ) -> Result<Option<CodeRecord>, StoreError> {
+            let Some((product, counter)) = location else {
+                return Ok(None);
+            };
             let row: Option<CodeRow> =
                 sqlx::query_as(
                     "SELECT product_id, counter, code, batch_id, state, reason FROM codes \
-                     WHERE code = $1",
+                     WHERE product_id = $1 AND counter = $2",
                 )
-                .bind(code)
+                .bind(product)
+                .bind(counter)
                 .fetch_optional(pool)
                 .await
                 .map_err(StoreError::db(format!("read code {code}")))?;
-            row.map(code_record).transpose()
+            // The row of that counter holds exactly this text, or this text is no code here.
+            row.filter(|r| r.2 == code).map(code_record).transpose()
         }
 
         /// A code row (`product_id, counter, code, batch_id, state, reason`) as a record.
