@@ -100,22 +100,17 @@ macro_rules! alloc_ops {
                 codes.push(gs1_code(&product.key, &serial));
                 serials.push(serial);
             }
-            // Rows go in in code order: FF1 serials are random, and inserting them sorted lets
-            // the unique index on `code` take each leaf page's new entries together instead of
-            // one random page per row (docs/performance.md). Each row carries its offset from
-            // `first`, so counters stay exact.
-            let mut order: Vec<usize> = (0..codes.len()).collect();
-            order.sort_unstable_by(|a, b| codes[*a].cmp(&codes[*b]));
-            let rows: Vec<(usize, &str)> = order.iter().map(|&i| (i, codes[i].as_str())).collect();
-            let codes_json = serde_json::to_string(&rows).unwrap_or_default();
+            // Rows go in counter order, so the primary key grows at its end (there is no index
+            // on the code text: crate::store::locate).
+            let codes_json = serde_json::to_string(&codes).unwrap_or_default();
             let insert = if PG {
                 "INSERT INTO codes (product_id, counter, code, batch_id, block_id, state, \
-                 last_event) SELECT $1, $2 + (e->>0)::bigint, e->>1, $3, $4, 'reserved', $5 \
-                 FROM json_array_elements($6::json) AS e"
+                 last_event) SELECT $1, $2 + u.ord - 1, u.code, $3, $4, 'reserved', $5 \
+                 FROM json_array_elements_text($6::json) WITH ORDINALITY AS u(code, ord)"
             } else {
                 "INSERT INTO codes (product_id, counter, code, batch_id, block_id, state, \
-                 last_event) SELECT $1, $2 + json_extract(j.value, '$[0]'), \
-                 json_extract(j.value, '$[1]'), $3, $4, 'reserved', $5 FROM json_each($6) AS j"
+                 last_event) SELECT $1, $2 + j.key, j.value, $3, $4, 'reserved', $5 \
+                 FROM json_each($6) AS j"
             };
             sqlx::query(insert)
                 .bind(&product.id)
