@@ -319,3 +319,31 @@ fn prints_without_units_and_reprints_are_errors() {
     assert_eq!(t.printed(&code(1)), Err(TrackError::PrintedTwice(code(1))));
     assert_eq!(t.units_in_flight(), 2);
 }
+
+#[test]
+fn the_demo_line_config_gives_subscription_and_geometry() {
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../line-configs/demo.toml");
+    let line = crate::config::load_with_env(&demo, BTreeMap::new()).expect("demo.toml");
+    let subscription = subscription_for(&line).expect("the demo line has [mqtt]");
+    assert_eq!(
+        subscription.topic_filter(),
+        "tracemark/demo/vision/+/result"
+    );
+    assert_eq!(subscription.readers, ["cam1"]);
+    assert_eq!(
+        (subscription.host.as_str(), subscription.port),
+        ("127.0.0.1", 1883)
+    );
+    let geometry = tracker_config_for(&line, Grade::C).expect("marker, reader and gate");
+    // 4 counts/mm: marker 250 mm, camera 700 mm, gate 1200 mm, pitch 120 mm.
+    assert_eq!(
+        (
+            geometry.marker_counts,
+            geometry.reader_counts,
+            geometry.gate_counts
+        ),
+        (1000, 2800, 4800)
+    );
+    assert_eq!(geometry.window_counts, 240);
+    assert_eq!(geometry.max_consecutive_rejects, 5);
+}
