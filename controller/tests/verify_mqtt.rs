@@ -192,3 +192,99 @@ async fn results_over_mosquitto_decide_every_reason_and_survive_hostile_payloads
     assert_eq!(late.len(), 1);
     assert_eq!(late[0].outcome, Outcome::Rejected(RejectReason::Late));
 }
+
+/// The vision simulator renders, damages and decodes real symbols; its results go through
+/// Mosquitto into the tracker, and every reason a camera can cause is decided from them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vision_simulator_results_produce_every_camera_reason() {
+    use tracemark_sim::vision::{Damage, DamageRates, VisionSim};
+    let Some((host, port)) = broker() else { return };
+    let line = unique("v");
+    let mut subscription = Subscription::new(&host, port, &line);
+    subscription.client_id = unique("sub");
+    let (mut results, mut link) = spawn_subscription(subscription);
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while *link.borrow_and_update() != Link::Subscribed {
+            link.changed().await.expect("subscription task alive");
+        }
+    })
+    .await
+    .expect("subscribed within 10 s");
+
+    let code = |n: u32| format!("(01)09506000134352(21){n:012}");
+    let mut camera = VisionSim::new("cam1", DamageRates::NONE, 1);
+    // Unit i carries code i, except unit 5, which carries a copy of unit 0's code.
+    let script = [
+        (code(0), Damage::None),
+        (code(1), Damage::Blank),
+        (code(2), Damage::MissingModules),
+        (code(3), Damage::WrongCode),
+        (code(4), Damage::None),
+        (code(0), Damage::None),
+    ];
+    let topic = format!("tracemark/{line}/vision/cam1/result");
+    let mut messages = Vec::new();
+    let mut truth = Vec::new();
+    for (i, (printed, damage)) in script.iter().enumerate() {
+        let result = camera.inspect_with(printed, *damage).expect("inspect");
+        messages.push((
+            topic.clone(),
+            camera.payload(&result, i as u64 * PITCH + READER_AT),
+        ));
+        truth.push(result);
+    }
+    publish_all(&host, port, messages).await;
+
+    let mut tracker = Tracker::new(TrackerConfig {
+        marker_counts: 100,
+        reader_counts: READER_AT,
+        gate_counts: 500,
+        window_counts: PITCH / 2,
+        min_grade: Grade::C,
+        max_consecutive_rejects: 10,
+    });
+    for i in 0..7u32 {
+        tracker.unit_detected(u64::from(i) * PITCH);
+        tracker.printed(&code(i)).expect("print");
+    }
+    // The wrong code unit 3 shows is a code of this batch (issued, not yet printed).
+    let wrong = truth[3]
+        .data
+        .as_deref()
+        .and_then(gs1_code_of)
+        .expect("the wrong code reads");
+    tracker.code_issued(&wrong);
+    let mut outcomes = Vec::new();
+    for _ in 0..script.len() {
+        let received = tokio::time::timeout(Duration::from_secs(10), results.recv())
+            .await
+            .expect("every result arrives within 10 s")
+            .expect("subscription alive");
+        let Received::Result(result) = received else {
+            panic!("the simulator's payload is well-formed: {received:?}");
+        };
+        if let Some(verdict) = tracker.result(&result, gs1_code_of) {
+            outcomes.push((verdict.unit, verdict.outcome));
+        }
+    }
+    let missing = match truth[2].data {
+        // A large hole either defeats the decoder or reads at grade D.
+        None => RejectReason::NoRead,
+        Some(_) => RejectReason::LowGrade,
+    };
+    assert_eq!(
+        outcomes,
+        [
+            (1, Outcome::Verified),
+            (2, Outcome::Rejected(RejectReason::NoRead)),
+            (3, Outcome::Rejected(missing)),
+            (4, Outcome::Rejected(RejectReason::Mismatch)),
+            (5, Outcome::Verified),
+            (6, Outcome::Rejected(RejectReason::Duplicate)),
+        ]
+    );
+    // Unit 7 was never read: late at the gate.
+    let late = tracker.advance(6 * PITCH + 500);
+    assert_eq!(late.len(), 1);
+    assert_eq!(late[0].outcome, Outcome::Rejected(RejectReason::Late));
+}

@@ -3,6 +3,7 @@
 
 pub mod linx;
 pub mod marker;
+pub mod vision;
 pub mod zipher;
 
 pub use marker::{Fault, MarkerSim, Print, SimSnapshot, TriggerOutcome, run_print_timer};

@@ -252,9 +252,12 @@ impl Tracker {
         self.stats.results += 1;
 
         let code = result.data.as_deref().and_then(&code_of);
-        // Content first: a code in flight names its unit.
+        // Content first: a code in flight names its unit — unless the result's encoder count
+        // puts the read elsewhere (another unit carrying a wrong code that happens to be in
+        // flight, e.g. the next one's): then it is that other unit's mismatch.
         if let Some(code) = &code
             && let Some(&unit) = self.in_flight.get(code)
+            && self.read_near(unit, result.encoder)
         {
             let outcome = match result.grade {
                 Some(grade) if grade < self.config.min_grade => {
@@ -318,6 +321,14 @@ impl Tracker {
         if let Some(i) = RejectReason::ALL.iter().position(|r| *r == reason) {
             self.stats.rejected[i] += 1;
         }
+    }
+
+    /// Whether a read at `encoder` can be of `unit` (always, without an encoder count).
+    fn read_near(&self, unit: u64, encoder: Option<u64>) -> bool {
+        let Some(at) = encoder else { return true };
+        self.units.iter().find(|u| u.id == unit).is_some_and(|u| {
+            (u.entry + self.config.reader_counts).abs_diff(at) <= self.config.window_counts
+        })
     }
 
     /// The undecided unit whose expected read position is nearest `encoder` within the window;
