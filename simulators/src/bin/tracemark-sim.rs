@@ -26,6 +26,31 @@ enum Device {
     Linx(MarkerArgs),
     /// A Zipher-protocol thermal-transfer / thermal-inkjet coder (text protocol).
     Zipher(MarkerArgs),
+    /// A camera: inspects printed units fed over TCP (`ENCODER CODE` lines), renders, damages
+    /// and decodes each, and publishes the result over MQTT (SPEC §5).
+    Vision(VisionArgs),
+}
+
+#[derive(Debug, Args)]
+struct VisionArgs {
+    /// The broker, `mqtt://HOST:PORT`.
+    #[arg(long, value_name = "URL")]
+    mqtt: String,
+    /// The line id: results go to `tracemark/<line>/vision/<reader>/result`.
+    #[arg(long)]
+    line: String,
+    /// The reader's name.
+    #[arg(long, default_value = "cam1")]
+    reader: String,
+    /// Damage rates: none, default (≈ 3 % of units) or heavy (≈ 15 %).
+    #[arg(long, default_value = "default")]
+    damage: String,
+    /// Seed of the damage draws (runs repeat with the same seed).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Serve the unit feed on TCP HOST:PORT (port 0 picks one); prints `listening: ADDR`.
+    #[arg(long, value_name = "HOST:PORT")]
+    feed: String,
 }
 
 #[derive(Debug, Args)]
@@ -83,6 +108,48 @@ async fn main() -> anyhow::Result<()> {
             let depth = args.depth.unwrap_or(tracemark_sim::zipher::DEFAULT_DEPTH);
             run(ZipherSim::new(depth), args).await
         }
+        Device::Vision(args) => run_vision(args).await,
+    }
+}
+
+async fn run_vision(args: VisionArgs) -> anyhow::Result<()> {
+    use tracemark_sim::vision::{DamageRates, VisionSim, serve_feed};
+    let rates = match args.damage.as_str() {
+        "none" => DamageRates::NONE,
+        "default" => DamageRates::DEFAULT,
+        "heavy" => DamageRates::HEAVY,
+        other => bail!("--damage {other:?}: one of none, default, heavy"),
+    };
+    let (host, port) = args
+        .mqtt
+        .strip_prefix("mqtt://")
+        .and_then(|rest| rest.rsplit_once(':'))
+        .and_then(|(host, port)| Some((host.to_owned(), port.parse::<u16>().ok()?)))
+        .with_context(|| format!("--mqtt {:?}: expected mqtt://HOST:PORT", args.mqtt))?;
+    let options = rumqttc::MqttOptions::new(format!("tracemark-sim-{}", args.reader), host, port);
+    let (client, mut events) = rumqttc::AsyncClient::new(options, 1024);
+    tokio::spawn(async move {
+        // The event loop carries the publishes; it reconnects by itself on the next poll.
+        loop {
+            if let Err(error) = events.poll().await {
+                tracing::warn!(%error, "MQTT connection lost");
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind(&args.feed)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.feed))?;
+    announce(&format!("listening: {}", listener.local_addr()?))?;
+    let sim = std::sync::Arc::new(tokio::sync::Mutex::new(VisionSim::new(
+        &args.reader,
+        rates,
+        args.seed,
+    )));
+    let topic = format!("tracemark/{}/vision/{}/result", args.line, args.reader);
+    tokio::select! {
+        served = serve_feed(listener, sim, client, topic) => served.context("the feed failed"),
+        signal = tokio::signal::ctrl_c() => signal.context("waiting for ctrl-c"),
     }
 }
 
