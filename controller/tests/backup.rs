@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use tracemark::store::backup::{restore, restore_into_postgres};
-use tracemark::store::{Batch, BatchState, CodeState, NewBatch, Store, StoreError, Transition};
+use tracemark::store::{Batch, CodeState, Store, StoreError, Transition};
 
 const GTIN: &str = "09506000134352";
 
@@ -33,21 +33,7 @@ async fn fill(store: &Store) -> Vec<String> {
         .add_product(&product("q", "09506000134369"))
         .await
         .expect("add q");
-    let batch = store
-        .create_batch(&NewBatch {
-            product_id: "p".into(),
-            lot: "L1".into(),
-            quantity: 100,
-            production_date: "2025-03-01".into(),
-            expiry_date: None,
-            line: Some("line-1".into()),
-        })
-        .await
-        .expect("batch");
-    store
-        .set_batch_state(batch.id, BatchState::Running)
-        .await
-        .expect("start");
+    let batch = running_batch(store, "p", 100).await;
     let issued = store
         .allocate("p", 30, Some(batch.id))
         .await

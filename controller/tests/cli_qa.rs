@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use tracemark::store::{BatchState, CodeState, NewBatch, Store, Transition};
+use tracemark::store::{CodeState, Store, Transition};
 
 fn to(code: &str, state: CodeState, reason: Option<&str>) -> Transition {
     Transition {
@@ -19,21 +19,7 @@ async fn line_output(store: &Store) -> Vec<String> {
     let mut p = product("p", "09506000134352");
     p.min_grade = "B".into();
     store.add_product(&p).await.expect("add");
-    let batch = store
-        .create_batch(&NewBatch {
-            product_id: "p".into(),
-            lot: "L1".into(),
-            quantity: 5,
-            production_date: "2025-03-01".into(),
-            expiry_date: None,
-            line: None,
-        })
-        .await
-        .expect("batch");
-    store
-        .set_batch_state(batch.id, BatchState::Running)
-        .await
-        .expect("start");
+    let batch = running_batch(store, "p", 5).await;
     let codes = store
         .allocate("p", 5, Some(batch.id))
         .await

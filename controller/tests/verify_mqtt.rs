@@ -70,14 +70,10 @@ fn result_json(seq: u64, data: Option<&str>, grade: Option<&str>, encoder: u64) 
 const READER_AT: u64 = 300;
 const PITCH: u64 = 50;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn results_over_mosquitto_decide_every_reason_and_survive_hostile_payloads() {
-    let Some((host, port)) = broker() else { return };
-    let line = unique("t");
-    let mut subscription = Subscription::new(&host, port, &line);
-    subscription.client_id = unique("sub");
-    subscription.readers = vec!["cam1".to_owned()];
-    let (mut results, mut link) = spawn_subscription(subscription);
+/// Starts the subscription and returns its results once the broker acknowledged it (the
+/// readiness signal).
+async fn subscribed(subscription: Subscription) -> tokio::sync::mpsc::Receiver<Received> {
+    let (results, mut link) = spawn_subscription(subscription);
     tokio::time::timeout(Duration::from_secs(10), async {
         while *link.borrow_and_update() != Link::Subscribed {
             link.changed().await.expect("subscription task alive");
@@ -85,6 +81,34 @@ async fn results_over_mosquitto_decide_every_reason_and_survive_hostile_payloads
     })
     .await
     .expect("subscribed within 10 s");
+    results
+}
+
+/// A tracker with `units` units one pitch apart, unit `i` printed with `code(i)`.
+fn line_of_units(units: u32, code: impl Fn(u32) -> String) -> Tracker {
+    let mut tracker = Tracker::new(TrackerConfig {
+        marker_counts: 100,
+        reader_counts: READER_AT,
+        gate_counts: 500,
+        window_counts: PITCH / 2,
+        min_grade: Grade::C,
+        max_consecutive_rejects: 10,
+    });
+    for i in 0..units {
+        tracker.unit_detected(u64::from(i) * PITCH);
+        tracker.printed(&code(i)).expect("print");
+    }
+    tracker
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn results_over_mosquitto_decide_every_reason_and_survive_hostile_payloads() {
+    let Some((host, port)) = broker() else { return };
+    let line = unique("t");
+    let mut subscription = Subscription::new(&host, port, &line);
+    subscription.client_id = unique("sub");
+    subscription.readers = vec!["cam1".to_owned()];
+    let mut results = subscribed(subscription).await;
 
     let code = |n: u32| format!("(01)09506000134352(21){n:06}");
     let scan = |n: u32| format!("]d2010950600013435221{n:06}");
@@ -137,18 +161,7 @@ async fn results_over_mosquitto_decide_every_reason_and_survive_hostile_payloads
     let total = messages.len();
     publish_all(&host, port, messages).await;
 
-    let mut tracker = Tracker::new(TrackerConfig {
-        marker_counts: 100,
-        reader_counts: READER_AT,
-        gate_counts: 500,
-        window_counts: PITCH / 2,
-        min_grade: Grade::C,
-        max_consecutive_rejects: 10,
-    });
-    for i in 0..8u32 {
-        tracker.unit_detected(u64::from(i) * PITCH);
-        tracker.printed(&code(i)).expect("print");
-    }
+    let mut tracker = line_of_units(8, code);
     tracker.code_issued(&code(99));
     let mut verdicts = Vec::new();
     let mut malformed = Vec::new();
@@ -202,14 +215,7 @@ async fn vision_simulator_results_produce_every_camera_reason() {
     let line = unique("v");
     let mut subscription = Subscription::new(&host, port, &line);
     subscription.client_id = unique("sub");
-    let (mut results, mut link) = spawn_subscription(subscription);
-    tokio::time::timeout(Duration::from_secs(10), async {
-        while *link.borrow_and_update() != Link::Subscribed {
-            link.changed().await.expect("subscription task alive");
-        }
-    })
-    .await
-    .expect("subscribed within 10 s");
+    let mut results = subscribed(subscription).await;
 
     let code = |n: u32| format!("(01)09506000134352(21){n:012}");
     let mut camera = VisionSim::new("cam1", DamageRates::NONE, 1);
@@ -235,18 +241,7 @@ async fn vision_simulator_results_produce_every_camera_reason() {
     }
     publish_all(&host, port, messages).await;
 
-    let mut tracker = Tracker::new(TrackerConfig {
-        marker_counts: 100,
-        reader_counts: READER_AT,
-        gate_counts: 500,
-        window_counts: PITCH / 2,
-        min_grade: Grade::C,
-        max_consecutive_rejects: 10,
-    });
-    for i in 0..7u32 {
-        tracker.unit_detected(u64::from(i) * PITCH);
-        tracker.printed(&code(i)).expect("print");
-    }
+    let mut tracker = line_of_units(7, code);
     // The wrong code unit 3 shows is a code of this batch (issued, not yet printed).
     let wrong = truth[3]
         .data

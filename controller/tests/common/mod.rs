@@ -34,7 +34,7 @@ macro_rules! both {
     };
 }
 
-use tracemark::store::{Actor, Product, Store};
+use tracemark::store::{Actor, Batch, BatchState, NewBatch, Product, Store};
 
 pub fn actor() -> Actor {
     Actor {
@@ -118,6 +118,25 @@ pub fn product(id: &str, gtin: &str) -> Product {
         pack_sizes: vec![10, 40],
         min_grade: "C".into(),
     }
+}
+
+/// A batch `L1` of `quantity` units of `product`, started.
+pub async fn running_batch(store: &Store, product: &str, quantity: i64) -> Batch {
+    let batch = store
+        .create_batch(&NewBatch {
+            product_id: product.into(),
+            lot: "L1".into(),
+            quantity,
+            production_date: "2025-03-01".into(),
+            expiry_date: None,
+            line: Some("line-1".into()),
+        })
+        .await
+        .expect("create the batch");
+    store
+        .set_batch_state(batch.id, BatchState::Running)
+        .await
+        .expect("start the batch")
 }
 
 pub async fn open(url: &str) -> Store {
