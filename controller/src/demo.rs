@@ -1,182 +1,374 @@
-//! `tracemark demo`: the code pipeline end to end, until the line runtime exists.
-//!
-//! For each unit: a non-guessable serial (FF1 of the unit counter, tweak = GTIN), the unit's GS1
-//! code, a GS1 DataMatrix rendered to PNG, the PNG decoded by an independent reader (rxing), the
-//! scanner data parsed and compared with what was generated. It ends with a reconciliation: every
-//! generated code was rendered, read back identical, and is unique.
+//! `tracemark demo` and `tracemark simulate`: the line runtime against the line twin, in one
+//! process (see `tracemark::commissioning`). The demo runs `line-configs/demo.toml` on the
+//! embedded broker and ends with the QA step a plant would do: the rejected units are destroyed
+//! and the batch is closed, so its reconciliation balances exactly (SPEC §3).
 
-use std::collections::HashSet;
-use std::time::Instant;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Context, anyhow};
+use anyhow::Context as _;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::json;
-use tracemark_codes::gs1::{self, Gs1Code, Gtin};
-use tracemark_codes::serial::{Alphabet, SerialGenerator};
-use tracemark_codes::symbol::{self, RenderOptions, Symbology};
+use tracemark::commissioning::{self, FaultProfile, Options, Report};
+use tracemark::config;
+use tracemark::store::{BatchState, CodeState, NewBatch, Product, Store, StoreError, Transition};
+use tracemark_sim::Fault;
 
-use crate::cli::CliError;
-use crate::cli::codes::DEMO_KEY;
+use crate::cli::{CliError, Context};
 
-/// The demo's product: the GTIN GS1 uses in its own examples.
-const DEMO_GTIN: &str = "09506000134352";
+/// The demo line, built in so `demo` works from any directory.
+const DEMO_CONFIG: &str = include_str!("../../line-configs/demo.toml");
+const DEMO_CONFIG_PATH: &str = "line-configs/demo.toml";
 
 #[derive(Debug, Args)]
 pub(crate) struct DemoArgs {
     /// Units to produce.
-    #[arg(long, default_value_t = 2_000)]
+    #[arg(long, default_value_t = 600)]
     units: u64,
+    /// Line speed in units per minute (default: the config's).
+    #[arg(long)]
+    speed: Option<u32>,
+    /// Camera damage: none, default (about 3 % of prints) or heavy (about a quarter).
+    #[arg(long, value_enum, default_value_t = FaultProfile::Default)]
+    faults: FaultProfile,
+    /// Marker fault at unit N, e.g. `200:disconnect` (repeatable): nak, buffer-full,
+    /// disconnect, stall, garbage, ink-out, head-open, reprint-on-empty.
+    #[arg(long = "marker-fault", value_parser = parse_marker_fault)]
+    marker_faults: Vec<(u64, Fault)>,
+    /// Line config.
+    #[arg(long, default_value = DEMO_CONFIG_PATH)]
+    config: PathBuf,
+    /// Seed of the twin's draws (spacing, damage).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Use this MQTT broker (`mqtt://HOST:PORT`) instead of the embedded one.
+    #[arg(long)]
+    mqtt: Option<String>,
+    /// Keep the rejected units for QA and the batch open (the demo otherwise destroys the
+    /// rejects and closes the batch).
+    #[arg(long)]
+    keep_open: bool,
     /// Print one JSON object with the reconciliation as the last line of stdout.
     #[arg(long)]
     json: bool,
 }
 
-/// What happened to the units, counted independently at each step.
-#[derive(Debug, Default)]
-struct Tally {
-    allocated: u64,
-    printed: u64,
-    verified: u64,
-    rejected: u64,
-    duplicates: u64,
+/// `tracemark simulate`: the same run for any line config.
+#[derive(Debug, Args)]
+pub(crate) struct SimulateArgs {
+    /// Line config to commission.
+    #[arg(long)]
+    config: PathBuf,
+    /// Units to produce.
+    #[arg(long, default_value_t = 300)]
+    units: u64,
+    /// Camera damage.
+    #[arg(long, value_enum, default_value_t = FaultProfile::Default)]
+    faults: FaultProfile,
+    /// Print one JSON object with the reconciliation as the last line of stdout.
+    #[arg(long)]
+    json: bool,
 }
 
-pub(crate) fn run(args: &DemoArgs) -> Result<(), CliError> {
-    if args.units == 0 {
+fn parse_marker_fault(text: &str) -> Result<(u64, Fault), String> {
+    let (unit, fault) = text
+        .split_once(':')
+        .ok_or_else(|| format!("{text:?}: expected UNIT:FAULT, e.g. 200:disconnect"))?;
+    let unit = unit
+        .parse()
+        .map_err(|_| format!("{unit:?} is not a unit number"))?;
+    let fault = Fault::from_name(fault).ok_or_else(|| {
+        let names: Vec<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
+        format!("{fault:?} is not one of {}", names.join(", "))
+    })?;
+    Ok((unit, fault))
+}
+
+pub(crate) fn run(args: &DemoArgs, context: &Context) -> Result<(), CliError> {
+    let broker = args.mqtt.as_deref().map(parse_broker).transpose()?;
+    let options = Options {
+        units: args.units,
+        speed_upm: args.speed,
+        faults: args.faults,
+        marker_faults: args.marker_faults.clone(),
+        seed: args.seed,
+        broker,
+    };
+    commission(context, &args.config, options, args.json, !args.keep_open)
+}
+
+pub(crate) fn simulate(args: &SimulateArgs, context: &Context) -> Result<(), CliError> {
+    let options = Options {
+        units: args.units,
+        speed_upm: None,
+        faults: args.faults,
+        marker_faults: Vec::new(),
+        seed: 1,
+        broker: None,
+    };
+    commission(context, &args.config, options, args.json, true)
+}
+
+fn parse_broker(url: &str) -> Result<(String, u16), CliError> {
+    let rest = url
+        .strip_prefix("mqtt://")
+        .ok_or_else(|| CliError::input("--mqtt", format!("{url:?} is not mqtt://HOST:PORT")))?;
+    let (host, port) = rest.rsplit_once(':').unwrap_or((rest, "1883"));
+    let port = port
+        .trim_end_matches('/')
+        .parse()
+        .map_err(|_| CliError::input("--mqtt", format!("{port:?} is not a port")))?;
+    Ok((host.to_owned(), port))
+}
+
+fn commission(
+    context: &Context,
+    config_path: &Path,
+    options: Options,
+    json: bool,
+    close: bool,
+) -> Result<(), CliError> {
+    if options.units == 0 {
         return Err(CliError::input("--units", "must be at least 1"));
     }
-    let gtin = Gtin::parse(DEMO_GTIN).context("demo GTIN")?;
-    let serials = SerialGenerator::with_planned_volume(
-        &DEMO_KEY,
-        gtin.as_bytes(),
-        Alphabet::Safe,
-        10,
-        args.units,
-    )
-    .map_err(|e| CliError::input("--units", e))?;
-    let lot = "DEMO-LOT-1";
-    let options = RenderOptions::for_symbology(Symbology::Gs1DataMatrix);
-
-    if !args.json {
-        println!(
-            "tracemark demo: {} units of GTIN {gtin}, lot {lot}",
-            args.units
-        );
-        println!(
-            "  serial: FF1 (NIST SP 800-38G) over the '{}' alphabet, 10 characters",
-            Alphabet::Safe.name()
-        );
-        println!("  symbol: GS1 DataMatrix, decoded back by an independent reader (rxing)");
-    }
-    let progress = if args.json {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(args.units)
-    };
-    progress.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} units  {per_sec}  eta {eta}")
+    let line = load_config(config_path)?;
+    let product_id = line
+        .product
+        .clone()
+        .ok_or_else(|| CliError::input("config", "[line] names no product: the run needs one"))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Failed(anyhow::anyhow!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async {
+        let store = context.open().await?;
+        let product = ensure_product(&store, &product_id).await?;
+        let batch = open_batch(&store, &product, &line.id, options.units).await?;
+        if !json {
+            println!(
+                "tracemark {}: line {:?}, {} units of {} ({}), batch {} lot {}",
+                if close { "demo" } else { "run" },
+                line.id,
+                options.units,
+                product.id,
+                product.key,
+                batch.id,
+                batch.lot
+            );
+            for marker in &line.markers {
+                println!(
+                    "  marker {} ({}) at {} mm, simulated over its own protocol",
+                    marker.name, marker.kind, marker.position_mm
+                );
+            }
+            for reader in &line.readers {
+                println!(
+                    "  camera {} at {} mm, results over MQTT",
+                    reader.name, reader.position_mm
+                );
+            }
+            if let Some(gate) = &line.gate {
+                println!(
+                    "  reject gate at {} mm on PLC {} (Modbus TCP)",
+                    gate.position_mm, gate.plc
+                );
+            }
+        }
+        let bar = if json {
+            ProgressBar::hidden()
+        } else {
+            ProgressBar::new(options.units)
+        };
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} units  {per_sec}  eta {eta}\n{wide_msg}",
+            )
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-
-    let started = Instant::now();
-    let mut tally = Tally::default();
-    let mut seen = HashSet::with_capacity(usize::try_from(args.units).unwrap_or(0));
-    let mut first_failure: Option<String> = None;
-    for counter in 0..args.units {
-        let serial = serials.serial(counter).context("serial generation")?;
-        tally.allocated += 1;
-        let code = Gs1Code::from_pairs([
-            ("01", gtin.as_str()),
-            ("17", "271231"),
-            ("10", lot),
-            ("21", serial.as_str()),
-        ])
-        .context("unit code")?;
-        if !seen.insert(serial) {
-            tally.duplicates += 1;
-        }
-        let element = code.to_element_string();
-        let png = symbol::encode(Symbology::Gs1DataMatrix, element.as_bytes())
-            .and_then(|s| s.to_png(&options))
-            .context("rendering")?;
-        tally.printed += 1;
-        match read_back(&png) {
-            Ok(read) if read == code => tally.verified += 1,
-            Ok(read) => {
-                tally.rejected += 1;
-                first_failure.get_or_insert(format!(
-                    "unit {counter}: read {} instead of {}",
-                    read.to_hri(),
-                    code.to_hri()
-                ));
-            }
-            Err(reason) => {
-                tally.rejected += 1;
-                first_failure.get_or_insert(format!("unit {counter}: {reason}"));
-            }
-        }
-        progress.inc(1);
-    }
-    progress.finish_and_clear();
-    let seconds = started.elapsed().as_secs_f64();
-    let units_per_min = if seconds > 0.0 {
-        args.units as f64 / seconds * 60.0
-    } else {
-        0.0
-    };
-    let unaccounted = tally.allocated - tally.verified - tally.rejected;
-    let balanced =
-        tally.printed == tally.allocated && tally.verified + tally.rejected == tally.printed;
-    let ok = balanced && tally.rejected == 0 && tally.duplicates == 0 && unaccounted == 0;
-
-    if args.json {
-        let summary = json!({
-            "units": args.units,
-            "allocated": tally.allocated,
-            "printed": tally.printed,
-            "verified": tally.verified,
-            "rejected": tally.rejected,
-            "voided": 0,
-            "escapes": 0,
-            "false_rejects": tally.rejected,
-            "duplicates": tally.duplicates,
-            "unaccounted": unaccounted,
-            "balanced": balanced,
-            "units_per_min": units_per_min.round(),
-        });
-        println!("{summary}");
-    } else {
-        println!("reconciliation");
-        println!("  allocated  {:>9}  (serials generated)", tally.allocated);
-        println!("  printed    {:>9}  (symbols rendered)", tally.printed);
-        println!("  verified   {:>9}  (read back identical)", tally.verified);
-        println!("  rejected   {:>9}", tally.rejected);
-        println!("  duplicates {:>9}", tally.duplicates);
-        println!(
-            "  balanced   {:>9}  allocated = printed = verified + rejected",
-            if balanced { "yes" } else { "NO" }
         );
-        println!("  throughput {:>9.0} units/min", units_per_min);
-        println!("The full line demo (marker, camera, reject gate) comes with the line runtime.");
-    }
-    if let Some(failure) = first_failure {
-        eprintln!("first failure: {failure}");
-    }
-    if !ok {
-        return Err(CliError::Failed(anyhow!(
-            "the demo's records do not reconcile"
-        )));
-    }
-    Ok(())
+        let report = commissioning::run(line, store.clone(), batch.id, options, bar).await?;
+        let mut destroyed = 0;
+        let mut closed = false;
+        if close && report.ok() {
+            destroyed = destroy_rejects(&store, batch.id).await?;
+            store.set_batch_state(batch.id, BatchState::Closed).await?;
+            closed = true;
+        }
+        let counts = store.batch_counts(batch.id).await?;
+        let after = tracemark::store::reconcile::Reconciliation::from_counts(&counts);
+        print_report(&report, json, destroyed, closed.then_some(after.balanced));
+        if report.ok() && (!closed || after.balanced) {
+            Ok(())
+        } else {
+            Err(CliError::Failed(anyhow::anyhow!(
+                "the controller's records disagree with what happened on the line"
+            )))
+        }
+    })
 }
 
-/// Decodes the PNG like a camera would and parses the scanner data.
-fn read_back(png: &[u8]) -> Result<Gs1Code, String> {
-    let decoded = symbol::decode_png(png).map_err(|e| format!("no read: {e}"))?;
-    let message = String::from_utf8(decoded.scanner_message())
-        .map_err(|_| "decoded data is not text".to_owned())?;
-    gs1::parse(&message)
-        .map(|scan| scan.code)
-        .map_err(|e| format!("unreadable code: {e}"))
+fn load_config(path: &Path) -> Result<config::Line, CliError> {
+    let loaded = if !path.exists() && path == Path::new(DEMO_CONFIG_PATH) {
+        let dir = tempfile_dir()?;
+        let file = dir.join("demo.toml");
+        std::fs::write(&file, DEMO_CONFIG).context("write the built-in demo config")?;
+        config::load(&file)
+    } else {
+        config::load(path)
+    };
+    loaded.map_err(|errors| CliError::Input(errors.to_string()))
+}
+
+fn tempfile_dir() -> Result<PathBuf, CliError> {
+    let dir = std::env::temp_dir().join(format!("tracemark-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).context("create a temporary directory")?;
+    Ok(dir)
+}
+
+/// The line's product, created as the demo product when the store does not have it.
+async fn ensure_product(store: &Store, id: &str) -> Result<Product, CliError> {
+    match store.product(id).await {
+        Ok(product) => Ok(product),
+        Err(StoreError::NotFound { .. }) => Ok(store
+            .add_product(&Product {
+                id: id.to_owned(),
+                scheme: "gs1".into(),
+                // The GTIN GS1 uses in its own examples.
+                key: "09506000134352".into(),
+                name: "Demo widget".into(),
+                category: "household electrical appliance".into(),
+                model: "DW-1".into(),
+                mandatory_standard: "GB 4706.1-2005".into(),
+                licence_no: None,
+                ccc_cert_no: Some("2024010701000001".into()),
+                warranty_months: Some(12),
+                retention_years: 3,
+                serial_alphabet: "safe".into(),
+                serial_length: 10,
+                pack_sizes: vec![10, 40],
+                min_grade: "C".into(),
+            })
+            .await?),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The line's running batch of `product` (a restart resumes it), or a new one.
+async fn open_batch(
+    store: &Store,
+    product: &Product,
+    line: &str,
+    units: u64,
+) -> Result<tracemark::store::Batch, CliError> {
+    let open = store.batches().await?.into_iter().rev().find(|b| {
+        b.product_id == product.id
+            && b.line.as_deref() == Some(line)
+            && matches!(b.state, BatchState::Running | BatchState::Paused)
+    });
+    if let Some(batch) = open {
+        return Ok(batch);
+    }
+    let today = time::OffsetDateTime::now_utc().date();
+    let lot = format!("{line}-{}", store.batches().await?.len() + 1);
+    let batch = store
+        .create_batch(&NewBatch {
+            product_id: product.id.clone(),
+            lot,
+            quantity: i64::try_from(units).unwrap_or(i64::MAX),
+            production_date: today.to_string(),
+            expiry_date: None,
+            line: Some(line.to_owned()),
+        })
+        .await?;
+    Ok(store.set_batch_state(batch.id, BatchState::Running).await?)
+}
+
+/// QA destroys the rejected units (the demo's stand-in for the reject bin's review).
+async fn destroy_rejects(store: &Store, batch: i64) -> Result<u64, CliError> {
+    let rejected = store
+        .codes_of_batch(batch, CodeState::Rejected, i64::MAX)
+        .await?;
+    let changes: Vec<Transition> = rejected
+        .into_iter()
+        .map(|c| Transition {
+            code: c.code,
+            to: CodeState::Destroyed,
+            reason: None,
+        })
+        .collect();
+    if !changes.is_empty() {
+        store.transition_all(&changes).await?;
+    }
+    Ok(changes.len() as u64)
+}
+
+fn print_report(report: &Report, json: bool, destroyed: u64, closed_balanced: Option<bool>) {
+    if json {
+        let mut value = serde_json::to_value(report).unwrap_or_default();
+        if let Some(object) = value.as_object_mut() {
+            object.insert("qa_destroyed".into(), destroyed.into());
+            object.insert(
+                "closed_balanced".into(),
+                closed_balanced.map_or(serde_json::Value::Null, Into::into),
+            );
+        }
+        println!("{value}");
+        return;
+    }
+    let yes = |b: bool| if b { "yes" } else { "NO" };
+    let line = &report.line;
+    println!();
+    println!("line");
+    println!(
+        "  units        {:>8}  ({} units/min while running)",
+        report.units, report.units_per_min
+    );
+    println!(
+        "  underruns    {:>8}  (print-go with an empty marker buffer)",
+        line.underruns
+    );
+    println!(
+        "  line stops   {:>8}  {}",
+        line.line_stops,
+        line.alarm.clone().unwrap_or_default()
+    );
+    println!("  rejects by reason");
+    let width = line.rejected.values().max().copied().unwrap_or(1).max(1);
+    for (reason, count) in &line.rejected {
+        let bar = "█".repeat(((count * 30).div_ceil(width)) as usize);
+        println!("    {reason:<11} {count:>6}  {bar}");
+    }
+    println!("reconciliation (controller's records)");
+    println!("  allocated    {:>8}", report.allocated);
+    println!("  printed      {:>8}", report.printed);
+    println!("  verified     {:>8}", report.verified);
+    println!("  rejected     {:>8}", report.rejected);
+    println!(
+        "  voided       {:>8}  (left in the marker buffer at the end)",
+        report.voided
+    );
+    println!(
+        "  balanced     {:>8}  allocated = voided + printed, printed = verified + rejected",
+        yes(report.balanced)
+    );
+    println!("ground truth (the twin)");
+    println!("  diverted     {:>8}", report.diverted);
+    println!(
+        "  escapes      {:>8}  (bad units past the gate)",
+        report.escapes
+    );
+    println!(
+        "  false rejects{:>8}  (good units diverted)",
+        report.false_rejects
+    );
+    println!("  duplicates   {:>8}", report.duplicates);
+    println!("  unaccounted  {:>8}", report.unaccounted);
+    for disagreement in &report.disagreements {
+        println!("  ! {disagreement}");
+    }
+    if let Some(balanced) = closed_balanced {
+        println!(
+            "batch closed: {destroyed} rejected units destroyed by QA; reconciliation balanced: {}",
+            yes(balanced)
+        );
+    }
 }

@@ -4,6 +4,9 @@
 //! allocation, batches, audit log).
 #![warn(missing_docs)]
 
+pub mod broker;
+pub mod commissioning;
 pub mod config;
+pub mod line;
 pub mod store;
 pub mod verify;

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
+pub mod lineio;
 pub mod linx;
 pub mod marker;
 pub mod transport;

@@ -3,6 +3,8 @@
 
 pub mod linx;
 pub mod marker;
+pub mod plc;
+pub mod twin;
 pub mod vision;
 pub mod zipher;
 

@@ -258,6 +258,19 @@ impl VisionSim {
         })
     }
 
+    /// Inspects a unit that carries no print at all (the marker had nothing to print): a
+    /// no-read, as a real reader reports it.
+    pub fn nothing_printed(&mut self) -> VisionResult {
+        self.seq += 1;
+        VisionResult {
+            seq: self.seq,
+            data: None,
+            grade: None,
+            damage: Damage::Blank,
+            printed: None,
+        }
+    }
+
     /// The SPEC §5 JSON payload of a result, read at encoder count `encoder`.
     pub fn payload(&self, result: &VisionResult, encoder: u64) -> Vec<u8> {
         let json = |v: Option<String>| match v {

@@ -9,6 +9,7 @@ mod config;
 mod import;
 mod product;
 mod qa;
+mod run;
 
 use std::future::Future;
 
@@ -45,8 +46,12 @@ enum Command {
     /// Trace codes: parse, render, serials, allocate, change state.
     #[command(subcommand)]
     Codes(codes::CodesCommand),
-    /// Run the demo: codes generated, rendered, read back and reconciled.
+    /// Run the whole line against its twin: marker, camera, reject gate, reconciliation.
     Demo(crate::demo::DemoArgs),
+    /// Run the line of a config against its real devices until Ctrl-C.
+    Run(run::RunArgs),
+    /// Virtual commissioning: a line config run against simulators of its devices.
+    Simulate(crate::demo::SimulateArgs),
     /// Products (master data).
     #[command(subcommand)]
     Product(product::ProductCommand),
@@ -150,6 +155,8 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
         Command::Config(command) => config::run(command),
         Command::Backup(args) => backup::backup(args, &context),
         Command::Restore(args) => backup::restore(args, &context),
-        Command::Demo(args) => crate::demo::run(&args),
+        Command::Demo(args) => crate::demo::run(&args, &context),
+        Command::Run(args) => run::run(&args, &context),
+        Command::Simulate(args) => crate::demo::simulate(&args, &context),
     }
 }

@@ -124,10 +124,21 @@ pub(super) async fn run(store: &Store) -> Result<(), String> {
             let migrator = Migrator::new(Source(SQLITE))
                 .await
                 .map_err(|e| e.to_string())?;
-            migrator
-                .run(pool)
-                .await
-                .map_err(|e| format!("migration failed: {e}"))
+            // Two processes opening a new file at once (a test watching a demo it started)
+            // both find a migration pending; each runs in its own transaction, so the one that
+            // loses rolls back and, run again, finds it applied.
+            let mut attempt = 0;
+            loop {
+                match migrator.run(pool).await {
+                    Ok(()) => return Ok(()),
+                    Err(e) if attempt < 5 => {
+                        attempt += 1;
+                        tracing::debug!(error = %e, attempt, "SQLite migration raced; again");
+                        tokio::time::sleep(std::time::Duration::from_millis(20 * attempt)).await;
+                    }
+                    Err(e) => return Err(format!("migration failed: {e}")),
+                }
+            }
         }
         Db::Postgres(pool) => {
             let foreign: i64 = sqlx::query_scalar(

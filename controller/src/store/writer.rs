@@ -26,14 +26,40 @@ pub struct WriterHandle {
 impl WriterHandle {
     /// Queues a change and waits until it is committed (or refused).
     pub async fn transition(&self, change: Transition) -> Result<(), StoreError> {
+        self.submit(change).await?.await
+    }
+
+    /// Queues a change (waiting only for room in the queue) and returns what answers once it
+    /// is committed. Changes are applied in the order they are queued, so a caller that must
+    /// not wait for each commit — the line runtime — still gets `sent` before `printed`.
+    pub async fn submit(&self, change: Transition) -> Result<Committed, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(Request { change, reply })
             .await
             .map_err(|_| StoreError::Failed("the store writer has stopped".to_owned()))?;
-        answer.await.map_err(|_| {
-            StoreError::Failed("the store writer stopped before answering".to_owned())
-        })?
+        Ok(Committed(answer))
+    }
+}
+
+/// The answer to one queued change: resolves once its group is committed (or refused).
+#[derive(Debug)]
+pub struct Committed(oneshot::Receiver<Result<(), StoreError>>);
+
+impl std::future::Future for Committed {
+    type Output = Result<(), StoreError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx).map(|answer| {
+            answer.unwrap_or_else(|_| {
+                Err(StoreError::Failed(
+                    "the store writer stopped before answering".to_owned(),
+                ))
+            })
+        })
     }
 }
 

@@ -159,6 +159,11 @@ pub struct Tracker {
     batch_codes: HashSet<String>,
     /// Codes verified on a unit.
     verified: HashSet<String>,
+    /// Codes ever put on a unit (by the marker's confirmation or a camera read).
+    attached: HashSet<String>,
+    /// Codes a camera read proved printed before the marker confirmed them: the confirmation,
+    /// when it comes, is already accounted for.
+    proven_by_camera: HashSet<String>,
     seen: HashSet<(String, u64)>,
     seen_order: VecDeque<(String, u64)>,
     consecutive_rejects: u32,
@@ -175,6 +180,8 @@ impl Tracker {
             in_flight: HashMap::new(),
             batch_codes: HashSet::new(),
             verified: HashSet::new(),
+            attached: HashSet::new(),
+            proven_by_camera: HashSet::new(),
             seen: HashSet::new(),
             seen_order: VecDeque::new(),
             consecutive_rejects: 0,
@@ -213,7 +220,11 @@ impl Tracker {
     }
 
     /// The marker confirmed printing `code`: it is on the oldest unit still without a code.
+    /// A code a camera read already put on a unit is not attached again (`Ok(0)`).
     pub fn printed(&mut self, code: &str) -> Result<u64, TrackError> {
+        if self.proven_by_camera.remove(code) {
+            return Ok(0);
+        }
         if self.in_flight.contains_key(code) || self.verified.contains(code) {
             return Err(TrackError::PrintedTwice(code.to_owned()));
         }
@@ -223,9 +234,11 @@ impl Tracker {
             .find(|u| u.code.is_none() && !u.decided)
             .ok_or_else(|| TrackError::PrintWithoutUnit(code.to_owned()))?;
         unit.code = Some(code.to_owned());
+        let id = unit.id;
         self.batch_codes.insert(code.to_owned());
-        self.in_flight.insert(code.to_owned(), unit.id);
-        Ok(unit.id)
+        self.attached.insert(code.to_owned());
+        self.in_flight.insert(code.to_owned(), id);
+        Ok(id)
     }
 
     /// A camera result; returns the decision it makes, if it decides a unit.
@@ -272,6 +285,28 @@ impl Tracker {
             self.stats.unmatched += 1;
             return None;
         };
+        // A code sent to the marker, on a unit still without one: the read proves the print
+        // before the marker's confirmation arrived (a slow poll, a link being re-established).
+        if let Some(code) = &code
+            && self.batch_codes.contains(code)
+            && !self.attached.contains(code)
+            && let Some(u) = self
+                .units
+                .iter_mut()
+                .find(|u| u.id == unit && u.code.is_none())
+        {
+            u.code = Some(code.clone());
+            self.attached.insert(code.clone());
+            self.proven_by_camera.insert(code.clone());
+            self.in_flight.insert(code.clone(), unit);
+            let outcome = match result.grade {
+                Some(grade) if grade < self.config.min_grade => {
+                    Outcome::Rejected(RejectReason::LowGrade)
+                }
+                _ => Outcome::Verified,
+            };
+            return self.decide(unit, outcome, result);
+        }
         let reason = match &code {
             None if result.data.is_none() => RejectReason::NoRead,
             None => RejectReason::Unknown,

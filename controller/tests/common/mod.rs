@@ -208,3 +208,18 @@ pub async fn raw(store: &Store, sql: &str) -> Result<u64, sqlx::Error> {
         Ok(done.rows_affected())
     }
 }
+
+/// The test broker's URL (`TRACEMARK_TEST_MQTT`), or `None` (after printing why) when it is not
+/// configured. With `CI` set, a missing broker fails the test instead.
+pub fn mqtt_url() -> Option<String> {
+    match std::env::var("TRACEMARK_TEST_MQTT") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            if std::env::var_os("CI").is_some() {
+                panic!("TRACEMARK_TEST_MQTT not set, and CI is set: MQTT tests must run");
+            }
+            println!("skipped: TRACEMARK_TEST_MQTT not set");
+            None
+        }
+    }
+}

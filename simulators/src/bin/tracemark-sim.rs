@@ -29,6 +29,26 @@ enum Device {
     /// A camera: inspects printed units fed over TCP (`ENCODER CODE` lines), renders, damages
     /// and decodes each, and publishes the result over MQTT (SPEC §5).
     Vision(VisionArgs),
+    /// A line PLC with the tracemark line I/O map over Modbus TCP: encoder, photocell ring,
+    /// reject gate with confirm, stack light, line stop, comm watchdog (SPEC §5).
+    Plc(PlcArgs),
+}
+
+#[derive(Debug, Args)]
+struct PlcArgs {
+    /// Serve Modbus TCP on HOST:PORT (port 0 picks one); prints `listening: ADDR` first.
+    #[arg(long, value_name = "HOST:PORT")]
+    tcp: String,
+    /// The unit id answered; requests to other units get no answer.
+    #[arg(long, default_value_t = 1)]
+    unit_id: u8,
+    /// Run the conveyor on the simulator's own timer, units per minute: the encoder advances
+    /// by --pitch-counts and the photocell sees a unit at every pitch.
+    #[arg(long, value_name = "UPM", requires = "pitch_counts")]
+    rate: Option<u32>,
+    /// Encoder counts between two units, with --rate.
+    #[arg(long, value_name = "N", requires = "rate")]
+    pitch_counts: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -109,6 +129,7 @@ async fn main() -> anyhow::Result<()> {
             run(ZipherSim::new(depth), args).await
         }
         Device::Vision(args) => run_vision(args).await,
+        Device::Plc(args) => run_plc(args).await,
     }
 }
 
@@ -219,6 +240,69 @@ async fn control<M: MarkerSim>(sim: &M) -> anyhow::Result<()> {
                 sim.snapshot(),
                 sim.faults()
             ))?,
+            ["quit"] => return Ok(()),
+            _ => announce(&format!("error: unknown command `{line}`"))?,
+        }
+    }
+    // stdin closed (e.g. started in the background): keep serving until interrupted.
+    std::future::pending().await
+}
+
+async fn run_plc(args: PlcArgs) -> anyhow::Result<()> {
+    use tracemark_sim::plc::{PlcSim, run_conveyor};
+    let sim = PlcSim::new(args.unit_id);
+    let listener = tokio::net::TcpListener::bind(&args.tcp)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.tcp))?;
+    announce(&format!("listening: {}", listener.local_addr()?))?;
+    let server = {
+        let sim = sim.clone();
+        tokio::spawn(async move { sim.serve_tcp(listener).await })
+    };
+    if let (Some(rate), Some(pitch)) = (args.rate, args.pitch_counts) {
+        let sim = sim.clone();
+        tokio::spawn(async move { run_conveyor(&sim, rate, pitch).await });
+    }
+    tokio::select! {
+        result = plc_control(&sim) => result,
+        joined = server => match joined {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(error).context("serving failed"),
+            Err(error) => Err(error).context("server task failed"),
+        },
+        signal = tokio::signal::ctrl_c() => signal.context("waiting for ctrl-c"),
+    }
+}
+
+/// Run-time control of the PLC from stdin, one command per line: `detect`, `encoder N`,
+/// `fault NAME`, `clear NAME` (gate-jam, stall, disconnect), `status`, `quit`.
+async fn plc_control(sim: &tracemark_sim::plc::PlcSim) -> anyhow::Result<()> {
+    use tracemark_sim::plc::PlcFault;
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    while let Some(line) = lines.next_line().await? {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            [] => {}
+            ["detect"] => {
+                sim.detect();
+                announce(&format!("detect: {}", sim.snapshot().detections()))?;
+            }
+            ["encoder", count] => match count.parse::<u64>() {
+                Ok(count) => sim.set_encoder(count),
+                Err(_) => announce(&format!("error: `{count}` is not a count"))?,
+            },
+            [verb @ ("fault" | "clear"), name] => match PlcFault::from_name(name) {
+                Some(fault) if *verb == "fault" => sim.inject(fault),
+                Some(fault) => sim.clear(fault),
+                None => {
+                    let names: Vec<&str> = PlcFault::ALL.iter().map(|f| f.name()).collect();
+                    announce(&format!(
+                        "error: unknown fault `{name}`; one of: {}",
+                        names.join(", ")
+                    ))?;
+                }
+            },
+            ["status"] => announce(&format!("status: {:?}", sim.snapshot()))?,
             ["quit"] => return Ok(()),
             _ => announce(&format!("error: unknown command `{line}`"))?,
         }

@@ -1,0 +1,81 @@
+//! `tracemark run --config FILE [--batch ID]`: the line runtime against the real devices of a
+//! line config, until Ctrl-C (graceful stop: printing stops, the belt drains, leftovers voided).
+
+use std::path::PathBuf;
+
+use clap::Args;
+use tokio::sync::watch;
+use tracemark::line::{LineOptions, LineSetup, LineStats, run_line};
+use tracemark::store::BatchState;
+
+use super::{CliError, Context};
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// Line config.
+    #[arg(long)]
+    config: PathBuf,
+    /// The batch to produce (default: the line's running or paused batch).
+    #[arg(long)]
+    batch: Option<i64>,
+}
+
+pub(crate) fn run(args: &RunArgs, context: &Context) -> Result<(), CliError> {
+    let line = tracemark::config::load(&args.config)
+        .map_err(|errors| CliError::Input(errors.to_string()))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Failed(anyhow::anyhow!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async {
+        let store = context.open().await?;
+        let batch = match args.batch {
+            Some(id) => store.batch(id).await?,
+            None => store
+                .batches()
+                .await?
+                .into_iter()
+                .rev()
+                .find(|b| {
+                    b.line.as_deref() == Some(line.id.as_str())
+                        && matches!(b.state, BatchState::Running | BatchState::Paused)
+                })
+                .ok_or_else(|| {
+                    CliError::input(
+                        "--batch",
+                        format!(
+                            "line {:?} has no running or paused batch: start one with \
+                             `tracemark batch start ID` or name it",
+                            line.id
+                        ),
+                    )
+                })?,
+        };
+        let (stop_tx, stop_rx) = watch::channel(false);
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("stopping: printing stops, the belt drains (Ctrl-C again to abort)");
+                let _ = stop_tx.send(true);
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(130);
+                }
+            }
+        });
+        let (stats_tx, _stats_rx) = watch::channel(LineStats::default());
+        let setup = LineSetup {
+            line,
+            store,
+            batch: batch.id,
+            options: LineOptions::default(),
+        };
+        let report = run_line(setup, stop_rx, stats_tx)
+            .await
+            .map_err(|e| CliError::Failed(e.into()))?;
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+        Ok(())
+    })
+}

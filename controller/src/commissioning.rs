@@ -1,0 +1,448 @@
+//! Virtual commissioning: a line config run against the line twin (`tracemark demo`,
+//! `tracemark simulate`). Every device of the config is replaced by a simulator of the same
+//! protocol — the marker over a pseudo-terminal (serial) or TCP, the PLC over Modbus TCP, the
+//! camera over MQTT — with the config's geometry; the controller is the real line runtime. At
+//! the end the controller's records are compared with the twin's ground truth, unit by unit.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use indicatif::ProgressBar;
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tracemark_sim::linx::LinxSim;
+use tracemark_sim::plc::PlcSim;
+use tracemark_sim::twin::{GroundTruth, MqttPublisher, Twin, TwinConfig, TwinProgress};
+use tracemark_sim::vision::{DamageRates, VisionSim};
+use tracemark_sim::zipher::ZipherSim;
+use tracemark_sim::{Fault, MarkerSim};
+
+use crate::broker::EmbeddedBroker;
+use crate::config::{Line, Mqtt, Transport};
+use crate::line::{LineOptions, LineReport, LineSetup, LineStats, run_line};
+use crate::store::model::CODE_STATES;
+use crate::store::reconcile::Reconciliation;
+use crate::store::{CodeState, Store};
+use crate::verify::gs1_code_of;
+
+/// How often the camera damages prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultProfile {
+    /// Every print clean.
+    None,
+    /// About 3 % of units damaged, as on a line that runs well.
+    Default,
+    /// About a quarter damaged.
+    Heavy,
+}
+
+impl FaultProfile {
+    fn rates(self) -> DamageRates {
+        match self {
+            FaultProfile::None => DamageRates::NONE,
+            FaultProfile::Default => DamageRates::DEFAULT,
+            FaultProfile::Heavy => DamageRates::HEAVY,
+        }
+    }
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Units through the photocell.
+    pub units: u64,
+    /// Line speed (units per minute); `None`: the config's.
+    pub speed_upm: Option<u32>,
+    /// Camera damage.
+    pub faults: FaultProfile,
+    /// Marker faults injected as unit N passes the photocell (`Disconnect` clears itself; the
+    /// others are cleared 50 units later).
+    pub marker_faults: Vec<(u64, Fault)>,
+    /// Seed of the twin's draws.
+    pub seed: u64,
+    /// An external broker (`host`, `port`) instead of the embedded one; the line id gets a
+    /// unique suffix so runs sharing the broker do not hear each other.
+    pub broker: Option<(String, u16)>,
+}
+
+/// The reconciliation of a run and its comparison with ground truth.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Physical units.
+    pub units: u64,
+    /// Codes issued for the batch.
+    pub allocated: i64,
+    /// Codes printed (as the controller recorded).
+    pub printed: i64,
+    /// Codes verified.
+    pub verified: i64,
+    /// Codes rejected.
+    pub rejected: i64,
+    /// Codes voided.
+    pub voided: i64,
+    /// Bad units that passed the gate (ground truth).
+    pub escapes: u64,
+    /// Good units diverted (ground truth).
+    pub false_rejects: u64,
+    /// Units carrying a code another unit already carried (ground truth).
+    pub duplicates: u64,
+    /// Codes printed on a unit whose record says otherwise, plus codes not settled at the end.
+    pub unaccounted: u64,
+    /// `allocated = voided + printed` and `printed = verified + rejected`, nothing in flight.
+    pub balanced: bool,
+    /// Units per minute while the belt moved.
+    pub units_per_min: f64,
+    /// Units diverted by the gate (ground truth).
+    pub diverted: u64,
+    /// Units that went by the marker with nothing printed.
+    pub unprinted: u64,
+    /// Where records and ground truth disagree (the first 20).
+    pub disagreements: Vec<String>,
+    /// The batch's reconciliation.
+    pub reconciliation: Reconciliation,
+    /// The runtime's counters.
+    pub line: LineStats,
+    /// What a restart settled before this run.
+    pub recovered: crate::line::Recovered,
+}
+
+impl Report {
+    /// Whether the controller's records agree with ground truth and nothing escaped.
+    pub fn ok(&self) -> bool {
+        self.disagreements.is_empty()
+            && self.escapes == 0
+            && self.duplicates == 0
+            && self.unaccounted == 0
+            && self.balanced
+    }
+}
+
+/// Runs `line` against the twin for `batch` and reports.
+pub async fn run(
+    mut line: Line,
+    store: Store,
+    batch: i64,
+    options: Options,
+    bar: ProgressBar,
+) -> anyhow::Result<Report> {
+    let broker = match &options.broker {
+        Some((host, port)) => {
+            line.id = format!("{}-{}", line.id, unique_suffix());
+            (host.clone(), *port)
+        }
+        None => {
+            let broker = tokio::task::spawn_blocking(EmbeddedBroker::start).await??;
+            ("127.0.0.1".to_owned(), broker.addr().port())
+        }
+    };
+    line.mqtt = Some(Mqtt {
+        host: broker.0.clone(),
+        port: broker.1,
+        tls: false,
+        client_id: format!("tracemark-{}", line.id),
+        username: None,
+        password_env: None,
+        ca_file: None,
+        keep_alive: Duration::from_secs(30),
+    });
+    if let Some(speed) = options.speed_upm {
+        line.speed_upm = speed;
+    }
+    let kind = line
+        .markers
+        .first()
+        .map(|m| m.kind.clone())
+        .unwrap_or_default();
+    match kind.as_str() {
+        "linx_rci" => run_with(LinxSim::new(16), line, store, batch, options, broker, bar).await,
+        "zipher" => run_with(ZipherSim::new(16), line, store, batch, options, broker, bar).await,
+        other => anyhow::bail!("the twin has no simulator for {other:?} markers yet"),
+    }
+}
+
+async fn run_with<M: MarkerSim>(
+    marker_sim: M,
+    mut line: Line,
+    store: Store,
+    batch: i64,
+    options: Options,
+    broker: (String, u16),
+    bar: ProgressBar,
+) -> anyhow::Result<Report> {
+    let gate = line
+        .gate
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("the line has no [gate]"))?;
+    let reader = line
+        .readers
+        .first()
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("the line has no reader"))?;
+    let product = store.product(&store.batch(batch).await?.product_id).await?;
+
+    // The PLC: Modbus TCP on a free port.
+    let plc_sim = PlcSim::new(1);
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let plc_addr = listener.local_addr()?;
+    let server = plc_sim.clone();
+    tokio::spawn(async move { server.serve_tcp(listener).await });
+    for plc in &mut line.plcs {
+        plc.transport = Transport::Tcp {
+            host: plc_addr.ip().to_string(),
+            port: plc_addr.port(),
+        };
+        plc.unit_id = 1;
+    }
+    // The marker: a pseudo-terminal for a serial marker, TCP otherwise.
+    let marker = line
+        .markers
+        .first_mut()
+        .ok_or_else(|| anyhow::anyhow!("the line has no marker"))?;
+    marker.transport = serve_marker(&marker_sim, &marker.transport).await?;
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (stats_tx, stats_rx) = watch::channel(LineStats::default());
+    let setup = LineSetup {
+        line: line.clone(),
+        store: store.clone(),
+        batch,
+        options: LineOptions {
+            acknowledge_alarms_after: Some(Duration::from_millis(300)),
+            ..LineOptions::default()
+        },
+    };
+    let controller = tokio::spawn(run_line(setup, stop_rx, stats_tx));
+
+    let publisher = camera_client(&broker, &line.id, &reader.name).await?;
+    let twin_config = TwinConfig {
+        units: options.units,
+        speed_upm: line.speed_upm,
+        counts_per_mm: line.counts_per_mm,
+        pitch_mm: line.min_pitch_mm,
+        gap_rate: 0.05,
+        jitter_mm: line.min_pitch_mm / 10,
+        marker_mm: line.markers.first().map(|m| m.position_mm).unwrap_or(0),
+        camera_mm: reader.position_mm,
+        gate_mm: gate.position_mm,
+        min_grade: product.min_grade.chars().next().unwrap_or('C'),
+        seed: options.seed,
+        faults: options.marker_faults.clone(),
+    };
+    let camera = VisionSim::new(&reader.name, options.faults.rates(), options.seed ^ 0x5eed);
+    let twin = Twin::new(twin_config, marker_sim, plc_sim, camera);
+    let (progress_tx, progress_rx) = watch::channel(TwinProgress::default());
+    let (twin_stop_tx, twin_stop_rx) = watch::channel(false);
+    let twin_task = tokio::spawn(twin.run(publisher, progress_tx, twin_stop_rx));
+
+    bar.set_length(options.units);
+    let show = tokio::spawn(show_progress(bar.clone(), progress_rx, stats_rx));
+    // The twin ends when every unit is past the gate; a controller that fails first ends it.
+    let mut controller = controller;
+    let mut twin_task = twin_task;
+    let (truth, report) = tokio::select! {
+        truth = &mut twin_task => {
+            let _ = stop_tx.send(true);
+            (truth?, controller.await?)
+        }
+        report = &mut controller => {
+            let _ = twin_stop_tx.send(true);
+            (twin_task.await?, report?)
+        }
+    };
+    show.abort();
+    bar.finish_and_clear();
+    let report = report?;
+    compare(&store, batch, &truth, report).await
+}
+
+/// Serves `sim` where a controller configured with `transport` would find it; returns the
+/// transport to configure instead.
+async fn serve_marker<M: MarkerSim>(sim: &M, transport: &Transport) -> anyhow::Result<Transport> {
+    match transport {
+        Transport::Serial { baud, .. } => {
+            let (master, slave) = tokio_serial::SerialStream::pair()?;
+            let path = tokio_serial::SerialPort::name(&slave)
+                .ok_or_else(|| anyhow::anyhow!("the pseudo-terminal has no path"))?;
+            let server = sim.clone();
+            tokio::spawn(async move {
+                // The slave end stays open here, so the driver's reconnections find the pty.
+                let _slave = slave;
+                let mut master = master;
+                while server.serve(&mut master).await.is_ok() {}
+            });
+            Ok(Transport::Serial {
+                path,
+                baud: *baud,
+                parity: "none".to_owned(),
+                data_bits: 8,
+                stop_bits: 1,
+            })
+        }
+        Transport::Tcp { .. } => {
+            let listener = TcpListener::bind("127.0.0.1:0").await?;
+            let addr = listener.local_addr()?;
+            let server = sim.clone();
+            tokio::spawn(async move { server.serve_tcp(listener).await });
+            Ok(Transport::Tcp {
+                host: addr.ip().to_string(),
+                port: addr.port(),
+            })
+        }
+    }
+}
+
+/// The camera's MQTT client, connected (its ConnAck received) before the line starts.
+async fn camera_client(
+    broker: &(String, u16),
+    line: &str,
+    reader: &str,
+) -> anyhow::Result<MqttPublisher> {
+    use rumqttc::{AsyncClient, Event, MqttOptions, Packet};
+    let mut options = MqttOptions::new(
+        format!("twin-camera-{line}-{reader}"),
+        broker.0.clone(),
+        broker.1,
+    );
+    options.set_keep_alive(Duration::from_secs(30));
+    let (client, mut events) = AsyncClient::new(options, 1024);
+    let (ready_tx, ready) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let mut ready_tx = Some(ready_tx);
+        loop {
+            match events.poll().await {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                    if let Some(tx) = ready_tx.take() {
+                        let _ = tx.send(());
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "twin camera: MQTT connection lost");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    });
+    tokio::time::timeout(Duration::from_secs(10), ready)
+        .await
+        .map_err(|_| anyhow::anyhow!("the twin camera cannot reach the MQTT broker"))??;
+    Ok(MqttPublisher::new(
+        client,
+        format!("tracemark/{line}/vision/{reader}/result"),
+    ))
+}
+
+async fn show_progress(
+    bar: ProgressBar,
+    mut twin: watch::Receiver<TwinProgress>,
+    line: watch::Receiver<LineStats>,
+) {
+    let mut ticker = tokio::time::interval(Duration::from_millis(200));
+    loop {
+        ticker.tick().await;
+        let progress = *twin.borrow_and_update();
+        let stats = line.borrow().clone();
+        bar.set_position(progress.done);
+        let state = if progress.stopped {
+            format!("STOPPED: {}", stats.alarm.clone().unwrap_or_default())
+        } else {
+            format!("marker {}", stats.marker)
+        };
+        bar.set_message(format!(
+            "verified {}  rejected {}  diverted {}  underruns {}  {state}",
+            stats.verified,
+            stats.rejected_total(),
+            progress.diverted,
+            stats.underruns
+        ));
+    }
+}
+
+/// Compares the store's records of `batch` with ground truth.
+async fn compare(
+    store: &Store,
+    batch: i64,
+    truth: &GroundTruth,
+    line: LineReport,
+) -> anyhow::Result<Report> {
+    let mut states: HashMap<String, CodeState> = HashMap::new();
+    for state in CODE_STATES {
+        for record in store.codes_of_batch(batch, state, i64::MAX).await? {
+            states.insert(record.code, state);
+        }
+    }
+    let counts = store.batch_counts(batch).await?;
+    let reconciliation = Reconciliation::from_counts(&counts);
+    let mut disagreements = Vec::new();
+    let mut unaccounted = 0u64;
+    for unit in &truth.units {
+        let Some(printed) = &unit.printed else {
+            continue;
+        };
+        let Some(code) = gs1_code_of(printed) else {
+            disagreements.push(format!(
+                "unit {}: printed {printed:?}, not a code",
+                unit.unit
+            ));
+            continue;
+        };
+        let state = states.get(&code).copied();
+        let agrees = match state {
+            Some(CodeState::Verified) => !unit.diverted,
+            Some(CodeState::Rejected) => unit.diverted,
+            _ => false,
+        };
+        if !agrees {
+            if !matches!(state, Some(CodeState::Verified | CodeState::Rejected)) {
+                unaccounted += 1;
+            }
+            disagreements.push(format!(
+                "unit {}: {code} {} by the gate, recorded {}",
+                unit.unit,
+                if unit.diverted { "diverted" } else { "passed" },
+                state.map_or("nowhere".to_owned(), |s| s.to_string())
+            ));
+        }
+    }
+    unaccounted += (reconciliation.in_flight + reconciliation.awaiting_verification) as u64;
+    let balanced = reconciliation.allocated == reconciliation.voided + reconciliation.printed
+        && reconciliation.printed == reconciliation.verified + reconciliation.rejected
+        && reconciliation.in_flight == 0
+        && reconciliation.awaiting_verification == 0;
+    let minutes = truth.running.as_secs_f64() / 60.0;
+    disagreements.truncate(20);
+    Ok(Report {
+        units: truth.units.len() as u64,
+        allocated: reconciliation.allocated,
+        printed: reconciliation.printed,
+        verified: reconciliation.verified,
+        rejected: reconciliation.rejected,
+        voided: reconciliation.voided,
+        escapes: truth.escapes(),
+        false_rejects: truth.false_rejects(),
+        duplicates: truth.duplicates(),
+        unaccounted,
+        balanced,
+        units_per_min: if minutes > 0.0 {
+            (truth.units.len() as f64 / minutes).round()
+        } else {
+            0.0
+        },
+        diverted: truth.diverted(),
+        unprinted: truth.unprinted(),
+        disagreements,
+        reconciliation,
+        line: line.stats,
+        recovered: line.recovered,
+    })
+}
+
+fn unique_suffix() -> String {
+    let mut bytes = [0u8; 4];
+    if getrandom::fill(&mut bytes).is_err() {
+        return std::process::id().to_string();
+    }
+    hex::encode(bytes)
+}

@@ -1,0 +1,450 @@
+//! The core of the line runtime: one task owns the tracker and turns device events, photocell
+//! detections and camera results into decisions, gate commands and code state changes.
+//!
+//! State changes go to the store writer in the order they happen (`sent` before `printed` before
+//! `verified`); the core does not wait for each commit — a second task awaits the answers in
+//! order and counts any refusal, which must never happen.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tracemark_drivers::lineio::StackLight;
+use tracemark_drivers::marker::{CodeId, MarkerEvent, MarkerHandle, MarkerState};
+
+use super::LineStats;
+use super::feeder::CodeBook;
+use super::gate::{IoCommand, IoEvent};
+use crate::store::writer::{Committed, WriterHandle, create_writer};
+use crate::store::{CodeState, Store, StoreError, Transition};
+use crate::verify::mqtt::Received;
+use crate::verify::{Outcome, RejectReason, Tracker, TrackerConfig, Verdict, gs1_code_of};
+
+/// Changes per group commit.
+const MAX_GROUP: usize = 10_000;
+
+/// The core's state.
+pub(super) struct Core {
+    tracker: Tracker,
+    book: CodeBook,
+    io: mpsc::Sender<IoCommand>,
+    marker: MarkerHandle,
+    stats: LineStats,
+    stats_tx: watch::Sender<LineStats>,
+    writer: WriterHandle,
+    writer_task: JoinHandle<()>,
+    acks: mpsc::UnboundedSender<Committed>,
+    acks_task: JoinHandle<u64>,
+    /// Codes recorded `sent`, not yet `printed`.
+    awaiting_print: HashSet<String>,
+    /// Codes recorded `printed` from a camera read before the marker confirmed them.
+    printed_early: HashSet<String>,
+    /// Rejected units waiting for the gate: their code and reason.
+    pending: HashMap<u64, (Option<String>, RejectReason)>,
+    acknowledge_after: Option<Duration>,
+    restart_at: Option<Instant>,
+    /// Late decisions are made this many counts before a unit reaches the gate, so the gate
+    /// can still divert it.
+    lead: u64,
+    /// Encoder counts from the photocell to the gate.
+    gate_counts: u64,
+    stopping: bool,
+    /// After a stop, the encoder count by which every unit printed before it is past the gate.
+    drain_until: Option<u64>,
+}
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core")
+            .field("stats", &self.stats)
+            .field("pending", &self.pending.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Core {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn new(
+        store: Store,
+        config: TrackerConfig,
+        book: CodeBook,
+        io: mpsc::Sender<IoCommand>,
+        marker: MarkerHandle,
+        stats_tx: watch::Sender<LineStats>,
+        acknowledge_after: Option<Duration>,
+        lead: u64,
+    ) -> Self {
+        let gate_counts = config.gate_counts;
+        let (writer, writer_task) = create_writer(store, MAX_GROUP);
+        let (acks, acks_rx) = mpsc::unbounded_channel();
+        Self {
+            tracker: Tracker::new(config),
+            book,
+            io,
+            marker,
+            stats: LineStats::default(),
+            stats_tx,
+            writer,
+            writer_task,
+            acks,
+            acks_task: tokio::spawn(await_commits(acks_rx)),
+            awaiting_print: HashSet::new(),
+            printed_early: HashSet::new(),
+            pending: HashMap::new(),
+            acknowledge_after,
+            restart_at: None,
+            lead,
+            gate_counts,
+            stopping: false,
+            drain_until: None,
+        }
+    }
+
+    /// Runs until a requested stop has drained the line; returns the counters and the number
+    /// of store changes that failed.
+    pub(super) async fn run(
+        mut self,
+        mut stop: watch::Receiver<bool>,
+        mut io: mpsc::Receiver<IoEvent>,
+        mut marker: mpsc::Receiver<MarkerEvent>,
+        mut results: mpsc::Receiver<Received>,
+        feeder: JoinHandle<Result<(), StoreError>>,
+    ) -> (LineStats, u64) {
+        let mut marker_open = true;
+        loop {
+            if self.stopping && self.drained() {
+                break;
+            }
+            let restart_at = self.restart_at;
+            tokio::select! {
+                biased;
+                changed = stop.changed(), if !self.stopping => {
+                    if changed.is_err() || *stop.borrow() {
+                        self.begin_stop(&feeder).await;
+                    }
+                }
+                event = io.recv() => match event {
+                    Some(event) => self.io_event(event).await,
+                    None => {
+                        self.alarm("the line I/O task ended".to_owned()).await;
+                        break;
+                    }
+                },
+                event = marker.recv(), if marker_open => match event {
+                    Some(event) => self.marker_event(event).await,
+                    None => marker_open = false,
+                },
+                received = results.recv() => match received {
+                    Some(received) => self.received(received).await,
+                    None => {
+                        self.alarm("the MQTT subscription ended".to_owned()).await;
+                        break;
+                    }
+                },
+                () = sleep_until(restart_at), if restart_at.is_some() => {
+                    self.restart().await;
+                }
+            }
+            self.stats_tx.send_replace(self.stats.clone());
+        }
+        // Ends the marker task: it clears the device and reports what it voided.
+        if let Err(e) = self.marker.shutdown().await {
+            tracing::debug!(error = %e, "marker already ended");
+        }
+        while let Some(event) = marker.recv().await {
+            self.marker_event(event).await;
+        }
+        feeder.abort();
+        let _ = self.io.send(IoCommand::LineStop(true)).await;
+        let _ = self.io.send(IoCommand::Light(StackLight::Amber)).await;
+        let Core {
+            stats,
+            stats_tx,
+            writer,
+            writer_task,
+            acks,
+            acks_task,
+            ..
+        } = self;
+        drop(writer);
+        drop(acks);
+        let _ = writer_task.await;
+        let failed = acks_task.await.unwrap_or(1);
+        stats_tx.send_replace(stats.clone());
+        (stats, failed)
+    }
+
+    /// Every reject is settled by the gate, and the belt is empty or has moved every unit that
+    /// was on it at the stop past the gate (units entering after a stop carry no print).
+    fn drained(&self) -> bool {
+        let belt_clear = self.tracker.units_in_flight() == 0
+            || self
+                .drain_until
+                .is_some_and(|until| self.stats.encoder >= until);
+        belt_clear && self.pending.is_empty()
+    }
+
+    async fn begin_stop(&mut self, feeder: &JoinHandle<Result<(), StoreError>>) {
+        self.stopping = true;
+        self.drain_until = Some(self.stats.encoder + self.gate_counts + self.lead);
+        feeder.abort();
+        // Nothing more is printed; units on the belt run out past the gate and are decided.
+        if let Err(e) = self.marker.stop().await {
+            tracing::warn!(error = %e, "cannot stop the marker");
+        }
+        self.restart_at = None;
+        let _ = self.io.send(IoCommand::LineStop(false)).await;
+    }
+
+    async fn io_event(&mut self, event: IoEvent) {
+        match event {
+            IoEvent::Ready => {}
+            IoEvent::Poll {
+                encoder,
+                detections,
+                missed,
+            } => {
+                for at in detections {
+                    self.tracker.unit_detected(at);
+                    self.stats.units += 1;
+                }
+                if missed > 0 {
+                    self.stats.missed_detections += missed;
+                    self.alarm(format!("{missed} photocell detections lost"))
+                        .await;
+                }
+                self.stats.encoder = encoder;
+                for verdict in self.tracker.advance(encoder + self.lead) {
+                    self.verdict(verdict).await;
+                }
+            }
+            IoEvent::Diverted(unit) => {
+                if let Some((code, reason)) = self.pending.remove(&unit) {
+                    self.stats.diverted += 1;
+                    if let Some(code) = code {
+                        self.record(code, CodeState::Rejected, Some(reason)).await;
+                    }
+                }
+            }
+            IoEvent::GateFault(unit) => {
+                if let Some((code, _)) = self.pending.remove(&unit) {
+                    self.stats.gate_faults += 1;
+                    self.tracker.gate_fault();
+                    if let Some(code) = code {
+                        self.record(code, CodeState::Rejected, Some(RejectReason::GateFault))
+                            .await;
+                    }
+                    self.alarm(format!("the reject gate did not confirm unit {unit}"))
+                        .await;
+                }
+            }
+            IoEvent::LinkLost(error) => {
+                tracing::warn!(%error, "line I/O link lost");
+                self.stats.alarm = Some(format!("line I/O: {error}"));
+            }
+        }
+    }
+
+    async fn marker_event(&mut self, event: MarkerEvent) {
+        match event {
+            MarkerEvent::State(state) => {
+                self.stats.marker = describe(&state);
+                if let MarkerState::Faulted(reason) = state {
+                    self.alarm(format!("marker faulted: {reason}")).await;
+                }
+            }
+            MarkerEvent::Sent { code } => {
+                if let Some(text) = self.book.get(code) {
+                    self.tracker.code_issued(&text);
+                    self.stats.sent += 1;
+                    self.awaiting_print.insert(text.clone());
+                    self.record(text, CodeState::Sent, None).await;
+                }
+            }
+            MarkerEvent::Printed { code } => {
+                if let Some(text) = self.book.remove(code) {
+                    if let Err(e) = self.tracker.printed(&text) {
+                        self.alarm(e.to_string()).await;
+                    }
+                    self.mark_printed(&text, false).await;
+                }
+            }
+            MarkerEvent::Voided { codes, reason } => {
+                tracing::info!(count = codes.len(), ?reason, "codes voided");
+                self.void(&codes).await;
+            }
+            MarkerEvent::Unconfirmed { codes } => {
+                tracing::warn!(
+                    count = codes.len(),
+                    "codes sent but not confirmed: they stay sent until settled"
+                );
+            }
+            MarkerEvent::EmptyPrintGo => self.stats.underruns += 1,
+            MarkerEvent::PrintWithoutCode { count } => {
+                self.alarm(format!("the marker printed {count} time(s) without a code"))
+                    .await;
+            }
+            MarkerEvent::BufferFull { .. } | MarkerEvent::Refused(_) => {}
+        }
+    }
+
+    /// Records `printed` once per code: from the marker's confirmation or, when a camera read
+    /// came first, from that read (remembered, so the confirmation or a void that follows for
+    /// the same code changes nothing).
+    async fn mark_printed(&mut self, code: &str, by_camera: bool) {
+        if self.awaiting_print.remove(code) {
+            self.stats.printed += 1;
+            if by_camera {
+                self.printed_early.insert(code.to_owned());
+            }
+            self.record(code.to_owned(), CodeState::Printed, None).await;
+        } else if !by_camera {
+            self.printed_early.remove(code);
+        }
+    }
+
+    async fn void(&mut self, codes: &[CodeId]) {
+        for id in codes {
+            if let Some(text) = self.book.remove(*id) {
+                if self.printed_early.remove(&text) {
+                    // A camera read proved it printed: the read wins over the driver.
+                    continue;
+                }
+                self.awaiting_print.remove(&text);
+                self.stats.voided += 1;
+                self.record(text, CodeState::Voided, None).await;
+            }
+        }
+    }
+
+    async fn received(&mut self, received: Received) {
+        match received {
+            Received::Result(result) => {
+                let before = self.tracker.stats().clone();
+                match self.tracker.result(&result, gs1_code_of) {
+                    Some(verdict) => self.verdict(verdict).await,
+                    None => {
+                        let after = self.tracker.stats();
+                        let ignored = (after.redelivered - before.redelivered)
+                            + (after.unmatched - before.unmatched)
+                            + (after.extra_reads - before.extra_reads);
+                        self.stats.ignored_results += ignored;
+                    }
+                }
+            }
+            Received::Malformed { topic, error } => {
+                tracing::warn!(%topic, %error, "reader message refused");
+                self.stats.malformed_results += 1;
+            }
+        }
+    }
+
+    async fn verdict(&mut self, verdict: Verdict) {
+        if let Some(code) = &verdict.code {
+            self.mark_printed(code, true).await;
+        }
+        match verdict.outcome {
+            Outcome::Verified => {
+                self.stats.verified += 1;
+                if let Some(code) = verdict.code {
+                    self.record(code, CodeState::Verified, None).await;
+                }
+            }
+            Outcome::Rejected(reason) => {
+                *self
+                    .stats
+                    .rejected
+                    .entry(reason.as_str().to_owned())
+                    .or_default() += 1;
+                self.pending.insert(verdict.unit, (verdict.code, reason));
+                let command = IoCommand::Reject {
+                    unit: verdict.unit,
+                    fire_at: verdict.fire_at,
+                };
+                if self.io.send(command).await.is_err() {
+                    tracing::error!("the line I/O task has ended: the reject cannot be fired");
+                }
+            }
+        }
+        if verdict.stop_line {
+            self.alarm("too many rejects in a row".to_owned()).await;
+        }
+    }
+
+    /// Stops the line with an alarm; with auto-acknowledge, restarts it later.
+    async fn alarm(&mut self, what: String) {
+        tracing::warn!(alarm = %what, "line alarm");
+        self.stats.alarm = Some(what);
+        if self.stopping {
+            return;
+        }
+        self.stats.line_stops += 1;
+        let _ = self.io.send(IoCommand::LineStop(true)).await;
+        let _ = self.io.send(IoCommand::Light(StackLight::Red)).await;
+        self.restart_at = self.acknowledge_after.map(|after| Instant::now() + after);
+    }
+
+    async fn restart(&mut self) {
+        self.restart_at = None;
+        if self.stopping {
+            return;
+        }
+        tracing::info!("alarm acknowledged: the line restarts");
+        if *self.marker.state().borrow() == MarkerState::Connected
+            && let Err(e) = self.marker.start().await
+        {
+            tracing::warn!(error = %e, "the marker does not restart yet");
+            self.restart_at = self.acknowledge_after.map(|after| Instant::now() + after);
+            return;
+        }
+        let _ = self.io.send(IoCommand::LineStop(false)).await;
+        let _ = self.io.send(IoCommand::Light(StackLight::Green)).await;
+    }
+
+    async fn record(&mut self, code: String, to: CodeState, reason: Option<RejectReason>) {
+        let change = Transition {
+            code,
+            to,
+            reason: reason.map(|r| r.as_str().to_owned()),
+        };
+        match self.writer.submit(change).await {
+            Ok(committed) => {
+                let _ = self.acks.send(committed);
+            }
+            Err(e) => {
+                self.stats.store_errors += 1;
+                tracing::error!(error = %e, "cannot record a code state change");
+            }
+        }
+    }
+}
+
+/// Awaits commits in order; returns how many failed.
+async fn await_commits(mut acks: mpsc::UnboundedReceiver<Committed>) -> u64 {
+    let mut failed = 0;
+    while let Some(committed) = acks.recv().await {
+        if let Err(e) = committed.await {
+            failed += 1;
+            tracing::error!(error = %e, "a code state change was refused");
+        }
+    }
+    failed
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn describe(state: &MarkerState) -> String {
+    match state {
+        MarkerState::Connecting => "connecting".to_owned(),
+        MarkerState::Connected => "connected".to_owned(),
+        MarkerState::Faulted(reason) => format!("faulted: {reason}"),
+        MarkerState::Disconnected => "disconnected".to_owned(),
+    }
+}

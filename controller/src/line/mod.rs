@@ -1,0 +1,370 @@
+//! The line runtime (`tracemark run`, and the controller half of `demo` and `simulate`): one task
+//! per device and one core that owns the tracker, composed as docs/architecture.md draws it.
+//!
+//! - the feeder issues codes for the batch from durable serial blocks (`reserved`);
+//! - the marker task (drivers) keeps the device FIFO between its watermarks and reports what it
+//!   sent, printed and voided;
+//! - the line I/O task polls the PLC for the encoder and the photocell and carries out rejects on
+//!   the gate;
+//! - the MQTT subscription delivers camera results;
+//! - the core turns all of it into tracker calls and code state changes, which the store writer
+//!   commits in groups, in order.
+//!
+//! A stop drains the line: printing stops (the device buffer is cleared and its codes voided),
+//! the units already on the belt run out past the gate and are decided, then the outputs are set
+//! safe and every code still `reserved` or `sent` is voided.
+
+mod core;
+mod feeder;
+mod gate;
+mod recover;
+
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::{mpsc, watch};
+use tracemark_drivers::lineio::LineIoMap;
+use tracemark_drivers::linx::{LinxConfig, LinxMarker};
+use tracemark_drivers::marker::{
+    MarkerConfig, MarkerEvent, MarkerHandle, MarkerState, create_marker,
+};
+use tracemark_drivers::transport::{SerialSettings, Transport as DeviceTransport};
+use tracemark_drivers::zipher::{ZipherConfig, ZipherMarker};
+
+use crate::config::{Line, Transport};
+use crate::store::{BatchState, Store, StoreError};
+use crate::verify::{self, Grade, mqtt::Link};
+
+pub use recover::Recovered;
+
+/// What the runtime needs.
+#[derive(Debug, Clone)]
+pub struct LineSetup {
+    /// The validated line config.
+    pub line: Line,
+    /// The store.
+    pub store: Store,
+    /// The batch to produce (created, running or paused; it is set running).
+    pub batch: i64,
+    /// Runtime options.
+    pub options: LineOptions,
+}
+
+/// Runtime options with their defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LineOptions {
+    /// How often the PLC is polled. Default 2 ms.
+    pub io_poll: Duration,
+    /// How often the marker is polled for prints. Default 10 ms.
+    pub marker_poll: Duration,
+    /// Restart the line this long after an alarm stopped it (the demo's stand-in for an
+    /// operator); `None`: stay stopped until the run ends. Default `None`.
+    pub acknowledge_alarms_after: Option<Duration>,
+    /// How long to wait for each device and the broker at start. Default 10 s.
+    pub connect_timeout: Duration,
+}
+
+impl Default for LineOptions {
+    fn default() -> Self {
+        Self {
+            io_poll: Duration::from_millis(2),
+            marker_poll: Duration::from_millis(10),
+            acknowledge_alarms_after: None,
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Live counters of the line, published on a watch channel and returned at the end.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LineStats {
+    /// Units the photocell saw.
+    pub units: u64,
+    /// Codes handed to the marker.
+    pub sent: u64,
+    /// Prints the marker confirmed.
+    pub printed: u64,
+    /// Units verified.
+    pub verified: u64,
+    /// Units decided for rejection, by reason (`no_read`, …).
+    pub rejected: std::collections::BTreeMap<String, u64>,
+    /// Rejected units the gate confirmed diverting.
+    pub diverted: u64,
+    /// Rejects the gate did not confirm.
+    pub gate_faults: u64,
+    /// Codes voided (never printed).
+    pub voided: u64,
+    /// Print-gos that found the marker buffer empty.
+    pub underruns: u64,
+    /// Reader messages refused (malformed, unknown reader, …).
+    pub malformed_results: u64,
+    /// Reader results ignored (redelivered, matched nothing, second reads).
+    pub ignored_results: u64,
+    /// Times the line was stopped by an alarm.
+    pub line_stops: u64,
+    /// Store changes refused or failed (must stay 0).
+    pub store_errors: u64,
+    /// Photocell detections lost between two PLC polls.
+    pub missed_detections: u64,
+    /// The last encoder count.
+    pub encoder: u64,
+    /// The marker's state, in words.
+    pub marker: String,
+    /// The last alarm, in words.
+    pub alarm: Option<String>,
+}
+
+impl LineStats {
+    /// Units rejected, all reasons.
+    pub fn rejected_total(&self) -> u64 {
+        self.rejected.values().sum()
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Serialize)]
+pub struct LineReport {
+    /// What a restart found and settled before the run.
+    pub recovered: Recovered,
+    /// The counters at the end.
+    pub stats: LineStats,
+    /// Codes still `reserved` or `sent` at the end, voided.
+    pub voided_at_stop: u64,
+}
+
+/// Why the line could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum LineError {
+    /// The config lacks something the runtime needs.
+    #[error("line config: {0}")]
+    Config(String),
+    /// A device or the broker did not come up.
+    #[error("{0}")]
+    Device(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Runs the line until `stop` turns true, then drains it (see the module docs).
+pub async fn run_line(
+    setup: LineSetup,
+    stop: watch::Receiver<bool>,
+    stats: watch::Sender<LineStats>,
+) -> Result<LineReport, LineError> {
+    let LineSetup {
+        line,
+        store,
+        batch,
+        options,
+    } = setup;
+    let batch = store.batch(batch).await?;
+    if batch.state == BatchState::Closed {
+        return Err(LineError::Config(format!("batch {} is closed", batch.id)));
+    }
+    if batch.state != BatchState::Running {
+        store.set_batch_state(batch.id, BatchState::Running).await?;
+    }
+    let product = store.product(&batch.product_id).await?;
+    let recovered = recover::settle(&store, batch.id).await?;
+
+    let min_grade = Grade::parse(&product.min_grade).ok_or_else(|| {
+        LineError::Config(format!(
+            "product {}: min_grade {:?} is not a grade",
+            product.id, product.min_grade
+        ))
+    })?;
+    let tracker_config = verify::tracker_config_for(&line, min_grade)
+        .ok_or_else(|| LineError::Config("the line needs a marker, a reader and a gate".into()))?;
+    let subscription = verify::subscription_for(&line)
+        .ok_or_else(|| LineError::Config("the line needs an [mqtt] broker".into()))?;
+    let gate = line
+        .gate
+        .clone()
+        .ok_or_else(|| LineError::Config("no [gate]".into()))?;
+    let plc = line
+        .plcs
+        .iter()
+        .find(|p| p.name == gate.plc)
+        .ok_or_else(|| LineError::Config(format!("gate PLC {:?} is not defined", gate.plc)))?;
+    let marker = line
+        .markers
+        .first()
+        .ok_or_else(|| LineError::Config("no marker".into()))?;
+
+    // Line I/O first: the photocell baseline must be taken before the first unit can pass.
+    let pitch_counts = (f64::from(line.min_pitch_mm) * line.counts_per_mm).round() as u64;
+    let mut map = LineIoMap::default();
+    map.gate_coil = gate.coil;
+    map.gate_confirm_input = gate.confirm_input;
+    let io_settings = gate::IoSettings {
+        transport: device_transport(&plc.transport),
+        unit_id: plc.unit_id,
+        map,
+        half_window: (pitch_counts / 2).max(1),
+        confirm_timeout: gate.confirm_timeout,
+        poll_every: options.io_poll,
+        watchdog: plc.watchdog,
+        reply_timeout: Duration::from_millis(500),
+    };
+    let (io_tx, io_commands) = mpsc::channel(1024);
+    let (io_events_tx, mut io_events) = mpsc::channel(1024);
+    let io_task = tokio::spawn(gate::run_io(io_settings, io_commands, io_events_tx));
+    let plc_where = plc.transport.describe();
+    wait_ready(options.connect_timeout, async {
+        loop {
+            match io_events.recv().await {
+                Some(gate::IoEvent::Ready) => return Ok(()),
+                Some(gate::IoEvent::LinkLost(error)) => {
+                    tracing::warn!(%error, "waiting for the PLC");
+                }
+                Some(_) => {}
+                None => return Err("the line I/O task ended".to_owned()),
+            }
+        }
+    })
+    .await
+    .map_err(|e| LineError::Device(format!("PLC {} at {plc_where}: {e}", plc.name)))?;
+
+    let broker = format!("{}:{}", subscription.host, subscription.port);
+    let (results, mut link) = verify::mqtt::spawn_subscription(subscription);
+    wait_ready(options.connect_timeout, async {
+        link.wait_for(|l| *l == Link::Subscribed)
+            .await
+            .map(|_| ())
+            .map_err(|_| "the subscription ended".to_owned())
+    })
+    .await
+    .map_err(|e| LineError::Device(format!("MQTT broker {broker}: {e}")))?;
+
+    let marker_config = MarkerConfig {
+        low_watermark: marker.low_watermark as usize,
+        high_watermark: marker.high_watermark as usize,
+        poll_interval_ms: options.marker_poll.as_millis() as u64,
+        ..MarkerConfig::default()
+    };
+    // A short queue: codes are issued just before the marker takes them, so few are voided at a stop.
+    let (code_tx, code_rx) = mpsc::channel(2);
+    let (marker_events_tx, marker_events) = mpsc::channel::<MarkerEvent>(4096);
+    let transport = device_transport(&marker.transport);
+    let timeout_ms = marker.timeout.as_millis() as u64;
+    let handle = match marker.kind.as_str() {
+        "linx_rci" => spawn_marker(
+            LinxMarker::new(
+                transport,
+                LinxConfig {
+                    reply_timeout_ms: timeout_ms,
+                    message: None,
+                },
+            ),
+            marker_config,
+            code_rx,
+            marker_events_tx,
+        ),
+        "zipher" => spawn_marker(
+            ZipherMarker::new(
+                transport,
+                ZipherConfig {
+                    reply_timeout_ms: timeout_ms,
+                    ..ZipherConfig::default()
+                },
+            ),
+            marker_config,
+            code_rx,
+            marker_events_tx,
+        ),
+        other => {
+            return Err(LineError::Config(format!(
+                "marker {}: the runtime does not drive {other:?} markers yet",
+                marker.name
+            )));
+        }
+    };
+    let marker_where = marker.transport.describe();
+    let mut state = handle.state();
+    wait_ready(options.connect_timeout, async {
+        state
+            .wait_for(|s| *s == MarkerState::Connected)
+            .await
+            .map(|_| ())
+            .map_err(|_| "the marker task ended".to_owned())
+    })
+    .await
+    .map_err(|e| LineError::Device(format!("marker {} at {marker_where}: {e}", marker.name)))?;
+
+    let book = feeder::CodeBook::default();
+    let feeder = tokio::spawn(feeder::feed(
+        store.clone(),
+        product.id.clone(),
+        batch.id,
+        16,
+        book.clone(),
+        code_tx,
+    ));
+    handle
+        .start()
+        .await
+        .map_err(|e| LineError::Device(format!("marker {}: cannot start: {e}", marker.name)))?;
+    let _ = io_tx.send(gate::IoCommand::LineStop(false)).await;
+    let _ = io_tx
+        .send(gate::IoCommand::Light(
+            tracemark_drivers::lineio::StackLight::Green,
+        ))
+        .await;
+
+    let core = core::Core::new(
+        store.clone(),
+        tracker_config,
+        book,
+        io_tx,
+        handle,
+        stats,
+        options.acknowledge_alarms_after,
+        pitch_counts / 2,
+    );
+    let (stats, store_errors) = core
+        .run(stop, io_events, marker_events, results, feeder)
+        .await;
+    let _ = io_task.await;
+    let voided_at_stop = recover::void_unprinted(&store, batch.id).await?;
+    let mut stats = stats;
+    stats.store_errors += store_errors;
+    stats.voided += voided_at_stop;
+    Ok(LineReport {
+        recovered,
+        stats,
+        voided_at_stop,
+    })
+}
+
+fn spawn_marker<D: tracemark_drivers::marker::MarkerDevice>(
+    device: D,
+    config: MarkerConfig,
+    codes: mpsc::Receiver<tracemark_drivers::marker::Code>,
+    events: mpsc::Sender<MarkerEvent>,
+) -> MarkerHandle {
+    let (handle, task) = create_marker(device, config, codes, events);
+    tokio::spawn(task.run());
+    handle
+}
+
+/// The drivers' transport for a config transport.
+pub fn device_transport(transport: &Transport) -> DeviceTransport {
+    match transport {
+        Transport::Serial { path, baud, .. } => DeviceTransport::Serial(SerialSettings {
+            path: path.clone(),
+            baud: *baud,
+        }),
+        Transport::Tcp { host, port } => DeviceTransport::Tcp(format!("{host}:{port}")),
+    }
+}
+
+async fn wait_ready(
+    timeout: Duration,
+    ready: impl std::future::Future<Output = Result<(), String>>,
+) -> Result<(), String> {
+    match tokio::time::timeout(timeout, ready).await {
+        Ok(result) => result,
+        Err(_) => Err(format!("not ready within {} s", timeout.as_secs_f64())),
+    }
+}

@@ -1,0 +1,527 @@
+//! Line I/O over Modbus (SPEC §5): the controller's client for the line PLC that owns the
+//! encoder, the product-detect photocell, the reject gate, the stack light and the line stop.
+//! The PLC is programmed with the tracemark line I/O map ([`LineIoMap`]); see
+//! `docs/protocols/line-io.md`.
+//!
+//! Modbus TCP for a `Transport::Tcp` (and a `Transport::Custom` stream: MBAP framing), Modbus RTU
+//! for a `Transport::Serial` (Modbus over serial line V1.02). Every request waits at most the
+//! `timeout` given to [`LineIo::connect`]. After any error but [`LineIoError::Exception`] the link
+//! is in an unknown state (a late reply may still arrive): drop the [`LineIo`] and connect again.
+
+mod decode;
+mod map;
+
+use std::fmt;
+use std::time::Duration;
+
+use tokio_modbus::client::{Client as _, Context};
+use tokio_modbus::{ExceptionCode, Request, Response, Slave};
+
+use crate::marker::LinkError;
+use crate::transport::{BoxedStream, Transport};
+
+pub use map::{INPUT_BLOCK_LEN, LineIoMap, RING_LEN};
+
+use decode::{RawInputs, Tracker};
+
+/// A Modbus access the line I/O client makes, for error messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// FC 04 Read Input Registers.
+    ReadInputRegisters,
+    /// FC 02 Read Discrete Inputs.
+    ReadDiscreteInputs,
+    /// FC 05 Write Single Coil.
+    WriteCoil,
+    /// FC 06 Write Single Register.
+    WriteRegister,
+}
+
+impl Access {
+    /// The Modbus function code.
+    pub fn function_code(self) -> u8 {
+        match self {
+            Access::ReadDiscreteInputs => 0x02,
+            Access::ReadInputRegisters => 0x04,
+            Access::WriteCoil => 0x05,
+            Access::WriteRegister => 0x06,
+        }
+    }
+}
+
+impl fmt::Display for Access {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self {
+            Access::ReadInputRegisters => "reading input registers",
+            Access::ReadDiscreteInputs => "reading discrete inputs",
+            Access::WriteCoil => "writing a coil",
+            Access::WriteRegister => "writing a holding register",
+        };
+        write!(f, "{what} (FC {:02})", self.function_code())
+    }
+}
+
+/// Why a line I/O request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LineIoError {
+    /// The map or an argument cannot be used; nothing was sent.
+    #[error("line I/O configuration: {0}")]
+    Config(String),
+    /// The transport could not be opened.
+    #[error("cannot connect to the line PLC at {target}: {source}")]
+    Connect {
+        /// Address or serial path.
+        target: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// No answer in time: a wrong unit id gets none (a Modbus TCP/RTU gateway or an RTU line
+    /// stays silent), nor does a serial line at the wrong baud rate.
+    #[error(
+        "no answer from unit {unit_id} at {target} within {timeout:?} {access}: check the unit \
+         id and baud rate"
+    )]
+    Timeout {
+        /// Address or serial path.
+        target: String,
+        /// The unit id asked.
+        unit_id: u8,
+        /// What went unanswered.
+        access: Access,
+        /// The reply timeout.
+        timeout: Duration,
+    },
+    /// The PLC answered with a Modbus exception (Modbus Application Protocol V1.1b3 §7): a
+    /// per-request error; the link stays usable.
+    #[error(
+        "{} {address:#06x} {access}: {}",
+        exception_name(*.exception),
+        exception_hint(*.exception)
+    )]
+    Exception {
+        /// The request refused.
+        access: Access,
+        /// Its (first) address.
+        address: u16,
+        /// The exception code.
+        exception: ExceptionCode,
+    },
+    /// A reply that breaks the protocol (wrong transaction, function or length).
+    #[error("Modbus protocol error {access}: {detail}")]
+    Protocol {
+        /// The request.
+        access: Access,
+        /// What was wrong.
+        detail: String,
+    },
+    /// Reading or writing the link failed (connection reset or closed).
+    #[error("i/o error {access} on {target}: {source}")]
+    Io {
+        /// The request.
+        access: Access,
+        /// Address or serial path.
+        target: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+impl LineIoError {
+    /// A lost or unusable link (connect again), rather than a refused request.
+    pub fn is_link_error(&self) -> bool {
+        !matches!(self, Self::Exception { .. } | Self::Config(_))
+    }
+}
+
+fn exception_name(exception: ExceptionCode) -> String {
+    match exception {
+        ExceptionCode::IllegalFunction => "illegal function".into(),
+        ExceptionCode::IllegalDataAddress => "illegal data address".into(),
+        ExceptionCode::IllegalDataValue => "illegal data value".into(),
+        ExceptionCode::ServerDeviceFailure => "server device failure".into(),
+        ExceptionCode::Acknowledge => "acknowledge".into(),
+        ExceptionCode::ServerDeviceBusy => "server device busy".into(),
+        ExceptionCode::MemoryParityError => "memory parity error".into(),
+        ExceptionCode::GatewayPathUnavailable => "gateway path unavailable".into(),
+        ExceptionCode::GatewayTargetDevice => "gateway target device failed to respond".into(),
+        ExceptionCode::Custom(code) => format!("exception {code:#04x}"),
+    }
+}
+
+fn exception_hint(exception: ExceptionCode) -> &'static str {
+    match exception {
+        ExceptionCode::IllegalDataAddress => "check the PLC's register map",
+        ExceptionCode::IllegalFunction => "the device does not offer this function code",
+        ExceptionCode::IllegalDataValue => "the device refused the value or quantity",
+        ExceptionCode::GatewayPathUnavailable | ExceptionCode::GatewayTargetDevice => {
+            "the gateway cannot reach the unit: check the unit id and the serial line behind it"
+        }
+        ExceptionCode::ServerDeviceBusy | ExceptionCode::Acknowledge => {
+            "the PLC is busy: try again"
+        }
+        _ => "the PLC reports a fault",
+    }
+}
+
+/// The stack light's state: one lamp on, or none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StackLight {
+    /// Red: fault, line stopped.
+    Red,
+    /// Amber: attention.
+    Amber,
+    /// Green: running.
+    Green,
+    /// All lamps off.
+    Off,
+}
+
+/// One poll of the line inputs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineIoPoll {
+    /// The encoder count, extended across the register's 2^32 wrap.
+    pub encoder: u64,
+    /// The encoder counts latched at the detections since the last poll, oldest first (none at
+    /// the first poll after connecting: that poll is the baseline).
+    pub detections: Vec<u64>,
+    /// Detections between the last two polls that the 16-entry ring no longer held.
+    pub missed: u64,
+    /// Discrete input: the reject gate is in its divert position.
+    pub gate_confirmed: bool,
+    /// Discrete input: the line runs.
+    pub line_running: bool,
+}
+
+/// A `BoxedStream` with the `Debug` tokio-modbus's TCP client wants.
+struct Link(BoxedStream);
+
+impl fmt::Debug for Link {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Link")
+    }
+}
+
+impl tokio::io::AsyncRead for Link {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Link {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+/// A connection to the line PLC.
+pub struct LineIo {
+    context: Context,
+    map: LineIoMap,
+    unit_id: u8,
+    timeout: Duration,
+    target: String,
+    tracker: Tracker,
+}
+
+impl fmt::Debug for LineIo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LineIo")
+            .field("target", &self.target)
+            .field("unit_id", &self.unit_id)
+            .field("timeout", &self.timeout)
+            .field("map", &self.map)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LineIo {
+    /// Opens `transport` (Modbus TCP; RTU on a serial port) to unit `unit_id`, with `timeout`
+    /// for the connection and for every reply. Sends nothing: a wrong unit id shows at the first
+    /// request, as [`LineIoError::Timeout`].
+    pub async fn connect(
+        transport: &Transport,
+        unit_id: u8,
+        map: LineIoMap,
+        timeout: Duration,
+    ) -> Result<LineIo, LineIoError> {
+        let problems = map.problems();
+        if !problems.is_empty() {
+            return Err(LineIoError::Config(problems.join("; ")));
+        }
+        let target = transport.describe();
+        let stream = match tokio::time::timeout(timeout, transport.open()).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(LinkError::Open { source, .. } | LinkError::Io(source))) => {
+                return Err(LineIoError::Connect { target, source });
+            }
+            Ok(Err(other)) => {
+                return Err(LineIoError::Connect {
+                    target,
+                    source: std::io::Error::other(other.to_string()),
+                });
+            }
+            Err(_) => {
+                return Err(LineIoError::Connect {
+                    target,
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!("not connected within {timeout:?}"),
+                    ),
+                });
+            }
+        };
+        let slave = Slave(unit_id);
+        let context = match transport {
+            Transport::Serial(_) => tokio_modbus::client::rtu::attach_slave(Link(stream), slave),
+            Transport::Tcp(_) | Transport::Custom { .. } => {
+                tokio_modbus::client::tcp::attach_slave(Link(stream), slave)
+            }
+        };
+        Ok(LineIo {
+            context,
+            map,
+            unit_id,
+            timeout,
+            target,
+            tracker: Tracker::default(),
+        })
+    }
+
+    /// Sets the PLC's comm watchdog (FC 06 Write Single Register, Modbus Application Protocol
+    /// V1.1b3 §6.6): while no request arrives for `timeout` the PLC diverts everything and lights
+    /// red. Zero turns it off; whole milliseconds up to 65,535 ms, rounded up.
+    pub async fn set_watchdog(&mut self, timeout: Duration) -> Result<(), LineIoError> {
+        let ms = timeout.as_micros().div_ceil(1_000);
+        let ms = u16::try_from(ms).map_err(|_| {
+            LineIoError::Config(format!(
+                "watchdog timeout {timeout:?} is over the register's 65,535 ms"
+            ))
+        })?;
+        let address = self.map.watchdog_register;
+        match self
+            .call(
+                Access::WriteRegister,
+                address,
+                Request::WriteSingleRegister(address, ms),
+            )
+            .await?
+        {
+            // §6.6: the normal response is an echo of the request.
+            Response::WriteSingleRegister(echo_address, echo)
+                if (echo_address, echo) == (address, ms) =>
+            {
+                Ok(())
+            }
+            other => Err(self.unexpected(Access::WriteRegister, &other)),
+        }
+    }
+
+    /// Reads the input block (one FC 04 Read Input Registers, Modbus Application Protocol V1.1b3
+    /// §6.4) and the discrete inputs (one FC 02 Read Discrete Inputs, §6.2): the encoder extended
+    /// across wraps, the detections since the last poll with their latched encoder counts, and
+    /// the gate confirm and line running inputs.
+    pub async fn poll(&mut self) -> Result<LineIoPoll, LineIoError> {
+        let first = self.map.input_registers;
+        let words = match self
+            .call(
+                Access::ReadInputRegisters,
+                first,
+                Request::ReadInputRegisters(first, INPUT_BLOCK_LEN),
+            )
+            .await?
+        {
+            Response::ReadInputRegisters(words) => words,
+            other => return Err(self.unexpected(Access::ReadInputRegisters, &other)),
+        };
+        let Some(raw) = RawInputs::decode(&words) else {
+            return Err(LineIoError::Protocol {
+                access: Access::ReadInputRegisters,
+                detail: format!(
+                    "asked for {INPUT_BLOCK_LEN} registers from {first:#06x}, got {}",
+                    words.len()
+                ),
+            });
+        };
+        let (di_first, di_count) = self.map.discrete_inputs();
+        let bits = match self
+            .call(
+                Access::ReadDiscreteInputs,
+                di_first,
+                Request::ReadDiscreteInputs(di_first, di_count),
+            )
+            .await?
+        {
+            Response::ReadDiscreteInputs(bits) => bits,
+            other => return Err(self.unexpected(Access::ReadDiscreteInputs, &other)),
+        };
+        // §6.2: the reply packs the inputs into whole bytes; fewer bits than asked is a fault.
+        let bit = |address: u16| bits.get(usize::from(address - di_first)).copied();
+        let (Some(gate_confirmed), Some(line_running)) = (
+            bit(self.map.gate_confirm_input),
+            bit(self.map.line_running_input),
+        ) else {
+            return Err(LineIoError::Protocol {
+                access: Access::ReadDiscreteInputs,
+                detail: format!(
+                    "asked for {di_count} inputs from {di_first:#06x}, got {}",
+                    bits.len()
+                ),
+            });
+        };
+        // Only a complete poll moves the tracker, so a failed poll loses no detection.
+        let progress = self.tracker.update(&raw);
+        Ok(LineIoPoll {
+            encoder: progress.encoder,
+            detections: progress.detections,
+            missed: progress.missed,
+            gate_confirmed,
+            line_running,
+        })
+    }
+
+    /// Switches the reject gate coil (on = divert).
+    pub async fn set_gate(&mut self, on: bool) -> Result<(), LineIoError> {
+        self.write_coil(self.map.gate_coil, on).await
+    }
+
+    /// Lights one lamp of the stack light and switches the others off (the others first, so two
+    /// lamps are never on together).
+    pub async fn set_stack_light(&mut self, light: StackLight) -> Result<(), LineIoError> {
+        let lamps = [
+            (StackLight::Red, self.map.stack_light_red_coil),
+            (StackLight::Amber, self.map.stack_light_amber_coil),
+            (StackLight::Green, self.map.stack_light_green_coil),
+        ];
+        for (lamp, coil) in lamps {
+            if lamp != light {
+                self.write_coil(coil, false).await?;
+            }
+        }
+        if let Some((_, coil)) = lamps.iter().find(|(lamp, _)| *lamp == light) {
+            self.write_coil(*coil, true).await?;
+        }
+        Ok(())
+    }
+
+    /// Sets or releases the line stop request coil.
+    pub async fn request_line_stop(&mut self, stop: bool) -> Result<(), LineIoError> {
+        self.write_coil(self.map.line_stop_coil, stop).await
+    }
+
+    /// FC 05 Write Single Coil (Modbus Application Protocol V1.1b3 §6.5): the normal response is
+    /// an echo of the request.
+    async fn write_coil(&mut self, address: u16, on: bool) -> Result<(), LineIoError> {
+        match self
+            .call(
+                Access::WriteCoil,
+                address,
+                Request::WriteSingleCoil(address, on),
+            )
+            .await?
+        {
+            Response::WriteSingleCoil(echo_address, echo)
+                if (echo_address, echo) == (address, on) =>
+            {
+                Ok(())
+            }
+            other => Err(self.unexpected(Access::WriteCoil, &other)),
+        }
+    }
+
+    /// One request with the reply timeout, its failures sorted into [`LineIoError`].
+    async fn call(
+        &mut self,
+        access: Access,
+        address: u16,
+        request: Request<'static>,
+    ) -> Result<Response, LineIoError> {
+        match tokio::time::timeout(self.timeout, self.context.call(request)).await {
+            Ok(Ok(Ok(response))) => Ok(response),
+            Ok(Ok(Err(exception))) => Err(LineIoError::Exception {
+                access,
+                address,
+                exception,
+            }),
+            Ok(Err(tokio_modbus::Error::Transport(source))) => Err(LineIoError::Io {
+                access,
+                target: self.target.clone(),
+                source,
+            }),
+            Ok(Err(tokio_modbus::Error::Protocol(error))) => Err(LineIoError::Protocol {
+                access,
+                detail: error.to_string(),
+            }),
+            Err(_elapsed) => Err(LineIoError::Timeout {
+                target: self.target.clone(),
+                unit_id: self.unit_id,
+                access,
+                timeout: self.timeout,
+            }),
+        }
+    }
+
+    fn unexpected(&self, access: Access, response: &Response) -> LineIoError {
+        LineIoError::Protocol {
+            access,
+            detail: format!("unexpected reply {response:?}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exception_message_names_function_address_and_remedy() {
+        let error = LineIoError::Exception {
+            access: Access::ReadInputRegisters,
+            address: 4,
+            exception: ExceptionCode::IllegalDataAddress,
+        };
+        assert_eq!(
+            error.to_string(),
+            "illegal data address 0x0004 reading input registers (FC 04): check the PLC's \
+             register map"
+        );
+        assert!(!error.is_link_error());
+    }
+
+    #[test]
+    fn timeout_message_points_at_unit_id_and_baud_rate() {
+        let error = LineIoError::Timeout {
+            target: "serial:/dev/ttyUSB0@19200".into(),
+            unit_id: 7,
+            access: Access::WriteCoil,
+            timeout: Duration::from_millis(200),
+        };
+        assert_eq!(
+            error.to_string(),
+            "no answer from unit 7 at serial:/dev/ttyUSB0@19200 within 200ms writing a coil \
+             (FC 05): check the unit id and baud rate"
+        );
+        assert!(error.is_link_error());
+    }
+}

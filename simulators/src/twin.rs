@@ -1,0 +1,450 @@
+//! The line twin: a conveyor with an encoder, a product-detect photocell, a marker, a camera and a
+//! reject gate, in real time, driving the device simulators through their library APIs while the
+//! controller talks to them over their real protocols (SPEC §3, issue 6).
+//!
+//! - The conveyor moves while the PLC's line-stop coil is off; the encoder count it publishes
+//!   through the PLC simulator is the controller's only clock.
+//! - A unit enters at the photocell (the PLC latches the encoder), gets a print-go at the marker
+//!   position (what the marker simulator prints is what the unit carries), is inspected at the
+//!   camera position (the vision simulator renders, damages, decodes and publishes over MQTT) and
+//!   is diverted when it reaches the gate while the diverter is out.
+//!
+//! It records ground truth — every physical unit, the code printed on it, what an ideal reader
+//! says about that print, whether the gate diverted it — which [`GroundTruth`] compares with the
+//! controller's records.
+
+use std::collections::HashMap;
+use std::sync::mpsc as std_mpsc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use crate::marker::{Fault, MarkerSim, TriggerOutcome};
+use crate::plc::PlcSim;
+use crate::vision::{Damage, VisionResult, VisionSim};
+
+/// Units a fault other than a disconnect lasts.
+const FAULT_UNITS: u64 = 50;
+
+/// The twin's geometry and behaviour. Distances are millimetres from the photocell.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TwinConfig {
+    /// Units to run.
+    pub units: u64,
+    /// Nominal speed, units per minute at the minimum pitch.
+    pub speed_upm: u32,
+    /// Encoder counts per millimetre.
+    pub counts_per_mm: f64,
+    /// The smallest distance between two units' leading edges.
+    pub pitch_mm: u32,
+    /// Chance that a unit is followed by a missing one (a gap of one pitch).
+    pub gap_rate: f64,
+    /// Extra spacing, drawn evenly from 0 to this, after each unit.
+    pub jitter_mm: u32,
+    /// The marker's print position.
+    pub marker_mm: u32,
+    /// The camera's read position.
+    pub camera_mm: u32,
+    /// The gate's position.
+    pub gate_mm: u32,
+    /// The lowest ISO/IEC 15415 grade that passes (`'A'`–`'D'`): what makes a print good.
+    pub min_grade: char,
+    /// Seed of the spacing draws (the camera has its own).
+    pub seed: u64,
+    /// Marker faults injected as unit N passes the photocell. `Disconnect` clears itself; the
+    /// others are cleared 50 units later.
+    pub faults: Vec<(u64, Fault)>,
+}
+
+impl TwinConfig {
+    fn counts(&self, mm: u32) -> u64 {
+        (f64::from(mm) * self.counts_per_mm).round() as u64
+    }
+
+    /// Belt speed in encoder counts per second.
+    fn counts_per_second(&self) -> f64 {
+        f64::from(self.speed_upm) / 60.0 * f64::from(self.pitch_mm) * self.counts_per_mm
+    }
+}
+
+/// What physically happened to one unit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnitTruth {
+    /// Unit number, from 1 in photocell order.
+    pub unit: u64,
+    /// The encoder count the photocell latched.
+    pub entry: u64,
+    /// The data the marker printed on it (`None`: nothing printed, the buffer was empty or the
+    /// marker was not printing).
+    pub printed: Option<String>,
+    /// The print was old data printed again (a reprint on an empty buffer).
+    pub reprint: bool,
+    /// The camera's damage draw.
+    pub damage: Option<Damage>,
+    /// What the camera decoded.
+    pub read: Option<String>,
+    /// The grade the camera gave.
+    pub grade: Option<char>,
+    /// The print is good: fresh, readable, the code printed, at the minimum grade or better,
+    /// and not printed on an earlier unit.
+    pub good: bool,
+    /// The gate diverted it.
+    pub diverted: bool,
+}
+
+/// Ground truth of a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroundTruth {
+    /// Every unit, in photocell order.
+    pub units: Vec<UnitTruth>,
+    /// How long the conveyor moved.
+    pub running: Duration,
+    /// How many times the controller stopped the line.
+    pub line_stops: u64,
+}
+
+impl GroundTruth {
+    /// Bad units that passed the gate.
+    pub fn escapes(&self) -> u64 {
+        self.count(|u| !u.good && !u.diverted)
+    }
+
+    /// Good units the gate diverted.
+    pub fn false_rejects(&self) -> u64 {
+        self.count(|u| u.good && u.diverted)
+    }
+
+    /// Units diverted.
+    pub fn diverted(&self) -> u64 {
+        self.count(|u| u.diverted)
+    }
+
+    /// Units carrying data that an earlier unit already carried.
+    pub fn duplicates(&self) -> u64 {
+        let mut seen = std::collections::HashSet::new();
+        self.units
+            .iter()
+            .filter_map(|u| u.printed.as_deref())
+            .filter(|data| !seen.insert(*data))
+            .count() as u64
+    }
+
+    /// Units with nothing printed on them.
+    pub fn unprinted(&self) -> u64 {
+        self.count(|u| u.printed.is_none())
+    }
+
+    fn count(&self, what: impl Fn(&UnitTruth) -> bool) -> u64 {
+        self.units.iter().filter(|u| what(u)).count() as u64
+    }
+}
+
+/// Live counters, for a progress bar.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TwinProgress {
+    /// Units past the photocell.
+    pub detected: u64,
+    /// Units past the gate.
+    pub done: u64,
+    /// Units diverted.
+    pub diverted: u64,
+    /// The encoder count.
+    pub encoder: u64,
+    /// The line is stopped by the controller.
+    pub stopped: bool,
+}
+
+/// Publishes camera results: the twin hands each read to it in order.
+pub trait ResultPublisher: Send + 'static {
+    /// Publishes one payload; blocking is allowed (it runs on the camera's own thread).
+    fn publish(&mut self, payload: Vec<u8>);
+}
+
+/// Publishes on a topic through a rumqttc client (QoS 1), from the camera thread.
+#[derive(Debug)]
+pub struct MqttPublisher {
+    client: rumqttc::AsyncClient,
+    topic: String,
+    runtime: tokio::runtime::Handle,
+}
+
+impl MqttPublisher {
+    /// A publisher on `topic`; call from inside the tokio runtime the client runs on.
+    pub fn new(client: rumqttc::AsyncClient, topic: String) -> Self {
+        Self {
+            client,
+            topic,
+            runtime: tokio::runtime::Handle::current(),
+        }
+    }
+}
+
+impl ResultPublisher for MqttPublisher {
+    fn publish(&mut self, payload: Vec<u8>) {
+        let publish = self
+            .client
+            .publish(&self.topic, rumqttc::QoS::AtLeastOnce, false, payload);
+        if let Err(e) = self.runtime.block_on(publish) {
+            tracing::warn!(error = %e, "twin camera cannot publish");
+        }
+    }
+}
+
+/// A unit on the belt.
+#[derive(Debug)]
+struct OnBelt {
+    truth: UnitTruth,
+    marked: bool,
+    seen: bool,
+}
+
+/// The line twin around one marker simulator, the PLC simulator and the camera.
+#[derive(Debug)]
+pub struct Twin<M> {
+    config: TwinConfig,
+    marker: M,
+    plc: PlcSim,
+    camera: VisionSim,
+}
+
+impl<M: MarkerSim> Twin<M> {
+    /// A twin moving units past `marker`, with line I/O on `plc` and `camera` at the camera.
+    pub fn new(config: TwinConfig, marker: M, plc: PlcSim, camera: VisionSim) -> Self {
+        Self {
+            config,
+            marker,
+            plc,
+            camera,
+        }
+    }
+
+    /// Runs the conveyor until every unit has passed the gate (or `stop` turns true: no more
+    /// units enter, those on the belt run out), and returns the ground truth.
+    ///
+    /// The belt starts once the marker is printing with a code in its buffer — as an operator
+    /// starts a conveyor once the marker is ready — and stands still while the controller holds
+    /// the line stopped. Results are published from a thread of the camera's own, because
+    /// rendering and decoding a symbol takes a few milliseconds.
+    pub async fn run(
+        self,
+        publisher: impl ResultPublisher,
+        progress: watch::Sender<TwinProgress>,
+        mut stop: watch::Receiver<bool>,
+    ) -> GroundTruth {
+        let Twin {
+            config,
+            marker,
+            plc,
+            camera,
+        } = self;
+        let (camera_tx, reads) = camera_thread(camera, publisher);
+        let mut reads = reads;
+
+        tokio::select! {
+            _ = marker.wait_until(|s| s.printing() && s.buffered() > 0) => {}
+            _ = stop.wait_for(|s| *s) => {}
+        }
+
+        let rate = config.counts_per_second();
+        let (marker_at, camera_at, gate_at) = (
+            config.counts(config.marker_mm),
+            config.counts(config.camera_mm),
+            config.counts(config.gate_mm),
+        );
+        let pitch = config.counts(config.pitch_mm).max(1);
+        let mut rng = config.seed | 1;
+        let mut belt: Vec<OnBelt> = Vec::new();
+        let mut done: Vec<UnitTruth> = Vec::new();
+        let mut results: HashMap<u64, VisionResult> = HashMap::new();
+        let mut position = 0.0f64;
+        let mut next_entry = 0u64;
+        let mut detected = 0u64;
+        let mut running = Duration::ZERO;
+        let mut line_stops = 0u64;
+        let mut was_stopped = false;
+        let mut diverted = 0u64;
+        let mut last = Instant::now();
+        let mut ticker = tokio::time::interval(Duration::from_millis(1));
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+
+        loop {
+            ticker.tick().await;
+            while let Ok((unit, result)) = reads.try_recv() {
+                results.insert(unit, result);
+            }
+            let now = Instant::now();
+            let dt = now - last;
+            last = now;
+            let stopped = plc.snapshot().line_stop();
+            if stopped && !was_stopped {
+                line_stops += 1;
+            }
+            was_stopped = stopped;
+            if !stopped {
+                position += rate * dt.as_secs_f64();
+                running += dt;
+            }
+            let encoder = position as u64;
+            plc.set_encoder(encoder);
+            let entering = !*stop.borrow() && detected < config.units;
+            if entering && encoder >= next_entry {
+                plc.detect();
+                detected += 1;
+                for (at, fault) in &config.faults {
+                    if *at == detected {
+                        marker.inject(*fault);
+                    } else if *fault != Fault::Disconnect && at + FAULT_UNITS == detected {
+                        marker.clear(*fault);
+                    }
+                }
+                belt.push(OnBelt {
+                    truth: UnitTruth {
+                        unit: detected,
+                        entry: encoder,
+                        printed: None,
+                        reprint: false,
+                        damage: None,
+                        read: None,
+                        grade: None,
+                        good: false,
+                        diverted: false,
+                    },
+                    marked: false,
+                    seen: false,
+                });
+                let gap = if draw(&mut rng) < config.gap_rate {
+                    pitch
+                } else {
+                    0
+                };
+                let jitter = (draw(&mut rng) * config.counts(config.jitter_mm) as f64) as u64;
+                next_entry = encoder + pitch + gap + jitter;
+            }
+            for unit in belt.iter_mut() {
+                let at = unit.truth.entry;
+                if !unit.marked && encoder >= at + marker_at {
+                    unit.marked = true;
+                    match marker.trigger() {
+                        TriggerOutcome::Printed(print) => unit.truth.printed = Some(print.text()),
+                        TriggerOutcome::Reprinted(print) => {
+                            unit.truth.printed = Some(print.text());
+                            unit.truth.reprint = true;
+                        }
+                        TriggerOutcome::Empty | TriggerOutcome::Ignored => {}
+                    }
+                }
+                if !unit.seen && encoder >= at + camera_at {
+                    unit.seen = true;
+                    // The camera thread ends only when the twin drops its sender.
+                    let _ = camera_tx.send((unit.truth.unit, encoder, unit.truth.printed.clone()));
+                }
+            }
+            while belt
+                .first()
+                .is_some_and(|u| encoder >= u.truth.entry + gate_at)
+            {
+                let mut unit = belt.remove(0);
+                unit.truth.diverted = plc.gate_diverting();
+                diverted += u64::from(unit.truth.diverted);
+                done.push(unit.truth);
+            }
+            progress.send_replace(TwinProgress {
+                detected,
+                done: done.len() as u64,
+                diverted,
+                encoder,
+                stopped,
+            });
+            let finished = detected >= config.units || *stop.borrow();
+            if finished && belt.is_empty() {
+                break;
+            }
+        }
+        drop(camera_tx);
+        // Every unit past the camera has its read; wait for the camera thread's last ones.
+        while results.len() < done.len() {
+            match reads.recv().await {
+                Some((unit, result)) => {
+                    results.insert(unit, result);
+                }
+                None => break,
+            }
+        }
+        judge(&mut done, &results, config.min_grade);
+        GroundTruth {
+            units: done,
+            running,
+            line_stops,
+        }
+    }
+}
+
+type CameraJob = (u64, u64, Option<String>);
+
+/// Starts the camera thread: it inspects each unit handed to it, publishes the result and sends
+/// the ground truth back.
+fn camera_thread(
+    mut camera: VisionSim,
+    mut publisher: impl ResultPublisher,
+) -> (
+    std_mpsc::Sender<CameraJob>,
+    mpsc::UnboundedReceiver<(u64, VisionResult)>,
+) {
+    let (jobs_tx, jobs) = std_mpsc::channel::<CameraJob>();
+    let (reads_tx, reads) = mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        while let Ok((unit, encoder, printed)) = jobs.recv() {
+            let result = match &printed {
+                Some(data) => camera
+                    .inspect(data)
+                    .unwrap_or_else(|_| camera.nothing_printed()),
+                None => camera.nothing_printed(),
+            };
+            publisher.publish(camera.payload(&result, encoder));
+            if reads_tx.send((unit, result)).is_err() {
+                return;
+            }
+        }
+    });
+    (jobs_tx, reads)
+}
+
+/// Decides, for each unit, whether its print is good, from what the camera really decoded.
+fn judge(units: &mut [UnitTruth], results: &HashMap<u64, VisionResult>, min_grade: char) {
+    let mut printed_before = std::collections::HashSet::new();
+    for unit in units.iter_mut() {
+        if let Some(result) = results.get(&unit.unit) {
+            unit.damage = Some(result.damage);
+            unit.read = result.data.clone();
+            unit.grade = result.grade;
+        }
+        let fresh = match &unit.printed {
+            Some(data) => printed_before.insert(data.clone()) && !unit.reprint,
+            None => false,
+        };
+        let reads_as_printed = match (&unit.read, &unit.printed) {
+            (Some(read), Some(printed)) => same_code(read, printed),
+            _ => false,
+        };
+        let graded = unit.grade.is_some_and(|g| g <= min_grade);
+        unit.good = fresh && reads_as_printed && graded;
+    }
+}
+
+/// Whether scanner data and printed data carry the same GS1 code.
+fn same_code(read: &str, printed: &str) -> bool {
+    use tracemark_codes::gs1;
+    match (gs1::parse(read), gs1::parse(printed)) {
+        (Ok(a), Ok(b)) => a.code == b.code,
+        _ => false,
+    }
+}
+
+/// xorshift64*: repeatable draws in [0, 1).
+fn draw(state: &mut u64) -> f64 {
+    *state ^= *state >> 12;
+    *state ^= *state << 25;
+    *state ^= *state >> 27;
+    (state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
+}
