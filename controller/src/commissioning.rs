@@ -34,7 +34,7 @@ pub enum FaultProfile {
     None,
     /// About 3 % of units damaged, as on a line that runs well.
     Default,
-    /// About a quarter damaged.
+    /// About 15 % damaged: a line in trouble.
     Heavy,
 }
 
@@ -70,6 +70,8 @@ pub struct Options {
 /// The reconciliation of a run and its comparison with ground truth.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// The line id the run used (with a unique suffix on an external broker).
+    pub line_id: String,
     /// Physical units.
     pub units: u64,
     /// Codes issued for the batch.
@@ -254,7 +256,7 @@ async fn run_with<M: MarkerSim>(
     show.abort();
     bar.finish_and_clear();
     let report = report?;
-    compare(&store, batch, &truth, report).await
+    compare(&store, batch, &truth, report, line.id).await
 }
 
 /// Serves `sim` where a controller configured with `transport` would find it; returns the
@@ -366,6 +368,7 @@ async fn compare(
     batch: i64,
     truth: &GroundTruth,
     line: LineReport,
+    line_id: String,
 ) -> anyhow::Result<Report> {
     let mut states: HashMap<String, CodeState> = HashMap::new();
     for state in CODE_STATES {
@@ -414,6 +417,7 @@ async fn compare(
     let minutes = truth.running.as_secs_f64() / 60.0;
     disagreements.truncate(20);
     Ok(Report {
+        line_id,
         units: truth.units.len() as u64,
         allocated: reconciliation.allocated,
         printed: reconciliation.printed,

@@ -27,7 +27,7 @@ pub(crate) struct DemoArgs {
     /// Line speed in units per minute (default: the config's).
     #[arg(long)]
     speed: Option<u32>,
-    /// Camera damage: none, default (about 3 % of prints) or heavy (about a quarter).
+    /// Camera damage: none, default (about 3 % of prints) or heavy (about 15 %).
     #[arg(long, value_enum, default_value_t = FaultProfile::Default)]
     faults: FaultProfile,
     /// Marker fault at unit N, e.g. `200:disconnect` (repeatable): nak, buffer-full,
@@ -142,18 +142,13 @@ fn commission(
         .map_err(|e| CliError::Failed(anyhow::anyhow!("cannot start the async runtime: {e}")))?;
     runtime.block_on(async {
         let store = context.open().await?;
-        let product = ensure_product(&store, &product_id).await?;
+        let min_grade = line.readers.first().map_or('C', |r| r.min_grade);
+        let product = ensure_product(&store, &product_id, min_grade).await?;
         let batch = open_batch(&store, &product, &line.id, options.units).await?;
         if !json {
             println!(
-                "tracemark {}: line {:?}, {} units of {} ({}), batch {} lot {}",
-                if close { "demo" } else { "run" },
-                line.id,
-                options.units,
-                product.id,
-                product.key,
-                batch.id,
-                batch.lot
+                "tracemark: line {:?} against its twin, {} units of {} ({}), batch {} lot {}",
+                line.id, options.units, product.id, product.key, batch.id, batch.lot
             );
             for marker in &line.markers {
                 println!(
@@ -225,7 +220,8 @@ fn tempfile_dir() -> Result<PathBuf, CliError> {
 }
 
 /// The line's product, created as the demo product when the store does not have it.
-async fn ensure_product(store: &Store, id: &str) -> Result<Product, CliError> {
+/// The demo product takes the minimum grade of the line's camera.
+async fn ensure_product(store: &Store, id: &str, min_grade: char) -> Result<Product, CliError> {
     match store.product(id).await {
         Ok(product) => Ok(product),
         Err(StoreError::NotFound { .. }) => Ok(store
@@ -245,7 +241,7 @@ async fn ensure_product(store: &Store, id: &str) -> Result<Product, CliError> {
                 serial_alphabet: "safe".into(),
                 serial_length: 10,
                 pack_sizes: vec![10, 40],
-                min_grade: "C".into(),
+                min_grade: min_grade.to_string(),
             })
             .await?),
         Err(e) => Err(e.into()),

@@ -350,22 +350,3 @@ fn serials_are_stable_distinct_and_shaped() {
         "error: --length: ",
     );
 }
-
-#[test]
-fn demo_reconciles() {
-    let output = tracemark(&["demo", "--units", "300", "--json"]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let text = String::from_utf8(output.stdout).expect("utf-8");
-    let last: serde_json::Value =
-        serde_json::from_str(text.lines().last().expect("a line")).expect("JSON");
-    assert_eq!(last["units"], 300);
-    assert_eq!(last["allocated"], 300);
-    assert_eq!(last["verified"], 300);
-    assert_eq!(last["duplicates"], 0);
-    assert_eq!(last["unaccounted"], 0);
-    assert_eq!(last["balanced"], true);
-}

@@ -12,8 +12,17 @@ use common::{bin, open, pg_base_url, pg_schema_url, sqlite_url, tempdir};
 use serde_json::Value;
 use tracemark::store::{BatchState, CodeState};
 
+/// One line at a time: each run is a real-time line (controller, twin, camera rendering and
+/// decoding) and this machine has two cores; runs side by side would test the scheduler.
+static ONE_LINE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Runs `tracemark demo` with `args` on `db` and returns its output.
 fn demo(db: &str, args: &[&str]) -> Output {
+    let _line = ONE_LINE_AT_A_TIME.blocking_lock();
+    demo_unlocked(db, args)
+}
+
+fn demo_unlocked(db: &str, args: &[&str]) -> Output {
     Command::new(bin())
         .arg("demo")
         .args(args)
@@ -144,6 +153,7 @@ fn demo_with_bad_arguments_says_what_is_wrong() {
 /// balanced.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_in_the_middle_of_a_batch_then_restart_resumes_it() {
+    let _line = ONE_LINE_AT_A_TIME.lock().await;
     let dir = tempdir();
     let db = sqlite_url(dir.path());
     let mut child = Command::new(bin())
@@ -194,7 +204,7 @@ async fn sigkill_in_the_middle_of_a_batch_then_restart_resumes_it() {
         .sum();
     store.close().await;
 
-    let out = demo(&db, &["--units", "100", "--speed", "3000", "--json"]);
+    let out = demo_unlocked(&db, &["--units", "100", "--speed", "3000", "--json"]);
     let s = assert_clean_run(&out, 100);
     let recovered = s["recovered"]["voided"].as_i64().unwrap_or(-1)
         + s["recovered"]["rejected_late"].as_i64().unwrap_or(-1);
@@ -220,12 +230,68 @@ async fn demo_on_postgres_and_mosquitto() {
     let Some(mqtt) = common::mqtt_url() else {
         return;
     };
-    let (url, _schema) = pg_schema_url(&base).await;
-    let out = demo(
+    let _line = ONE_LINE_AT_A_TIME.lock().await;
+    let (url, schema) = pg_schema_url(&base).await;
+    let out = demo_unlocked(
         &url,
         &[
             "--units", "150", "--speed", "3000", "--mqtt", &mqtt, "--json",
         ],
     );
-    assert_clean_run(&out, 150);
+    let s = assert_clean_run(&out, 150);
+    common::drop_pg_schema(&base, &schema).await;
+
+    // The controller published its state for the plant (retained): the final counters.
+    let line = s["line_id"].as_str().expect("line id").to_owned();
+    let state = retained(&mqtt, &format!("tracemark/{line}/state")).await;
+    assert_eq!(state["units"], 150, "{state:#}");
+    assert_eq!(state["verified"], s["line"]["verified"], "{state:#}");
+}
+
+/// The retained message on `topic`.
+async fn retained(url: &str, topic: &str) -> Value {
+    use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+    let rest = url.trim_start_matches("mqtt://");
+    let (host, port) = rest.rsplit_once(':').expect("host:port");
+    let mut options = MqttOptions::new(
+        format!("test-state-{}", std::process::id()),
+        host,
+        port.parse().expect("port"),
+    );
+    options.set_keep_alive(Duration::from_secs(10));
+    let (client, mut events) = AsyncClient::new(options, 16);
+    client
+        .subscribe(topic, QoS::AtLeastOnce)
+        .await
+        .expect("subscribe");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let event = tokio::time::timeout_at(deadline, events.poll())
+            .await
+            .expect("a retained state within 10 s")
+            .expect("broker connection");
+        if let Event::Incoming(Packet::Publish(publish)) = event {
+            return serde_json::from_slice(&publish.payload).expect("state JSON");
+        }
+    }
+}
+
+/// Virtual commissioning of the pharma carton line: a Zipher-style coder over TCP, a stricter
+/// grade, a shorter pitch.
+#[test]
+fn simulate_commissions_the_pharma_carton_line() {
+    let _line = ONE_LINE_AT_A_TIME.blocking_lock();
+    let dir = tempdir();
+    let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../line-configs/pharma-carton.toml");
+    let out = Command::new(bin())
+        .args(["simulate", "--config"])
+        .arg(&config)
+        .args(["--units", "120", "--faults", "heavy", "--json"])
+        .env("TRACEMARK_DB", sqlite_url(dir.path()))
+        .output()
+        .expect("run tracemark simulate");
+    let s = assert_clean_run(&out, 120);
+    assert_eq!(s["line_id"], "pharma-1");
+    assert_eq!(s["line"]["line_stops"], 0, "{s:#}");
 }

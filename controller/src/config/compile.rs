@@ -127,6 +127,8 @@ pub struct Marker {
     pub unit_id: Option<u8>,
     /// Template file (`zpl`, `ascii`), resolved against the config's directory.
     pub template: Option<PathBuf>,
+    /// Stored message or job to select before printing.
+    pub job: Option<String>,
 }
 
 /// A reader (camera), checked.
@@ -448,6 +450,7 @@ fn check_markers(
             timeout: Duration::from_millis(u64::from(m.timeout_ms)),
             unit_id: m.unit_id.or((m.kind == "modbus_marker").then_some(1)),
             template,
+            job: m.job.clone(),
         });
     }
     // Two markers cannot share a port or an address.

@@ -115,6 +115,10 @@ pub struct MarkerSection {
     /// Label or message template (`zpl`, `ascii`): a file path relative to the config.
     #[serde(default)]
     pub template: Option<String>,
+    /// The message (Linx) or job (Zipher) stored in the device that holds the code field,
+    /// selected before printing. Default: keep what the device has selected.
+    #[serde(default)]
+    pub job: Option<String>,
 }
 
 fn default_low_watermark() -> u32 {

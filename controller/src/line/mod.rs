@@ -17,6 +17,7 @@
 mod core;
 mod feeder;
 mod gate;
+mod publish;
 mod recover;
 
 use std::time::Duration;
@@ -112,6 +113,42 @@ pub struct LineStats {
     pub marker: String,
     /// The last alarm, in words.
     pub alarm: Option<String>,
+    /// From a camera result received to its decision made (and a reject's gate command issued),
+    /// at the end of the run.
+    pub decision_latency: Latency,
+}
+
+/// Percentiles of a latency, in microseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Latency {
+    /// Samples.
+    pub samples: u64,
+    /// Median.
+    pub p50_us: u32,
+    /// 99th percentile.
+    pub p99_us: u32,
+    /// Largest.
+    pub max_us: u32,
+}
+
+impl Latency {
+    /// The percentiles of `samples` (sorted in place).
+    pub fn of(samples: &mut [u32]) -> Latency {
+        samples.sort_unstable();
+        let at = |q: f64| -> u32 {
+            if samples.is_empty() {
+                return 0;
+            }
+            let i = ((samples.len() as f64 - 1.0) * q).round() as usize;
+            samples[i.min(samples.len() - 1)]
+        };
+        Latency {
+            samples: samples.len() as u64,
+            p50_us: at(0.50),
+            p99_us: at(0.99),
+            max_us: samples.last().copied().unwrap_or(0),
+        }
+    }
 }
 
 impl LineStats {
@@ -194,9 +231,11 @@ pub async fn run_line(
 
     // Line I/O first: the photocell baseline must be taken before the first unit can pass.
     let pitch_counts = (f64::from(line.min_pitch_mm) * line.counts_per_mm).round() as u64;
-    let mut map = LineIoMap::default();
-    map.gate_coil = gate.coil;
-    map.gate_confirm_input = gate.confirm_input;
+    let map = LineIoMap {
+        gate_coil: gate.coil,
+        gate_confirm_input: gate.confirm_input,
+        ..LineIoMap::default()
+    };
     let io_settings = gate::IoSettings {
         transport: device_transport(&plc.transport),
         unit_id: plc.unit_id,
@@ -227,6 +266,12 @@ pub async fn run_line(
     .map_err(|e| LineError::Device(format!("PLC {} at {plc_where}: {e}", plc.name)))?;
 
     let broker = format!("{}:{}", subscription.host, subscription.port);
+    let publisher = tokio::spawn(publish::publish_state(
+        subscription.host.clone(),
+        subscription.port,
+        line.id.clone(),
+        stats.subscribe(),
+    ));
     let (results, mut link) = verify::mqtt::spawn_subscription(subscription);
     wait_ready(options.connect_timeout, async {
         link.wait_for(|l| *l == Link::Subscribed)
@@ -254,7 +299,7 @@ pub async fn run_line(
                 transport,
                 LinxConfig {
                     reply_timeout_ms: timeout_ms,
-                    message: None,
+                    message: marker.job.clone(),
                 },
             ),
             marker_config,
@@ -266,6 +311,7 @@ pub async fn run_line(
                 transport,
                 ZipherConfig {
                     reply_timeout_ms: timeout_ms,
+                    job: marker.job.clone(),
                     ..ZipherConfig::default()
                 },
             ),
@@ -326,6 +372,7 @@ pub async fn run_line(
         .run(stop, io_events, marker_events, results, feeder)
         .await;
     let _ = io_task.await;
+    let _ = publisher.await;
     let voided_at_stop = recover::void_unprinted(&store, batch.id).await?;
     let mut stats = stats;
     stats.store_errors += store_errors;

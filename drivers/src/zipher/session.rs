@@ -342,7 +342,9 @@ impl DeviceSession for ZipherSession {
         let unmatched_prints = match self.last_counts {
             Some((total, index)) => {
                 let prints = state.total_count().saturating_sub(total);
-                let indexed = last_index.saturating_sub(index);
+                // An index at or below the offset was another session's: count from the
+                // offset, where this session's records start.
+                let indexed = last_index.saturating_sub(index.max(self.index_offset));
                 if indexed > prints && fault.is_none() {
                     // Records counted as printed that the machine never printed: the
                     // confirmation cannot be trusted.

@@ -1,0 +1,183 @@
+//! The whole line under load, in the twin (issue 6 performance):
+//!
+//! ```sh
+//! cargo bench -p tracemark --bench line -- --lines 1 --speed 6000 --minutes 10
+//! cargo bench -p tracemark --bench line -- --lines 8 --speed 1200 --minutes 2
+//! ```
+//!
+//! Each line is a full controller (its own SQLite store, line runtime, Linx marker over a pty,
+//! PLC over Modbus TCP) and its twin, all in this one process, sharing one embedded broker. It
+//! prints per line: units, units/min, marker underruns, escapes, unaccounted, p50/p99 decision
+//! latency; and for the process: CPU time per unit.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use indicatif::ProgressBar;
+use tracemark::broker::EmbeddedBroker;
+use tracemark::commissioning::{self, FaultProfile, Options, Report};
+use tracemark::store::{Actor, BatchState, NewBatch, Product, Store};
+
+struct Args {
+    lines: usize,
+    speed: u32,
+    minutes: f64,
+}
+
+fn parse_args() -> Args {
+    let mut args = Args {
+        lines: 1,
+        speed: 6_000,
+        minutes: 0.5,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = || it.next().unwrap_or_default();
+        match arg.as_str() {
+            "--lines" => args.lines = value().parse().unwrap_or(1),
+            "--speed" => args.speed = value().parse().unwrap_or(6_000),
+            "--minutes" => args.minutes = value().parse().unwrap_or(0.5),
+            _ => {} // `--bench` from cargo
+        }
+    }
+    args
+}
+
+/// CPU time (user + system) of this process so far, from /proc/self/stat (clock ticks of
+/// 1/100 s on Linux).
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // Fields 14 and 15 of proc(5) (utime, stime) are 12 and 13 after the name.
+    let ticks: u64 = [11usize, 12]
+        .iter()
+        .filter_map(|i| fields.get(*i).and_then(|f| f.parse::<u64>().ok()))
+        .sum();
+    Duration::from_millis(ticks * 10)
+}
+
+async fn line_store(dir: &Path, line: usize, units: u64) -> (Store, i64) {
+    let url = format!("sqlite://{}", dir.join(format!("line{line}.db")).display());
+    let store = Store::open(
+        &url,
+        Actor {
+            user: "bench".into(),
+            device: format!("line{line}"),
+        },
+    )
+    .await
+    .expect("open the store");
+    store
+        .add_product(&Product {
+            id: "demo-widget".into(),
+            scheme: "gs1".into(),
+            key: "09506000134352".into(),
+            name: "Demo widget".into(),
+            category: "household electrical appliance".into(),
+            model: "DW-1".into(),
+            mandatory_standard: "GB 4706.1-2005".into(),
+            licence_no: None,
+            ccc_cert_no: Some("2024010701000001".into()),
+            warranty_months: Some(12),
+            retention_years: 3,
+            serial_alphabet: "safe".into(),
+            serial_length: 10,
+            pack_sizes: vec![10],
+            min_grade: "C".into(),
+        })
+        .await
+        .expect("add the product");
+    let batch = store
+        .create_batch(&NewBatch {
+            product_id: "demo-widget".into(),
+            lot: format!("BENCH-{line}"),
+            quantity: units as i64,
+            production_date: "2026-11-22".into(),
+            expiry_date: None,
+            line: Some(format!("demo-{line}")),
+        })
+        .await
+        .expect("create the batch");
+    store
+        .set_batch_state(batch.id, BatchState::Running)
+        .await
+        .expect("start the batch");
+    (store, batch.id)
+}
+
+fn main() {
+    let args = parse_args();
+    let units = ((f64::from(args.speed) * args.minutes).round() as u64).max(1);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../line-configs/demo.toml");
+    let line = tracemark::config::load(&config).expect("demo.toml");
+    let broker = EmbeddedBroker::start().expect("broker");
+    println!(
+        "{} line(s) at {} units/min, {} units each ({} min)",
+        args.lines, args.speed, units, args.minutes
+    );
+    let cpu_before = cpu_time();
+    let started = Instant::now();
+    let reports: Vec<Report> = runtime.block_on(async {
+        let mut runs = Vec::new();
+        for i in 0..args.lines {
+            let (store, batch) = line_store(dir.path(), i, units).await;
+            let mut line = line.clone();
+            line.id = format!("demo-{i}");
+            let options = Options {
+                units,
+                speed_upm: Some(args.speed),
+                faults: FaultProfile::Default,
+                marker_faults: Vec::new(),
+                seed: i as u64 + 1,
+                broker: Some(("127.0.0.1".to_owned(), broker.addr().port())),
+            };
+            runs.push(tokio::spawn(commissioning::run(
+                line,
+                store,
+                batch,
+                options,
+                ProgressBar::hidden(),
+            )));
+        }
+        let mut reports = Vec::new();
+        for run in runs {
+            reports.push(run.await.expect("join").expect("line run"));
+        }
+        reports
+    });
+    let wall = started.elapsed();
+    let cpu = cpu_time().saturating_sub(cpu_before);
+    let total: u64 = reports.iter().map(|r| r.units).sum();
+    println!(
+        "| line | units | units/min | underruns | escapes | unaccounted | balanced | decision p50 | p99 | max |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for (i, r) in reports.iter().enumerate() {
+        let l = &r.line.decision_latency;
+        println!(
+            "| {i} | {} | {} | {} | {} | {} | {} | {} µs | {} µs | {} µs |",
+            r.units,
+            r.units_per_min,
+            r.line.underruns,
+            r.escapes,
+            r.unaccounted,
+            r.balanced,
+            l.p50_us,
+            l.p99_us,
+            l.max_us
+        );
+    }
+    println!(
+        "wall {:.1} s, process CPU {:.1} s for {total} units: {:.0} µs CPU per unit (controller, twin, camera rendering and decoding, broker, SQLite)",
+        wall.as_secs_f64(),
+        cpu.as_secs_f64(),
+        cpu.as_secs_f64() * 1e6 / total.max(1) as f64
+    );
+}
