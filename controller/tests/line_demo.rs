@@ -293,5 +293,7 @@ fn simulate_commissions_the_pharma_carton_line() {
         .expect("run tracemark simulate");
     let s = assert_clean_run(&out, 120);
     assert_eq!(s["line_id"], "pharma-1");
-    assert_eq!(s["line"]["line_stops"], 0, "{s:#}");
+    // Heavy damage against `max_consecutive_rejects = 3` stops the line now and then; the run
+    // (acknowledged automatically) still ends reconciled.
+    assert!(s["rejected"].as_i64().unwrap_or(0) > 0, "{s:#}");
 }
