@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use indicatif::ProgressBar;
 use tracemark::broker::EmbeddedBroker;
 use tracemark::commissioning::{self, FaultProfile, Options, Report};
-use tracemark::store::{Actor, BatchState, NewBatch, Product, Store};
+use tracemark::store::{Actor, BatchState, NewBatch, Store};
 
 struct Args {
     lines: usize,
@@ -43,18 +43,38 @@ fn parse_args() -> Args {
     args
 }
 
-/// CPU time (user + system) of this process so far, from /proc/self/stat (clock ticks of
-/// 1/100 s on Linux).
-fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+/// CPU time (user + system) in a /proc stat file (clock ticks of 1/100 s on Linux).
+fn cpu_of(stat: &str) -> Duration {
     let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
     let fields: Vec<&str> = after_name.split_whitespace().collect();
-    // Fields 14 and 15 of proc(5) (utime, stime) are 12 and 13 after the name.
+    // Fields 14 and 15 of proc(5) (utime, stime) are 12th and 13th after the name.
     let ticks: u64 = [11usize, 12]
         .iter()
         .filter_map(|i| fields.get(*i).and_then(|f| f.parse::<u64>().ok()))
         .sum();
     Duration::from_millis(ticks * 10)
+}
+
+/// CPU time of this process so far.
+fn cpu_time() -> Duration {
+    cpu_of(&std::fs::read_to_string("/proc/self/stat").unwrap_or_default())
+}
+
+/// CPU time by thread name (`twin-camera`, `sqlx-sqlite-wor…`, `tokio-runtime-w…`, the broker's
+/// threads, …), as the kernel truncates them to 15 characters.
+fn cpu_by_thread() -> std::collections::BTreeMap<String, Duration> {
+    let mut by_name = std::collections::BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return by_name;
+    };
+    for task in tasks.flatten() {
+        let name = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        *by_name
+            .entry(name.trim().to_owned())
+            .or_insert(Duration::ZERO) += cpu_of(&stat);
+    }
+    by_name
 }
 
 async fn line_store(dir: &Path, line: usize, units: u64) -> (Store, i64) {
@@ -69,23 +89,7 @@ async fn line_store(dir: &Path, line: usize, units: u64) -> (Store, i64) {
     .await
     .expect("open the store");
     store
-        .add_product(&Product {
-            id: "demo-widget".into(),
-            scheme: "gs1".into(),
-            key: "09506000134352".into(),
-            name: "Demo widget".into(),
-            category: "household electrical appliance".into(),
-            model: "DW-1".into(),
-            mandatory_standard: "GB 4706.1-2005".into(),
-            licence_no: None,
-            ccc_cert_no: Some("2024010701000001".into()),
-            warranty_months: Some(12),
-            retention_years: 3,
-            serial_alphabet: "safe".into(),
-            serial_length: 10,
-            pack_sizes: vec![10],
-            min_grade: "C".into(),
-        })
+        .add_product(&commissioning::demo_product("demo-widget", 'C'))
         .await
         .expect("add the product");
     let batch = store
@@ -154,6 +158,7 @@ fn main() {
     });
     let wall = started.elapsed();
     let cpu = cpu_time().saturating_sub(cpu_before);
+    let by_thread = cpu_by_thread();
     let total: u64 = reports.iter().map(|r| r.units).sum();
     println!(
         "| line | units | units/min | underruns | escapes | unaccounted | balanced | decision p50 | p99 | max |"
@@ -174,10 +179,30 @@ fn main() {
             l.max_us
         );
     }
+    for (i, r) in reports.iter().enumerate() {
+        for what in r.escaped.iter().chain(&r.disagreements) {
+            println!("  line {i}: {what}");
+        }
+    }
     println!(
         "wall {:.1} s, process CPU {:.1} s for {total} units: {:.0} µs CPU per unit (controller, twin, camera rendering and decoding, broker, SQLite)",
         wall.as_secs_f64(),
         cpu.as_secs_f64(),
         cpu.as_secs_f64() * 1e6 / total.max(1) as f64
     );
+    let listed: Duration = by_thread.values().sum();
+    let total_cpu = cpu_time();
+    let mut by_thread = by_thread;
+    // Threads that ended (each twin's camera thread ends with its run) are only in the total.
+    by_thread.insert(
+        "(ended threads: the twins' cameras)".to_owned(),
+        total_cpu.saturating_sub(listed),
+    );
+    for (kind, time) in by_thread {
+        println!(
+            "  {kind:<38} {:>8.1} s  {:>6.0} µs/unit",
+            time.as_secs_f64(),
+            time.as_secs_f64() * 1e6 / total.max(1) as f64
+        );
+    }
 }

@@ -102,6 +102,8 @@ pub struct Report {
     pub unprinted: u64,
     /// Where records and ground truth disagree (the first 20).
     pub disagreements: Vec<String>,
+    /// The escapes, unit by unit (the first 20).
+    pub escaped: Vec<String>,
     /// The batch's reconciliation.
     pub reconciliation: Reconciliation,
     /// The runtime's counters.
@@ -118,6 +120,29 @@ impl Report {
             && self.duplicates == 0
             && self.unaccounted == 0
             && self.balanced
+    }
+}
+
+/// The product a demo or a simulation creates when the store does not have the line's product:
+/// the GTIN GS1 uses in its own examples, FF1 serials of 10 characters from the `safe`
+/// alphabet, the camera's minimum grade.
+pub fn demo_product(id: &str, min_grade: char) -> crate::store::Product {
+    crate::store::Product {
+        id: id.to_owned(),
+        scheme: "gs1".into(),
+        key: "09506000134352".into(),
+        name: "Demo widget".into(),
+        category: "household electrical appliance".into(),
+        model: "DW-1".into(),
+        mandatory_standard: "GB 4706.1-2005".into(),
+        licence_no: None,
+        ccc_cert_no: Some("2024010701000001".into()),
+        warranty_months: Some(12),
+        retention_years: 3,
+        serial_alphabet: "safe".into(),
+        serial_length: 10,
+        pack_sizes: vec![10, 40],
+        min_grade: min_grade.to_string(),
     }
 }
 
@@ -416,6 +441,29 @@ async fn compare(
         && reconciliation.awaiting_verification == 0;
     let minutes = truth.running.as_secs_f64() / 60.0;
     disagreements.truncate(20);
+    let escaped: Vec<String> = truth
+        .units
+        .iter()
+        .filter(|u| !u.good && !u.diverted)
+        .take(20)
+        .map(|u| {
+            format!(
+                "unit {} (entry {}): printed {:?}{}, damage {:?}, read {:?} grade {:?}, recorded {}",
+                u.unit,
+                u.entry,
+                u.printed,
+                if u.reprint { " (reprint)" } else { "" },
+                u.damage,
+                u.read,
+                u.grade,
+                u.printed
+                    .as_deref()
+                    .and_then(gs1_code_of)
+                    .and_then(|code| states.get(&code))
+                    .map_or("nothing".to_owned(), |s| s.to_string())
+            )
+        })
+        .collect();
     Ok(Report {
         line_id,
         units: truth.units.len() as u64,
@@ -437,6 +485,7 @@ async fn compare(
         diverted: truth.diverted(),
         unprinted: truth.unprinted(),
         disagreements,
+        escaped,
         reconciliation,
         line: line.stats,
         recovered: line.recovered,

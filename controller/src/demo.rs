@@ -135,12 +135,7 @@ fn commission(
         .product
         .clone()
         .ok_or_else(|| CliError::input("config", "[line] names no product: the run needs one"))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::Failed(anyhow::anyhow!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(async {
+    crate::cli::block_on_line(async {
         let store = context.open().await?;
         let min_grade = line.readers.first().map_or('C', |r| r.min_grade);
         let product = ensure_product(&store, &product_id, min_grade).await?;
@@ -225,24 +220,7 @@ async fn ensure_product(store: &Store, id: &str, min_grade: char) -> Result<Prod
     match store.product(id).await {
         Ok(product) => Ok(product),
         Err(StoreError::NotFound { .. }) => Ok(store
-            .add_product(&Product {
-                id: id.to_owned(),
-                scheme: "gs1".into(),
-                // The GTIN GS1 uses in its own examples.
-                key: "09506000134352".into(),
-                name: "Demo widget".into(),
-                category: "household electrical appliance".into(),
-                model: "DW-1".into(),
-                mandatory_standard: "GB 4706.1-2005".into(),
-                licence_no: None,
-                ccc_cert_no: Some("2024010701000001".into()),
-                warranty_months: Some(12),
-                retention_years: 3,
-                serial_alphabet: "safe".into(),
-                serial_length: 10,
-                pack_sizes: vec![10, 40],
-                min_grade: min_grade.to_string(),
-            })
+            .add_product(&commissioning::demo_product(id, min_grade))
             .await?),
         Err(e) => Err(e.into()),
     }

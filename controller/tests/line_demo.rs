@@ -163,26 +163,7 @@ async fn sigkill_in_the_middle_of_a_batch_then_restart_resumes_it() {
         .stderr(std::fs::File::create(dir.path().join("stderr")).expect("stderr file"))
         .spawn()
         .expect("start the demo");
-    // Readiness: the store shows verified units (polled: another process writes it).
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let store = loop {
-        if let Ok(store) = tracemark::store::Store::open(&db, common::actor()).await
-            && let Ok(batches) = store.batches().await
-            && let Some(batch) = batches.first()
-            && let Ok(counts) = store.batch_counts(batch.id).await
-            && counts
-                .iter()
-                .any(|(state, n)| *state == CodeState::Verified && *n >= 100)
-        {
-            break store;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the demo never verified 100 units: {}",
-            std::fs::read_to_string(dir.path().join("stderr")).unwrap_or_default()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let store = wait_verified(&db, 100, dir.path()).await;
     child.kill().expect("SIGKILL the controller");
     child.wait().expect("reap it");
     let batch = store.batches().await.expect("batches")[0].clone();
@@ -282,8 +263,8 @@ async fn retained(url: &str, topic: &str) -> Value {
 fn simulate_commissions_the_pharma_carton_line() {
     let _line = ONE_LINE_AT_A_TIME.blocking_lock();
     let dir = tempdir();
-    let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../line-configs/pharma-carton.toml");
+    let config =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../line-configs/pharma-carton.toml");
     let out = Command::new(bin())
         .args(["simulate", "--config"])
         .arg(&config)
@@ -296,4 +277,182 @@ fn simulate_commissions_the_pharma_carton_line() {
     // Heavy damage against `max_consecutive_rejects = 3` stops the line now and then; the run
     // (acknowledged automatically) still ends reconciled.
     assert!(s["rejected"].as_i64().unwrap_or(0) > 0, "{s:#}");
+}
+
+/// Waits until the demo running on `db` has verified `n` units (polled: another process writes
+/// the store); on timeout, fails with the demo's stderr (written to `dir/stderr`).
+async fn wait_verified(db: &str, n: i64, dir: &std::path::Path) -> tracemark::store::Store {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(store) = tracemark::store::Store::open(db, common::actor()).await {
+            let batches = store.batches().await.unwrap_or_default();
+            if let Some(batch) = batches.first()
+                && let Ok(counts) = store.batch_counts(batch.id).await
+                && counts
+                    .iter()
+                    .any(|(state, count)| *state == CodeState::Verified && *count >= n)
+            {
+                return store;
+            }
+            store.close().await;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the demo never verified {n} units: {}",
+            std::fs::read_to_string(dir.join("stderr")).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The broker restarts in the middle of a batch: results wait in the controller's persistent
+/// session or come too late (those units are diverted as `late`); nothing escapes, everything
+/// reconciles.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_restart_in_the_middle_of_a_batch() {
+    let Some(binary) = common::mosquitto::mosquitto() else {
+        return;
+    };
+    let _line = ONE_LINE_AT_A_TIME.lock().await;
+    let dir = tempdir();
+    let mut broker = common::mosquitto::Broker::new(binary, dir.path());
+    broker.start();
+    let db = sqlite_url(dir.path());
+    let url = format!("mqtt://127.0.0.1:{}", broker.port);
+    let child = Command::new(bin())
+        .args([
+            "demo", "--units", "400", "--speed", "3000", "--mqtt", &url, "--json",
+        ])
+        .env("TRACEMARK_DB", &db)
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(dir.path().join("stderr")).expect("stderr file"))
+        .spawn()
+        .expect("start the demo");
+    let store = wait_verified(&db, 100, dir.path()).await;
+    store.close().await;
+    broker.stop();
+    broker.start();
+    let out = child.wait_with_output().expect("the demo ends");
+    let s = assert_clean_run(&out, 400);
+    assert!(s["verified"].as_i64().unwrap_or(0) > 100, "{s:#}");
+}
+
+/// `tracemark run` against devices it reaches over TCP (the Linx and PLC simulators, served
+/// here) and Mosquitto: it fills the marker and starts printing; Ctrl-C (SIGINT) stops it
+/// gracefully — the marker buffer is cleared, every code it held is voided, the batch stays
+/// open to resume.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_fills_the_marker_and_stops_gracefully_on_ctrl_c() {
+    use tracemark_sim::MarkerSim;
+    let Some(mqtt) = common::mqtt_url() else {
+        return;
+    };
+    let _line = ONE_LINE_AT_A_TIME.lock().await;
+    let dir = tempdir();
+    let db = sqlite_url(dir.path());
+
+    let marker = tracemark_sim::linx::LinxSim::new(16);
+    let marker_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let marker_addr = marker_listener.local_addr().expect("addr");
+    let server = marker.clone();
+    tokio::spawn(async move { server.serve_tcp(marker_listener).await });
+    let plc = tracemark_sim::plc::PlcSim::new(1);
+    let plc_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let plc_addr = plc_listener.local_addr().expect("addr");
+    let server = plc.clone();
+    tokio::spawn(async move { server.serve_tcp(plc_listener).await });
+
+    let line_id = format!("run-test-{}", std::process::id());
+    let demo = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../line-configs/demo.toml"),
+    )
+    .expect("demo.toml");
+    let config = demo
+        .replace("id = \"demo\"", &format!("id = \"{line_id}\""))
+        .replace(
+            "transport = { type = \"serial\", path = \"/dev/ttyUSB0\", baud = 9600 }",
+            &format!("transport = {{ type = \"tcp\", address = \"{marker_addr}\" }}"),
+        )
+        .replace("127.0.0.1:1502", &plc_addr.to_string())
+        .replace("mqtt://127.0.0.1:1883", &mqtt);
+    let config_path = dir.path().join("line.toml");
+    std::fs::write(&config_path, config).expect("write the config");
+
+    let store = open(&db).await;
+    store
+        .add_product(&tracemark::commissioning::demo_product("demo-widget", 'C'))
+        .await
+        .expect("product");
+    let batch = store
+        .create_batch(&tracemark::store::NewBatch {
+            product_id: "demo-widget".into(),
+            lot: "RUN-1".into(),
+            quantity: 100,
+            production_date: "2026-11-22".into(),
+            expiry_date: None,
+            line: Some(line_id.clone()),
+        })
+        .await
+        .expect("batch");
+    store
+        .set_batch_state(batch.id, BatchState::Running)
+        .await
+        .expect("start");
+
+    let child = Command::new(bin())
+        .args(["run", "--config"])
+        .arg(&config_path)
+        .env("TRACEMARK_DB", &db)
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(dir.path().join("stderr")).expect("stderr file"))
+        .spawn()
+        .expect("start tracemark run");
+    // Readiness: the marker prints and holds codes (the feed loop filled it).
+    let ready = tokio::time::timeout(
+        Duration::from_secs(30),
+        marker.wait_until(|s| s.printing() && s.buffered() >= 4),
+    )
+    .await;
+    assert!(
+        ready.is_ok(),
+        "the marker was never filled: {}",
+        std::fs::read_to_string(dir.path().join("stderr")).unwrap_or_default()
+    );
+    assert!(!plc.snapshot().line_stop(), "the line was released");
+
+    let pid = child.id().to_string();
+    let status = Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let out = child.wait_with_output().expect("tracemark run ends");
+    assert!(
+        out.status.success(),
+        "{}",
+        std::fs::read_to_string(dir.path().join("stderr")).unwrap_or_default()
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).expect("the run report");
+    assert_eq!(report["stats"]["store_errors"], 0, "{report:#}");
+
+    let snapshot = marker.snapshot();
+    assert!(
+        !snapshot.printing() && snapshot.buffered() == 0,
+        "{snapshot:?}"
+    );
+    assert!(plc.snapshot().line_stop(), "the line is held stopped");
+    let counts = store.batch_counts(batch.id).await.expect("counts");
+    assert!(
+        counts.iter().all(|(state, _)| *state == CodeState::Voided),
+        "nothing printed, everything voided: {counts:?}"
+    );
+    assert_eq!(
+        store.batch(batch.id).await.expect("batch").state,
+        BatchState::Running,
+        "the batch stays open to resume"
+    );
 }

@@ -393,20 +393,26 @@ fn camera_thread(
 ) {
     let (jobs_tx, jobs) = std_mpsc::channel::<CameraJob>();
     let (reads_tx, reads) = mpsc::unbounded_channel();
-    std::thread::spawn(move || {
-        while let Ok((unit, encoder, printed)) = jobs.recv() {
-            let result = match &printed {
-                Some(data) => camera
-                    .inspect(data)
-                    .unwrap_or_else(|_| camera.nothing_printed()),
-                None => camera.nothing_printed(),
-            };
-            publisher.publish(camera.payload(&result, encoder));
-            if reads_tx.send((unit, result)).is_err() {
-                return;
+    let spawned = std::thread::Builder::new()
+        .name("twin-camera".to_owned())
+        .spawn(move || {
+            while let Ok((unit, encoder, printed)) = jobs.recv() {
+                let result = match &printed {
+                    Some(data) => camera
+                        .inspect(data)
+                        .unwrap_or_else(|_| camera.nothing_printed()),
+                    None => camera.nothing_printed(),
+                };
+                publisher.publish(camera.payload(&result, encoder));
+                if reads_tx.send((unit, result)).is_err() {
+                    return;
+                }
             }
-        }
-    });
+        });
+    if let Err(e) = spawned {
+        // Without its thread the camera reads nothing: every unit is late, none escapes.
+        tracing::error!(error = %e, "the twin camera thread did not start");
+    }
     (jobs_tx, reads)
 }
 

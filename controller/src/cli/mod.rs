@@ -129,6 +129,19 @@ pub(crate) fn block_on<T>(work: impl Future<Output = Result<T, CliError>>) -> Re
     runtime.block_on(work)
 }
 
+/// Runs a line (`run`, `demo`, `simulate`) on two worker threads: the devices, the broker and
+/// the twin's camera work side by side.
+pub(crate) fn block_on_line<T>(
+    work: impl Future<Output = Result<T, CliError>>,
+) -> Result<T, CliError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Failed(anyhow::anyhow!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(work)
+}
+
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("TRACEMARK_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,rumqttd=off"));

@@ -23,12 +23,7 @@ pub(crate) struct RunArgs {
 pub(crate) fn run(args: &RunArgs, context: &Context) -> Result<(), CliError> {
     let line = tracemark::config::load(&args.config)
         .map_err(|errors| CliError::Input(errors.to_string()))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::Failed(anyhow::anyhow!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(async {
+    super::block_on_line(async {
         let store = context.open().await?;
         let batch = match args.batch {
             Some(id) => store.batch(id).await?,

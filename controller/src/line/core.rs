@@ -288,7 +288,12 @@ impl Core {
                     "codes sent but not confirmed: they stay sent until settled"
                 );
             }
-            MarkerEvent::EmptyPrintGo => self.stats.underruns += 1,
+            MarkerEvent::EmptyPrintGo => {
+                self.stats.underruns += 1;
+                if self.tracker.print_missed().is_none() {
+                    tracing::warn!("an empty print-go with no unit waiting for a print");
+                }
+            }
             MarkerEvent::PrintWithoutCode { count } => {
                 self.alarm(format!("the marker printed {count} time(s) without a code"))
                     .await;

@@ -288,8 +288,9 @@ pub async fn run_line(
         poll_interval_ms: options.marker_poll.as_millis() as u64,
         ..MarkerConfig::default()
     };
-    // A short queue: codes are issued just before the marker takes them, so few are voided at a stop.
-    let (code_tx, code_rx) = mpsc::channel(2);
+    // Codes issued ahead of the marker: enough to ride out a slow commit at 100 units/s
+    // without an underrun, few enough that a stop voids only a handful.
+    let (code_tx, code_rx) = mpsc::channel(FEED_AHEAD);
     let (marker_events_tx, marker_events) = mpsc::channel::<MarkerEvent>(4096);
     let transport = device_transport(&marker.transport);
     let timeout_ms = marker.timeout.as_millis() as u64;
@@ -366,7 +367,7 @@ pub async fn run_line(
         handle,
         stats,
         options.acknowledge_alarms_after,
-        pitch_counts / 2,
+        late_lead(&line, pitch_counts),
     );
     let (stats, store_errors) = core
         .run(stop, io_events, marker_events, results, feeder)
@@ -383,6 +384,22 @@ pub async fn run_line(
         voided_at_stop,
     })
 }
+
+/// How long before the gate a unit without a camera result is decided `late`: half a pitch
+/// (where the gate window opens) plus [`GATE_MARGIN`] of belt travel at the nominal speed, so a
+/// decision made just before that point still reaches the coil through one PLC poll and a busy
+/// scheduler in time.
+fn late_lead(line: &Line, pitch_counts: u64) -> u64 {
+    let counts_per_second =
+        f64::from(line.speed_upm) / 60.0 * f64::from(line.min_pitch_mm) * line.counts_per_mm;
+    pitch_counts / 2 + (counts_per_second * GATE_MARGIN.as_secs_f64()).round() as u64
+}
+
+/// Codes issued and queued for the marker beyond its own buffer.
+const FEED_AHEAD: usize = 32;
+
+/// Time a reject decision is given to reach the gate coil (see [`late_lead`]).
+const GATE_MARGIN: Duration = Duration::from_millis(25);
 
 fn spawn_marker<D: tracemark_drivers::marker::MarkerDevice>(
     device: D,
@@ -413,5 +430,26 @@ async fn wait_ready(
     match tokio::time::timeout(timeout, ready).await {
         Ok(result) => result,
         Err(_) => Err(format!("not ready within {} s", timeout.as_secs_f64())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Latency;
+
+    #[test]
+    fn latency_percentiles_come_from_the_sorted_samples() {
+        let mut samples: Vec<u32> = (1..=100).rev().collect();
+        let latency = Latency::of(&mut samples);
+        assert_eq!(
+            (
+                latency.samples,
+                latency.p50_us,
+                latency.p99_us,
+                latency.max_us
+            ),
+            (100, 51, 99, 100)
+        );
+        assert_eq!(Latency::of(&mut []), Latency::default());
     }
 }

@@ -347,3 +347,30 @@ fn the_demo_line_config_gives_subscription_and_geometry() {
     assert_eq!(geometry.window_counts, 240);
     assert_eq!(geometry.max_consecutive_rejects, 5);
 }
+
+#[test]
+fn an_empty_print_go_keeps_later_prints_on_their_own_units() {
+    let mut t = tracker();
+    for i in 0..3u64 {
+        t.unit_detected(i * PITCH);
+    }
+    t.printed(&code(0)).expect("unit 1 printed");
+    // Unit 2 went by the marker with its buffer empty.
+    assert_eq!(t.print_missed(), Some(2));
+    assert_eq!(t.printed(&code(2)), Ok(3), "the next print is unit 3's");
+    let blank = t
+        .result(&read(1, None, None, at_reader(1)), gs1_code_of)
+        .expect("decided");
+    assert_eq!(
+        (blank.unit, blank.code, blank.outcome),
+        (2, None, Outcome::Rejected(RejectReason::NoRead))
+    );
+    let good = t
+        .result(
+            &read(2, Some(scan(2)), Some(Grade::A), at_reader(2)),
+            gs1_code_of,
+        )
+        .expect("decided");
+    assert_eq!((good.unit, good.outcome), (3, Outcome::Verified));
+    assert_eq!(tracker().print_missed(), None, "no unit waiting");
+}

@@ -142,6 +142,8 @@ struct Unit {
     entry: u64,
     code: Option<String>,
     decided: bool,
+    /// The marker said its print-go for this unit found the buffer empty: it carries nothing.
+    unprinted: bool,
 }
 
 /// How many (reader, seq) pairs are remembered to drop redeliveries.
@@ -214,6 +216,7 @@ impl Tracker {
             entry: encoder,
             code: None,
             decided: false,
+            unprinted: false,
         });
         self.stats.units += 1;
         id
@@ -231,7 +234,7 @@ impl Tracker {
         let unit = self
             .units
             .iter_mut()
-            .find(|u| u.code.is_none() && !u.decided)
+            .find(|u| u.code.is_none() && !u.decided && !u.unprinted)
             .ok_or_else(|| TrackError::PrintWithoutUnit(code.to_owned()))?;
         unit.code = Some(code.to_owned());
         let id = unit.id;
@@ -239,6 +242,18 @@ impl Tracker {
         self.attached.insert(code.to_owned());
         self.in_flight.insert(code.to_owned(), id);
         Ok(id)
+    }
+
+    /// The marker's print-go found its buffer empty: the oldest unit still waiting for a print
+    /// carries nothing, and the next confirmed print belongs to the unit after it (without
+    /// this, every later code would be attached one unit early). Returns that unit.
+    pub fn print_missed(&mut self) -> Option<u64> {
+        let unit = self
+            .units
+            .iter_mut()
+            .find(|u| u.code.is_none() && !u.decided && !u.unprinted)?;
+        unit.unprinted = true;
+        Some(unit.id)
     }
 
     /// A camera result; returns the decision it makes, if it decides a unit.

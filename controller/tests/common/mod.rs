@@ -1,6 +1,8 @@
 //! Helpers shared by the store tests: fresh SQLite files, fresh PostgreSQL schemas, the binary.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod mosquitto;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
