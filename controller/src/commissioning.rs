@@ -396,8 +396,12 @@ async fn compare(
     line_id: String,
 ) -> anyhow::Result<Report> {
     let mut states: HashMap<String, CodeState> = HashMap::new();
+    let mut gate_faults: std::collections::HashSet<String> = std::collections::HashSet::new();
     for state in CODE_STATES {
         for record in store.codes_of_batch(batch, state, i64::MAX).await? {
+            if record.reason.as_deref() == Some("gate_fault") {
+                gate_faults.insert(record.code.clone());
+            }
             states.insert(record.code, state);
         }
     }
@@ -419,7 +423,9 @@ async fn compare(
         let state = states.get(&code).copied();
         let agrees = match state {
             Some(CodeState::Verified) => !unit.diverted,
-            Some(CodeState::Rejected) => unit.diverted,
+            // A gate fault is the controller saying the unit may have gone by (and stopping
+            // the line for it to be pulled): right either way.
+            Some(CodeState::Rejected) => unit.diverted || gate_faults.contains(&code),
             _ => false,
         };
         if !agrees {
