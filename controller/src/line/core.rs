@@ -116,9 +116,10 @@ impl Core {
         mut io: mpsc::Receiver<IoEvent>,
         mut marker: mpsc::Receiver<MarkerEvent>,
         mut results: mpsc::Receiver<Received>,
-        feeder: JoinHandle<Result<(), StoreError>>,
+        mut feeder: JoinHandle<Result<(), StoreError>>,
     ) -> (LineStats, u64) {
         let mut marker_open = true;
+        let mut feeding = true;
         loop {
             if self.stopping && self.drained() {
                 break;
@@ -149,6 +150,16 @@ impl Core {
                         break;
                     }
                 },
+                ended = &mut feeder, if feeding => {
+                    feeding = false;
+                    // The feeder ends only when the marker stops taking codes, or on an error.
+                    match ended {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => self.alarm(format!("allocation stopped: {e}")).await,
+                        Err(e) if e.is_cancelled() => {}
+                        Err(e) => self.alarm(format!("allocation task failed: {e}")).await,
+                    }
+                }
                 () = sleep_until(restart_at), if restart_at.is_some() => {
                     self.restart().await;
                 }

@@ -61,27 +61,19 @@ pub(crate) async fn feed(
             continue;
         }
         // Wait for room first: codes are issued only when the marker is about to take them.
-        let Ok(permit) = marker.reserve().await else {
+        if marker.reserve().await.is_err() {
             return Ok(());
-        };
+        }
         let count = chunk.min(left);
         let issued = store
             .issue_from_block(&product, block.id, count, Some(batch))
             .await?;
         block.issued_end = issued.first_counter + issued.codes.len() as i64;
-        let mut codes = issued.codes.into_iter().enumerate();
-        let mut permit = Some(permit);
-        for (i, text) in codes.by_ref() {
-            let id = u64::try_from(issued.first_counter + i as i64).unwrap_or(0);
+        for (counter, text) in (issued.first_counter..).zip(issued.codes) {
+            let id = u64::try_from(counter).unwrap_or(0);
             book.insert(id, text.clone());
-            let code = Code::new(CodeId::new(id), text);
-            match permit.take() {
-                Some(permit) => permit.send(code),
-                None => {
-                    if marker.send(code).await.is_err() {
-                        return Ok(());
-                    }
-                }
+            if marker.send(Code::new(CodeId::new(id), text)).await.is_err() {
+                return Ok(());
             }
         }
     }
