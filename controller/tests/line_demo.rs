@@ -137,6 +137,37 @@ fn demo_rides_through_a_marker_disconnect() {
     assert_clean_run(&out, 200);
 }
 
+/// Ink out for 50 units: the marker faults (its buffer voided), units go by unprinted and are
+/// diverted as `no_read`; nothing escapes and the batch reconciles.
+#[test]
+fn demo_rides_through_an_ink_out_fault() {
+    let dir = tempdir();
+    let out = demo(
+        &sqlite_url(dir.path()),
+        &[
+            "--units",
+            "200",
+            "--speed",
+            "1500",
+            "--faults",
+            "none",
+            "--marker-fault",
+            "60:ink-out",
+            "--json",
+        ],
+    );
+    let s = assert_clean_run(&out, 200);
+    assert!(s["unprinted"].as_u64().unwrap_or(0) > 0, "{s:#}");
+    assert!(
+        s["line"]["rejected"]["no_read"].as_u64().unwrap_or(0) > 0,
+        "{s:#}"
+    );
+    // Known limit (see the issue note): while the marker is faulted its print-gos are ignored
+    // without an empty-print-go report, so the tracker attaches the next prints to the units
+    // that went by unprinted; those units read as `mismatch` and are diverted. Records stay
+    // consistent and nothing escapes, but good units are rejected until the register drains.
+}
+
 #[test]
 fn demo_with_bad_arguments_says_what_is_wrong() {
     let dir = tempdir();

@@ -324,3 +324,26 @@ async fn serial_transport_speaks_rtu_with_crc() {
     let (frame, _device) = device_task.await.expect("device task");
     assert_eq!(frame, request);
 }
+
+/// The pure decoding path: a baseline poll, then detections latched across the encoder's wrap,
+/// then a block of the wrong length.
+#[test]
+fn decode_input_blocks_reports_detections_after_the_baseline() {
+    use tracemark_drivers::lineio::decode_input_blocks;
+    // Encoder 0xFFFF_FFF0, 5 detections so far (slots 0–4), ring values irrelevant.
+    let mut first = vec![0u16; 36];
+    first[0..4].copy_from_slice(&[0xFFFF, 0xFFF0, 0x0000, 0x0005]);
+    // Encoder wrapped to 0x20; 7 detections: slots 5 and 6 latched 0xFFFF_FFF8 and 0x10.
+    let mut second = vec![0u16; 36];
+    second[0..4].copy_from_slice(&[0x0000, 0x0020, 0x0000, 0x0007]);
+    second[4 + 2 * 5..4 + 2 * 5 + 2].copy_from_slice(&[0xFFFF, 0xFFF8]);
+    second[4 + 2 * 6..4 + 2 * 6 + 2].copy_from_slice(&[0x0000, 0x0010]);
+    let short = [0u16; 35];
+    let polls = decode_input_blocks([first.as_slice(), second.as_slice(), &short[..]]);
+    assert_eq!(polls[0], Some((0xFFFF_FFF0, vec![], 0)), "the baseline");
+    assert_eq!(
+        polls[1],
+        Some((0x1_0000_0020, vec![0xFFFF_FFF8, 0x1_0000_0010], 0))
+    );
+    assert_eq!(polls[2], None);
+}

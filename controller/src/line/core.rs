@@ -425,12 +425,15 @@ impl Core {
             return;
         }
         tracing::info!("alarm acknowledged: the line restarts");
-        if *self.marker.state().borrow() == MarkerState::Connected
+        // Starting clears a latched marker fault (the operator's restart). A marker that still
+        // refuses leaves units unprinted: they read as `no_read` and are diverted, and the
+        // alarm they raise tries the marker again — the acknowledging stand-in never holds the
+        // belt for good, so a fault that clears (ink refilled) lets printing resume.
+        let state = self.marker.state().borrow().clone();
+        if matches!(state, MarkerState::Connected | MarkerState::Faulted(_))
             && let Err(e) = self.marker.start().await
         {
             tracing::warn!(error = %e, "the marker does not restart yet");
-            self.restart_at = self.acknowledge_after.map(|after| Instant::now() + after);
-            return;
         }
         let _ = self.io.send(IoCommand::LineStop(false)).await;
         let _ = self.io.send(IoCommand::Light(StackLight::Green)).await;

@@ -74,10 +74,8 @@ struct Window {
     unit: u64,
     from: u64,
     to: u64,
-    /// The encoder count at which the unit reaches the gate.
-    fire_at: u64,
-    /// When the coil was first seen on for it, and the encoder count then.
-    opened: Option<(Instant, u64)>,
+    /// When the coil was first seen on for it.
+    opened: Option<Instant>,
     /// Confirmed or faulted: reported, kept until the unit is past the gate.
     settled: bool,
 }
@@ -112,7 +110,6 @@ impl GateSchedule {
             unit,
             from: fire_at.saturating_sub(self.half_window),
             to: fire_at + self.half_window,
-            fire_at,
             opened: None,
             settled: false,
         };
@@ -147,14 +144,12 @@ impl GateSchedule {
         self.windows.retain_mut(|w| {
             let open = w.from <= encoder;
             if open && coil_on && w.opened.is_none() {
-                w.opened = Some((now, encoder));
+                w.opened = Some(now);
             }
             if !w.settled {
                 let outcome = match w.opened {
-                    // First seen on only after the unit reached the gate: it went by.
-                    Some((_, at)) if at > w.fire_at => Some(Settled::Fault(w.unit)),
                     Some(_) if confirmed && coil_on => Some(Settled::Diverted(w.unit)),
-                    Some((opened, _)) if now.duration_since(opened) > timeout => {
+                    Some(opened) if now.duration_since(opened) > timeout => {
                         Some(Settled::Fault(w.unit))
                     }
                     // The unit is past the gate and the coil never came on for it.
@@ -361,17 +356,6 @@ mod tests {
         assert_eq!(
             gate.observe(5_200, false, false, t0 + Duration::from_millis(300)),
             [Settled::Fault(2)]
-        );
-    }
-
-    #[test]
-    fn a_coil_first_seen_on_after_the_unit_reached_the_gate_is_a_gate_fault() {
-        let mut gate = GateSchedule::new(100, Duration::from_millis(150));
-        gate.reject(3, 1_000);
-        // The decision came so late that the first poll with the coil on is past `fire_at`.
-        assert_eq!(
-            gate.observe(1_010, true, true, Instant::now()),
-            [Settled::Fault(3)]
         );
     }
 

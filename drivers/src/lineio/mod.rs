@@ -24,6 +24,28 @@ pub use map::{INPUT_BLOCK_LEN, LineIoMap, RING_LEN};
 
 use decode::{RawInputs, Tracker};
 
+/// One decoded poll: the encoder extended across wraps, the latched encoder counts of the new
+/// detections (oldest first) and how many detections were lost.
+pub type DecodedPoll = (u64, Vec<u64>, u64);
+
+/// The pure decoding path of [`LineIo::poll`] over a sequence of input blocks (each
+/// [`INPUT_BLOCK_LEN`] registers as read by FC 04), without a device: `None` for a block of the
+/// wrong length. The first well-formed block is the baseline. For tests and the fuzz target.
+pub fn decode_input_blocks<'a>(
+    blocks: impl IntoIterator<Item = &'a [u16]>,
+) -> Vec<Option<DecodedPoll>> {
+    let mut tracker = Tracker::default();
+    blocks
+        .into_iter()
+        .map(|words| {
+            RawInputs::decode(words).map(|raw| {
+                let progress = tracker.update(&raw);
+                (progress.encoder, progress.detections, progress.missed)
+            })
+        })
+        .collect()
+}
+
 /// A Modbus access the line I/O client makes, for error messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
