@@ -117,8 +117,8 @@ fn demo_with_default_damage_reconciles() {
     assert_clean_run(&out, 200);
 }
 
-#[test]
-fn demo_rides_through_a_marker_disconnect() {
+/// A clean-camera demo of 200 units at 1,500 units/min with `fault` injected on the marker.
+fn demo_with_marker_fault(fault: &str) -> Value {
     let dir = tempdir();
     let out = demo(
         &sqlite_url(dir.path()),
@@ -130,33 +130,23 @@ fn demo_rides_through_a_marker_disconnect() {
             "--faults",
             "none",
             "--marker-fault",
-            "80:disconnect",
+            fault,
             "--json",
         ],
     );
-    assert_clean_run(&out, 200);
+    assert_clean_run(&out, 200)
+}
+
+#[test]
+fn demo_rides_through_a_marker_disconnect() {
+    demo_with_marker_fault("80:disconnect");
 }
 
 /// Ink out for 50 units: the marker faults (its buffer voided), units go by unprinted and are
 /// diverted as `no_read`; nothing escapes and the batch reconciles.
 #[test]
 fn demo_rides_through_an_ink_out_fault() {
-    let dir = tempdir();
-    let out = demo(
-        &sqlite_url(dir.path()),
-        &[
-            "--units",
-            "200",
-            "--speed",
-            "1500",
-            "--faults",
-            "none",
-            "--marker-fault",
-            "60:ink-out",
-            "--json",
-        ],
-    );
-    let s = assert_clean_run(&out, 200);
+    let s = demo_with_marker_fault("60:ink-out");
     assert!(s["unprinted"].as_u64().unwrap_or(0) > 0, "{s:#}");
     assert!(
         s["line"]["rejected"]["no_read"].as_u64().unwrap_or(0) > 0,

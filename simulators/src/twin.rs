@@ -13,7 +13,7 @@
 //! says about that print, whether the gate diverted it — which [`GroundTruth`] compares with the
 //! controller's records.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
 
@@ -254,7 +254,7 @@ impl<M: MarkerSim> Twin<M> {
         );
         let pitch = config.counts(config.pitch_mm).max(1);
         let mut rng = config.seed | 1;
-        let mut belt: Vec<OnBelt> = Vec::new();
+        let mut belt: VecDeque<OnBelt> = VecDeque::new();
         let mut done: Vec<UnitTruth> = Vec::new();
         let mut results: HashMap<u64, VisionResult> = HashMap::new();
         let mut position = 0.0f64;
@@ -298,7 +298,7 @@ impl<M: MarkerSim> Twin<M> {
                         marker.clear(*fault);
                     }
                 }
-                belt.push(OnBelt {
+                belt.push_back(OnBelt {
                     truth: UnitTruth {
                         unit: detected,
                         entry: encoder,
@@ -341,10 +341,12 @@ impl<M: MarkerSim> Twin<M> {
                 }
             }
             while belt
-                .first()
+                .front()
                 .is_some_and(|u| encoder >= u.truth.entry + gate_at)
             {
-                let mut unit = belt.remove(0);
+                let Some(mut unit) = belt.pop_front() else {
+                    break;
+                };
                 unit.truth.diverted = plc.gate_diverting();
                 diverted += u64::from(unit.truth.diverted);
                 done.push(unit.truth);

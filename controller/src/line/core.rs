@@ -346,25 +346,20 @@ impl Core {
         match received {
             Received::Result(result) => {
                 let received = std::time::Instant::now();
-                let before = self.tracker.stats().clone();
-                match self.tracker.result(&result, gs1_code_of) {
-                    Some(verdict) => {
-                        self.verdict(verdict).await;
-                        // Result received → decision recorded and, for a reject, the gate
-                        // command handed to the line I/O task.
-                        if self.decision_us.len() < MAX_SAMPLES {
-                            let micros = received.elapsed().as_micros();
-                            self.decision_us
-                                .push(u32::try_from(micros).unwrap_or(u32::MAX));
-                        }
+                if let Some(verdict) = self.tracker.result(&result, gs1_code_of) {
+                    self.verdict(verdict).await;
+                    // Result received → decision recorded and, for a reject, the gate command
+                    // handed to the line I/O task.
+                    if self.decision_us.len() < MAX_SAMPLES {
+                        let micros = received.elapsed().as_micros();
+                        self.decision_us
+                            .push(u32::try_from(micros).unwrap_or(u32::MAX));
                     }
-                    None => {
-                        let after = self.tracker.stats();
-                        let ignored = (after.redelivered - before.redelivered)
-                            + (after.unmatched - before.unmatched)
-                            + (after.extra_reads - before.extra_reads);
-                        self.stats.ignored_results += ignored;
-                    }
+                } else {
+                    // The tracker counts why: redelivered, matching nothing, a second read.
+                    let counted = self.tracker.stats();
+                    self.stats.ignored_results =
+                        counted.redelivered + counted.unmatched + counted.extra_reads;
                 }
             }
             Received::Malformed { topic, error } => {
