@@ -20,7 +20,7 @@ use super::gate::{IoCommand, IoEvent};
 use crate::store::writer::{Committed, WriterHandle, create_writer};
 use crate::store::{CodeState, Store, StoreError, Transition};
 use crate::verify::mqtt::Received;
-use crate::verify::{Outcome, RejectReason, Tracker, TrackerConfig, Verdict, gs1_code_of};
+use crate::verify::{Outcome, Printed, RejectReason, Tracker, TrackerConfig, Verdict, gs1_code_of};
 
 /// Changes per group commit.
 const MAX_GROUP: usize = 10_000;
@@ -48,6 +48,10 @@ pub(super) struct Core {
     printed_early: HashSet<String>,
     /// Rejected units waiting for the gate: their code and reason.
     pending: HashMap<u64, (Option<String>, RejectReason)>,
+    /// Units without a code whose gate did not confirm: a print confirmed for one later is
+    /// recorded `gate_fault`, not with the camera's reason. Gate faults stop the line, so this
+    /// stays small.
+    gate_faulted: HashSet<u64>,
     acknowledge_after: Option<Duration>,
     restart_at: Option<Instant>,
     /// Late decisions are made this many counts before a unit reaches the gate, so the gate
@@ -99,6 +103,7 @@ impl Core {
             awaiting_print: HashSet::new(),
             printed_early: HashSet::new(),
             pending: HashMap::new(),
+            gate_faulted: HashSet::new(),
             acknowledge_after,
             restart_at: None,
             lead,
@@ -250,9 +255,14 @@ impl Core {
                 if let Some((code, _)) = self.pending.remove(&unit) {
                     self.stats.gate_faults += 1;
                     self.tracker.gate_fault();
-                    if let Some(code) = code {
-                        self.record(code, CodeState::Rejected, Some(RejectReason::GateFault))
-                            .await;
+                    match code {
+                        Some(code) => {
+                            self.record(code, CodeState::Rejected, Some(RejectReason::GateFault))
+                                .await;
+                        }
+                        None => {
+                            self.gate_faulted.insert(unit);
+                        }
                     }
                     self.alarm(format!("the reject gate did not confirm unit {unit}"))
                         .await;
@@ -269,8 +279,14 @@ impl Core {
         match event {
             MarkerEvent::State(state) => {
                 self.stats.marker = describe(&state);
-                if let MarkerState::Faulted(reason) = state {
-                    self.alarm(format!("marker faulted: {reason}")).await;
+                match state {
+                    MarkerState::Faulted(reason) => {
+                        self.alarm(format!("marker faulted: {reason}")).await;
+                    }
+                    // The driver reports this after settling the device's counter and before
+                    // it prints again: units that went by without a confirmed print carry none.
+                    MarkerState::Connected => self.marker_ready(),
+                    MarkerState::Connecting | MarkerState::Disconnected => {}
                 }
             }
             MarkerEvent::Sent { code } => {
@@ -283,10 +299,15 @@ impl Core {
             }
             MarkerEvent::Printed { code } => {
                 if let Some(text) = self.book.remove(code) {
-                    if let Err(e) = self.tracker.printed(&text) {
-                        self.alarm(e.to_string()).await;
-                    }
+                    let printed = self.tracker.printed(&text);
                     self.mark_printed(&text, false).await;
+                    match printed {
+                        Ok(Printed::OnRejectedUnit { unit, reason }) => {
+                            self.late_print_on_reject(unit, reason, text).await;
+                        }
+                        Ok(Printed::OnUnit(_) | Printed::AlreadyRead) => {}
+                        Err(e) => self.alarm(e.to_string()).await,
+                    }
                 }
             }
             MarkerEvent::Voided { codes, reason } => {
@@ -310,6 +331,31 @@ impl Core {
                     .await;
             }
             MarkerEvent::BufferFull { .. } | MarkerEvent::Refused(_) => {}
+        }
+    }
+
+    /// A print confirmed after the camera already rejected its unit: the code goes with the
+    /// unit — recorded when the gate settles it, or now if the gate already has.
+    async fn late_print_on_reject(&mut self, unit: u64, reason: RejectReason, code: String) {
+        self.stats.late_confirmations += 1;
+        if let Some((pending_code, _)) = self.pending.get_mut(&unit) {
+            *pending_code = Some(code);
+            return;
+        }
+        let reason = if self.gate_faulted.remove(&unit) {
+            RejectReason::GateFault
+        } else {
+            reason
+        };
+        self.record(code, CodeState::Rejected, Some(reason)).await;
+    }
+
+    /// Units that passed the marker while it could not print are marked as carrying nothing.
+    fn marker_ready(&mut self) {
+        let marked = self.tracker.marker_ready(self.stats.encoder);
+        if marked > 0 {
+            tracing::info!(units = marked, "units went by the marker without a print");
+            self.stats.passed_unprinted += marked;
         }
     }
 
@@ -425,10 +471,19 @@ impl Core {
         // alarm they raise tries the marker again — the acknowledging stand-in never holds the
         // belt for good, so a fault that clears (ink refilled) lets printing resume.
         let state = self.marker.state().borrow().clone();
-        if matches!(state, MarkerState::Connected | MarkerState::Faulted(_))
-            && let Err(e) = self.marker.start().await
-        {
-            tracing::warn!(error = %e, "the marker does not restart yet");
+        if matches!(state, MarkerState::Connected | MarkerState::Faulted(_)) {
+            let was_printing = self
+                .marker
+                .status()
+                .await
+                .is_ok_and(|status| status.printing());
+            match self.marker.start().await {
+                // The belt is stopped: every unit past the marker went by while it could not
+                // print (a cleared fault reports `Connected` but does not print until now).
+                Ok(()) if !was_printing => self.marker_ready(),
+                Ok(()) => {}
+                Err(e) => tracing::warn!(error = %e, "the marker does not restart yet"),
+            }
         }
         let _ = self.io.send(IoCommand::LineStop(false)).await;
         let _ = self.io.send(IoCommand::Light(StackLight::Green)).await;

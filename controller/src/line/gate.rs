@@ -73,7 +73,13 @@ pub(crate) struct IoSettings {
 struct Window {
     unit: u64,
     from: u64,
+    fire_at: u64,
     to: u64,
+    /// The coil has been wanted on for it (it was commanded then, or already on).
+    commanded: bool,
+    /// The coil was first commanded on for it only after the unit reached the gate: the unit
+    /// went by, whatever the confirm input says.
+    late: bool,
     /// When the coil was first seen on for it.
     opened: Option<Instant>,
     /// Confirmed or faulted: reported, kept until the unit is past the gate.
@@ -109,7 +115,10 @@ impl GateSchedule {
         let window = Window {
             unit,
             from: fire_at.saturating_sub(self.half_window),
+            fire_at,
             to: fire_at + self.half_window,
+            commanded: false,
+            late: false,
             opened: None,
             settled: false,
         };
@@ -120,6 +129,21 @@ impl GateSchedule {
             .position(|w| w.from > window.from)
             .unwrap_or(self.windows.len());
         self.windows.insert(at, window);
+    }
+
+    /// Whether the coil must be on at `encoder`, given whether it is on now. A window wanted
+    /// for the first time with the coil off at an encoder past its fire point — a decision or
+    /// a poll that came too late — is judged by this commanded position, not by the later poll
+    /// that sees the coil on (that poll lags by one period, which at 100 units/s is a fifth of
+    /// the window): its unit went by undiverted, and it settles as a fault.
+    pub(crate) fn drive(&mut self, encoder: u64, coil_on: bool) -> bool {
+        for w in self.windows.iter_mut().take_while(|w| w.from <= encoder) {
+            if !w.commanded {
+                w.commanded = true;
+                w.late = !coil_on && encoder > w.fire_at;
+            }
+        }
+        self.coil(encoder)
     }
 
     /// Whether the coil must be on at `encoder`.
@@ -148,6 +172,7 @@ impl GateSchedule {
             }
             if !w.settled {
                 let outcome = match w.opened {
+                    _ if w.late => Some(Settled::Fault(w.unit)),
                     Some(_) if confirmed && coil_on => Some(Settled::Diverted(w.unit)),
                     Some(opened) if now.duration_since(opened) > timeout => {
                         Some(Settled::Fault(w.unit))
@@ -260,7 +285,7 @@ pub(crate) async fn run_io(
                     }
                     // Decided after this poll's events are handled: rejects the core sends in
                     // answer to them are in the schedule by the next tick.
-                    let want = schedule.coil(poll.encoder);
+                    let want = schedule.drive(poll.encoder, coil);
                     if want != coil {
                         if let Err(e) = io.set_gate(want).await {
                             break e.to_string();
@@ -356,6 +381,32 @@ mod tests {
         assert_eq!(
             gate.observe(5_200, false, false, t0 + Duration::from_millis(300)),
             [Settled::Fault(2)]
+        );
+    }
+
+    #[test]
+    fn a_coil_first_commanded_after_the_fire_point_is_a_fault_whatever_the_confirm_says() {
+        let mut gate = GateSchedule::new(100, Duration::from_millis(150));
+        let t0 = Instant::now();
+        // In time: commanded at 950, before the unit reaches the gate at 1,000.
+        gate.reject(1, 1_000);
+        assert!(gate.drive(950, false));
+        assert_eq!(gate.observe(960, true, true, t0), [Settled::Diverted(1)]);
+        assert!(gate.observe(1_100, true, false, t0).is_empty());
+        assert!(!gate.drive(1_100, true));
+        // Too late: the first poll inside unit 2's window (a stall) is already past 3,000.
+        gate.reject(2, 3_000);
+        assert!(gate.drive(3_040, false));
+        assert_eq!(gate.observe(3_045, true, true, t0), [Settled::Fault(2)]);
+        // A window opening while the coil is already on for the one before is covered by it.
+        let mut gate = GateSchedule::new(100, Duration::from_millis(150));
+        gate.reject(3, 1_000);
+        gate.reject(4, 1_150);
+        assert!(gate.drive(950, false));
+        assert!(gate.drive(1_160, true));
+        assert_eq!(
+            gate.observe(1_165, true, true, t0),
+            [Settled::Diverted(3), Settled::Diverted(4)]
         );
     }
 

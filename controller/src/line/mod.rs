@@ -97,6 +97,11 @@ pub struct LineStats {
     pub voided: u64,
     /// Print-gos that found the marker buffer empty.
     pub underruns: u64,
+    /// Units that went by the marker while it could not print (faulted, stopped, unreachable),
+    /// learnt when it was ready again.
+    pub passed_unprinted: u64,
+    /// Print confirmations that arrived after the camera had already rejected their unit.
+    pub late_confirmations: u64,
     /// Reader messages refused (malformed, unknown reader, …).
     pub malformed_results: u64,
     /// Reader results ignored (redelivered, matched nothing, second reads).

@@ -13,7 +13,7 @@ pub mod tracker;
 
 pub use payload::{FieldMap, Grade, PayloadError, ReadResult, parse_result};
 pub use tracker::{
-    Outcome, RejectReason, TrackError, Tracker, TrackerConfig, TrackerStats, Verdict,
+    Outcome, Printed, RejectReason, TrackError, Tracker, TrackerConfig, TrackerStats, Verdict,
 };
 
 /// The stored code text (GS1 HRI, `(01)…(21)…`) of what a reader decoded, or `None` when the

@@ -357,7 +357,11 @@ fn an_empty_print_go_keeps_later_prints_on_their_own_units() {
     t.printed(&code(0)).expect("unit 1 printed");
     // Unit 2 went by the marker with its buffer empty.
     assert_eq!(t.print_missed(), Some(2));
-    assert_eq!(t.printed(&code(2)), Ok(3), "the next print is unit 3's");
+    assert_eq!(
+        t.printed(&code(2)),
+        Ok(Printed::OnUnit(3)),
+        "the next print is unit 3's"
+    );
     let blank = t
         .result(&read(1, None, None, at_reader(1)), gs1_code_of)
         .expect("decided");
@@ -373,4 +377,65 @@ fn an_empty_print_go_keeps_later_prints_on_their_own_units() {
         .expect("decided");
     assert_eq!((good.unit, good.outcome), (3, Outcome::Verified));
     assert_eq!(tracker().print_missed(), None, "no unit waiting");
+}
+
+#[test]
+fn a_confirmation_after_the_result_goes_to_the_rejected_unit_not_the_next() {
+    let mut t = tracker();
+    for i in 0..3u64 {
+        t.unit_detected(i * PITCH);
+    }
+    t.code_issued(&code(0));
+    // The camera finds nothing on unit 1 before the marker's confirmation of its print arrives.
+    let blank = t
+        .result(&read(1, None, None, at_reader(0)), gs1_code_of)
+        .expect("decided");
+    assert_eq!(blank.outcome, Outcome::Rejected(RejectReason::NoRead));
+    assert_eq!(
+        t.printed(&code(0)),
+        Ok(Printed::OnRejectedUnit {
+            unit: 1,
+            reason: RejectReason::NoRead
+        })
+    );
+    // Later prints stay on their own units.
+    assert_eq!(t.printed(&code(1)), Ok(Printed::OnUnit(2)));
+    let good = t
+        .result(
+            &read(2, Some(scan(1)), Some(Grade::A), at_reader(1)),
+            gs1_code_of,
+        )
+        .expect("decided");
+    assert_eq!((good.unit, good.outcome), (2, Outcome::Verified));
+    assert_eq!(t.printed(&code(0)), Err(TrackError::PrintedTwice(code(0))));
+}
+
+#[test]
+fn units_that_passed_a_marker_that_could_not_print_carry_nothing() {
+    let mut t = tracker();
+    for i in 0..4u64 {
+        t.unit_detected(i * PITCH);
+    }
+    t.printed(&code(0)).expect("unit 1 printed");
+    // The marker faulted; units 2 and 3 went by it; it is ready again before unit 4 arrives.
+    assert_eq!(t.marker_ready(2 * PITCH + MARKER), 2);
+    assert_eq!(t.marker_ready(2 * PITCH + MARKER), 0, "marked once");
+    assert_eq!(t.printed(&code(3)), Ok(Printed::OnUnit(4)));
+    let blank = t
+        .result(&read(1, None, None, at_reader(1)), gs1_code_of)
+        .expect("decided");
+    assert_eq!((blank.unit, blank.code), (2, None));
+    // A read of a sent code on a unit marked blank still proves the print (the read wins).
+    t.code_issued(&code(2));
+    let proven = t
+        .result(
+            &read(2, Some(scan(2)), Some(Grade::A), at_reader(2)),
+            gs1_code_of,
+        )
+        .expect("decided");
+    assert_eq!(
+        (proven.unit, proven.code, proven.outcome),
+        (3, Some(code(2)), Outcome::Verified)
+    );
+    assert_eq!(t.printed(&code(2)), Ok(Printed::AlreadyRead));
 }

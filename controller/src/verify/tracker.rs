@@ -125,6 +125,23 @@ pub struct TrackerStats {
     pub rejected: [u64; 7],
 }
 
+/// Where a confirmed print went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Printed {
+    /// On this unit, still waiting for its camera result.
+    OnUnit(u64),
+    /// On a unit the camera result already rejected (the result came first): the code is
+    /// rejected with it, for the same reason.
+    OnRejectedUnit {
+        /// The unit.
+        unit: u64,
+        /// Why it was rejected.
+        reason: RejectReason,
+    },
+    /// A camera read already put the code on its unit.
+    AlreadyRead,
+}
+
 /// Why an event could not be tracked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TrackError {
@@ -141,7 +158,8 @@ struct Unit {
     id: u64,
     entry: u64,
     code: Option<String>,
-    decided: bool,
+    /// The decision, once made.
+    decision: Option<Outcome>,
     /// The marker said its print-go for this unit found the buffer empty: it carries nothing.
     unprinted: bool,
 }
@@ -215,33 +233,43 @@ impl Tracker {
             id,
             entry: encoder,
             code: None,
-            decided: false,
+            decision: None,
             unprinted: false,
         });
         self.stats.units += 1;
         id
     }
 
-    /// The marker confirmed printing `code`: it is on the oldest unit still without a code.
-    /// A code a camera read already put on a unit is not attached again (`Ok(0)`).
-    pub fn printed(&mut self, code: &str) -> Result<u64, TrackError> {
+    /// The marker confirmed printing `code`: it is on the oldest unit that went by the marker
+    /// and is still without a code — even one already decided, when the camera's result beat
+    /// the confirmation (a no-read on a slow poll): that unit's reject then covers the code.
+    /// Without this, the confirmation would land on the next unit and shift every later one.
+    pub fn printed(&mut self, code: &str) -> Result<Printed, TrackError> {
         if self.proven_by_camera.remove(code) {
-            return Ok(0);
+            return Ok(Printed::AlreadyRead);
         }
-        if self.in_flight.contains_key(code) || self.verified.contains(code) {
+        if self.in_flight.contains_key(code) || self.attached.contains(code) {
             return Err(TrackError::PrintedTwice(code.to_owned()));
         }
         let unit = self
             .units
             .iter_mut()
-            .find(|u| u.code.is_none() && !u.decided && !u.unprinted)
+            .find(|u| u.code.is_none() && !u.unprinted)
             .ok_or_else(|| TrackError::PrintWithoutUnit(code.to_owned()))?;
         unit.code = Some(code.to_owned());
         let id = unit.id;
+        let decision = unit.decision;
         self.batch_codes.insert(code.to_owned());
         self.attached.insert(code.to_owned());
-        self.in_flight.insert(code.to_owned(), id);
-        Ok(id)
+        match decision {
+            None => {
+                self.in_flight.insert(code.to_owned(), id);
+                Ok(Printed::OnUnit(id))
+            }
+            Some(Outcome::Rejected(reason)) => Ok(Printed::OnRejectedUnit { unit: id, reason }),
+            // A unit is verified only by reading its code, which attaches it: not reached.
+            Some(Outcome::Verified) => Err(TrackError::PrintedTwice(code.to_owned())),
+        }
     }
 
     /// The marker's print-go found its buffer empty: the oldest unit still waiting for a print
@@ -251,9 +279,30 @@ impl Tracker {
         let unit = self
             .units
             .iter_mut()
-            .find(|u| u.code.is_none() && !u.decided && !u.unprinted)?;
+            .find(|u| u.code.is_none() && !u.unprinted)?;
         unit.unprinted = true;
         Some(unit.id)
+    }
+
+    /// The marker is (again) ready to print at encoder count `encoder`, and every confirmation
+    /// of what it printed before has arrived (the driver settles the device's counter before
+    /// it reports the state). So a unit that went by the marker before now and still has no
+    /// code carries nothing: it went by while the marker was faulted, stopped or unreachable.
+    /// Returns how many units that marks.
+    pub fn marker_ready(&mut self, encoder: u64) -> u64 {
+        let marker = self.config.marker_counts;
+        let mut marked = 0;
+        for unit in self
+            .units
+            .iter_mut()
+            .take_while(|u| u.entry.saturating_add(marker) <= encoder)
+        {
+            if unit.code.is_none() && !unit.unprinted {
+                unit.unprinted = true;
+                marked += 1;
+            }
+        }
+        marked
     }
 
     /// A camera result; returns the decision it makes, if it decides a unit.
@@ -343,7 +392,7 @@ impl Tracker {
             let Some(unit) = self.units.pop_front() else {
                 break;
             };
-            if unit.decided {
+            if unit.decision.is_some() {
                 continue;
             }
             if let Some(code) = &unit.code {
@@ -384,7 +433,7 @@ impl Tracker {
     /// The undecided unit whose expected read position is nearest `encoder` within the window;
     /// without an encoder count, the oldest undecided unit past the marker.
     fn unit_at_reader(&self, encoder: Option<u64>) -> Option<u64> {
-        let mut undecided = self.units.iter().filter(|u| !u.decided);
+        let mut undecided = self.units.iter().filter(|u| u.decision.is_none());
         match encoder {
             Some(at) => undecided
                 .map(|u| ((u.entry + self.config.reader_counts).abs_diff(at), u.id))
@@ -397,11 +446,11 @@ impl Tracker {
 
     fn decide(&mut self, unit_id: u64, outcome: Outcome, result: &ReadResult) -> Option<Verdict> {
         let unit = self.units.iter_mut().find(|u| u.id == unit_id)?;
-        if unit.decided {
+        if unit.decision.is_some() {
             self.stats.extra_reads += 1;
             return None;
         }
-        unit.decided = true;
+        unit.decision = Some(outcome);
         let (entry, code) = (unit.entry, unit.code.clone());
         if let Some(code) = &code {
             self.in_flight.remove(code);
