@@ -141,6 +141,7 @@ fn main() {
                 marker_faults: Vec::new(),
                 seed: i as u64 + 1,
                 broker: Some(("127.0.0.1".to_owned(), broker.addr().port())),
+                live: None,
             };
             runs.push(tokio::spawn(commissioning::run(
                 line,

@@ -20,6 +20,7 @@ use tracemark_sim::{Fault, MarkerSim};
 
 use crate::broker::EmbeddedBroker;
 use crate::config::{Line, Mqtt, Transport};
+use crate::http::LiveView;
 use crate::line::{LineOptions, LineReport, LineSetup, LineStats, run_line};
 use crate::store::model::CODE_STATES;
 use crate::store::reconcile::Reconciliation;
@@ -65,6 +66,8 @@ pub struct Options {
     /// An external broker (`host`, `port`) instead of the embedded one; the line id gets a
     /// unique suffix so runs sharing the broker do not hear each other.
     pub broker: Option<(String, u16)>,
+    /// Where to publish the live view while the line runs (`--http`).
+    pub live: Option<watch::Sender<LiveView>>,
 }
 
 /// The reconciliation of a run and its comparison with ground truth.
@@ -264,7 +267,12 @@ async fn run_with<M: MarkerSim>(
     let twin_task = tokio::spawn(twin.run(publisher, progress_tx, twin_stop_rx));
 
     bar.set_length(options.units);
-    let show = tokio::spawn(show_progress(bar.clone(), progress_rx, stats_rx));
+    let show = tokio::spawn(show_progress(
+        bar.clone(),
+        progress_rx,
+        stats_rx,
+        options.live.clone(),
+    ));
     // The twin ends when every unit is past the gate; a controller that fails first ends it.
     let mut controller = controller;
     let mut twin_task = twin_task;
@@ -365,12 +373,20 @@ async fn show_progress(
     bar: ProgressBar,
     mut twin: watch::Receiver<TwinProgress>,
     line: watch::Receiver<LineStats>,
+    live: Option<watch::Sender<LiveView>>,
 ) {
     let mut ticker = tokio::time::interval(Duration::from_millis(200));
     loop {
         ticker.tick().await;
         let progress = *twin.borrow_and_update();
         let stats = line.borrow().clone();
+        if let Some(live) = &live {
+            live.send_modify(|view| {
+                view.units_done = progress.done;
+                view.stopped = progress.stopped;
+                view.line = stats.clone();
+            });
+        }
         bar.set_position(progress.done);
         let state = if progress.stopped {
             format!("STOPPED: {}", stats.alarm.clone().unwrap_or_default())

@@ -3,13 +3,16 @@
 //! embedded broker and ends with the QA step a plant would do: the rejected units are destroyed
 //! and the batch is closed, so its reconciliation balances exactly (SPEC §3).
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
+use tokio::sync::watch;
 use tracemark::commissioning::{self, FaultProfile, Options, Report};
 use tracemark::config;
+use tracemark::http::{LiveServer, LiveView};
 use tracemark::store::{BatchState, CodeState, NewBatch, Product, Store, StoreError, Transition};
 use tracemark_sim::Fault;
 
@@ -50,6 +53,10 @@ pub(crate) struct DemoArgs {
     /// Print one JSON object with the reconciliation as the last line of stdout.
     #[arg(long)]
     json: bool,
+    /// Serve the live view on this address (e.g. `127.0.0.1:8080`, port 0 for any): a page at
+    /// `/`, the figures as JSON at `/api/line`. It stays up after the run until Ctrl-C.
+    #[arg(long, value_name = "ADDR")]
+    http: Option<SocketAddr>,
 }
 
 /// `tracemark simulate`: the same run for any line config.
@@ -92,8 +99,13 @@ pub(crate) fn run(args: &DemoArgs, context: &Context) -> Result<(), CliError> {
         marker_faults: args.marker_faults.clone(),
         seed: args.seed,
         broker,
+        live: None,
     };
-    commission(context, &args.config, options, args.json, !args.keep_open)
+    let output = Output {
+        json: args.json,
+        http: args.http,
+    };
+    commission(context, &args.config, options, output, !args.keep_open)
 }
 
 pub(crate) fn simulate(args: &SimulateArgs, context: &Context) -> Result<(), CliError> {
@@ -104,8 +116,13 @@ pub(crate) fn simulate(args: &SimulateArgs, context: &Context) -> Result<(), Cli
         marker_faults: Vec::new(),
         seed: 1,
         broker: None,
+        live: None,
     };
-    commission(context, &args.config, options, args.json, true)
+    let output = Output {
+        json: args.json,
+        http: None,
+    };
+    commission(context, &args.config, options, output, true)
 }
 
 fn parse_broker(url: &str) -> Result<(String, u16), CliError> {
@@ -120,13 +137,23 @@ fn parse_broker(url: &str) -> Result<(String, u16), CliError> {
     Ok((host.to_owned(), port))
 }
 
+/// How a run reports.
+#[derive(Debug, Clone, Copy)]
+struct Output {
+    /// One JSON object on the last line of stdout instead of the text report.
+    json: bool,
+    /// Serve the live view here.
+    http: Option<SocketAddr>,
+}
+
 fn commission(
     context: &Context,
     config_path: &Path,
-    options: Options,
-    json: bool,
+    mut options: Options,
+    output: Output,
     close: bool,
 ) -> Result<(), CliError> {
+    let json = output.json;
     if options.units == 0 {
         return Err(CliError::input("--units", "must be at least 1"));
     }
@@ -140,6 +167,24 @@ fn commission(
         let min_grade = line.readers.first().map_or('C', |r| r.min_grade);
         let product = ensure_product(&store, &product_id, min_grade).await?;
         let batch = open_batch(&store, &product, &line.id, options.units).await?;
+        let live = match output.http {
+            Some(addr) => {
+                let (tx, rx) = watch::channel(LiveView {
+                    line_id: line.id.clone(),
+                    batch: batch.id,
+                    units_target: options.units,
+                    ..LiveView::default()
+                });
+                let server = LiveServer::start(addr, rx).await.map_err(|e| {
+                    CliError::input("--http", format!("cannot listen on {addr}: {e}"))
+                })?;
+                // On stderr, so `--json` keeps stdout to the one object.
+                eprintln!("http: http://{}/", server.addr);
+                options.live = Some(tx.clone());
+                Some((server, tx))
+            }
+            None => None,
+        };
         if !json {
             println!(
                 "tracemark: line {:?} against its twin, {} units of {} ({}), batch {} lot {}",
@@ -185,7 +230,18 @@ fn commission(
         }
         let counts = store.batch_counts(batch.id).await?;
         let after = tracemark::store::reconcile::Reconciliation::from_counts(&counts);
-        print_report(&report, json, destroyed, closed.then_some(after.balanced));
+        let closed_balanced = closed.then_some(after.balanced);
+        print_report(&report, json, destroyed, closed_balanced);
+        if let Some((server, view)) = live {
+            let summary = report_json(&report, destroyed, closed_balanced);
+            view.send_modify(|view| view.report = Some(summary));
+            eprintln!(
+                "the live view stays on http://{}/ until Ctrl-C",
+                server.addr
+            );
+            tokio::signal::ctrl_c().await.context("wait for Ctrl-C")?;
+            server.stop();
+        }
         if report.ok() && (!closed || after.balanced) {
             Ok(())
         } else {
@@ -275,17 +331,26 @@ async fn destroy_rejects(store: &Store, batch: i64) -> Result<u64, CliError> {
     Ok(changes.len() as u64)
 }
 
+/// The report as one JSON object, with the QA step's outcome.
+fn report_json(
+    report: &Report,
+    destroyed: u64,
+    closed_balanced: Option<bool>,
+) -> serde_json::Value {
+    let mut value = serde_json::to_value(report).unwrap_or_default();
+    if let Some(object) = value.as_object_mut() {
+        object.insert("qa_destroyed".into(), destroyed.into());
+        object.insert(
+            "closed_balanced".into(),
+            closed_balanced.map_or(serde_json::Value::Null, Into::into),
+        );
+    }
+    value
+}
+
 fn print_report(report: &Report, json: bool, destroyed: u64, closed_balanced: Option<bool>) {
     if json {
-        let mut value = serde_json::to_value(report).unwrap_or_default();
-        if let Some(object) = value.as_object_mut() {
-            object.insert("qa_destroyed".into(), destroyed.into());
-            object.insert(
-                "closed_balanced".into(),
-                closed_balanced.map_or(serde_json::Value::Null, Into::into),
-            );
-        }
-        println!("{value}");
+        println!("{}", report_json(report, destroyed, closed_balanced));
         return;
     }
     let yes = |b: bool| if b { "yes" } else { "NO" };

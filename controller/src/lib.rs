@@ -7,6 +7,7 @@
 pub mod broker;
 pub mod commissioning;
 pub mod config;
+pub mod http;
 pub mod line;
 pub mod store;
 pub mod verify;

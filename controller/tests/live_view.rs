@@ -1,0 +1,99 @@
+//! `tracemark demo --http ADDR`: the live view answers while the line runs, holds the report
+//! after it, and Ctrl-C ends the process with the report printed.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{bin, sqlite_url, tempdir};
+use serde_json::Value;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_serves_its_live_view_and_report_over_http() {
+    let dir = tempdir();
+    let mut child = Command::new(bin())
+        .args([
+            "demo", "--units", "80", "--speed", "3000", "--faults", "none", "--json", "--http",
+            "127.0.0.1:0",
+        ])
+        .env("TRACEMARK_DB", sqlite_url(dir.path()))
+        .env("TRACEMARK_USER", "tester")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start tracemark demo");
+    // The first thing the demo says on stderr, once it listens, is where.
+    let stderr = child.stderr.take().expect("stderr");
+    let (url_tx, url_rx) = tokio::sync::oneshot::channel();
+    let stderr_reader = std::thread::spawn(move || {
+        let mut url_tx = Some(url_tx);
+        let mut text = String::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("http: ")
+                && let Some(tx) = url_tx.take()
+            {
+                let _ = tx.send(url.to_owned());
+            }
+            text.push_str(&line);
+            text.push('\n');
+        }
+        text
+    });
+    let url = tokio::time::timeout(Duration::from_secs(60), url_rx)
+        .await
+        .expect("the demo names its address within a minute")
+        .expect("the demo names its address");
+
+    let client = reqwest::Client::new();
+    let page = client
+        .get(&url)
+        .send()
+        .await
+        .expect("GET /")
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains("/api/line") && page.contains("Rejects by reason"));
+
+    // The line's figures while it runs, then its report: the server keeps both.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut seen_running = false;
+    let view = loop {
+        let view: Value = client
+            .get(format!("{url}api/line"))
+            .send()
+            .await
+            .expect("GET /api/line")
+            .json()
+            .await
+            .expect("JSON");
+        assert_eq!(view["units_target"], 80, "{view:#}");
+        if !view["report"].is_null() {
+            break view;
+        }
+        seen_running |= view["line"]["printed"].as_u64().unwrap_or(0) > 0;
+        assert!(Instant::now() < deadline, "no report in time: {view:#}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(seen_running, "the view showed the line running: {view:#}");
+    let report = &view["report"];
+    assert_eq!(report["units"], 80, "{view:#}");
+    assert_eq!(report["escapes"], 0, "{view:#}");
+    assert_eq!(report["balanced"], true, "{view:#}");
+    assert_eq!(view["line"]["verified"], 80, "{view:#}");
+
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let out = child.wait_with_output().expect("the demo ends on Ctrl-C");
+    let stderr = stderr_reader.join().unwrap_or_default();
+    assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let summary: Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("JSON summary");
+    assert_eq!(&summary, report, "the page's report is the printed one");
+}
