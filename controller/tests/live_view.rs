@@ -15,7 +15,15 @@ async fn the_demo_serves_its_live_view_and_report_over_http() {
     let dir = tempdir();
     let mut child = Command::new(bin())
         .args([
-            "demo", "--units", "80", "--speed", "3000", "--faults", "none", "--json", "--http",
+            "demo",
+            "--units",
+            "80",
+            "--speed",
+            "3000",
+            "--faults",
+            "none",
+            "--json",
+            "--http",
             "127.0.0.1:0",
         ])
         .env("TRACEMARK_DB", sqlite_url(dir.path()))
