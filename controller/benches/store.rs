@@ -69,6 +69,7 @@ async fn run(label: &str, url: &str, total: u64) -> Result<(), Box<dyn std::erro
                     code,
                     to: CodeState::Sent,
                     reason: None,
+                    read: None,
                 })
                 .await
         });

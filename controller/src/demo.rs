@@ -323,6 +323,7 @@ async fn destroy_rejects(store: &Store, batch: i64) -> Result<u64, CliError> {
             code: c.code,
             to: CodeState::Destroyed,
             reason: None,
+            read: None,
         })
         .collect();
     if !changes.is_empty() {

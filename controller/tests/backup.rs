@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use tracemark::store::backup::{restore, restore_into_postgres};
-use tracemark::store::{Batch, CodeState, Store, StoreError, Transition};
+use tracemark::store::{Batch, CodeRead, CodeState, Store, StoreError, Transition};
 
 const GTIN: &str = "09506000134352";
 
@@ -45,9 +45,33 @@ async fn fill(store: &Store) -> Vec<String> {
             code: code.clone(),
             to: CodeState::Sent,
             reason: None,
+            read: None,
         })
         .collect();
     store.transition_all(&sent).await.expect("send");
+    // Five printed and decided, with the reads they were decided on (a restore keeps those).
+    let mut decided: Vec<Transition> = issued.codes[5..10]
+        .iter()
+        .map(|code| Transition::to(code.clone(), CodeState::Printed))
+        .collect();
+    for (i, code) in issued.codes[5..10].iter().enumerate() {
+        decided.push(if i < 3 {
+            Transition {
+                read: Some(CodeRead {
+                    grade: Some("A".into()),
+                    data: Some(format!("scan of {code}")),
+                }),
+                ..Transition::to(code.clone(), CodeState::Verified)
+            }
+        } else {
+            Transition {
+                reason: Some("no_read".into()),
+                read: Some(CodeRead::default()),
+                ..Transition::to(code.clone(), CodeState::Rejected)
+            }
+        });
+    }
+    store.transition_all(&decided).await.expect("decide");
     issued.codes
 }
 
@@ -86,6 +110,8 @@ async fn postgres_backup_restores_into_postgres_and_sqlite() {
         );
         assert_eq!(before, after, "{code}");
     }
+    let verified = restored.code(&codes[5]).await.expect("restored code");
+    assert_eq!(verified.grade.as_deref(), Some("A"), "{verified:?}");
     // The restored store goes on: new codes past the gap, new block and batch ids.
     let more = restored.allocate("p", 5, None).await.expect("allocate");
     assert_eq!(more.first_counter, 1030);

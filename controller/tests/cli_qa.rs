@@ -4,13 +4,14 @@
 mod common;
 
 use common::*;
-use tracemark::store::{CodeState, Store, Transition};
+use tracemark::store::{CodeRead, CodeState, Store, Transition};
 
 fn to(code: &str, state: CodeState, reason: Option<&str>) -> Transition {
     Transition {
         code: code.to_owned(),
         to: state,
         reason: reason.map(str::to_owned),
+        read: None,
     }
 }
 
@@ -33,8 +34,20 @@ async fn line_output(store: &Store) -> Vec<String> {
         .transition_all(&[
             to(&codes[0], CodeState::Verified, None),
             to(&codes[1], CodeState::Rejected, Some("no_read")),
-            to(&codes[2], CodeState::Rejected, Some("low_grade")),
-            to(&codes[3], CodeState::Rejected, Some("mismatch")),
+            Transition {
+                read: Some(CodeRead {
+                    grade: Some("D".into()),
+                    data: Some(scan_of(&codes[2])),
+                }),
+                ..to(&codes[2], CodeState::Rejected, Some("low_grade"))
+            },
+            Transition {
+                read: Some(CodeRead {
+                    grade: Some("A".into()),
+                    data: Some(scan_of(&codes[0])),
+                }),
+                ..to(&codes[3], CodeState::Rejected, Some("mismatch"))
+            },
         ])
         .await
         .expect("verify");
@@ -62,7 +75,19 @@ async fn qa_settles_rejects_and_samples() {
         text.starts_with("batch 1: 3 rejected to settle, 0 destroyed, 0 released"),
         "{text}"
     );
-    assert!(text.contains(&format!("{}  low_grade", codes[2])), "{text}");
+    // Each reject with what the camera saw.
+    assert!(
+        text.contains(&format!(
+            "{}  low_grade   read {:?} grade D",
+            codes[2],
+            scan_of(&codes[2])
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("{}  no_read     read nothing", codes[1])),
+        "{text}"
+    );
 
     // Destroying is all or nothing: a verified code in the list changes nothing.
     let refused = tracemark(&url, &["qa", "destroy", &codes[1], &codes[0]]);
@@ -117,6 +142,8 @@ async fn qa_settles_rejects_and_samples() {
     assert_eq!(value["destroyed"], 1);
     assert_eq!(value["released"], 1);
     assert_eq!(value["rejected"][0]["reason"], "mismatch");
+    assert_eq!(value["rejected"][0]["grade"], "A");
+    assert_eq!(value["rejected"][0]["data"], scan_of(&codes[0]));
 
     let store = open(&url).await;
     let states: Vec<CodeState> = {
@@ -135,6 +162,12 @@ async fn qa_settles_rejects_and_samples() {
             CodeState::Rejected,
             CodeState::Printed
         ]
+    );
+    // The release rests on the re-scan: it is the code's read now.
+    let released = store.code(&codes[2]).await.expect("code");
+    assert_eq!(
+        (released.grade.as_deref(), released.data),
+        (Some("B"), Some(scan_of(&codes[2])))
     );
     // Every QA action is an event with the user who did it.
     let events = store.events(0, 100).await.expect("events");

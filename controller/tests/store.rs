@@ -6,7 +6,9 @@ mod common;
 use common::*;
 use tracemark::store::reconcile::Reconciliation;
 use tracemark::store::writer::create_writer;
-use tracemark::store::{BatchState, CodeState, NewBatch, Producer, Store, StoreError, Transition};
+use tracemark::store::{
+    BatchState, CodeRead, CodeState, NewBatch, Producer, Store, StoreError, Transition,
+};
 
 const GTIN: &str = "09506000134352";
 const GTIN2: &str = "4006381333931";
@@ -147,6 +149,7 @@ fn change(code: &str, to: CodeState) -> Transition {
         code: code.into(),
         to,
         reason: None,
+        read: None,
     }
 }
 
@@ -208,11 +211,15 @@ async fn transitions(store: Store) {
         "refused transitions write nothing"
     );
 
-    // Reject with a reason; QA destroys; the reason stays.
+    // Reject with a reason and the read it rests on; QA destroys; reason and read stay.
     let reject = Transition {
         code: codes[4].clone(),
         to: CodeState::Rejected,
         reason: Some("low_grade".into()),
+        read: Some(CodeRead {
+            grade: Some("D".into()),
+            data: Some("]d2 smudged".into()),
+        }),
     };
     store
         .transition_all(&[
@@ -226,6 +233,13 @@ async fn transitions(store: Store) {
     let record = store.code(&codes[4]).await.expect("code");
     assert_eq!(record.state, CodeState::Destroyed);
     assert_eq!(record.reason.as_deref(), Some("low_grade"));
+    assert_eq!(
+        (record.grade.as_deref(), record.data.as_deref()),
+        (Some("D"), Some("]d2 smudged"))
+    );
+    // A code without a read has none.
+    let sent = store.code(&codes[1]).await.expect("code");
+    assert_eq!((sent.grade, sent.data), (None, None));
     assert_chain_ok(&store).await;
 }
 both!(transitions);
@@ -323,6 +337,7 @@ async fn batches(store: Store) {
             code: code.clone(),
             to: CodeState::Rejected,
             reason: Some("no_read".into()),
+            read: None,
         });
     }
     changes.push(change(&codes[6], CodeState::Destroyed));

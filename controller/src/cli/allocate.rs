@@ -174,6 +174,7 @@ pub(crate) fn set_state(args: SetStateArgs, context: &Context) -> Result<(), Cli
                 code: code.clone(),
                 to,
                 reason: args.reason.clone(),
+                read: None,
             })
             .collect();
         store.transition_all(&changes).await?;

@@ -3,7 +3,7 @@
 //! the user from `TRACEMARK_USER`.
 
 use clap::Subcommand;
-use tracemark::store::{CodeState, Store, Transition};
+use tracemark::store::{CodeRead, CodeState, Store, Transition};
 use tracemark::verify::{Grade, gs1_code_of};
 
 use super::{CliError, Context, block_on};
@@ -76,6 +76,7 @@ fn change(code: &str, to: CodeState) -> Transition {
         code: code.to_owned(),
         to,
         reason: None,
+        read: None,
     }
 }
 
@@ -97,7 +98,11 @@ async fn rejects(store: &Store, batch: i64, json: bool) -> Result<(), CliError> 
     if json {
         let list: Vec<serde_json::Value> = rejected
             .iter()
-            .map(|c| serde_json::json!({ "code": c.code, "reason": c.reason }))
+            .map(|c| {
+                serde_json::json!({
+                    "code": c.code, "reason": c.reason, "grade": c.grade, "data": c.data,
+                })
+            })
             .collect();
         let out = serde_json::json!({
             "batch": batch, "to_settle": rejected.len(), "destroyed": destroyed,
@@ -111,8 +116,14 @@ async fn rejects(store: &Store, batch: i64, json: bool) -> Result<(), CliError> 
         rejected.len()
     );
     for code in &rejected {
+        // What the camera saw: its grade and the data it decoded (nothing for a no-read).
+        let seen = match (&code.grade, &code.data) {
+            (_, None) => "read nothing".to_owned(),
+            (Some(grade), Some(data)) => format!("read {data:?} grade {grade}"),
+            (None, Some(data)) => format!("read {data:?}"),
+        };
         println!(
-            "{}  {}",
+            "{}  {:<10}  {seen}",
             code.code,
             code.reason.as_deref().unwrap_or("(no reason)")
         );
@@ -149,9 +160,13 @@ async fn release(store: &Store, code: &str, scan: &str, grade: &str) -> Result<(
             ),
         ));
     }
-    store
-        .transition_all(&[change(code, CodeState::Released)])
-        .await?;
+    let mut released = change(code, CodeState::Released);
+    // The re-scan is what the release rests on: it replaces the read the reject was made on.
+    released.read = Some(CodeRead {
+        grade: Some(grade.to_string()),
+        data: Some(scan.to_owned()),
+    });
+    store.transition_all(&[released]).await?;
     println!("{code} released (re-scan grade {grade})");
     Ok(())
 }

@@ -18,7 +18,7 @@ use super::LineStats;
 use super::feeder::CodeBook;
 use super::gate::{IoCommand, IoEvent};
 use crate::store::writer::{Committed, WriterHandle, create_writer};
-use crate::store::{CodeState, Store, StoreError, Transition};
+use crate::store::{CodeRead, CodeState, Store, StoreError, Transition};
 use crate::verify::mqtt::Received;
 use crate::verify::{Outcome, Printed, RejectReason, Tracker, TrackerConfig, Verdict, gs1_code_of};
 
@@ -47,7 +47,7 @@ pub(super) struct Core {
     /// Codes recorded `printed` from a camera read before the marker confirmed them.
     printed_early: HashSet<String>,
     /// Rejected units waiting for the gate: their code and reason.
-    pending: HashMap<u64, (Option<String>, RejectReason)>,
+    pending: HashMap<u64, PendingReject>,
     /// Units without a code whose gate did not confirm: a print confirmed for one later is
     /// recorded `gate_fault`, not with the camera's reason. Gate faults stop the line, so this
     /// stays small.
@@ -244,20 +244,22 @@ impl Core {
                 }
             }
             IoEvent::Diverted(unit) => {
-                if let Some((code, reason)) = self.pending.remove(&unit) {
+                if let Some(reject) = self.pending.remove(&unit) {
                     self.stats.diverted += 1;
-                    if let Some(code) = code {
-                        self.record(code, CodeState::Rejected, Some(reason)).await;
+                    if let Some(code) = reject.code {
+                        self.record(code, CodeState::Rejected, Some(reject.reason), reject.read)
+                            .await;
                     }
                 }
             }
             IoEvent::GateFault(unit) => {
-                if let Some((code, _)) = self.pending.remove(&unit) {
+                if let Some(reject) = self.pending.remove(&unit) {
                     self.stats.gate_faults += 1;
                     self.tracker.gate_fault();
-                    match code {
+                    match reject.code {
                         Some(code) => {
-                            self.record(code, CodeState::Rejected, Some(RejectReason::GateFault))
+                            let reason = Some(RejectReason::GateFault);
+                            self.record(code, CodeState::Rejected, reason, reject.read)
                                 .await;
                         }
                         None => {
@@ -294,7 +296,7 @@ impl Core {
                     self.tracker.code_issued(&text);
                     self.stats.sent += 1;
                     self.awaiting_print.insert(text.clone());
-                    self.record(text, CodeState::Sent, None).await;
+                    self.record(text, CodeState::Sent, None, None).await;
                 }
             }
             MarkerEvent::Printed { code } => {
@@ -338,8 +340,8 @@ impl Core {
     /// unit — recorded when the gate settles it, or now if the gate already has.
     async fn late_print_on_reject(&mut self, unit: u64, reason: RejectReason, code: String) {
         self.stats.late_confirmations += 1;
-        if let Some((pending_code, _)) = self.pending.get_mut(&unit) {
-            *pending_code = Some(code);
+        if let Some(reject) = self.pending.get_mut(&unit) {
+            reject.code = Some(code);
             return;
         }
         let reason = if self.gate_faulted.remove(&unit) {
@@ -347,7 +349,9 @@ impl Core {
         } else {
             reason
         };
-        self.record(code, CodeState::Rejected, Some(reason)).await;
+        // The read that rejected the unit went with its settled reject; it is not kept.
+        self.record(code, CodeState::Rejected, Some(reason), None)
+            .await;
     }
 
     /// Units that passed the marker while it could not print are marked as carrying nothing.
@@ -368,7 +372,8 @@ impl Core {
             if by_camera {
                 self.printed_early.insert(code.to_owned());
             }
-            self.record(code.to_owned(), CodeState::Printed, None).await;
+            self.record(code.to_owned(), CodeState::Printed, None, None)
+                .await;
         } else if !by_camera {
             self.printed_early.remove(code);
         }
@@ -383,7 +388,7 @@ impl Core {
                 }
                 self.awaiting_print.remove(&text);
                 self.stats.voided += 1;
-                self.record(text, CodeState::Voided, None).await;
+                self.record(text, CodeState::Voided, None, None).await;
             }
         }
     }
@@ -419,11 +424,16 @@ impl Core {
         if let Some(code) = &verdict.code {
             self.mark_printed(code, true).await;
         }
+        // What the decision was made on; a `late` unit had no read.
+        let read = (verdict.outcome != Outcome::Rejected(RejectReason::Late)).then(|| CodeRead {
+            grade: verdict.grade.map(|g| g.to_string()),
+            data: verdict.data.clone(),
+        });
         match verdict.outcome {
             Outcome::Verified => {
                 self.stats.verified += 1;
                 if let Some(code) = verdict.code {
-                    self.record(code, CodeState::Verified, None).await;
+                    self.record(code, CodeState::Verified, None, read).await;
                 }
             }
             Outcome::Rejected(reason) => {
@@ -432,7 +442,12 @@ impl Core {
                     .rejected
                     .entry(reason.as_str().to_owned())
                     .or_default() += 1;
-                self.pending.insert(verdict.unit, (verdict.code, reason));
+                let reject = PendingReject {
+                    code: verdict.code,
+                    reason,
+                    read,
+                };
+                self.pending.insert(verdict.unit, reject);
                 let command = IoCommand::Reject {
                     unit: verdict.unit,
                     fire_at: verdict.fire_at,
@@ -489,11 +504,18 @@ impl Core {
         let _ = self.io.send(IoCommand::Light(StackLight::Green)).await;
     }
 
-    async fn record(&mut self, code: String, to: CodeState, reason: Option<RejectReason>) {
+    async fn record(
+        &mut self,
+        code: String,
+        to: CodeState,
+        reason: Option<RejectReason>,
+        read: Option<CodeRead>,
+    ) {
         let change = Transition {
             code,
             to,
             reason: reason.map(|r| r.as_str().to_owned()),
+            read,
         };
         match self.writer.submit(change).await {
             Ok(committed) => {
@@ -505,6 +527,16 @@ impl Core {
             }
         }
     }
+}
+
+/// A reject waiting for the gate to settle it.
+#[derive(Debug)]
+struct PendingReject {
+    /// The code on the unit, if the marker confirmed one (possibly after the decision).
+    code: Option<String>,
+    reason: RejectReason,
+    /// The read it was rejected on (`None` for `late`: there was none).
+    read: Option<CodeRead>,
 }
 
 /// Awaits commits in order; returns how many failed.

@@ -68,6 +68,7 @@ async fn move_all(
                 code: c.code,
                 to,
                 reason: reason.clone(),
+                read: None,
             })
             .collect();
         store.transition_all(&changes).await?;

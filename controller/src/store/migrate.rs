@@ -51,6 +51,11 @@ const SQLITE: Embedded = &[
         "no_code_index",
         include_str!("../../../migrations/sqlite/0007_no_code_index.sql"),
     ),
+    (
+        8,
+        "code_reads",
+        include_str!("../../../migrations/sqlite/0008_code_reads.sql"),
+    ),
 ];
 
 const POSTGRES: Embedded = &[
@@ -88,6 +93,11 @@ const POSTGRES: Embedded = &[
         7,
         "no_code_index",
         include_str!("../../../migrations/postgres/0007_no_code_index.sql"),
+    ),
+    (
+        8,
+        "code_reads",
+        include_str!("../../../migrations/postgres/0008_code_reads.sql"),
     ),
 ];
 

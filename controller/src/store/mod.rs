@@ -566,6 +566,29 @@ pub struct Transition {
     pub to: CodeState,
     /// Reject reason (required for `rejected`, refused otherwise).
     pub reason: Option<String>,
+    /// What the camera (or QA's scanner) read on the unit, stored with the code.
+    pub read: Option<CodeRead>,
+}
+
+impl Transition {
+    /// A change without a reason or a read.
+    pub fn to(code: impl Into<String>, to: CodeState) -> Self {
+        Self {
+            code: code.into(),
+            to,
+            reason: None,
+            read: None,
+        }
+    }
+}
+
+/// The read a decision was made on: the grade (ISO/IEC 15415 letter) and the data as decoded.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CodeRead {
+    /// The grade, if the reader gave one.
+    pub grade: Option<String>,
+    /// The decoded data, as the reader sent it; `None` for a no-read.
+    pub data: Option<String>,
 }
 
 /// Now, in RFC 3339 (UTC), as stored.

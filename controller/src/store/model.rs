@@ -504,6 +504,10 @@ pub struct CodeRecord {
     pub state: CodeState,
     /// Reject reason, for rejected codes.
     pub reason: Option<String>,
+    /// The grade of the read the last decision was made on, if any.
+    pub grade: Option<String>,
+    /// The data that read decoded, if any.
+    pub data: Option<String>,
 }
 
 #[cfg(test)]

@@ -548,6 +548,27 @@ macro_rules! store_ops {
                     )));
                 }
             }
+            // The reads the decisions were made on, one row per code (the latest wins).
+            for change in &applied {
+                let (Some(read), Some((product, counter))) =
+                    (&change.read, located.get(change.code.as_str()))
+                else {
+                    continue;
+                };
+                sqlx::query(
+                    "INSERT INTO code_reads (product_id, counter, grade, data, event) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (product_id, counter) DO UPDATE \
+                     SET grade = excluded.grade, data = excluded.data, event = excluded.event",
+                )
+                .bind(product)
+                .bind(counter)
+                .bind(&read.grade)
+                .bind(&read.data)
+                .bind(head.seq)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db(format!("record the read of {}", change.code)))?;
+            }
             // Runs of consecutive changes with the same target, in order: compact for the hot
             // path (one run per group) and still exact when a code changes twice in a group.
             let mut runs: Vec<(CodeState, Option<String>, Vec<&str>)> = Vec::new();
@@ -635,8 +656,10 @@ macro_rules! store_ops {
             };
             let row: Option<CodeRow> =
                 sqlx::query_as(
-                    "SELECT product_id, counter, code, batch_id, state, reason FROM codes \
-                     WHERE product_id = $1 AND counter = $2",
+                    "SELECT c.product_id, c.counter, c.code, c.batch_id, c.state, c.reason, \
+                     r.grade, r.data FROM codes c LEFT JOIN code_reads r \
+                     ON r.product_id = c.product_id AND r.counter = c.counter \
+                     WHERE c.product_id = $1 AND c.counter = $2",
                 )
                 .bind(product)
                 .bind(counter)
@@ -647,9 +670,10 @@ macro_rules! store_ops {
             row.filter(|r| r.2 == code).map(code_record).transpose()
         }
 
-        /// A code row (`product_id, counter, code, batch_id, state, reason`) as a record.
+        /// A code row (`product_id, counter, code, batch_id, state, reason, grade, data`) as a
+        /// record.
         fn code_record(
-            (product_id, counter, code, batch_id, state, reason): CodeRow,
+            (product_id, counter, code, batch_id, state, reason, grade, data): CodeRow,
         ) -> Result<CodeRecord, StoreError> {
             let serial = code.rsplit_once("(21)").map(|(_, s)| s.to_owned()).unwrap_or_default();
             Ok(CodeRecord {
@@ -660,10 +684,21 @@ macro_rules! store_ops {
                 batch_id,
                 state: state.parse()?,
                 reason,
+                grade,
+                data,
             })
         }
 
-        type CodeRow = (String, i64, String, Option<i64>, String, Option<String>);
+        type CodeRow = (
+            String,
+            i64,
+            String,
+            Option<i64>,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
 
         /// Codes of a batch in `state`, in counter order, at most `limit`.
         pub(in crate::store) async fn codes_of_batch(
@@ -675,8 +710,10 @@ macro_rules! store_ops {
         ) -> Result<Vec<CodeRecord>, StoreError> {
             let rows: Vec<CodeRow> =
                 sqlx::query_as(
-                    "SELECT product_id, counter, code, batch_id, state, reason FROM codes \
-                     WHERE batch_id = $1 AND state = $2 ORDER BY counter LIMIT $3",
+                    "SELECT c.product_id, c.counter, c.code, c.batch_id, c.state, c.reason, \
+                     r.grade, r.data FROM codes c LEFT JOIN code_reads r \
+                     ON r.product_id = c.product_id AND r.counter = c.counter \
+                     WHERE c.batch_id = $1 AND c.state = $2 ORDER BY c.counter LIMIT $3",
                 )
                 .bind(batch)
                 .bind(state.as_str())

@@ -136,6 +136,18 @@ const TABLES: &[Table] = &[
         identity: false,
     },
     Table {
+        name: "code_reads",
+        columns: &[
+            ("product_id", Text),
+            ("counter", Int),
+            ("grade", Text),
+            ("data", Text),
+            ("event", Int),
+        ],
+        order_by: "product_id, counter",
+        identity: false,
+    },
+    Table {
         name: "events",
         columns: &[
             ("seq", Int),
