@@ -4,5 +4,6 @@
 pub mod lineio;
 pub mod linx;
 pub mod marker;
+pub mod modbus_marker;
 pub mod transport;
 pub mod zipher;

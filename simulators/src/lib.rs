@@ -3,6 +3,7 @@
 
 pub mod linx;
 pub mod marker;
+pub mod modbus_marker;
 pub mod plc;
 pub mod twin;
 pub mod vision;

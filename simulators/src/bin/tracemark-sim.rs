@@ -6,6 +6,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tracemark_sim::linx::LinxSim;
+use tracemark_sim::modbus_marker::ModbusMarkerSim;
 use tracemark_sim::zipher::ZipherSim;
 use tracemark_sim::{Fault, MarkerSim, run_print_timer};
 
@@ -26,6 +27,9 @@ enum Device {
     Linx(MarkerArgs),
     /// A Zipher-protocol thermal-transfer / thermal-inkjet coder (text protocol).
     Zipher(MarkerArgs),
+    /// A Modbus register marker (cable/pipe inkjet or laser) with the default register map:
+    /// Modbus TCP with --tcp, Modbus RTU with --pty; unit id 1.
+    ModbusMarker(MarkerArgs),
     /// A camera: inspects printed units fed over TCP (`ENCODER CODE` lines), renders, damages
     /// and decodes each, and publishes the result over MQTT (SPEC §5).
     Vision(VisionArgs),
@@ -81,8 +85,8 @@ struct MarkerArgs {
     /// Serve on TCP HOST:PORT (port 0 picks one); prints `listening: ADDR` first.
     #[arg(long, value_name = "HOST:PORT")]
     tcp: Option<String>,
-    /// Code buffer depth (Linx remote buffer entries, Zipher serialization records);
-    /// default 8 for linx, 16 for zipher.
+    /// Code buffer depth (Linx remote buffer entries, Zipher serialization records, Modbus
+    /// marker codes); default 8 for linx, 16 for zipher and modbus-marker.
     #[arg(long)]
     depth: Option<usize>,
     /// Print on the simulator's own timer, units per minute.
@@ -127,6 +131,20 @@ async fn main() -> anyhow::Result<()> {
         Device::Zipher(args) => {
             let depth = args.depth.unwrap_or(tracemark_sim::zipher::DEFAULT_DEPTH);
             run(ZipherSim::new(depth), args).await
+        }
+        Device::ModbusMarker(args) => {
+            let depth = args
+                .depth
+                .unwrap_or(tracemark_sim::modbus_marker::DEFAULT_DEPTH);
+            let sim = ModbusMarkerSim::new(depth);
+            // On a serial line the device speaks Modbus RTU, not the MBAP framing of `serve`.
+            run_with(sim, args, |sim, master| async move {
+                let mut master = master;
+                loop {
+                    sim.serve_rtu(&mut master).await?;
+                }
+            })
+            .await
         }
         Device::Vision(args) => run_vision(args).await,
         Device::Plc(args) => run_plc(args).await,
@@ -175,6 +193,23 @@ async fn run_vision(args: VisionArgs) -> anyhow::Result<()> {
 }
 
 async fn run<M: MarkerSim>(sim: M, args: MarkerArgs) -> anyhow::Result<()> {
+    run_with(sim, args, |sim, master| async move {
+        let mut master = master;
+        loop {
+            sim.serve(&mut master).await?;
+        }
+    })
+    .await
+}
+
+/// Runs a marker simulator; `serve_pty` serves the pty's master end (its protocol on a serial
+/// line) until it fails.
+async fn run_with<M, F, Fut>(sim: M, args: MarkerArgs, serve_pty: F) -> anyhow::Result<()>
+where
+    M: MarkerSim,
+    F: FnOnce(M, tokio_serial::SerialStream) -> Fut,
+    Fut: std::future::Future<Output = std::io::Result<()>> + Send + 'static,
+{
     for fault in &args.faults {
         sim.inject(*fault);
     }
@@ -191,15 +226,12 @@ async fn run<M: MarkerSim>(sim: M, args: MarkerArgs) -> anyhow::Result<()> {
             tokio_serial::SerialStream::pair().context("cannot create a pty pair")?;
         let path = tokio_serial::SerialPort::name(&slave).context("the pty has no path")?;
         announce(&format!("pty: {path}"))?;
-        let sim = sim.clone();
+        let serving = serve_pty(sim.clone(), master);
         tokio::spawn(async move {
             // The slave end stays open here so the master never sees a hang-up while the host
             // reconnects.
             let _slave = slave;
-            let mut master = master;
-            loop {
-                sim.serve(&mut master).await?;
-            }
+            serving.await
         })
     } else {
         bail!("give --pty or --tcp HOST:PORT");

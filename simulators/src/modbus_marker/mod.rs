@@ -1,0 +1,221 @@
+//! A Modbus register marker (a cable or pipe inkjet printer or laser driven through holding
+//! registers) that serves its register map over Modbus TCP, or Modbus RTU on a pseudo-terminal,
+//! with a code buffer of configurable depth, a print trigger, injectable faults, and the list
+//! of what it printed (the ground truth). The map is a
+//! [`ModbusMarkerMap`]; with its default the
+//! simulator and the driver work together with no config. See
+//! `docs/protocols/modbus-marker.md`.
+
+mod device;
+mod frame;
+
+use std::sync::Arc;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tracemark_drivers::modbus_marker::ModbusMarkerMap;
+use tracing::{debug, info};
+
+use crate::marker::SimCore;
+pub use crate::marker::{Fault, MarkerSim, Print, SimSnapshot, TriggerOutcome};
+use device::Device;
+use frame::{RequestFrame, encode_mbap, encode_response, encode_rtu, take_mbap, take_rtu};
+
+/// Code buffer depth when none is given.
+pub const DEFAULT_DEPTH: usize = 16;
+/// Unit id answered when none is given (the driver's default too).
+pub const DEFAULT_UNIT_ID: u8 = 1;
+
+/// Framing on the byte stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    /// MBAP header (Modbus TCP).
+    Tcp,
+    /// Address + PDU + CRC-16 (Modbus RTU).
+    Rtu,
+}
+
+/// A simulated Modbus register marker; clones share the same device. Driven through
+/// [`MarkerSim`]; `serve` speaks Modbus TCP (MBAP) on any stream,
+/// [`serve_rtu`](Self::serve_rtu) Modbus RTU.
+#[derive(Debug, Clone)]
+pub struct ModbusMarkerSim {
+    core: Arc<SimCore<Device>>,
+}
+
+impl ModbusMarkerSim {
+    /// A marker with the default register map at unit 1, its buffer holding `depth` codes.
+    pub fn new(depth: usize) -> Self {
+        Self::with_map(ModbusMarkerMap::default(), DEFAULT_UNIT_ID, depth)
+    }
+
+    /// A marker serving `map` at `unit_id`, its buffer holding `depth` codes. Requests to
+    /// another unit id get no answer.
+    pub fn with_map(map: ModbusMarkerMap, unit_id: u8, depth: usize) -> Self {
+        Self {
+            core: Arc::new(SimCore::new(Device::new(map, unit_id, depth))),
+        }
+    }
+
+    /// The code buffer, oldest first.
+    pub fn buffered(&self) -> Vec<String> {
+        self.core.device().buffered()
+    }
+
+    /// Serves Modbus RTU on one byte stream (a pseudo-terminal) until it closes.
+    pub async fn serve_rtu<S: AsyncRead + AsyncWrite + Unpin + Send>(
+        &self,
+        io: S,
+    ) -> std::io::Result<()> {
+        self.serve_framed(io, Framing::Rtu).await
+    }
+
+    fn take_disconnect(&self) -> bool {
+        let mut device = self.core.device();
+        if device.has(Fault::Disconnect) {
+            device.clear(Fault::Disconnect);
+            true
+        } else {
+            false
+        }
+    }
+
+    async fn serve_framed<S: AsyncRead + AsyncWrite + Unpin + Send>(
+        &self,
+        mut io: S,
+        framing: Framing,
+    ) -> std::io::Result<()> {
+        self.core.connected();
+        let mut unread = Vec::new();
+        let mut buffer = [0u8; 512];
+        loop {
+            loop {
+                let frame = match framing {
+                    Framing::Tcp => take_mbap(&mut unread).map_err(|error| {
+                        std::io::Error::new(std::io::ErrorKind::InvalidData, error)
+                    })?,
+                    Framing::Rtu => take_rtu(&mut unread),
+                };
+                let Some(frame) = frame else { break };
+                if let Some(reply) = self.answer(&frame, framing) {
+                    io.write_all(&reply).await?;
+                    io.flush().await?;
+                }
+            }
+            let disconnect = self.core.disconnect().notified();
+            if self.take_disconnect() {
+                return Ok(());
+            }
+            let read = tokio::select! {
+                read = io.read(&mut buffer) => read?,
+                () = disconnect => continue,
+            };
+            if read == 0 {
+                return Ok(());
+            }
+            unread.extend_from_slice(&buffer[..read]);
+        }
+    }
+
+    /// The reply frame to one request, if the device answers.
+    fn answer(&self, frame: &RequestFrame, framing: Framing) -> Option<Vec<u8>> {
+        let (result, garbage) = {
+            let mut device = self.core.device();
+            let result = device.handle(frame.unit, frame.request());
+            (result, device.has(Fault::Garbage))
+        };
+        self.core.changed();
+        let Some(result) = result else {
+            debug!(unit = frame.unit, "modbus marker sim: no answer");
+            return None;
+        };
+        let pdu = encode_response(frame.function(), &result);
+        let mut reply = match framing {
+            Framing::Tcp => encode_mbap(frame.transaction, frame.unit, &pdu),
+            Framing::Rtu => encode_rtu(frame.unit, &pdu),
+        };
+        if garbage {
+            match framing {
+                // A corrupt MBAP header: protocol identifier FFFFh instead of 0 (MBTCP §3.1.3).
+                Framing::Tcp => {
+                    reply[2] = 0xFF;
+                    reply[3] = 0xFF;
+                }
+                // A corrupt CRC (MBSL §2.5.1.2).
+                Framing::Rtu => {
+                    let last = reply.len() - 1;
+                    reply[last] ^= 0xFF;
+                }
+            }
+        }
+        Some(reply)
+    }
+}
+
+impl MarkerSim for ModbusMarkerSim {
+    fn trigger(&self) -> TriggerOutcome {
+        let outcome = self.core.device().trigger();
+        debug!(?outcome, "modbus marker sim print-go");
+        self.core.changed();
+        outcome
+    }
+
+    fn inject(&self, fault: Fault) {
+        info!(%fault, "modbus marker sim fault injected");
+        self.core.device().inject(fault);
+        if fault == Fault::Disconnect {
+            self.core.request_disconnect();
+        }
+        self.core.changed();
+    }
+
+    fn clear(&self, fault: Fault) {
+        info!(%fault, "modbus marker sim fault cleared");
+        self.core.device().clear(fault);
+        self.core.changed();
+    }
+
+    fn faults(&self) -> Vec<Fault> {
+        self.core.device().faults()
+    }
+
+    fn prints(&self) -> Vec<Print> {
+        self.core.device().prints().to_vec()
+    }
+
+    fn snapshot(&self) -> SimSnapshot {
+        let connections = self.core.connections();
+        let device = self.core.device();
+        SimSnapshot {
+            buffered: device.buffered().len(),
+            printing: device.printing(),
+            print_count: device.counter(),
+            print_gos: device.print_gos(),
+            prints: device.prints().len(),
+            commands: device.commands(),
+            connections,
+            message: None,
+        }
+    }
+
+    async fn wait_until(&self, ready: impl Fn(&SimSnapshot) -> bool + Send) -> SimSnapshot {
+        self.core.wait_until(|| self.snapshot(), ready).await
+    }
+
+    /// Serves Modbus TCP (MBAP framing) on one byte stream.
+    async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(&self, io: S) -> std::io::Result<()> {
+        self.serve_framed(io, Framing::Tcp).await
+    }
+
+    async fn serve_tcp(&self, listener: TcpListener) -> std::io::Result<()> {
+        loop {
+            let (stream, peer) = listener.accept().await?;
+            stream.set_nodelay(true)?;
+            info!(%peer, "modbus marker sim: host connected");
+            if let Err(error) = self.serve(stream).await {
+                debug!(%error, "modbus marker sim: connection ended");
+            }
+            info!(%peer, "modbus marker sim: host disconnected");
+        }
+    }
+}
