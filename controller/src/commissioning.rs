@@ -12,6 +12,7 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracemark_sim::linx::LinxSim;
+use tracemark_sim::modbus_marker::ModbusMarkerSim;
 use tracemark_sim::plc::PlcSim;
 use tracemark_sim::twin::{GroundTruth, MqttPublisher, Twin, TwinConfig, TwinProgress};
 use tracemark_sim::vision::{DamageRates, VisionSim};
@@ -188,6 +189,15 @@ pub async fn run(
     match kind.as_str() {
         "linx_rci" => run_with(LinxSim::new(16), line, store, batch, options, broker, bar).await,
         "zipher" => run_with(ZipherSim::new(16), line, store, batch, options, broker, bar).await,
+        "modbus_marker" => {
+            let marker = &line.markers[0];
+            let sim = ModbusMarkerSim::with_map(
+                marker.registers.clone().unwrap_or_default(),
+                marker.unit_id.unwrap_or(1),
+                16,
+            );
+            run_with(sim, line, store, batch, options, broker, bar).await
+        }
         other => anyhow::bail!("the twin has no simulator for {other:?} markers yet"),
     }
 }
@@ -305,7 +315,7 @@ async fn serve_marker<M: MarkerSim>(sim: &M, transport: &Transport) -> anyhow::R
                 // The slave end stays open here, so the driver's reconnections find the pty.
                 let _slave = slave;
                 let mut master = master;
-                while server.serve(&mut master).await.is_ok() {}
+                while server.serve_serial(&mut master).await.is_ok() {}
             });
             Ok(Transport::Serial {
                 path,

@@ -68,9 +68,15 @@ pub(crate) struct SimulateArgs {
     /// Units to produce.
     #[arg(long, default_value_t = 300)]
     units: u64,
+    /// Line speed in units per minute (default: the config's nominal speed).
+    #[arg(long)]
+    speed: Option<u32>,
     /// Camera damage.
     #[arg(long, value_enum, default_value_t = FaultProfile::Default)]
     faults: FaultProfile,
+    /// Marker fault at unit N, e.g. `20:ink-out` (repeatable), as for `demo`.
+    #[arg(long = "marker-fault", value_parser = parse_marker_fault)]
+    marker_faults: Vec<(u64, Fault)>,
     /// Print one JSON object with the reconciliation as the last line of stdout.
     #[arg(long)]
     json: bool,
@@ -111,9 +117,9 @@ pub(crate) fn run(args: &DemoArgs, context: &Context) -> Result<(), CliError> {
 pub(crate) fn simulate(args: &SimulateArgs, context: &Context) -> Result<(), CliError> {
     let options = Options {
         units: args.units,
-        speed_upm: None,
+        speed_upm: args.speed,
         faults: args.faults,
-        marker_faults: Vec::new(),
+        marker_faults: args.marker_faults.clone(),
         seed: 1,
         broker: None,
         live: None,

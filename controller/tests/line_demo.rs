@@ -309,6 +309,59 @@ fn simulate_commissions_the_pharma_carton_line() {
     assert!(s["rejected"].as_i64().unwrap_or(0) > 0, "{s:#}");
 }
 
+/// Runs `tracemark simulate` of `config` (in line-configs/) with `args`.
+fn simulate(config: &str, args: &[&str]) -> Output {
+    let _line = ONE_LINE_AT_A_TIME.blocking_lock();
+    let dir = tempdir();
+    let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../line-configs")
+        .join(config);
+    Command::new(bin())
+        .args(["simulate", "--config"])
+        .arg(&config)
+        .args(args)
+        .arg("--json")
+        .env("TRACEMARK_DB", sqlite_url(dir.path()))
+        .output()
+        .expect("run tracemark simulate")
+}
+
+/// Virtual commissioning of the cable line: a Modbus register printer over RTU on a
+/// pseudo-terminal, described by the config's register map; heavy camera damage, at four times
+/// the line's speed so the test is short.
+#[test]
+fn simulate_commissions_the_cable_line() {
+    let out = simulate(
+        "cable.toml",
+        &["--units", "40", "--speed", "120", "--faults", "heavy"],
+    );
+    let s = assert_clean_run(&out, 40);
+    assert_eq!(s["line_id"], "cable-3");
+    assert!(s["rejected"].as_i64().unwrap_or(0) > 0, "{s:#}");
+}
+
+/// The cable line's printer runs out of ink at coil 10: its status bit faults it, the coils
+/// that go by unprinted are diverted, none is a false reject, and the batch reconciles.
+#[test]
+fn the_cable_line_rides_through_an_ink_out_over_modbus() {
+    let out = simulate(
+        "cable.toml",
+        &[
+            "--units",
+            "40",
+            "--speed",
+            "120",
+            "--faults",
+            "none",
+            "--marker-fault",
+            "10:ink-out",
+        ],
+    );
+    let s = assert_clean_run(&out, 40);
+    assert!(s["unprinted"].as_u64().unwrap_or(0) > 0, "{s:#}");
+    assert_eq!(s["false_rejects"], 0, "{s:#}");
+}
+
 /// Waits until the demo running on `db` has verified `n` units (polled: another process writes
 /// the store); on timeout, fails with the demo's stderr (written to `dir/stderr`).
 async fn wait_verified(db: &str, n: i64, dir: &std::path::Path) -> tracemark::store::Store {

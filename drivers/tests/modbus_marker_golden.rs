@@ -281,11 +281,11 @@ fn read_holding_registers_spec_example_as_status_and_a_16_bit_counter() {
         0x03, // function 3
         0x06, // byte count 6
         0x02, 0x2B, // register 108: 022Bh
-        0x00, 0x00, // register 109: 0
+        0x00, 0x00, // register 109: 0 (the buffer count)
         0x00, 0x64, // register 110: 0064h = 100
     ];
-    // A device keeping its status at 107, a 16-bit counter at 109 (low word order irrelevant)
-    // and no buffer count, all in holding registers.
+    // A device keeping its status at 107, its buffer count at 108 and a 16-bit counter at 109
+    // (word order irrelevant), all in holding registers: adjacent, so one read.
     let map = ModbusMarkerMap {
         counter: CounterMap {
             table: RegisterTable::Holding,
@@ -300,7 +300,7 @@ fn read_holding_registers_spec_example_as_status_and_a_16_bit_counter() {
             consumable_out_bit: Some(1),
             buffer_full_bit: Some(3),
             empty_print_go_bit: Some(5),
-            buffer_count_register: None,
+            buffer_count_register: Some(108),
         },
         ..ModbusMarkerMap::default()
     };
@@ -319,7 +319,7 @@ fn read_holding_registers_spec_example_as_status_and_a_16_bit_counter() {
         readings.flags.fault_detail(&map).as_deref(),
         Some("device fault (status bit 0); ink or consumable out (status bit 1)")
     );
-    assert_eq!((readings.counter, readings.buffer_count), (100, None));
+    assert_eq!((readings.counter, readings.buffer_count), (100, Some(0)));
     let mut tracker = CounterTracker::new(16);
     assert_eq!(tracker.extend(readings.counter), 100);
 }

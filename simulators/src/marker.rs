@@ -194,6 +194,15 @@ pub trait MarkerSim: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = std::io::Result<()>> + Send;
     /// Accepts TCP connections one after another, as a device's single port does.
     fn serve_tcp(&self, listener: TcpListener) -> impl Future<Output = std::io::Result<()>> + Send;
+    /// Serves the device's serial framing on one byte stream (a pseudo-terminal); the same as
+    /// [`MarkerSim::serve`] unless the protocol frames differently on a serial line (Modbus:
+    /// RTU instead of MBAP).
+    fn serve_serial<S: AsyncRead + AsyncWrite + Unpin + Send>(
+        &self,
+        io: S,
+    ) -> impl Future<Output = std::io::Result<()>> + Send {
+        self.serve(io)
+    }
 }
 
 /// The plumbing between a device model, its serving loop and the library API.

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use tracemark_drivers::modbus_marker::ModbusMarkerMap;
+
 use super::raw::{self, TransportSection};
 use super::{ConfigError, RawLine};
 
@@ -125,6 +127,8 @@ pub struct Marker {
     pub timeout: Duration,
     /// Modbus unit id (`modbus_marker`).
     pub unit_id: Option<u8>,
+    /// Register map (`modbus_marker`: the config's, or the default map).
+    pub registers: Option<ModbusMarkerMap>,
     /// Template file (`zpl`, `ascii`), resolved against the config's directory.
     pub template: Option<PathBuf>,
     /// Stored message or job to select before printing.
@@ -418,6 +422,30 @@ fn check_markers(
                 "only a modbus_marker has a unit id",
             );
         }
+        let registers = match (&m.registers, m.kind == "modbus_marker") {
+            (Some(_), false) => {
+                errors.push(
+                    format!("{path}.registers"),
+                    "only a modbus_marker has a register map",
+                );
+                None
+            }
+            (map, true) => {
+                let map = map.clone().unwrap_or_default();
+                for problem in map.problems() {
+                    // Each problem starts with the key it is about.
+                    let (key, what) = problem.split_once(": ").unwrap_or(("", &problem));
+                    let key = if key.is_empty() {
+                        format!("{path}.registers")
+                    } else {
+                        format!("{path}.registers.{key}")
+                    };
+                    errors.push(key, what.to_owned());
+                }
+                Some(map)
+            }
+            (None, false) => None,
+        };
         let template = match (&m.template, m.kind.as_str()) {
             (None, kind @ ("zpl" | "ascii")) => {
                 errors.push(
@@ -449,6 +477,7 @@ fn check_markers(
             high_watermark: m.high_watermark,
             timeout: Duration::from_millis(u64::from(m.timeout_ms)),
             unit_id: m.unit_id.or((m.kind == "modbus_marker").then_some(1)),
+            registers,
             template,
             job: m.job.clone(),
         });

@@ -5,6 +5,7 @@
 //! where the field is defined.
 
 use std::collections::BTreeMap;
+use tracemark_drivers::modbus_marker::ModbusMarkerMap;
 
 use serde::Deserialize;
 
@@ -112,6 +113,10 @@ pub struct MarkerSection {
     /// Modbus unit id (`modbus_marker` only). Default 1.
     #[serde(default)]
     pub unit_id: Option<u8>,
+    /// The register map (`modbus_marker` only; see docs/protocols/modbus-marker.md). Default:
+    /// the map of docs/protocols/modbus-marker.md.
+    #[serde(default)]
+    pub registers: Option<ModbusMarkerMap>,
     /// Label or message template (`zpl`, `ascii`): a file path relative to the config.
     #[serde(default)]
     pub template: Option<String>,

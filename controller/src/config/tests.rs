@@ -229,3 +229,66 @@ fn syntax_errors_and_missing_files_are_errors_not_panics() {
         "{missing}"
     );
 }
+
+#[test]
+fn a_modbus_marker_register_map_is_checked_key_by_key() {
+    let errors = errors_of(
+        r#"
+[line]
+id = "l1"
+[conveyor]
+speed_upm = 30
+[markers.cij]
+type = "modbus_marker"
+position_mm = 100
+transport = { type = "serial", path = "/dev/ttyS1", baud = 19200, parity = "even" }
+[markers.cij.registers]
+code_register = 100
+code_registers = 32
+load = { type = "register", address = 110, value = 1 }
+[markers.cij.registers.counter]
+width = 24
+[markers.m2]
+type = "linx_rci"
+position_mm = 120
+transport = { type = "serial", path = "/dev/ttyS2" }
+registers = { code_register = 5 }
+"#,
+    );
+    let joined = errors.join("\n");
+    for expected in [
+        "markers.cij.registers.load.address: 110 is inside the code field",
+        "markers.cij.registers.counter.width: 24 is not 16 or 32",
+        "markers.m2.registers: only a modbus_marker has a register map",
+    ] {
+        assert!(joined.contains(expected), "{expected:?} not in:\n{joined}");
+    }
+    // Unknown keys in the map are errors too, with their path.
+    let unknown = errors_of(
+        r#"
+[line]
+id = "l1"
+[conveyor]
+speed_upm = 30
+[markers.cij]
+type = "modbus_marker"
+position_mm = 100
+transport = { type = "tcp", address = "10.0.0.9:502" }
+registers = { code_regster = 100 }
+"#,
+    );
+    assert!(unknown.join("\n").contains("code_regster"), "{unknown:?}");
+}
+
+#[test]
+fn a_modbus_marker_without_a_map_gets_the_default_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = MINIMAL.replace("linx_rci", "modbus_marker");
+    let line = load_with_env(&write(dir.path(), &text), BTreeMap::new()).expect("valid");
+    let marker = &line.markers[0];
+    assert_eq!(marker.unit_id, Some(1));
+    assert_eq!(
+        marker.registers,
+        Some(tracemark_drivers::modbus_marker::ModbusMarkerMap::default())
+    );
+}

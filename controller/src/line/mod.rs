@@ -29,6 +29,7 @@ use tracemark_drivers::linx::{LinxConfig, LinxMarker};
 use tracemark_drivers::marker::{
     MarkerConfig, MarkerEvent, MarkerHandle, MarkerState, create_marker,
 };
+use tracemark_drivers::modbus_marker::ModbusMarker;
 use tracemark_drivers::transport::{SerialSettings, Transport as DeviceTransport};
 use tracemark_drivers::zipher::{ZipherConfig, ZipherMarker};
 
@@ -325,6 +326,16 @@ pub async fn run_line(
             code_rx,
             marker_events_tx,
         ),
+        "modbus_marker" => {
+            let device = ModbusMarker::new(
+                transport,
+                marker.unit_id.unwrap_or(1),
+                marker.registers.clone().unwrap_or_default(),
+                marker.timeout,
+            )
+            .map_err(|e| LineError::Config(format!("marker {}: {e}", marker.name)))?;
+            spawn_marker(device, marker_config, code_rx, marker_events_tx)
+        }
         other => {
             return Err(LineError::Config(format!(
                 "marker {}: the runtime does not drive {other:?} markers yet",

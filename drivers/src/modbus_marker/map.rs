@@ -5,7 +5,7 @@
 //! Modbus Application Protocol V1.1b3 §4.4 numbers data items from 1 in the data model and from 0
 //! in the PDU.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Most registers one FC 03 / FC 04 read may return (Modbus Application Protocol V1.1b3 §6.3,
 /// §6.4).
@@ -14,7 +14,7 @@ pub const MAX_READ_REGISTERS: u16 = 125;
 pub const MAX_WRITE_REGISTERS: u16 = 123;
 
 /// Which register table a value is read from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RegisterTable {
     /// Input registers, read with FC 04 (§6.4).
@@ -25,7 +25,7 @@ pub enum RegisterTable {
 
 /// Order of two things packed into one 16-bit register (two characters) or of two registers
 /// making one 32-bit value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Order {
     /// The first character in the high byte / the high word in the lower address. Modbus sends
@@ -37,7 +37,7 @@ pub enum Order {
 }
 
 /// How the code text becomes register bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TextEncoding {
     /// Printable ASCII (20h–7Eh), two characters per register.
@@ -45,7 +45,7 @@ pub enum TextEncoding {
 }
 
 /// What fills the code field after the text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Padding {
     /// 00h: a C-string field.
@@ -65,7 +65,7 @@ impl Padding {
 }
 
 /// How the device is told to take the code field into its buffer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum LoadSignal {
     /// FC 06 Write Single Register (§6.6) of `value` to holding register `address`.
@@ -88,7 +88,7 @@ fn one() -> u16 {
 }
 
 /// Where the print counter is. Every default is given where it is defined.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CounterMap {
     /// Table. Default `input`.
@@ -122,7 +122,7 @@ impl CounterMap {
 /// Where the status bits are. When this table is given in a config, a bit that is left out is
 /// not used (the device has no such bit); when the whole table is left out the defaults below
 /// apply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StatusMap {
     /// Table of the status register and the buffer count register. Default `input`.
@@ -177,7 +177,7 @@ impl Default for StatusMap {
 /// | input, FC 04 | 0 | status: bit 0 fault, 1 consumable out, 2 buffer full, 3 empty print-go |
 /// | input, FC 04 | 1–2 | print counter, u32, high word first |
 /// | input, FC 04 | 3 | codes in the buffer |
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModbusMarkerMap {
     /// First holding register of the code field. Default 16.
@@ -242,8 +242,9 @@ impl ModbusMarkerMap {
         usize::from(self.code_registers) * 2
     }
 
-    /// The registers a poll needs, per table: the status register, the buffer count and the
-    /// counter, each table read in one request covering all of them (§6.3, §6.4).
+    /// The registers a poll needs: the status register, the buffer count and the counter.
+    /// Registers that touch are read in one request (§6.3, §6.4); a gap between them is not
+    /// read, because a device may answer an unmapped address with exception 02 (§7).
     pub fn reads(&self) -> Vec<Read> {
         let mut items: Vec<(RegisterTable, u16, u16)> = vec![
             (self.status.table, self.status.register, 1),
@@ -256,15 +257,19 @@ impl ModbusMarkerMap {
         if let Some(count) = self.status.buffer_count_register {
             items.push((self.status.table, count, 1));
         }
-        let mut reads = Vec::new();
-        for table in [RegisterTable::Input, RegisterTable::Holding] {
-            let spans = items.iter().filter(|(t, _, _)| *t == table);
-            let first = spans.clone().map(|(_, a, _)| u32::from(*a)).min();
-            let end = spans.map(|(_, a, n)| u32::from(*a) + u32::from(*n)).max();
-            if let (Some(first), Some(end)) = (first, end) {
-                let count = u16::try_from(end - first).unwrap_or(u16::MAX);
-                reads.push((table, u16::try_from(first).unwrap_or(u16::MAX), count));
+        items.sort_unstable();
+        let mut reads: Vec<Read> = Vec::new();
+        for (table, first, count) in items {
+            let end = u32::from(first) + u32::from(count);
+            if let Some(last) = reads.last_mut()
+                && last.0 == table
+                && u32::from(first) <= u32::from(last.1) + u32::from(last.2)
+            {
+                let merged_end = end.max(u32::from(last.1) + u32::from(last.2));
+                last.2 = u16::try_from(merged_end - u32::from(last.1)).unwrap_or(u16::MAX);
+                continue;
             }
+            reads.push((table, first, count));
         }
         reads
     }
@@ -344,19 +349,6 @@ impl ModbusMarkerMap {
                 problems.push(format!("{name}: bit {bit} is also {other}"));
             }
         }
-        for (table, first, count) in self.reads() {
-            if count > MAX_READ_REGISTERS {
-                problems.push(format!(
-                    "status, counter: the {} registers read ({first} and the next {}) are more \
-                     than {MAX_READ_REGISTERS} apart (one read per table)",
-                    match table {
-                        RegisterTable::Input => "input",
-                        RegisterTable::Holding => "holding",
-                    },
-                    count - 1
-                ));
-            }
-        }
         problems
     }
 }
@@ -421,10 +413,12 @@ mod tests {
             },
             ..ModbusMarkerMap::default()
         };
+        // The gap at 11 is not read: a device may not map it.
         assert_eq!(
             map.reads(),
             vec![
-                (RegisterTable::Input, 10, 3),
+                (RegisterTable::Input, 10, 1),
+                (RegisterTable::Input, 12, 1),
                 (RegisterTable::Holding, 200, 1)
             ]
         );
@@ -435,6 +429,10 @@ mod tests {
             },
             ..ModbusMarkerMap::default()
         };
-        assert_eq!(far.problems().len(), 1, "{:?}", far.problems());
+        assert!(far.problems().is_empty(), "{:?}", far.problems());
+        assert_eq!(
+            far.reads(),
+            vec![(RegisterTable::Input, 0, 3), (RegisterTable::Input, 400, 1)]
+        );
     }
 }

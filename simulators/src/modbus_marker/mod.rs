@@ -207,6 +207,13 @@ impl MarkerSim for ModbusMarkerSim {
         self.serve_framed(io, Framing::Tcp).await
     }
 
+    async fn serve_serial<S: AsyncRead + AsyncWrite + Unpin + Send>(
+        &self,
+        io: S,
+    ) -> std::io::Result<()> {
+        self.serve_rtu(io).await
+    }
+
     async fn serve_tcp(&self, listener: TcpListener) -> std::io::Result<()> {
         loop {
             let (stream, peer) = listener.accept().await?;
