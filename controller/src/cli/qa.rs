@@ -72,12 +72,7 @@ pub(crate) fn run(command: QaCommand, context: &Context) -> Result<(), CliError>
 }
 
 fn change(code: &str, to: CodeState) -> Transition {
-    Transition {
-        code: code.to_owned(),
-        to,
-        reason: None,
-        read: None,
-    }
+    Transition::to(code, to)
 }
 
 /// Rejected units listed at most (a batch with more has a line problem, not a QA queue).
@@ -118,6 +113,7 @@ async fn rejects(store: &Store, batch: i64, json: bool) -> Result<(), CliError> 
     for code in &rejected {
         // What the camera saw: its grade and the data it decoded (nothing for a no-read).
         let seen = match (&code.grade, &code.data) {
+            _ if code.reason.as_deref() == Some("late") => "no result in time".to_owned(),
             (_, None) => "read nothing".to_owned(),
             (Some(grade), Some(data)) => format!("read {data:?} grade {grade}"),
             (None, Some(data)) => format!("read {data:?}"),

@@ -50,7 +50,7 @@ pub struct LiveServer {
 }
 
 impl LiveServer {
-    /// Binds `addr` (port 0: any free port) and serves `view` until dropped or stopped.
+    /// Binds `addr` (port 0: any free port) and serves `view` until stopped or dropped.
     pub async fn start(addr: SocketAddr, view: watch::Receiver<LiveView>) -> std::io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
@@ -68,6 +68,12 @@ impl LiveServer {
 
     /// Stops serving.
     pub fn stop(self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for LiveServer {
+    fn drop(&mut self) {
         self.task.abort();
     }
 }

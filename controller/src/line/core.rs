@@ -48,10 +48,9 @@ pub(super) struct Core {
     printed_early: HashSet<String>,
     /// Rejected units waiting for the gate: their code and reason.
     pending: HashMap<u64, PendingReject>,
-    /// Units without a code whose gate did not confirm: a print confirmed for one later is
-    /// recorded `gate_fault`, not with the camera's reason. Gate faults stop the line, so this
-    /// stays small.
-    gate_faulted: HashSet<u64>,
+    /// The core restarted a faulted marker: the `Connected` that start reports is its own,
+    /// already handled with the belt still stopped.
+    own_start_reported: bool,
     acknowledge_after: Option<Duration>,
     restart_at: Option<Instant>,
     /// Late decisions are made this many counts before a unit reaches the gate, so the gate
@@ -103,7 +102,7 @@ impl Core {
             awaiting_print: HashSet::new(),
             printed_early: HashSet::new(),
             pending: HashMap::new(),
-            gate_faulted: HashSet::new(),
+            own_start_reported: false,
             acknowledge_after,
             restart_at: None,
             lead,
@@ -256,15 +255,10 @@ impl Core {
                 if let Some(reject) = self.pending.remove(&unit) {
                     self.stats.gate_faults += 1;
                     self.tracker.gate_fault();
-                    match reject.code {
-                        Some(code) => {
-                            let reason = Some(RejectReason::GateFault);
-                            self.record(code, CodeState::Rejected, reason, reject.read)
-                                .await;
-                        }
-                        None => {
-                            self.gate_faulted.insert(unit);
-                        }
+                    if let Some(code) = reject.code {
+                        let reason = Some(RejectReason::GateFault);
+                        self.record(code, CodeState::Rejected, reason, reject.read)
+                            .await;
                     }
                     self.alarm(format!("the reject gate did not confirm unit {unit}"))
                         .await;
@@ -287,6 +281,9 @@ impl Core {
                     }
                     // The driver reports this after settling the device's counter and before
                     // it prints again: units that went by without a confirmed print carry none.
+                    // Not for the core's own restart: handled then, with the belt stopped;
+                    // the belt has moved since, and units printed since are not confirmed yet.
+                    MarkerState::Connected if std::mem::take(&mut self.own_start_reported) => {}
                     MarkerState::Connected => self.marker_ready(),
                     MarkerState::Connecting | MarkerState::Disconnected => {}
                 }
@@ -337,19 +334,16 @@ impl Core {
     }
 
     /// A print confirmed after the camera already rejected its unit: the code goes with the
-    /// unit — recorded when the gate settles it, or now if the gate already has.
+    /// unit, recorded when the gate settles it. The unit is still in the tracker, so its gate
+    /// has not settled (a unit leaves the register before its gate window opens); recording
+    /// now is only the fallback should that ever change.
     async fn late_print_on_reject(&mut self, unit: u64, reason: RejectReason, code: String) {
         self.stats.late_confirmations += 1;
         if let Some(reject) = self.pending.get_mut(&unit) {
             reject.code = Some(code);
             return;
         }
-        let reason = if self.gate_faulted.remove(&unit) {
-            RejectReason::GateFault
-        } else {
-            reason
-        };
-        // The read that rejected the unit went with its settled reject; it is not kept.
+        tracing::warn!(unit, %code, "a late print confirmation for a settled reject");
         self.record(code, CodeState::Rejected, Some(reason), None)
             .await;
     }
@@ -424,6 +418,15 @@ impl Core {
         if let Some(code) = &verdict.code {
             self.mark_printed(code, true).await;
         }
+        // The read moved the code here from another unit: that unit's reject does not carry it.
+        if let Some(from) = verdict.taken_from {
+            self.stats.codes_moved += 1;
+            if let Some(reject) = self.pending.get_mut(&from)
+                && reject.code == verdict.code
+            {
+                reject.code = None;
+            }
+        }
         // What the decision was made on; a `late` unit had no read.
         let read = (verdict.outcome != Outcome::Rejected(RejectReason::Late)).then(|| CodeRead {
             grade: verdict.grade.map(|g| g.to_string()),
@@ -495,7 +498,11 @@ impl Core {
             match self.marker.start().await {
                 // The belt is stopped: every unit past the marker went by while it could not
                 // print (a cleared fault reports `Connected` but does not print until now).
-                Ok(()) if !was_printing => self.marker_ready(),
+                Ok(()) if !was_printing => {
+                    self.marker_ready();
+                    // Starting a faulted marker reports `Connected`; that report is this one.
+                    self.own_start_reported = matches!(state, MarkerState::Faulted(_));
+                }
                 Ok(()) => {}
                 Err(e) => tracing::warn!(error = %e, "the marker does not restart yet"),
             }

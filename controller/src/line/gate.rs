@@ -93,6 +93,8 @@ pub(crate) struct GateSchedule {
     windows: VecDeque<Window>,
     half_window: u64,
     confirm_timeout: Duration,
+    /// The encoder count since which the coil has been on without a break (as driven).
+    on_since: Option<u64>,
 }
 
 /// How a reject ended.
@@ -108,6 +110,7 @@ impl GateSchedule {
             windows: VecDeque::new(),
             half_window,
             confirm_timeout,
+            on_since: None,
         }
     }
 
@@ -132,18 +135,28 @@ impl GateSchedule {
     }
 
     /// Whether the coil must be on at `encoder`, given whether it is on now. A window wanted
-    /// for the first time with the coil off at an encoder past its fire point — a decision or
-    /// a poll that came too late — is judged by this commanded position, not by the later poll
-    /// that sees the coil on (that poll lags by one period, which at 100 units/s is a fifth of
-    /// the window): its unit went by undiverted, and it settles as a fault.
+    /// for the first time at an encoder past its fire point — a decision or a poll that came
+    /// too late — is judged by this commanded position, not by the later poll that sees the
+    /// coil on (that poll lags by one period, which at 100 units/s is a fifth of the window):
+    /// unless the coil has been on without a break since before the fire point (for the unit
+    /// before), its unit went by undiverted. It settles as a fault, and the coil is not pushed
+    /// out for it — that would divert the next unit.
     pub(crate) fn drive(&mut self, encoder: u64, coil_on: bool) -> bool {
+        let covered_since = if coil_on { self.on_since } else { None };
         for w in self.windows.iter_mut().take_while(|w| w.from <= encoder) {
             if !w.commanded {
                 w.commanded = true;
-                w.late = !coil_on && encoder > w.fire_at;
+                let covered = covered_since.is_some_and(|since| since <= w.fire_at);
+                w.late = encoder > w.fire_at && !covered;
             }
         }
-        self.coil(encoder)
+        let want = self.coil(encoder);
+        self.on_since = match (want, coil_on) {
+            (false, _) => None,
+            (true, true) => self.on_since.or(Some(encoder)),
+            (true, false) => Some(encoder),
+        };
+        want
     }
 
     /// Whether the coil must be on at `encoder`.
@@ -151,7 +164,7 @@ impl GateSchedule {
         self.windows
             .iter()
             .take_while(|w| w.from <= encoder)
-            .any(|w| encoder < w.to)
+            .any(|w| encoder < w.to && !w.late)
     }
 
     /// Takes one poll (the coil as it was during the poll, and the confirm input) and returns
@@ -198,8 +211,33 @@ impl GateSchedule {
     }
 }
 
+/// Runs the line I/O on a thread and runtime of its own until `commands` closes; the returned
+/// receiver answers when it has ended.
+///
+/// The gate is the one hard real-time loop of the line: at 100 units/s its window is ±5 ms. On
+/// the shared runtime a poll could wait behind the store writer, the camera results or (in the
+/// demo) the twin, and the 10-minute bench saw such stalls push the coil out late. A thread of
+/// its own is scheduled by the OS, which preempts.
+pub(crate) fn spawn_io_thread(
+    settings: IoSettings,
+    commands: mpsc::Receiver<IoCommand>,
+    events: mpsc::Sender<IoEvent>,
+) -> std::io::Result<tokio::sync::oneshot::Receiver<()>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (done_tx, done) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("line-io".to_owned())
+        .spawn(move || {
+            runtime.block_on(run_io(settings, commands, events));
+            let _ = done_tx.send(());
+        })?;
+    Ok(done)
+}
+
 /// Runs the line I/O until `commands` closes.
-pub(crate) async fn run_io(
+async fn run_io(
     settings: IoSettings,
     mut commands: mpsc::Receiver<IoCommand>,
     events: mpsc::Sender<IoEvent>,
@@ -396,8 +434,11 @@ mod tests {
         assert!(!gate.drive(1_100, true));
         // Too late: the first poll inside unit 2's window (a stall) is already past 3,000.
         gate.reject(2, 3_000);
-        assert!(gate.drive(3_040, false));
-        assert_eq!(gate.observe(3_045, true, true, t0), [Settled::Fault(2)]);
+        assert!(
+            !gate.drive(3_040, false),
+            "not pushed out for a unit gone by"
+        );
+        assert_eq!(gate.observe(3_045, false, false, t0), [Settled::Fault(2)]);
         // A window opening while the coil is already on for the one before is covered by it.
         let mut gate = GateSchedule::new(100, Duration::from_millis(150));
         gate.reject(3, 1_000);
@@ -408,6 +449,20 @@ mod tests {
             gate.observe(1_165, true, true, t0),
             [Settled::Diverted(3), Settled::Diverted(4)]
         );
+        // But not by a coil that came on after its fire point for the unit after it: a late
+        // window is a fault, and the coil is not held out for it.
+        let mut gate = GateSchedule::new(100, Duration::from_millis(150));
+        gate.reject(6, 2_150);
+        assert!(gate.drive(2_060, false), "on for unit 6 from 2,060");
+        gate.reject(5, 2_000);
+        assert!(gate.drive(2_070, true), "still on for unit 6");
+        assert_eq!(
+            gate.observe(2_075, true, true, t0),
+            [Settled::Fault(5), Settled::Diverted(6)]
+        );
+        let mut gate = GateSchedule::new(100, Duration::from_millis(150));
+        gate.reject(7, 3_000);
+        assert!(!gate.drive(3_050, false), "too late: the coil stays in");
     }
 
     #[test]

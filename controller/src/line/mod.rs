@@ -103,6 +103,9 @@ pub struct LineStats {
     pub passed_unprinted: u64,
     /// Print confirmations that arrived after the camera had already rejected their unit.
     pub late_confirmations: u64,
+    /// Codes a camera read found on another unit than the one they were put on, and moved
+    /// there (the confirmation order had slipped by a unit).
+    pub codes_moved: u64,
     /// Reader messages refused (malformed, unknown reader, …).
     pub malformed_results: u64,
     /// Reader results ignored (redelivered, matched nothing, second reads).
@@ -254,7 +257,8 @@ pub async fn run_line(
     };
     let (io_tx, io_commands) = mpsc::channel(1024);
     let (io_events_tx, mut io_events) = mpsc::channel(1024);
-    let io_task = tokio::spawn(gate::run_io(io_settings, io_commands, io_events_tx));
+    let io_task = gate::spawn_io_thread(io_settings, io_commands, io_events_tx)
+        .map_err(|e| LineError::Device(format!("cannot start the line I/O thread: {e}")))?;
     let plc_where = plc.transport.describe();
     wait_ready(options.connect_timeout, async {
         loop {

@@ -584,7 +584,20 @@ macro_rules! store_ops {
                 .into_iter()
                 .map(|(to, reason, codes)| json!({ "to": to.as_str(), "reason": reason, "codes": codes }))
                 .collect();
-            let detail = json!({ "count": applied.len(), "changes": runs });
+            let mut detail = json!({ "count": applied.len(), "changes": runs });
+            // The reads go into the chained event too, so a changed read is a broken chain and
+            // a later read (a release's re-scan) does not erase the one before.
+            let reads: Vec<serde_json::Value> = applied
+                .iter()
+                .filter_map(|c| {
+                    c.read
+                        .as_ref()
+                        .map(|r| json!({ "code": c.code, "grade": r.grade, "data": r.data }))
+                })
+                .collect();
+            if !reads.is_empty() {
+                detail["reads"] = reads.into();
+            }
             finish(tx, actor, head, "codes.transition", "codes", detail).await?;
             Ok(results)
         }

@@ -439,3 +439,155 @@ fn units_that_passed_a_marker_that_could_not_print_carry_nothing() {
     );
     assert_eq!(t.printed(&code(2)), Ok(Printed::AlreadyRead));
 }
+
+/// A unit that got no print but was not reported blank (a spurious detection, two empty
+/// print-gos seen as one) shifts the confirmations by a unit; the first read of a shifted code
+/// realigns them, whichever came first — the camera's no-read of the blank unit or the
+/// confirmations.
+#[test]
+fn a_slip_of_one_unit_is_realigned_by_the_next_read() {
+    for camera_first in [true, false] {
+        let mut t = tracker();
+        for i in 0..5u64 {
+            t.unit_detected(i * PITCH);
+        }
+        // Unit 1 is blank; units 2, 3, 4 carry codes 1, 2, 3.
+        if camera_first {
+            let blank = t
+                .result(&read(1, None, None, at_reader(0)), gs1_code_of)
+                .expect("decided");
+            assert_eq!(blank.code, None);
+            assert_eq!(
+                t.printed(&code(1)),
+                Ok(Printed::OnRejectedUnit {
+                    unit: 1,
+                    reason: RejectReason::NoRead
+                })
+            );
+            assert_eq!(t.printed(&code(2)), Ok(Printed::OnUnit(2)));
+        } else {
+            assert_eq!(t.printed(&code(1)), Ok(Printed::OnUnit(1)));
+            assert_eq!(t.printed(&code(2)), Ok(Printed::OnUnit(2)));
+            let blank = t
+                .result(&read(1, None, None, at_reader(0)), gs1_code_of)
+                .expect("decided");
+            assert_eq!(
+                blank.code,
+                Some(code(1)),
+                "recorded on the blank unit, for now"
+            );
+        }
+        let realigned = t
+            .result(
+                &read(2, Some(scan(1)), Some(Grade::A), at_reader(1)),
+                gs1_code_of,
+            )
+            .expect("decided");
+        assert_eq!(
+            (
+                realigned.unit,
+                realigned.code.clone(),
+                realigned.outcome,
+                realigned.taken_from
+            ),
+            (2, Some(code(1)), Outcome::Verified, Some(1)),
+            "camera first: {camera_first}"
+        );
+        // Code 2 moved on to unit 3; the next confirmation is unit 4's.
+        assert_eq!(t.printed(&code(3)), Ok(Printed::OnUnit(4)));
+        for (seq, n) in [(3, 2u32), (4, 3)] {
+            let verdict = t
+                .result(
+                    &read(seq, Some(scan(n)), Some(Grade::A), at_reader(n)),
+                    gs1_code_of,
+                )
+                .expect("decided");
+            assert_eq!(
+                (verdict.unit, verdict.outcome, verdict.taken_from),
+                (u64::from(n) + 1, Outcome::Verified, None)
+            );
+        }
+    }
+}
+
+mod any_event_order {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[derive(Debug, Clone)]
+    enum Event {
+        Detect,
+        Printed(u32),
+        Missed,
+        MarkerReady,
+        Read {
+            code: Option<u32>,
+            unit: u32,
+            grade: u8,
+        },
+        Advance(u64),
+    }
+
+    fn event() -> impl Strategy<Value = Event> {
+        prop_oneof![
+            4 => Just(Event::Detect),
+            4 => (0u32..40).prop_map(Event::Printed),
+            1 => Just(Event::Missed),
+            1 => Just(Event::MarkerReady),
+            4 => (proptest::option::of(0u32..40), 0u32..40, 0u8..5)
+                .prop_map(|(code, unit, grade)| Event::Read { code, unit, grade }),
+            2 => (0u64..200).prop_map(Event::Advance),
+        ]
+    }
+
+    proptest! {
+        /// Whatever the devices and the camera say, in whatever order: no panic, a code is on
+        /// at most one unit, and no code is verified twice.
+        #[test]
+        fn the_tracker_stays_consistent(events in proptest::collection::vec(event(), 1..200)) {
+            let mut t = tracker();
+            let mut encoder = 0u64;
+            let mut verified = std::collections::HashSet::new();
+            for (seq, event) in events.into_iter().enumerate() {
+                match event {
+                    Event::Detect => {
+                        encoder += PITCH;
+                        t.unit_detected(encoder);
+                    }
+                    Event::Printed(n) => {
+                        t.code_issued(&code(n));
+                        let _ = t.printed(&code(n));
+                    }
+                    Event::Missed => {
+                        t.print_missed();
+                    }
+                    Event::MarkerReady => {
+                        t.marker_ready(encoder);
+                    }
+                    Event::Read { code: n, unit, grade } => {
+                        let result = read(
+                            seq as u64,
+                            n.map(scan),
+                            Grade::from_number(f64::from(grade)),
+                            at_reader(unit),
+                        );
+                        if let Some(verdict) = t.result(&result, gs1_code_of)
+                            && verdict.outcome == Outcome::Verified
+                        {
+                            let code = verdict.code.expect("a verified unit has its code");
+                            prop_assert!(verified.insert(code), "verified twice");
+                        }
+                    }
+                    Event::Advance(by) => {
+                        encoder += by;
+                        t.advance(encoder);
+                    }
+                }
+                let codes = t.codes_on_units();
+                let distinct: std::collections::HashSet<&str> = codes.iter().copied().collect();
+                prop_assert_eq!(distinct.len(), codes.len(), "a code on two units: {:?}", codes);
+            }
+        }
+    }
+}

@@ -86,6 +86,9 @@ pub struct Verdict {
     pub fire_at: u64,
     /// This reject makes `max_consecutive_rejects` in a row: stop the line.
     pub stop_line: bool,
+    /// The read showed this unit's code had been put on another unit, now without it (see
+    /// [`Tracker::result`]): a pending reject of that unit no longer covers the code.
+    pub taken_from: Option<u64>,
 }
 
 /// Where things are, in encoder counts from the photocell, and what passes.
@@ -184,6 +187,8 @@ pub struct Tracker {
     /// Codes a camera read proved printed before the marker confirmed them: the confirmation,
     /// when it comes, is already accounted for.
     proven_by_camera: HashSet<String>,
+    /// The unit each code on the belt was put on (by a confirmation or a read).
+    on_unit: HashMap<String, u64>,
     seen: HashSet<(String, u64)>,
     seen_order: VecDeque<(String, u64)>,
     consecutive_rejects: u32,
@@ -202,6 +207,7 @@ impl Tracker {
             verified: HashSet::new(),
             attached: HashSet::new(),
             proven_by_camera: HashSet::new(),
+            on_unit: HashMap::new(),
             seen: HashSet::new(),
             seen_order: VecDeque::new(),
             consecutive_rejects: 0,
@@ -217,6 +223,15 @@ impl Tracker {
     /// Units between photocell and gate.
     pub fn units_in_flight(&self) -> usize {
         self.units.len()
+    }
+
+    /// The codes on the units in the register, oldest unit first (for tests).
+    #[cfg(test)]
+    pub(crate) fn codes_on_units(&self) -> Vec<&str> {
+        self.units
+            .iter()
+            .filter_map(|u| u.code.as_deref())
+            .collect()
     }
 
     /// Registers a code of this batch (sent to the marker): a read of it elsewhere is a
@@ -261,6 +276,7 @@ impl Tracker {
         let decision = unit.decision;
         self.batch_codes.insert(code.to_owned());
         self.attached.insert(code.to_owned());
+        self.on_unit.insert(code.to_owned(), id);
         match decision {
             None => {
                 self.in_flight.insert(code.to_owned(), id);
@@ -361,6 +377,7 @@ impl Tracker {
         {
             u.code = Some(code.clone());
             self.attached.insert(code.clone());
+            self.on_unit.insert(code.clone(), unit);
             self.proven_by_camera.insert(code.clone());
             self.in_flight.insert(code.clone(), unit);
             let outcome = match result.grade {
@@ -370,6 +387,14 @@ impl Tracker {
                 _ => Outcome::Verified,
             };
             return self.decide(unit, outcome, result);
+        }
+        // A code of this batch put on an older unit still on the belt, read here: the code is
+        // on this unit, the confirmations slipped by a unit (a unit that got no print was not
+        // reported blank). Realign, so one slip does not make every later unit a mismatch.
+        if let Some(code) = &code
+            && let Some(verdict) = self.realign(code, unit, result)
+        {
+            return Some(verdict);
         }
         let reason = match &code {
             None if result.data.is_none() => RejectReason::NoRead,
@@ -392,6 +417,9 @@ impl Tracker {
             let Some(unit) = self.units.pop_front() else {
                 break;
             };
+            if let Some(code) = &unit.code {
+                self.on_unit.remove(code);
+            }
             if unit.decision.is_some() {
                 continue;
             }
@@ -442,6 +470,72 @@ impl Tracker {
                 .map(|(_, id)| id),
             None => undecided.next().map(|u| u.id),
         }
+    }
+
+    /// `code` was put on unit `from` but is read on `here`, a younger undecided unit: the
+    /// confirmations slipped forward by one. `from` got no print (it is marked blank); each
+    /// code from `here` on moves to the next unit that went by the marker, up to the first
+    /// unit still without a code. Done only when the units concerned are still open — `from`
+    /// undecided or rejected (its reject, not yet settled at the gate, drops the code), the
+    /// units between `from` and `here` blank, the rest undecided — and only for a read placed
+    /// by its encoder count; otherwise the read stays a mismatch.
+    fn realign(&mut self, code: &str, here: u64, result: &ReadResult) -> Option<Verdict> {
+        result.encoder?;
+        if self.verified.contains(code) {
+            return None;
+        }
+        let from = *self.on_unit.get(code)?;
+        let w = self.units.iter().position(|u| u.id == from)?;
+        let b = self.units.iter().position(|u| u.id == here)?;
+        if b <= w
+            || !self.units.range(w + 1..b).all(|u| u.unprinted)
+            || self.units[b].decision.is_some()
+        {
+            return None;
+        }
+        // The chain of units whose codes move one unit on, ending at a unit without a code.
+        let mut chain = vec![b];
+        for (i, u) in self.units.iter().enumerate().skip(b + 1) {
+            let Some(&last) = chain.last() else { break };
+            if self.units[last].code.is_none() {
+                break;
+            }
+            if u.unprinted {
+                continue;
+            }
+            if u.decision.is_some() {
+                return None;
+            }
+            chain.push(i);
+        }
+        let &end = chain.last()?;
+        if self.units[end].code.is_some() {
+            return None;
+        }
+        let old = &mut self.units[w];
+        old.code = None;
+        old.unprinted = true;
+        self.in_flight.remove(code);
+        let mut carry = Some(code.to_owned());
+        for i in chain {
+            let unit = &mut self.units[i];
+            let next = unit.code.take();
+            if let Some(moved) = &carry {
+                self.in_flight.insert(moved.clone(), unit.id);
+                self.on_unit.insert(moved.clone(), unit.id);
+            }
+            unit.code = carry;
+            carry = next;
+        }
+        let outcome = match result.grade {
+            Some(grade) if grade < self.config.min_grade => {
+                Outcome::Rejected(RejectReason::LowGrade)
+            }
+            _ => Outcome::Verified,
+        };
+        let mut verdict = self.decide(here, outcome, result)?;
+        verdict.taken_from = Some(from);
+        Some(verdict)
     }
 
     fn decide(&mut self, unit_id: u64, outcome: Outcome, result: &ReadResult) -> Option<Verdict> {
@@ -497,6 +591,7 @@ impl Tracker {
             grade,
             fire_at: entry.saturating_add(self.config.gate_counts),
             stop_line,
+            taken_from: None,
         }
     }
 }

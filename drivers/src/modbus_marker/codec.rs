@@ -238,15 +238,21 @@ impl Readings {
     }
 }
 
-/// Extends a device counter of `width` bits to u64 across its wrap. Each step is taken as the
-/// shortest way round the 2^width circle, so a counter that wraps forwards keeps counting, and
-/// one that is reset (power cycle) steps back, which the marker model reports as unconfirmed
-/// prints. The first reading is the start value.
+/// Extends a device counter of `width` bits to u64 across its wrap. A counter that went up
+/// keeps counting; one that came down either wrapped forwards — taken as such only when the step
+/// round the wrap is small ([`MAX_WRAP_STEP`]) — or was reset (a power cycle): that steps back,
+/// which the marker model reports as unconfirmed prints. Taking the short way round instead would
+/// read a 16-bit counter reset from above 32,767 to 0 as thousands of prints, and confirm every
+/// code in flight. The first reading is the start value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CounterTracker {
     width: u8,
     last: Option<(u32, u64)>,
 }
+
+/// The most prints taken to have happened across a wrap between two readings: 100 units/s
+/// for 10 s, far more than a poll or a reconnection ever sees.
+pub const MAX_WRAP_STEP: u32 = 1_000;
 
 impl CounterTracker {
     /// A tracker for a counter of `width` bits (16 or 32).
@@ -258,14 +264,18 @@ impl CounterTracker {
     pub fn extend(&mut self, raw: u32) -> u64 {
         let value = match self.last {
             None => u64::from(raw),
+            Some((prev_raw, prev)) if raw >= prev_raw => prev + u64::from(raw - prev_raw),
             Some((prev_raw, prev)) => {
-                // Reinterpreting the wrapped difference as signed picks the short way round.
-                let step = if self.width == 16 {
-                    i64::from(raw.wrapping_sub(prev_raw) as u16 as i16)
+                let round = if self.width == 16 {
+                    u32::from(raw.wrapping_sub(prev_raw) as u16)
                 } else {
-                    i64::from(raw.wrapping_sub(prev_raw) as i32)
+                    raw.wrapping_sub(prev_raw)
                 };
-                prev.saturating_add_signed(step)
+                if round <= MAX_WRAP_STEP {
+                    prev + u64::from(round)
+                } else {
+                    prev.saturating_sub(u64::from(prev_raw - raw))
+                }
             }
         };
         self.last = Some((raw, value));
@@ -374,6 +384,14 @@ mod tests {
         let mut tracker = CounterTracker::new(32);
         assert_eq!(tracker.extend(u32::MAX), u64::from(u32::MAX));
         assert_eq!(tracker.extend(1), 1 << 32 | 1);
+        // A 16-bit counter reset from above half its range is a reset, not 25,536 prints.
+        let mut tracker = CounterTracker::new(16);
+        assert_eq!(tracker.extend(40_000), 40_000);
+        assert_eq!(
+            tracker.extend(0),
+            0,
+            "steps back: the prints in flight are unconfirmed"
+        );
     }
 
     #[test]
