@@ -15,7 +15,7 @@
 //!   expired the diverter diverts (fail safe) and the red lamp is lit, whatever the coils say.
 //!   The next request served ends it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -30,6 +30,9 @@ use tokio::time::Instant;
 use tokio_modbus::server::Service;
 use tokio_modbus::{ExceptionCode, Request, Response, SlaveRequest};
 use tracing::{debug, info};
+
+/// Diverter changes remembered for [`PlcSim::diverting_at`] (a twin tick is never that late).
+const DIVERTER_MOVES: usize = 256;
 
 /// Entries in the ring of latched encoder counts.
 const RING_LEN: usize = 16;
@@ -195,6 +198,9 @@ struct State {
     watchdog_tripped: bool,
     watchdog_trips: u64,
     diverting: bool,
+    /// The diverter's recent changes, with the encoder count at each: the twin asks what the
+    /// diverter did when a unit reached it, not what it does when the twin gets round to it.
+    moves: VecDeque<(u64, bool)>,
     gate_fires: u64,
     requests: u64,
     connections: u64,
@@ -220,6 +226,12 @@ impl State {
         let diverting = self.coils[GATE] || expired;
         if diverting && !self.diverting {
             self.gate_fires += 1;
+        }
+        if diverting != self.diverting {
+            if self.moves.len() == DIVERTER_MOVES {
+                self.moves.pop_front();
+            }
+            self.moves.push_back((self.encoder, diverting));
         }
         self.diverting = diverting;
     }
@@ -337,6 +349,7 @@ impl PlcSim {
             watchdog_tripped: false,
             watchdog_trips: 0,
             diverting: false,
+            moves: VecDeque::new(),
             gate_fires: 0,
             requests: 0,
             connections: 0,
@@ -397,6 +410,22 @@ impl PlcSim {
     /// What the diverter does now: the gate coil is on, or the watchdog expired (fail safe).
     pub fn gate_diverting(&self) -> bool {
         self.snapshot().gate_diverting
+    }
+
+    /// What the diverter did when the encoder was at `encoder` (the last change at or before
+    /// it). A twin whose tick comes late still sees the gate as the unit met it — not as it is
+    /// after the controller has already switched it for the next unit.
+    pub fn diverting_at(&self, encoder: u64) -> bool {
+        let mut state = self.state();
+        state.settle(Instant::now());
+        match state.moves.iter().rev().find(|(at, _)| *at <= encoder) {
+            Some((_, diverting)) => *diverting,
+            // Before every change remembered: the opposite of the first one.
+            None => state
+                .moves
+                .front()
+                .map_or(state.diverting, |(_, first)| !first),
+        }
     }
 
     /// Injects a fault; [`PlcFault::Disconnect`] drops the current connections now.
@@ -744,5 +773,20 @@ mod tests {
         let tripped = sim.wait_until(PlcSnapshot::watchdog_tripped).await;
         assert!(tripped.gate_diverting());
         assert_eq!(start.elapsed(), Duration::from_millis(250));
+    }
+
+    #[test]
+    fn the_diverter_is_asked_as_it_was_at_an_encoder_count() {
+        let sim = PlcSim::new(1);
+        sim.set_encoder(100);
+        ask(&sim, 1, Request::WriteSingleCoil(0, true)).expect("written");
+        sim.set_encoder(200);
+        ask(&sim, 1, Request::WriteSingleCoil(0, false)).expect("written");
+        sim.set_encoder(300);
+        let seen: Vec<bool> = [50, 100, 150, 199, 200, 250]
+            .into_iter()
+            .map(|at| sim.diverting_at(at))
+            .collect();
+        assert_eq!(seen, [false, true, true, true, false, false]);
     }
 }

@@ -347,7 +347,7 @@ impl<M: MarkerSim> Twin<M> {
                 let Some(mut unit) = belt.pop_front() else {
                     break;
                 };
-                unit.truth.diverted = plc.gate_diverting();
+                unit.truth.diverted = plc.diverting_at(unit.truth.entry + gate_at);
                 diverted += u64::from(unit.truth.diverted);
                 done.push(unit.truth);
             }

@@ -333,17 +333,17 @@ impl Core {
         }
     }
 
-    /// A print confirmed after the camera already rejected its unit: the code goes with the
-    /// unit, recorded when the gate settles it. The unit is still in the tracker, so its gate
-    /// has not settled (a unit leaves the register before its gate window opens); recording
-    /// now is only the fallback should that ever change.
+    /// A print confirmed after its unit was rejected (by the camera, or as `late`): the code
+    /// goes with the unit — recorded when the gate settles it or, if the unit is already past
+    /// the gate (a confirmation held up longer than the belt), now. A reject whose gate did not
+    /// confirm is recorded with the camera's reason then, not `gate_fault`: the line stopped
+    /// for it already.
     async fn late_print_on_reject(&mut self, unit: u64, reason: RejectReason, code: String) {
         self.stats.late_confirmations += 1;
         if let Some(reject) = self.pending.get_mut(&unit) {
             reject.code = Some(code);
             return;
         }
-        tracing::warn!(unit, %code, "a late print confirmation for a settled reject");
         self.record(code, CodeState::Rejected, Some(reason), None)
             .await;
     }
@@ -417,15 +417,6 @@ impl Core {
     async fn verdict(&mut self, verdict: Verdict) {
         if let Some(code) = &verdict.code {
             self.mark_printed(code, true).await;
-        }
-        // The read moved the code here from another unit: that unit's reject does not carry it.
-        if let Some(from) = verdict.taken_from {
-            self.stats.codes_moved += 1;
-            if let Some(reject) = self.pending.get_mut(&from)
-                && reject.code == verdict.code
-            {
-                reject.code = None;
-            }
         }
         // What the decision was made on; a `late` unit had no read.
         let read = (verdict.outcome != Outcome::Rejected(RejectReason::Late)).then(|| CodeRead {

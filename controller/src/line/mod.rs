@@ -103,9 +103,6 @@ pub struct LineStats {
     pub passed_unprinted: u64,
     /// Print confirmations that arrived after the camera had already rejected their unit.
     pub late_confirmations: u64,
-    /// Codes a camera read found on another unit than the one they were put on, and moved
-    /// there (the confirmation order had slipped by a unit).
-    pub codes_moved: u64,
     /// Reader messages refused (malformed, unknown reader, …).
     pub malformed_results: u64,
     /// Reader results ignored (redelivered, matched nothing, second reads).

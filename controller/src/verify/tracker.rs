@@ -86,9 +86,6 @@ pub struct Verdict {
     pub fire_at: u64,
     /// This reject makes `max_consecutive_rejects` in a row: stop the line.
     pub stop_line: bool,
-    /// The read showed this unit's code had been put on another unit, now without it (see
-    /// [`Tracker::result`]): a pending reject of that unit no longer covers the code.
-    pub taken_from: Option<u64>,
 }
 
 /// Where things are, in encoder counts from the photocell, and what passes.
@@ -167,6 +164,10 @@ struct Unit {
     unprinted: bool,
 }
 
+/// Code-less units past the gate still waiting for a confirmation, at most (a confirmation
+/// later than this many units is a fault of the marker link, not a slow poll).
+const MAX_GONE_WITHOUT_CODE: usize = 64;
+
 /// How many (reader, seq) pairs are remembered to drop redeliveries.
 const SEEN_CAPACITY: usize = 1 << 16;
 
@@ -178,6 +179,13 @@ pub struct Tracker {
     next_unit: u64,
     /// In-flight code → unit id (printed, not yet decided).
     in_flight: HashMap<String, u64>,
+    /// Units that left the register (reached the gate) rejected and without a code, whose
+    /// print may still be confirmed — a confirmation held up longer than the belt takes from
+    /// marker to gate. Oldest first; they come before every unit in the register. Each is
+    /// kept until the belt has run one more photocell-to-gate length (the encoder count in the
+    /// tuple): a unit that got no print and was not reported blank must not take
+    /// confirmations for long.
+    gone_without_code: VecDeque<(u64, RejectReason, u64)>,
     /// Codes issued to this batch (sent to the marker), for mismatch vs unknown.
     batch_codes: HashSet<String>,
     /// Codes verified on a unit.
@@ -187,8 +195,6 @@ pub struct Tracker {
     /// Codes a camera read proved printed before the marker confirmed them: the confirmation,
     /// when it comes, is already accounted for.
     proven_by_camera: HashSet<String>,
-    /// The unit each code on the belt was put on (by a confirmation or a read).
-    on_unit: HashMap<String, u64>,
     seen: HashSet<(String, u64)>,
     seen_order: VecDeque<(String, u64)>,
     consecutive_rejects: u32,
@@ -203,11 +209,11 @@ impl Tracker {
             units: VecDeque::new(),
             next_unit: 1,
             in_flight: HashMap::new(),
+            gone_without_code: VecDeque::new(),
             batch_codes: HashSet::new(),
             verified: HashSet::new(),
             attached: HashSet::new(),
             proven_by_camera: HashSet::new(),
-            on_unit: HashMap::new(),
             seen: HashSet::new(),
             seen_order: VecDeque::new(),
             consecutive_rejects: 0,
@@ -266,6 +272,11 @@ impl Tracker {
         if self.in_flight.contains_key(code) || self.attached.contains(code) {
             return Err(TrackError::PrintedTwice(code.to_owned()));
         }
+        if let Some((unit, reason, _)) = self.gone_without_code.pop_front() {
+            self.batch_codes.insert(code.to_owned());
+            self.attached.insert(code.to_owned());
+            return Ok(Printed::OnRejectedUnit { unit, reason });
+        }
         let unit = self
             .units
             .iter_mut()
@@ -276,7 +287,6 @@ impl Tracker {
         let decision = unit.decision;
         self.batch_codes.insert(code.to_owned());
         self.attached.insert(code.to_owned());
-        self.on_unit.insert(code.to_owned(), id);
         match decision {
             None => {
                 self.in_flight.insert(code.to_owned(), id);
@@ -292,6 +302,9 @@ impl Tracker {
     /// carries nothing, and the next confirmed print belongs to the unit after it (without
     /// this, every later code would be attached one unit early). Returns that unit.
     pub fn print_missed(&mut self) -> Option<u64> {
+        if let Some((unit, _, _)) = self.gone_without_code.pop_front() {
+            return Some(unit);
+        }
         let unit = self
             .units
             .iter_mut()
@@ -307,7 +320,8 @@ impl Tracker {
     /// Returns how many units that marks.
     pub fn marker_ready(&mut self, encoder: u64) -> u64 {
         let marker = self.config.marker_counts;
-        let mut marked = 0;
+        let mut marked = self.gone_without_code.len() as u64;
+        self.gone_without_code.clear();
         for unit in self
             .units
             .iter_mut()
@@ -377,7 +391,6 @@ impl Tracker {
         {
             u.code = Some(code.clone());
             self.attached.insert(code.clone());
-            self.on_unit.insert(code.clone(), unit);
             self.proven_by_camera.insert(code.clone());
             self.in_flight.insert(code.clone(), unit);
             let outcome = match result.grade {
@@ -387,14 +400,6 @@ impl Tracker {
                 _ => Outcome::Verified,
             };
             return self.decide(unit, outcome, result);
-        }
-        // A code of this batch put on an older unit still on the belt, read here: the code is
-        // on this unit, the confirmations slipped by a unit (a unit that got no print was not
-        // reported blank). Realign, so one slip does not make every later unit a mismatch.
-        if let Some(code) = &code
-            && let Some(verdict) = self.realign(code, unit, result)
-        {
-            return Some(verdict);
         }
         let reason = match &code {
             None if result.data.is_none() => RejectReason::NoRead,
@@ -409,6 +414,13 @@ impl Tracker {
     /// The encoder is at `encoder`: units that reached the gate leave the register; those never
     /// decided are `late`.
     pub fn advance(&mut self, encoder: u64) -> Vec<Verdict> {
+        while self
+            .gone_without_code
+            .front()
+            .is_some_and(|(_, _, until)| *until < encoder)
+        {
+            self.gone_without_code.pop_front();
+        }
         let mut late = Vec::new();
         while let Some(front) = self.units.front() {
             if front.entry.saturating_add(self.config.gate_counts) > encoder {
@@ -417,8 +429,17 @@ impl Tracker {
             let Some(unit) = self.units.pop_front() else {
                 break;
             };
-            if let Some(code) = &unit.code {
-                self.on_unit.remove(code);
+            if unit.code.is_none() && !unit.unprinted {
+                let reason = match unit.decision {
+                    Some(Outcome::Rejected(reason)) => reason,
+                    // Not reached: a verified unit has its code. Undecided: late, below.
+                    Some(Outcome::Verified) | None => RejectReason::Late,
+                };
+                if self.gone_without_code.len() == MAX_GONE_WITHOUT_CODE {
+                    self.gone_without_code.pop_front();
+                }
+                let until = encoder.saturating_add(self.config.gate_counts);
+                self.gone_without_code.push_back((unit.id, reason, until));
             }
             if unit.decision.is_some() {
                 continue;
@@ -470,72 +491,6 @@ impl Tracker {
                 .map(|(_, id)| id),
             None => undecided.next().map(|u| u.id),
         }
-    }
-
-    /// `code` was put on unit `from` but is read on `here`, a younger undecided unit: the
-    /// confirmations slipped forward by one. `from` got no print (it is marked blank); each
-    /// code from `here` on moves to the next unit that went by the marker, up to the first
-    /// unit still without a code. Done only when the units concerned are still open — `from`
-    /// undecided or rejected (its reject, not yet settled at the gate, drops the code), the
-    /// units between `from` and `here` blank, the rest undecided — and only for a read placed
-    /// by its encoder count; otherwise the read stays a mismatch.
-    fn realign(&mut self, code: &str, here: u64, result: &ReadResult) -> Option<Verdict> {
-        result.encoder?;
-        if self.verified.contains(code) {
-            return None;
-        }
-        let from = *self.on_unit.get(code)?;
-        let w = self.units.iter().position(|u| u.id == from)?;
-        let b = self.units.iter().position(|u| u.id == here)?;
-        if b <= w
-            || !self.units.range(w + 1..b).all(|u| u.unprinted)
-            || self.units[b].decision.is_some()
-        {
-            return None;
-        }
-        // The chain of units whose codes move one unit on, ending at a unit without a code.
-        let mut chain = vec![b];
-        for (i, u) in self.units.iter().enumerate().skip(b + 1) {
-            let Some(&last) = chain.last() else { break };
-            if self.units[last].code.is_none() {
-                break;
-            }
-            if u.unprinted {
-                continue;
-            }
-            if u.decision.is_some() {
-                return None;
-            }
-            chain.push(i);
-        }
-        let &end = chain.last()?;
-        if self.units[end].code.is_some() {
-            return None;
-        }
-        let old = &mut self.units[w];
-        old.code = None;
-        old.unprinted = true;
-        self.in_flight.remove(code);
-        let mut carry = Some(code.to_owned());
-        for i in chain {
-            let unit = &mut self.units[i];
-            let next = unit.code.take();
-            if let Some(moved) = &carry {
-                self.in_flight.insert(moved.clone(), unit.id);
-                self.on_unit.insert(moved.clone(), unit.id);
-            }
-            unit.code = carry;
-            carry = next;
-        }
-        let outcome = match result.grade {
-            Some(grade) if grade < self.config.min_grade => {
-                Outcome::Rejected(RejectReason::LowGrade)
-            }
-            _ => Outcome::Verified,
-        };
-        let mut verdict = self.decide(here, outcome, result)?;
-        verdict.taken_from = Some(from);
-        Some(verdict)
     }
 
     fn decide(&mut self, unit_id: u64, outcome: Outcome, result: &ReadResult) -> Option<Verdict> {
@@ -591,7 +546,6 @@ impl Tracker {
             grade,
             fire_at: entry.saturating_add(self.config.gate_counts),
             stop_line,
-            taken_from: None,
         }
     }
 }
