@@ -18,7 +18,7 @@ use tokio_modbus::client::{Client as _, Context};
 use tokio_modbus::{ExceptionCode, Request, Response, Slave};
 
 use crate::marker::LinkError;
-use crate::transport::{BoxedStream, Transport};
+use crate::transport::{ModbusLink, Transport};
 
 pub use map::{INPUT_BLOCK_LEN, LineIoMap, RING_LEN};
 
@@ -214,49 +214,6 @@ pub struct LineIoPoll {
     pub line_running: bool,
 }
 
-/// A `BoxedStream` with the `Debug` tokio-modbus's TCP client wants.
-struct Link(BoxedStream);
-
-impl fmt::Debug for Link {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Link")
-    }
-}
-
-impl tokio::io::AsyncRead for Link {
-    fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.0).poll_read(cx, buf)
-    }
-}
-
-impl tokio::io::AsyncWrite for Link {
-    fn poll_write(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        std::pin::Pin::new(&mut self.0).poll_write(cx, buf)
-    }
-
-    fn poll_flush(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.0).poll_flush(cx)
-    }
-
-    fn poll_shutdown(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.0).poll_shutdown(cx)
-    }
-}
-
 /// A connection to the line PLC.
 pub struct LineIo {
     context: Context,
@@ -316,9 +273,11 @@ impl LineIo {
         };
         let slave = Slave(unit_id);
         let context = match transport {
-            Transport::Serial(_) => tokio_modbus::client::rtu::attach_slave(Link(stream), slave),
+            Transport::Serial(_) => {
+                tokio_modbus::client::rtu::attach_slave(ModbusLink(stream), slave)
+            }
             Transport::Tcp(_) | Transport::Custom { .. } => {
-                tokio_modbus::client::tcp::attach_slave(Link(stream), slave)
+                tokio_modbus::client::tcp::attach_slave(ModbusLink(stream), slave)
             }
         };
         Ok(LineIo {

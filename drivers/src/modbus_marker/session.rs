@@ -22,7 +22,7 @@ use super::map::{LoadSignal, ModbusMarkerMap, RegisterTable};
 use crate::marker::{
     DeviceSession, DeviceStatus, LinkError, MarkerDevice, PrintProgress, PushOutcome, Refusal,
 };
-use crate::transport::{BoxedStream, Transport};
+use crate::transport::{ModbusLink, Transport};
 
 /// Modbus marker settings. Every default is given where it is defined.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -119,10 +119,12 @@ impl MarkerDevice for ModbusMarker {
         let slave = Slave(self.unit_id);
         let context = match self.transport {
             // Modbus over Serial Line V1.02: RTU framing with CRC-16.
-            Transport::Serial(_) => tokio_modbus::client::rtu::attach_slave(Link(stream), slave),
+            Transport::Serial(_) => {
+                tokio_modbus::client::rtu::attach_slave(ModbusLink(stream), slave)
+            }
             // Modbus Messaging on TCP/IP V1.0b: MBAP header.
             Transport::Tcp(_) | Transport::Custom { .. } => {
-                tokio_modbus::client::tcp::attach_slave(Link(stream), slave)
+                tokio_modbus::client::tcp::attach_slave(ModbusLink(stream), slave)
             }
         };
         Ok(ModbusMarkerSession {
@@ -421,48 +423,5 @@ impl DeviceSession for ModbusMarkerSession {
             print_go_without_data: std::mem::take(&mut self.empty_pending),
             unmatched_prints: 0,
         })
-    }
-}
-
-/// A `BoxedStream` with the `Debug` tokio-modbus's TCP client wants.
-struct Link(BoxedStream);
-
-impl fmt::Debug for Link {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Link")
-    }
-}
-
-impl tokio::io::AsyncRead for Link {
-    fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.0).poll_read(cx, buf)
-    }
-}
-
-impl tokio::io::AsyncWrite for Link {
-    fn poll_write(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        std::pin::Pin::new(&mut self.0).poll_write(cx, buf)
-    }
-
-    fn poll_flush(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.0).poll_flush(cx)
-    }
-
-    fn poll_shutdown(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.0).poll_shutdown(cx)
     }
 }
