@@ -2,14 +2,14 @@
 //! register values (big-endian words as on the Modbus wire) decoded as poll blocks under the
 //! default map and a 16-bit, word- and byte-swapped holding-register map, and fed through the
 //! counter tracker in sequence. Whatever the device answers, decoding never panics, a short
-//! block is refused, the flags re-encode to the status bits they came from, and the counter
-//! moves by less than half its range per reading.
+//! block is refused, the flags re-encode to the status bits they came from, and the extended
+//! counter stays the reading plus whole turns, crossing the wrap forwards only by a small step.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use tracemark_drivers::modbus_marker::ModbusMarkerMap;
 use tracemark_drivers::modbus_marker::codec::{
-    CounterTracker, Readings, StatusFlags, decode_code, encode_code,
+    CounterTracker, MAX_WRAP_STEP, Readings, StatusFlags, decode_code, encode_code,
 };
 use tracemark_drivers::modbus_marker::map::{CounterMap, Order, RegisterTable, StatusMap};
 
@@ -40,7 +40,7 @@ fuzz_target!(|data: &[u8]| {
     for map in [ModbusMarkerMap::default(), swapped] {
         let reads = map.reads();
         let mut tracker = CounterTracker::new(map.counter.width);
-        let mut last: Option<u64> = None;
+        let mut last: Option<(u64, u32)> = None;
         let mut rest = words.as_slice();
         while !rest.is_empty() {
             let blocks: Vec<_> = reads
@@ -64,12 +64,20 @@ fuzz_target!(|data: &[u8]| {
             let again = StatusFlags::decode(&map, readings.flags.encode(&map));
             assert_eq!(again, readings.flags);
             assert_eq!(readings.flags.encode(&map) & !status_word, 0);
-            let value = tracker.extend(readings.counter);
-            if let Some(previous) = last {
-                let half = 1u64 << (map.counter.width - 1);
-                assert!(value.abs_diff(previous) <= half);
+            let raw = readings.counter;
+            let value = tracker.extend(raw);
+            // The extended counter is the reading plus whole turns of the counter.
+            let turn = 1u64 << map.counter.width;
+            assert_eq!(value % turn, u64::from(raw));
+            assert!(value >= u64::from(raw));
+            // A step forward across the wrap is a small one; anything else down is a reset.
+            if let Some((previous, previous_raw)) = last
+                && raw < previous_raw
+                && value > previous
+            {
+                assert!(value - previous <= u64::from(MAX_WRAP_STEP));
             }
-            last = Some(value);
+            last = Some((value, raw));
         }
         // The code field: any words decode; text that fits encodes and decodes back.
         let field = usize::from(map.code_registers);
