@@ -77,6 +77,9 @@ pub(crate) struct SimulateArgs {
     /// Marker fault at unit N, e.g. `20:ink-out` (repeatable), as for `demo`.
     #[arg(long = "marker-fault", value_parser = parse_marker_fault)]
     marker_faults: Vec<(u64, Fault)>,
+    /// Use this MQTT broker (`mqtt://HOST:PORT`), e.g. the plant's, instead of the embedded one.
+    #[arg(long)]
+    mqtt: Option<String>,
     /// Print one JSON object with the reconciliation as the last line of stdout.
     #[arg(long)]
     json: bool,
@@ -121,7 +124,7 @@ pub(crate) fn simulate(args: &SimulateArgs, context: &Context) -> Result<(), Cli
         faults: args.faults,
         marker_faults: args.marker_faults.clone(),
         seed: 1,
-        broker: None,
+        broker: args.mqtt.as_deref().map(parse_broker).transpose()?,
         live: None,
     };
     let output = Output {

@@ -1,4 +1,5 @@
-//! Helpers shared by the store tests: fresh SQLite files, fresh PostgreSQL schemas, the binary.
+//! Helpers shared by the controller's tests and the whole-line suite (`tests/`, which includes
+//! this file): fresh SQLite files, fresh PostgreSQL schemas, the test broker, the binary.
 #![allow(dead_code, unreachable_pub)]
 
 pub mod mosquitto;
@@ -145,8 +146,26 @@ pub async fn open(url: &str) -> Store {
     Store::open(url, actor()).await.expect("open the store")
 }
 
+/// The `tracemark` binary. The controller's own tests get its path from cargo; the whole-line
+/// suite (the `tests/` crate, which includes this file) finds it where cargo put it, next to its
+/// own `deps/` directory: `cargo test --workspace` builds it before any test runs.
 pub fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_tracemark"))
+    if let Some(path) = option_env!("CARGO_BIN_EXE_tracemark") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("the test's own path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("tests run from target/<profile>/deps");
+    let path = profile_dir.join("tracemark");
+    assert!(
+        path.is_file(),
+        "{} is not built: run the suite with `cargo test --workspace` (or `cargo test -p tracemark \
+         -p tracemark-line-tests`), which builds the binary first",
+        path.display()
+    );
+    path
 }
 
 /// Runs the binary with `--db url` and the given arguments.
@@ -170,6 +189,7 @@ pub fn stderr(out: &Output) -> String {
 
 /// A small deterministic generator (xorshift64*): random moments that can be replayed from
 /// the printed seed.
+#[derive(Debug)]
 pub struct Rng(u64);
 
 impl Rng {

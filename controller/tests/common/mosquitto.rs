@@ -21,6 +21,7 @@ pub fn mosquitto() -> Option<PathBuf> {
     found
 }
 
+#[derive(Debug)]
 pub struct Broker {
     binary: PathBuf,
     config: PathBuf,

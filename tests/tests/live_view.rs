@@ -1,14 +1,12 @@
 //! `tracemark demo --http ADDR`: the live view answers while the line runs, holds the report
 //! after it, and Ctrl-C ends the process with the report printed.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{bin, sqlite_url, tempdir};
 use serde_json::Value;
+use tracemark_line_tests::common::{bin, sqlite_url, tempdir};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_serves_its_live_view_and_report_over_http() {

@@ -1,0 +1,225 @@
+//! The line survives what plants do to it: `kill -9` of the controller in the middle of a
+//! batch, a broker restart, and Ctrl-C of `tracemark run` — on both stacks. Nothing is issued
+//! twice, nothing is lost, and every batch closes balanced.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+use tracemark::store::{BatchState, CodeState, NewBatch};
+use tracemark_line_tests::common::{self, mosquitto};
+use tracemark_line_tests::{Stack, assert_clean_run, on_both_stacks, one_line_at_a_time};
+
+/// `kill -9` of the controller in the middle of a batch, then a restart: the batch resumes,
+/// what the dead run left in flight is settled, nothing is issued twice, and the batch closes
+/// balanced with an intact audit chain.
+async fn sigkill_in_the_middle_of_a_batch_then_restart_resumes_it(stack: Stack) {
+    let Some(site) = stack.site().await else {
+        return;
+    };
+    let _line = one_line_at_a_time().await;
+    let mut child = site
+        .command("demo", &["--units", "2000", "--speed", "3000"])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(site.stderr_path()).expect("stderr file"))
+        .spawn()
+        .expect("start the demo");
+    let store = site.wait_verified(100).await;
+    child.start_kill().expect("SIGKILL the controller");
+    child.wait().await.expect("reap it");
+    let batch = store.batches().await.expect("batches")[0].clone();
+    assert_eq!(
+        batch.state,
+        BatchState::Running,
+        "the killed run left it open"
+    );
+    let before = store.batch_counts(batch.id).await.expect("counts");
+    let left_in_flight: i64 = before
+        .iter()
+        .filter(|(s, _)| {
+            matches!(
+                s,
+                CodeState::Reserved | CodeState::Sent | CodeState::Printed
+            )
+        })
+        .map(|(_, n)| n)
+        .sum();
+    store.close().await;
+
+    let out = site
+        .run("demo", &["--units", "100", "--speed", "3000"])
+        .await;
+    let s = assert_clean_run(&out, 100);
+    let recovered = s["recovered"]["voided"].as_i64().unwrap_or(-1)
+        + s["recovered"]["rejected_late"].as_i64().unwrap_or(-1);
+    assert_eq!(recovered, left_in_flight, "{s:#}");
+    let store = site.open().await;
+    let batches = store.batches().await.expect("batches");
+    assert_eq!(
+        batches.len(),
+        1,
+        "the restart resumed the batch, no new one"
+    );
+    assert_eq!(batches[0].state, BatchState::Closed);
+    let audit = store.verify_audit().await.expect("verify");
+    assert!(audit.first_bad.is_none(), "{audit:?}");
+    store.close().await;
+    site.finish().await;
+}
+
+/// The broker (a private Mosquitto, so it can be restarted) goes down in the middle of a batch:
+/// results wait in the controller's persistent session or come too late (those units are
+/// diverted as `late`); nothing escapes, everything reconciles.
+async fn broker_restart_in_the_middle_of_a_batch(stack: Stack) {
+    let Some(binary) = mosquitto::mosquitto() else {
+        return;
+    };
+    let Some(mut site) = stack.site().await else {
+        return;
+    };
+    let _line = one_line_at_a_time().await;
+    let mut broker = mosquitto::Broker::new(binary, site.dir.path());
+    broker.start();
+    site.mqtt = Some(format!("mqtt://127.0.0.1:{}", broker.port));
+    let child = site
+        .command("demo", &["--units", "400", "--speed", "3000"])
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(site.stderr_path()).expect("stderr file"))
+        .spawn()
+        .expect("start the demo");
+    site.wait_verified(100).await.close().await;
+    broker.stop();
+    broker.start();
+    let out = child.wait_with_output().await.expect("the demo ends");
+    let s = assert_clean_run(&out, 400);
+    assert!(s["verified"].as_i64().unwrap_or(0) > 100, "{s:#}");
+    site.finish().await;
+}
+
+/// `tracemark run` against devices it reaches over TCP (the Linx and PLC simulators, served
+/// here) and Mosquitto: it fills the marker and starts printing; Ctrl-C (SIGINT) stops it
+/// gracefully — the marker buffer is cleared, every code it held is voided, the batch stays
+/// open to resume.
+async fn run_fills_the_marker_and_stops_gracefully_on_ctrl_c(stack: Stack) {
+    use tracemark_sim::MarkerSim;
+    let Some(mqtt) = common::mqtt_url() else {
+        return;
+    };
+    let Some(site) = stack.site().await else {
+        return;
+    };
+    let _line = one_line_at_a_time().await;
+
+    let marker = tracemark_sim::linx::LinxSim::new(16);
+    let marker_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let marker_addr = marker_listener.local_addr().expect("addr");
+    let server = marker.clone();
+    tokio::spawn(async move { server.serve_tcp(marker_listener).await });
+    let plc = tracemark_sim::plc::PlcSim::new(1);
+    let plc_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let plc_addr = plc_listener.local_addr().expect("addr");
+    let server = plc.clone();
+    tokio::spawn(async move { server.serve_tcp(plc_listener).await });
+
+    let line_id = format!("run-test-{}", std::process::id());
+    let demo =
+        std::fs::read_to_string(tracemark_line_tests::line_config("demo.toml")).expect("demo.toml");
+    let config = demo
+        .replace("id = \"demo\"", &format!("id = \"{line_id}\""))
+        .replace(
+            "transport = { type = \"serial\", path = \"/dev/ttyUSB0\", baud = 9600 }",
+            &format!("transport = {{ type = \"tcp\", address = \"{marker_addr}\" }}"),
+        )
+        .replace("127.0.0.1:1502", &plc_addr.to_string())
+        .replace("mqtt://127.0.0.1:1883", &mqtt);
+    let config_path = site.dir.path().join("line.toml");
+    std::fs::write(&config_path, config).expect("write the config");
+
+    let store = site.open().await;
+    store
+        .add_product(&tracemark::commissioning::demo_product("demo-widget", 'C'))
+        .await
+        .expect("product");
+    let batch = store
+        .create_batch(&NewBatch {
+            product_id: "demo-widget".into(),
+            lot: "RUN-1".into(),
+            quantity: 100,
+            production_date: "2026-11-22".into(),
+            expiry_date: None,
+            line: Some(line_id.clone()),
+        })
+        .await
+        .expect("batch");
+    store
+        .set_batch_state(batch.id, BatchState::Running)
+        .await
+        .expect("start");
+
+    let child = tokio::process::Command::new(common::bin())
+        .args(["run", "--config"])
+        .arg(&config_path)
+        .env("TRACEMARK_DB", &site.db)
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(site.stderr_path()).expect("stderr file"))
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start tracemark run");
+    // Readiness: the marker prints and holds codes (the feed loop filled it).
+    let ready = tokio::time::timeout(
+        Duration::from_secs(30),
+        marker.wait_until(|s| s.printing() && s.buffered() >= 4),
+    )
+    .await;
+    assert!(
+        ready.is_ok(),
+        "the marker was never filled: {}",
+        std::fs::read_to_string(site.stderr_path()).unwrap_or_default()
+    );
+    assert!(!plc.snapshot().line_stop(), "the line was released");
+
+    let pid = child.id().expect("running").to_string();
+    let status = tokio::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .await
+        .expect("kill");
+    assert!(status.success());
+    let out = child.wait_with_output().await.expect("tracemark run ends");
+    assert!(
+        out.status.success(),
+        "{}",
+        std::fs::read_to_string(site.stderr_path()).unwrap_or_default()
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).expect("the run report");
+    assert_eq!(report["stats"]["store_errors"], 0, "{report:#}");
+
+    let snapshot = marker.snapshot();
+    assert!(
+        !snapshot.printing() && snapshot.buffered() == 0,
+        "{snapshot:?}"
+    );
+    assert!(plc.snapshot().line_stop(), "the line is held stopped");
+    let counts = store.batch_counts(batch.id).await.expect("counts");
+    assert!(
+        counts.iter().all(|(state, _)| *state == CodeState::Voided),
+        "nothing printed, everything voided: {counts:?}"
+    );
+    assert_eq!(
+        store.batch(batch.id).await.expect("batch").state,
+        BatchState::Running,
+        "the batch stays open to resume"
+    );
+    store.close().await;
+    site.finish().await;
+}
+
+on_both_stacks!(
+    sigkill_in_the_middle_of_a_batch_then_restart_resumes_it,
+    broker_restart_in_the_middle_of_a_batch,
+    run_fills_the_marker_and_stops_gracefully_on_ctrl_c,
+);
