@@ -232,12 +232,17 @@ async fn run_with<M: MarkerSim>(
         };
         plc.unit_id = 1;
     }
+    // The twin's side runs on a runtime of its own; see `TwinRuntime`.
+    let twin_runtime = TwinRuntime::start()?;
     // The marker: a pseudo-terminal for a serial marker, TCP otherwise.
     let marker = line
         .markers
         .first_mut()
         .ok_or_else(|| anyhow::anyhow!("the line has no marker"))?;
-    marker.transport = serve_marker(&marker_sim, &marker.transport).await?;
+    let (sim, transport) = (marker_sim.clone(), marker.transport.clone());
+    marker.transport = twin_runtime
+        .spawn(async move { serve_marker(&sim, &transport).await })
+        .await??;
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let (stats_tx, stats_rx) = watch::channel(LineStats::default());
@@ -252,7 +257,11 @@ async fn run_with<M: MarkerSim>(
     };
     let controller = tokio::spawn(run_line(setup, stop_rx, stats_tx));
 
-    let publisher = camera_client(&broker, &line.id, &reader.name).await?;
+    let (camera_broker, line_id, reader_name) =
+        (broker.clone(), line.id.clone(), reader.name.clone());
+    let publisher = twin_runtime
+        .spawn(async move { camera_client(&camera_broker, &line_id, &reader_name).await })
+        .await??;
     let twin_config = TwinConfig {
         units: options.units,
         speed_upm: line.speed_upm,
@@ -271,7 +280,7 @@ async fn run_with<M: MarkerSim>(
     let twin = Twin::new(twin_config, marker_sim, plc_sim, camera);
     let (progress_tx, progress_rx) = watch::channel(TwinProgress::default());
     let (twin_stop_tx, twin_stop_rx) = watch::channel(false);
-    let twin_task = tokio::spawn(twin.run(publisher, progress_tx, twin_stop_rx));
+    let twin_task = twin_runtime.spawn(twin.run(publisher, progress_tx, twin_stop_rx));
 
     bar.set_length(options.units);
     let show = tokio::spawn(show_progress(
@@ -297,6 +306,46 @@ async fn run_with<M: MarkerSim>(
     bar.finish_and_clear();
     let report = report?;
     compare(&store, batch, &truth, report, line.id).await
+}
+
+/// The twin's side of a run — its conveyor, the marker simulator, the camera's MQTT client —
+/// on a runtime and thread of its own (`twin`), as the machines it stands for are separate from
+/// the controller: the twin's 1 ms conveyor tick does not queue behind the controller's tasks,
+/// nor they behind it, and the controller's CPU time can be told from the twin's by thread.
+#[derive(Debug)]
+struct TwinRuntime(Option<tokio::runtime::Runtime>);
+
+impl TwinRuntime {
+    fn start() -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("twin")
+            .enable_all()
+            .build()?;
+        Ok(Self(Some(runtime)))
+    }
+
+    fn spawn<F>(&self, future: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match &self.0 {
+            Some(runtime) => runtime.spawn(future),
+            // Only `drop` takes the runtime.
+            None => tokio::spawn(future),
+        }
+    }
+}
+
+impl Drop for TwinRuntime {
+    fn drop(&mut self) {
+        // Dropped from async code, where a blocking shutdown would panic; whatever still runs
+        // there (the marker server, the camera client) is the run's leftovers.
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 /// Serves the PLC simulator over Modbus TCP from a thread and runtime of its own, as a real PLC

@@ -7,7 +7,9 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use tracemark_drivers::lineio::{LineIo, LineIoError, LineIoMap, StackLight};
+use tracemark_drivers::lineio::{
+    LineIo, LineIoError, LineIoMap, RejectOutcome, RejectStatus, StackLight,
+};
 use tracemark_drivers::transport::{SerialSettings, Transport};
 
 /// Guard against a hung test; never a synchronisation point.
@@ -51,27 +53,43 @@ async fn scripted_tcp(replies: Vec<Option<Vec<u8>>>) -> (Transport, JoinHandle<V
     (Transport::Tcp(addr.to_string()), device)
 }
 
-/// The input block of the tracemark map: encoder, detections count, ring (u32, high word first).
-fn input_block(encoder: u32, detections: u32, ring: &[(usize, u32)]) -> Vec<u8> {
+/// The input block of the tracemark map: encoder, detections count, ring (u32, high word first),
+/// then the 16 reject outcomes (`seq` u32 high word first, `status` u16); `rejects` are
+/// (slot, seq, status).
+fn input_block(
+    encoder: u32,
+    detections: u32,
+    ring: &[(usize, u32)],
+    rejects: &[(usize, u32, u16)],
+) -> Vec<u8> {
     let mut values = [0u32; 18];
     values[0] = encoder;
     values[1] = detections;
     for &(slot, value) in ring {
         values[2 + slot] = value;
     }
-    values
+    let mut outcomes = [(0u32, 0u16); 16];
+    for &(slot, seq, status) in rejects {
+        outcomes[slot] = (seq, status);
+    }
+    let mut block: Vec<u8> = values
         .iter()
         .flat_map(|value| value.to_be_bytes())
-        .collect()
+        .collect();
+    for (seq, status) in outcomes {
+        block.extend(seq.to_be_bytes());
+        block.extend(status.to_be_bytes());
+    }
+    block
 }
 
-/// An FC 04 reply with the 36-register input block.
+/// An FC 04 reply with the 84-register input block.
 fn fc04_reply(transaction: u16, unit: u8, block: &[u8]) -> Vec<u8> {
-    assert_eq!(block.len(), 72);
+    assert_eq!(block.len(), 168);
     let mut reply = transaction.to_be_bytes().to_vec();
     reply.extend([0x00, 0x00]); // protocol id: Modbus
-    reply.extend([0x00, 0x4B]); // length: unit + FC + byte count + 72 = 75
-    reply.extend([unit, 0x04, 0x48]); // unit id, FC 04, 72 bytes follow
+    reply.extend([0x00, 0xAB]); // length: unit + FC + byte count + 168 = 171
+    reply.extend([unit, 0x04, 0xA8]); // unit id, FC 04, 168 bytes follow
     reply.extend(block);
     reply
 }
@@ -86,7 +104,7 @@ async fn connect(transport: &Transport, unit: u8, timeout: Duration) -> LineIo {
 async fn poll_sends_golden_fc04_and_fc02_frames_and_decodes_the_replies() {
     let (transport, device) = scripted_tcp(vec![
         // Poll 1 (the baseline): 3 detections so far.
-        Some(fc04_reply(0, 7, &input_block(1_000, 3, &[(2, 900)]))),
+        Some(fc04_reply(0, 7, &input_block(1_000, 3, &[(2, 900)], &[]))),
         Some(vec![
             0x00, 0x01, // transaction 1
             0x00, 0x00, // protocol id
@@ -96,11 +114,17 @@ async fn poll_sends_golden_fc04_and_fc02_frames_and_decodes_the_replies() {
             0x01, // 1 byte follows
             0b10, // DI 0 gate confirm off, DI 1 line running on
         ]),
-        // Poll 2: detections 3 and 4 latched at 1,100 and 1,350.
+        // Poll 2: detections 3 and 4 latched at 1,100 and 1,350; reject 3 diverted, reject 20
+        // (slot 4) late.
         Some(fc04_reply(
             2,
             7,
-            &input_block(1_400, 5, &[(3, 1_100), (4, 1_350)]),
+            &input_block(
+                1_400,
+                5,
+                &[(3, 1_100), (4, 1_350)],
+                &[(3, 3, 1), (4, 20, 3)],
+            ),
         )),
         Some(vec![
             0x00, 0x03, 0x00, 0x00, 0x00, 0x04, 0x07, 0x02, 0x01, 0b01,
@@ -116,12 +140,33 @@ async fn poll_sends_golden_fc04_and_fc02_frames_and_decodes_the_replies() {
     );
     assert!(!first.gate_confirmed);
     assert!(first.line_running);
+    let empty = RejectOutcome {
+        seq: 0,
+        status: RejectStatus::Pending,
+    };
+    assert_eq!(first.rejects, vec![empty; 16]);
     let second = io.poll().await.expect("second poll");
     assert_eq!(second.encoder, 1_400);
     assert_eq!(second.detections, vec![1_100, 1_350]);
     assert_eq!(second.missed, 0);
     assert!(second.gate_confirmed);
     assert!(!second.line_running);
+    assert_eq!(second.rejects.len(), 16);
+    assert_eq!(
+        second.rejects[3],
+        RejectOutcome {
+            seq: 3,
+            status: RejectStatus::Diverted
+        }
+    );
+    assert_eq!(
+        second.rejects[4],
+        RejectOutcome {
+            seq: 20,
+            status: RejectStatus::Late
+        }
+    );
+    assert_eq!(second.rejects[5], empty);
     drop(io);
 
     let frames = device.await.expect("device task");
@@ -134,7 +179,7 @@ async fn poll_sends_golden_fc04_and_fc02_frames_and_decodes_the_replies() {
             0x07, // unit id 7
             0x04, // FC 04 Read Input Registers (V1.1b3 §6.4)
             0x00, 0x00, // starting address 0
-            0x00, 0x24, // quantity 36
+            0x00, 0x54, // quantity 84
         ]
     );
     assert_eq!(
@@ -239,7 +284,7 @@ async fn short_reply_is_a_protocol_error() {
     let (transport, _device) = scripted_tcp(vec![Some(vec![
         0x00, 0x00, 0x00, 0x00, // transaction 0, protocol id
         0x00, 0x07, // length 7
-        0x07, 0x04, 0x04, // unit 7, FC 04, 4 bytes: 2 registers of the 36 asked
+        0x07, 0x04, 0x04, // unit 7, FC 04, 4 bytes: 2 registers of the 84 asked
         0x00, 0x00, 0x00, 0x01,
     ])])
     .await;
@@ -325,25 +370,50 @@ async fn serial_transport_speaks_rtu_with_crc() {
     assert_eq!(frame, request);
 }
 
-/// The pure decoding path: a baseline poll, then detections latched across the encoder's wrap,
-/// then a block of the wrong length.
+/// The pure decoding path: a baseline poll, then detections latched across the encoder's wrap and
+/// the reject outcomes, then a block of the wrong length.
 #[test]
 fn decode_input_blocks_reports_detections_after_the_baseline() {
-    use tracemark_drivers::lineio::decode_input_blocks;
+    use tracemark_drivers::lineio::{DecodedPoll, decode_input_blocks};
     // Encoder 0xFFFF_FFF0, 5 detections so far (slots 0–4), ring values irrelevant.
-    let mut first = vec![0u16; 36];
+    let mut first = vec![0u16; 84];
     first[0..4].copy_from_slice(&[0xFFFF, 0xFFF0, 0x0000, 0x0005]);
     // Encoder wrapped to 0x20; 7 detections: slots 5 and 6 latched 0xFFFF_FFF8 and 0x10.
-    let mut second = vec![0u16; 36];
+    let mut second = vec![0u16; 84];
     second[0..4].copy_from_slice(&[0x0000, 0x0020, 0x0000, 0x0007]);
     second[4 + 2 * 5..4 + 2 * 5 + 2].copy_from_slice(&[0xFFFF, 0xFFF8]);
     second[4 + 2 * 6..4 + 2 * 6 + 2].copy_from_slice(&[0x0000, 0x0010]);
-    let short = [0u16; 35];
+    // Reject 0x0001_0002 (slot 2) at 36 + 3·2: a gate fault.
+    second[42..45].copy_from_slice(&[0x0001, 0x0002, 0x0002]);
+    let short = [0u16; 83];
     let polls = decode_input_blocks([first.as_slice(), second.as_slice(), &short[..]]);
-    assert_eq!(polls[0], Some((0xFFFF_FFF0, vec![], 0)), "the baseline");
+    let empty = RejectOutcome {
+        seq: 0,
+        status: RejectStatus::Pending,
+    };
+    assert_eq!(
+        polls[0],
+        Some(DecodedPoll {
+            encoder: 0xFFFF_FFF0,
+            detections: vec![],
+            missed: 0,
+            rejects: vec![empty; 16],
+        }),
+        "the baseline"
+    );
+    let mut rejects = vec![empty; 16];
+    rejects[2] = RejectOutcome {
+        seq: 0x0001_0002,
+        status: RejectStatus::Fault,
+    };
     assert_eq!(
         polls[1],
-        Some((0x1_0000_0020, vec![0xFFFF_FFF8, 0x1_0000_0010], 0))
+        Some(DecodedPoll {
+            encoder: 0x1_0000_0020,
+            detections: vec![0xFFFF_FFF8, 0x1_0000_0010],
+            missed: 0,
+            rejects,
+        })
     );
     assert_eq!(polls[2], None);
 }

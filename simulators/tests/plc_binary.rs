@@ -94,6 +94,20 @@ async fn plc_announces_its_address_and_follows_stdin_commands() {
     assert!(status.contains("GateJam"), "{status}");
     assert!(!io.poll().await.expect("poll").gate_confirmed);
 
+    sim.command("clear gate-jam\nstatus").await;
+    io.set_gate(false).await.expect("gate off");
+
+    // A queued reject, diverted as the encoder passes its window; `status` shows the counts.
+    io.set_gate_timing(10, Duration::from_millis(20))
+        .await
+        .expect("gate timing");
+    io.queue_reject(1, 2_000).await.expect("queued");
+    let status = sim.command("encoder 1995\nstatus").await;
+    assert!(
+        status.contains("queued: 1, pending: 0, diverted: 1, faulted: 0, late: 0"),
+        "{status}"
+    );
+
     let error = sim.command("fault sticky").await;
     assert!(
         error.starts_with("error: unknown fault `sticky`"),

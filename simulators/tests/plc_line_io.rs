@@ -4,9 +4,13 @@
 
 use std::time::Duration;
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
+use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
-use tracemark_drivers::lineio::{LineIo, LineIoError, LineIoMap, StackLight};
+use tracemark_drivers::lineio::{
+    LineIo, LineIoError, LineIoMap, LineIoPoll, RejectOutcome, RejectStatus, StackLight,
+};
 use tracemark_drivers::transport::Transport;
 use tracemark_sim::plc::{PlcFault, PlcSim, PlcSnapshot};
 
@@ -17,6 +21,8 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 /// Reply timeout when none is expected: the wait is what the test measures.
 const SHORT_TIMEOUT: Duration = Duration::from_millis(200);
 const UNIT: u8 = 3;
+/// Half the gate window in the queue tests, encoder counts.
+const HALF: u64 = 50;
 
 struct Plc {
     sim: PlcSim,
@@ -50,6 +56,17 @@ impl Plc {
         LineIo::connect(&self.transport, UNIT, LineIoMap::default(), TIMEOUT)
             .await
             .expect("connects")
+    }
+
+    /// A connection with the gate timing set: half window [`HALF`], confirm timeout 20 ms; the
+    /// baseline poll taken.
+    async fn connect_queue(&self) -> LineIo {
+        let mut io = self.connect().await;
+        io.set_gate_timing(HALF, Duration::from_millis(20))
+            .await
+            .expect("gate timing");
+        io.poll().await.expect("baseline poll");
+        io
     }
 
     async fn until(&self, what: &str, ready: impl Fn(&PlcSnapshot) -> bool) -> PlcSnapshot {
@@ -268,4 +285,274 @@ async fn stall_times_out_and_disconnect_drops_the_link_until_cleared() {
     plc.sim.clear(PlcFault::Disconnect);
     let mut io = plc.connect().await;
     io.poll().await.expect("poll after reconnecting");
+}
+
+/// Reject `seq`'s outcome in a poll (slot `seq % 16`).
+fn outcome(poll: &LineIoPoll, seq: u32) -> RejectOutcome {
+    poll.rejects[seq as usize % 16]
+}
+
+fn outcome_of(seq: u32, status: RejectStatus) -> RejectOutcome {
+    RejectOutcome { seq, status }
+}
+
+#[tokio::test]
+async fn a_queued_reject_diverts_in_its_window_and_poll_reports_it() {
+    let plc = Plc::start().await;
+    let mut io = plc.connect_queue().await;
+    let snapshot = plc.sim.snapshot();
+    assert_eq!(
+        (
+            snapshot.gate_half_window(),
+            snapshot.gate_confirm_timeout_ms()
+        ),
+        (50, 20)
+    );
+    io.queue_reject(1, 1_000).await.expect("queued");
+    let poll = io.poll().await.expect("poll");
+    assert_eq!(outcome(&poll, 1), outcome_of(1, RejectStatus::Pending));
+    assert_eq!(poll.rejects.len(), 16);
+
+    plc.sim.set_encoder(949);
+    let poll = io.poll().await.expect("poll");
+    assert!(!poll.gate_confirmed, "the window opens at fire_at - half");
+    assert_eq!(outcome(&poll, 1).status, RejectStatus::Pending);
+
+    plc.sim.set_encoder(950);
+    let poll = io.poll().await.expect("poll");
+    assert!(poll.gate_confirmed);
+    assert_eq!(outcome(&poll, 1), outcome_of(1, RejectStatus::Diverted));
+    assert!(!plc.sim.snapshot().gate_coil(), "the PLC, not the coil");
+
+    plc.sim.set_encoder(1_050);
+    let poll = io.poll().await.expect("poll");
+    assert!(!poll.gate_confirmed, "the window closes at fire_at + half");
+    assert_eq!(outcome(&poll, 1), outcome_of(1, RejectStatus::Diverted));
+    let snapshot = plc.sim.snapshot();
+    assert_eq!((snapshot.rejects_diverted(), snapshot.gate_fires()), (1, 1));
+    // The twin's question agrees with the window.
+    let seen: Vec<bool> = [949, 950, 1_000, 1_049, 1_050]
+        .into_iter()
+        .map(|at| plc.sim.diverting_at(at))
+        .collect();
+    assert_eq!(seen, [false, true, true, true, false]);
+}
+
+#[tokio::test]
+async fn a_window_crossed_in_one_encoder_jump_is_diverted() {
+    let plc = Plc::start().await;
+    let mut io = plc.connect_queue().await;
+    io.queue_reject(2, 2_000).await.expect("queued");
+    plc.sim.set_encoder(5_000);
+    let poll = io.poll().await.expect("poll");
+    assert_eq!(outcome(&poll, 2), outcome_of(2, RejectStatus::Diverted));
+    assert!(!poll.gate_confirmed, "past the window now");
+    assert!(plc.sim.diverting_at(2_000));
+    assert!(!plc.sim.diverting_at(5_000));
+    assert_eq!(plc.sim.snapshot().gate_fires(), 1);
+}
+
+#[tokio::test]
+async fn gate_jam_turns_a_queued_reject_into_a_gate_fault() {
+    let plc = Plc::start().await;
+    let mut io = plc.connect_queue().await;
+    plc.sim.inject(PlcFault::GateJam);
+    io.queue_reject(3, 1_000).await.expect("queued");
+    plc.sim.set_encoder(1_000);
+    let poll = io.poll().await.expect("poll");
+    assert!(!poll.gate_confirmed);
+    assert_eq!(outcome(&poll, 3).status, RejectStatus::Pending);
+    assert!(
+        plc.sim.gate_diverting(),
+        "the output is on; the gate is stuck"
+    );
+    plc.sim.set_encoder(1_050);
+    let poll = io.poll().await.expect("poll");
+    assert_eq!(outcome(&poll, 3), outcome_of(3, RejectStatus::Fault));
+    let snapshot = plc.sim.snapshot();
+    assert_eq!(
+        (snapshot.rejects_faulted(), snapshot.rejects_diverted()),
+        (1, 0)
+    );
+}
+
+#[tokio::test]
+async fn a_reject_written_past_fire_at_is_late_and_does_not_switch() {
+    let plc = Plc::start().await;
+    let mut io = plc.connect_queue().await;
+    plc.sim.set_encoder(1_001);
+    io.queue_reject(4, 1_000).await.expect("queued");
+    let poll = io.poll().await.expect("poll");
+    assert_eq!(outcome(&poll, 4), outcome_of(4, RejectStatus::Late));
+    assert!(
+        !poll.gate_confirmed,
+        "switching now would divert the next unit"
+    );
+    let snapshot = plc.sim.snapshot();
+    assert!(!snapshot.gate_diverting());
+    assert_eq!((snapshot.rejects_late(), snapshot.gate_fires()), (1, 0));
+    assert!(!plc.sim.diverting_at(1_000));
+    plc.sim.set_encoder(1_100);
+    let poll = io.poll().await.expect("poll");
+    assert_eq!(
+        outcome(&poll, 4).status,
+        RejectStatus::Late,
+        "it stays late"
+    );
+
+    // Forced on (coil 0) from before fire_at and still on: the unit went out; not late.
+    io.set_gate(true).await.expect("force divert");
+    plc.sim.set_encoder(1_300);
+    io.queue_reject(5, 1_200).await.expect("queued");
+    let poll = io.poll().await.expect("poll");
+    assert_eq!(outcome(&poll, 5), outcome_of(5, RejectStatus::Diverted));
+    io.set_gate(false).await.expect("release");
+}
+
+#[tokio::test]
+async fn a_re_sent_seq_after_reconnecting_changes_nothing() {
+    let plc = Plc::start().await;
+    let mut io = plc.connect_queue().await;
+    io.queue_reject(6, 1_000).await.expect("queued");
+    plc.sim.set_encoder(1_000);
+    drop(io);
+    // The controller lost the link, reconnects and re-sends what it has not seen resolved.
+    let mut io = plc.connect_queue().await;
+    io.queue_reject(6, 1_000).await.expect("re-sent");
+    io.queue_reject(6, 7_777)
+        .await
+        .expect("re-sent, other fire_at");
+    let poll = io.poll().await.expect("poll");
+    assert_eq!(outcome(&poll, 6), outcome_of(6, RejectStatus::Diverted));
+    let snapshot = plc.sim.snapshot();
+    assert_eq!(
+        (snapshot.rejects_queued(), snapshot.rejects_diverted()),
+        (1, 1)
+    );
+    assert_eq!(snapshot.gate_fires(), 1);
+    assert!(
+        !plc.sim.diverting_at(7_777),
+        "the re-sent fire_at was ignored"
+    );
+}
+
+#[tokio::test]
+async fn seventeen_rejects_wrap_the_sixteen_slots() {
+    let plc = Plc::start().await;
+    let mut io = plc.connect_queue().await;
+    for seq in 1..=17u32 {
+        io.queue_reject(seq, 10_000 + 200 * u64::from(seq))
+            .await
+            .expect("queued");
+    }
+    let poll = io.poll().await.expect("poll");
+    let seqs: Vec<u32> = poll.rejects.iter().map(|outcome| outcome.seq).collect();
+    assert_eq!(
+        seqs,
+        [16, 17, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]
+    );
+    let snapshot = plc.sim.snapshot();
+    assert_eq!(snapshot.reject_status(1), None, "slot 1 now holds 17");
+    assert_eq!(snapshot.rejects_queued(), 17);
+    assert_eq!(snapshot.rejects_pending(), 16);
+    // The line runs through every window, one encoder step per 100 counts.
+    for at in (10_000..=14_000).step_by(100) {
+        plc.sim.set_encoder(at);
+    }
+    let poll = io.poll().await.expect("poll");
+    assert!(
+        poll.rejects
+            .iter()
+            .all(|outcome| outcome.status == RejectStatus::Diverted),
+        "{:?}",
+        poll.rejects
+    );
+    let snapshot = plc.sim.snapshot();
+    assert_eq!(snapshot.rejects_diverted(), 16);
+    assert!(
+        !plc.sim.diverting_at(10_200),
+        "reject 1 was replaced before its window"
+    );
+}
+
+#[tokio::test]
+async fn gate_timing_out_of_range_and_a_bad_map_send_nothing() {
+    let plc = Plc::start().await;
+    let mut io = plc.connect().await;
+    let error = io
+        .set_gate_timing(70_000, Duration::from_millis(20))
+        .await
+        .expect_err("over u16");
+    assert!(matches!(error, LineIoError::Config(_)), "{error:?}");
+    let error = io
+        .set_gate_timing(50, Duration::from_secs(70))
+        .await
+        .expect_err("over 65,535 ms");
+    assert!(error.to_string().contains("65,535 ms"), "{error}");
+    let error = io.queue_reject(0, 1_000).await.expect_err("seq 0");
+    assert!(matches!(error, LineIoError::Config(_)), "{error:?}");
+    assert_eq!(plc.sim.snapshot().requests(), 0, "nothing was sent");
+
+    let map = LineIoMap {
+        reject_queue_registers: 0,
+        gate_confirm_timeout_register: 1,
+        ..LineIoMap::default()
+    };
+    let error = LineIo::connect(&plc.transport, UNIT, map, TIMEOUT)
+        .await
+        .expect_err("bad map");
+    assert_eq!(
+        error.to_string(),
+        "line I/O configuration: gate_confirm_timeout_register: holding register 1 is also \
+         gate_half_window_register; reject_queue_registers: holding registers 0–63 overlap \
+         watchdog_register (holding register 0); reject_queue_registers: holding registers 0–63 \
+         overlap gate_half_window_register (holding register 1); reject_queue_registers: holding \
+         registers 0–63 overlap gate_confirm_timeout_register (holding register 1)"
+    );
+}
+
+#[tokio::test]
+async fn an_fc16_byte_count_that_disagrees_is_exception_03_and_the_link_stays() {
+    let plc = Plc::start().await;
+    let addr = match &plc.transport {
+        Transport::Tcp(addr) => addr.clone(),
+        other => panic!("a TCP simulator, got {other:?}"),
+    };
+    let mut stream = TcpStream::connect(addr).await.expect("connects");
+    let bad = [
+        0x00, 0x09, 0x00, 0x00, 0x00, 0x0C, // transaction 9, protocol 0, length 12
+        UNIT, 0x10, 0x00, 0x10, // unit, FC 16, address 16
+        0x00, 0x02, 0x05, // quantity 2, byte count 5 (not 4)
+        0x00, 0x00, 0x00, 0x01, 0x00,
+    ];
+    let fc03 = [
+        0x00, 0x0A, 0x00, 0x00, 0x00, 0x06, // transaction 10, length 6
+        UNIT, 0x03, 0x00, 0x01, 0x00, 0x01, // FC 03, HR 1, quantity 1
+    ];
+    let mut both = bad.to_vec();
+    both.extend(fc03);
+    tokio::time::timeout(GUARD, async {
+        stream.write_all(&both).await.expect("sent");
+        let mut reply = [0u8; 9];
+        stream
+            .read_exact(&mut reply)
+            .await
+            .expect("exception reply");
+        assert_eq!(
+            reply,
+            [0x00, 0x09, 0x00, 0x00, 0x00, 0x03, UNIT, 0x90, 0x03],
+            "FC 16 + 80h, exception 03 Illegal Data Value (V1.1b3 §6.12, §7)"
+        );
+        let mut reply = [0u8; 11];
+        stream.read_exact(&mut reply).await.expect("FC 03 reply");
+        assert_eq!(
+            reply,
+            [
+                0x00, 0x0A, 0x00, 0x00, 0x00, 0x05, UNIT, 0x03, 0x02, 0x00, 0x00
+            ]
+        );
+    })
+    .await
+    .expect("answers in time");
+    assert_eq!(plc.sim.snapshot().rejects_queued(), 0);
 }

@@ -1,20 +1,23 @@
-//! The line I/O task: polls the PLC for the encoder and the photocell, and carries out reject
-//! decisions on the gate coil, checking the diverter's confirm input (SPEC §3, §5 "Line I/O").
+//! The line I/O task: polls the PLC for the encoder, the photocell and the reject outcomes, and
+//! hands reject decisions to the PLC's reject queue (SPEC §3, §5 "Line I/O";
+//! docs/protocols/line-io.md).
 //!
-//! The gate is driven by position, not by time: a reject opens a window of encoder counts around
-//! the moment the unit reaches the gate (`fire_at ± half a pitch`), and the coil is on while the
-//! encoder is inside any open window. Each rejected unit is settled exactly once: confirmed when
-//! the confirm input is seen on while its window is open, a `gate_fault` when the confirm timeout
-//! passes first. The PLC's comm watchdog turns the gate on (divert everything) if this task goes
+//! The gate is driven by position, in the PLC: each reject is written, the moment it is
+//! decided, as the encoder count at which its unit reaches the gate, and the PLC scan switches
+//! the diverter while the encoder is within half a pitch of it. Each rejected unit is settled
+//! exactly once, from the PLC's outcome for it: diverted when the confirm input came on in its
+//! window, a `gate_fault` when it did not, or when the reject reached the PLC after the unit had
+//! gone by. The PLC's comm watchdog turns the gate on (divert everything) if this task goes
 //! silent, so a controller crash fails safe.
 
-use std::collections::VecDeque;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracemark_drivers::lineio::{LineIo, LineIoMap, StackLight};
 use tracemark_drivers::transport::Transport;
+
+use super::reject_queue::{RejectQueue, Settled};
 
 /// What the core asks of the line I/O.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,149 +71,6 @@ pub(crate) struct IoSettings {
     pub(crate) reply_timeout: Duration,
 }
 
-/// One reject waiting for the gate.
-#[derive(Debug)]
-struct Window {
-    unit: u64,
-    from: u64,
-    fire_at: u64,
-    to: u64,
-    /// The coil has been wanted on for it (it was commanded then, or already on).
-    commanded: bool,
-    /// The coil was first commanded on for it only after the unit reached the gate: the unit
-    /// went by, whatever the confirm input says.
-    late: bool,
-    /// When the coil was first seen on for it.
-    opened: Option<Instant>,
-    /// Confirmed or faulted: reported, kept until the unit is past the gate.
-    settled: bool,
-}
-
-/// The gate's schedule: which rejects are pending, whether the coil must be on, and which
-/// units are settled. Pure, so it is tested without a PLC.
-#[derive(Debug, Default)]
-pub(crate) struct GateSchedule {
-    windows: VecDeque<Window>,
-    half_window: u64,
-    confirm_timeout: Duration,
-    /// The encoder count since which the coil has been on without a break (as driven).
-    on_since: Option<u64>,
-}
-
-/// How a reject ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Settled {
-    Diverted(u64),
-    Fault(u64),
-}
-
-impl GateSchedule {
-    pub(crate) fn new(half_window: u64, confirm_timeout: Duration) -> Self {
-        Self {
-            windows: VecDeque::new(),
-            half_window,
-            confirm_timeout,
-            on_since: None,
-        }
-    }
-
-    pub(crate) fn reject(&mut self, unit: u64, fire_at: u64) {
-        let window = Window {
-            unit,
-            from: fire_at.saturating_sub(self.half_window),
-            fire_at,
-            to: fire_at + self.half_window,
-            commanded: false,
-            late: false,
-            opened: None,
-            settled: false,
-        };
-        // Rejects arrive nearly in order; keep the queue sorted by window start.
-        let at = self
-            .windows
-            .iter()
-            .position(|w| w.from > window.from)
-            .unwrap_or(self.windows.len());
-        self.windows.insert(at, window);
-    }
-
-    /// Whether the coil must be on at `encoder`, given whether it is on now. A window wanted
-    /// for the first time at an encoder past its fire point — a decision or a poll that came
-    /// too late — is judged by this commanded position, not by the later poll that sees the
-    /// coil on (that poll lags by one period, which at 100 units/s is a fifth of the window):
-    /// unless the coil has been on without a break since before the fire point (for the unit
-    /// before), its unit went by undiverted. It settles as a fault, and the coil is not pushed
-    /// out for it — that would divert the next unit.
-    pub(crate) fn drive(&mut self, encoder: u64, coil_on: bool) -> bool {
-        let covered_since = if coil_on { self.on_since } else { None };
-        for w in self.windows.iter_mut().take_while(|w| w.from <= encoder) {
-            if !w.commanded {
-                w.commanded = true;
-                let covered = covered_since.is_some_and(|since| since <= w.fire_at);
-                w.late = encoder > w.fire_at && !covered;
-            }
-        }
-        let want = self.coil(encoder);
-        self.on_since = match (want, coil_on) {
-            (false, _) => None,
-            (true, true) => self.on_since.or(Some(encoder)),
-            (true, false) => Some(encoder),
-        };
-        want
-    }
-
-    /// Whether the coil must be on at `encoder`.
-    pub(crate) fn coil(&self, encoder: u64) -> bool {
-        self.windows
-            .iter()
-            .take_while(|w| w.from <= encoder)
-            .any(|w| encoder < w.to && !w.late)
-    }
-
-    /// Takes one poll (the coil as it was during the poll, and the confirm input) and returns
-    /// the units it settles.
-    pub(crate) fn observe(
-        &mut self,
-        encoder: u64,
-        coil_on: bool,
-        confirmed: bool,
-        now: Instant,
-    ) -> Vec<Settled> {
-        let mut settled = Vec::new();
-        let timeout = self.confirm_timeout;
-        self.windows.retain_mut(|w| {
-            let open = w.from <= encoder;
-            if open && coil_on && w.opened.is_none() {
-                w.opened = Some(now);
-            }
-            if !w.settled {
-                let outcome = match w.opened {
-                    _ if w.late => Some(Settled::Fault(w.unit)),
-                    Some(_) if confirmed && coil_on => Some(Settled::Diverted(w.unit)),
-                    Some(opened) if now.duration_since(opened) > timeout => {
-                        Some(Settled::Fault(w.unit))
-                    }
-                    // The unit is past the gate and the coil never came on for it.
-                    None if encoder >= w.to => Some(Settled::Fault(w.unit)),
-                    _ => None,
-                };
-                if let Some(outcome) = outcome {
-                    settled.push(outcome);
-                    w.settled = true;
-                }
-            }
-            // The coil stays on for a confirmed unit until it is past the gate.
-            !(w.settled && encoder >= w.to)
-        });
-        settled
-    }
-
-    #[cfg(test)]
-    pub(crate) fn is_empty(&self) -> bool {
-        self.windows.is_empty()
-    }
-}
-
 /// Runs the line I/O on a thread and runtime of its own until `commands` closes; the returned
 /// receiver answers when it has ended.
 ///
@@ -242,23 +102,37 @@ async fn run_io(
     mut commands: mpsc::Receiver<IoCommand>,
     events: mpsc::Sender<IoEvent>,
 ) {
-    let mut schedule = GateSchedule::new(settings.half_window, settings.confirm_timeout);
+    let mut queue = RejectQueue::new(settings.half_window, settings.confirm_timeout);
     let mut line_stop = true;
     let mut light = StackLight::Amber;
     let mut backoff = Duration::from_millis(100);
     loop {
-        let mut io = match connect(&settings, line_stop, light).await {
+        let connected = match connect(&settings, line_stop, light).await {
+            Ok(mut io) => write_rejects(&mut io, &mut queue).await.map(|()| io),
+            Err(error) => Err(error),
+        };
+        let mut io = match connected {
             Ok(io) => io,
             Err(error) => {
+                queue.link_lost();
                 if events.send(IoEvent::LinkLost(error)).await.is_err() {
                     return;
                 }
                 tokio::select! {
                     () = tokio::time::sleep(backoff) => {}
-                    command = commands.recv() => match command {
-                        None => return,
-                        Some(command) => apply_offline(command, &mut schedule, &mut line_stop, &mut light),
-                    },
+                    command = commands.recv() => {
+                        let Some(command) = command else { return };
+                        let refused = match command {
+                            IoCommand::Reject { unit, fire_at } => queue.reject(unit, fire_at).err(),
+                            IoCommand::LineStop(stop) => { line_stop = stop; None }
+                            IoCommand::Light(next) => { light = next; None }
+                        };
+                        if let Some(settled) = refused
+                            && events.send(settled_event(settled)).await.is_err()
+                        {
+                            return;
+                        }
+                    }
                 }
                 backoff = (backoff * 2).min(Duration::from_secs(5));
                 continue;
@@ -268,7 +142,6 @@ async fn run_io(
         if events.send(IoEvent::Ready).await.is_err() {
             return;
         }
-        let mut coil = false;
         let mut ticker = tokio::time::interval(settings.poll_every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let lost = loop {
@@ -276,26 +149,32 @@ async fn run_io(
                 biased;
                 command = commands.recv() => {
                     let Some(command) = command else {
-                        let _ = io.set_gate(false).await;
                         let _ = io.request_line_stop(true).await;
                         return;
                     };
                     let result = match command {
-                        IoCommand::Reject { unit, fire_at } => {
-                            schedule.reject(unit, fire_at);
-                            Ok(())
-                        }
+                        // Written at once: the earlier the PLC has it, the more a stall here
+                        // can take before the unit reaches the gate.
+                        IoCommand::Reject { unit, fire_at } => match queue.reject(unit, fire_at) {
+                            Ok(()) => write_rejects(&mut io, &mut queue).await,
+                            Err(settled) => {
+                                if events.send(settled_event(settled)).await.is_err() {
+                                    return;
+                                }
+                                Ok(())
+                            }
+                        },
                         IoCommand::LineStop(stop) => {
                             line_stop = stop;
-                            io.request_line_stop(stop).await
+                            io.request_line_stop(stop).await.map_err(|e| e.to_string())
                         }
                         IoCommand::Light(next) => {
                             light = next;
-                            io.set_stack_light(next).await
+                            io.set_stack_light(next).await.map_err(|e| e.to_string())
                         }
                     };
                     if let Err(e) = result {
-                        break e.to_string();
+                        break e;
                     }
                 }
                 _ = ticker.tick() => {
@@ -304,12 +183,8 @@ async fn run_io(
                         Err(e) => break e.to_string(),
                     };
                     let now = Instant::now();
-                    for settled in schedule.observe(poll.encoder, coil, poll.gate_confirmed, now) {
-                        let event = match settled {
-                            Settled::Diverted(unit) => IoEvent::Diverted(unit),
-                            Settled::Fault(unit) => IoEvent::GateFault(unit),
-                        };
-                        if events.send(event).await.is_err() {
+                    for settled in queue.observe(poll.encoder, &poll.rejects, now) {
+                        if events.send(settled_event(settled)).await.is_err() {
                             return;
                         }
                     }
@@ -321,36 +196,33 @@ async fn run_io(
                     if events.send(event).await.is_err() {
                         return;
                     }
-                    // Decided after this poll's events are handled: rejects the core sends in
-                    // answer to them are in the schedule by the next tick.
-                    let want = schedule.drive(poll.encoder, coil);
-                    if want != coil {
-                        if let Err(e) = io.set_gate(want).await {
-                            break e.to_string();
-                        }
-                        coil = want;
-                    }
                 }
             }
         };
         tracing::warn!(error = %lost, "line I/O link lost");
+        queue.link_lost();
         if events.send(IoEvent::LinkLost(lost)).await.is_err() {
             return;
         }
     }
 }
 
-fn apply_offline(
-    command: IoCommand,
-    schedule: &mut GateSchedule,
-    line_stop: &mut bool,
-    light: &mut StackLight,
-) {
-    match command {
-        IoCommand::Reject { unit, fire_at } => schedule.reject(unit, fire_at),
-        IoCommand::LineStop(stop) => *line_stop = stop,
-        IoCommand::Light(next) => *light = next,
+fn settled_event(settled: Settled) -> IoEvent {
+    match settled {
+        Settled::Diverted(unit) => IoEvent::Diverted(unit),
+        Settled::Fault(unit) => IoEvent::GateFault(unit),
     }
+}
+
+/// Writes the rejects the PLC does not have yet, oldest first.
+async fn write_rejects(io: &mut LineIo, queue: &mut RejectQueue) -> Result<(), String> {
+    for (seq, fire_at) in queue.unwritten() {
+        io.queue_reject(seq, fire_at)
+            .await
+            .map_err(|e| e.to_string())?;
+        queue.mark_written(seq);
+    }
+    Ok(())
 }
 
 /// Connects, arms the watchdog, restores the outputs and takes the photocell baseline.
@@ -370,6 +242,10 @@ async fn connect(
     io.set_watchdog(settings.watchdog)
         .await
         .map_err(|e| e.to_string())?;
+    io.set_gate_timing(settings.half_window, settings.confirm_timeout)
+        .await
+        .map_err(|e| e.to_string())?;
+    // Coil 0 forces the diverter on; the queue drives it in normal running.
     io.set_gate(false).await.map_err(|e| e.to_string())?;
     io.request_line_stop(line_stop)
         .await
@@ -381,95 +257,114 @@ async fn connect(
 
 #[cfg(test)]
 mod tests {
+    use tracemark_drivers::lineio::RejectStatus;
+    use tracemark_sim::plc::{PlcFault, PlcSim};
+
     use super::*;
 
-    #[test]
-    fn the_coil_is_on_inside_a_window_and_a_confirm_settles_it() {
-        let mut gate = GateSchedule::new(100, Duration::from_millis(150));
-        gate.reject(7, 1_000);
-        let t0 = Instant::now();
-        assert!(!gate.coil(899));
-        assert!(gate.coil(900) && gate.coil(1_099));
-        assert!(!gate.coil(1_100));
-        // The poll that turns the coil on has not seen it on yet: nothing settles.
-        assert!(gate.observe(905, false, false, t0).is_empty());
-        assert_eq!(
-            gate.observe(910, true, true, t0 + Duration::from_millis(2)),
-            [Settled::Diverted(7)]
-        );
-        // Settled, the window holds the coil on until the unit is past the gate.
-        assert!(gate.coil(1_000));
-        assert!(gate.observe(1_050, true, true, t0).is_empty());
-        assert!(gate.observe(1_100, true, false, t0).is_empty());
-        assert!(gate.is_empty() && !gate.coil(1_100));
+    /// The line I/O thread against the PLC simulator over Modbus TCP.
+    async fn line_io() -> (PlcSim, mpsc::Sender<IoCommand>, mpsc::Receiver<IoEvent>) {
+        let plc = PlcSim::new(1);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let server = plc.clone();
+        tokio::spawn(async move { server.serve_tcp(listener).await });
+        let settings = IoSettings {
+            transport: Transport::Tcp(addr.to_string()),
+            unit_id: 1,
+            map: LineIoMap::default(),
+            half_window: 50,
+            confirm_timeout: Duration::from_millis(150),
+            poll_every: Duration::from_millis(2),
+            watchdog: Duration::from_secs(5),
+            reply_timeout: Duration::from_millis(500),
+        };
+        let (commands, commands_rx) = mpsc::channel(16);
+        let (events_tx, mut events) = mpsc::channel(4096);
+        spawn_io_thread(settings, commands_rx, events_tx).expect("line I/O thread");
+        assert_eq!(next_settled(&mut events).await, IoEvent::Ready);
+        (plc, commands, events)
     }
 
-    #[test]
-    fn no_confirm_in_time_is_a_gate_fault_and_a_missed_window_too() {
-        let mut gate = GateSchedule::new(100, Duration::from_millis(150));
-        gate.reject(1, 1_000);
-        gate.reject(2, 5_000);
-        let t0 = Instant::now();
-        assert!(gate.observe(950, true, false, t0).is_empty());
-        assert_eq!(
-            gate.observe(990, true, false, t0 + Duration::from_millis(151)),
-            [Settled::Fault(1)]
-        );
-        // The coil never came on while unit 2 passed (the link was down): a fault.
-        assert_eq!(
-            gate.observe(5_200, false, false, t0 + Duration::from_millis(300)),
-            [Settled::Fault(2)]
-        );
+    /// The next event that is not a poll.
+    async fn next_settled(events: &mut mpsc::Receiver<IoEvent>) -> IoEvent {
+        loop {
+            let event = tokio::time::timeout(Duration::from_secs(10), events.recv())
+                .await
+                .expect("an event within 10 s")
+                .expect("the line I/O runs");
+            if !matches!(event, IoEvent::Poll { .. }) {
+                return event;
+            }
+        }
     }
 
-    #[test]
-    fn a_coil_first_commanded_after_the_fire_point_is_a_fault_whatever_the_confirm_says() {
-        let mut gate = GateSchedule::new(100, Duration::from_millis(150));
-        let t0 = Instant::now();
-        // In time: commanded at 950, before the unit reaches the gate at 1,000.
-        gate.reject(1, 1_000);
-        assert!(gate.drive(950, false));
-        assert_eq!(gate.observe(960, true, true, t0), [Settled::Diverted(1)]);
-        assert!(gate.observe(1_100, true, false, t0).is_empty());
-        assert!(!gate.drive(1_100, true));
-        // Too late: the first poll inside unit 2's window (a stall) is already past 3,000.
-        gate.reject(2, 3_000);
-        assert!(
-            !gate.drive(3_040, false),
-            "not pushed out for a unit gone by"
-        );
-        assert_eq!(gate.observe(3_045, false, false, t0), [Settled::Fault(2)]);
-        // A window opening while the coil is already on for the one before is covered by it.
-        let mut gate = GateSchedule::new(100, Duration::from_millis(150));
-        gate.reject(3, 1_000);
-        gate.reject(4, 1_150);
-        assert!(gate.drive(950, false));
-        assert!(gate.drive(1_160, true));
-        assert_eq!(
-            gate.observe(1_165, true, true, t0),
-            [Settled::Diverted(3), Settled::Diverted(4)]
-        );
-        // But not by a coil that came on after its fire point for the unit after it: a late
-        // window is a fault, and the coil is not held out for it.
-        let mut gate = GateSchedule::new(100, Duration::from_millis(150));
-        gate.reject(6, 2_150);
-        assert!(gate.drive(2_060, false), "on for unit 6 from 2,060");
-        gate.reject(5, 2_000);
-        assert!(gate.drive(2_070, true), "still on for unit 6");
-        assert_eq!(
-            gate.observe(2_075, true, true, t0),
-            [Settled::Fault(5), Settled::Diverted(6)]
-        );
-        let mut gate = GateSchedule::new(100, Duration::from_millis(150));
-        gate.reject(7, 3_000);
-        assert!(!gate.drive(3_050, false), "too late: the coil stays in");
+    async fn reject(plc: &PlcSim, commands: &mpsc::Sender<IoCommand>, unit: u64, fire_at: u64) {
+        let queued = plc.snapshot().rejects_queued();
+        commands
+            .send(IoCommand::Reject { unit, fire_at })
+            .await
+            .expect("send");
+        plc.wait_until(|s| s.rejects_queued() > queued).await;
     }
 
-    #[test]
-    fn windows_stay_sorted_when_a_late_decision_overtakes() {
-        let mut gate = GateSchedule::new(10, Duration::from_millis(150));
-        gate.reject(2, 2_000);
-        gate.reject(1, 1_000);
-        assert!(gate.coil(1_000) && !gate.coil(1_500) && gate.coil(2_005));
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_plc_diverts_a_queued_reject_and_a_jam_or_a_late_reject_is_a_gate_fault() {
+        let (plc, commands, mut events) = line_io().await;
+        assert_eq!(plc.snapshot().gate_half_window(), 50);
+
+        // Written ahead, switched by the PLC when the unit gets there.
+        plc.set_encoder(1_000);
+        reject(&plc, &commands, 1, 2_000).await;
+        assert!(!plc.gate_diverting());
+        plc.set_encoder(1_990);
+        assert!(plc.gate_diverting(), "the PLC switches the diverter");
+        assert_eq!(next_settled(&mut events).await, IoEvent::Diverted(1));
+        plc.set_encoder(2_060);
+        assert!(!plc.gate_diverting());
+
+        // The diverter jams: no confirm, a gate fault.
+        plc.inject(PlcFault::GateJam);
+        reject(&plc, &commands, 2, 3_000).await;
+        plc.set_encoder(3_100);
+        assert_eq!(next_settled(&mut events).await, IoEvent::GateFault(2));
+        plc.clear(PlcFault::GateJam);
+
+        // Decided after the unit passed: the PLC does not switch for it, and it is a fault.
+        reject(&plc, &commands, 3, 3_050).await;
+        assert_eq!(next_settled(&mut events).await, IoEvent::GateFault(3));
+        assert!(!plc.diverting_at(3_050) && !plc.gate_diverting());
+        assert_eq!(plc.snapshot().reject_status(3), Some(RejectStatus::Late));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rejects_decided_while_the_link_is_down_are_written_when_it_is_back() {
+        let (plc, commands, mut events) = line_io().await;
+        plc.set_encoder(1_000);
+        plc.inject(PlcFault::Disconnect);
+        assert!(matches!(
+            next_settled(&mut events).await,
+            IoEvent::LinkLost(_)
+        ));
+        commands
+            .send(IoCommand::Reject {
+                unit: 4,
+                fire_at: 5_000,
+            })
+            .await
+            .expect("send");
+        plc.clear(PlcFault::Disconnect);
+        loop {
+            match next_settled(&mut events).await {
+                IoEvent::Ready => break,
+                IoEvent::LinkLost(_) => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        plc.wait_until(|s| s.rejects_queued() == 1).await;
+        plc.set_encoder(5_000);
+        assert_eq!(next_settled(&mut events).await, IoEvent::Diverted(4));
     }
 }

@@ -19,6 +19,7 @@ mod feeder;
 mod gate;
 mod publish;
 mod recover;
+mod reject_queue;
 
 use std::time::Duration;
 

@@ -1,7 +1,63 @@
 //! Pure decoding of the line I/O input block: 32-bit values from register pairs, counters
-//! extended across their 2^32 wrap, and which ring slots hold the detections since the last poll.
+//! extended across their 2^32 wrap, which ring slots hold the detections since the last poll, and
+//! the reject outcomes.
 
-use super::map::{INPUT_BLOCK_LEN, RING_LEN};
+use super::map::{
+    INPUT_BLOCK_LEN, REJECT_OUTCOME_REGISTERS, REJECT_OUTCOMES_AT, REJECT_SLOTS, RING_LEN,
+};
+
+/// What the PLC did with a queued reject: the `status` register of its outcome (see
+/// `docs/protocols/line-io.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RejectStatus {
+    /// 0: its window has not ended yet (also an empty slot, `seq` 0).
+    Pending,
+    /// 1: the gate confirm input was on while the entry's window was active: the unit went out.
+    Diverted,
+    /// 2: gate fault: no confirm within the confirm timeout after the window opened, or the
+    /// window ended without one. The unit may have passed.
+    Fault,
+    /// 3: written when the encoder was already past `fire_at` and the diverter had not been on
+    /// throughout since then; the PLC did not switch the diverter for it. The unit passed.
+    Late,
+    /// Any other code, reported as read (a newer PLC program, a corrupted register): not an
+    /// error here; the controller decides.
+    Unknown(u16),
+}
+
+impl RejectStatus {
+    /// The status for a register value; never `Unknown` for 0–3.
+    pub fn from_code(code: u16) -> Self {
+        match code {
+            0 => Self::Pending,
+            1 => Self::Diverted,
+            2 => Self::Fault,
+            3 => Self::Late,
+            other => Self::Unknown(other),
+        }
+    }
+
+    /// The register value.
+    pub fn code(self) -> u16 {
+        match self {
+            Self::Pending => 0,
+            Self::Diverted => 1,
+            Self::Fault => 2,
+            Self::Late => 3,
+            Self::Unknown(code) => code,
+        }
+    }
+}
+
+/// One reject queue slot's outcome as read: the `seq` of the entry the status belongs to (0: the
+/// slot was never written) and its status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RejectOutcome {
+    /// The reject number written to the slot, as the PLC echoes it.
+    pub seq: u32,
+    /// What the PLC did with it.
+    pub status: RejectStatus,
+}
 
 /// A u32 from two registers, high word first (the tracemark line I/O map's word order).
 pub(crate) fn u32_from_words(high: u16, low: u16) -> u32 {
@@ -38,6 +94,8 @@ pub(crate) struct RawInputs {
     pub(crate) encoder: u32,
     pub(crate) detections: u32,
     pub(crate) ring: [u32; RING_LEN as usize],
+    /// The reject outcomes, slot order.
+    pub(crate) rejects: [RejectOutcome; REJECT_SLOTS as usize],
 }
 
 impl RawInputs {
@@ -52,10 +110,25 @@ impl RawInputs {
         for (slot, value) in ring.iter_mut().enumerate() {
             *value = pair(2 + slot);
         }
+        let outcomes = &words[usize::from(REJECT_OUTCOMES_AT)..];
+        let mut rejects = [RejectOutcome {
+            seq: 0,
+            status: RejectStatus::Pending,
+        }; REJECT_SLOTS as usize];
+        for (outcome, regs) in rejects
+            .iter_mut()
+            .zip(outcomes.chunks_exact(usize::from(REJECT_OUTCOME_REGISTERS)))
+        {
+            *outcome = RejectOutcome {
+                seq: u32_from_words(regs[0], regs[1]),
+                status: RejectStatus::from_code(regs[2]),
+            };
+        }
         Some(Self {
             encoder: pair(0),
             detections: pair(1),
             ring,
+            rejects,
         })
     }
 }
@@ -168,6 +241,16 @@ mod tests {
     }
 
     fn block(encoder: u32, detections: u32, ring: &[(usize, u32)]) -> Vec<u16> {
+        block_with_rejects(encoder, detections, ring, &[])
+    }
+
+    /// An input block; `rejects` are (slot, seq, status code).
+    fn block_with_rejects(
+        encoder: u32,
+        detections: u32,
+        ring: &[(usize, u32)],
+        rejects: &[(usize, u32, u16)],
+    ) -> Vec<u16> {
         let mut words = vec![0u16; usize::from(INPUT_BLOCK_LEN)];
         let mut put = |i: usize, v: u32| {
             words[2 * i] = (v >> 16) as u16;
@@ -178,18 +261,80 @@ mod tests {
         for &(slot, value) in ring {
             put(2 + slot, value);
         }
+        for &(slot, seq, status) in rejects {
+            let at = 36 + 3 * slot;
+            words[at] = (seq >> 16) as u16;
+            words[at + 1] = seq as u16;
+            words[at + 2] = status;
+        }
         words
     }
 
     #[test]
     fn decode_reads_every_pair_and_refuses_a_wrong_length() {
         let words = block(0x0001_0002, 7, &[(0, 0xAABB_CCDD), (15, 9)]);
-        let raw = RawInputs::decode(&words).expect("36 registers");
+        let raw = RawInputs::decode(&words).expect("84 registers");
         assert_eq!(raw.encoder, 0x0001_0002);
         assert_eq!(raw.detections, 7);
         assert_eq!(raw.ring[0], 0xAABB_CCDD);
         assert_eq!(raw.ring[15], 9);
-        assert_eq!(RawInputs::decode(&words[..35]), None);
+        assert_eq!(RawInputs::decode(&words[..83]), None);
+        assert_eq!(
+            RawInputs::decode(&words[..36]),
+            None,
+            "the old 36-register block"
+        );
+        let mut long = words.clone();
+        long.push(0);
+        assert_eq!(RawInputs::decode(&long), None);
+    }
+
+    #[test]
+    fn reject_outcomes_are_read_at_36_plus_3k_seq_high_word_first() {
+        let words = block_with_rejects(
+            0,
+            0,
+            &[(15, 0xFFFF_FFFF)],
+            &[
+                (0, 16, 1),
+                (1, 0x0001_0011, 2),
+                (3, 3, 3),
+                (4, 20, 0),
+                (15, 0xFFFF_FFFF, 7),
+            ],
+        );
+        // Slot 1's seq straddles a word: 0x0001 then 0x0011, at registers 39 and 40.
+        assert_eq!(words[39..42], [0x0001, 0x0011, 2]);
+        let raw = RawInputs::decode(&words).expect("84 registers");
+        let outcome = |seq, status| RejectOutcome { seq, status };
+        assert_eq!(raw.rejects[0], outcome(16, RejectStatus::Diverted));
+        assert_eq!(raw.rejects[1], outcome(0x0001_0011, RejectStatus::Fault));
+        assert_eq!(raw.rejects[2], outcome(0, RejectStatus::Pending), "empty");
+        assert_eq!(raw.rejects[3], outcome(3, RejectStatus::Late));
+        assert_eq!(raw.rejects[4], outcome(20, RejectStatus::Pending));
+        assert_eq!(
+            raw.rejects[15],
+            outcome(0xFFFF_FFFF, RejectStatus::Unknown(7)),
+            "an unknown code is reported, not refused"
+        );
+        // The ring's last slot ends where the outcomes start.
+        assert_eq!(raw.ring[15], 0xFFFF_FFFF);
+    }
+
+    #[test]
+    fn status_codes_round_trip() {
+        for code in [0, 1, 2, 3, 4, 0x00FF, 0xFFFF] {
+            assert_eq!(RejectStatus::from_code(code).code(), code);
+        }
+        assert_eq!(RejectStatus::from_code(4), RejectStatus::Unknown(4));
+        for status in [
+            RejectStatus::Pending,
+            RejectStatus::Diverted,
+            RejectStatus::Fault,
+            RejectStatus::Late,
+        ] {
+            assert_eq!(RejectStatus::from_code(status.code()), status);
+        }
     }
 
     #[test]

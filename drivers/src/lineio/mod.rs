@@ -1,7 +1,9 @@
 //! Line I/O over Modbus (SPEC §5): the controller's client for the line PLC that owns the
 //! encoder, the product-detect photocell, the reject gate, the stack light and the line stop.
 //! The PLC is programmed with the tracemark line I/O map ([`LineIoMap`]); see
-//! `docs/protocols/line-io.md`.
+//! `docs/protocols/line-io.md`. Rejects are queued in the PLC ahead of time
+//! ([`LineIo::queue_reject`]): the PLC scan switches the diverter at the unit's encoder count,
+//! and [`LineIo::poll`] reads back what became of each ([`RejectStatus`]).
 //!
 //! Modbus TCP for a `Transport::Tcp` (and a `Transport::Custom` stream: MBAP framing), Modbus RTU
 //! for a `Transport::Serial` (Modbus over serial line V1.02). Every request waits at most the
@@ -11,6 +13,7 @@
 mod decode;
 mod map;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
@@ -20,13 +23,25 @@ use tokio_modbus::{ExceptionCode, Request, Response, Slave};
 use crate::marker::LinkError;
 use crate::transport::{ModbusLink, Transport};
 
-pub use map::{INPUT_BLOCK_LEN, LineIoMap, RING_LEN};
+pub use decode::{RejectOutcome, RejectStatus};
+pub use map::{
+    INPUT_BLOCK_LEN, LineIoMap, REJECT_QUEUE_LEN, REJECT_SLOT_REGISTERS, REJECT_SLOTS, RING_LEN,
+};
 
 use decode::{RawInputs, Tracker};
 
-/// One decoded poll: the encoder extended across wraps, the latched encoder counts of the new
-/// detections (oldest first) and how many detections were lost.
-pub type DecodedPoll = (u64, Vec<u64>, u64);
+/// One decoded input block, as [`LineIo::poll`] reports it without the discrete inputs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodedPoll {
+    /// The encoder extended across wraps.
+    pub encoder: u64,
+    /// The latched encoder counts of the new detections, oldest first.
+    pub detections: Vec<u64>,
+    /// Detections lost (overwritten in the ring).
+    pub missed: u64,
+    /// The [`REJECT_SLOTS`] reject outcomes, slot order.
+    pub rejects: Vec<RejectOutcome>,
+}
 
 /// The pure decoding path of [`LineIo::poll`] over a sequence of input blocks (each
 /// [`INPUT_BLOCK_LEN`] registers as read by FC 04), without a device: `None` for a block of the
@@ -40,7 +55,12 @@ pub fn decode_input_blocks<'a>(
         .map(|words| {
             RawInputs::decode(words).map(|raw| {
                 let progress = tracker.update(&raw);
-                (progress.encoder, progress.detections, progress.missed)
+                DecodedPoll {
+                    encoder: progress.encoder,
+                    detections: progress.detections,
+                    missed: progress.missed,
+                    rejects: raw.rejects.to_vec(),
+                }
             })
         })
         .collect()
@@ -57,6 +77,8 @@ pub enum Access {
     WriteCoil,
     /// FC 06 Write Single Register.
     WriteRegister,
+    /// FC 16 Write Multiple Registers.
+    WriteRegisters,
 }
 
 impl Access {
@@ -67,6 +89,7 @@ impl Access {
             Access::ReadInputRegisters => 0x04,
             Access::WriteCoil => 0x05,
             Access::WriteRegister => 0x06,
+            Access::WriteRegisters => 0x10,
         }
     }
 }
@@ -78,6 +101,7 @@ impl fmt::Display for Access {
             Access::ReadDiscreteInputs => "reading discrete inputs",
             Access::WriteCoil => "writing a coil",
             Access::WriteRegister => "writing a holding register",
+            Access::WriteRegisters => "writing holding registers",
         };
         write!(f, "{what} (FC {:02})", self.function_code())
     }
@@ -212,6 +236,10 @@ pub struct LineIoPoll {
     pub gate_confirmed: bool,
     /// Discrete input: the line runs.
     pub line_running: bool,
+    /// The reject queue's [`REJECT_SLOTS`] outcomes as read, slot order (slot `k` holds the
+    /// last reject `seq` with `seq % 16 == k`; `seq` 0: never written). Read in the same FC 04
+    /// request as the encoder, so consistent with it.
+    pub rejects: Vec<RejectOutcome>,
 }
 
 /// A connection to the line PLC.
@@ -300,29 +328,99 @@ impl LineIo {
                 "watchdog timeout {timeout:?} is over the register's 65,535 ms"
             ))
         })?;
-        let address = self.map.watchdog_register;
-        match self
-            .call(
-                Access::WriteRegister,
-                address,
-                Request::WriteSingleRegister(address, ms),
-            )
-            .await?
-        {
-            // §6.6: the normal response is an echo of the request.
-            Response::WriteSingleRegister(echo_address, echo)
-                if (echo_address, echo) == (address, ms) =>
+        self.write_register(self.map.watchdog_register, ms).await
+    }
+
+    /// Sets the gate timing the PLC applies to queued rejects (two FC 06 Write Single Register,
+    /// Modbus Application Protocol V1.1b3 §6.6): the diverter is on while
+    /// `fire_at - half_window <= encoder < fire_at + half_window`, and the PLC waits up to
+    /// `confirm_timeout` after a window opened for the gate confirm before it reports a fault.
+    /// `half_window` is 1 to 65,535 counts; `confirm_timeout` whole milliseconds up to 65,535 ms,
+    /// rounded up. Nothing is sent when either is out of range. Set it after connecting, before
+    /// the first [`queue_reject`](Self::queue_reject).
+    pub async fn set_gate_timing(
+        &mut self,
+        half_window: u64,
+        confirm_timeout: Duration,
+    ) -> Result<(), LineIoError> {
+        let half = match u16::try_from(half_window) {
+            Ok(0) => {
+                return Err(LineIoError::Config(
+                    "gate half window 0 counts: a reject would never divert; at least 1".into(),
+                ));
+            }
+            Ok(half) => half,
+            Err(_) => {
+                return Err(LineIoError::Config(format!(
+                    "gate half window {half_window} counts is over the register's 65,535 counts"
+                )));
+            }
+        };
+        let ms = confirm_timeout.as_micros().div_ceil(1_000);
+        let ms = u16::try_from(ms).map_err(|_| {
+            LineIoError::Config(format!(
+                "gate confirm timeout {confirm_timeout:?} is over the register's 65,535 ms"
+            ))
+        })?;
+        self.write_register(self.map.gate_half_window_register, half)
+            .await?;
+        self.write_register(self.map.gate_confirm_timeout_register, ms)
+            .await
+    }
+
+    /// Queues reject number `seq` in the PLC: the unit reaches the gate at encoder count
+    /// `fire_at` (only its low 32 bits are sent; the PLC compares them with its encoder register
+    /// the short way round). One FC 16 Write Multiple Registers (Modbus Application Protocol
+    /// V1.1b3 §6.12) writes the whole slot `seq % 16`: `seq`, then `fire_at`, each u32 high word
+    /// first; the reply's echo of address and quantity is checked.
+    ///
+    /// Number rejects from 1; 0 marks an empty slot, so skip it when the u32 wraps. Re-sending
+    /// a `seq` the slot already holds (after a reconnect) changes nothing in the PLC. A slot is
+    /// reused by `seq + 16`: wait for the outcome of `seq` in [`LineIoPoll::rejects`] first.
+    pub async fn queue_reject(&mut self, seq: u32, fire_at: u64) -> Result<(), LineIoError> {
+        if seq == 0 {
+            return Err(LineIoError::Config(
+                "reject seq 0 marks an empty queue slot: number rejects from 1".into(),
+            ));
+        }
+        let slot = (seq % u32::from(REJECT_SLOTS)) as u16;
+        // The map was checked at connect: the queue block ends at or before address 65535.
+        let address = self
+            .map
+            .reject_queue_registers
+            .wrapping_add(slot * REJECT_SLOT_REGISTERS);
+        let fire_at = fire_at as u32; // the low 32 bits, as the encoder register holds them
+        let words = vec![
+            (seq >> 16) as u16,
+            seq as u16,
+            (fire_at >> 16) as u16,
+            fire_at as u16,
+        ];
+        let request = Request::WriteMultipleRegisters(address, Cow::Owned(words));
+        match self.call(Access::WriteRegisters, address, request).await? {
+            // §6.12: the normal response returns the starting address and the quantity written.
+            Response::WriteMultipleRegisters(echo_address, quantity)
+                if (echo_address, quantity) == (address, REJECT_SLOT_REGISTERS) =>
             {
                 Ok(())
             }
-            other => Err(self.unexpected(Access::WriteRegister, &other)),
+            Response::WriteMultipleRegisters(echo_address, quantity) => {
+                Err(LineIoError::Protocol {
+                    access: Access::WriteRegisters,
+                    detail: format!(
+                        "wrote {REJECT_SLOT_REGISTERS} registers from {address:#06x}, the reply \
+                         says {quantity} from {echo_address:#06x}"
+                    ),
+                })
+            }
+            other => Err(self.unexpected(Access::WriteRegisters, &other)),
         }
     }
 
     /// Reads the input block (one FC 04 Read Input Registers, Modbus Application Protocol V1.1b3
     /// §6.4) and the discrete inputs (one FC 02 Read Discrete Inputs, §6.2): the encoder extended
-    /// across wraps, the detections since the last poll with their latched encoder counts, and
-    /// the gate confirm and line running inputs.
+    /// across wraps, the detections since the last poll with their latched encoder counts, the
+    /// reject queue's outcomes, and the gate confirm and line running inputs.
     pub async fn poll(&mut self) -> Result<LineIoPoll, LineIoError> {
         let first = self.map.input_registers;
         let words = match self
@@ -379,10 +477,13 @@ impl LineIo {
             missed: progress.missed,
             gate_confirmed,
             line_running,
+            rejects: raw.rejects.to_vec(),
         })
     }
 
-    /// Switches the reject gate coil (on = divert).
+    /// Switches the reject gate coil (on = divert): "force divert", on top of the queue (the PLC
+    /// diverts while the coil is on, whatever the queue says). For manual use, or a controller
+    /// that does not queue.
     pub async fn set_gate(&mut self, on: bool) -> Result<(), LineIoError> {
         self.write_coil(self.map.gate_coil, on).await
     }
@@ -428,6 +529,26 @@ impl LineIo {
                 Ok(())
             }
             other => Err(self.unexpected(Access::WriteCoil, &other)),
+        }
+    }
+
+    /// FC 06 Write Single Register (Modbus Application Protocol V1.1b3 §6.6): the normal
+    /// response is an echo of the request.
+    async fn write_register(&mut self, address: u16, value: u16) -> Result<(), LineIoError> {
+        match self
+            .call(
+                Access::WriteRegister,
+                address,
+                Request::WriteSingleRegister(address, value),
+            )
+            .await?
+        {
+            Response::WriteSingleRegister(echo_address, echo)
+                if (echo_address, echo) == (address, value) =>
+            {
+                Ok(())
+            }
+            other => Err(self.unexpected(Access::WriteRegister, &other)),
         }
     }
 
@@ -504,5 +625,20 @@ mod tests {
              (FC 05): check the unit id and baud rate"
         );
         assert!(error.is_link_error());
+    }
+
+    #[test]
+    fn write_registers_is_fc_16() {
+        assert_eq!(Access::WriteRegisters.function_code(), 16);
+        let error = LineIoError::Exception {
+            access: Access::WriteRegisters,
+            address: 0x14,
+            exception: ExceptionCode::IllegalDataValue,
+        };
+        assert_eq!(
+            error.to_string(),
+            "illegal data value 0x0014 writing holding registers (FC 16): the device refused the \
+             value or quantity"
+        );
     }
 }

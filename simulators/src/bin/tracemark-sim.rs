@@ -307,7 +307,8 @@ async fn run_plc(args: PlcArgs) -> anyhow::Result<()> {
 }
 
 /// Run-time control of the PLC from stdin, one command per line: `detect`, `encoder N`,
-/// `fault NAME`, `clear NAME` (gate-jam, stall, disconnect), `status`, `quit`.
+/// `fault NAME`, `clear NAME` (gate-jam, stall, disconnect), `status` (the snapshot, with the
+/// reject queue's counts), `quit`.
 async fn plc_control(sim: &tracemark_sim::plc::PlcSim) -> anyhow::Result<()> {
     use tracemark_sim::plc::PlcFault;
     let mut lines = BufReader::new(tokio::io::stdin()).lines();

@@ -1,59 +1,46 @@
 //! A line PLC programmed with the tracemark line I/O map, served over Modbus TCP: the encoder,
 //! the product-detect photocell with its ring of latched encoder counts, the reject gate with its
-//! confirm input, the stack light, the line stop and the comm watchdog. See
+//! confirm input and its reject queue, the stack light, the line stop and the comm watchdog. See
 //! `docs/protocols/line-io.md` and `tracemark_drivers::lineio` for the client.
 //!
 //! - Unit id: the simulator answers its own unit id only. A request to another unit gets no
 //!   answer at all, as an RTU slave on a shared line or a TCP/RTU gateway with no such slave
 //!   behind it that is set not to send exception 0Bh; the client then reports a timeout.
 //! - Addresses outside the map: exception 02 Illegal Data Address; a quantity outside the
-//!   function's limits: exception 03; function codes other than 01, 02, 03, 04, 05, 06:
-//!   exception 01 (Modbus Application Protocol V1.1b3 §6, §7).
-//! - Gate confirm (DI 0) = the diverter is in its divert position = gate coil on or watchdog
-//!   tripped, and not jammed. It follows at once (no travel time).
+//!   function's limits, or an FC 16 byte count that is not twice the quantity: exception 03;
+//!   function codes other than 01, 02, 03, 04, 05, 06, 16: exception 01 (Modbus Application
+//!   Protocol V1.1b3 §6, §7). A write that takes part of a reject queue slot, or a `seq` in the
+//!   wrong slot: exception 03.
+//! - The diverter is on while the gate coil ("force divert") is on, the watchdog is expired, or
+//!   a pending or diverted reject's window `[fire_at - half, fire_at + half)` holds the encoder.
+//!   Gate confirm (DI 0) = the diverter is on and not jammed. It follows at once (no travel
+//!   time), so a reject's outcome is decided in its window: diverted, or a gate fault at its
+//!   end. The confirm timeout (HR 2) is stored and read back only.
+//! - The encoder moves in steps ([`PlcSim::set_encoder`]); every change is one PLC scan. A
+//!   window reached or passed over by one step switched the diverter (and counts as a gate fire).
 //! - Watchdog (HR 0, ms, 0 = off): measured with tokio time from the last request served; while
 //!   expired the diverter diverts (fail safe) and the red lamp is lit, whatever the coils say.
 //!   The next request served ends it.
 
-use std::collections::{BTreeSet, VecDeque};
-use std::future::Future;
-use std::net::SocketAddr;
-use std::pin::Pin;
+mod queue;
+mod serve;
+mod state;
+
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::time::Instant;
-use tokio_modbus::server::Service;
-use tokio_modbus::{ExceptionCode, Request, Response, SlaveRequest};
-use tracing::{debug, info};
+use tracemark_drivers::lineio::RejectStatus;
 
-/// Diverter changes remembered for [`PlcSim::diverting_at`] (a twin tick is never that late).
-const DIVERTER_MOVES: usize = 256;
-
-/// Entries in the ring of latched encoder counts.
-const RING_LEN: usize = 16;
-/// Input registers: encoder (0–1), detections count (2–3), ring (4–35).
-const INPUT_REGISTERS: u16 = 4 + 2 * RING_LEN as u16;
-/// Discrete inputs: gate confirm (0), line running (1).
-const DISCRETE_INPUTS: u16 = 2;
-/// Coils: gate (0), line stop (1), red (2), amber (3), green (4).
-const COILS: u16 = 5;
-const GATE: usize = 0;
-const LINE_STOP: usize = 1;
-const RED: usize = 2;
-const AMBER: usize = 3;
-const GREEN: usize = 4;
-/// Holding registers: watchdog timeout in ms (0).
-const HOLDING_REGISTERS: u16 = 1;
+use queue::Counts;
+use state::{AMBER, COILS, GATE, GREEN, LINE_STOP, RED, State};
 
 /// A fault the simulated PLC can show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum PlcFault {
-    /// The diverter sticks: the gate coil switches, the confirm input never comes.
+    /// The diverter sticks: the gate coil switches, the confirm input never comes, and queued
+    /// rejects end as gate faults.
     GateJam,
     /// Requests are read and neither answered nor seen by the PLC program (a hung comm module):
     /// the watchdog keeps running.
@@ -87,15 +74,32 @@ impl std::fmt::Display for PlcFault {
     }
 }
 
+/// The reject queue in a [`PlcSnapshot`]: totals since the PLC started, and the entries in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct RejectsSnapshot {
+    /// New entries written (a re-sent `seq` is not new).
+    queued: u64,
+    /// Entries in the queue now still pending.
+    pending: u64,
+    diverted: u64,
+    faulted: u64,
+    late: u64,
+    /// The queue's entries, slot order: `seq`, status.
+    entries: Vec<(u32, RejectStatus)>,
+}
+
 /// A snapshot of the simulated PLC, for waiting on and asserting.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlcSnapshot {
     encoder: u64,
     detections: u64,
-    coils: [bool; COILS as usize],
+    coils: [bool; COILS],
     gate_diverting: bool,
     gate_confirm: bool,
     gate_fires: u64,
+    gate_half_window: u16,
+    gate_confirm_timeout_ms: u16,
+    rejects: RejectsSnapshot,
     watchdog_ms: u16,
     watchdog_tripped: bool,
     watchdog_trips: u64,
@@ -116,12 +120,12 @@ impl PlcSnapshot {
         self.detections
     }
 
-    /// Coil 0 as the host last wrote it.
+    /// Coil 0 (force divert) as the host last wrote it.
     pub fn gate_coil(&self) -> bool {
         self.coils[GATE]
     }
 
-    /// The diverter diverts: gate coil on, or the watchdog tripped.
+    /// The diverter diverts: gate coil on, the watchdog tripped, or a queued reject's window.
     pub fn gate_diverting(&self) -> bool {
         self.gate_diverting
     }
@@ -131,9 +135,54 @@ impl PlcSnapshot {
         self.gate_confirm
     }
 
-    /// Times the diverter started diverting (coil or watchdog).
+    /// Times the diverter started diverting (coil, watchdog or a queued reject; a reject window
+    /// passed over between two encoder updates counts too).
     pub fn gate_fires(&self) -> u64 {
         self.gate_fires
+    }
+
+    /// HR 1: half the gate window, encoder counts.
+    pub fn gate_half_window(&self) -> u16 {
+        self.gate_half_window
+    }
+
+    /// HR 2: the gate confirm timeout, ms.
+    pub fn gate_confirm_timeout_ms(&self) -> u16 {
+        self.gate_confirm_timeout_ms
+    }
+
+    /// Rejects queued since start: new entries written (a re-sent `seq` does not count).
+    pub fn rejects_queued(&self) -> u64 {
+        self.rejects.queued
+    }
+
+    /// Entries in the queue now that are still pending.
+    pub fn rejects_pending(&self) -> u64 {
+        self.rejects.pending
+    }
+
+    /// Queued rejects diverted since start.
+    pub fn rejects_diverted(&self) -> u64 {
+        self.rejects.diverted
+    }
+
+    /// Queued rejects that ended as gate faults since start.
+    pub fn rejects_faulted(&self) -> u64 {
+        self.rejects.faulted
+    }
+
+    /// Queued rejects written too late since start.
+    pub fn rejects_late(&self) -> u64 {
+        self.rejects.late
+    }
+
+    /// The status of reject `seq`, while its slot still holds it.
+    pub fn reject_status(&self, seq: u32) -> Option<RejectStatus> {
+        self.rejects
+            .entries
+            .iter()
+            .find(|(entry, _)| *entry == seq)
+            .map(|(_, status)| *status)
     }
 
     /// The watchdog timeout in force, ms (0 = off).
@@ -187,140 +236,6 @@ impl PlcSnapshot {
 }
 
 #[derive(Debug)]
-struct State {
-    unit_id: u8,
-    encoder: u64,
-    detections: u64,
-    ring: [u32; RING_LEN],
-    coils: [bool; COILS as usize],
-    watchdog_ms: u16,
-    last_request: Instant,
-    watchdog_tripped: bool,
-    watchdog_trips: u64,
-    diverting: bool,
-    /// The diverter's recent changes, with the encoder count at each: the twin asks what the
-    /// diverter did when a unit reached it, not what it does when the twin gets round to it.
-    moves: VecDeque<(u64, bool)>,
-    gate_fires: u64,
-    requests: u64,
-    connections: u64,
-    running: bool,
-    faults: BTreeSet<PlcFault>,
-}
-
-impl State {
-    fn watchdog_deadline(&self) -> Option<Instant> {
-        (self.watchdog_ms > 0)
-            .then(|| self.last_request + Duration::from_millis(u64::from(self.watchdog_ms)))
-    }
-
-    /// Brings the watchdog and the diverter up to `now`, counting trips and gate fires.
-    fn settle(&mut self, now: Instant) {
-        let expired = self
-            .watchdog_deadline()
-            .is_some_and(|deadline| now >= deadline);
-        if expired && !self.watchdog_tripped {
-            self.watchdog_trips += 1;
-        }
-        self.watchdog_tripped = expired;
-        let diverting = self.coils[GATE] || expired;
-        if diverting && !self.diverting {
-            self.gate_fires += 1;
-        }
-        if diverting != self.diverting {
-            if self.moves.len() == DIVERTER_MOVES {
-                self.moves.pop_front();
-            }
-            self.moves.push_back((self.encoder, diverting));
-        }
-        self.diverting = diverting;
-    }
-
-    fn gate_confirm(&self) -> bool {
-        self.diverting && !self.faults.contains(&PlcFault::GateJam)
-    }
-
-    fn line_running(&self) -> bool {
-        self.running && !self.coils[LINE_STOP]
-    }
-
-    fn input_registers(&self) -> [u16; INPUT_REGISTERS as usize] {
-        let mut words = [0; INPUT_REGISTERS as usize];
-        // The registers hold the low 32 bits, high word first.
-        let pairs = [self.encoder as u32, self.detections as u32]
-            .into_iter()
-            .chain(self.ring);
-        for (pair, value) in words.chunks_exact_mut(2).zip(pairs) {
-            pair[0] = (value >> 16) as u16;
-            pair[1] = value as u16;
-        }
-        words
-    }
-
-    /// Answers one request addressed to this unit (Modbus Application Protocol V1.1b3 §6).
-    fn answer(&mut self, request: Request<'_>) -> Result<Response, ExceptionCode> {
-        match request {
-            // §6.1 Read Coils: 1 to 2000 coils.
-            Request::ReadCoils(address, quantity) => {
-                let range = span(address, quantity, 2_000, COILS)?;
-                Ok(Response::ReadCoils(self.coils[range].to_vec()))
-            }
-            // §6.2 Read Discrete Inputs: 1 to 2000 inputs.
-            Request::ReadDiscreteInputs(address, quantity) => {
-                let range = span(address, quantity, 2_000, DISCRETE_INPUTS)?;
-                let inputs = [self.gate_confirm(), self.line_running()];
-                Ok(Response::ReadDiscreteInputs(inputs[range].to_vec()))
-            }
-            // §6.3 Read Holding Registers: 1 to 125 registers.
-            Request::ReadHoldingRegisters(address, quantity) => {
-                let range = span(address, quantity, 125, HOLDING_REGISTERS)?;
-                Ok(Response::ReadHoldingRegisters(
-                    [self.watchdog_ms][range].to_vec(),
-                ))
-            }
-            // §6.4 Read Input Registers: 1 to 125 registers.
-            Request::ReadInputRegisters(address, quantity) => {
-                let range = span(address, quantity, 125, INPUT_REGISTERS)?;
-                Ok(Response::ReadInputRegisters(
-                    self.input_registers()[range].to_vec(),
-                ))
-            }
-            // §6.5 Write Single Coil: the response echoes the request.
-            Request::WriteSingleCoil(address, on) => {
-                let range = span(address, 1, 1, COILS)?;
-                self.coils[range.start] = on;
-                Ok(Response::WriteSingleCoil(address, on))
-            }
-            // §6.6 Write Single Register: the response echoes the request.
-            Request::WriteSingleRegister(address, value) => {
-                span(address, 1, 1, HOLDING_REGISTERS)?;
-                self.watchdog_ms = value;
-                Ok(Response::WriteSingleRegister(address, value))
-            }
-            _ => Err(ExceptionCode::IllegalFunction),
-        }
-    }
-}
-
-/// Checks a request's quantity (exception 03 outside `1..=max`) and address range (exception 02
-/// past `size`), as §6 orders the checks; returns the range of table entries.
-fn span(
-    address: u16,
-    quantity: u16,
-    max: u16,
-    size: u16,
-) -> Result<std::ops::Range<usize>, ExceptionCode> {
-    if quantity == 0 || quantity > max {
-        return Err(ExceptionCode::IllegalDataValue);
-    }
-    let end = u32::from(address) + u32::from(quantity);
-    if end > u32::from(size) {
-        return Err(ExceptionCode::IllegalDataAddress);
-    }
-    Ok(usize::from(address)..end as usize)
-}
-
-#[derive(Debug)]
 struct Inner {
     state: Mutex<State>,
     /// Bumped on every change, so waiters need no sleeps.
@@ -336,29 +251,12 @@ pub struct PlcSim {
 }
 
 impl PlcSim {
-    /// A PLC answering `unit_id`, line running, everything else zero/off, watchdog off.
+    /// A PLC answering `unit_id`, line running, everything else zero/off (the reject queue
+    /// empty, gate half window 0 until the host sets it), watchdog off.
     pub fn new(unit_id: u8) -> Self {
-        let state = State {
-            unit_id,
-            encoder: 0,
-            detections: 0,
-            ring: [0; RING_LEN],
-            coils: [false; COILS as usize],
-            watchdog_ms: 0,
-            last_request: Instant::now(),
-            watchdog_tripped: false,
-            watchdog_trips: 0,
-            diverting: false,
-            moves: VecDeque::new(),
-            gate_fires: 0,
-            requests: 0,
-            connections: 0,
-            running: true,
-            faults: BTreeSet::new(),
-        };
         Self {
             inner: Arc::new(Inner {
-                state: Mutex::new(state),
+                state: Mutex::new(State::new(unit_id)),
                 version: watch::channel(0).0,
                 disconnects: watch::channel(0).0,
             }),
@@ -374,7 +272,7 @@ impl PlcSim {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Changes the state, settles the watchdog and gate, and wakes the waiters.
+    /// Changes the state, runs a scan (watchdog, queue, gate), and wakes the waiters.
     fn update<T>(&self, change: impl FnOnce(&mut State) -> T) -> T {
         let result = {
             let mut state = self.state();
@@ -387,7 +285,8 @@ impl PlcSim {
     }
 
     /// Sets the encoder count (the line twin's conveyor drives it); the register holds it
-    /// modulo 2^32.
+    /// modulo 2^32. One scan: a queued reject's window reached or passed over on the way
+    /// switched the diverter.
     pub fn set_encoder(&self, count: u64) {
         self.update(|state| state.encoder = count);
     }
@@ -400,32 +299,25 @@ impl PlcSim {
     /// The photocell saw a unit: latches the encoder into the ring at slot `count % 16`, then
     /// counts it.
     pub fn detect(&self) {
-        self.update(|state| {
-            let slot = (state.detections % RING_LEN as u64) as usize;
-            state.ring[slot] = state.encoder as u32;
-            state.detections += 1;
-        });
+        self.update(State::detect);
     }
 
-    /// What the diverter does now: the gate coil is on, or the watchdog expired (fail safe).
+    /// What the diverter does now: the gate coil is on, the watchdog expired (fail safe), or a
+    /// queued reject's window holds the encoder.
     pub fn gate_diverting(&self) -> bool {
         self.snapshot().gate_diverting
     }
 
-    /// What the diverter did when the encoder was at `encoder` (the last change at or before
-    /// it). A twin whose tick comes late still sees the gate as the unit met it — not as it is
-    /// after the controller has already switched it for the next unit.
+    /// What the diverter did when the encoder was at `encoder`: the gate coil or the watchdog
+    /// had it on then (the last change at or before it), or a queued reject's window held that
+    /// count (late entries excluded; a window counts from the encoder at which its entry was
+    /// written). A twin whose tick comes late, or whose encoder jumped over a window, still sees
+    /// the gate as the unit met it — not as it is after the controller has already switched it
+    /// for the next unit.
     pub fn diverting_at(&self, encoder: u64) -> bool {
         let mut state = self.state();
         state.settle(Instant::now());
-        match state.moves.iter().rev().find(|(at, _)| *at <= encoder) {
-            Some((_, diverting)) => *diverting,
-            // Before every change remembered: the opposite of the first one.
-            None => state
-                .moves
-                .front()
-                .map_or(state.diverting, |(_, first)| !first),
-        }
+        state.diverting_at(encoder)
     }
 
     /// Injects a fault; [`PlcFault::Disconnect`] drops the current connections now.
@@ -445,18 +337,24 @@ impl PlcSim {
     pub fn snapshot(&self) -> PlcSnapshot {
         let (snapshot, changed) = {
             let mut state = self.state();
-            let before = (
-                state.watchdog_trips,
-                state.gate_fires,
-                state.watchdog_tripped,
-            );
-            state.settle(Instant::now());
-            let changed = before
-                != (
+            let observed = |state: &State| {
+                (
                     state.watchdog_trips,
                     state.gate_fires,
                     state.watchdog_tripped,
-                );
+                    state.diverting,
+                    state.queue.counts,
+                )
+            };
+            let before = observed(&state);
+            state.settle(Instant::now());
+            let changed = before != observed(&state);
+            let Counts {
+                queued,
+                diverted,
+                faulted,
+                late,
+            } = state.queue.counts;
             let snapshot = PlcSnapshot {
                 encoder: state.encoder,
                 detections: state.detections,
@@ -464,6 +362,21 @@ impl PlcSim {
                 gate_diverting: state.diverting,
                 gate_confirm: state.gate_confirm(),
                 gate_fires: state.gate_fires,
+                gate_half_window: state.queue.half_window,
+                gate_confirm_timeout_ms: state.queue.confirm_timeout_ms,
+                rejects: RejectsSnapshot {
+                    queued,
+                    pending: state.queue.pending(),
+                    diverted,
+                    faulted,
+                    late,
+                    entries: state
+                        .queue
+                        .entries()
+                        .into_iter()
+                        .map(|(seq, status)| (seq, RejectStatus::from_code(status as u16)))
+                        .collect(),
+                },
                 watchdog_ms: state.watchdog_ms,
                 watchdog_tripped: state.watchdog_tripped,
                 watchdog_trips: state.watchdog_trips,
@@ -508,58 +421,6 @@ impl PlcSim {
             }
         }
     }
-
-    /// Serves Modbus TCP on `listener`, any number of connections at once, until an accept
-    /// fails.
-    pub async fn serve_tcp(&self, listener: TcpListener) -> std::io::Result<()> {
-        let server = tokio_modbus::server::tcp::Server::new(listener);
-        let on_connected = |stream: TcpStream, peer: SocketAddr| {
-            let sim = self.clone();
-            async move { Ok(sim.accept(stream, peer)) }
-        };
-        let on_process_error = |error: std::io::Error| debug!(%error, "plc sim: connection ended");
-        server.serve(&on_connected, on_process_error).await
-    }
-
-    fn accept(&self, stream: TcpStream, peer: SocketAddr) -> Option<(PlcService, DroppableStream)> {
-        let refused = self.update(|state| {
-            state.connections += 1;
-            state.faults.contains(&PlcFault::Disconnect)
-        });
-        if refused {
-            info!(%peer, "plc sim: connection closed (disconnect fault)");
-            return None;
-        }
-        info!(%peer, "plc sim: host connected");
-        let mut disconnects = self.inner.disconnects.subscribe();
-        let dropped = Box::pin(async move {
-            // An error means the simulator is gone: drop the connection too.
-            let _ = disconnects.changed().await;
-        });
-        Some((
-            PlcService { sim: self.clone() },
-            DroppableStream { stream, dropped },
-        ))
-    }
-
-    /// One request from the server: `None` = no answer.
-    fn handle(&self, request: SlaveRequest<'static>) -> Result<Option<Response>, ExceptionCode> {
-        self.update(|state| {
-            if state.faults.contains(&PlcFault::Stall) {
-                debug!(?request, "plc sim: stalled, no answer");
-                return Ok(None);
-            }
-            if request.slave != state.unit_id {
-                debug!(unit = request.slave, "plc sim: not my unit id, no answer");
-                return Ok(None);
-            }
-            let now = Instant::now();
-            // The request arrived: the watchdog restarts (settled by `update`).
-            state.last_request = now;
-            state.requests += 1;
-            state.answer(request.request).map(Some)
-        })
-    }
 }
 
 /// Gives the PLC a conveyor: every `60 s / units_per_minute` the encoder advances by
@@ -582,81 +443,10 @@ pub async fn run_conveyor(sim: &PlcSim, units_per_minute: u32, pitch_counts: u64
     }
 }
 
-#[derive(Debug)]
-struct PlcService {
-    sim: PlcSim,
-}
-
-impl Service for PlcService {
-    type Request = SlaveRequest<'static>;
-    type Response = Option<Response>;
-    type Exception = ExceptionCode;
-    type Future = std::future::Ready<Result<Option<Response>, ExceptionCode>>;
-
-    fn call(&self, request: Self::Request) -> Self::Future {
-        std::future::ready(self.sim.handle(request))
-    }
-}
-
-/// A TCP stream that ends (EOF on read, broken pipe on write) once `dropped` completes: how
-/// [`PlcFault::Disconnect`] reaches connections the tokio-modbus server owns.
-struct DroppableStream {
-    stream: TcpStream,
-    dropped: Pin<Box<dyn Future<Output = ()> + Send>>,
-}
-
-impl std::fmt::Debug for DroppableStream {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DroppableStream")
-            .field("stream", &self.stream)
-            .finish_non_exhaustive()
-    }
-}
-
-impl DroppableStream {
-    fn is_dropped(&mut self, cx: &mut Context<'_>) -> bool {
-        self.dropped.as_mut().poll(cx).is_ready()
-    }
-}
-
-impl AsyncRead for DroppableStream {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        if self.is_dropped(cx) {
-            // End of stream: the server closes the connection.
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut self.stream).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for DroppableStream {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        if self.is_dropped(cx) {
-            return Poll::Ready(Err(std::io::ErrorKind::BrokenPipe.into()));
-        }
-        Pin::new(&mut self.stream).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.stream).poll_shutdown(cx)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio_modbus::{ExceptionCode, Request, Response, SlaveRequest};
 
     fn ask(
         sim: &PlcSim,
@@ -689,7 +479,7 @@ mod tests {
     fn out_of_map_and_bad_quantity_are_exceptions() {
         let sim = PlcSim::new(1);
         assert_eq!(
-            ask(&sim, 1, Request::ReadInputRegisters(30, 7)),
+            ask(&sim, 1, Request::ReadInputRegisters(30, 55)),
             Err(ExceptionCode::IllegalDataAddress)
         );
         assert_eq!(
@@ -701,7 +491,16 @@ mod tests {
             Err(ExceptionCode::IllegalDataAddress)
         );
         assert_eq!(
-            ask(&sim, 1, Request::WriteSingleRegister(1, 0)),
+            ask(&sim, 1, Request::WriteSingleRegister(3, 0)),
+            Err(ExceptionCode::IllegalDataAddress),
+            "HR 3–15 hold nothing"
+        );
+        assert_eq!(
+            ask(&sim, 1, Request::ReadHoldingRegisters(70, 11)),
+            Err(ExceptionCode::IllegalDataAddress)
+        );
+        assert_eq!(
+            ask(&sim, 1, Request::ReadInputRegisters(80, 5)),
             Err(ExceptionCode::IllegalDataAddress)
         );
         assert_eq!(
@@ -788,5 +587,153 @@ mod tests {
             .map(|at| sim.diverting_at(at))
             .collect();
         assert_eq!(seen, [false, true, true, true, false, false]);
+    }
+
+    /// The FC 16 write of one queue slot, as the client sends it.
+    fn queue(seq: u32, fire_at: u32) -> Request<'static> {
+        let address = 16 + 4 * (seq % 16) as u16;
+        let words = vec![
+            (seq >> 16) as u16,
+            seq as u16,
+            (fire_at >> 16) as u16,
+            fire_at as u16,
+        ];
+        Request::WriteMultipleRegisters(address, words.into())
+    }
+
+    /// Slot `slot`'s outcome registers: seq high, seq low, status.
+    fn outcome(sim: &PlcSim, slot: u16) -> Vec<u16> {
+        match ask(sim, 1, Request::ReadInputRegisters(36 + 3 * slot, 3)) {
+            Ok(Some(Response::ReadInputRegisters(words))) => words,
+            other => panic!("outcome read: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn queue_writes_echo_read_back_and_report_outcomes_at_36_plus_3k() {
+        let sim = PlcSim::new(1);
+        assert_eq!(
+            ask(
+                &sim,
+                1,
+                Request::WriteMultipleRegisters(1, vec![10, 5].into())
+            ),
+            Ok(Some(Response::WriteMultipleRegisters(1, 2)))
+        );
+        assert_eq!(
+            ask(&sim, 1, queue(0x0001_0012, 0x0002_0000)),
+            Ok(Some(Response::WriteMultipleRegisters(16 + 4 * 2, 4)))
+        );
+        assert_eq!(
+            ask(&sim, 1, Request::ReadHoldingRegisters(0, 3)),
+            Ok(Some(Response::ReadHoldingRegisters(vec![0, 10, 5])))
+        );
+        assert_eq!(
+            ask(&sim, 1, Request::ReadHoldingRegisters(24, 4)),
+            Ok(Some(Response::ReadHoldingRegisters(vec![1, 0x12, 2, 0])))
+        );
+        assert_eq!(outcome(&sim, 2), [1, 0x12, 0], "pending");
+        sim.set_encoder(0x2_0000 - 10);
+        assert_eq!(outcome(&sim, 2), [1, 0x12, 1], "diverted");
+        let snapshot = sim.snapshot();
+        assert_eq!(snapshot.rejects_diverted(), 1);
+        assert_eq!(
+            snapshot.reject_status(0x0001_0012),
+            Some(RejectStatus::Diverted)
+        );
+        assert!(snapshot.gate_diverting() && snapshot.gate_confirm());
+        sim.set_encoder(0x2_0000 + 10);
+        assert!(!sim.gate_diverting());
+        assert_eq!(sim.snapshot().gate_fires(), 1);
+        // The whole input block is 84 registers, one read.
+        assert!(matches!(
+            ask(&sim, 1, Request::ReadInputRegisters(0, 84)),
+            Ok(Some(Response::ReadInputRegisters(words))) if words.len() == 84
+        ));
+    }
+
+    #[test]
+    fn queue_writes_take_whole_slots_with_the_right_seq() {
+        let sim = PlcSim::new(1);
+        let refused = |request| ask(&sim, 1, request);
+        // Half a slot, a slot and a half, a single register of a slot.
+        assert_eq!(
+            refused(Request::WriteMultipleRegisters(16, vec![0, 16].into())),
+            Err(ExceptionCode::IllegalDataValue)
+        );
+        assert_eq!(
+            refused(Request::WriteMultipleRegisters(18, vec![0; 4].into())),
+            Err(ExceptionCode::IllegalDataValue)
+        );
+        assert_eq!(
+            refused(Request::WriteSingleRegister(17, 16)),
+            Err(ExceptionCode::IllegalDataValue)
+        );
+        // Seq 17 belongs in slot 1, not slot 0.
+        assert_eq!(
+            refused(Request::WriteMultipleRegisters(
+                16,
+                vec![0, 17, 0, 9].into()
+            )),
+            Err(ExceptionCode::IllegalDataValue)
+        );
+        // §6.12 quantity limits: 1 to 123.
+        assert_eq!(
+            refused(Request::WriteMultipleRegisters(0, vec![].into())),
+            Err(ExceptionCode::IllegalDataValue)
+        );
+        assert_eq!(
+            refused(Request::WriteMultipleRegisters(0, vec![0; 124].into())),
+            Err(ExceptionCode::IllegalDataValue)
+        );
+        assert_eq!(
+            refused(Request::WriteMultipleRegisters(78, vec![0; 4].into())),
+            Err(ExceptionCode::IllegalDataAddress)
+        );
+        assert_eq!(sim.snapshot().rejects_queued(), 0, "nothing was taken");
+        // Two whole slots in one write are fine; seq 0 empties a slot.
+        let two = [0, 16, 0, 100, 0, 1, 0, 200];
+        assert_eq!(
+            refused(Request::WriteMultipleRegisters(16, two.to_vec().into())),
+            Ok(Some(Response::WriteMultipleRegisters(16, 8)))
+        );
+        assert_eq!(sim.snapshot().rejects_queued(), 2);
+        ask(
+            &sim,
+            1,
+            Request::WriteMultipleRegisters(16, vec![0; 4].into()),
+        )
+        .expect("empties");
+        assert_eq!(sim.snapshot().reject_status(16), None);
+        assert_eq!(outcome(&sim, 0), [0, 0, 0]);
+    }
+
+    #[test]
+    fn a_late_entry_never_switches_the_diverter() {
+        let sim = PlcSim::new(1);
+        ask(&sim, 1, Request::WriteSingleRegister(1, 10)).expect("half window");
+        sim.set_encoder(1_005);
+        ask(&sim, 1, queue(5, 1_000)).expect("queued");
+        let snapshot = sim.snapshot();
+        assert_eq!(snapshot.reject_status(5), Some(RejectStatus::Late));
+        assert!(!snapshot.gate_diverting(), "it would divert the next unit");
+        assert_eq!((snapshot.rejects_late(), snapshot.gate_fires()), (1, 0));
+        assert!(!sim.diverting_at(1_000));
+        assert_eq!(outcome(&sim, 5), [0, 5, 3]);
+    }
+
+    #[test]
+    fn jammed_the_entry_faults_at_its_windows_end() {
+        let sim = PlcSim::new(1);
+        ask(&sim, 1, Request::WriteSingleRegister(1, 10)).expect("half window");
+        ask(&sim, 1, queue(1, 1_000)).expect("queued");
+        sim.inject(PlcFault::GateJam);
+        sim.set_encoder(995);
+        let snapshot = sim.snapshot();
+        assert!(snapshot.gate_diverting() && !snapshot.gate_confirm());
+        assert_eq!(snapshot.reject_status(1), Some(RejectStatus::Pending));
+        sim.set_encoder(1_010);
+        assert_eq!(sim.snapshot().reject_status(1), Some(RejectStatus::Fault));
+        assert_eq!(outcome(&sim, 1), [0, 1, 2]);
     }
 }
