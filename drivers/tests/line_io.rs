@@ -350,7 +350,7 @@ async fn serial_transport_speaks_rtu_with_crc() {
     assert_eq!(crc16(&request[..6]), [0x8C, 0x3A]);
     let (mut device, host) = tokio_serial::SerialStream::pair().expect("pty pair");
     let path = tokio_serial::SerialPort::name(&host).expect("pty path");
-    let transport = Transport::Serial(SerialSettings { path, baud: 19_200 });
+    let transport = Transport::Serial(SerialSettings::new(path, 19_200));
     let device_task = tokio::spawn(async move {
         let mut frame = [0u8; 8];
         device.read_exact(&mut frame).await.expect("request");

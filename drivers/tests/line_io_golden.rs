@@ -385,7 +385,7 @@ async fn config_errors_send_nothing() {
 async fn queue_reject_over_rtu_sends_the_golden_frame() {
     let (mut device, host) = tokio_serial::SerialStream::pair().expect("pty pair");
     let path = tokio_serial::SerialPort::name(&host).expect("pty path");
-    let transport = Transport::Serial(SerialSettings { path, baud: 19_200 });
+    let transport = Transport::Serial(SerialSettings::new(path, 19_200));
     let device_task = tokio::spawn(async move {
         let mut frame = [0u8; REQUEST_RTU.len()];
         device.read_exact(&mut frame).await.expect("request");

@@ -361,10 +361,7 @@ async fn a_session_over_modbus_rtu_on_a_pty() {
             sim.serve_rtu(master).await
         })
     };
-    let serial = Transport::Serial(SerialSettings {
-        path,
-        baud: 115_200,
-    });
+    let serial = Transport::Serial(SerialSettings::new(path, 115_200));
     let mut marker = device(serial.clone(), UNIT);
     let mut session = marker.connect().await.expect("pty opens");
     session

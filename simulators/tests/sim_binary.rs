@@ -52,10 +52,10 @@ async fn linx_pty_prints_its_path_first_and_answers_status() {
         .strip_prefix("pty: ")
         .unwrap_or_else(|| panic!("first line is `pty: PATH`, got `{first}`"));
     assert!(path.starts_with("/dev/"), "{path}");
-    let status = status_over(Transport::Serial(SerialSettings {
-        path: path.to_owned(),
-        baud: 9_600,
-    }))
+    let status = status_over(Transport::Serial(SerialSettings::new(
+        path.to_owned(),
+        9_600,
+    )))
     .await;
     assert_eq!(status.jet(), JetState::Running);
     assert_eq!(status.print(), PrintState::Idle);

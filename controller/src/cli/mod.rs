@@ -6,6 +6,7 @@ mod backup;
 mod batch;
 pub(crate) mod codes;
 mod config;
+mod driver;
 mod import;
 mod product;
 mod qa;
@@ -70,6 +71,9 @@ enum Command {
     /// Line configs: validate.
     #[command(subcommand)]
     Config(config::ConfigCommand),
+    /// Devices: probe one device of a line config.
+    #[command(subcommand)]
+    Driver(driver::DriverCommand),
     /// Write a verified snapshot of the store (SQLite or PostgreSQL) to an SQLite file.
     Backup(backup::BackupArgs),
     /// Restore a snapshot into a new SQLite file or an empty PostgreSQL database (after
@@ -166,6 +170,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
         Command::Audit(command) => audit::run(command, &context),
         Command::Qa(command) => qa::run(command, &context),
         Command::Config(command) => config::run(command),
+        Command::Driver(command) => driver::run(command),
         Command::Backup(args) => backup::backup(args, &context),
         Command::Restore(args) => backup::restore(args, &context),
         Command::Demo(args) => crate::demo::run(&args, &context),

@@ -31,7 +31,7 @@ use tracemark_drivers::marker::{
     MarkerConfig, MarkerEvent, MarkerHandle, MarkerState, create_marker,
 };
 use tracemark_drivers::modbus_marker::ModbusMarker;
-use tracemark_drivers::transport::{SerialSettings, Transport as DeviceTransport};
+use tracemark_drivers::transport::{Parity, SerialSettings, Transport as DeviceTransport};
 use tracemark_drivers::zipher::{ZipherConfig, ZipherMarker};
 
 use crate::config::{Line, Transport};
@@ -433,9 +433,22 @@ fn spawn_marker<D: tracemark_drivers::marker::MarkerDevice>(
 /// The drivers' transport for a config transport.
 pub fn device_transport(transport: &Transport) -> DeviceTransport {
     match transport {
-        Transport::Serial { path, baud, .. } => DeviceTransport::Serial(SerialSettings {
-            path: path.clone(),
-            baud: *baud,
+        Transport::Serial {
+            path,
+            baud,
+            parity,
+            data_bits,
+            stop_bits,
+        } => DeviceTransport::Serial(SerialSettings {
+            // The config accepts only none, even and odd.
+            parity: match parity.as_str() {
+                "even" => Parity::Even,
+                "odd" => Parity::Odd,
+                _ => Parity::None,
+            },
+            data_bits: *data_bits,
+            stop_bits: *stop_bits,
+            ..SerialSettings::new(path.clone(), *baud)
         }),
         Transport::Tcp { host, port } => DeviceTransport::Tcp(format!("{host}:{port}")),
     }

@@ -88,10 +88,7 @@ impl<M: MarkerSim> Harness<M> {
                     let mut master = master;
                     while server.serve(&mut master).await.is_ok() {}
                 }));
-                Transport::Serial(SerialSettings {
-                    path,
-                    baud: 115_200,
-                })
+                Transport::Serial(SerialSettings::new(path, 115_200))
             }
             Link::Duplex => {
                 let server = sim.clone();

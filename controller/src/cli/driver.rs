@@ -1,0 +1,233 @@
+//! `tracemark driver probe --config FILE --device NAME`: the integrator's check of one device of
+//! a line config, before the line runs (docs/integrator.md §3).
+//!
+//! A marker is connected, its status read, one test code loaded and read back through the
+//! status, then its buffer cleared; a PLC is connected and polled once. Every step reports its
+//! round trip. The probe never prints and never moves the line:
+//! - the marker is stopped (and its buffer cleared) *before* the test code goes in, so a
+//!   print-go arriving during the probe finds printing off, and it is cleared again after, so
+//!   the next start cannot print it (SPEC §5: never reprint on an empty buffer);
+//! - the PLC is only read: no coil, holding register, watchdog or reject queue is written.
+
+mod probe;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use tracemark::config::{Line, Marker, Plc};
+use tracemark_drivers::linx::message::encode_remote_data;
+use tracemark_drivers::modbus_marker::codec::encode_code;
+use tracemark_drivers::zipher::codec::encode_command;
+
+use super::CliError;
+use probe::{probe_marker, probe_plc};
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DriverCommand {
+    /// Connect to one device of a line config; report each step and its round trip.
+    ///
+    /// A marker is read, stopped, given one test code and cleared again: nothing prints, and
+    /// it is left stopped. A PLC is only read (one poll). Exit 1 when a step fails, with the
+    /// driver's message and a hint; 2 for an unknown device.
+    Probe(ProbeArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ProbeArgs {
+    /// The line config.
+    #[arg(long)]
+    config: PathBuf,
+    /// The device: the name of a `[markers.<name>]` or `[plcs.<name>]` table (write
+    /// `markers.NAME` or `plcs.NAME` if a marker and a PLC share the name).
+    #[arg(long)]
+    device: String,
+    /// Longest wait for the connection and for each reply: `2s`, `500ms`, `0.5` (seconds).
+    #[arg(long, default_value = "2s", value_parser = parse_timeout)]
+    timeout: Duration,
+    /// The test code loaded into a marker (printable ASCII). Default `TRACEMARK-PROBE`,
+    /// shortened to a Modbus marker's code field if that is shorter.
+    #[arg(long)]
+    code: Option<String>,
+    /// Print one JSON object instead of a line per step.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The default test code: plainly not a trace code, should it ever show up anywhere.
+const PROBE_CODE: &str = "TRACEMARK-PROBE";
+
+/// The marker kinds the probe (and the line runtime) can drive.
+const PROBED_MARKERS: [&str; 3] = ["linx_rci", "zipher", "modbus_marker"];
+
+pub(crate) fn run(command: DriverCommand) -> Result<(), CliError> {
+    match command {
+        DriverCommand::Probe(args) => probe(&args),
+    }
+}
+
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, scale) = if let Some(ms) = text.strip_suffix("ms") {
+        (ms, 0.001)
+    } else if let Some(s) = text.strip_suffix('s') {
+        (s, 1.0)
+    } else {
+        (text, 1.0)
+    };
+    let seconds = number
+        .trim()
+        .parse::<f64>()
+        .map_err(|_| format!("{text:?} is not a duration such as 2s, 500ms or 0.5"))?
+        * scale;
+    // Below 10 ms nothing answers, even on TCP; above a minute the operator gives up first.
+    if !(0.01..=60.0).contains(&seconds) {
+        return Err(format!("{text:?} is not between 10ms and 60s"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+fn probe(args: &ProbeArgs) -> Result<(), CliError> {
+    let line = tracemark::config::load(&args.config)
+        .map_err(|errors| CliError::Input(errors.to_string()))?;
+    let report = match find_device(&line, &args.device)? {
+        Device::Marker(marker) => {
+            let code = probe_code(marker, args.code.as_deref())?;
+            super::block_on(async { Ok(probe_marker(marker, &code, args.timeout).await) })?
+        }
+        Device::Plc(plc) => {
+            super::block_on(async { Ok(probe_plc(&line, plc, args.timeout).await) })?
+        }
+    };
+    if args.json {
+        let text = serde_json::to_string(&report).map_err(|e| CliError::Failed(e.into()))?;
+        println!("{text}");
+    } else {
+        print!("{}", report.text());
+    }
+    match report.failure() {
+        None => Ok(()),
+        Some(failure) => Err(CliError::Failed(anyhow::anyhow!(failure))),
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Device<'a> {
+    Marker(&'a Marker),
+    Plc(&'a Plc),
+}
+
+/// The device `name` (`NAME`, `markers.NAME` or `plcs.NAME`) of the config, or an input error
+/// listing the devices it has.
+fn find_device<'a>(line: &'a Line, name: &str) -> Result<Device<'a>, CliError> {
+    let (tables, bare) = match name.split_once('.') {
+        Some(("markers", rest)) => ((true, false), rest),
+        Some(("plcs", rest)) => ((false, true), rest),
+        _ => ((true, true), name),
+    };
+    let marker = line.markers.iter().find(|m| tables.0 && m.name == bare);
+    let plc = line.plcs.iter().find(|p| tables.1 && p.name == bare);
+    match (marker, plc) {
+        (Some(_), Some(_)) => Err(CliError::input(
+            "--device",
+            format!("both markers.{bare} and plcs.{bare} exist: name one of them"),
+        )),
+        (Some(marker), None) if !PROBED_MARKERS.contains(&marker.kind.as_str()) => {
+            Err(CliError::input(
+                "--device",
+                format!(
+                    "markers.{bare} is a {} marker: the probe drives {} markers",
+                    marker.kind,
+                    PROBED_MARKERS.join(", ")
+                ),
+            ))
+        }
+        (Some(marker), None) => Ok(Device::Marker(marker)),
+        (None, Some(plc)) => Ok(Device::Plc(plc)),
+        (None, None) => {
+            let why = if line.readers.iter().any(|r| r.name == bare) {
+                format!(
+                    "readers.{bare} is a camera: it publishes over MQTT and has no link to probe"
+                )
+            } else {
+                format!("no device {name:?} in the config")
+            };
+            Err(CliError::input(
+                "--device",
+                format!("{why}; devices to probe: {}", device_list(line)),
+            ))
+        }
+    }
+}
+
+fn device_list(line: &Line) -> String {
+    let names: Vec<String> = line
+        .markers
+        .iter()
+        .map(|m| format!("markers.{} ({})", m.name, m.kind))
+        .chain(
+            line.plcs
+                .iter()
+                .map(|p| format!("plcs.{} (line I/O)", p.name)),
+        )
+        .collect();
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// The test code for `marker`, checked against what its protocol can carry, so a code the
+/// driver would refuse is an input error before anything is sent.
+fn probe_code(marker: &Marker, given: Option<&str>) -> Result<String, CliError> {
+    let map = marker.registers.clone().unwrap_or_default();
+    let text = match given {
+        Some(text) => text.to_owned(),
+        // A short register field gets the start of the default code.
+        None if marker.kind == "modbus_marker" => {
+            PROBE_CODE.chars().take(map.code_capacity()).collect()
+        }
+        None => PROBE_CODE.to_owned(),
+    };
+    if text.is_empty() {
+        return Err(CliError::input("--code", "must not be empty"));
+    }
+    if let Some(c) = text.chars().find(|c| !(' '..='~').contains(c)) {
+        return Err(CliError::input(
+            "--code",
+            format!("{c:?} is not printable ASCII"),
+        ));
+    }
+    let problem = match marker.kind.as_str() {
+        "linx_rci" => encode_remote_data(text.as_bytes())
+            .err()
+            .map(|e| e.to_string()),
+        "zipher" => encode_command("SID", &["1", &text])
+            .err()
+            .map(|e| e.to_string()),
+        "modbus_marker" => encode_code(&map, &text).err().map(|e| e.to_string()),
+        _ => None,
+    };
+    match problem {
+        Some(problem) => Err(CliError::input(
+            "--code",
+            format!("markers.{}: {problem}", marker.name),
+        )),
+        None => Ok(text),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_parse_with_units() {
+        assert_eq!(parse_timeout("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_timeout("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_timeout("0.25"), Ok(Duration::from_millis(250)));
+        assert!(parse_timeout("5ms").is_err());
+        assert!(parse_timeout("2 minutes").is_err());
+    }
+}
