@@ -9,8 +9,11 @@
 //! at encoder count 0x1_2345_6789 (sent as its low 32 bits, 0x2345_6789), to unit 7, with the
 //! queue at the default holding register 16: slot 2 is registers 24–27.
 
+mod modbus_frames;
+
 use std::time::Duration;
 
+use modbus_frames::{crc16, fc16_request, mbap_pdu, rtu_pdu};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -76,59 +79,6 @@ const RESPONSE_RTU: [u8; 8] = [
 
 /// The registers the request writes.
 const WORDS: [u16; 4] = [0x0001, 0x0012, 0x2345, 0x6789];
-
-/// CRC-16/MODBUS [MBSL §6.2.2]: polynomial A001h (8005h reflected), start FFFFh.
-fn crc16(bytes: &[u8]) -> u16 {
-    let mut crc = 0xFFFFu16;
-    for &byte in bytes {
-        crc ^= u16::from(byte);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xA001
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    crc
-}
-
-/// An MBAP frame's unit id and PDU when the header is consistent [MBTCP §3.1.3].
-fn mbap_pdu(frame: &[u8]) -> Option<(u8, &[u8])> {
-    let length = usize::from(u16::from_be_bytes([*frame.get(4)?, *frame.get(5)?]));
-    let protocol = u16::from_be_bytes([frame[2], frame[3]]);
-    (protocol == 0 && length >= 2 && frame.len() == 6 + length).then(|| (frame[6], &frame[7..]))
-}
-
-/// An RTU frame's unit id and PDU when its CRC (low byte first) is right.
-fn rtu_pdu(frame: &[u8]) -> Option<(u8, &[u8])> {
-    let (body, crc) = frame.split_at(frame.len().checked_sub(2)?);
-    if body.len() < 2 || crc16(body).to_le_bytes() != crc {
-        return None;
-    }
-    Some((body[0], &body[1..]))
-}
-
-/// An FC 16 request PDU, checked as §6.12 asks: address, and the registers when the quantity is
-/// 1–123, the byte count twice the quantity and the data that long.
-fn fc16_request(pdu: &[u8]) -> Option<(u16, Vec<u16>)> {
-    let (&function, rest) = pdu.split_first()?;
-    let address = u16::from_be_bytes([*rest.first()?, *rest.get(1)?]);
-    let quantity = u16::from_be_bytes([*rest.get(2)?, *rest.get(3)?]);
-    let byte_count = *rest.get(4)?;
-    let data = rest.get(5..)?;
-    let valid = function == 0x10
-        && (1..=123).contains(&quantity)
-        && usize::from(byte_count) == 2 * usize::from(quantity)
-        && data.len() == usize::from(byte_count);
-    valid.then(|| {
-        let words = data
-            .chunks_exact(2)
-            .map(|pair| u16::from_be_bytes([pair[0], pair[1]]))
-            .collect();
-        (address, words)
-    })
-}
 
 /// An FC 16 response PDU: the starting address and quantity echoed [MBAP §6.12].
 fn fc16_response(pdu: &[u8]) -> Option<(u16, u16)> {

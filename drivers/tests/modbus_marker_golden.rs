@@ -7,6 +7,9 @@
 //! request's payload decodes back into the code text, golden reply words parse into status, and
 //! tokio-modbus reads the same PDUs as the spec writes them.
 
+mod modbus_frames;
+
+use modbus_frames::{fc16_request, mbap_pdu, rtu_pdu};
 use tokio_modbus::bytes::Bytes;
 use tokio_modbus::{Request, Response};
 use tracemark_drivers::modbus_marker::ModbusMarkerMap;
@@ -17,38 +20,6 @@ use tracemark_drivers::modbus_marker::map::{
     CounterMap, LoadSignal, Order, RegisterTable, StatusMap,
 };
 
-/// CRC-16/MODBUS [MBSL §6.2.2]: polynomial A001h (8005h reflected), start FFFFh.
-fn crc16(bytes: &[u8]) -> u16 {
-    let mut crc = 0xFFFFu16;
-    for &byte in bytes {
-        crc ^= u16::from(byte);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xA001
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    crc
-}
-
-/// An RTU frame's PDU when its CRC (low byte first) is right.
-fn rtu_pdu(frame: &[u8]) -> Option<&[u8]> {
-    let (body, crc) = frame.split_at(frame.len().checked_sub(2)?);
-    if body.len() < 2 || crc16(body).to_le_bytes() != crc {
-        return None;
-    }
-    Some(&body[1..])
-}
-
-/// An MBAP frame's unit id and PDU when the header is consistent [MBTCP §3.1.3].
-fn mbap_pdu(frame: &[u8]) -> Option<(u8, &[u8])> {
-    let length = usize::from(u16::from_be_bytes([*frame.get(4)?, *frame.get(5)?]));
-    let protocol = u16::from_be_bytes([frame[2], frame[3]]);
-    (protocol == 0 && frame.len() == 6 + length).then(|| (frame[6], &frame[7..]))
-}
-
 /// The words of an FC 03 / FC 04 response PDU: function, byte count, then the registers high
 /// byte first [MBAP §6.3, §6.4]. `None` until the PDU is whole.
 fn read_response_words(pdu: &[u8]) -> Option<Vec<u16>> {
@@ -57,23 +28,6 @@ fn read_response_words(pdu: &[u8]) -> Option<Vec<u16>> {
         data.chunks_exact(2)
             .map(|pair| u16::from_be_bytes([pair[0], pair[1]]))
             .collect()
-    })
-}
-
-/// The words an FC 16 request PDU carries: function, address, quantity, byte count, registers
-/// [MBAP §6.12].
-fn write_request_words(pdu: &[u8]) -> Option<(u16, Vec<u16>)> {
-    let address = u16::from_be_bytes([*pdu.get(1)?, *pdu.get(2)?]);
-    let quantity = usize::from(u16::from_be_bytes([*pdu.get(3)?, *pdu.get(4)?]));
-    let count = usize::from(*pdu.get(5)?);
-    let data = pdu.get(6..)?;
-    (pdu[0] == 0x10 && count == 2 * quantity && data.len() == count).then(|| {
-        (
-            address,
-            data.chunks_exact(2)
-                .map(|pair| u16::from_be_bytes([pair[0], pair[1]]))
-                .collect(),
-        )
     })
 }
 
@@ -103,7 +57,7 @@ fn write_multiple_registers_request_carries_the_code_over_tcp() {
     let map = small_map();
     let (unit, pdu) = mbap_pdu(&wire).expect("MBAP header consistent");
     assert_eq!(unit, 1);
-    let (address, words) = write_request_words(pdu).expect("FC 16 request");
+    let (address, words) = fc16_request(pdu).expect("FC 16 request");
     assert_eq!(address, map.code_register);
     assert_eq!(
         words,
@@ -120,7 +74,7 @@ fn write_multiple_registers_request_carries_the_code_over_tcp() {
     for end in 0..wire.len() {
         assert!(
             mbap_pdu(&wire[..end])
-                .and_then(|(_, p)| write_request_words(p))
+                .and_then(|(_, p)| fc16_request(p))
                 .is_none(),
             "prefix of {end} bytes"
         );
@@ -143,10 +97,7 @@ fn write_multiple_registers_spec_example() {
         0x00, 0x01, // starting address 1
         0x00, 0x02, // quantity 2
     ];
-    assert_eq!(
-        write_request_words(&request),
-        Some((1, vec![0x000A, 0x0102]))
-    );
+    assert_eq!(fc16_request(&request), Some((1, vec![0x000A, 0x0102])));
     assert_eq!(
         Response::try_from(Bytes::copy_from_slice(&response)).unwrap(),
         Response::WriteMultipleRegisters(1, 2)
@@ -174,13 +125,13 @@ fn write_multiple_registers_request_over_rtu_and_a_corrupted_crc() {
         0x31, 0x32, // '1', '2'
         0xD2, 0xCE, // CRC CED2h, low byte first
     ];
-    let pdu = rtu_pdu(&wire).expect("CRC right");
-    let (_, words) = write_request_words(pdu).expect("FC 16 request");
+    let (_, pdu) = rtu_pdu(&wire).expect("CRC right");
+    let (_, words) = fc16_request(pdu).expect("FC 16 request");
     assert_eq!(decode_code(&small_map(), &words).unwrap(), "AB12");
     for end in 0..wire.len() {
         assert!(
             rtu_pdu(&wire[..end])
-                .and_then(write_request_words)
+                .and_then(|(_, p)| fc16_request(p))
                 .is_none(),
             "prefix of {end} bytes"
         );
@@ -248,7 +199,7 @@ fn read_input_registers_over_rtu_and_a_corrupted_crc() {
         0xF1, 0xC9, // CRC C9F1h, low byte first
     ];
     assert_eq!(
-        Request::try_from(Bytes::copy_from_slice(rtu_pdu(&request).expect("CRC"))).unwrap(),
+        Request::try_from(Bytes::copy_from_slice(rtu_pdu(&request).expect("CRC").1)).unwrap(),
         Request::ReadInputRegisters(0, 4)
     );
     let reply = [
@@ -260,7 +211,7 @@ fn read_input_registers_over_rtu_and_a_corrupted_crc() {
         0x00, 0x05, // 5 codes queued
         0xB4, 0x0E, // CRC 0EB4h, low byte first
     ];
-    let words = read_response_words(rtu_pdu(&reply).expect("CRC")).expect("FC 04 reply");
+    let words = read_response_words(rtu_pdu(&reply).expect("CRC").1).expect("FC 04 reply");
     let map = ModbusMarkerMap::default();
     let readings = Readings::decode(&map, &[(map.reads()[0], words)]).unwrap();
     assert_eq!((readings.counter, readings.buffer_count), (65_538, Some(5)));
@@ -356,7 +307,7 @@ fn write_single_register_spec_example_is_a_command() {
         0x06, 0x00, 0x01, 0x00, 0x03, // the PDU above
         0x9A, 0x9B, // CRC 9B9Ah, low byte first
     ];
-    assert_eq!(rtu_pdu(&rtu), Some(&pdu[..]));
+    assert_eq!(rtu_pdu(&rtu).map(|(_, p)| p), Some(&pdu[..]));
 }
 
 #[test]
