@@ -2,11 +2,13 @@
 //! for byte, and the errors a wrong unit id, a refused address or a missing device give.
 //! The client against the PLC simulator: `simulators/tests/plc_line_io.rs`.
 
+mod modbus_frames;
+
 use std::time::Duration;
 
+use modbus_frames::scripted_tcp;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 use tracemark_drivers::lineio::{
     LineIo, LineIoError, LineIoMap, RejectOutcome, RejectStatus, StackLight,
 };
@@ -16,42 +18,6 @@ use tracemark_drivers::transport::{SerialSettings, Transport};
 const GUARD: Duration = Duration::from_secs(20);
 /// Reply timeout when a reply is expected.
 const TIMEOUT: Duration = Duration::from_secs(5);
-
-/// A Modbus TCP device that answers one connection from a script: for each request it reads one
-/// MBAP frame and sends the scripted reply (`None`: stays silent). Returns the frames it read.
-async fn scripted_tcp(replies: Vec<Option<Vec<u8>>>) -> (Transport, JoinHandle<Vec<Vec<u8>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
-    let addr = listener.local_addr().expect("bound address");
-    let device = tokio::spawn(async move {
-        let (mut stream, _) = listener.accept().await.expect("client connects");
-        let mut frames = Vec::new();
-        for reply in replies {
-            // MBAP header: transaction (2), protocol (2), length (2) counting the unit id on.
-            let mut frame = vec![0; 6];
-            if stream.read_exact(&mut frame).await.is_err() {
-                break;
-            }
-            let length = usize::from(u16::from_be_bytes([frame[4], frame[5]]));
-            frame.resize(6 + length, 0);
-            stream
-                .read_exact(&mut frame[6..])
-                .await
-                .expect("whole frame");
-            frames.push(frame);
-            match reply {
-                Some(reply) => stream.write_all(&reply).await.expect("reply sent"),
-                None => {
-                    // Silent: hold the connection until the client gives up.
-                    let mut rest = Vec::new();
-                    let _ = stream.read_to_end(&mut rest).await;
-                    break;
-                }
-            }
-        }
-        frames
-    });
-    (Transport::Tcp(addr.to_string()), device)
-}
 
 /// The input block of the tracemark map: encoder, detections count, ring (u32, high word first),
 /// then the 16 reject outcomes (`seq` u32 high word first, `status` u16); `rejects` are

@@ -13,10 +13,8 @@ mod modbus_frames;
 
 use std::time::Duration;
 
-use modbus_frames::{crc16, fc16_request, mbap_pdu, rtu_pdu};
+use modbus_frames::{crc16, fc16_request, mbap_pdu, rtu_pdu, scripted_tcp};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 use tokio_modbus::bytes::Bytes;
 use tokio_modbus::{Request, Response};
 use tracemark_drivers::lineio::{LineIo, LineIoError, LineIoMap};
@@ -182,28 +180,6 @@ fn queue_request_and_response_over_rtu_and_a_corrupted_crc() {
     assert_eq!(rtu_pdu(&damaged), None);
 }
 
-/// A Modbus TCP device that reads one request per scripted reply and sends the reply; returns
-/// the frames it read.
-async fn scripted_tcp(replies: Vec<Vec<u8>>) -> (Transport, JoinHandle<Vec<Vec<u8>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
-    let addr = listener.local_addr().expect("bound address");
-    let device = tokio::spawn(async move {
-        let (mut stream, _) = listener.accept().await.expect("client connects");
-        let mut frames = Vec::new();
-        for reply in replies {
-            let mut frame = vec![0; 6];
-            stream.read_exact(&mut frame).await.expect("header");
-            let length = usize::from(u16::from_be_bytes([frame[4], frame[5]]));
-            frame.resize(6 + length, 0);
-            stream.read_exact(&mut frame[6..]).await.expect("frame");
-            frames.push(frame);
-            stream.write_all(&reply).await.expect("reply sent");
-        }
-        frames
-    });
-    (Transport::Tcp(addr.to_string()), device)
-}
-
 async fn connect(transport: &Transport) -> LineIo {
     LineIo::connect(transport, 7, LineIoMap::default(), TIMEOUT)
         .await
@@ -212,7 +188,7 @@ async fn connect(transport: &Transport) -> LineIo {
 
 #[tokio::test]
 async fn queue_reject_sends_the_golden_request_and_takes_the_golden_response() {
-    let (transport, device) = scripted_tcp(vec![RESPONSE_TCP.to_vec()]).await;
+    let (transport, device) = scripted_tcp(vec![Some(RESPONSE_TCP.to_vec())]).await;
     let mut io = connect(&transport).await;
     io.queue_reject(SEQ, FIRE_AT).await.expect("queued");
     drop(io);
@@ -227,7 +203,8 @@ async fn queue_reject_refuses_a_response_that_echoes_another_quantity_or_address
     let mut address = RESPONSE_TCP;
     address[9] = 0x14;
     address[0..2].copy_from_slice(&[0x00, 0x01]); // the second request's transaction
-    let (transport, _device) = scripted_tcp(vec![quantity.to_vec(), address.to_vec()]).await;
+    let (transport, _device) =
+        scripted_tcp(vec![Some(quantity.to_vec()), Some(address.to_vec())]).await;
     let mut io = connect(&transport).await;
     let error = io.queue_reject(SEQ, FIRE_AT).await.expect_err("wrong echo");
     assert!(matches!(error, LineIoError::Protocol { .. }), "{error:?}");
@@ -254,7 +231,7 @@ async fn queue_reject_exception_03_is_a_per_request_error() {
         0x90, // FC 16 + 0x80: exception
         0x03, // exception 03 Illegal Data Value
     ];
-    let (transport, _device) = scripted_tcp(vec![exception.to_vec()]).await;
+    let (transport, _device) = scripted_tcp(vec![Some(exception.to_vec())]).await;
     let mut io = connect(&transport).await;
     let error = io.queue_reject(SEQ, FIRE_AT).await.expect_err("refused");
     assert!(!error.is_link_error());
@@ -280,7 +257,7 @@ async fn set_gate_timing_sends_two_golden_fc06_writes() {
         0x00, 0x02, // HR 2: gate confirm timeout
         0x00, 0x33, // 51 ms: 50.2 ms rounded up
     ];
-    let (transport, device) = scripted_tcp(vec![half.to_vec(), confirm.to_vec()]).await;
+    let (transport, device) = scripted_tcp(vec![Some(half.to_vec()), Some(confirm.to_vec())]).await;
     let mut io = connect(&transport).await;
     io.set_gate_timing(125, Duration::from_micros(50_200))
         .await

@@ -3,6 +3,8 @@
 //! simulator's and tokio-modbus's code, so the vectors are checked independently.
 #![allow(dead_code, unreachable_pub)]
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
 /// CRC-16/MODBUS [MBSL §6.2.2]: polynomial A001h (8005h reflected), start FFFFh.
 pub fn crc16(bytes: &[u8]) -> u16 {
     let mut crc = 0xFFFFu16;
@@ -54,4 +56,50 @@ pub fn fc16_request(pdu: &[u8]) -> Option<(u16, Vec<u16>)> {
             .collect();
         (address, words)
     })
+}
+
+/// A Modbus TCP device that answers one connection from a script: for each request it reads one
+/// MBAP frame and sends the scripted reply (`None`: stays silent). Returns the frames it read.
+pub async fn scripted_tcp(
+    replies: Vec<Option<Vec<u8>>>,
+) -> (
+    tracemark_drivers::transport::Transport,
+    tokio::task::JoinHandle<Vec<Vec<u8>>>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind port 0");
+    let addr = listener.local_addr().expect("bound address");
+    let device = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.expect("client connects");
+        let mut frames = Vec::new();
+        for reply in replies {
+            // MBAP header: transaction (2), protocol (2), length (2) counting the unit id on.
+            let mut frame = vec![0; 6];
+            if stream.read_exact(&mut frame).await.is_err() {
+                break;
+            }
+            let length = usize::from(u16::from_be_bytes([frame[4], frame[5]]));
+            frame.resize(6 + length, 0);
+            stream
+                .read_exact(&mut frame[6..])
+                .await
+                .expect("whole frame");
+            frames.push(frame);
+            match reply {
+                Some(reply) => stream.write_all(&reply).await.expect("reply sent"),
+                None => {
+                    // Silent: hold the connection until the client gives up.
+                    let mut rest = Vec::new();
+                    let _ = stream.read_to_end(&mut rest).await;
+                    break;
+                }
+            }
+        }
+        frames
+    });
+    (
+        tracemark_drivers::transport::Transport::Tcp(addr.to_string()),
+        device,
+    )
 }
