@@ -11,12 +11,15 @@ use indicatif::ProgressBar;
 use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tracemark_sim::ascii::AsciiSim;
+use tracemark_sim::codenet::CodenetSim;
 use tracemark_sim::linx::LinxSim;
 use tracemark_sim::modbus_marker::ModbusMarkerSim;
 use tracemark_sim::plc::PlcSim;
 use tracemark_sim::twin::{GroundTruth, MqttPublisher, Twin, TwinConfig, TwinProgress};
 use tracemark_sim::vision::{DamageRates, VisionSim};
 use tracemark_sim::zipher::ZipherSim;
+use tracemark_sim::zpl::ZplSim;
 use tracemark_sim::{Fault, MarkerSim};
 
 use crate::broker::EmbeddedBroker;
@@ -176,6 +179,7 @@ pub async fn run(
         username: None,
         password_env: None,
         ca_file: None,
+        client_auth: None,
         keep_alive: Duration::from_secs(30),
     });
     if let Some(speed) = options.speed_upm {
@@ -198,7 +202,28 @@ pub async fn run(
             );
             run_with(sim, line, store, batch, options, broker, bar).await
         }
-        other => anyhow::bail!("the twin has no simulator for {other:?} markers yet"),
+        "codenet" => {
+            let sim = CodenetSim::new(tracemark_sim::codenet::DEFAULT_DEPTH);
+            run_with(sim, line, store, batch, options, broker, bar).await
+        }
+        "zpl" => {
+            // The simulated printer holds as many labels as the driver may queue.
+            let depth = crate::line::zpl_config(&line.markers[0])
+                .map_err(anyhow::Error::msg)?
+                .max_queued_labels;
+            let sim = ZplSim::new(usize::try_from(depth).unwrap_or(usize::MAX));
+            run_with(sim, line, store, batch, options, broker, bar).await
+        }
+        "ascii" => {
+            let config = crate::line::ascii_config(&line.markers[0]).map_err(anyhow::Error::msg)?;
+            let depth = config
+                .depth()
+                .and_then(|depth| usize::try_from(depth).ok())
+                .unwrap_or(tracemark_sim::ascii::DEFAULT_DEPTH);
+            let sim = AsciiSim::new(config, depth);
+            run_with(sim, line, store, batch, options, broker, bar).await
+        }
+        other => anyhow::bail!("the twin has no simulator for {other:?} markers"),
     }
 }
 

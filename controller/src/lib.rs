@@ -9,5 +9,6 @@ pub mod commissioning;
 pub mod config;
 pub mod http;
 pub mod line;
+pub mod mqtt_endpoint;
 pub mod store;
 pub mod verify;

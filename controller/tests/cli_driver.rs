@@ -140,6 +140,57 @@ async fn zipher_marker_probes_and_nothing_is_printed() {
     assert_nothing_printed(&sim);
 }
 
+/// Probes `device` of the shipped config `shipped`, its marker at `address` moved to `sim`
+/// (with the config's template and device-description files beside it).
+async fn probes_and_prints_nothing<M: MarkerSim>(
+    sim: M,
+    shipped: &str,
+    address: &str,
+    device: &str,
+) {
+    let (listener, addr) = listen().await;
+    let server = sim.clone();
+    tokio::spawn(async move { server.serve_tcp(listener).await });
+    let dir = tempdir();
+    let configs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../line-configs");
+    for (folder, file) in [
+        ("labels", "unit-label.zpl"),
+        ("devices", "keyence-md-x.toml"),
+    ] {
+        std::fs::create_dir_all(dir.path().join(folder)).expect("mkdir");
+        std::fs::copy(
+            configs.join(folder).join(file),
+            dir.path().join(folder).join(file),
+        )
+        .expect("copy a config's file");
+    }
+    let file = config(dir.path(), shipped, &[(address, addr.to_string())]);
+    let out = probe(&file, &["--device", device]).await;
+    assert_passed(&out, &format!("markers.{device}"));
+    assert_nothing_printed(&sim);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codenet_zpl_and_ascii_markers_probe_and_nothing_is_printed() {
+    let codenet = tracemark_sim::codenet::CodenetSim::new(32);
+    probes_and_prints_nothing(codenet, "cosmetics.toml", "192.168.60.11:7000", "cij").await;
+    let zpl = tracemark_sim::zpl::ZplSim::new(8);
+    probes_and_prints_nothing(
+        zpl,
+        "appliance-labels.toml",
+        "192.168.40.10:9100",
+        "labeller",
+    )
+    .await;
+    let description = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../line-configs/devices/keyence-md-x.toml"),
+    )
+    .expect("the Keyence description");
+    let config = tracemark_drivers::ascii::AsciiConfig::from_toml(&description).expect("valid");
+    let laser = tracemark_sim::ascii::AsciiSim::new(config, 1);
+    probes_and_prints_nothing(laser, "breaker-laser.toml", "192.168.50.20:50002", "laser").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn modbus_marker_probes_with_the_configs_map_and_nothing_is_printed() {
     let dir = tempdir();

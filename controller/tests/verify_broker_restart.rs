@@ -56,7 +56,8 @@ async fn results_survive_broker_restarts_and_count_once() {
     subscription.client_id = format!("tracemark-restart-{}", std::process::id());
 
     // tracemark subscribes, receives the first results, then goes away.
-    let (mut results, mut link) = spawn_subscription(subscription.clone());
+    let (mut results, mut link) =
+        spawn_subscription(subscription.clone()).expect("subscription options");
     wait_subscribed(&mut link).await;
     publish(broker.port, topic, 1..21).await;
     let mut seen = BTreeSet::new();
@@ -80,7 +81,7 @@ async fn results_survive_broker_restarts_and_count_once() {
     broker.stop();
     broker.start();
 
-    let (mut results, mut link) = spawn_subscription(subscription);
+    let (mut results, mut link) = spawn_subscription(subscription).expect("subscription options");
     wait_subscribed(&mut link).await;
     while seen.len() < 60 {
         match tokio::time::timeout(Duration::from_secs(10), results.recv()).await {

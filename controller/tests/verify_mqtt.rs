@@ -73,7 +73,7 @@ const PITCH: u64 = 50;
 /// Starts the subscription and returns its results once the broker acknowledged it (the
 /// readiness signal).
 async fn subscribed(subscription: Subscription) -> tokio::sync::mpsc::Receiver<Received> {
-    let (results, mut link) = spawn_subscription(subscription);
+    let (results, mut link) = spawn_subscription(subscription).expect("subscription options");
     tokio::time::timeout(Duration::from_secs(10), async {
         while *link.borrow_and_update() != Link::Subscribed {
             link.changed().await.expect("subscription task alive");

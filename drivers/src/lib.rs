@@ -1,9 +1,12 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
+pub mod ascii;
+pub mod codenet;
 pub mod lineio;
 pub mod linx;
 pub mod marker;
 pub mod modbus_marker;
 pub mod transport;
 pub mod zipher;
+pub mod zpl;

@@ -170,6 +170,8 @@ impl SimSnapshot {
 
 /// The library API every simulated marker offers to tests and the line twin.
 pub trait MarkerSim: Clone + Send + Sync + 'static {
+    /// The simulator's name in logs, e.g. `"zipher sim"`.
+    const NAME: &'static str;
     /// A print-go, as the product-detect photocell gives one.
     fn trigger(&self) -> TriggerOutcome;
     /// Injects a fault; [`Fault::Disconnect`] drops the current connection now.
@@ -193,7 +195,20 @@ pub trait MarkerSim: Clone + Send + Sync + 'static {
         io: S,
     ) -> impl Future<Output = std::io::Result<()>> + Send;
     /// Accepts TCP connections one after another, as a device's single port does.
-    fn serve_tcp(&self, listener: TcpListener) -> impl Future<Output = std::io::Result<()>> + Send;
+    fn serve_tcp(&self, listener: TcpListener) -> impl Future<Output = std::io::Result<()>> + Send {
+        async move {
+            loop {
+                let (stream, peer) = listener.accept().await?;
+                // Replies are small and each one is awaited: no Nagle delay.
+                stream.set_nodelay(true)?;
+                tracing::info!(%peer, sim = Self::NAME, "host connected");
+                if let Err(error) = self.serve(stream).await {
+                    tracing::debug!(%error, sim = Self::NAME, "connection ended");
+                }
+                tracing::info!(%peer, sim = Self::NAME, "host disconnected");
+            }
+        }
+    }
     /// Serves the device's serial framing on one byte stream (a pseudo-terminal); the same as
     /// [`MarkerSim::serve`] unless the protocol frames differently on a serial line (Modbus:
     /// RTU instead of MBAP).
@@ -204,6 +219,52 @@ pub trait MarkerSim: Clone + Send + Sync + 'static {
         self.serve(io)
     }
 }
+
+/// The [`MarkerSim`] methods that only pass a call to the device model in `self.core` (a
+/// [`SimCore`]) and tell waiters: the same in every simulator, written once. The model has
+/// `trigger`, `inject`, `clear`, `faults` and `prints`; the impl gives `NAME`, `snapshot` and
+/// the serving methods.
+macro_rules! marker_sim_plumbing {
+    () => {
+        fn trigger(&self) -> $crate::marker::TriggerOutcome {
+            let outcome = self.core.device().trigger();
+            tracing::debug!(?outcome, sim = Self::NAME, "print-go");
+            self.core.changed();
+            outcome
+        }
+
+        fn inject(&self, fault: $crate::marker::Fault) {
+            tracing::info!(%fault, sim = Self::NAME, "fault injected");
+            self.core.device().inject(fault);
+            if fault == $crate::marker::Fault::Disconnect {
+                self.core.request_disconnect();
+            }
+            self.core.changed();
+        }
+
+        fn clear(&self, fault: $crate::marker::Fault) {
+            tracing::info!(%fault, sim = Self::NAME, "fault cleared");
+            self.core.device().clear(fault);
+            self.core.changed();
+        }
+
+        fn faults(&self) -> Vec<$crate::marker::Fault> {
+            self.core.device().faults()
+        }
+
+        fn prints(&self) -> Vec<$crate::marker::Print> {
+            self.core.device().prints().to_vec()
+        }
+
+        async fn wait_until(
+            &self,
+            ready: impl Fn(&$crate::marker::SimSnapshot) -> bool + Send,
+        ) -> $crate::marker::SimSnapshot {
+            self.core.wait_until(|| self.snapshot(), ready).await
+        }
+    };
+}
+pub(crate) use marker_sim_plumbing;
 
 /// The plumbing between a device model, its serving loop and the library API.
 #[derive(Debug)]

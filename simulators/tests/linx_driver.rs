@@ -288,37 +288,11 @@ async fn ink_out_clears_the_buffer_and_reports_codes_in_flight() {
 #[tokio::test]
 async fn reprint_on_empty_is_detected() {
     let mut h = linx(Link::Pty, 8, 3, &[Fault::ReprintOnEmpty]).await;
-    h.handle.start().await.unwrap();
-    let codes = h.feed(1).await;
-    h.print_all(&codes).await;
-    // The buffer is empty; a print-go makes the printer reprint the old code.
-    assert!(matches!(
-        h.sim.trigger(),
-        tracemark_sim::linx::TriggerOutcome::Reprinted(_)
-    ));
-    h.expect("PrintWithoutCode", |e| {
-        matches!(e, MarkerEvent::PrintWithoutCode { count: 1 })
-    })
-    .await;
-    h.expect("Faulted(PrintWithoutCode)", |e| {
-        matches!(
-            e,
-            MarkerEvent::State(MarkerState::Faulted(FaultReason::PrintWithoutCode {
-                count: 1
-            }))
-        )
-    })
-    .await;
+    h.reprint_on_empty_faults_and_confirms_nothing().await;
     assert!(
         h.drain_log().contains(&MarkerEvent::EmptyPrintGo),
         "the printer's print-go error bit is reported too"
     );
-    assert_eq!(
-        h.printed_ids(),
-        vec![codes[0].id()],
-        "the reprint confirms no code"
-    );
-    h.sim_until(|s| !s.printing()).await;
 
     // A restart acknowledges the fault.
     h.handle.start().await.unwrap();

@@ -11,8 +11,8 @@ use tokio::net::TcpListener;
 
 use common::{Harness, Link, REPLY_TIMEOUT_MS, marker_config};
 use tracemark_drivers::marker::{
-    DeviceSession, FaultReason, LinkError, MarkerDevice, MarkerError, MarkerEvent, MarkerState,
-    PrintProgress, PushOutcome, VoidReason,
+    DeviceSession, FaultReason, LinkError, MarkerDevice, MarkerEvent, MarkerState, PrintProgress,
+    PushOutcome, VoidReason,
 };
 use tracemark_drivers::modbus_marker::{ModbusMarker, ModbusMarkerMap};
 use tracemark_drivers::transport::{SerialSettings, Transport};
@@ -204,64 +204,15 @@ async fn head_open_silence_is_a_fault_and_the_reconnection_settles() {
 #[tokio::test]
 async fn ink_out_faults_clears_the_buffer_and_refuses_start() {
     let mut h = marker(Link::Tcp, 16, 3, &[]).await;
-    h.handle.start().await.unwrap();
-    let codes = h.feed(3).await;
-    h.sim_until(|s| s.buffered() == 3).await;
-    h.sim.inject(Fault::InkOut);
-    let faulted = h
-        .expect("Faulted(Device)", |e| {
-            is_faulted(e, |r| matches!(r, FaultReason::Device { .. }))
-        })
+    h.consumable_out_voids_the_buffer(3, "ink or consumable out (status bit 1)")
         .await;
-    assert_eq!(
-        faulted,
-        MarkerEvent::State(MarkerState::Faulted(FaultReason::Device {
-            detail: "ink or consumable out (status bit 1)".to_owned()
-        }))
-    );
-    h.expect("Voided", |e| matches!(e, MarkerEvent::Voided { .. }))
-        .await;
-    assert!(h.sim.buffered().is_empty());
-    assert_eq!(
-        h.voided_ids(),
-        vec![
-            (codes[0].id(), VoidReason::Fault),
-            (codes[1].id(), VoidReason::Fault),
-            (codes[2].id(), VoidReason::Fault)
-        ]
-    );
-    assert!(matches!(
-        h.handle.start().await,
-        Err(MarkerError::Faulted(_))
-    ));
-    h.sim.clear(Fault::InkOut);
-    h.expect_state(MarkerState::Connected).await;
-    h.handle.start().await.unwrap();
-    let more = h.feed(1).await;
-    h.print_all(&more).await;
+    h.recovers_from(Fault::InkOut).await;
 }
 
 #[tokio::test]
 async fn reprint_on_empty_is_a_print_without_code_from_the_counter() {
     let mut h = marker(Link::Tcp, 16, 3, &[Fault::ReprintOnEmpty]).await;
-    h.handle.start().await.unwrap();
-    let codes = h.feed(1).await;
-    h.print_all(&codes).await;
-    assert!(matches!(h.sim.trigger(), TriggerOutcome::Reprinted(_)));
-    h.expect("PrintWithoutCode", |e| {
-        matches!(e, MarkerEvent::PrintWithoutCode { count: 1 })
-    })
-    .await;
-    h.expect("Faulted(PrintWithoutCode)", |e| {
-        is_faulted(e, |r| *r == FaultReason::PrintWithoutCode { count: 1 })
-    })
-    .await;
-    assert_eq!(
-        h.printed_ids(),
-        vec![codes[0].id()],
-        "the reprint confirms no code"
-    );
-    h.sim_until(|s| !s.printing()).await;
+    h.reprint_on_empty_faults_and_confirms_nothing().await;
     h.handle.start().await.unwrap();
     h.expect_state(MarkerState::Connected).await;
 }

@@ -1,5 +1,5 @@
 //! `tracemark-sim plc`: announces its address on the first stdout line, answers the line I/O
-//! client over Modbus TCP and takes commands on stdin.
+//! client over Modbus TCP or Modbus RTU on a pseudo-terminal, and takes commands on stdin.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tracemark_drivers::lineio::{LineIo, LineIoMap};
-use tracemark_drivers::transport::Transport;
+use tracemark_drivers::transport::{SerialSettings, Transport};
 
 /// Guard against a hung test; never a synchronisation point.
 const GUARD: Duration = Duration::from_secs(20);
@@ -33,10 +33,13 @@ impl Sim {
         let stdin = child.stdin.take().expect("stdin is piped");
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
         let first = Self::line_of(&mut stdout).await;
-        let addr = first
-            .strip_prefix("listening: ")
-            .unwrap_or_else(|| panic!("first line is `listening: ADDR`, got `{first}`"));
-        let transport = Transport::Tcp(addr.to_owned());
+        let transport = if let Some(addr) = first.strip_prefix("listening: ") {
+            Transport::Tcp(addr.to_owned())
+        } else if let Some(path) = first.strip_prefix("pty: ") {
+            Transport::Serial(SerialSettings::new(path, 19_200))
+        } else {
+            panic!("first line is `listening: ADDR` or `pty: PATH`, got `{first}`")
+        };
         Self {
             child,
             stdin,
@@ -167,4 +170,19 @@ async fn plc_rate_needs_a_pitch() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("--pitch-counts"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plc_pty_serves_modbus_rtu() {
+    let mut sim = Sim::start(&["--pty", "--unit-id", "2"]).await;
+    let mut io = sim.connect(2).await;
+    assert!(io.poll().await.expect("baseline").detections.is_empty());
+    sim.command("encoder 777\nstatus").await;
+    assert_eq!(sim.command("detect").await, "detect: 1");
+    let poll = io.poll().await.expect("poll over RTU");
+    assert_eq!((poll.encoder, poll.detections), (777, vec![777]));
+    io.set_gate(true).await.expect("a coil write over RTU");
+    assert!(io.poll().await.expect("poll").gate_confirmed);
+    io.set_gate(false).await.expect("gate off");
+    assert!(!io.poll().await.expect("poll").gate_confirmed);
 }

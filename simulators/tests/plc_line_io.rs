@@ -11,7 +11,7 @@ use tokio::task::JoinHandle;
 use tracemark_drivers::lineio::{
     LineIo, LineIoError, LineIoMap, LineIoPoll, RejectOutcome, RejectStatus, StackLight,
 };
-use tracemark_drivers::transport::Transport;
+use tracemark_drivers::transport::{SerialSettings, Transport};
 use tracemark_sim::plc::{PlcFault, PlcSim, PlcSnapshot};
 
 /// Guard against a hung test; never a synchronisation point.
@@ -48,6 +48,25 @@ impl Plc {
         Self {
             sim,
             transport: Transport::Tcp(addr.to_string()),
+            server,
+        }
+    }
+
+    /// The PLC on a pseudo-terminal, speaking Modbus RTU (`tracemark-sim plc --pty`).
+    fn start_rtu() -> Self {
+        let sim = PlcSim::new(UNIT);
+        let (master, slave) = tokio_serial::SerialStream::pair().expect("pty pair");
+        let path = tokio_serial::SerialPort::name(&slave).expect("pty path");
+        let server = {
+            let sim = sim.clone();
+            tokio::spawn(async move {
+                let _slave = slave;
+                sim.serve_rtu(master).await
+            })
+        };
+        Self {
+            sim,
+            transport: Transport::Serial(SerialSettings::new(path, 115_200)),
             server,
         }
     }
@@ -555,4 +574,39 @@ async fn an_fc16_byte_count_that_disagrees_is_exception_03_and_the_link_stays() 
     .await
     .expect("answers in time");
     assert_eq!(plc.sim.snapshot().rejects_queued(), 0);
+}
+
+#[tokio::test]
+async fn over_modbus_rtu_on_a_pty_detections_arrive_and_a_queued_reject_diverts() {
+    let plc = Plc::start_rtu();
+    let mut io = plc.connect_queue().await;
+    plc.sim.set_encoder(400);
+    plc.sim.detect();
+    let poll = io.poll().await.expect("poll over RTU");
+    assert_eq!(poll.encoder, 400);
+    assert_eq!(poll.detections, vec![400]);
+    io.queue_reject(1, 1_000).await.expect("FC 16 over RTU");
+    plc.sim.set_encoder(1_000);
+    let poll = io.poll().await.expect("poll");
+    assert!(poll.gate_confirmed);
+    assert_eq!(outcome(&poll, 1), outcome_of(1, RejectStatus::Diverted));
+
+    // Another unit id on the same serial line: no answer, and the error names the unit.
+    drop(io);
+    let mut other = LineIo::connect(
+        &plc.transport,
+        UNIT + 1,
+        LineIoMap::default(),
+        SHORT_TIMEOUT,
+    )
+    .await
+    .expect("the pty opens again");
+    let error = tokio::time::timeout(GUARD, other.poll())
+        .await
+        .expect("gave up within the guard")
+        .expect_err("no answer for another unit");
+    assert!(
+        error.to_string().contains(&format!("unit {}", UNIT + 1)),
+        "{error}"
+    );
 }

@@ -124,3 +124,68 @@ async fn zipher_pty_prints_its_path_first() {
     assert!(first.starts_with("pty: /dev/"), "{first}");
     child.kill().await.expect("simulator stops");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_print_go_coil_written_over_modbus_tcp_prints_the_next_record() {
+    use tracemark_drivers::zipher::ZipherLink;
+    use tracemark_drivers::zipher::codec::{Response, decode_number};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tracemark-sim"))
+        .args([
+            "zipher",
+            "--tcp",
+            "127.0.0.1:0",
+            "--print-go",
+            "127.0.0.1:0",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("tracemark-sim starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
+    let mut next_line = async || {
+        tokio::time::timeout(GUARD, lines.next_line())
+            .await
+            .expect("a line in time")
+            .expect("stdout readable")
+            .expect("a line")
+    };
+    let first = next_line().await;
+    let marker = first
+        .strip_prefix("listening: ")
+        .expect("listening: ADDR first");
+    let second = next_line().await;
+    let print_go: std::net::SocketAddr = second
+        .strip_prefix("print-go: ")
+        .and_then(|addr| addr.parse().ok())
+        .unwrap_or_else(|| panic!("print-go: ADDR second, got `{second}`"));
+
+    let stream = Transport::Tcp(marker.to_owned())
+        .open()
+        .await
+        .expect("connects");
+    let mut coder = ZipherLink::new(stream, Duration::from_secs(5));
+    for (command, fields) in [
+        ("SEL", vec!["CODES"]),
+        ("SHO", vec!["SERIAL"]),
+        ("SST", vec!["3"]),
+        ("SID", vec!["1", "(01)09506000134352(21)GO0001"]),
+    ] {
+        let reply = coder.request(command, &fields).await.expect("a reply");
+        assert_eq!(reply, Response::Ack, "{command}");
+    }
+    let mut plc = tokio_modbus::client::tcp::connect(print_go)
+        .await
+        .expect("the print-go port takes Modbus TCP");
+    use tokio_modbus::client::Writer as _;
+    plc.write_single_coil(0, true)
+        .await
+        .expect("link")
+        .expect("coil 0 written");
+    let last = coder.request("SLR", &[]).await.expect("SLR reply");
+    assert_eq!(decode_number(&last, "SLR"), Ok(1), "{last:?}");
+    let refused = plc.write_single_coil(7, true).await.expect("link");
+    assert!(refused.is_err(), "coil 7 is not the print-go: {refused:?}");
+    child.kill().await.expect("stopped");
+}

@@ -82,7 +82,56 @@ async fn the_cable_line_rides_through_an_ink_out_over_modbus(stack: Stack) {
     assert_eq!(s["false_rejects"], 0, "{s:#}");
 }
 
+/// Asserts a run of `config` printed and verified every unit through its marker's protocol:
+/// the line id it ran under, every unit printed, and each reject diverted.
+fn assert_every_unit_marked(s: &Value, line_id: &str, units: i64) {
+    assert_eq!(
+        s["line_id"].as_str().map(|id| id.starts_with(line_id)),
+        Some(true),
+        "{s:#}"
+    );
+    assert_eq!(s["printed"].as_i64(), Some(units), "{s:#}");
+    assert_eq!(
+        s["line"]["diverted"],
+        s["line"]["rejected"]
+            .as_object()
+            .map_or(0, |r| { r.values().filter_map(Value::as_i64).sum::<i64>() }),
+        "{s:#}"
+    );
+}
+
+/// The appliance packing line: a ZPL print-and-apply labeller over TCP, its label template
+/// and a fixed product-name field from the config, at twelve times the line's speed.
+async fn the_appliance_label_line(stack: Stack) {
+    let Some(s) = simulate(stack, "appliance-labels.toml", 20, &["--speed", "240"]).await else {
+        return;
+    };
+    assert_every_unit_marked(&s, "pack-2", 20);
+}
+
+/// The breaker line: a laser driven by the generic ASCII driver from the Keyence MD-X device
+/// description, one string in the laser at a time.
+async fn the_breaker_laser_line(stack: Stack) {
+    let Some(s) = simulate(stack, "breaker-laser.toml", 20, &["--speed", "240"]).await else {
+        return;
+    };
+    assert_every_unit_marked(&s, "mcb-1", 20);
+}
+
+/// The cosmetics filling line: a Codenet continuous-inkjet printer over TCP at its own speed,
+/// with heavy camera damage.
+async fn the_cosmetics_line(stack: Stack) {
+    let Some(s) = simulate(stack, "cosmetics.toml", 60, &["--faults", "heavy"]).await else {
+        return;
+    };
+    assert_every_unit_marked(&s, "fill-4", 60);
+    assert!(s["rejected"].as_i64().unwrap_or(0) > 0, "{s:#}");
+}
+
 on_both_stacks!(
+    the_appliance_label_line,
+    the_breaker_laser_line,
+    the_cosmetics_line,
     the_pharma_carton_line,
     the_cable_line,
     the_cable_line_rides_through_an_ink_out_over_modbus,

@@ -57,9 +57,6 @@ pub(crate) struct ProbeArgs {
 /// The default test code: plainly not a trace code, should it ever show up anywhere.
 const PROBE_CODE: &str = "TRACEMARK-PROBE";
 
-/// The marker kinds the probe (and the line runtime) can drive.
-const PROBED_MARKERS: [&str; 3] = ["linx_rci", "zipher", "modbus_marker"];
-
 pub(crate) fn run(command: DriverCommand) -> Result<(), CliError> {
     match command {
         DriverCommand::Probe(args) => probe(&args),
@@ -132,16 +129,6 @@ fn find_device<'a>(line: &'a Line, name: &str) -> Result<Device<'a>, CliError> {
             "--device",
             format!("both markers.{bare} and plcs.{bare} exist: name one of them"),
         )),
-        (Some(marker), None) if !PROBED_MARKERS.contains(&marker.kind.as_str()) => {
-            Err(CliError::input(
-                "--device",
-                format!(
-                    "markers.{bare} is a {} marker: the probe drives {} markers",
-                    marker.kind,
-                    PROBED_MARKERS.join(", ")
-                ),
-            ))
-        }
         (Some(marker), None) => Ok(Device::Marker(marker)),
         (None, Some(plc)) => Ok(Device::Plc(plc)),
         (None, None) => {

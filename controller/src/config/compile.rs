@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use tracemark_drivers::ascii::AsciiConfig;
 use tracemark_drivers::modbus_marker::ModbusMarkerMap;
 
 use super::raw::{self, TransportSection};
@@ -129,8 +130,11 @@ pub struct Marker {
     pub unit_id: Option<u8>,
     /// Register map (`modbus_marker`: the config's, or the default map).
     pub registers: Option<ModbusMarkerMap>,
-    /// Template file (`zpl`, `ascii`), resolved against the config's directory.
+    /// Template file (`zpl` label, `ascii` device description), resolved against the
+    /// config's directory.
     pub template: Option<PathBuf>,
+    /// Fixed label fields (`zpl`): `^FN` number → text.
+    pub label_fields: BTreeMap<u16, String>,
     /// Stored message or job to select before printing.
     pub job: Option<String>,
 }
@@ -199,6 +203,8 @@ pub struct Mqtt {
     pub password_env: Option<String>,
     /// CA file for TLS.
     pub ca_file: Option<PathBuf>,
+    /// Client certificate and key files for TLS, both or neither.
+    pub client_auth: Option<(PathBuf, PathBuf)>,
     /// Keep-alive.
     pub keep_alive: Duration,
 }
@@ -447,25 +453,53 @@ fn check_markers(
             (None, false) => None,
         };
         let template = match (&m.template, m.kind.as_str()) {
-            (None, kind @ ("zpl" | "ascii")) => {
+            (None, "ascii") => {
                 errors.push(
                     format!("{path}.template"),
-                    format!("a {kind} marker needs a template file"),
+                    "an ascii marker needs its device description file",
                 );
                 None
             }
-            (Some(file), _) => {
+            (Some(_), kind) if kind != "zpl" && kind != "ascii" => {
+                errors.push(
+                    format!("{path}.template"),
+                    "only a zpl or an ascii marker has a template",
+                );
+                None
+            }
+            (Some(file), kind) => {
                 let resolved = base.join(file);
-                if !resolved.is_file() {
-                    errors.push(
+                match std::fs::read_to_string(&resolved) {
+                    Err(e) => errors.push(
                         format!("{path}.template"),
-                        format!("{} is not a file", resolved.display()),
-                    );
+                        format!("cannot read {}: {e}", resolved.display()),
+                    ),
+                    Ok(text) if kind == "ascii" => {
+                        if let Err(invalid) = AsciiConfig::from_toml(&text) {
+                            errors.push(
+                                format!("{path}.template"),
+                                format!("{}: {invalid}", resolved.display()),
+                            );
+                        }
+                    }
+                    Ok(_) => {}
                 }
                 Some(resolved)
             }
             (None, _) => None,
         };
+        let mut label_fields = BTreeMap::new();
+        for (number, text) in &m.label_fields {
+            let key = format!("{path}.label_fields.{number}");
+            match number.parse::<u16>() {
+                _ if m.kind != "zpl" => errors.push(key, "only a zpl marker has label fields"),
+                // ^FN1 carries the code (ZPL II Programming Guide, ^FN: 1–9999).
+                Ok(n @ 2..=9999) => {
+                    label_fields.insert(n, text.clone());
+                }
+                _ => errors.push(key, "a field number from 2 to 9999 (^FN1 carries the code)"),
+            }
+        }
         let transport = check_transport(&format!("{path}.transport"), &m.transport, errors);
         markers.push(Marker {
             name: name.clone(),
@@ -479,6 +513,7 @@ fn check_markers(
             unit_id: m.unit_id.or((m.kind == "modbus_marker").then_some(1)),
             registers,
             template,
+            label_fields,
             job: m.job.clone(),
         });
     }
@@ -679,18 +714,49 @@ fn check_mqtt(m: &raw::MqttSection, line_id: &str, base: &Path, errors: &mut Err
     if m.password_env.is_some() && m.username.is_none() {
         errors.push("mqtt.password_env", "a password needs a username");
     }
-    let ca_file = m.ca_file.as_ref().map(|file| {
+    let mut tls_file = |key: &str, file: &Option<String>, marker: &str| {
+        let file = file.as_ref()?;
         let resolved = base.join(file);
+        let path = format!("mqtt.{key}");
         if !tls {
-            errors.push("mqtt.ca_file", "only used with mqtts://");
-        } else if !resolved.is_file() {
-            errors.push(
-                "mqtt.ca_file",
-                format!("{} is not a file", resolved.display()),
-            );
+            errors.push(path, "only used with mqtts://");
+        } else {
+            match std::fs::read_to_string(&resolved) {
+                // Only a PEM marker is checked here; the TLS handshake checks the rest.
+                Ok(text) if text.contains(marker) => {}
+                Ok(_) => errors.push(
+                    path,
+                    format!("{} holds no `{marker}` (PEM expected)", resolved.display()),
+                ),
+                Err(error) => {
+                    errors.push(path, format!("cannot read {}: {error}", resolved.display()))
+                }
+            }
         }
-        resolved
-    });
+        Some(resolved)
+    };
+    let ca_file = tls_file("ca_file", &m.ca_file, "-----BEGIN CERTIFICATE-----");
+    let client_cert = tls_file(
+        "client_cert_file",
+        &m.client_cert_file,
+        "-----BEGIN CERTIFICATE-----",
+    );
+    let client_key = tls_file("client_key_file", &m.client_key_file, "PRIVATE KEY-----");
+    let client_auth = match (client_cert, client_key) {
+        (Some(cert), Some(key)) => Some((cert, key)),
+        (None, None) => None,
+        (Some(_), None) => {
+            errors.push("mqtt.client_key_file", "a client certificate needs its key");
+            None
+        }
+        (None, Some(_)) => {
+            errors.push(
+                "mqtt.client_cert_file",
+                "a client key needs its certificate",
+            );
+            None
+        }
+    };
     if m.keep_alive_s < 5 {
         errors.push(
             "mqtt.keep_alive_s",
@@ -708,6 +774,7 @@ fn check_mqtt(m: &raw::MqttSection, line_id: &str, base: &Path, errors: &mut Err
         username: m.username.clone(),
         password_env: m.password_env.clone(),
         ca_file,
+        client_auth,
         keep_alive: Duration::from_secs(u64::from(m.keep_alive_s)),
     }
 }

@@ -117,9 +117,14 @@ pub struct MarkerSection {
     /// the map of docs/protocols/modbus-marker.md.
     #[serde(default)]
     pub registers: Option<ModbusMarkerMap>,
-    /// Label or message template (`zpl`, `ascii`): a file path relative to the config.
+    /// A file relative to the config: the label template (`zpl`: a ZPL format body whose
+    /// `^FN1` takes the code; default a DataMatrix and the code as text) or the device
+    /// description (`ascii`, required; docs/protocols/ascii.md).
     #[serde(default)]
     pub template: Option<String>,
+    /// Fixed label fields (`zpl` only): `^FN` number → text, e.g. `{ 2 = "ACME 500 g" }`.
+    #[serde(default)]
+    pub label_fields: BTreeMap<String, String>,
     /// The message (Linx) or job (Zipher) stored in the device that holds the code field,
     /// selected before printing. Default: keep what the device has selected.
     #[serde(default)]
@@ -223,9 +228,15 @@ pub struct MqttSection {
     /// The environment variable holding the password (never the password itself).
     #[serde(default)]
     pub password_env: Option<String>,
-    /// CA certificate file for `mqtts://`.
+    /// CA certificate file (PEM) for `mqtts://`; without it the system's roots are trusted.
     #[serde(default)]
     pub ca_file: Option<String>,
+    /// Client certificate (PEM) for brokers that require one (`mqtts://` only).
+    #[serde(default)]
+    pub client_cert_file: Option<String>,
+    /// The client certificate's private key (PEM).
+    #[serde(default)]
+    pub client_key_file: Option<String>,
     /// Keep-alive in seconds. Default 30.
     #[serde(default = "default_keep_alive_s")]
     pub keep_alive_s: u16,

@@ -292,3 +292,101 @@ fn a_modbus_marker_without_a_map_gets_the_default_one() {
         Some(tracemark_drivers::modbus_marker::ModbusMarkerMap::default())
     );
 }
+
+#[test]
+fn mqtt_tls_files_are_checked_and_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("notes.txt"), "not a certificate\n").expect("write");
+    std::fs::write(
+        dir.path().join("client.pem"),
+        "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+    )
+    .expect("write");
+    let errors_with = |mqtt: &str| -> Vec<String> {
+        let path = write(dir.path(), &format!("{MINIMAL}\n[mqtt]\n{mqtt}"));
+        match load_with_env(&path, BTreeMap::new()) {
+            Ok(line) => panic!("expected errors, got {line:?}"),
+            Err(e) => e.errors.iter().map(ToString::to_string).collect(),
+        }
+    };
+    let notes = dir.path().join("notes.txt");
+    assert_eq!(
+        errors_with(
+            "url = \"mqtts://broker\"\nca_file = \"notes.txt\"\nclient_cert_file = \"client.pem\"\n"
+        ),
+        [
+            format!(
+                "mqtt.ca_file: {} holds no `-----BEGIN CERTIFICATE-----` (PEM expected)",
+                notes.display()
+            ),
+            "mqtt.client_key_file: a client certificate needs its key".to_owned(),
+        ]
+    );
+    assert_eq!(
+        errors_with(
+            "url = \"mqtt://broker\"\nclient_cert_file = \"client.pem\"\nclient_key_file = \"gone.key\"\n"
+        ),
+        [
+            "mqtt.client_cert_file: only used with mqtts://",
+            "mqtt.client_key_file: only used with mqtts://",
+        ]
+    );
+    let missing = errors_with("url = \"mqtts://broker\"\nca_file = \"gone.pem\"\n");
+    assert_eq!(missing.len(), 1, "{missing:?}");
+    assert!(
+        missing[0].starts_with(&format!(
+            "mqtt.ca_file: cannot read {}",
+            dir.path().join("gone.pem").display()
+        )),
+        "{missing:?}"
+    );
+}
+
+#[test]
+fn marker_templates_and_label_fields_are_checked_per_type() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("laser.toml"), "model = \"x\"\nbogus = 1\n").expect("write");
+    let errors_with = |text: &str| -> Vec<String> {
+        let path = write(dir.path(), text);
+        match load_with_env(&path, BTreeMap::new()) {
+            Ok(line) => panic!("expected errors, got {line:?}"),
+            Err(e) => e.errors.iter().map(ToString::to_string).collect(),
+        }
+    };
+    assert_eq!(
+        errors_with(&MINIMAL.replace(
+            "type = \"linx_rci\"",
+            "type = \"linx_rci\"\ntemplate = \"laser.toml\"\nlabel_fields = { 2 = \"x\" }"
+        )),
+        [
+            "markers.m1.template: only a zpl or an ascii marker has a template",
+            "markers.m1.label_fields.2: only a zpl marker has label fields",
+        ]
+    );
+    assert_eq!(
+        errors_with(&MINIMAL.replace(
+            "type = \"linx_rci\"",
+            "type = \"zpl\"\nlabel_fields = { 1 = \"the code?\", two = \"x\" }"
+        )),
+        [
+            "markers.m1.label_fields.1: a field number from 2 to 9999 (^FN1 carries the code)",
+            "markers.m1.label_fields.two: a field number from 2 to 9999 (^FN1 carries the code)",
+        ]
+    );
+    let errors = errors_with(&MINIMAL.replace(
+        "type = \"linx_rci\"",
+        "type = \"ascii\"\ntemplate = \"laser.toml\"",
+    ));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with(&format!(
+            "markers.m1.template: {}: ",
+            dir.path().join("laser.toml").display()
+        )) && errors[0].contains("bogus"),
+        "{errors:?}"
+    );
+    assert_eq!(
+        errors_with(&MINIMAL.replace("type = \"linx_rci\"", "type = \"ascii\"")),
+        ["markers.m1.template: an ascii marker needs its device description file"]
+    );
+}

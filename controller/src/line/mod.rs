@@ -15,6 +15,7 @@
 //! safe and every code still `reserved` or `sent` is voided.
 
 mod core;
+mod devices;
 mod feeder;
 mod gate;
 mod publish;
@@ -26,18 +27,16 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 use tracemark_drivers::lineio::LineIoMap;
-use tracemark_drivers::linx::{LinxConfig, LinxMarker};
 use tracemark_drivers::marker::{
     MarkerConfig, MarkerEvent, MarkerHandle, MarkerState, create_marker,
 };
-use tracemark_drivers::modbus_marker::ModbusMarker;
 use tracemark_drivers::transport::{Parity, SerialSettings, Transport as DeviceTransport};
-use tracemark_drivers::zipher::{ZipherConfig, ZipherMarker};
 
 use crate::config::{Line, Transport};
 use crate::store::{BatchState, Store, StoreError};
 use crate::verify::{self, Grade, mqtt::Link};
 
+pub use devices::{ascii_config, marker_device, zpl_config};
 pub use recover::Recovered;
 
 /// What the runtime needs.
@@ -273,14 +272,14 @@ pub async fn run_line(
     .await
     .map_err(|e| LineError::Device(format!("PLC {} at {plc_where}: {e}", plc.name)))?;
 
-    let broker = format!("{}:{}", subscription.host, subscription.port);
+    let broker = subscription.endpoint.describe();
+    let (results, mut link) = verify::mqtt::spawn_subscription(subscription.clone())
+        .map_err(|e| LineError::Config(e.to_string()))?;
     let publisher = tokio::spawn(publish::publish_state(
-        subscription.host.clone(),
-        subscription.port,
+        subscription.endpoint,
         line.id.clone(),
         stats.subscribe(),
     ));
-    let (results, mut link) = verify::mqtt::spawn_subscription(subscription);
     wait_ready(options.connect_timeout, async {
         link.wait_for(|l| *l == Link::Subscribed)
             .await
@@ -300,51 +299,8 @@ pub async fn run_line(
     // without an underrun, few enough that a stop voids only a handful.
     let (code_tx, code_rx) = mpsc::channel(FEED_AHEAD);
     let (marker_events_tx, marker_events) = mpsc::channel::<MarkerEvent>(4096);
-    let transport = device_transport(&marker.transport);
-    let timeout_ms = marker.timeout.as_millis() as u64;
-    let handle = match marker.kind.as_str() {
-        "linx_rci" => spawn_marker(
-            LinxMarker::new(
-                transport,
-                LinxConfig {
-                    reply_timeout_ms: timeout_ms,
-                    message: marker.job.clone(),
-                },
-            ),
-            marker_config,
-            code_rx,
-            marker_events_tx,
-        ),
-        "zipher" => spawn_marker(
-            ZipherMarker::new(
-                transport,
-                ZipherConfig {
-                    reply_timeout_ms: timeout_ms,
-                    job: marker.job.clone(),
-                    ..ZipherConfig::default()
-                },
-            ),
-            marker_config,
-            code_rx,
-            marker_events_tx,
-        ),
-        "modbus_marker" => {
-            let device = ModbusMarker::new(
-                transport,
-                marker.unit_id.unwrap_or(1),
-                marker.registers.clone().unwrap_or_default(),
-                marker.timeout,
-            )
-            .map_err(|e| LineError::Config(format!("marker {}: {e}", marker.name)))?;
-            spawn_marker(device, marker_config, code_rx, marker_events_tx)
-        }
-        other => {
-            return Err(LineError::Config(format!(
-                "marker {}: the runtime does not drive {other:?} markers yet",
-                marker.name
-            )));
-        }
-    };
+    let device = devices::marker_device(marker).map_err(LineError::Config)?;
+    let handle = spawn_marker(device, marker_config, code_rx, marker_events_tx);
     let marker_where = marker.transport.describe();
     let mut state = handle.state();
     wait_ready(options.connect_timeout, async {

@@ -7,20 +7,26 @@
 
 use std::time::Duration;
 
-use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, QoS};
+use rumqttc::{AsyncClient, Event, Outgoing, QoS};
 use tokio::sync::watch;
 
 use super::LineStats;
+use crate::mqtt_endpoint::BrokerEndpoint;
 
-/// Publishes `stats` for `line` on the broker at `host:port` until the sender is dropped.
+/// Publishes `stats` for `line` on the broker at `endpoint` until the sender is dropped.
 pub(crate) async fn publish_state(
-    host: String,
-    port: u16,
+    endpoint: BrokerEndpoint,
     line: String,
     mut stats: watch::Receiver<LineStats>,
 ) {
-    let mut options = MqttOptions::new(format!("tracemark-{line}-state"), host, port);
-    options.set_keep_alive(Duration::from_secs(30));
+    let options = match endpoint.options(&format!("tracemark-{line}-state")) {
+        Ok(options) => options,
+        Err(error) => {
+            // The subscription was built from the same endpoint and would have failed first.
+            tracing::warn!(%error, "state publisher: not started");
+            return;
+        }
+    };
     let (client, mut events) = AsyncClient::new(options, 64);
     // The event loop drives the connection (and reconnects); it ends with this task.
     let driver = tokio::spawn(async move {

@@ -26,21 +26,13 @@ pub fn gs1_code_of(data: &str) -> Option<String> {
 }
 
 /// The subscription of a validated line config: broker, client id, credentials (the password
-/// from the environment variable the config names), the line's readers and the first reader's
+/// from the environment variable the config names), TLS, the line's readers and the first reader's
 /// field map. `None` when the line has no `[mqtt]`.
 pub fn subscription_for(line: &crate::config::Line) -> Option<mqtt::Subscription> {
     let broker = line.mqtt.as_ref()?;
     let mut subscription = mqtt::Subscription::new(&broker.host, broker.port, &line.id);
+    subscription.endpoint = crate::mqtt_endpoint::BrokerEndpoint::of(broker);
     subscription.client_id = broker.client_id.clone();
-    subscription.keep_alive = broker.keep_alive;
-    subscription.credentials = broker.username.as_ref().map(|user| {
-        let password = broker
-            .password_env
-            .as_ref()
-            .and_then(|var| std::env::var(var).ok())
-            .unwrap_or_default();
-        (user.clone(), password)
-    });
     subscription.readers = line.readers.iter().map(|r| r.name.clone()).collect();
     if let Some(reader) = line.readers.first() {
         subscription.field_map = FieldMap::new(reader.field_map.clone());

@@ -12,6 +12,7 @@ use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tokio::sync::{mpsc, watch};
 
 use super::payload::{FieldMap, PayloadError, ReadResult, parse_result};
+use crate::mqtt_endpoint::{BrokerEndpoint, EndpointError};
 
 /// Messages larger than this break the connection (rumqttc refuses them); results are refused
 /// above [`super::payload::MAX_PAYLOAD`] long before. Set the broker's `message_size_limit`
@@ -21,16 +22,10 @@ pub const MAX_PACKET: usize = 1024 * 1024;
 /// Where and how to subscribe.
 #[derive(Debug, Clone)]
 pub struct Subscription {
-    /// Broker host.
-    pub host: String,
-    /// Broker port.
-    pub port: u16,
+    /// The broker: address, login, TLS.
+    pub endpoint: BrokerEndpoint,
     /// Client id: the broker keeps this id's session.
     pub client_id: String,
-    /// User name and password, if the broker asks.
-    pub credentials: Option<(String, String)>,
-    /// Keep-alive.
-    pub keep_alive: Duration,
     /// The line id: the topic is `tracemark/<line>/vision/+/result`.
     pub line: String,
     /// Payload field map.
@@ -43,11 +38,8 @@ impl Subscription {
     /// The subscription of a line with default settings, for `mqtt://host:port`.
     pub fn new(host: &str, port: u16, line: &str) -> Self {
         Subscription {
-            host: host.to_owned(),
-            port,
+            endpoint: BrokerEndpoint::plain(host, port),
             client_id: format!("tracemark-{line}"),
-            credentials: None,
-            keep_alive: Duration::from_secs(30),
             line: line.to_owned(),
             field_map: FieldMap::default(),
             readers: Vec::new(),
@@ -123,36 +115,30 @@ pub fn receive(topic: &str, payload: &[u8], map: &FieldMap, readers: &[String]) 
 
 /// Starts the subscription task. Results arrive on the returned receiver; the link state on the
 /// watch channel (`Subscribed` once the broker acknowledged the subscription — the readiness
-/// signal tests wait for). The task ends when the receiver is dropped.
+/// signal tests wait for). The task ends when the receiver is dropped. Fails at once when the
+/// TLS files cannot be used: no retry would mend them.
 pub fn spawn_subscription(
     subscription: Subscription,
-) -> (mpsc::Receiver<Received>, watch::Receiver<Link>) {
-    let (results_tx, results_rx) = mpsc::channel(4096);
-    let (link_tx, link_rx) = watch::channel(Link::Connecting(None));
-    tokio::spawn(run(subscription, results_tx, link_tx));
-    (results_rx, link_rx)
-}
-
-async fn run(
-    subscription: Subscription,
-    results: mpsc::Sender<Received>,
-    link: watch::Sender<Link>,
-) {
-    let mut options = MqttOptions::new(
-        subscription.client_id.clone(),
-        subscription.host.clone(),
-        subscription.port,
-    );
+) -> Result<(mpsc::Receiver<Received>, watch::Receiver<Link>), EndpointError> {
+    let mut options = subscription.endpoint.options(&subscription.client_id)?;
     options
-        .set_keep_alive(subscription.keep_alive)
         .set_clean_session(false)
         // A result is acknowledged only once it is handed over: if tracemark stops in between,
         // the broker delivers it again (QoS 1), and the tracker drops the repeat by seq.
         .set_manual_acks(true)
         .set_max_packet_size(MAX_PACKET, MAX_PACKET);
-    if let Some((user, password)) = &subscription.credentials {
-        options.set_credentials(user.clone(), password.clone());
-    }
+    let (results_tx, results_rx) = mpsc::channel(4096);
+    let (link_tx, link_rx) = watch::channel(Link::Connecting(None));
+    tokio::spawn(run(subscription, options, results_tx, link_tx));
+    Ok((results_rx, link_rx))
+}
+
+async fn run(
+    subscription: Subscription,
+    options: MqttOptions,
+    results: mpsc::Sender<Received>,
+    link: watch::Sender<Link>,
+) {
     let (client, mut events) = AsyncClient::new(options, 64);
     let filter = subscription.topic_filter();
     let mut backoff = Duration::from_millis(100);

@@ -331,7 +331,10 @@ fn the_demo_line_config_gives_subscription_and_geometry() {
     );
     assert_eq!(subscription.readers, ["cam1"]);
     assert_eq!(
-        (subscription.host.as_str(), subscription.port),
+        (
+            subscription.endpoint.host.as_str(),
+            subscription.endpoint.port
+        ),
         ("127.0.0.1", 1883)
     );
     let geometry = tracker_config_for(&line, Grade::C).expect("marker, reader and gate");

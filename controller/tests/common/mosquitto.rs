@@ -31,6 +31,12 @@ pub struct Broker {
 
 impl Broker {
     pub fn new(binary: PathBuf, dir: &Path) -> Broker {
+        Self::with_listener_options(binary, dir, "allow_anonymous true\n")
+    }
+
+    /// A broker whose listener has `options` (mosquitto.conf lines: TLS files, password file,
+    /// `allow_anonymous`, …) in addition to its port and persistence.
+    pub fn with_listener_options(binary: PathBuf, dir: &Path, options: &str) -> Broker {
         // A free port: bound, read, released (no fixed ports in tests).
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -43,7 +49,7 @@ impl Broker {
         std::fs::write(
             &config,
             format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n\
+                "listener {port} 127.0.0.1\n{options}persistence true\n\
                  persistence_location {}/\nlog_dest none\nuser {user}\n",
                 dir.display()
             ),

@@ -7,6 +7,7 @@
 //! [`DeviceSession`] (what to say on it); [`create_marker`] turns it into a task and a
 //! cloneable [`MarkerHandle`]. See `docs/drivers.md` for the model in prose.
 
+mod any;
 mod ledger;
 mod task;
 
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use any::{AnyMarker, AnySession};
 pub use task::{MarkerError, MarkerHandle, MarkerStatus, MarkerTask, create_marker};
 
 /// Identifies a code for the controller (its row in the store). The driver never interprets it.

@@ -187,6 +187,9 @@ pub struct ZipherSession {
     max_records: Option<u64>,
     /// Total count and last printed index at the previous poll, to spot prints without a record.
     last_counts: Option<(u64, u64)>,
+    /// The buffer was cleared and nothing pushed since: the records it held were voided, so
+    /// their indices will never print, and the next record's index jumps past them.
+    cleared: bool,
     /// Record index = tracemark sequence number + this (see [`ZipherMarker`]).
     index_offset: u64,
 }
@@ -201,6 +204,7 @@ impl ZipherSession {
             prepared: false,
             max_records: None,
             last_counts: None,
+            cleared: false,
             index_offset,
         }
     }
@@ -267,6 +271,7 @@ impl DeviceSession for ZipherSession {
             .command("set state offline (SST)", "SST", &[&offline])
             .await?;
         let cleared = self.command("clear buffer (SCB)", "SCB", &[]).await?;
+        self.cleared = cleared.is_ok();
         Ok(cleared.and(match stopped {
             Ok(()) => Ok(()),
             Err(refusal) => {
@@ -289,7 +294,15 @@ impl DeviceSession for ZipherSession {
         if let Err(refusal) = self.prepare().await? {
             return Ok(PushOutcome::Refused(refusal));
         }
-        let index = index.saturating_add(self.index_offset).to_string();
+        let record = index.saturating_add(self.index_offset);
+        if std::mem::take(&mut self.cleared)
+            && let Some((_, last_index)) = self.last_counts.as_mut()
+        {
+            // The voided records' indices are skipped, not printed: count the next index
+            // advance from just before this record.
+            *last_index = (*last_index).max(record.saturating_sub(1));
+        }
+        let index = record.to_string();
         let fields = [index.as_str(), text];
         // A code with `|` or CR would break the framing: refuse it here, it never reaches the
         // device.

@@ -5,9 +5,12 @@ use std::io::Write as _;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use tokio::io::{AsyncBufReadExt, BufReader};
+use tracemark_sim::ascii::AsciiSim;
+use tracemark_sim::codenet::CodenetSim;
 use tracemark_sim::linx::LinxSim;
 use tracemark_sim::modbus_marker::ModbusMarkerSim;
 use tracemark_sim::zipher::ZipherSim;
+use tracemark_sim::zpl::ZplSim;
 use tracemark_sim::{Fault, MarkerSim, run_print_timer};
 
 #[derive(Debug, Parser)]
@@ -27,22 +30,44 @@ enum Device {
     Linx(MarkerArgs),
     /// A Zipher-protocol thermal-transfer / thermal-inkjet coder (text protocol).
     Zipher(MarkerArgs),
+    /// A Codenet continuous-inkjet printer (Domino A-Series style, `ESC … EOT` protocol).
+    Codenet(MarkerArgs),
+    /// A ZPL II label printer in applicator (print-and-apply) mode: stored formats recalled
+    /// with field data, ~HS host status, the SGD label odometer.
+    Zpl(MarkerArgs),
     /// A Modbus register marker (cable/pipe inkjet or laser) with the default register map:
     /// Modbus TCP with --tcp, Modbus RTU with --pty; unit id 1.
     ModbusMarker(MarkerArgs),
+    /// A generic ASCII marker (laser or printer) answering as a device description says:
+    /// tracemark's reference dialect, or the TOML file given with --config
+    /// (docs/protocols/ascii.md); --depth default 16.
+    Ascii(AsciiArgs),
     /// A camera: inspects printed units fed over TCP (`ENCODER CODE` lines), renders, damages
     /// and decodes each, and publishes the result over MQTT (SPEC §5).
     Vision(VisionArgs),
-    /// A line PLC with the tracemark line I/O map over Modbus TCP: encoder, photocell ring,
-    /// reject gate with confirm, stack light, line stop, comm watchdog (SPEC §5).
+    /// A line PLC with the tracemark line I/O map over Modbus TCP (--tcp) or Modbus RTU on a
+    /// pseudo-terminal (--pty): encoder, photocell ring, reject queue and gate with confirm,
+    /// stack light, line stop, comm watchdog (SPEC §5).
     Plc(PlcArgs),
+}
+
+#[derive(Debug, Args)]
+struct AsciiArgs {
+    #[command(flatten)]
+    marker: MarkerArgs,
+    /// The device description (TOML); default: tracemark's reference dialect.
+    #[arg(long, value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]
 struct PlcArgs {
     /// Serve Modbus TCP on HOST:PORT (port 0 picks one); prints `listening: ADDR` first.
     #[arg(long, value_name = "HOST:PORT")]
-    tcp: String,
+    tcp: Option<String>,
+    /// Serve Modbus RTU on a new pseudo-terminal; prints `pty: PATH` as the first stdout line.
+    #[arg(long, conflicts_with = "tcp", required_unless_present = "tcp")]
+    pty: bool,
     /// The unit id answered; requests to other units get no answer.
     #[arg(long, default_value_t = 1)]
     unit_id: u8,
@@ -85,13 +110,19 @@ struct MarkerArgs {
     /// Serve on TCP HOST:PORT (port 0 picks one); prints `listening: ADDR` first.
     #[arg(long, value_name = "HOST:PORT")]
     tcp: Option<String>,
-    /// Code buffer depth (Linx remote buffer entries, Zipher serialization records, Modbus
-    /// marker codes); default 8 for linx, 16 for zipher and modbus-marker.
+    /// Code buffer depth (Linx remote buffer entries, Zipher serialization records, Codenet
+    /// external data entries, ZPL labels, Modbus marker codes, ASCII device queue); default 8
+    /// for linx, 16 for zipher, modbus-marker and ascii, 32 for codenet and zpl.
     #[arg(long)]
     depth: Option<usize>,
     /// Print on the simulator's own timer, units per minute.
     #[arg(long, value_name = "UPM")]
     rate: Option<u32>,
+    /// Take print-go signals over Modbus TCP on HOST:PORT (port 0 picks one): writing coil 0
+    /// ON (FC 05) is one print-go, as a line PLC gives it; prints `print-go: ADDR` as the
+    /// second stdout line.
+    #[arg(long, value_name = "HOST:PORT")]
+    print_go: Option<String>,
     /// Start with a fault in force (repeatable): nak, buffer-full, disconnect, stall, garbage,
     /// ink-out, head-open, reprint-on-empty.
     #[arg(long = "fault", value_name = "NAME", value_parser = parse_fault)]
@@ -132,6 +163,14 @@ async fn main() -> anyhow::Result<()> {
             let depth = args.depth.unwrap_or(tracemark_sim::zipher::DEFAULT_DEPTH);
             run(ZipherSim::new(depth), args).await
         }
+        Device::Codenet(args) => {
+            let depth = args.depth.unwrap_or(tracemark_sim::codenet::DEFAULT_DEPTH);
+            run(CodenetSim::new(depth), args).await
+        }
+        Device::Zpl(args) => {
+            let depth = args.depth.unwrap_or(tracemark_sim::zpl::DEFAULT_DEPTH);
+            run(ZplSim::new(depth), args).await
+        }
         Device::ModbusMarker(args) => {
             let depth = args
                 .depth
@@ -145,6 +184,23 @@ async fn main() -> anyhow::Result<()> {
                 }
             })
             .await
+        }
+        Device::Ascii(args) => {
+            let config = match &args.config {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .with_context(|| format!("cannot read {}", path.display()))?;
+                    tracemark_drivers::ascii::AsciiConfig::from_toml(&text).with_context(|| {
+                        format!("{} is not a usable description", path.display())
+                    })?
+                }
+                None => tracemark_drivers::ascii::AsciiConfig::default(),
+            };
+            let depth = args
+                .marker
+                .depth
+                .unwrap_or(tracemark_sim::ascii::DEFAULT_DEPTH);
+            run(AsciiSim::new(config, depth), args.marker).await
         }
         Device::Vision(args) => run_vision(args).await,
         Device::Plc(args) => run_plc(args).await,
@@ -236,6 +292,16 @@ where
     } else {
         bail!("give --pty or --tcp HOST:PORT");
     };
+    if let Some(addr) = &args.print_go {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("--print-go: cannot listen on {addr}"))?;
+        announce(&format!("print-go: {}", listener.local_addr()?))?;
+        tokio::spawn(tracemark_sim::print_go::serve_print_go(
+            sim.clone(),
+            listener,
+        ));
+    }
     if let Some(rate) = args.rate {
         let sim = sim.clone();
         tokio::spawn(async move { run_print_timer(&sim, rate).await });
@@ -283,13 +349,27 @@ async fn control<M: MarkerSim>(sim: &M) -> anyhow::Result<()> {
 async fn run_plc(args: PlcArgs) -> anyhow::Result<()> {
     use tracemark_sim::plc::{PlcSim, run_conveyor};
     let sim = PlcSim::new(args.unit_id);
-    let listener = tokio::net::TcpListener::bind(&args.tcp)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.tcp))?;
-    announce(&format!("listening: {}", listener.local_addr()?))?;
-    let server = {
+    let server = if let Some(addr) = &args.tcp {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        announce(&format!("listening: {}", listener.local_addr()?))?;
         let sim = sim.clone();
         tokio::spawn(async move { sim.serve_tcp(listener).await })
+    } else {
+        let (master, slave) =
+            tokio_serial::SerialStream::pair().context("cannot create a pty pair")?;
+        let path = tokio_serial::SerialPort::name(&slave).context("the pty has no path")?;
+        announce(&format!("pty: {path}"))?;
+        let sim = sim.clone();
+        tokio::spawn(async move {
+            // The slave end stays open so the master sees no hang-up while the host reopens.
+            let _slave = slave;
+            let mut master = master;
+            loop {
+                sim.serve_rtu(&mut master).await?;
+            }
+        })
     };
     if let (Some(rate), Some(pitch)) = (args.rate, args.pitch_counts) {
         let sim = sim.clone();

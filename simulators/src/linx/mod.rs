@@ -8,10 +8,9 @@ mod printer;
 use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpListener;
 use tracemark_drivers::linx::frame::FrameDecoder;
 use tracemark_drivers::linx::message::Command;
-use tracing::{debug, info};
+use tracing::debug;
 
 use crate::marker::SimCore;
 pub use crate::marker::{Fault, MarkerSim, Print, SimSnapshot, TriggerOutcome};
@@ -52,35 +51,9 @@ impl LinxSim {
 }
 
 impl MarkerSim for LinxSim {
-    fn trigger(&self) -> TriggerOutcome {
-        let outcome = self.core.device().trigger();
-        debug!(?outcome, "linx sim print-go");
-        self.core.changed();
-        outcome
-    }
+    const NAME: &'static str = "linx sim";
 
-    fn inject(&self, fault: Fault) {
-        info!(%fault, "linx sim fault injected");
-        self.core.device().inject(fault);
-        if fault == Fault::Disconnect {
-            self.core.request_disconnect();
-        }
-        self.core.changed();
-    }
-
-    fn clear(&self, fault: Fault) {
-        info!(%fault, "linx sim fault cleared");
-        self.core.device().clear(fault);
-        self.core.changed();
-    }
-
-    fn faults(&self) -> Vec<Fault> {
-        self.core.device().faults()
-    }
-
-    fn prints(&self) -> Vec<Print> {
-        self.core.device().prints().to_vec()
-    }
+    crate::marker::marker_sim_plumbing!();
 
     fn snapshot(&self) -> SimSnapshot {
         let connections = self.core.connections();
@@ -95,10 +68,6 @@ impl MarkerSim for LinxSim {
             connections,
             message: printer.message().map(str::to_owned),
         }
-    }
-
-    async fn wait_until(&self, ready: impl Fn(&SimSnapshot) -> bool + Send) -> SimSnapshot {
-        self.core.wait_until(|| self.snapshot(), ready).await
     }
 
     async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
@@ -152,17 +121,6 @@ impl MarkerSim for LinxSim {
                 io.write_all(&out).await?;
                 io.flush().await?;
             }
-        }
-    }
-
-    async fn serve_tcp(&self, listener: TcpListener) -> std::io::Result<()> {
-        loop {
-            let (stream, peer) = listener.accept().await?;
-            info!(%peer, "linx sim: host connected");
-            if let Err(error) = self.serve(stream).await {
-                debug!(%error, "linx sim: connection ended");
-            }
-            info!(%peer, "linx sim: host disconnected");
         }
     }
 }

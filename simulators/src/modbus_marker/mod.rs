@@ -7,19 +7,19 @@
 //! `docs/protocols/modbus-marker.md`.
 
 mod device;
-mod frame;
 
 use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpListener;
 use tracemark_drivers::modbus_marker::ModbusMarkerMap;
-use tracing::{debug, info};
+use tracing::debug;
 
 use crate::marker::SimCore;
 pub use crate::marker::{Fault, MarkerSim, Print, SimSnapshot, TriggerOutcome};
+use crate::modbus_frame::{
+    RequestFrame, encode_mbap, encode_response, encode_rtu, take_mbap, take_rtu,
+};
 use device::Device;
-use frame::{RequestFrame, encode_mbap, encode_response, encode_rtu, take_mbap, take_rtu};
 
 /// Code buffer depth when none is given.
 pub const DEFAULT_DEPTH: usize = 16;
@@ -153,35 +153,9 @@ impl ModbusMarkerSim {
 }
 
 impl MarkerSim for ModbusMarkerSim {
-    fn trigger(&self) -> TriggerOutcome {
-        let outcome = self.core.device().trigger();
-        debug!(?outcome, "modbus marker sim print-go");
-        self.core.changed();
-        outcome
-    }
+    const NAME: &'static str = "modbus marker sim";
 
-    fn inject(&self, fault: Fault) {
-        info!(%fault, "modbus marker sim fault injected");
-        self.core.device().inject(fault);
-        if fault == Fault::Disconnect {
-            self.core.request_disconnect();
-        }
-        self.core.changed();
-    }
-
-    fn clear(&self, fault: Fault) {
-        info!(%fault, "modbus marker sim fault cleared");
-        self.core.device().clear(fault);
-        self.core.changed();
-    }
-
-    fn faults(&self) -> Vec<Fault> {
-        self.core.device().faults()
-    }
-
-    fn prints(&self) -> Vec<Print> {
-        self.core.device().prints().to_vec()
-    }
+    crate::marker::marker_sim_plumbing!();
 
     fn snapshot(&self) -> SimSnapshot {
         let connections = self.core.connections();
@@ -198,10 +172,6 @@ impl MarkerSim for ModbusMarkerSim {
         }
     }
 
-    async fn wait_until(&self, ready: impl Fn(&SimSnapshot) -> bool + Send) -> SimSnapshot {
-        self.core.wait_until(|| self.snapshot(), ready).await
-    }
-
     /// Serves Modbus TCP (MBAP framing) on one byte stream.
     async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(&self, io: S) -> std::io::Result<()> {
         self.serve_framed(io, Framing::Tcp).await
@@ -212,17 +182,5 @@ impl MarkerSim for ModbusMarkerSim {
         io: S,
     ) -> std::io::Result<()> {
         self.serve_rtu(io).await
-    }
-
-    async fn serve_tcp(&self, listener: TcpListener) -> std::io::Result<()> {
-        loop {
-            let (stream, peer) = listener.accept().await?;
-            stream.set_nodelay(true)?;
-            info!(%peer, "modbus marker sim: host connected");
-            if let Err(error) = self.serve(stream).await {
-                debug!(%error, "modbus marker sim: connection ended");
-            }
-            info!(%peer, "modbus marker sim: host disconnected");
-        }
     }
 }

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 use tokio_modbus::server::Service;
@@ -15,6 +15,7 @@ use tokio_modbus::{ExceptionCode, Response, SlaveRequest};
 use tracing::{debug, info};
 
 use super::{PlcFault, PlcSim};
+use crate::modbus_frame::{encode_response, encode_rtu, take_rtu};
 
 /// MBAP header: transaction (2), protocol (2), length (2) counting the unit id and the PDU
 /// (Modbus Messaging on TCP/IP Implementation Guide V1.0b §3.1.3).
@@ -34,6 +35,52 @@ impl PlcSim {
         };
         let on_process_error = |error: std::io::Error| debug!(%error, "plc sim: connection ended");
         server.serve(&on_connected, on_process_error).await
+    }
+
+    /// Serves Modbus RTU (Modbus over Serial Line V1.02) on one byte stream — the master end of
+    /// a pseudo-terminal — until it ends. Frames are found by function code and CRC
+    /// ([`take_rtu`]); a frame with a bad CRC or for another unit gets no reply (MBSL §2.4.1).
+    /// [`PlcFault::Disconnect`] has no meaning on a serial line; a stall answers nothing.
+    pub async fn serve_rtu<S: AsyncRead + AsyncWrite + Unpin + Send>(
+        &self,
+        mut io: S,
+    ) -> std::io::Result<()> {
+        let mut received = Vec::new();
+        let mut chunk = [0u8; 512];
+        loop {
+            let read = io.read(&mut chunk).await?;
+            if read == 0 {
+                return Ok(());
+            }
+            received.extend_from_slice(&chunk[..read]);
+            while let Some(frame) = take_rtu(&mut received) {
+                let answer = match frame.request() {
+                    Some(request) => self.handle(SlaveRequest {
+                        slave: frame.unit,
+                        request,
+                    }),
+                    // A PDU tokio-modbus cannot decode (an FC 16 whose byte count disagrees
+                    // with its quantity): exception 03, as §6.12 asks.
+                    None => {
+                        let mine = self.update(|state| {
+                            state.unit_id == frame.unit && !state.faults.contains(&PlcFault::Stall)
+                        });
+                        if mine {
+                            Err(ExceptionCode::IllegalDataValue)
+                        } else {
+                            Ok(None)
+                        }
+                    }
+                };
+                let pdu = match answer {
+                    Ok(None) => continue,
+                    Ok(Some(response)) => encode_response(frame.function(), &Ok(response)),
+                    Err(exception) => encode_response(frame.function(), &Err(exception)),
+                };
+                io.write_all(&encode_rtu(frame.unit, &pdu)).await?;
+                io.flush().await?;
+            }
+        }
     }
 
     fn accept(&self, stream: TcpStream, peer: SocketAddr) -> Option<(PlcService, DroppableStream)> {

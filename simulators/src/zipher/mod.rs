@@ -7,9 +7,8 @@ mod printer;
 use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpListener;
 use tracemark_drivers::zipher::codec::LineDecoder;
-use tracing::{debug, info};
+use tracing::debug;
 
 use crate::marker::SimCore;
 pub use crate::marker::{Fault, MarkerSim, Print, SimSnapshot, TriggerOutcome};
@@ -50,35 +49,9 @@ impl ZipherSim {
 }
 
 impl MarkerSim for ZipherSim {
-    fn trigger(&self) -> TriggerOutcome {
-        let outcome = self.core.device().trigger();
-        debug!(?outcome, "zipher sim print-go");
-        self.core.changed();
-        outcome
-    }
+    const NAME: &'static str = "zipher sim";
 
-    fn inject(&self, fault: Fault) {
-        info!(%fault, "zipher sim fault injected");
-        self.core.device().inject(fault);
-        if fault == Fault::Disconnect {
-            self.core.request_disconnect();
-        }
-        self.core.changed();
-    }
-
-    fn clear(&self, fault: Fault) {
-        info!(%fault, "zipher sim fault cleared");
-        self.core.device().clear(fault);
-        self.core.changed();
-    }
-
-    fn faults(&self) -> Vec<Fault> {
-        self.core.device().faults()
-    }
-
-    fn prints(&self) -> Vec<Print> {
-        self.core.device().prints().to_vec()
-    }
+    crate::marker::marker_sim_plumbing!();
 
     fn snapshot(&self) -> SimSnapshot {
         let connections = self.core.connections();
@@ -93,10 +66,6 @@ impl MarkerSim for ZipherSim {
             connections,
             message: coder.job().map(str::to_owned),
         }
-    }
-
-    async fn wait_until(&self, ready: impl Fn(&SimSnapshot) -> bool + Send) -> SimSnapshot {
-        self.core.wait_until(|| self.snapshot(), ready).await
     }
 
     async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
@@ -143,17 +112,6 @@ impl MarkerSim for ZipherSim {
                 io.write_all(&out).await?;
                 io.flush().await?;
             }
-        }
-    }
-
-    async fn serve_tcp(&self, listener: TcpListener) -> std::io::Result<()> {
-        loop {
-            let (stream, peer) = listener.accept().await?;
-            info!(%peer, "zipher sim: host connected");
-            if let Err(error) = self.serve(stream).await {
-                debug!(%error, "zipher sim: connection ended");
-            }
-            info!(%peer, "zipher sim: host disconnected");
         }
     }
 }

@@ -8,16 +8,18 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracemark_drivers::marker::{
-    Code, CodeId, MarkerConfig, MarkerDevice, MarkerEvent, MarkerHandle, MarkerState, VoidReason,
-    create_marker,
+    Code, CodeId, FaultReason, MarkerConfig, MarkerDevice, MarkerError, MarkerEvent, MarkerHandle,
+    MarkerState, VoidReason, create_marker,
 };
 use tracemark_drivers::transport::{BoxedStream, SerialSettings, Transport};
-use tracemark_sim::{MarkerSim, SimSnapshot};
+use tracemark_sim::{Fault, MarkerSim, SimSnapshot, TriggerOutcome};
 
 /// Reply timeout of the drivers under test: long enough that a loaded CI machine never turns a
 /// slow reply into a link loss (that would void codes a test expects to print); the silence tests
-/// wait this long once.
-pub const REPLY_TIMEOUT_MS: u64 = 1_000;
+/// over a real pty wait this long once. The driver and the simulator share one test runtime, so
+/// a process descheduled for longer than this between a request and the simulator's reading it
+/// wakes with the driver's timer already expired: 1 s was once too short on a loaded CI machine.
+pub const REPLY_TIMEOUT_MS: u64 = 4_000;
 
 /// Guard against a hung test; never a synchronisation point.
 pub const GUARD: Duration = Duration::from_secs(20);
@@ -176,10 +178,19 @@ impl<M: MarkerSim> Harness<M> {
         .await;
     }
 
-    pub async fn sim_until(&self, ready: impl Fn(&SimSnapshot) -> bool + Send) -> SimSnapshot {
-        tokio::time::timeout(GUARD, self.sim.wait_until(ready))
-            .await
-            .expect("simulator reached the expected state")
+    /// Waits until the simulator's snapshot satisfies `ready`; on the guard, fails with the
+    /// snapshot and every driver event so far, which tell a hung driver from a hung simulator.
+    pub async fn sim_until(&mut self, ready: impl Fn(&SimSnapshot) -> bool + Send) -> SimSnapshot {
+        match tokio::time::timeout(GUARD, self.sim.wait_until(ready)).await {
+            Ok(snapshot) => snapshot,
+            Err(_) => {
+                let snapshot = self.sim.snapshot();
+                let log = self.drain_log().to_vec();
+                panic!(
+                    "simulator never reached the expected state: {snapshot:#?}; events: {log:#?}"
+                )
+            }
+        }
     }
 
     /// Events received so far and still queued, without waiting.
@@ -211,6 +222,75 @@ impl<M: MarkerSim> Harness<M> {
             })
             .flatten()
             .collect()
+    }
+
+    /// Starts, fills the device with `n` codes and runs it out of ink (or ribbon, or labels):
+    /// the driver must fault with `detail`, clear the device and void all `n` codes, and
+    /// refuse to start while the fault lasts.
+    pub async fn consumable_out_voids_the_buffer(&mut self, n: u64, detail: &str) {
+        self.handle.start().await.expect("start");
+        let codes = self.feed(n).await;
+        self.sim_until(|s| s.buffered() as u64 == n).await;
+        self.sim.inject(Fault::InkOut);
+        let faulted = self
+            .expect("Faulted(Device)", |e| {
+                matches!(
+                    e,
+                    MarkerEvent::State(MarkerState::Faulted(FaultReason::Device { .. }))
+                )
+            })
+            .await;
+        assert_eq!(
+            faulted,
+            MarkerEvent::State(MarkerState::Faulted(FaultReason::Device {
+                detail: detail.to_owned()
+            }))
+        );
+        self.expect("Voided", |e| matches!(e, MarkerEvent::Voided { .. }))
+            .await;
+        assert_eq!(self.sim.snapshot().buffered(), 0, "the device was cleared");
+        let voided: Vec<_> = codes.iter().map(|c| (c.id(), VoidReason::Fault)).collect();
+        assert_eq!(self.voided_ids(), voided);
+        assert!(matches!(
+            self.handle.start().await,
+            Err(MarkerError::Faulted(_))
+        ));
+    }
+
+    /// Clears `fault`, waits for the driver to see the device healthy, restarts and prints one
+    /// more code.
+    pub async fn recovers_from(&mut self, fault: Fault) {
+        self.sim.clear(fault);
+        self.expect_state(MarkerState::Connected).await;
+        self.handle.start().await.expect("start");
+        let more = self.feed(1).await;
+        self.print_all(&more).await;
+    }
+
+    /// With [`Fault::ReprintOnEmpty`] in force: starts, prints one code,
+    /// then gives a print-go on the empty buffer, which reprints it. The driver must report one
+    /// print without a code, fault, confirm nothing more, and stop the device printing.
+    pub async fn reprint_on_empty_faults_and_confirms_nothing(&mut self) {
+        self.handle.start().await.expect("start");
+        let codes = self.feed(1).await;
+        self.print_all(&codes).await;
+        assert!(matches!(self.sim.trigger(), TriggerOutcome::Reprinted(_)));
+        self.expect("PrintWithoutCode", |e| {
+            matches!(e, MarkerEvent::PrintWithoutCode { count: 1 })
+        })
+        .await;
+        self.expect("Faulted(PrintWithoutCode)", |e| {
+            *e == MarkerEvent::State(MarkerState::Faulted(FaultReason::PrintWithoutCode {
+                count: 1,
+            }))
+        })
+        .await;
+        assert_eq!(
+            self.printed_ids(),
+            vec![codes[0].id()],
+            "the reprint confirms no code"
+        );
+        self.sim_until(|s| !s.printing()).await;
     }
 
     /// Prints `codes` one print-go at a time, each once the driver has put it in the buffer,

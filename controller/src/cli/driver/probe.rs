@@ -6,14 +6,11 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tracemark::config::{Line, Marker, Plc, Transport};
-use tracemark::line::device_transport;
+use tracemark::line::{device_transport, marker_device};
 use tracemark_drivers::lineio::{LineIo, LineIoError, LineIoMap, LineIoPoll, RejectStatus};
-use tracemark_drivers::linx::{LinxConfig, LinxMarker};
 use tracemark_drivers::marker::{
     DeviceSession, DeviceStatus, LinkError, MarkerDevice, PrintProgress, PushOutcome, Refusal,
 };
-use tracemark_drivers::modbus_marker::ModbusMarker;
-use tracemark_drivers::zipher::{ZipherConfig, ZipherMarker};
 
 /// What the probe saw.
 #[derive(Debug, Serialize)]
@@ -242,6 +239,9 @@ impl Link {
         let (modbus, protocol) = match kind {
             "linx_rci" => (false, "Linx RCI"),
             "zipher" => (false, "the Zipher text protocol"),
+            "codenet" => (false, "the Codenet protocol"),
+            "zpl" => (false, "ZPL (~HS host status)"),
+            "ascii" => (false, "the device description's protocol"),
             _ => (true, "Modbus"),
         };
         Link {
@@ -319,7 +319,6 @@ impl Link {
 pub(super) async fn probe_marker(marker: &Marker, code: &str, timeout: Duration) -> Report {
     let transport = device_transport(&marker.transport);
     let target = transport.describe();
-    let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
     let mut report = Report::new(
         format!("markers.{}", marker.name),
         &marker.kind,
@@ -328,44 +327,24 @@ pub(super) async fn probe_marker(marker: &Marker, code: &str, timeout: Duration)
     );
     report.code = Some(code.to_owned());
     let link = Link::of(&marker.transport, &marker.kind);
-    let (steps, code_left) = match marker.kind.as_str() {
-        "linx_rci" => {
-            let device = LinxMarker::new(
-                transport,
-                LinxConfig {
-                    reply_timeout_ms: timeout_ms,
-                    message: marker.job.clone(),
-                },
-            );
-            probe_device(device, target, code, timeout, link).await
-        }
-        "zipher" => {
-            let device = ZipherMarker::new(
-                transport,
-                ZipherConfig {
-                    reply_timeout_ms: timeout_ms,
-                    job: marker.job.clone(),
-                    ..ZipherConfig::default()
-                },
-            );
-            probe_device(device, target, code, timeout, link).await
-        }
-        _ => {
-            let map = marker.registers.clone().unwrap_or_default();
-            match ModbusMarker::new(transport, marker.unit_id.unwrap_or(1), map, timeout) {
-                Ok(device) => probe_device(device, target, code, timeout, link).await,
-                // The config compile step checked the map; this is the driver agreeing.
-                Err(invalid) => (
-                    vec![Step::failed(
-                        "connect",
-                        Duration::ZERO,
-                        invalid.to_string(),
-                        "fix markers.<name>.registers (tracemark config validate)",
-                    )],
-                    false,
-                ),
-            }
-        }
+    // The probe's --timeout is the reply timeout, whatever the config says.
+    let probed = Marker {
+        timeout,
+        ..marker.clone()
+    };
+    let (steps, code_left) = match marker_device(&probed) {
+        Ok(device) => probe_device(device, target, code, timeout, link).await,
+        // The config compile step checked the map and the files; this is the driver agreeing,
+        // or a file changed since.
+        Err(invalid) => (
+            vec![Step::failed(
+                "connect",
+                Duration::ZERO,
+                invalid,
+                "fix the marker's settings (tracemark config validate FILE)",
+            )],
+            false,
+        ),
     };
     report.steps = steps;
     report.code_left = code_left;

@@ -1,4 +1,4 @@
-//! Modbus framing for the simulated marker over any byte stream: the MBAP header (Modbus
+//! Modbus framing for the simulated marker and PLC over any byte stream: the MBAP header (Modbus
 //! Messaging on TCP/IP Implementation Guide V1.0b §3.1.3) and RTU frames with CRC-16 (Modbus
 //! over Serial Line V1.02 §2.5.1, §6.2.2). Request PDUs are decoded by tokio-modbus; response
 //! PDUs are encoded here (Modbus Application Protocol V1.1b3 §6, §7), because tokio-modbus's
