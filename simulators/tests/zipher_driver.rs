@@ -92,6 +92,63 @@ async fn indices_skipped_by_a_clear_are_not_prints_without_a_record() {
     );
 }
 
+/// The gap a clear leaves must survive polls that find nothing printed yet: a restarted line
+/// often waits for its next unit longer than a poll interval. (Found by `tracemark simulate` on
+/// the pharma line: every restart after an alarm faulted the coder again.)
+#[tokio::test]
+async fn skipped_indices_stay_skipped_while_polls_find_nothing_printed() {
+    let mut h = zipher(Link::Tcp, 16, 3, &[]).await;
+    h.handle.start().await.expect("start");
+    let codes = h.feed(3).await;
+    h.sim_until(|s| s.buffered() == 3).await;
+    h.print_all(&codes[..1]).await;
+    h.handle.stop().await.expect("stop");
+    h.expect("Voided", |e| matches!(e, MarkerEvent::Voided { .. }))
+        .await;
+    h.handle.start().await.expect("restart");
+    let more = h.feed(2).await;
+    h.sim_until(|s| s.buffered() == 2).await;
+    // Several polls (three requests each) with nothing printed, then the prints.
+    let idle = h.sim.snapshot().commands();
+    h.sim_until(|s| s.commands() > idle + 12).await;
+    h.print_all(&more).await;
+    let polled = h.sim.snapshot().commands();
+    h.sim_until(|s| s.commands() > polled + 6).await;
+    assert!(
+        !h.drain_log()
+            .iter()
+            .any(|e| matches!(e, MarkerEvent::State(MarkerState::Faulted(_)))),
+        "{:#?}",
+        h.log
+    );
+}
+
+/// A print between the driver's status request (`GST`, with the total count) and its index
+/// request (`SLR`) is neither a record printed without a print nor a print without a record.
+#[tokio::test]
+async fn a_print_between_the_status_and_the_index_request_is_no_fault() {
+    let mut h = zipher(Link::Tcp, 16, 4, &[]).await;
+    h.handle.start().await.expect("start");
+    let codes = h.feed(4).await;
+    h.sim_until(|s| s.buffered() == 4).await;
+    // Three polls in a row each see a print land right after their GST.
+    h.sim.print_after_status(3);
+    h.sim_until(|s| s.prints() == 3).await;
+    for code in &codes[..3] {
+        h.expect_printed(code).await;
+    }
+    let polled = h.sim.snapshot().commands();
+    h.sim_until(|s| s.commands() > polled + 6).await;
+    let log = h.drain_log();
+    assert!(
+        !log.iter().any(|e| matches!(
+            e,
+            MarkerEvent::State(MarkerState::Faulted(_)) | MarkerEvent::PrintWithoutCode { .. }
+        )),
+        "{log:#?}"
+    );
+}
+
 #[tokio::test]
 async fn records_are_confirmed_by_last_printed_index_over_a_pty() {
     happy_path(Link::Pty).await;

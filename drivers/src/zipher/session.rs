@@ -6,7 +6,9 @@
 //!   (record count) against `SGM` (maximum records) tells a full buffer from a refusal;
 //! - confirm prints: poll `SLR` (last record index printed) → [`PrintProgress::LastIndex`];
 //! - faults: `GST` error state 2 → `GFT` for the fault list;
-//! - prints without a record: the `GST` total count advancing more than the printed index;
+//! - prints without a record: the `GST` total count advancing more than the printed index
+//!   (`SLR` is read before and after `GST`, so a print between the requests is not mistaken
+//!   for one);
 //! - start / stop: `SST|3|` (running) / `SST|4|` (offline), then `SCB` (clear the buffer).
 
 use std::collections::VecDeque;
@@ -262,6 +264,30 @@ fn unexpected(name: &str, expected: &str, got: &Response) -> LinkError {
     ))
 }
 
+impl ZipherSession {
+    /// The machine state (`GST`, with its total count) and the last printed index (`SLR`) as of
+    /// one moment, and whether they are. The two are separate requests, and a print between
+    /// them moves the index without the count already read; so `SLR` is read on both sides of
+    /// `GST` and the pair is consistent when it did not move. A line printing faster than a few
+    /// round trips gets three tries; then the latest index is returned as not consistent.
+    async fn counts(&mut self) -> Result<(MachineState, u64, bool), LinkError> {
+        const TRIES: usize = 3;
+        let mut before = self.number("SLR").await?.unwrap_or(0);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let reply = self.link.request("GST", &[]).await?;
+            let state = MachineState::decode(&reply)
+                .map_err(|error| LinkError::Protocol(error.to_string()))?;
+            let after = self.number("SLR").await?.unwrap_or(0);
+            if after == before || attempt == TRIES {
+                return Ok((state, after, after == before));
+            }
+            before = after;
+        }
+    }
+}
+
 impl DeviceSession for ZipherSession {
     async fn stop_and_clear(&mut self) -> Result<Result<(), Refusal>, LinkError> {
         let offline = OverallState::Offline.code().to_string();
@@ -334,9 +360,7 @@ impl DeviceSession for ZipherSession {
     }
 
     async fn poll(&mut self) -> Result<DeviceStatus, LinkError> {
-        let state_reply = self.link.request("GST", &[]).await?;
-        let state = MachineState::decode(&state_reply)
-            .map_err(|error| LinkError::Protocol(error.to_string()))?;
+        let (state, last_index, consistent) = self.counts().await?;
         let fault = if state.error() == ErrorState::Faults {
             let faults_reply = self.link.request("GFT", &[]).await?;
             let faults = decode_faults(&faults_reply)
@@ -350,9 +374,10 @@ impl DeviceSession for ZipherSession {
         } else {
             None
         };
-        let last_index = self.number("SLR").await?.unwrap_or(0);
         let mut fault = fault;
         let unmatched_prints = match self.last_counts {
+            // Counts that moved while they were read cannot be compared: the next poll does.
+            Some(_) if !consistent => 0,
             Some((total, index)) => {
                 let prints = state.total_count().saturating_sub(total);
                 // An index at or below the offset was another session's: count from the
@@ -369,7 +394,12 @@ impl DeviceSession for ZipherSession {
             }
             None => 0,
         };
-        self.last_counts = Some((state.total_count(), last_index));
+        if consistent {
+            // The index never goes back: a floor set when a clear skipped indices
+            // (`push`) holds until a record past it prints.
+            let floor = self.last_counts.map_or(0, |(_, index)| index);
+            self.last_counts = Some((state.total_count(), last_index.max(floor)));
+        }
         // Indices at or below the offset predate this driver: they confirm nothing.
         let progress = match last_index.checked_sub(self.index_offset) {
             Some(sequence) if sequence > 0 => PrintProgress::LastIndex(sequence),

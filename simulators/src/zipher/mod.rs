@@ -37,6 +37,14 @@ impl ZipherSim {
         self.core.device().buffered()
     }
 
+    /// The next `times` `GST` replies are each followed at once by a print-go: the print lands
+    /// between the driver's status request and the one after it (its `SLR`), as prints do on a
+    /// running line.
+    pub fn print_after_status(&self, times: u64) {
+        self.core.device().print_after_status(times);
+        self.core.changed();
+    }
+
     fn take_disconnect(&self) -> bool {
         let mut coder = self.core.device();
         if coder.has(Fault::Disconnect) {

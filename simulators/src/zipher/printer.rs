@@ -29,6 +29,8 @@ pub(crate) struct Coder {
     faults: BTreeSet<Fault>,
     prints: Vec<Print>,
     commands: u64,
+    /// This many more `GST` replies are each followed at once by a print-go.
+    prints_after_status: u64,
 }
 
 impl Coder {
@@ -47,6 +49,7 @@ impl Coder {
             faults: BTreeSet::new(),
             prints: Vec::new(),
             commands: 0,
+            prints_after_status: 0,
         }
     }
 
@@ -98,6 +101,12 @@ impl Coder {
         self.commands
     }
 
+    /// The next `times` status replies are each followed by a print-go: a print that lands
+    /// between a host's `GST` and its next request, as on a running line.
+    pub(crate) fn print_after_status(&mut self, times: u64) {
+        self.prints_after_status = times;
+    }
+
     pub(crate) fn job(&self) -> Option<&str> {
         (!self.job.is_empty()).then_some(self.job.as_str())
     }
@@ -132,7 +141,14 @@ impl Coder {
             fields.pop();
         }
         match (name, fields.as_slice()) {
-            ("GST", []) => self.state().encode(),
+            ("GST", []) => {
+                let reply = self.state().encode();
+                if self.prints_after_status > 0 {
+                    self.prints_after_status -= 1;
+                    self.trigger();
+                }
+                reply
+            }
             ("SST", [state]) => self.set_state(state),
             ("SEL", [job, ..]) if !job.is_empty() => {
                 self.job = (*job).to_owned();
