@@ -11,7 +11,7 @@
 use std::time::{Duration, Instant};
 
 use tracemark::verify::{
-    FieldMap, Grade, Outcome, Tracker, TrackerConfig, gs1_code_of, parse_result,
+    FieldMap, Grade, Outcome, TrackedReader, Tracker, TrackerConfig, gs1_code_of, parse_result,
 };
 
 const PITCH: u64 = 100;
@@ -37,10 +37,9 @@ fn main() {
         .unwrap_or(200_000);
     let mut tracker = Tracker::new(TrackerConfig {
         marker_counts: 500,
-        reader_counts: READER,
+        readers: vec![TrackedReader::new("cam1", READER, Grade::C)],
         gate_counts: GATE,
         window_counts: PITCH / 2,
-        min_grade: Grade::C,
         max_consecutive_rejects: u32::MAX,
     });
     let map = FieldMap::default();

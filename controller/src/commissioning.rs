@@ -282,11 +282,19 @@ async fn run_with<M: MarkerSim>(
     };
     let controller = tokio::spawn(run_line(setup, stop_rx, stats_tx));
 
-    let (camera_broker, line_id, reader_name) =
-        (broker.clone(), line.id.clone(), reader.name.clone());
+    let (camera_broker, line_id) = (broker.clone(), line.id.clone());
     let publisher = twin_runtime
-        .spawn(async move { camera_client(&camera_broker, &line_id, &reader_name).await })
+        .spawn(async move { camera_client(&camera_broker, &line_id).await })
         .await??;
+    // What makes a print good: the product's minimum grade, or a stricter reader's.
+    let product_grade = product.min_grade.chars().next().unwrap_or('C');
+    let min_grade = line
+        .readers
+        .iter()
+        .filter_map(|r| r.min_grade)
+        .chain([product_grade])
+        .min()
+        .unwrap_or(product_grade);
     let twin_config = TwinConfig {
         units: options.units,
         speed_upm: line.speed_upm,
@@ -296,8 +304,14 @@ async fn run_with<M: MarkerSim>(
         jitter_mm: line.min_pitch_mm / 10,
         marker_mm: line.markers.first().map(|m| m.position_mm).unwrap_or(0),
         camera_mm: reader.position_mm,
+        later_cameras: line
+            .readers
+            .iter()
+            .skip(1)
+            .map(|r| (r.name.clone(), r.position_mm))
+            .collect(),
         gate_mm: gate.position_mm,
-        min_grade: product.min_grade.chars().next().unwrap_or('C'),
+        min_grade,
         seed: options.seed,
         faults: options.marker_faults.clone(),
     };
@@ -436,17 +450,9 @@ async fn serve_marker<M: MarkerSim>(sim: &M, transport: &Transport) -> anyhow::R
 }
 
 /// The camera's MQTT client, connected (its ConnAck received) before the line starts.
-async fn camera_client(
-    broker: &(String, u16),
-    line: &str,
-    reader: &str,
-) -> anyhow::Result<MqttPublisher> {
+async fn camera_client(broker: &(String, u16), line: &str) -> anyhow::Result<MqttPublisher> {
     use rumqttc::{AsyncClient, Event, MqttOptions, Packet};
-    let mut options = MqttOptions::new(
-        format!("twin-camera-{line}-{reader}"),
-        broker.0.clone(),
-        broker.1,
-    );
+    let mut options = MqttOptions::new(format!("twin-cameras-{line}"), broker.0.clone(), broker.1);
     options.set_keep_alive(Duration::from_secs(30));
     let (client, mut events) = AsyncClient::new(options, 1024);
     let (ready_tx, ready) = tokio::sync::oneshot::channel();
@@ -470,10 +476,7 @@ async fn camera_client(
     tokio::time::timeout(Duration::from_secs(10), ready)
         .await
         .map_err(|_| anyhow::anyhow!("the twin camera cannot reach the MQTT broker"))??;
-    Ok(MqttPublisher::new(
-        client,
-        format!("tracemark/{line}/vision/{reader}/result"),
-    ))
+    Ok(MqttPublisher::new(client, line))
 }
 
 async fn show_progress(

@@ -173,8 +173,7 @@ fn commission(
         .ok_or_else(|| CliError::input("config", "[line] names no product: the run needs one"))?;
     crate::cli::block_on_line(async {
         let store = context.open().await?;
-        let min_grade = line.readers.first().map_or('C', |r| r.min_grade);
-        let product = ensure_product(&store, &product_id, min_grade).await?;
+        let product = ensure_product(&store, &product_id).await?;
         let batch = open_batch(&store, &product, &line.id, options.units).await?;
         let live = match output.http {
             Some(addr) => {
@@ -279,13 +278,14 @@ fn tempfile_dir() -> Result<PathBuf, CliError> {
     Ok(dir)
 }
 
-/// The line's product, created as the demo product when the store does not have it.
-/// The demo product takes the minimum grade of the line's camera.
-async fn ensure_product(store: &Store, id: &str, min_grade: char) -> Result<Product, CliError> {
+/// The line's product, created as the demo product when the store does not have it. The demo
+/// product's minimum grade is the default, C; a reader with a stricter `min_grade` demands more
+/// (`verify::tracker_config_for`).
+async fn ensure_product(store: &Store, id: &str) -> Result<Product, CliError> {
     match store.product(id).await {
         Ok(product) => Ok(product),
         Err(StoreError::NotFound { .. }) => Ok(store
-            .add_product(&commissioning::demo_product(id, min_grade))
+            .add_product(&commissioning::demo_product(id, 'C'))
             .await?),
         Err(e) => Err(e.into()),
     }

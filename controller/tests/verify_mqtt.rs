@@ -7,7 +7,8 @@ use std::time::Duration;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tracemark::verify::mqtt::{Link, Received, Subscription, spawn_subscription};
 use tracemark::verify::{
-    Grade, Outcome, PayloadError, RejectReason, Tracker, TrackerConfig, gs1_code_of,
+    FieldMap, Grade, Outcome, PayloadError, RejectReason, TrackedReader, Tracker, TrackerConfig,
+    gs1_code_of,
 };
 
 /// `(host, port)` of the test broker, or `None` (after printing why); with `CI` set, a missing
@@ -88,10 +89,9 @@ async fn subscribed(subscription: Subscription) -> tokio::sync::mpsc::Receiver<R
 fn line_of_units(units: u32, code: impl Fn(u32) -> String) -> Tracker {
     let mut tracker = Tracker::new(TrackerConfig {
         marker_counts: 100,
-        reader_counts: READER_AT,
+        readers: vec![TrackedReader::new("cam1", READER_AT, Grade::C)],
         gate_counts: 500,
         window_counts: PITCH / 2,
-        min_grade: Grade::C,
         max_consecutive_rejects: 10,
     });
     for i in 0..units {
@@ -107,7 +107,7 @@ async fn results_over_mosquitto_decide_every_reason_and_survive_hostile_payloads
     let line = unique("t");
     let mut subscription = Subscription::new(&host, port, &line);
     subscription.client_id = unique("sub");
-    subscription.readers = vec!["cam1".to_owned()];
+    let subscription = subscription.with_reader("cam1", FieldMap::default());
     let mut results = subscribed(subscription).await;
 
     let code = |n: u32| format!("(01)09506000134352(21){n:06}");
@@ -282,4 +282,100 @@ async fn vision_simulator_results_produce_every_camera_reason() {
     let late = tracker.advance(6 * PITCH + 500);
     assert_eq!(late.len(), 1);
     assert_eq!(late[0].outcome, Outcome::Rejected(RejectReason::Late));
+}
+
+/// Two readers on one line, each publishing its own payload shape: tracemark's JSON from the
+/// reading camera, a DataMan-style result from the grading one. Through Mosquitto, each is read
+/// with its own field map, and a unit is verified only once both passed it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_readers_with_their_own_payloads_decide_together() {
+    let Some((host, port)) = broker() else { return };
+    let line = unique("r");
+    const GRADER_AT: u64 = READER_AT + 2 * PITCH;
+    let dataman_map = FieldMap::new(std::collections::BTreeMap::from([
+        ("seq".to_owned(), "id".to_owned()),
+        ("data".to_owned(), "results.0.string".to_owned()),
+        ("grade".to_owned(), "results.0.quality.overall".to_owned()),
+        ("encoder".to_owned(), "encoder.count".to_owned()),
+    ]));
+    let mut subscription = Subscription::new(&host, port, &line)
+        .with_reader("cam1", FieldMap::default())
+        .with_reader("grader", dataman_map);
+    subscription.client_id = unique("sub");
+    let mut results = subscribed(subscription).await;
+
+    let scan = |n: u32| format!("]d2010950600013435221{n:06}");
+    let dataman = |id: u64, data: &str, overall: f64, count: u64| {
+        serde_json::json!({
+            "id": id,
+            "results": [{"string": data, "quality": {"overall": overall}}],
+            "encoder": {"count": count},
+        })
+        .to_string()
+        .into_bytes()
+    };
+    let cam1 = format!("tracemark/{line}/vision/cam1/result");
+    let grader = format!("tracemark/{line}/vision/grader/result");
+    let messages = vec![
+        // Unit 1: both pass (grades A and 3.2 = B).
+        (
+            cam1.clone(),
+            result_json(1, Some(&scan(0)), Some("A"), READER_AT),
+        ),
+        (grader.clone(), dataman(1, &scan(0), 3.2, GRADER_AT)),
+        // Unit 2: the reading camera passes it at C, the grader fails it at 2.0 = C < B.
+        (
+            cam1.clone(),
+            result_json(2, Some(&scan(1)), Some("C"), PITCH + READER_AT),
+        ),
+        (grader.clone(), dataman(2, &scan(1), 2.0, PITCH + GRADER_AT)),
+        // The grader's shape on the reading camera's topic is malformed there.
+        (
+            cam1.clone(),
+            dataman(3, &scan(2), 4.0, 2 * PITCH + READER_AT),
+        ),
+    ];
+    let total = messages.len();
+    publish_all(&host, port, messages).await;
+
+    let code = |n: u32| format!("(01)09506000134352(21){n:06}");
+    let mut tracker = Tracker::new(TrackerConfig {
+        marker_counts: 100,
+        readers: vec![
+            TrackedReader::new("cam1", READER_AT, Grade::C),
+            TrackedReader::new("grader", GRADER_AT, Grade::B),
+        ],
+        gate_counts: 800,
+        window_counts: PITCH / 2,
+        max_consecutive_rejects: 10,
+    });
+    for i in 0..3 {
+        tracker.unit_detected(u64::from(i) * PITCH);
+        tracker.printed(&code(i)).expect("print");
+    }
+    let mut verdicts = Vec::new();
+    let mut malformed = 0;
+    for _ in 0..total {
+        let received = tokio::time::timeout(Duration::from_secs(10), results.recv())
+            .await
+            .expect("every message arrives within 10 s")
+            .expect("subscription alive");
+        match received {
+            Received::Result(result) => verdicts.extend(tracker.result(&result, gs1_code_of)),
+            Received::Malformed { .. } => malformed += 1,
+        }
+    }
+    let outcomes: Vec<(u64, Outcome, Option<Grade>)> = verdicts
+        .iter()
+        .map(|v| (v.unit, v.outcome, v.grade))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            (1, Outcome::Verified, Some(Grade::B)),
+            (2, Outcome::Rejected(RejectReason::LowGrade), Some(Grade::C)),
+        ]
+    );
+    assert_eq!(malformed, 1, "the DataMan payload on cam1's topic");
+    assert_eq!(tracker.stats().partial_passes, 2);
 }

@@ -46,6 +46,9 @@ pub struct TwinConfig {
     pub marker_mm: u32,
     /// The camera's read position.
     pub camera_mm: u32,
+    /// Further cameras downstream, by name and position: each sees the print the first one saw
+    /// (the damage is on the unit, not in the camera) and reports it under its own name.
+    pub later_cameras: Vec<(String, u32)>,
     /// The gate's position.
     pub gate_mm: u32,
     /// The lowest ISO/IEC 15415 grade that passes (`'A'`–`'D'`): what makes a print good.
@@ -157,34 +160,38 @@ pub struct TwinProgress {
 
 /// Publishes camera results: the twin hands each read to it in order.
 pub trait ResultPublisher: Send + 'static {
-    /// Publishes one payload; blocking is allowed (it runs on the camera's own thread).
-    fn publish(&mut self, payload: Vec<u8>);
+    /// Publishes one payload of camera `reader`; blocking is allowed (it runs on the camera's
+    /// own thread).
+    fn publish(&mut self, reader: &str, payload: Vec<u8>);
 }
 
-/// Publishes on a topic through a rumqttc client (QoS 1), from the camera thread.
+/// Publishes on each reader's topic of a line, `tracemark/<line>/vision/<reader>/result`,
+/// through a rumqttc client (QoS 1), from the camera thread.
 #[derive(Debug)]
 pub struct MqttPublisher {
     client: rumqttc::AsyncClient,
-    topic: String,
+    line: String,
     runtime: tokio::runtime::Handle,
 }
 
 impl MqttPublisher {
-    /// A publisher on `topic`; call from inside the tokio runtime the client runs on.
-    pub fn new(client: rumqttc::AsyncClient, topic: String) -> Self {
+    /// A publisher for the readers of `line`; call from inside the tokio runtime the client
+    /// runs on.
+    pub fn new(client: rumqttc::AsyncClient, line: &str) -> Self {
         Self {
             client,
-            topic,
+            line: line.to_owned(),
             runtime: tokio::runtime::Handle::current(),
         }
     }
 }
 
 impl ResultPublisher for MqttPublisher {
-    fn publish(&mut self, payload: Vec<u8>) {
+    fn publish(&mut self, reader: &str, payload: Vec<u8>) {
+        let topic = format!("tracemark/{}/vision/{reader}/result", self.line);
         let publish = self
             .client
-            .publish(&self.topic, rumqttc::QoS::AtLeastOnce, false, payload);
+            .publish(topic, rumqttc::QoS::AtLeastOnce, false, payload);
         if let Err(e) = self.runtime.block_on(publish) {
             tracing::warn!(error = %e, "twin camera cannot publish");
         }
@@ -196,7 +203,8 @@ impl ResultPublisher for MqttPublisher {
 struct OnBelt {
     truth: UnitTruth,
     marked: bool,
-    seen: bool,
+    /// How many cameras have seen it.
+    seen: usize,
 }
 
 /// The line twin around one marker simulator, the PLC simulator and the camera.
@@ -238,7 +246,12 @@ impl<M: MarkerSim> Twin<M> {
             plc,
             camera,
         } = self;
-        let (camera_tx, reads) = camera_thread(camera, publisher);
+        let later_cameras: Vec<String> = config
+            .later_cameras
+            .iter()
+            .map(|(name, _)| name.clone())
+            .collect();
+        let (camera_tx, reads) = camera_thread(camera, later_cameras, publisher);
         let mut reads = reads;
 
         tokio::select! {
@@ -247,11 +260,14 @@ impl<M: MarkerSim> Twin<M> {
         }
 
         let rate = config.counts_per_second();
-        let (marker_at, camera_at, gate_at) = (
+        let (marker_at, gate_at) = (
             config.counts(config.marker_mm),
-            config.counts(config.camera_mm),
             config.counts(config.gate_mm),
         );
+        let cameras_at: Vec<u64> = std::iter::once(config.camera_mm)
+            .chain(config.later_cameras.iter().map(|(_, mm)| *mm))
+            .map(|mm| config.counts(mm))
+            .collect();
         let pitch = config.counts(config.pitch_mm).max(1);
         let mut rng = config.seed | 1;
         let mut belt: VecDeque<OnBelt> = VecDeque::new();
@@ -311,7 +327,7 @@ impl<M: MarkerSim> Twin<M> {
                         diverted: false,
                     },
                     marked: false,
-                    seen: false,
+                    seen: 0,
                 });
                 let gap = if draw(&mut rng) < config.gap_rate {
                     pitch
@@ -334,10 +350,19 @@ impl<M: MarkerSim> Twin<M> {
                         TriggerOutcome::Empty | TriggerOutcome::Ignored => {}
                     }
                 }
-                if !unit.seen && encoder >= at + camera_at {
-                    unit.seen = true;
+                // Cameras are in belt order (the config sorts readers by position).
+                while let Some(camera_at) = cameras_at.get(unit.seen)
+                    && encoder >= at + camera_at
+                {
+                    let job = CameraJob {
+                        camera: unit.seen,
+                        unit: unit.truth.unit,
+                        encoder,
+                        printed: unit.truth.printed.clone(),
+                    };
+                    unit.seen += 1;
                     // The camera thread ends only when the twin drops its sender.
-                    let _ = camera_tx.send((unit.truth.unit, encoder, unit.truth.printed.clone()));
+                    let _ = camera_tx.send(job);
                 }
             }
             while belt
@@ -382,12 +407,22 @@ impl<M: MarkerSim> Twin<M> {
     }
 }
 
-type CameraJob = (u64, u64, Option<String>);
+/// A unit under a camera: camera 0 is the first (the [`VisionSim`]), the others are
+/// [`TwinConfig::later_cameras`] in order.
+#[derive(Debug)]
+struct CameraJob {
+    camera: usize,
+    unit: u64,
+    encoder: u64,
+    printed: Option<String>,
+}
 
-/// Starts the camera thread: it inspects each unit handed to it, publishes the result and sends
-/// the ground truth back.
+/// Starts the camera thread: the first camera inspects each unit handed to it, publishes the
+/// result and sends the ground truth back; each later camera publishes, under its own name and
+/// sequence numbers, what the first one saw on that unit.
 fn camera_thread(
     mut camera: VisionSim,
+    later_cameras: Vec<String>,
     mut publisher: impl ResultPublisher,
 ) -> (
     std_mpsc::Sender<CameraJob>,
@@ -398,15 +433,40 @@ fn camera_thread(
     let spawned = std::thread::Builder::new()
         .name("twin-camera".to_owned())
         .spawn(move || {
-            while let Ok((unit, encoder, printed)) = jobs.recv() {
-                let result = match &printed {
+            // What the first camera saw, for the later ones; dropped after the last.
+            let mut seen: HashMap<u64, VisionResult> = HashMap::new();
+            let mut later_seqs = vec![0u64; later_cameras.len()];
+            while let Ok(job) = jobs.recv() {
+                if let Some(later) = job.camera.checked_sub(1) {
+                    let (Some(name), Some(seq)) =
+                        (later_cameras.get(later), later_seqs.get_mut(later))
+                    else {
+                        continue;
+                    };
+                    let last = later + 1 == later_cameras.len();
+                    let first_saw = if last {
+                        seen.remove(&job.unit)
+                    } else {
+                        seen.get(&job.unit).cloned()
+                    };
+                    if let Some(mut result) = first_saw {
+                        *seq += 1;
+                        result.seq = *seq;
+                        publisher.publish(name, camera.payload_as(name, &result, job.encoder));
+                    }
+                    continue;
+                }
+                let result = match &job.printed {
                     Some(data) => camera
                         .inspect(data)
                         .unwrap_or_else(|_| camera.nothing_printed()),
                     None => camera.nothing_printed(),
                 };
-                publisher.publish(camera.payload(&result, encoder));
-                if reads_tx.send((unit, result)).is_err() {
+                publisher.publish(camera.reader(), camera.payload(&result, job.encoder));
+                if !later_cameras.is_empty() {
+                    seen.insert(job.unit, result.clone());
+                }
+                if reads_tx.send((job.unit, result)).is_err() {
                     return;
                 }
             }

@@ -271,8 +271,19 @@ impl VisionSim {
         }
     }
 
+    /// The reader's name.
+    pub fn reader(&self) -> &str {
+        &self.reader
+    }
+
     /// The SPEC §5 JSON payload of a result, read at encoder count `encoder`.
     pub fn payload(&self, result: &VisionResult, encoder: u64) -> Vec<u8> {
+        self.payload_as(&self.reader, result, encoder)
+    }
+
+    /// The payload of a result as reader `reader` reports it (a second camera that sees the
+    /// same print).
+    pub fn payload_as(&self, reader: &str, result: &VisionResult, encoder: u64) -> Vec<u8> {
         let json = |v: Option<String>| match v {
             Some(s) => format!(
                 "\"{}\"",
@@ -284,7 +295,7 @@ impl VisionSim {
         };
         format!(
             r#"{{"reader":"{}","seq":{},"symbology":"datamatrix","data":{},"grade":{},"encoder":{encoder}}}"#,
-            self.reader,
+            reader,
             result.seq,
             json(result.data.clone()),
             json(result.grade.map(String::from)),

@@ -55,10 +55,11 @@ fn summary(line: &Line) -> String {
         );
     }
     for r in &line.readers {
-        out += &format!(
-            "  {:>6} mm  reader {} (grade {} or better)\n",
-            r.position_mm, r.name, r.min_grade
-        );
+        let passes = match r.min_grade {
+            Some(grade) => format!("grade {grade} or better, and the product's"),
+            None => "the product's minimum grade".to_owned(),
+        };
+        out += &format!("  {:>6} mm  reader {} ({passes})\n", r.position_mm, r.name);
     }
     if let Some(g) = &line.gate {
         out += &format!(

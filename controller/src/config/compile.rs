@@ -11,6 +11,7 @@ use tracemark_drivers::modbus_marker::ModbusMarkerMap;
 
 use super::raw::{self, TransportSection};
 use super::{ConfigError, RawLine};
+use crate::verify::MAX_READERS;
 
 /// Marker protocols (SPEC §5), by their `type` name in the config.
 pub const MARKER_TYPES: [&str; 6] = [
@@ -148,8 +149,8 @@ pub struct Reader {
     pub position_mm: u32,
     /// Read position in encoder counts.
     pub position_counts: u64,
-    /// Lowest accepted grade, `A`–`D`.
-    pub min_grade: char,
+    /// Lowest grade this reader passes, `A`–`D`, when stricter than the product's.
+    pub min_grade: Option<char>,
     /// tracemark field → the reader's field.
     pub field_map: BTreeMap<String, String>,
 }
@@ -554,14 +555,15 @@ fn check_readers(
                 ),
             );
         }
-        let grade = match r.min_grade.as_str() {
-            g @ ("A" | "B" | "C" | "D") => g.chars().next().unwrap_or('C'),
-            other => {
+        let grade = match r.min_grade.as_deref() {
+            None => None,
+            Some(g @ ("A" | "B" | "C" | "D")) => g.chars().next(),
+            Some(other) => {
                 errors.push(
                     format!("{path}.min_grade"),
                     format!("{other:?} is not A, B, C or D (ISO/IEC 15415)"),
                 );
-                'C'
+                None
             }
         };
         for field in r.field_map.keys() {
@@ -579,6 +581,15 @@ fn check_readers(
             min_grade: grade,
             field_map: r.field_map.clone(),
         });
+    }
+    if readers.len() > MAX_READERS {
+        errors.push(
+            "readers",
+            format!(
+                "{} readers: a line has at most {MAX_READERS}",
+                readers.len()
+            ),
+        );
     }
     readers.sort_by_key(|r| r.position_mm);
     readers

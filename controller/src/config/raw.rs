@@ -149,17 +149,14 @@ fn default_timeout_ms() -> u32 {
 pub struct ReaderSection {
     /// Position of the read, in mm from the photocell (after the markers, before the gate).
     pub position_mm: u32,
-    /// Lowest ISO/IEC 15415 grade accepted, `A`–`D`. Default `C`.
-    #[serde(default = "default_min_grade")]
-    pub min_grade: String,
+    /// Lowest ISO/IEC 15415 grade this reader passes, `A`–`D`, when it must be stricter than the
+    /// product's `min_grade` (a grading camera, say). Unset: the product's.
+    #[serde(default)]
+    pub min_grade: Option<String>,
     /// Payload field names when the reader does not publish tracemark's own JSON (SPEC §5):
     /// tracemark name → the reader's name, e.g. `data = "results.0.string"`.
     #[serde(default)]
     pub field_map: BTreeMap<String, String>,
-}
-
-fn default_min_grade() -> String {
-    "C".to_owned()
 }
 
 /// `[plcs.<name>]`: a Modbus device with the line's I/O.

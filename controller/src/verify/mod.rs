@@ -13,7 +13,8 @@ pub mod tracker;
 
 pub use payload::{FieldMap, Grade, PayloadError, ReadResult, parse_result};
 pub use tracker::{
-    Outcome, Printed, RejectReason, TrackError, Tracker, TrackerConfig, TrackerStats, Verdict,
+    MAX_READERS, Outcome, Printed, RejectReason, TrackError, TrackedReader, Tracker, TrackerConfig,
+    TrackerStats, Verdict,
 };
 
 /// The stored code text (GS1 HRI, `(01)…(21)…`) of what a reader decoded, or `None` when the
@@ -26,34 +27,48 @@ pub fn gs1_code_of(data: &str) -> Option<String> {
 }
 
 /// The subscription of a validated line config: broker, client id, credentials (the password
-/// from the environment variable the config names), TLS, the line's readers and the first reader's
-/// field map. `None` when the line has no `[mqtt]`.
+/// from the environment variable the config names), TLS, and the line's readers, each with its
+/// own field map. `None` when the line has no `[mqtt]`.
 pub fn subscription_for(line: &crate::config::Line) -> Option<mqtt::Subscription> {
     let broker = line.mqtt.as_ref()?;
     let mut subscription = mqtt::Subscription::new(&broker.host, broker.port, &line.id);
     subscription.endpoint = crate::mqtt_endpoint::BrokerEndpoint::of(broker);
     subscription.client_id = broker.client_id.clone();
-    subscription.readers = line.readers.iter().map(|r| r.name.clone()).collect();
-    if let Some(reader) = line.readers.first() {
-        subscription.field_map = FieldMap::new(reader.field_map.clone());
-    }
+    subscription.readers = line
+        .readers
+        .iter()
+        .map(|r| (r.name.clone(), FieldMap::new(r.field_map.clone())))
+        .collect();
     Some(subscription)
 }
 
-/// The tracker geometry of a validated line: the first marker, the first reader and the gate,
-/// in encoder counts; the match window is half the smallest pitch. `None` without a reader and
-/// a gate. `min_grade` is the product's (`Product::min_grade`).
+/// The tracker geometry of a validated line: the first marker, every reader and the gate, in
+/// encoder counts; the match window is half the smallest pitch. `None` without a reader and a
+/// gate. `min_grade` is the product's (`Product::min_grade`); a reader with a `min_grade` of
+/// its own passes only what meets both.
 pub fn tracker_config_for(line: &crate::config::Line, min_grade: Grade) -> Option<TrackerConfig> {
     let marker = line.markers.first()?;
-    let reader = line.readers.first()?;
     let gate = line.gate.as_ref()?;
+    if line.readers.is_empty() {
+        return None;
+    }
+    let readers = line
+        .readers
+        .iter()
+        .map(|r| {
+            let own = r
+                .min_grade
+                .and_then(|g| Grade::parse(&g.to_string()))
+                .unwrap_or(min_grade);
+            TrackedReader::new(&r.name, r.position_counts, own.max(min_grade))
+        })
+        .collect();
     let pitch_counts = (f64::from(line.min_pitch_mm) * line.counts_per_mm).round() as u64;
     Some(TrackerConfig {
         marker_counts: marker.position_counts,
-        reader_counts: reader.position_counts,
+        readers,
         gate_counts: gate.position_counts,
         window_counts: (pitch_counts / 2).max(1),
-        min_grade,
         max_consecutive_rejects: gate.max_consecutive_rejects,
     })
 }

@@ -6,6 +6,7 @@
 //! refused (logged and counted by the receiver — never a crash, never a wrong verification).
 //! One task per connection, in the style of the device tasks (STYLE.md).
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
@@ -28,10 +29,11 @@ pub struct Subscription {
     pub client_id: String,
     /// The line id: the topic is `tracemark/<line>/vision/+/result`.
     pub line: String,
-    /// Payload field map.
+    /// The line's readers, each with its payload field map; results from others are refused.
+    /// Empty: accept any reader, with [`Subscription::field_map`].
+    pub readers: BTreeMap<String, FieldMap>,
+    /// The field map when `readers` is empty.
     pub field_map: FieldMap,
-    /// The line's readers; results from others are refused. Empty: accept any.
-    pub readers: Vec<String>,
 }
 
 impl Subscription {
@@ -41,9 +43,15 @@ impl Subscription {
             endpoint: BrokerEndpoint::plain(host, port),
             client_id: format!("tracemark-{line}"),
             line: line.to_owned(),
+            readers: BTreeMap::new(),
             field_map: FieldMap::default(),
-            readers: Vec::new(),
         }
+    }
+
+    /// Accepts results of `reader` only (and of the others named so), read with `field_map`.
+    pub fn with_reader(mut self, reader: &str, field_map: FieldMap) -> Self {
+        self.readers.insert(reader.to_owned(), field_map);
+        self
     }
 
     /// The topic filter subscribed to.
@@ -90,9 +98,9 @@ fn reader_of(topic: &str) -> Option<&str> {
     }
 }
 
-/// Turns one publish into a [`Received`]: the topic names the reader, which must be one of
-/// `readers` (unless that is empty); the payload must parse.
-pub fn receive(topic: &str, payload: &[u8], map: &FieldMap, readers: &[String]) -> Received {
+/// Turns one publish into a [`Received`]: the topic names the reader, which must be one of the
+/// subscription's (unless it names none); the payload must parse with that reader's field map.
+pub fn receive(topic: &str, payload: &[u8], subscription: &Subscription) -> Received {
     let malformed = |error| Received::Malformed {
         topic: topic.to_owned(),
         error,
@@ -100,9 +108,14 @@ pub fn receive(topic: &str, payload: &[u8], map: &FieldMap, readers: &[String]) 
     let Some(reader) = reader_of(topic) else {
         return malformed(PayloadError::BadTopic(topic.to_owned()));
     };
-    if !readers.is_empty() && !readers.iter().any(|r| r == reader) {
-        return malformed(PayloadError::UnknownReader(reader.to_owned()));
-    }
+    let map = if subscription.readers.is_empty() {
+        &subscription.field_map
+    } else {
+        match subscription.readers.get(reader) {
+            Some(map) => map,
+            None => return malformed(PayloadError::UnknownReader(reader.to_owned())),
+        }
+    };
     match parse_result(payload, map, reader) {
         // The topic is authoritative: a payload may not speak for another reader.
         Ok(result) if result.reader != reader => {
@@ -156,12 +169,7 @@ async fn run(
                 let _ = link.send(Link::Subscribed);
             }
             Ok(Event::Incoming(Packet::Publish(publish))) => {
-                let received = receive(
-                    &publish.topic,
-                    &publish.payload,
-                    &subscription.field_map,
-                    &subscription.readers,
-                );
+                let received = receive(&publish.topic, &publish.payload, &subscription);
                 if results.send(received).await.is_err() {
                     return;
                 }

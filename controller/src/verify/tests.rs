@@ -1,6 +1,6 @@
 use std::collections::BTreeMap;
 
-use super::mqtt::{Received, receive};
+use super::mqtt::{Received, Subscription, receive};
 use super::*;
 
 /// The example payload of SPEC §5, byte for byte.
@@ -98,16 +98,16 @@ fn malformed_payloads_are_errors_naming_the_field() {
 
 #[test]
 fn topics_name_known_readers() {
-    let readers = vec!["cam1".to_owned()];
+    let any = Subscription::new("127.0.0.1", 1883, "l1");
+    let readers = any.clone().with_reader("cam1", no_map());
     let topic = "tracemark/l1/vision/cam1/result";
     assert!(matches!(
-        receive(topic, SPEC_PAYLOAD.as_bytes(), &no_map(), &readers),
+        receive(topic, SPEC_PAYLOAD.as_bytes(), &readers),
         Received::Result(_)
     ));
     let other = receive(
         "tracemark/l1/vision/cam9/result",
         SPEC_PAYLOAD.as_bytes(),
-        &no_map(),
         &readers,
     );
     assert!(
@@ -118,11 +118,10 @@ fn topics_name_known_readers() {
     let spoof = receive(
         "tracemark/l1/vision/cam2/result",
         SPEC_PAYLOAD.as_bytes(),
-        &no_map(),
-        &[],
+        &any,
     );
     assert!(matches!(spoof, Received::Malformed { .. }), "{spoof:?}");
-    let bad = receive("tracemark/l1/other", b"{}", &no_map(), &[]);
+    let bad = receive("tracemark/l1/other", b"{}", &any);
     assert!(matches!(
         bad,
         Received::Malformed {
@@ -151,10 +150,9 @@ const PITCH: u64 = 50;
 fn tracker() -> Tracker {
     Tracker::new(TrackerConfig {
         marker_counts: MARKER,
-        reader_counts: READER,
+        readers: vec![TrackedReader::new("cam1", READER, Grade::C)],
         gate_counts: GATE,
         window_counts: PITCH / 2,
-        min_grade: Grade::C,
         max_consecutive_rejects: 3,
     })
 }
@@ -329,7 +327,11 @@ fn the_demo_line_config_gives_subscription_and_geometry() {
         subscription.topic_filter(),
         "tracemark/demo/vision/+/result"
     );
-    assert_eq!(subscription.readers, ["cam1"]);
+    assert_eq!(
+        subscription.readers.keys().collect::<Vec<_>>(),
+        ["cam1"],
+        "every reader of the line, and only those"
+    );
     assert_eq!(
         (
             subscription.endpoint.host.as_str(),
@@ -339,13 +341,10 @@ fn the_demo_line_config_gives_subscription_and_geometry() {
     );
     let geometry = tracker_config_for(&line, Grade::C).expect("marker, reader and gate");
     // 4 counts/mm: marker 250 mm, camera 700 mm, gate 1200 mm, pitch 120 mm.
+    assert_eq!((geometry.marker_counts, geometry.gate_counts), (1000, 4800));
     assert_eq!(
-        (
-            geometry.marker_counts,
-            geometry.reader_counts,
-            geometry.gate_counts
-        ),
-        (1000, 2800, 4800)
+        geometry.readers,
+        [TrackedReader::new("cam1", 2800, Grade::C)]
     );
     assert_eq!(geometry.window_counts, 240);
     assert_eq!(geometry.max_consecutive_rejects, 5);
@@ -564,3 +563,6 @@ fn a_confirmation_later_than_the_belt_goes_with_its_gone_unit() {
         Err(TrackError::PrintWithoutUnit(code(3)))
     );
 }
+
+#[path = "tests_readers.rs"]
+mod readers;

@@ -8,6 +8,11 @@
 //! codes that are not the expected one). A unit is decided as soon as its result is known, so the
 //! gate command (fire at `fire_at`) goes out long before the unit reaches the gate; a unit that
 //! reaches the gate without a result is `late`.
+//!
+//! A line may have several readers (a second camera on another face, a grading camera after a
+//! reading one). Every reader must pass a unit for it to be verified: the first reader that fails
+//! it rejects it at once, and a unit that reaches the gate before every reader has passed it is
+//! `late`. Each reader has its own position and minimum grade.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -88,20 +93,44 @@ pub struct Verdict {
     pub stop_line: bool,
 }
 
+/// One reader (camera) as the tracker sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackedReader {
+    /// The reader's name, as its results carry it.
+    pub name: String,
+    /// Its read position, in encoder counts from the photocell.
+    pub position_counts: u64,
+    /// The lowest grade it passes.
+    pub min_grade: Grade,
+}
+
+impl TrackedReader {
+    /// A reader called `name` at `position_counts` that passes `min_grade` and better.
+    pub fn new(name: &str, position_counts: u64, min_grade: Grade) -> Self {
+        TrackedReader {
+            name: name.to_owned(),
+            position_counts,
+            min_grade,
+        }
+    }
+}
+
+/// The most readers one line may have: a unit keeps which readers passed it in a 64-bit set.
+pub const MAX_READERS: usize = 64;
+
 /// Where things are, in encoder counts from the photocell, and what passes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrackerConfig {
     /// The marker's print position.
     pub marker_counts: u64,
-    /// The camera's read position.
-    pub reader_counts: u64,
+    /// The readers: every one must pass a unit (at most [`MAX_READERS`]; results of readers
+    /// beyond that, or not listed, match nothing).
+    pub readers: Vec<TrackedReader>,
     /// The gate's position.
     pub gate_counts: u64,
     /// How far a result's encoder count may be from a unit's expected read position and still
     /// be that unit's (half the smallest pitch is a good choice).
     pub window_counts: u64,
-    /// The lowest grade that passes.
-    pub min_grade: Grade,
     /// Rejects in a row that stop the line.
     pub max_consecutive_rejects: u32,
 }
@@ -117,8 +146,10 @@ pub struct TrackerStats {
     pub redelivered: u64,
     /// Results that matched no unit (nothing under the camera) and were ignored.
     pub unmatched: u64,
-    /// Second results for a unit already decided, ignored.
+    /// Second results for a unit already decided (or already passed by that reader), ignored.
     pub extra_reads: u64,
+    /// Results that passed a unit while another reader still had to: not a decision yet.
+    pub partial_passes: u64,
     /// Units verified.
     pub verified: u64,
     /// Units rejected, by reason (index: [`RejectReason::ALL`]).
@@ -162,6 +193,10 @@ struct Unit {
     decision: Option<Outcome>,
     /// The marker said its print-go for this unit found the buffer empty: it carries nothing.
     unprinted: bool,
+    /// The readers that passed it (bit i: `config.readers[i]`).
+    passed: u64,
+    /// The lowest grade a passing reader gave it.
+    worst_grade: Option<Grade>,
 }
 
 /// Code-less units past the gate still waiting for a confirmation, at most (a confirmation
@@ -175,6 +210,8 @@ const SEEN_CAPACITY: usize = 1 << 16;
 #[derive(Debug)]
 pub struct Tracker {
     config: TrackerConfig,
+    /// The set of every reader's bit: a unit with all of them passed is verified.
+    all_readers: u64,
     units: VecDeque<Unit>,
     next_unit: u64,
     /// In-flight code → unit id (printed, not yet decided).
@@ -203,9 +240,15 @@ pub struct Tracker {
 
 impl Tracker {
     /// An empty line.
-    pub fn new(config: TrackerConfig) -> Self {
+    pub fn new(mut config: TrackerConfig) -> Self {
+        config.readers.truncate(MAX_READERS);
+        let all_readers = match config.readers.len() {
+            MAX_READERS => u64::MAX,
+            n => (1u64 << n) - 1,
+        };
         Tracker {
             config,
+            all_readers,
             units: VecDeque::new(),
             next_unit: 1,
             in_flight: HashMap::new(),
@@ -256,6 +299,8 @@ impl Tracker {
             code: None,
             decision: None,
             unprinted: false,
+            passed: 0,
+            worst_grade: None,
         });
         self.stats.units += 1;
         id
@@ -357,6 +402,15 @@ impl Tracker {
         self.seen.insert(key.clone());
         self.seen_order.push_back(key);
         self.stats.results += 1;
+        let Some(reader) = self
+            .config
+            .readers
+            .iter()
+            .position(|r| r.name == result.reader)
+        else {
+            self.stats.unmatched += 1;
+            return None;
+        };
 
         let code = result.data.as_deref().and_then(&code_of);
         // Content first: a code in flight names its unit — unless the result's encoder count
@@ -364,18 +418,12 @@ impl Tracker {
         // flight, e.g. the next one's): then it is that other unit's mismatch.
         if let Some(code) = &code
             && let Some(&unit) = self.in_flight.get(code)
-            && self.read_near(unit, result.encoder)
+            && self.read_near(unit, reader, result.encoder)
         {
-            let outcome = match result.grade {
-                Some(grade) if grade < self.config.min_grade => {
-                    Outcome::Rejected(RejectReason::LowGrade)
-                }
-                _ => Outcome::Verified,
-            };
-            return self.decide(unit, outcome, result);
+            return self.read_own_code(unit, reader, result);
         }
         // Position second: the unit under the camera gets what was (not) read.
-        let Some(unit) = self.unit_at_reader(result.encoder) else {
+        let Some(unit) = self.unit_at_reader(reader, result.encoder) else {
             self.stats.unmatched += 1;
             return None;
         };
@@ -393,13 +441,7 @@ impl Tracker {
             self.attached.insert(code.clone());
             self.proven_by_camera.insert(code.clone());
             self.in_flight.insert(code.clone(), unit);
-            let outcome = match result.grade {
-                Some(grade) if grade < self.config.min_grade => {
-                    Outcome::Rejected(RejectReason::LowGrade)
-                }
-                _ => Outcome::Verified,
-            };
-            return self.decide(unit, outcome, result);
+            return self.read_own_code(unit, reader, result);
         }
         let reason = match &code {
             None if result.data.is_none() => RejectReason::NoRead,
@@ -471,21 +513,60 @@ impl Tracker {
         }
     }
 
-    /// Whether a read at `encoder` can be of `unit` (always, without an encoder count).
-    fn read_near(&self, unit: u64, encoder: Option<u64>) -> bool {
-        let Some(at) = encoder else { return true };
-        self.units.iter().find(|u| u.id == unit).is_some_and(|u| {
-            (u.entry + self.config.reader_counts).abs_diff(at) <= self.config.window_counts
-        })
+    /// `reader` read the code on `unit` (the one it carries): it passes there unless the grade
+    /// is below that reader's minimum; with every reader passed, the unit is verified.
+    fn read_own_code(&mut self, unit: u64, reader: usize, result: &ReadResult) -> Option<Verdict> {
+        let bit = 1u64 << reader;
+        let min_grade = self.config.readers[reader].min_grade;
+        let u = self.units.iter_mut().find(|u| u.id == unit)?;
+        // A second read by the same reader (a double trigger) changes nothing, whatever it says.
+        if u.decision.is_some() || u.passed & bit != 0 {
+            self.stats.extra_reads += 1;
+            return None;
+        }
+        if let Some(grade) = result.grade
+            && grade < min_grade
+        {
+            return self.decide(unit, Outcome::Rejected(RejectReason::LowGrade), result);
+        }
+        u.passed |= bit;
+        u.worst_grade = match (u.worst_grade, result.grade) {
+            (Some(worst), Some(grade)) => Some(worst.min(grade)),
+            (worst, grade) => worst.or(grade),
+        };
+        if u.passed != self.all_readers {
+            self.stats.partial_passes += 1;
+            return None;
+        }
+        let grade = u.worst_grade;
+        let mut verdict = self.decide(unit, Outcome::Verified, result)?;
+        verdict.grade = grade;
+        Some(verdict)
     }
 
-    /// The undecided unit whose expected read position is nearest `encoder` within the window;
-    /// without an encoder count, the oldest undecided unit past the marker.
-    fn unit_at_reader(&self, encoder: Option<u64>) -> Option<u64> {
-        let mut undecided = self.units.iter().filter(|u| u.decision.is_none());
+    /// Whether a read by `reader` at `encoder` can be of `unit` (always, without an encoder
+    /// count).
+    fn read_near(&self, unit: u64, reader: usize, encoder: Option<u64>) -> bool {
+        let Some(at) = encoder else { return true };
+        let position = self.config.readers[reader].position_counts;
+        self.units
+            .iter()
+            .find(|u| u.id == unit)
+            .is_some_and(|u| (u.entry + position).abs_diff(at) <= self.config.window_counts)
+    }
+
+    /// The undecided unit, not yet passed by `reader`, whose expected position at that reader
+    /// is nearest `encoder` within the window; without an encoder count, the oldest such unit.
+    fn unit_at_reader(&self, reader: usize, encoder: Option<u64>) -> Option<u64> {
+        let bit = 1u64 << reader;
+        let position = self.config.readers[reader].position_counts;
+        let mut undecided = self
+            .units
+            .iter()
+            .filter(|u| u.decision.is_none() && u.passed & bit == 0);
         match encoder {
             Some(at) => undecided
-                .map(|u| ((u.entry + self.config.reader_counts).abs_diff(at), u.id))
+                .map(|u| ((u.entry + position).abs_diff(at), u.id))
                 .filter(|(distance, _)| *distance <= self.config.window_counts)
                 .min_by_key(|(distance, _)| *distance)
                 .map(|(_, id)| id),
