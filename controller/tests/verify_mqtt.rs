@@ -8,7 +8,7 @@ use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tracemark::verify::mqtt::{Link, Received, Subscription, spawn_subscription};
 use tracemark::verify::{
     FieldMap, Grade, Outcome, PayloadError, RejectReason, TrackedReader, Tracker, TrackerConfig,
-    gs1_code_of,
+    Verdict, gs1_code_of,
 };
 
 /// `(host, port)` of the test broker, or `None` (after printing why); with `CI` set, a missing
@@ -83,6 +83,28 @@ async fn subscribed(subscription: Subscription) -> tokio::sync::mpsc::Receiver<R
     .await
     .expect("subscribed within 10 s");
     results
+}
+
+/// Receives `total` messages and hands each result to `tracker`: the verdicts it made, and the
+/// refusals of the malformed messages.
+async fn decide_all(
+    results: &mut tokio::sync::mpsc::Receiver<Received>,
+    tracker: &mut Tracker,
+    total: usize,
+) -> (Vec<Verdict>, Vec<PayloadError>) {
+    let mut verdicts = Vec::new();
+    let mut malformed = Vec::new();
+    for _ in 0..total {
+        let received = tokio::time::timeout(Duration::from_secs(10), results.recv())
+            .await
+            .expect("every message arrives within 10 s")
+            .expect("subscription alive");
+        match received {
+            Received::Result(result) => verdicts.extend(tracker.result(&result, gs1_code_of)),
+            Received::Malformed { error, .. } => malformed.push(error),
+        }
+    }
+    (verdicts, malformed)
 }
 
 /// A tracker with `units` units one pitch apart, unit `i` printed with `code(i)`.
@@ -163,20 +185,7 @@ async fn results_over_mosquitto_decide_every_reason_and_survive_hostile_payloads
 
     let mut tracker = line_of_units(8, code);
     tracker.code_issued(&code(99));
-    let mut verdicts = Vec::new();
-    let mut malformed = Vec::new();
-    for _ in 0..total {
-        let received = tokio::time::timeout(Duration::from_secs(10), results.recv())
-            .await
-            .expect("every message arrives within 10 s")
-            .expect("subscription alive");
-        match received {
-            Received::Result(result) => {
-                verdicts.extend(tracker.result(&result, gs1_code_of));
-            }
-            Received::Malformed { error, .. } => malformed.push(error),
-        }
-    }
+    let (verdicts, malformed) = decide_all(&mut results, &mut tracker, total).await;
     assert_eq!(malformed.len(), hostile_count, "{malformed:?}");
     assert!(matches!(malformed[0], PayloadError::NotJson(_)));
     assert!(matches!(
@@ -353,18 +362,7 @@ async fn two_readers_with_their_own_payloads_decide_together() {
         tracker.unit_detected(u64::from(i) * PITCH);
         tracker.printed(&code(i)).expect("print");
     }
-    let mut verdicts = Vec::new();
-    let mut malformed = 0;
-    for _ in 0..total {
-        let received = tokio::time::timeout(Duration::from_secs(10), results.recv())
-            .await
-            .expect("every message arrives within 10 s")
-            .expect("subscription alive");
-        match received {
-            Received::Result(result) => verdicts.extend(tracker.result(&result, gs1_code_of)),
-            Received::Malformed { .. } => malformed += 1,
-        }
-    }
+    let (verdicts, malformed) = decide_all(&mut results, &mut tracker, total).await;
     let outcomes: Vec<(u64, Outcome, Option<Grade>)> = verdicts
         .iter()
         .map(|v| (v.unit, v.outcome, v.grade))
@@ -376,6 +374,6 @@ async fn two_readers_with_their_own_payloads_decide_together() {
             (2, Outcome::Rejected(RejectReason::LowGrade), Some(Grade::C)),
         ]
     );
-    assert_eq!(malformed, 1, "the DataMan payload on cam1's topic");
+    assert_eq!(malformed.len(), 1, "the DataMan payload on cam1's topic");
     assert_eq!(tracker.stats().partial_passes, 2);
 }
