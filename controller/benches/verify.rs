@@ -5,7 +5,7 @@
 //!
 //! `cargo bench -p tracemark --bench verify`. The line is simulated as it runs: each unit is
 //! detected, printed, read and leaves at the gate, so the shift register holds what a real line
-//! holds (gate distance / pitch units). 2 % of reads are no-reads or low grades.
+//! holds (gate distance / pitch units). 4 % of reads are no-reads or low grades (2 % each).
 //! TRACEMARK_BENCH_RESULTS changes the number of results (default 200,000).
 
 use std::time::{Duration, Instant};

@@ -117,6 +117,9 @@ pub struct Report {
     pub line: LineStats,
     /// What a restart settled before this run.
     pub recovered: crate::line::Recovered,
+    /// Marker faults the twin injected (`--marker-fault`): without any, a marker fault in
+    /// `line.marker_faults` is a driver's mistake.
+    pub marker_faults_injected: u64,
 }
 
 impl Report {
@@ -344,7 +347,9 @@ async fn run_with<M: MarkerSim>(
     show.abort();
     bar.finish_and_clear();
     let report = report?;
-    compare(&store, batch, &truth, report, line.id).await
+    let mut report = compare(&store, batch, &truth, report, line.id).await?;
+    report.marker_faults_injected = options.marker_faults.len() as u64;
+    Ok(report)
 }
 
 /// The twin's side of a run — its conveyor, the marker simulator, the camera's MQTT client —
@@ -621,6 +626,7 @@ async fn compare(
         reconciliation,
         line: line.stats,
         recovered: line.recovered,
+        marker_faults_injected: 0,
     })
 }
 

@@ -380,6 +380,10 @@ fn print_report(report: &Report, json: bool, destroyed: u64, closed_balanced: Op
         line.line_stops,
         line.alarm.clone().unwrap_or_default()
     );
+    println!(
+        "  marker faults{:>8}  ({} injected)",
+        line.marker_faults, report.marker_faults_injected
+    );
     println!("  rejects by reason");
     let width = line.rejected.values().max().copied().unwrap_or(1).max(1);
     for (reason, count) in &line.rejected {

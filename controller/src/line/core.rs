@@ -277,6 +277,7 @@ impl Core {
                 self.stats.marker = describe(&state);
                 match state {
                     MarkerState::Faulted(reason) => {
+                        self.stats.marker_faults += 1;
                         self.alarm(format!("marker faulted: {reason}")).await;
                     }
                     // The driver reports this after settling the device's counter and before

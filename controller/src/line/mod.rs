@@ -109,6 +109,9 @@ pub struct LineStats {
     pub ignored_results: u64,
     /// Times the line was stopped by an alarm.
     pub line_stops: u64,
+    /// Times the marker reported a fault (each also an alarm). On a healthy marker this stays
+    /// 0: the whole-line tests hold the drivers to it.
+    pub marker_faults: u64,
     /// Store changes refused or failed (must stay 0).
     pub store_errors: u64,
     /// Photocell detections lost between two PLC polls.
