@@ -260,6 +260,9 @@ async fn a_marker_that_refuses_the_code_fails_and_is_still_cleared() {
 async fn plc_probe_reads_the_inputs_and_writes_nothing() {
     let plc = PlcSim::new(1);
     plc.set_encoder(123_456);
+    // Two units went by the photocell before the probe.
+    plc.detect();
+    plc.detect();
     let (listener, addr) = listen().await;
     let server = plc.clone();
     tokio::spawn(async move { server.serve_tcp(listener).await });
@@ -271,7 +274,10 @@ async fn plc_probe_reads_the_inputs_and_writes_nothing() {
     assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
     assert!(text.contains(&format!("connect tcp://{addr} ok")), "{text}");
     assert!(
-        text.contains("encoder 123456, gate confirm off, line running, reject queue 0 pending"),
+        text.contains(
+            "encoder 123456, photocell count 2, gate confirm off, line running, reject queue 0 \
+             pending"
+        ),
         "{text}"
     );
     assert!(text.contains("plcs.line_io passed every step"), "{text}");
@@ -312,6 +318,7 @@ async fn json_output_is_one_object() {
     assert_eq!(report["device"], "plcs.line_io");
     assert_eq!(report["unit_id"], 1);
     assert_eq!(report["poll"]["encoder"], 42);
+    assert_eq!(report["poll"]["photocell_count"], 0);
     assert_eq!(report["poll"]["line_running"], true);
     assert_eq!(report["steps"][1]["step"], "poll");
     assert!(report["steps"][1]["ms"].is_number());

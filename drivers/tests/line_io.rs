@@ -104,6 +104,7 @@ async fn poll_sends_golden_fc04_and_fc02_frames_and_decodes_the_replies() {
         first.detections.is_empty(),
         "the first poll is the baseline"
     );
+    assert_eq!(first.photocell_count, 3, "the PLC's count, as read");
     assert!(!first.gate_confirmed);
     assert!(first.line_running);
     let empty = RejectOutcome {
@@ -115,6 +116,7 @@ async fn poll_sends_golden_fc04_and_fc02_frames_and_decodes_the_replies() {
     assert_eq!(second.encoder, 1_400);
     assert_eq!(second.detections, vec![1_100, 1_350]);
     assert_eq!(second.missed, 0);
+    assert_eq!(second.photocell_count, 5);
     assert!(second.gate_confirmed);
     assert!(!second.line_running);
     assert_eq!(second.rejects.len(), 16);

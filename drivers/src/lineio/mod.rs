@@ -232,6 +232,9 @@ pub struct LineIoPoll {
     pub detections: Vec<u64>,
     /// Detections between the last two polls that the 16-entry ring no longer held.
     pub missed: u64,
+    /// The PLC's photocell detections count as read (IR 2–3, wrapping at 2^32): what an
+    /// integrator watches change while passing a hand in front of the photocell.
+    pub photocell_count: u32,
     /// Discrete input: the reject gate is in its divert position.
     pub gate_confirmed: bool,
     /// Discrete input: the line runs.
@@ -475,6 +478,7 @@ impl LineIo {
             encoder: progress.encoder,
             detections: progress.detections,
             missed: progress.missed,
+            photocell_count: raw.detections,
             gate_confirmed,
             line_running,
             rejects: raw.rejects.to_vec(),

@@ -123,6 +123,8 @@ struct MarkerReading {
 #[derive(Debug, Clone, Serialize)]
 struct PlcReading {
     encoder: u64,
+    /// The PLC's photocell detections count (wraps at 2^32).
+    photocell_count: u32,
     gate_confirmed: bool,
     line_running: bool,
     /// Reject queue slots holding a reject whose window has not ended.
@@ -592,8 +594,10 @@ pub(super) async fn probe_plc(line: &Line, plc: &Plc, timeout: Duration) -> Repo
                 "poll",
                 elapsed,
                 format!(
-                    "encoder {}, gate confirm {}, line {}, reject queue {} pending",
+                    "encoder {}, photocell count {}, gate confirm {}, line {}, reject queue {} \
+                     pending",
                     reading.encoder,
+                    reading.photocell_count,
                     if reading.gate_confirmed { "on" } else { "off" },
                     if reading.line_running {
                         "running"
@@ -618,6 +622,7 @@ pub(super) async fn probe_plc(line: &Line, plc: &Plc, timeout: Duration) -> Repo
 fn plc_reading(poll: &LineIoPoll) -> PlcReading {
     PlcReading {
         encoder: poll.encoder,
+        photocell_count: poll.photocell_count,
         gate_confirmed: poll.gate_confirmed,
         line_running: poll.line_running,
         rejects_pending: poll
