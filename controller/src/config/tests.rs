@@ -126,6 +126,23 @@ x = 1
 }
 
 #[test]
+fn a_line_has_at_most_64_readers() {
+    let readers: String = (0..65)
+        .map(|i| format!("[readers.cam{i}]\nposition_mm = {}\n", 200 + i))
+        .collect();
+    let errors = errors_of(&format!(
+        "[line]\nid = \"l1\"\n[conveyor]\nspeed_upm = 60\n[markers.m1]\ntype = \"zipher\"\n\
+         position_mm = 100\ntransport = {{ type = \"tcp\", address = \"10.0.0.1:3002\" }}\n\
+         {readers}[mqtt]\nurl = \"mqtt://broker\"\n"
+    ));
+    assert_eq!(
+        errors,
+        ["readers: 65 readers: a line has at most 64"],
+        "{errors:#?}"
+    );
+}
+
+#[test]
 fn missing_sections_and_bad_transports_are_named() {
     let errors = errors_of("[mqtt]\nurl = \"tcp://broker\"\n");
     for want in [
