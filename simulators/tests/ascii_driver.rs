@@ -156,20 +156,8 @@ async fn a_full_buffer_makes_the_feed_loop_back_off() {
 async fn the_buffer_full_fault_holds_codes_until_it_clears() {
     let mut h = marker(Link::Duplex, reference(), 16, 3, &[Fault::BufferFull]).await;
     h.handle.start().await.unwrap();
-    let codes = h.feed(2).await;
-    h.expect("BufferFull", |e| {
-        matches!(e, MarkerEvent::BufferFull { in_flight: 0 })
-    })
-    .await;
-    let commands = h.sim.snapshot().commands();
-    // Twenty polls (status and counter) within the 500 ms retry: no second load.
-    h.sim_until(|s| s.commands() >= commands + 40).await;
-    let attempts = h
-        .drain_log()
-        .iter()
-        .filter(|e| matches!(e, MarkerEvent::BufferFull { .. }))
-        .count();
-    assert_eq!(attempts, 1);
+    // Twenty polls: status and counter each.
+    let codes = h.backs_off_while_full(2, 40).await;
     assert!(h.sim.buffered().is_empty());
     h.sim.clear(Fault::BufferFull);
     h.print_all(&codes).await;

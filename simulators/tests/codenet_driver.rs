@@ -93,20 +93,8 @@ async fn prints_are_confirmed_in_order_by_the_product_count_over_a_duplex() {
 async fn queue_full_nak_makes_the_feed_loop_back_off() {
     let mut h = codenet(Link::Duplex, 2, 4, &[Fault::BufferFull]).await;
     h.handle.start().await.unwrap();
-    let codes = h.feed(4).await;
-    h.expect("BufferFull", |e| {
-        matches!(e, MarkerEvent::BufferFull { in_flight: 0 })
-    })
-    .await;
-    // Twenty polls (two requests each) within the 500 ms retry: no second attempt.
-    let commands = h.sim.snapshot().commands();
-    h.sim_until(|s| s.commands() >= commands + 40).await;
-    let attempts = h
-        .drain_log()
-        .iter()
-        .filter(|e| matches!(e, MarkerEvent::BufferFull { .. }))
-        .count();
-    assert_eq!(attempts, 1, "the feed loop backs off after a full queue");
+    // Twenty polls: two requests each.
+    let codes = h.backs_off_while_full(4, 40).await;
     assert!(h.handle.status().await.unwrap().holding());
     assert!(
         !h.drain_log()

@@ -224,6 +224,30 @@ impl<M: MarkerSim> Harness<M> {
             .collect()
     }
 
+    /// The device says full from the start: feeds `n` codes, waits for the one `BufferFull`
+    /// (nothing in flight), then for `requests` more device requests — twenty polls, well inside
+    /// the 500 ms retry — and checks the feed loop did not try again. Returns the codes.
+    pub async fn backs_off_while_full(&mut self, n: u64, requests: u64) -> Vec<Code> {
+        let codes = self.feed(n).await;
+        self.expect("BufferFull", |e| {
+            matches!(e, MarkerEvent::BufferFull { in_flight: 0 })
+        })
+        .await;
+        let commands = self.sim.snapshot().commands();
+        self.sim_until(|s| s.commands() >= commands + requests)
+            .await;
+        let attempts = self
+            .drain_log()
+            .iter()
+            .filter(|e| matches!(e, MarkerEvent::BufferFull { .. }))
+            .count();
+        assert_eq!(
+            attempts, 1,
+            "the feed loop backs off while the device is full"
+        );
+        codes
+    }
+
     /// Starts, fills the device with `n` codes and runs it out of ink (or ribbon, or labels):
     /// the driver must fault with `detail`, clear the device and void all `n` codes, and
     /// refuse to start while the fault lasts.
