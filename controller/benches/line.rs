@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use indicatif::ProgressBar;
 use tracemark::broker::EmbeddedBroker;
 use tracemark::commissioning::{self, FaultProfile, Options, Report};
-use tracemark::store::{Actor, BatchState, NewBatch, Store};
+use tracemark_store::{Actor, BatchState, NewBatch, Store};
 
 struct Args {
     lines: usize,
@@ -116,7 +116,10 @@ async fn line_store(dir: &Path, line: usize, units: u64) -> (Store, i64) {
     .await
     .expect("open the store");
     store
-        .add_product(&commissioning::demo_product("demo-widget", 'C'))
+        .add_product(&commissioning::demo_product(
+            "demo-widget",
+            tracemark_store::Grade::C,
+        ))
         .await
         .expect("add the product");
     let batch = store

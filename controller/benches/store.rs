@@ -8,13 +8,13 @@
 use std::time::Instant;
 
 use sqlx::Connection;
-use tracemark::store::writer::{DEFAULT_MAX_GROUP, create_writer};
-use tracemark::store::{Actor, CodeState, MAX_ALLOCATION, Product, Store, Transition};
+use tracemark_store::writer::{DEFAULT_MAX_GROUP, create_writer};
+use tracemark_store::{Actor, CodeState, MAX_ALLOCATION, Product, Store, Transition};
 
 fn product() -> Product {
     Product {
         id: "bench".into(),
-        scheme: "gs1".into(),
+        scheme: tracemark_store::Scheme::Gs1,
         key: "09506000134352".into(),
         name: "Bench".into(),
         category: "bench".into(),
@@ -24,10 +24,10 @@ fn product() -> Product {
         ccc_cert_no: None,
         warranty_months: None,
         retention_years: 3,
-        serial_alphabet: "digits".into(),
+        serial_alphabet: tracemark_store::SerialAlphabet::Digits,
         serial_length: 12,
         pack_sizes: Vec::new(),
-        min_grade: "C".into(),
+        min_grade: tracemark_store::Grade::C,
     }
 }
 

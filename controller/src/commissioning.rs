@@ -26,10 +26,10 @@ use crate::broker::EmbeddedBroker;
 use crate::config::{Line, Mqtt, Transport};
 use crate::http::LiveView;
 use crate::line::{LineOptions, LineReport, LineSetup, LineStats, run_line};
-use crate::store::model::CODE_STATES;
-use crate::store::reconcile::Reconciliation;
-use crate::store::{CodeState, Store};
 use crate::verify::gs1_code_of;
+use tracemark_store::reconcile::Reconciliation;
+use tracemark_store::{CODE_STATES, Grade, RejectReason};
+use tracemark_store::{CodeState, Store};
 
 /// How often the camera damages prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
@@ -136,10 +136,10 @@ impl Report {
 /// The product a demo or a simulation creates when the store does not have the line's product:
 /// the GTIN GS1 uses in its own examples, FF1 serials of 10 characters from the `safe`
 /// alphabet, the camera's minimum grade.
-pub fn demo_product(id: &str, min_grade: char) -> crate::store::Product {
-    crate::store::Product {
+pub fn demo_product(id: &str, min_grade: Grade) -> tracemark_store::Product {
+    tracemark_store::Product {
         id: id.to_owned(),
-        scheme: "gs1".into(),
+        scheme: tracemark_store::Scheme::Gs1,
         key: "09506000134352".into(),
         name: "Demo widget".into(),
         category: "household electrical appliance".into(),
@@ -149,10 +149,10 @@ pub fn demo_product(id: &str, min_grade: char) -> crate::store::Product {
         ccc_cert_no: Some("2024010701000001".into()),
         warranty_months: Some(12),
         retention_years: 3,
-        serial_alphabet: "safe".into(),
+        serial_alphabet: tracemark_store::SerialAlphabet::Safe,
         serial_length: 10,
         pack_sizes: vec![10, 40],
-        min_grade: min_grade.to_string(),
+        min_grade,
     }
 }
 
@@ -290,7 +290,8 @@ async fn run_with<M: MarkerSim>(
         .spawn(async move { camera_client(&camera_broker, &line_id).await })
         .await??;
     // What makes a print good: the product's minimum grade, or a stricter reader's.
-    let product_grade = product.min_grade.chars().next().unwrap_or('C');
+    // The twin's vision simulator grades by letter.
+    let product_grade = product.min_grade.as_str().chars().next().unwrap_or('C');
     let min_grade = line
         .readers
         .iter()
@@ -530,7 +531,7 @@ async fn compare(
     let mut gate_faults: std::collections::HashSet<String> = std::collections::HashSet::new();
     for state in CODE_STATES {
         for record in store.codes_of_batch(batch, state, i64::MAX).await? {
-            if record.reason.as_deref() == Some("gate_fault") {
+            if record.reason == Some(RejectReason::GateFault) {
                 gate_faults.insert(record.code.clone());
             }
             states.insert(record.code, state);

@@ -10,11 +10,12 @@ use anyhow::Context as _;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::watch;
+use tracemark::app::{batches, lines, products, qa};
 use tracemark::commissioning::{self, FaultProfile, Options, Report};
 use tracemark::config;
 use tracemark::http::{LiveServer, LiveView};
-use tracemark::store::{BatchState, CodeState, NewBatch, Product, Store, StoreError, Transition};
 use tracemark_sim::Fault;
+use tracemark_store::{BatchState, Grade};
 
 use crate::cli::{CliError, Context};
 
@@ -173,8 +174,15 @@ fn commission(
         .ok_or_else(|| CliError::input("config", "[line] names no product: the run needs one"))?;
     crate::cli::block_on_line(async {
         let store = context.open().await?;
-        let product = ensure_product(&store, &product_id).await?;
-        let batch = open_batch(&store, &product, &line.id, options.units).await?;
+        let actor = context.actor();
+        // The demo product's minimum grade is the default, C; a reader with a stricter
+        // `min_grade` demands more (`verify::tracker_config_for`).
+        let product = products::get_or_add(&store, actor, &product_id, || {
+            commissioning::demo_product(&product_id, Grade::C)
+        })
+        .await?;
+        let batch =
+            lines::resume_or_start_batch(&store, actor, &product, &line.id, options.units).await?;
         let live = match output.http {
             Some(addr) => {
                 let (tx, rx) = watch::channel(LiveView {
@@ -232,12 +240,12 @@ fn commission(
         let mut destroyed = 0;
         let mut closed = false;
         if close && report.ok() {
-            destroyed = destroy_rejects(&store, batch.id).await?;
-            store.set_batch_state(batch.id, BatchState::Closed).await?;
+            // QA destroys the rejected units (the demo's stand-in for the reject bin's review).
+            destroyed = qa::destroy_all_rejects(&store, actor, batch.id).await?;
+            batches::set_state(&store, actor, batch.id, BatchState::Closed).await?;
             closed = true;
         }
-        let counts = store.batch_counts(batch.id).await?;
-        let after = tracemark::store::reconcile::Reconciliation::from_counts(&counts);
+        let after = batches::report(&store, batch.id).await?.reconciliation;
         let closed_balanced = closed.then_some(after.balanced);
         print_report(&report, json, destroyed, closed_balanced);
         if let Some((server, view)) = live {
@@ -276,69 +284,6 @@ fn tempfile_dir() -> Result<PathBuf, CliError> {
     let dir = std::env::temp_dir().join(format!("tracemark-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir).context("create a temporary directory")?;
     Ok(dir)
-}
-
-/// The line's product, created as the demo product when the store does not have it. The demo
-/// product's minimum grade is the default, C; a reader with a stricter `min_grade` demands more
-/// (`verify::tracker_config_for`).
-async fn ensure_product(store: &Store, id: &str) -> Result<Product, CliError> {
-    match store.product(id).await {
-        Ok(product) => Ok(product),
-        Err(StoreError::NotFound { .. }) => Ok(store
-            .add_product(&commissioning::demo_product(id, 'C'))
-            .await?),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// The line's running batch of `product` (a restart resumes it), or a new one.
-async fn open_batch(
-    store: &Store,
-    product: &Product,
-    line: &str,
-    units: u64,
-) -> Result<tracemark::store::Batch, CliError> {
-    let open = store.batches().await?.into_iter().rev().find(|b| {
-        b.product_id == product.id
-            && b.line.as_deref() == Some(line)
-            && matches!(b.state, BatchState::Running | BatchState::Paused)
-    });
-    if let Some(batch) = open {
-        return Ok(batch);
-    }
-    let today = time::OffsetDateTime::now_utc().date();
-    let lot = format!("{line}-{}", store.batches().await?.len() + 1);
-    let batch = store
-        .create_batch(&NewBatch {
-            product_id: product.id.clone(),
-            lot,
-            quantity: i64::try_from(units).unwrap_or(i64::MAX),
-            production_date: today.to_string(),
-            expiry_date: None,
-            line: Some(line.to_owned()),
-        })
-        .await?;
-    Ok(store.set_batch_state(batch.id, BatchState::Running).await?)
-}
-
-/// QA destroys the rejected units (the demo's stand-in for the reject bin's review).
-async fn destroy_rejects(store: &Store, batch: i64) -> Result<u64, CliError> {
-    let rejected = store
-        .codes_of_batch(batch, CodeState::Rejected, i64::MAX)
-        .await?;
-    let changes: Vec<Transition> = rejected
-        .into_iter()
-        .map(|c| Transition {
-            code: c.code,
-            to: CodeState::Destroyed,
-            reason: None,
-            read: None,
-        })
-        .collect();
-    if !changes.is_empty() {
-        store.transition_all(&changes).await?;
-    }
-    Ok(changes.len() as u64)
 }
 
 /// The report as one JSON object, with the QA step's outcome.

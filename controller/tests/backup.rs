@@ -4,8 +4,8 @@
 mod common;
 
 use common::*;
-use tracemark::store::backup::{restore, restore_into_postgres};
-use tracemark::store::{Batch, CodeRead, CodeState, Store, StoreError, Transition};
+use tracemark_store::backup::{restore, restore_into_postgres};
+use tracemark_store::{Batch, CodeRead, CodeState, Store, StoreError, Transition};
 
 const GTIN: &str = "09506000134352";
 
@@ -58,14 +58,14 @@ async fn fill(store: &Store) -> Vec<String> {
         decided.push(if i < 3 {
             Transition {
                 read: Some(CodeRead {
-                    grade: Some("A".into()),
+                    grade: Some(tracemark_store::Grade::A),
                     data: Some(format!("scan of {code}")),
                 }),
                 ..Transition::to(code.clone(), CodeState::Verified)
             }
         } else {
             Transition {
-                reason: Some("no_read".into()),
+                reason: Some(tracemark_store::RejectReason::NoRead),
                 read: Some(CodeRead::default()),
                 ..Transition::to(code.clone(), CodeState::Rejected)
             }
@@ -111,7 +111,11 @@ async fn postgres_backup_restores_into_postgres_and_sqlite() {
         assert_eq!(before, after, "{code}");
     }
     let verified = restored.code(&codes[5]).await.expect("restored code");
-    assert_eq!(verified.grade.as_deref(), Some("A"), "{verified:?}");
+    assert_eq!(
+        verified.grade,
+        Some(tracemark_store::Grade::A),
+        "{verified:?}"
+    );
     // The restored store goes on: new codes past the gap, new block and batch ids.
     let more = restored.allocate("p", 5, None).await.expect("allocate");
     assert_eq!(more.first_counter, 1030);

@@ -4,13 +4,13 @@
 mod common;
 
 use common::*;
-use tracemark::store::{CodeRead, CodeState, Store, Transition};
+use tracemark_store::{CodeRead, CodeState, Store, Transition};
 
 fn to(code: &str, state: CodeState, reason: Option<&str>) -> Transition {
     Transition {
         code: code.to_owned(),
         to: state,
-        reason: reason.map(str::to_owned),
+        reason: reason.map(|r| r.parse().expect("a reject reason")),
         read: None,
     }
 }
@@ -18,7 +18,7 @@ fn to(code: &str, state: CodeState, reason: Option<&str>) -> Transition {
 /// A batch of five codes: 0 verified, 1–3 rejected (no_read, low_grade, mismatch), 4 printed.
 async fn line_output(store: &Store) -> Vec<String> {
     let mut p = product("p", "09506000134352");
-    p.min_grade = "B".into();
+    p.min_grade = tracemark_store::Grade::B;
     store.add_product(&p).await.expect("add");
     let batch = running_batch(store, "p", 5).await;
     let codes = store
@@ -36,14 +36,14 @@ async fn line_output(store: &Store) -> Vec<String> {
             to(&codes[1], CodeState::Rejected, Some("no_read")),
             Transition {
                 read: Some(CodeRead {
-                    grade: Some("D".into()),
+                    grade: Some(tracemark_store::Grade::D),
                     data: Some(scan_of(&codes[2])),
                 }),
                 ..to(&codes[2], CodeState::Rejected, Some("low_grade"))
             },
             Transition {
                 read: Some(CodeRead {
-                    grade: Some("A".into()),
+                    grade: Some(tracemark_store::Grade::A),
                     data: Some(scan_of(&codes[0])),
                 }),
                 ..to(&codes[3], CodeState::Rejected, Some("mismatch"))
@@ -166,8 +166,8 @@ async fn qa_settles_rejects_and_samples() {
     // The release rests on the re-scan: it is the code's read now.
     let released = store.code(&codes[2]).await.expect("code");
     assert_eq!(
-        (released.grade.as_deref(), released.data),
-        (Some("B"), Some(scan_of(&codes[2])))
+        (released.grade, released.data),
+        (Some(tracemark_store::Grade::B), Some(scan_of(&codes[2])))
     );
     // Every QA action is an event with the user who did it.
     let events = store.events(0, 100).await.expect("events");

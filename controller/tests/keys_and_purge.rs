@@ -6,8 +6,8 @@ mod common;
 
 use common::*;
 use time::{Date, Duration, OffsetDateTime};
-use tracemark::store::{Store, StoreError};
 use tracemark_codes::serial::{Alphabet, SerialGenerator};
+use tracemark_store::{Store, StoreError};
 
 const GTIN: &str = "09506000134352";
 const GTIN2: &str = "09506000134369";
@@ -234,7 +234,7 @@ async fn backup_keeps_the_keys() {
     store.backup(&snapshot).await.expect("backup");
     store.close().await;
     let restored_path = dir.path().join("restored.db");
-    tracemark::store::backup::restore(&snapshot, &restored_path, 1000, actor())
+    tracemark_store::backup::restore(&snapshot, &restored_path, 1000, actor())
         .await
         .expect("restore");
     let restored = open(&format!("sqlite://{}", restored_path.display())).await;

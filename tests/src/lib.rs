@@ -17,7 +17,7 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tracemark::store::{CodeState, Store};
+use tracemark_store::{CodeState, Store};
 
 /// One line at a time: each run is a real-time line (controller, twin, camera rendering and
 /// decoding) and this machine has two cores; runs side by side would test the scheduler.

@@ -6,9 +6,9 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::Value;
-use tracemark::store::{BatchState, CodeState, NewBatch};
 use tracemark_line_tests::common::{self, mosquitto};
 use tracemark_line_tests::{Stack, assert_clean_run, on_both_stacks, one_line_at_a_time};
+use tracemark_store::{BatchState, CodeState, NewBatch};
 
 /// `kill -9` of the controller in the middle of a batch, then a restart: the batch resumes,
 /// what the dead run left in flight is settled, nothing is issued twice, and the batch closes
@@ -141,7 +141,10 @@ async fn run_fills_the_marker_and_stops_gracefully_on_ctrl_c(stack: Stack) {
 
     let store = site.open().await;
     store
-        .add_product(&tracemark::commissioning::demo_product("demo-widget", 'C'))
+        .add_product(&tracemark::commissioning::demo_product(
+            "demo-widget",
+            tracemark_store::Grade::C,
+        ))
         .await
         .expect("product");
     let batch = store

@@ -6,8 +6,9 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use tracemark::store::{Allocation, CodeState, Product, Transition};
+use tracemark::app::codes;
 use tracemark_codes::gs1::{self, Gs1Code};
+use tracemark_store::{Allocation, Product};
 
 use super::{CliError, Context, block_on};
 
@@ -103,22 +104,12 @@ fn write_chunk(
 }
 
 pub(crate) fn allocate(args: AllocateArgs, context: &Context) -> Result<(), CliError> {
-    if args.count == 0 {
-        return Err(CliError::input("count", "must be at least 1"));
-    }
-    if args.chunk == 0 || args.chunk > tracemark::store::MAX_ALLOCATION {
-        return Err(CliError::input(
-            "chunk",
-            format!("must be between 1 and {}", tracemark::store::MAX_ALLOCATION),
-        ));
-    }
     block_on(async {
         let store = context.open().await?;
         // Checked before the output file is touched: bad input changes nothing.
-        let product = store.product(&args.product).await?;
-        if let Some(batch) = args.batch {
-            store.batch(batch).await?;
-        }
+        let product =
+            codes::check_allocation(&store, &args.product, args.batch, args.count, args.chunk)
+                .await?;
         let mut out: Box<dyn Write> = match &args.out {
             Some(path) => Box::new(BufWriter::new(
                 File::create(path).map_err(failed(format!("create {}", path.display())))?,
@@ -139,7 +130,8 @@ pub(crate) fn allocate(args: AllocateArgs, context: &Context) -> Result<(), CliE
         let mut last = 0;
         while remaining > 0 {
             let n = remaining.min(args.chunk);
-            let chunk = store.allocate(&product.id, n, args.batch).await?;
+            let chunk =
+                codes::allocate(&store, context.actor(), &product.id, n, args.batch).await?;
             // The codes are committed before they are written: an exported code always exists
             // in the store.
             write_chunk(&mut out, args.format, &args.domain, &product, &chunk)?;
@@ -164,21 +156,17 @@ pub(crate) fn allocate(args: AllocateArgs, context: &Context) -> Result<(), CliE
 }
 
 pub(crate) fn set_state(args: SetStateArgs, context: &Context) -> Result<(), CliError> {
-    let to: CodeState = args.to.parse().map_err(CliError::from)?;
     block_on(async {
         let store = context.open().await?;
-        let changes: Vec<Transition> = args
-            .codes
-            .iter()
-            .map(|code| Transition {
-                code: code.clone(),
-                to,
-                reason: args.reason.clone(),
-                read: None,
-            })
-            .collect();
-        store.transition_all(&changes).await?;
-        println!("{} codes now {to}", changes.len());
+        let to = codes::set_state(
+            &store,
+            context.actor(),
+            &args.codes,
+            &args.to,
+            args.reason.as_deref(),
+        )
+        .await?;
+        println!("{} codes now {to}", args.codes.len());
         store.close().await;
         Ok(())
     })
@@ -187,7 +175,7 @@ pub(crate) fn set_state(args: SetStateArgs, context: &Context) -> Result<(), Cli
 pub(crate) fn show(args: ShowArgs, context: &Context) -> Result<(), CliError> {
     block_on(async {
         let store = context.open().await?;
-        let record = store.code(&args.code).await?;
+        let record = codes::show(&store, &args.code).await?;
         let text = serde_json::to_string_pretty(&record).map_err(|e| CliError::Failed(e.into()))?;
         println!("{text}");
         store.close().await;

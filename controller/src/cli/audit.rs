@@ -2,8 +2,9 @@
 
 use clap::Subcommand;
 
+use tracemark::app::audit;
+
 use super::{CliError, Context, block_on};
-use tracemark::store::model::parse_date;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum AuditCommand {
@@ -34,7 +35,7 @@ pub(crate) fn run(command: AuditCommand, context: &Context) -> Result<(), CliErr
         let store = context.open().await?;
         match command {
             AuditCommand::Verify => {
-                let report = store.verify_audit().await?;
+                let report = audit::verify(&store).await?;
                 match report.first_bad {
                     None => {
                         println!(
@@ -52,9 +53,7 @@ pub(crate) fn run(command: AuditCommand, context: &Context) -> Result<(), CliErr
                 }
             }
             AuditCommand::Purge { before } => {
-                let before = parse_date("before", &before)?;
-                let today = time::OffsetDateTime::now_utc().date();
-                let report = store.purge_audit(before, today).await?;
+                let report = audit::purge(&store, context.actor(), &before).await?;
                 if report.events == 0 {
                     println!("nothing to purge: no events before {before}");
                 } else {
@@ -68,7 +67,7 @@ pub(crate) fn run(command: AuditCommand, context: &Context) -> Result<(), CliErr
                 Ok(())
             }
             AuditCommand::Log { after, limit } => {
-                for event in store.events(after, limit).await? {
+                for event in audit::events(&store, after, limit).await? {
                     let line =
                         serde_json::to_string(&event).map_err(|e| CliError::Failed(e.into()))?;
                     println!("{line}");

@@ -1,11 +1,10 @@
 //! `tracemark backup --out FILE` and `tracemark restore FILE`: disaster recovery for SQLite and
 //! PostgreSQL stores (the snapshot is always an SQLite file).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
-use tracemark::store::Actor;
-use tracemark::store::backup::{restore as restore_store, restore_into_postgres};
+use tracemark::app::audit::{self, RestoreTarget};
 
 use super::{CliError, Context, block_on};
 
@@ -30,7 +29,7 @@ pub(crate) struct RestoreArgs {
 pub(crate) fn backup(args: BackupArgs, context: &Context) -> Result<(), CliError> {
     block_on(async {
         let store = context.open().await?;
-        let report = store.backup(&args.out).await?;
+        let report = audit::backup(&store, &args.out).await?;
         println!(
             "backup {} written and verified: {} events",
             args.out.display(),
@@ -42,32 +41,17 @@ pub(crate) fn backup(args: BackupArgs, context: &Context) -> Result<(), CliError
 }
 
 pub(crate) fn restore(args: RestoreArgs, context: &Context) -> Result<(), CliError> {
-    if context.db.starts_with("postgres") {
-        return block_on(async {
-            let report =
-                restore_into_postgres(&args.file, &context.db, args.counter_gap, Actor::from_env())
-                    .await?;
-            println!(
-                "restored {} into PostgreSQL: {} events verified",
-                args.file.display(),
-                report.events
-            );
-            Ok(())
-        });
-    }
-    let Some(target) = context.db.strip_prefix("sqlite://") else {
-        return Err(CliError::input(
-            "db",
-            "restore into sqlite://FILE or postgres://…",
-        ));
-    };
-    let target = Path::new(target.split('?').next().unwrap_or(target));
+    let target = RestoreTarget::of(&context.db)?;
     block_on(async {
-        let report = restore_store(&args.file, target, args.counter_gap, Actor::from_env()).await?;
+        let report =
+            audit::restore_snapshot(&args.file, &target, args.counter_gap, context.actor()).await?;
+        let into = match &target {
+            RestoreTarget::Sqlite(path) => path.display().to_string(),
+            RestoreTarget::Postgres(_) => "PostgreSQL".to_owned(),
+        };
         println!(
-            "restored {} into {}: {} events verified",
+            "restored {} into {into}: {} events verified",
             args.file.display(),
-            target.display(),
             report.events
         );
         Ok(())

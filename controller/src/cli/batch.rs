@@ -1,8 +1,9 @@
 //! `tracemark batch …`: batches of one product, their life cycle and reconciliation report.
 
 use clap::{Args, Subcommand, ValueEnum};
-use tracemark::store::reconcile::Reconciliation;
-use tracemark::store::{Batch, BatchState, NewBatch};
+use tracemark::app::batches;
+use tracemark_store::reconcile::Reconciliation;
+use tracemark_store::{Batch, BatchState, NewBatch};
 
 use super::{CliError, Context, block_on};
 
@@ -80,26 +81,26 @@ fn summary(batch: &Batch) -> String {
 pub(crate) fn run(command: BatchCommand, context: &Context) -> Result<(), CliError> {
     block_on(async {
         let store = context.open().await?;
+        let actor = context.actor();
         let change = |id: i64, to: BatchState| {
             let store = store.clone();
             async move {
-                let batch = store.set_batch_state(id, to).await?;
+                let batch = batches::set_state(&store, actor, id, to).await?;
                 println!("{}", summary(&batch));
                 Ok::<(), CliError>(())
             }
         };
         match command {
             BatchCommand::Create(args) => {
-                let batch = store
-                    .create_batch(&NewBatch {
-                        product_id: args.product,
-                        lot: args.lot,
-                        quantity: args.quantity,
-                        production_date: args.production_date,
-                        expiry_date: args.expiry,
-                        line: args.line,
-                    })
-                    .await?;
+                let new = NewBatch {
+                    product_id: args.product,
+                    lot: args.lot,
+                    quantity: args.quantity,
+                    production_date: args.production_date,
+                    expiry_date: args.expiry,
+                    line: args.line,
+                };
+                let batch = batches::create(&store, actor, &new).await?;
                 println!("{}", summary(&batch));
             }
             BatchCommand::Start(IdArg { id }) => change(id, BatchState::Running).await?,
@@ -107,21 +108,18 @@ pub(crate) fn run(command: BatchCommand, context: &Context) -> Result<(), CliErr
             BatchCommand::Resume(IdArg { id }) => change(id, BatchState::Running).await?,
             BatchCommand::Close(IdArg { id }) => change(id, BatchState::Closed).await?,
             BatchCommand::List => {
-                for batch in store.batches().await? {
+                for batch in batches::list(&store).await? {
                     println!("{}", summary(&batch));
                 }
             }
-            BatchCommand::Show(IdArg { id }) => println!("{}", to_json(&store.batch(id).await?)?),
+            BatchCommand::Show(IdArg { id }) => {
+                println!("{}", to_json(&batches::get(&store, id).await?)?)
+            }
             BatchCommand::Report { id, format } => {
-                let batch = store.batch(id).await?;
-                let counts = store.batch_counts(id).await?;
-                let r = Reconciliation::from_counts(&counts);
+                let report = batches::report(&store, id).await?;
                 match format {
-                    ReportFormat::Json => {
-                        let report = serde_json::json!({ "batch": batch, "reconciliation": r });
-                        println!("{}", to_json(&report)?);
-                    }
-                    ReportFormat::Text => print_report(&batch, &r),
+                    ReportFormat::Json => println!("{}", to_json(&report)?),
+                    ReportFormat::Text => print_report(&report.batch, &report.reconciliation),
                 }
             }
         }

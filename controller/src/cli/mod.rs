@@ -15,7 +15,8 @@ mod run;
 use std::future::Future;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use tracemark::store::{Actor, DEFAULT_DB, Store, StoreError};
+use tracemark::app::AppError;
+use tracemark_store::{Actor, DEFAULT_DB, Store, StoreError};
 
 /// tracemark — production-line controller for product traceability.
 #[derive(Debug, Parser)]
@@ -103,12 +104,19 @@ impl From<anyhow::Error> for CliError {
     }
 }
 
+/// The application's errors keep the exit status `AppError::exit_status` gives them.
+impl From<AppError> for CliError {
+    fn from(err: AppError) -> Self {
+        match err.exit_status() {
+            2 => CliError::Input(err.to_string()),
+            _ => CliError::Failed(err.into()),
+        }
+    }
+}
+
 impl From<StoreError> for CliError {
     fn from(err: StoreError) -> Self {
-        match err.input_field() {
-            Some((field, reason)) => CliError::input(field, reason),
-            None => CliError::Failed(err.into()),
-        }
+        AppError::from(err).into()
     }
 }
 
@@ -116,11 +124,17 @@ impl From<StoreError> for CliError {
 #[derive(Debug, Clone)]
 pub(crate) struct Context {
     db: String,
+    actor: Actor,
 }
 
 impl Context {
     pub(crate) async fn open(&self) -> Result<Store, CliError> {
-        Ok(Store::open(&self.db, Actor::from_env()).await?)
+        Ok(Store::open(&self.db, self.actor.clone()).await?)
+    }
+
+    /// Who acts: the user from `TRACEMARK_USER` or `USER`, the device `cli@<host>`.
+    pub(crate) fn actor(&self) -> &Actor {
+        &self.actor
     }
 }
 
@@ -161,7 +175,10 @@ fn init_logging(format: LogFormat) {
 
 pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
     init_logging(cli.log_format);
-    let context = Context { db: cli.db };
+    let context = Context {
+        db: cli.db,
+        actor: Actor::from_env(),
+    };
     match cli.command {
         Command::Codes(command) => codes::run(command, &context),
         Command::Product(command) => product::run(command, &context),

@@ -1,11 +1,11 @@
 //! `tracemark product …` and `tracemark producer …`: master data (SPEC §1 data fields).
 
 use clap::{Args, Subcommand, ValueEnum};
-use tracemark::store::model::{
+use tracemark::app::products::{self, ProductDraft};
+use tracemark_store::Producer;
+use tracemark_store::model::{
     DEFAULT_MIN_GRADE, DEFAULT_RETENTION_YEARS, DEFAULT_SERIAL_ALPHABET, DEFAULT_SERIAL_LENGTH,
-    SCHEME_GS1,
 };
-use tracemark::store::{Producer, Product, parse_pack_sizes};
 
 use super::{CliError, Context, block_on};
 
@@ -71,7 +71,7 @@ pub(crate) struct ProductArgs {
     retention_years: u32,
     /// Serial alphabet: digits, safe (no 0/O/1/I/l) or crockford32. Serials are AES-256 FF1 of
     /// a counter under a random key made for the product.
-    #[arg(long, default_value = DEFAULT_SERIAL_ALPHABET)]
+    #[arg(long, default_value = DEFAULT_SERIAL_ALPHABET.name())]
     serial_alphabet: String,
     /// Characters per serial (1–20).
     #[arg(long, default_value_t = DEFAULT_SERIAL_LENGTH)]
@@ -80,7 +80,7 @@ pub(crate) struct ProductArgs {
     #[arg(long, default_value = "")]
     pack_sizes: String,
     /// Lowest ISO/IEC 15415 print grade that passes verification: A, B, C or D.
-    #[arg(long, default_value = DEFAULT_MIN_GRADE)]
+    #[arg(long, default_value = DEFAULT_MIN_GRADE.as_str())]
     min_grade: String,
 }
 
@@ -115,31 +115,31 @@ fn to_json(value: &impl serde::Serialize) -> Result<String, CliError> {
 pub(crate) fn run(command: ProductCommand, context: &Context) -> Result<(), CliError> {
     block_on(async {
         let store = context.open().await?;
+        let actor = context.actor();
         match command {
             ProductCommand::Add(args) => {
                 let args = *args;
-                let product = Product {
+                let draft = ProductDraft {
                     id: args.id,
-                    scheme: SCHEME_GS1.to_owned(),
-                    key: args.gtin,
+                    gtin: args.gtin,
                     name: args.name,
                     category: args.category,
                     model: args.model,
-                    mandatory_standard: args.standard,
-                    licence_no: args.licence,
-                    ccc_cert_no: args.ccc,
+                    standard: args.standard,
+                    licence: args.licence,
+                    ccc: args.ccc,
                     warranty_months: args.warranty_months,
-                    retention_years: args.retention_years,
-                    serial_alphabet: args.serial_alphabet,
-                    serial_length: args.serial_length,
-                    pack_sizes: parse_pack_sizes(&args.pack_sizes)?,
-                    min_grade: args.min_grade,
+                    retention_years: Some(args.retention_years),
+                    serial_alphabet: Some(args.serial_alphabet),
+                    serial_length: Some(args.serial_length),
+                    pack_sizes: Some(args.pack_sizes),
+                    min_grade: Some(args.min_grade),
                 };
-                let product = store.add_product(&product).await?;
+                let product = products::add(&store, actor, draft).await?;
                 println!("product {} added (GTIN {})", product.id, product.key);
             }
             ProductCommand::List { format } => {
-                let products = store.products().await?;
+                let products = products::list(&store).await?;
                 match format {
                     ListFormat::Json => println!("{}", to_json(&products)?),
                     ListFormat::Text => {
@@ -153,11 +153,13 @@ pub(crate) fn run(command: ProductCommand, context: &Context) -> Result<(), CliE
                 }
             }
             ProductCommand::Show { id } => {
-                let product = store.product(&id).await?;
-                println!("{}", to_json(&product)?);
+                println!("{}", to_json(&products::get(&store, &id).await?)?);
             }
             ProductCommand::Import { file } => {
-                let count = super::import::import(&store, &file).await?;
+                let drafts = super::import::read(&file)?;
+                let count = products::import(&store, actor, drafts)
+                    .await
+                    .map_err(|e| super::import::in_file(&file, e))?;
                 println!("{count} products imported");
             }
         }
@@ -184,18 +186,12 @@ pub(crate) fn run_producer(command: ProducerCommand, context: &Context) -> Resul
                     contact,
                     business_licence,
                 };
-                store.set_producer(&producer).await?;
+                products::set_producer(&store, context.actor(), &producer).await?;
                 println!("producer set");
             }
-            ProducerCommand::Show => match store.producer().await? {
-                Some(producer) => println!("{}", to_json(&producer)?),
-                None => {
-                    return Err(CliError::input(
-                        "producer",
-                        "not set (tracemark producer set)",
-                    ));
-                }
-            },
+            ProducerCommand::Show => {
+                println!("{}", to_json(&products::producer(&store).await?)?);
+            }
         }
         store.close().await;
         Ok(())

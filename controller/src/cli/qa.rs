@@ -1,10 +1,9 @@
 //! `tracemark qa …`: what QA does with rejected and verified units (SPEC §3: `rejected →
-//! destroyed | released`, `verified → sampled`). Every action is one audited transition with
-//! the user from `TRACEMARK_USER`.
+//! destroyed | released`, `verified → sampled`), through `tracemark::app::qa`.
 
 use clap::Subcommand;
-use tracemark::store::{CodeRead, CodeState, Store, Transition};
-use tracemark::verify::{Grade, gs1_code_of};
+use tracemark::app::qa;
+use tracemark_store::RejectReason;
 
 use super::{CliError, Context, block_on};
 
@@ -46,22 +45,24 @@ pub(crate) enum QaCommand {
 pub(crate) fn run(command: QaCommand, context: &Context) -> Result<(), CliError> {
     block_on(async {
         let store = context.open().await?;
+        let actor = context.actor();
         let result = match command {
-            QaCommand::Rejects { batch, json } => rejects(&store, batch, json).await,
+            QaCommand::Rejects { batch, json } => {
+                let rejects = qa::rejects(&store, batch).await?;
+                print_rejects(&rejects, json)
+            }
             QaCommand::Destroy { codes } => {
-                let changes: Vec<Transition> = codes
-                    .iter()
-                    .map(|code| change(code, CodeState::Destroyed))
-                    .collect();
-                store.transition_all(&changes).await?;
-                println!("{} codes destroyed", changes.len());
+                let count = qa::destroy(&store, actor, &codes).await?;
+                println!("{count} codes destroyed");
                 Ok(())
             }
-            QaCommand::Release { code, scan, grade } => release(&store, &code, &scan, &grade).await,
+            QaCommand::Release { code, scan, grade } => {
+                let grade = qa::release(&store, actor, &code, &scan, &grade).await?;
+                println!("{code} released (re-scan grade {grade})");
+                Ok(())
+            }
             QaCommand::Sample { code } => {
-                store
-                    .transition_all(&[change(&code, CodeState::Sampled)])
-                    .await?;
+                qa::sample(&store, actor, &code).await?;
                 println!("{code} sampled");
                 Ok(())
             }
@@ -71,25 +72,14 @@ pub(crate) fn run(command: QaCommand, context: &Context) -> Result<(), CliError>
     })
 }
 
-fn change(code: &str, to: CodeState) -> Transition {
-    Transition::to(code, to)
-}
-
-/// Rejected units listed at most (a batch with more has a line problem, not a QA queue).
-const LIST_LIMIT: i64 = 100_000;
-
-async fn rejects(store: &Store, batch: i64, json: bool) -> Result<(), CliError> {
-    let rejected = store
-        .codes_of_batch(batch, CodeState::Rejected, LIST_LIMIT)
-        .await?;
-    let counts = store.batch_counts(batch).await?;
-    let count = |state: CodeState| {
-        counts
-            .iter()
-            .find(|(s, _)| *s == state)
-            .map_or(0, |(_, n)| *n)
-    };
-    let (destroyed, released) = (count(CodeState::Destroyed), count(CodeState::Released));
+fn print_rejects(rejects: &qa::Rejects, json: bool) -> Result<(), CliError> {
+    let qa::Rejects {
+        batch,
+        to_settle,
+        destroyed,
+        released,
+        rejected,
+    } = rejects;
     if json {
         let list: Vec<serde_json::Value> = rejected
             .iter()
@@ -100,69 +90,25 @@ async fn rejects(store: &Store, batch: i64, json: bool) -> Result<(), CliError> 
             })
             .collect();
         let out = serde_json::json!({
-            "batch": batch, "to_settle": rejected.len(), "destroyed": destroyed,
+            "batch": batch, "to_settle": to_settle, "destroyed": destroyed,
             "released": released, "rejected": list,
         });
         println!("{out}");
         return Ok(());
     }
     println!(
-        "batch {batch}: {} rejected to settle, {destroyed} destroyed, {released} released",
-        rejected.len()
+        "batch {batch}: {to_settle} rejected to settle, {destroyed} destroyed, {released} released"
     );
-    for code in &rejected {
+    for code in rejected {
         // What the camera saw: its grade and the data it decoded (nothing for a no-read).
         let seen = match (&code.grade, &code.data) {
-            _ if code.reason.as_deref() == Some("late") => "no result in time".to_owned(),
+            _ if code.reason == Some(RejectReason::Late) => "no result in time".to_owned(),
             (_, None) => "read nothing".to_owned(),
             (Some(grade), Some(data)) => format!("read {data:?} grade {grade}"),
             (None, Some(data)) => format!("read {data:?}"),
         };
-        println!(
-            "{}  {:<10}  {seen}",
-            code.code,
-            code.reason.as_deref().unwrap_or("(no reason)")
-        );
+        let reason = code.reason.map_or("(no reason)", RejectReason::as_str);
+        println!("{}  {reason:<10}  {seen}", code.code);
     }
-    Ok(())
-}
-
-async fn release(store: &Store, code: &str, scan: &str, grade: &str) -> Result<(), CliError> {
-    let record = store.code(code).await?;
-    if record.state != CodeState::Rejected {
-        return Err(CliError::input(
-            "code",
-            format!("{code} is {}, not rejected", record.state),
-        ));
-    }
-    let product = store.product(&record.product_id).await?;
-    let read = gs1_code_of(scan)
-        .ok_or_else(|| CliError::input("scan", format!("{scan:?} is not a GS1 code")))?;
-    if read != record.code {
-        return Err(CliError::input(
-            "scan",
-            format!("the re-scan read {read}, not {code}: the unit stays rejected"),
-        ));
-    }
-    let grade = Grade::parse(grade)
-        .ok_or_else(|| CliError::input("grade", format!("{grade:?} is not A–D, F or 0–4")))?;
-    let minimum = Grade::parse(&product.min_grade).unwrap_or(Grade::C);
-    if grade < minimum {
-        return Err(CliError::input(
-            "grade",
-            format!(
-                "{grade} is below product {}'s minimum {minimum}: the unit stays rejected",
-                product.id
-            ),
-        ));
-    }
-    let mut released = change(code, CodeState::Released);
-    // The re-scan is what the release rests on: it replaces the read the reject was made on.
-    released.read = Some(CodeRead {
-        grade: Some(grade.to_string()),
-        data: Some(scan.to_owned()),
-    });
-    store.transition_all(&[released]).await?;
-    println!("{code} released (re-scan grade {grade})");
     Ok(())
 }

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 use tokio::sync::watch;
+use tracemark::app::lines;
 use tracemark::line::{LineOptions, LineSetup, LineStats, run_line};
-use tracemark::store::BatchState;
 
 use super::{CliError, Context};
 
@@ -25,28 +25,7 @@ pub(crate) fn run(args: &RunArgs, context: &Context) -> Result<(), CliError> {
         .map_err(|errors| CliError::Input(errors.to_string()))?;
     super::block_on_line(async {
         let store = context.open().await?;
-        let batch = match args.batch {
-            Some(id) => store.batch(id).await?,
-            None => store
-                .batches()
-                .await?
-                .into_iter()
-                .rev()
-                .find(|b| {
-                    b.line.as_deref() == Some(line.id.as_str())
-                        && matches!(b.state, BatchState::Running | BatchState::Paused)
-                })
-                .ok_or_else(|| {
-                    CliError::input(
-                        "--batch",
-                        format!(
-                            "line {:?} has no running or paused batch: start one with \
-                             `tracemark batch start ID` or name it",
-                            line.id
-                        ),
-                    )
-                })?,
-        };
+        let batch = lines::batch_to_run(&store, &line.id, args.batch).await?;
         let (stop_tx, stop_rx) = watch::channel(false);
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {

@@ -17,10 +17,10 @@ use tracemark_drivers::marker::{CodeId, MarkerEvent, MarkerHandle, MarkerState};
 use super::LineStats;
 use super::feeder::CodeBook;
 use super::gate::{IoCommand, IoEvent};
-use crate::store::writer::{Committed, WriterHandle, create_writer};
-use crate::store::{CodeRead, CodeState, Store, StoreError, Transition};
 use crate::verify::mqtt::Received;
 use crate::verify::{Outcome, Printed, RejectReason, Tracker, TrackerConfig, Verdict, gs1_code_of};
+use tracemark_store::writer::{Committed, WriterHandle, create_writer};
+use tracemark_store::{CodeRead, CodeState, Store, StoreError, Transition};
 
 /// Changes per group commit.
 const MAX_GROUP: usize = 10_000;
@@ -421,7 +421,7 @@ impl Core {
         }
         // What the decision was made on; a `late` unit had no read.
         let read = (verdict.outcome != Outcome::Rejected(RejectReason::Late)).then(|| CodeRead {
-            grade: verdict.grade.map(|g| g.to_string()),
+            grade: verdict.grade,
             data: verdict.data.clone(),
         });
         match verdict.outcome {
@@ -513,7 +513,7 @@ impl Core {
         let change = Transition {
             code,
             to,
-            reason: reason.map(|r| r.as_str().to_owned()),
+            reason,
             read,
         };
         match self.writer.submit(change).await {

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::mpsc;
 use tracemark_drivers::marker::{Code, CodeId};
 
-use crate::store::{Store, StoreError};
+use tracemark_store::{Store, StoreError};
 
 /// Serials reserved per block: a restart abandons at most one block's unissued rest.
 const BLOCK_SIZE: u64 = 10_000;

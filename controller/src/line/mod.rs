@@ -33,8 +33,8 @@ use tracemark_drivers::marker::{
 use tracemark_drivers::transport::{Parity, SerialSettings, Transport as DeviceTransport};
 
 use crate::config::{Line, Transport};
-use crate::store::{BatchState, Store, StoreError};
-use crate::verify::{self, Grade, mqtt::Link};
+use crate::verify::{self, mqtt::Link};
+use tracemark_store::{BatchState, Store, StoreError};
 
 pub use devices::{ascii_config, marker_device, zpl_config};
 pub use recover::Recovered;
@@ -214,12 +214,7 @@ pub async fn run_line(
     let product = store.product(&batch.product_id).await?;
     let recovered = recover::settle(&store, batch.id).await?;
 
-    let min_grade = Grade::parse(&product.min_grade).ok_or_else(|| {
-        LineError::Config(format!(
-            "product {}: min_grade {:?} is not a grade",
-            product.id, product.min_grade
-        ))
-    })?;
+    let min_grade = product.min_grade;
     let tracker_config = verify::tracker_config_for(&line, min_grade)
         .ok_or_else(|| LineError::Config("the line needs a marker, a reader and a gate".into()))?;
     let subscription = verify::subscription_for(&line)

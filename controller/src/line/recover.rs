@@ -9,7 +9,7 @@
 
 use serde::Serialize;
 
-use crate::store::{CodeState, Store, StoreError, Transition};
+use tracemark_store::{CodeState, RejectReason, Store, StoreError, Transition};
 
 /// Codes read per query while settling.
 const PAGE: i64 = 10_000;
@@ -55,7 +55,7 @@ async fn move_all(
     from: CodeState,
     to: CodeState,
 ) -> Result<u64, StoreError> {
-    let reason = (to == CodeState::Rejected).then(|| "late".to_owned());
+    let reason = (to == CodeState::Rejected).then_some(RejectReason::Late);
     let mut moved = 0;
     loop {
         let codes = store.codes_of_batch(batch, from, PAGE).await?;
@@ -67,7 +67,7 @@ async fn move_all(
             .map(|c| Transition {
                 code: c.code,
                 to,
-                reason: reason.clone(),
+                reason,
                 read: None,
             })
             .collect();

@@ -11,7 +11,6 @@
 //! never a panic, never a half-read result.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use serde_json::Value;
 use thiserror::Error;
@@ -19,59 +18,8 @@ use thiserror::Error;
 /// Payloads above this size are refused unread (a reader's result is a few hundred bytes).
 pub const MAX_PAYLOAD: usize = 64 * 1024;
 
-/// An ISO/IEC 15415 overall symbol grade, `A` (best) to `F` (fail).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-pub enum Grade {
-    /// 0.0–0.5: fail.
-    F,
-    /// 0.5–1.5.
-    D,
-    /// 1.5–2.5.
-    C,
-    /// 2.5–3.5.
-    B,
-    /// 3.5–4.0.
-    A,
-}
-
-impl Grade {
-    /// `A`–`D`, `F` (case-insensitive), or the numeric grade 0–4 of ISO/IEC 15415 §7.
-    pub fn parse(text: &str) -> Option<Grade> {
-        match text.trim().to_ascii_uppercase().as_str() {
-            "A" | "4" => Some(Grade::A),
-            "B" | "3" => Some(Grade::B),
-            "C" | "2" => Some(Grade::C),
-            "D" | "1" => Some(Grade::D),
-            "F" | "E" | "0" => Some(Grade::F),
-            _ => None,
-        }
-    }
-
-    /// A numeric grade (0.0–4.0) rounded to its letter (ISO/IEC 15415 §7.1 grade boundaries).
-    pub fn from_number(value: f64) -> Option<Grade> {
-        match value {
-            v if (3.5..=4.0).contains(&v) => Some(Grade::A),
-            v if (2.5..3.5).contains(&v) => Some(Grade::B),
-            v if (1.5..2.5).contains(&v) => Some(Grade::C),
-            v if (0.5..1.5).contains(&v) => Some(Grade::D),
-            v if (0.0..0.5).contains(&v) => Some(Grade::F),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Grade {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let letter = match self {
-            Grade::A => "A",
-            Grade::B => "B",
-            Grade::C => "C",
-            Grade::D => "D",
-            Grade::F => "F",
-        };
-        f.write_str(letter)
-    }
-}
+/// An ISO/IEC 15415 overall symbol grade: the store's word for it (`tracemark_store::vocab`).
+pub use tracemark_store::Grade;
 
 /// One read, as the tracker needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]

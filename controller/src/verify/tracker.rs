@@ -18,51 +18,8 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use super::payload::{Grade, ReadResult};
 
-/// Why a unit is rejected (SPEC §3); the text is what the store records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RejectReason {
-    /// The camera read nothing.
-    NoRead,
-    /// Read, but graded below the product's minimum.
-    LowGrade,
-    /// Read a valid code of this batch that is not the one expected on this unit.
-    Mismatch,
-    /// Read something that is not a code of this batch.
-    Unknown,
-    /// Read a code already verified on another unit (a double print or a copy).
-    Duplicate,
-    /// No result before the unit reached the gate.
-    Late,
-    /// The gate did not confirm.
-    GateFault,
-}
-
-impl RejectReason {
-    /// All reasons, in SPEC order.
-    pub const ALL: [RejectReason; 7] = [
-        RejectReason::NoRead,
-        RejectReason::LowGrade,
-        RejectReason::Mismatch,
-        RejectReason::Unknown,
-        RejectReason::Duplicate,
-        RejectReason::Late,
-        RejectReason::GateFault,
-    ];
-
-    /// The stored name (`no_read`, …).
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            RejectReason::NoRead => "no_read",
-            RejectReason::LowGrade => "low_grade",
-            RejectReason::Mismatch => "mismatch",
-            RejectReason::Unknown => "unknown",
-            RejectReason::Duplicate => "duplicate",
-            RejectReason::Late => "late",
-            RejectReason::GateFault => "gate_fault",
-        }
-    }
-}
+/// Why a unit is rejected: the store's word for it (`tracemark_store::vocab`).
+pub use tracemark_store::RejectReason;
 
 /// What happens to a unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

@@ -37,7 +37,7 @@ macro_rules! both {
     };
 }
 
-use tracemark::store::{Actor, Batch, BatchState, NewBatch, Product, Store};
+use tracemark_store::{Actor, Batch, BatchState, NewBatch, Product, Store};
 
 pub fn actor() -> Actor {
     Actor {
@@ -106,7 +106,7 @@ pub async fn drop_pg_schema(base: &str, schema: &str) {
 pub fn product(id: &str, gtin: &str) -> Product {
     Product {
         id: id.into(),
-        scheme: "gs1".into(),
+        scheme: tracemark_store::Scheme::Gs1,
         key: gtin.into(),
         name: format!("Product {id}"),
         category: "wire and cable".into(),
@@ -116,10 +116,10 @@ pub fn product(id: &str, gtin: &str) -> Product {
         ccc_cert_no: None,
         warranty_months: Some(24),
         retention_years: 5,
-        serial_alphabet: "digits".into(),
+        serial_alphabet: tracemark_store::SerialAlphabet::Digits,
         serial_length: 12,
         pack_sizes: vec![10, 40],
-        min_grade: "C".into(),
+        min_grade: tracemark_store::Grade::C,
     }
 }
 

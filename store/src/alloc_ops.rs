@@ -4,9 +4,9 @@
 
 macro_rules! alloc_ops {
     ($DB:ty) => {
-        use crate::store::model::max_issuable;
-        use crate::store::serial::{generator, gs1_code, key_from_hex};
-        use crate::store::{Allocation, Block};
+        use crate::model::max_issuable;
+        use crate::serial::{generator, gs1_code, key_from_hex};
+        use crate::{Allocation, Block};
 
         /// Advances the product's counter by `n` (one atomic statement: concurrent controllers
         /// get disjoint blocks) and records the block, with `issued` of it already issued.
@@ -30,9 +30,7 @@ macro_rules! alloc_ops {
             let first = end - n;
             // The store never issues so many serials that a guess would hit one with
             // probability ≥ 1/10,000 (`max_issuable`); the FF1 space itself is far larger.
-            let alphabet = tracemark_codes::serial::Alphabet::from_name(&product.serial_alphabet)
-                .map_err(|e| StoreError::invalid("serial_alphabet", e.to_string()))?;
-            let limit = max_issuable(alphabet, product.serial_length);
+            let limit = max_issuable(product.serial_alphabet, product.serial_length);
             if end > limit {
                 return Err(StoreError::invalid(
                     "count",
@@ -101,7 +99,7 @@ macro_rules! alloc_ops {
                 serials.push(serial);
             }
             // Rows go in counter order, so the primary key grows at its end (there is no index
-            // on the code text: crate::store::locate).
+            // on the code text: crate::locate).
             let codes_json = serde_json::to_string(&codes).unwrap_or_default();
             let insert = if PG {
                 "INSERT INTO codes (product_id, counter, code, batch_id, block_id, state, \
@@ -145,7 +143,7 @@ macro_rules! alloc_ops {
             })
         }
 
-        pub(in crate::store) async fn allocate(
+        pub(crate) async fn allocate(
             pool: &Pool<$DB>,
             actor: &Actor,
             product: &Product,
@@ -162,7 +160,7 @@ macro_rules! alloc_ops {
             Ok(allocation)
         }
 
-        pub(in crate::store) async fn reserve_block(
+        pub(crate) async fn reserve_block(
             pool: &Pool<$DB>,
             actor: &Actor,
             product: &Product,
@@ -179,7 +177,7 @@ macro_rules! alloc_ops {
             Ok(block)
         }
 
-        pub(in crate::store) async fn issue_from_block(
+        pub(crate) async fn issue_from_block(
             pool: &Pool<$DB>,
             actor: &Actor,
             product: &Product,

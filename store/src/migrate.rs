@@ -19,42 +19,42 @@ const SQLITE: Embedded = &[
     (
         1,
         "store",
-        include_str!("../../../migrations/sqlite/0001_store.sql"),
+        include_str!("../../migrations/sqlite/0001_store.sql"),
     ),
     (
         2,
         "block_issue",
-        include_str!("../../../migrations/sqlite/0002_block_issue.sql"),
+        include_str!("../../migrations/sqlite/0002_block_issue.sql"),
     ),
     (
         3,
         "hot_path",
-        include_str!("../../../migrations/sqlite/0003_hot_path.sql"),
+        include_str!("../../migrations/sqlite/0003_hot_path.sql"),
     ),
     (
         4,
         "pack_sizes",
-        include_str!("../../../migrations/sqlite/0004_pack_sizes.sql"),
+        include_str!("../../migrations/sqlite/0004_pack_sizes.sql"),
     ),
     (
         5,
         "keys_and_purge",
-        include_str!("../../../migrations/sqlite/0005_keys_and_purge.sql"),
+        include_str!("../../migrations/sqlite/0005_keys_and_purge.sql"),
     ),
     (
         6,
         "min_grade",
-        include_str!("../../../migrations/sqlite/0006_min_grade.sql"),
+        include_str!("../../migrations/sqlite/0006_min_grade.sql"),
     ),
     (
         7,
         "no_code_index",
-        include_str!("../../../migrations/sqlite/0007_no_code_index.sql"),
+        include_str!("../../migrations/sqlite/0007_no_code_index.sql"),
     ),
     (
         8,
         "code_reads",
-        include_str!("../../../migrations/sqlite/0008_code_reads.sql"),
+        include_str!("../../migrations/sqlite/0008_code_reads.sql"),
     ),
 ];
 
@@ -62,42 +62,42 @@ const POSTGRES: Embedded = &[
     (
         1,
         "store",
-        include_str!("../../../migrations/postgres/0001_store.sql"),
+        include_str!("../../migrations/postgres/0001_store.sql"),
     ),
     (
         2,
         "block_issue",
-        include_str!("../../../migrations/postgres/0002_block_issue.sql"),
+        include_str!("../../migrations/postgres/0002_block_issue.sql"),
     ),
     (
         3,
         "hot_path",
-        include_str!("../../../migrations/postgres/0003_hot_path.sql"),
+        include_str!("../../migrations/postgres/0003_hot_path.sql"),
     ),
     (
         4,
         "pack_sizes",
-        include_str!("../../../migrations/postgres/0004_pack_sizes.sql"),
+        include_str!("../../migrations/postgres/0004_pack_sizes.sql"),
     ),
     (
         5,
         "keys_and_purge",
-        include_str!("../../../migrations/postgres/0005_keys_and_purge.sql"),
+        include_str!("../../migrations/postgres/0005_keys_and_purge.sql"),
     ),
     (
         6,
         "min_grade",
-        include_str!("../../../migrations/postgres/0006_min_grade.sql"),
+        include_str!("../../migrations/postgres/0006_min_grade.sql"),
     ),
     (
         7,
         "no_code_index",
-        include_str!("../../../migrations/postgres/0007_no_code_index.sql"),
+        include_str!("../../migrations/postgres/0007_no_code_index.sql"),
     ),
     (
         8,
         "code_reads",
-        include_str!("../../../migrations/postgres/0008_code_reads.sql"),
+        include_str!("../../migrations/postgres/0008_code_reads.sql"),
     ),
 ];
 

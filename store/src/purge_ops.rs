@@ -10,10 +10,10 @@
 
 macro_rules! purge_ops {
     ($DB:ty) => {
-        use crate::store::audit::{Checkpoint, PurgeReport};
+        use crate::audit::{Checkpoint, PurgeReport};
 
         /// The newest checkpoint, if any events were ever purged.
-        pub(in crate::store) async fn latest_checkpoint(
+        pub(crate) async fn latest_checkpoint(
             pool: &Pool<$DB>,
             _actor: &Actor,
         ) -> Result<Option<Checkpoint>, StoreError> {
@@ -33,7 +33,7 @@ macro_rules! purge_ops {
 
         /// Products created before `before` with their retention in years: the records a purge
         /// up to `before` could touch.
-        pub(in crate::store) async fn retention_of_products_before(
+        pub(crate) async fn retention_of_products_before(
             pool: &Pool<$DB>,
             _actor: &Actor,
             before: &str,
@@ -49,7 +49,7 @@ macro_rules! purge_ops {
 
         /// Removes every event before the first one at or after `before` (an RFC 3339 prefix),
         /// after recording the checkpoint. The caller has checked retention.
-        pub(in crate::store) async fn purge_events(
+        pub(crate) async fn purge_events(
             pool: &Pool<$DB>,
             actor: &Actor,
             before: &str,

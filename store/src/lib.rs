@@ -5,6 +5,8 @@
 //! (which takes the write lock up front), does its work, appends its event and commits — so a
 //! state change and its event are stored together or not at all, even after `kill -9`.
 
+#![warn(missing_docs)]
+
 pub mod audit;
 pub mod backup;
 #[macro_use]
@@ -18,6 +20,7 @@ mod ops;
 pub mod reconcile;
 pub mod serial;
 mod transfer;
+pub mod vocab;
 pub mod writer;
 
 use std::str::FromStr;
@@ -34,8 +37,11 @@ use time::format_description::well_known::Rfc3339;
 
 pub use audit::{AuditReport, Event};
 pub use model::{
-    Batch, BatchState, CodeRecord, CodeState, NewBatch, Producer, Product, format_pack_sizes,
-    parse_pack_sizes, validate_uscc,
+    Batch, CodeRecord, NewBatch, Producer, Product, format_pack_sizes, parse_pack_sizes,
+    validate_uscc,
+};
+pub use vocab::{
+    BatchState, CODE_STATES, CodeParts, CodeState, Grade, RejectReason, Scheme, SerialAlphabet,
 };
 
 /// The database used when neither `--db` nor `TRACEMARK_DB` is given.
@@ -99,7 +105,8 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    pub(crate) fn invalid(field: &'static str, reason: impl std::fmt::Display) -> Self {
+    /// An invalid-input error about `field`.
+    pub fn invalid(field: &'static str, reason: impl std::fmt::Display) -> Self {
         StoreError::Invalid {
             field,
             reason: reason.to_string(),
@@ -113,20 +120,6 @@ impl StoreError {
     pub(crate) fn db(context: impl Into<String>) -> impl FnOnce(sqlx::Error) -> StoreError {
         let context = context.into();
         move |source| StoreError::Database { context, source }
-    }
-
-    /// For errors caused by the input (exit status 2 on the command line): the field and reason.
-    pub fn input_field(&self) -> Option<(&'static str, String)> {
-        match self {
-            StoreError::Invalid { field, reason } => Some((field, reason.clone())),
-            StoreError::NotFound { what, id } => Some((what, format!("{id:?} does not exist"))),
-            StoreError::Transition { code, from, to } => Some((
-                "state",
-                format!("code {code} cannot go from {from} to {to}"),
-            )),
-            StoreError::Open { url, reason } => Some(("db", format!("{url}: {reason}"))),
-            _ => None,
-        }
     }
 }
 
@@ -430,12 +423,14 @@ impl Store {
         })
     }
 
-    /// The product with GTIN `gtin` and its serial key (hex): what locating a code needs.
-    pub(crate) async fn product_key_by_gtin(
+    /// The product with key `key` in `scheme` and its serial key (hex): what locating a code
+    /// needs.
+    pub(crate) async fn product_key_of(
         &self,
-        gtin: &str,
+        scheme: Scheme,
+        key: &str,
     ) -> Result<Option<(Product, String)>, StoreError> {
-        dispatch!(self, product_key_by_gtin(gtin))
+        dispatch!(self, product_key_of(scheme, key))
     }
 
     /// Codes of batch `batch` in `state`, in counter order, at most `limit` (QA lists).
@@ -565,7 +560,7 @@ pub struct Transition {
     /// The target state.
     pub to: CodeState,
     /// Reject reason (required for `rejected`, refused otherwise).
-    pub reason: Option<String>,
+    pub reason: Option<RejectReason>,
     /// What the camera (or QA's scanner) read on the unit, stored with the code.
     pub read: Option<CodeRead>,
 }
@@ -586,7 +581,7 @@ impl Transition {
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct CodeRead {
     /// The grade, if the reader gave one.
-    pub grade: Option<String>,
+    pub grade: Option<Grade>,
     /// The decoded data, as the reader sent it; `None` for a no-read.
     pub data: Option<String>,
 }

@@ -1,13 +1,12 @@
 //! Master data, batches and code states, with the validation that runs before anything is stored.
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde::Serialize;
 use time::Date;
 use time::macros::format_description;
 
 use tracemark_codes::serial::Alphabet;
+
+use crate::vocab::{BatchState, CodeState, Grade, RejectReason, Scheme, SerialAlphabet};
 
 use super::StoreError;
 
@@ -47,15 +46,11 @@ pub fn validate_uscc(uscc: &str) -> Result<(), StoreError> {
         .map_err(|e| StoreError::invalid("uscc", e.to_string()))
 }
 
-/// The coding scheme of a product's unit codes (SPEC §4). Only GS1 is issued so far.
-pub const SCHEME_GS1: &str = "gs1";
-
-/// The serial alphabet unless a product says otherwise (a name of
-/// [`tracemark_codes::serial::Alphabet`]: `digits`, `safe` or `crockford32`).
-pub const DEFAULT_SERIAL_ALPHABET: &str = "digits";
+/// The serial alphabet unless a product says otherwise.
+pub const DEFAULT_SERIAL_ALPHABET: SerialAlphabet = SerialAlphabet::Digits;
 /// The minimum print grade unless a product says otherwise (ISO/IEC 15415; GS1 asks for C or
 /// better at the point of sale).
-pub const DEFAULT_MIN_GRADE: &str = "C";
+pub const DEFAULT_MIN_GRADE: Grade = Grade::C;
 /// The serial length unless a product says otherwise.
 pub const DEFAULT_SERIAL_LENGTH: u32 = 12;
 /// Years records are kept unless a product says otherwise (SPEC §1: at least 3 years for
@@ -86,8 +81,8 @@ pub fn max_issuable(alphabet: Alphabet, length: u32) -> i64 {
 pub struct Product {
     /// Short identifier used on the command line and in line configs.
     pub id: String,
-    /// Coding scheme, `gs1`.
-    pub scheme: String,
+    /// Coding scheme.
+    pub scheme: Scheme,
     /// The scheme's product key: the 14-digit GTIN for `gs1`.
     pub key: String,
     /// 产品名称.
@@ -106,16 +101,15 @@ pub struct Product {
     pub warranty_months: Option<u32>,
     /// How long the product's records are kept.
     pub retention_years: u32,
-    /// The alphabet serials are written in: `digits`, `safe` or `crockford32`
-    /// ([`tracemark_codes::serial::Alphabet`]).
-    pub serial_alphabet: String,
+    /// The alphabet serials are written in.
+    pub serial_alphabet: SerialAlphabet,
     /// Characters per serial.
     pub serial_length: u32,
     /// Units per package level, innermost first (e.g. `[10, 40]`: 10 units per carton, 40
     /// cartons per pallet); empty when not packed.
     pub pack_sizes: Vec<u32>,
     /// The lowest ISO/IEC 15415 grade (`A`–`D`) a print may have and pass verification.
-    pub min_grade: String,
+    pub min_grade: Grade,
 }
 
 /// The stored form of pack sizes: `10,40`.
@@ -165,15 +159,12 @@ impl Product {
                 ),
             ));
         }
-        if self.scheme != SCHEME_GS1 {
-            return Err(StoreError::invalid(
-                "scheme",
-                format!("{:?} is not supported (supported: gs1)", self.scheme),
-            ));
-        }
-        let gtin = tracemark_codes::gs1::Gtin::parse(&self.key)
-            .map_err(|e| StoreError::invalid("gtin", e))?;
-        self.key = gtin.as_str().to_owned();
+        self.key = match self.scheme {
+            Scheme::Gs1 => tracemark_codes::gs1::Gtin::parse(&self.key)
+                .map_err(|e| StoreError::invalid("gtin", e))?
+                .as_str()
+                .to_owned(),
+        };
         required("name", &self.name)?;
         if self.retention_years == 0 || self.retention_years > 100 {
             return Err(StoreError::invalid(
@@ -181,14 +172,8 @@ impl Product {
                 format!("{} is not between 1 and 100", self.retention_years),
             ));
         }
-        let alphabet = Alphabet::from_name(&self.serial_alphabet)
-            .map_err(|e| StoreError::invalid("serial_alphabet", e.to_string()))?;
-        if !["A", "B", "C", "D"].contains(&self.min_grade.as_str()) {
-            return Err(StoreError::invalid(
-                "min_grade",
-                format!("{:?} is not A, B, C or D (ISO/IEC 15415)", self.min_grade),
-            ));
-        }
+        let alphabet = self.serial_alphabet;
+        Grade::parse_minimum(self.min_grade.as_str())?;
         if self.pack_sizes.len() > 4 || self.pack_sizes.contains(&0) {
             return Err(StoreError::invalid(
                 "pack_sizes",
@@ -228,67 +213,6 @@ fn required(field: &'static str, value: &str) -> Result<(), StoreError> {
 pub fn parse_date(field: &'static str, text: &str) -> Result<Date, StoreError> {
     Date::parse(text, format_description!("[year]-[month]-[day]"))
         .map_err(|e| StoreError::invalid(field, format!("{text:?} is not a date YYYY-MM-DD ({e})")))
-}
-
-/// States of a batch: created → running ⇄ paused → closed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BatchState {
-    /// Registered, not started.
-    Created,
-    /// Producing.
-    Running,
-    /// Stopped for a while.
-    Paused,
-    /// Finished; unprinted codes are voided.
-    Closed,
-}
-
-impl BatchState {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BatchState::Created => "created",
-            BatchState::Running => "running",
-            BatchState::Paused => "paused",
-            BatchState::Closed => "closed",
-        }
-    }
-
-    /// Whether a batch may go from `self` to `to`.
-    pub fn can_become(self, to: BatchState) -> bool {
-        use BatchState::*;
-        matches!(
-            (self, to),
-            (Created, Running)
-                | (Running, Paused)
-                | (Paused, Running)
-                | (Created | Running | Paused, Closed)
-        )
-    }
-}
-
-impl FromStr for BatchState {
-    type Err = StoreError;
-    fn from_str(s: &str) -> Result<Self, StoreError> {
-        Ok(match s {
-            "created" => BatchState::Created,
-            "running" => BatchState::Running,
-            "paused" => BatchState::Paused,
-            "closed" => BatchState::Closed,
-            other => {
-                return Err(StoreError::corrupt(format!(
-                    "unknown batch state {other:?}"
-                )));
-            }
-        })
-    }
-}
-
-impl fmt::Display for BatchState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// A batch (lot) of one product.
@@ -374,119 +298,6 @@ impl NewBatch {
     }
 }
 
-/// Unit code states (SPEC §3). Transitions only go forward; see [`CodeState::can_become`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CodeState {
-    /// Allocated to this controller, not yet sent to a marker.
-    Reserved,
-    /// In the marker's buffer.
-    Sent,
-    /// The marker confirmed the print.
-    Printed,
-    /// The camera read it with a good grade.
-    Verified,
-    /// Rejected at the gate (with a reason).
-    Rejected,
-    /// Packed into a carton.
-    Packed,
-    /// Shipped.
-    Shipped,
-    /// Never printed: buffer cleared or batch closed.
-    Voided,
-    /// A rejected unit destroyed (QA).
-    Destroyed,
-    /// A rejected unit re-checked and released (QA).
-    Released,
-    /// Taken as a sample.
-    Sampled,
-}
-
-/// Every code state, in life-cycle order.
-pub const CODE_STATES: [CodeState; 11] = [
-    CodeState::Reserved,
-    CodeState::Sent,
-    CodeState::Printed,
-    CodeState::Verified,
-    CodeState::Rejected,
-    CodeState::Packed,
-    CodeState::Shipped,
-    CodeState::Voided,
-    CodeState::Destroyed,
-    CodeState::Released,
-    CodeState::Sampled,
-];
-
-impl CodeState {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CodeState::Reserved => "reserved",
-            CodeState::Sent => "sent",
-            CodeState::Printed => "printed",
-            CodeState::Verified => "verified",
-            CodeState::Rejected => "rejected",
-            CodeState::Packed => "packed",
-            CodeState::Shipped => "shipped",
-            CodeState::Voided => "voided",
-            CodeState::Destroyed => "destroyed",
-            CodeState::Released => "released",
-            CodeState::Sampled => "sampled",
-        }
-    }
-
-    /// Whether a code may go from `self` to `to` (SPEC §3).
-    pub fn can_become(self, to: CodeState) -> bool {
-        use CodeState::*;
-        matches!(
-            (self, to),
-            (Reserved, Sent)
-                | (Reserved | Sent, Voided)
-                | (Sent, Printed)
-                | (Printed, Verified | Rejected)
-                | (Verified, Packed | Sampled)
-                | (Packed, Shipped)
-                | (Rejected, Destroyed | Released)
-        )
-    }
-}
-
-impl FromStr for CodeState {
-    type Err = StoreError;
-    fn from_str(s: &str) -> Result<Self, StoreError> {
-        CODE_STATES
-            .iter()
-            .copied()
-            .find(|state| state.as_str() == s)
-            .ok_or_else(|| {
-                StoreError::invalid(
-                    "state",
-                    format!(
-                        "{s:?} is not a code state ({})",
-                        CODE_STATES.map(|s| s.as_str()).join(", ")
-                    ),
-                )
-            })
-    }
-}
-
-impl fmt::Display for CodeState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Why a unit was rejected (SPEC §3).
-pub const REJECT_REASONS: [&str; 7] = [
-    "no_read",
-    "low_grade",
-    "mismatch",
-    "unknown",
-    "duplicate",
-    "late",
-    "gate_fault",
-];
-
 /// One issued code.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CodeRecord {
@@ -502,10 +313,10 @@ pub struct CodeRecord {
     pub batch_id: Option<i64>,
     /// Current state.
     pub state: CodeState,
-    /// Reject reason, for rejected codes.
-    pub reason: Option<String>,
+    /// Reject reason: for rejected codes, and kept through destroyed and released.
+    pub reason: Option<RejectReason>,
     /// The grade of the read the last decision was made on, if any.
-    pub grade: Option<String>,
+    pub grade: Option<Grade>,
     /// The data that read decoded, if any.
     pub data: Option<String>,
 }
@@ -513,22 +324,6 @@ pub struct CodeRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn forward_only_code_transitions() {
-        use CodeState::*;
-        assert!(Reserved.can_become(Sent));
-        assert!(Sent.can_become(Voided));
-        assert!(Printed.can_become(Rejected));
-        assert!(!Printed.can_become(Voided));
-        assert!(!Verified.can_become(Printed));
-        assert!(!Shipped.can_become(Packed));
-        for state in CODE_STATES {
-            assert!(!state.can_become(state), "{state} → {state}");
-            assert!(!state.can_become(Reserved), "{state} → reserved");
-            assert_eq!(state.as_str().parse::<CodeState>().ok(), Some(state));
-        }
-    }
 
     #[test]
     fn uscc_length_and_charset() {

@@ -1,12 +1,13 @@
 //! Store behaviour on SQLite and PostgreSQL: the same test body runs against both.
 
 #[macro_use]
+#[path = "../../controller/tests/common/mod.rs"]
 mod common;
 
 use common::*;
-use tracemark::store::reconcile::Reconciliation;
-use tracemark::store::writer::create_writer;
-use tracemark::store::{
+use tracemark_store::reconcile::Reconciliation;
+use tracemark_store::writer::create_writer;
+use tracemark_store::{
     BatchState, CodeRead, CodeState, NewBatch, Producer, Store, StoreError, Transition,
 };
 
@@ -215,9 +216,9 @@ async fn transitions(store: Store) {
     let reject = Transition {
         code: codes[4].clone(),
         to: CodeState::Rejected,
-        reason: Some("low_grade".into()),
+        reason: Some(tracemark_store::RejectReason::LowGrade),
         read: Some(CodeRead {
-            grade: Some("D".into()),
+            grade: Some(tracemark_store::Grade::D),
             data: Some("]d2 smudged".into()),
         }),
     };
@@ -232,10 +233,10 @@ async fn transitions(store: Store) {
         .expect("reject and destroy");
     let record = store.code(&codes[4]).await.expect("code");
     assert_eq!(record.state, CodeState::Destroyed);
-    assert_eq!(record.reason.as_deref(), Some("low_grade"));
+    assert_eq!(record.reason, Some(tracemark_store::RejectReason::LowGrade));
     assert_eq!(
-        (record.grade.as_deref(), record.data.as_deref()),
-        (Some("D"), Some("]d2 smudged"))
+        (record.grade, record.data.as_deref()),
+        (Some(tracemark_store::Grade::D), Some("]d2 smudged"))
     );
     // A code without a read has none.
     let sent = store.code(&codes[1]).await.expect("code");
@@ -336,7 +337,7 @@ async fn batches(store: Store) {
         changes.push(Transition {
             code: code.clone(),
             to: CodeState::Rejected,
-            reason: Some("no_read".into()),
+            reason: Some(tracemark_store::RejectReason::NoRead),
             read: None,
         });
     }

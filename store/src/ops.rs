@@ -20,12 +20,11 @@ macro_rules! store_ops {
         use serde_json::json;
         use sqlx::{Pool, Row, Transaction};
 
-        use crate::store::audit::Event;
-        use crate::store::model::REJECT_REASONS;
-        use crate::store::locate::Location;
-        use crate::store::ops::Head;
-        use crate::store::{
-            Actor, format_pack_sizes, parse_pack_sizes, Batch, BatchState, CodeRecord, CodeState, NewBatch, Producer,
+        use crate::audit::Event;
+        use crate::locate::Location;
+        use crate::ops::Head;
+        use crate::{
+            Actor, format_pack_sizes, parse_pack_sizes, Batch, BatchState, CodeRecord, CodeState, NewBatch, Producer, RejectReason,
             IssuedCounts, Product, StoreError, Transition, now,
         };
 
@@ -44,21 +43,23 @@ macro_rules! store_ops {
             }
         }
 
-        /// The product with GTIN `gtin` and its serial key (hex), if any.
-        pub(in crate::store) async fn product_key_by_gtin(
+        /// The product with key `key` in `scheme` and its serial key (hex), if any.
+        pub(crate) async fn product_key_of(
             pool: &Pool<$DB>,
             _actor: &Actor,
-            gtin: &str,
+            scheme: crate::Scheme,
+            key: &str,
         ) -> Result<Option<(Product, String)>, StoreError> {
             let row = sqlx::query(&format!(
                 "SELECT {PRODUCT_COLUMNS}, k.key_hex FROM products \
                  JOIN product_keys AS k ON k.product_id = products.id \
-                 WHERE products.scheme = 'gs1' AND products.key = $1"
+                 WHERE products.scheme = $1 AND products.key = $2"
             ))
-            .bind(gtin)
+            .bind(scheme.as_str())
+            .bind(key)
             .fetch_optional(pool)
             .await
-            .map_err(StoreError::db(format!("read the product of GTIN {gtin}")))?;
+            .map_err(StoreError::db(format!("read the {scheme} product {key}")))?;
             let Some(row) = row else { return Ok(None) };
             let key_hex: String = row.try_get(15).map_err(StoreError::db("read a serial key"))?;
             Ok(Some((product_from_row(&row)?, key_hex)))
@@ -129,7 +130,7 @@ macro_rules! store_ops {
             Ok(())
         }
 
-        pub(in crate::store) async fn set_producer(
+        pub(crate) async fn set_producer(
             pool: &Pool<$DB>,
             actor: &Actor,
             p: &Producer,
@@ -154,7 +155,7 @@ macro_rules! store_ops {
             finish(tx, actor, head, "producer.set", "producer", detail).await
         }
 
-        pub(in crate::store) async fn producer(
+        pub(crate) async fn producer(
             pool: &Pool<$DB>,
             _actor: &Actor,
         ) -> Result<Option<Producer>, StoreError> {
@@ -189,7 +190,7 @@ macro_rules! store_ops {
             let warranty: Option<i64> = row.try_get(9).map_err(StoreError::db("read a product"))?;
             Ok(Product {
                 id: row.try_get(0).map_err(StoreError::db("read a product"))?,
-                scheme: row.try_get(1).map_err(StoreError::db("read a product"))?,
+                scheme: row.try_get::<String, _>(1).map_err(StoreError::db("read a product"))?.parse()?,
                 key: row.try_get(2).map_err(StoreError::db("read a product"))?,
                 name: row.try_get(3).map_err(StoreError::db("read a product"))?,
                 category: row.try_get(4).map_err(StoreError::db("read a product"))?,
@@ -199,7 +200,10 @@ macro_rules! store_ops {
                 ccc_cert_no: row.try_get(8).map_err(StoreError::db("read a product"))?,
                 warranty_months: warranty.map(|w| to_u32(w, "warranty")).transpose()?,
                 retention_years: to_u32(row.try_get(10).map_err(map)?, "retention")?,
-                serial_alphabet: row.try_get(11).map_err(StoreError::db("read a product"))?,
+                serial_alphabet: crate::SerialAlphabet::from_name(
+                    &row.try_get::<String, _>(11).map_err(StoreError::db("read a product"))?,
+                )
+                .map_err(|e| StoreError::corrupt(format!("product serial alphabet: {e}")))?,
                 serial_length: to_u32(
                     row.try_get(12).map_err(StoreError::db("read a product"))?,
                     "serial length",
@@ -207,11 +211,14 @@ macro_rules! store_ops {
                 pack_sizes: parse_pack_sizes(
                     &row.try_get::<String, _>(13).map_err(StoreError::db("read a product"))?,
                 )?,
-                min_grade: row.try_get(14).map_err(StoreError::db("read a product"))?,
+                min_grade: crate::Grade::parse_minimum(
+                    &row.try_get::<String, _>(14).map_err(StoreError::db("read a product"))?,
+                )
+                .map_err(|e| StoreError::corrupt(format!("product {e}")))?,
             })
         }
 
-        pub(in crate::store) async fn add_product(
+        pub(crate) async fn add_product(
             pool: &Pool<$DB>,
             actor: &Actor,
             p: &Product,
@@ -220,7 +227,7 @@ macro_rules! store_ops {
             let existing: Option<(String, String)> =
                 sqlx::query_as("SELECT id, key FROM products WHERE id = $1 OR (scheme = $2 AND key = $3)")
                     .bind(&p.id)
-                    .bind(&p.scheme)
+                    .bind(p.scheme.as_str())
                     .bind(&p.key)
                     .fetch_optional(&mut *tx)
                     .await
@@ -238,7 +245,7 @@ macro_rules! store_ops {
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
             ))
             .bind(&p.id)
-            .bind(&p.scheme)
+            .bind(p.scheme.as_str())
             .bind(&p.key)
             .bind(&p.name)
             .bind(&p.category)
@@ -248,10 +255,10 @@ macro_rules! store_ops {
             .bind(&p.ccc_cert_no)
             .bind(p.warranty_months.map(i64::from))
             .bind(i64::from(p.retention_years))
-            .bind(&p.serial_alphabet)
+            .bind(p.serial_alphabet.name())
             .bind(i64::from(p.serial_length))
             .bind(format_pack_sizes(&p.pack_sizes))
-            .bind(&p.min_grade)
+            .bind(p.min_grade.as_str())
             .bind(now())
             .execute(&mut *tx)
             .await
@@ -261,8 +268,8 @@ macro_rules! store_ops {
                 .execute(&mut *tx)
                 .await
                 .map_err(StoreError::db(format!("create the serial counter of {}", p.id)))?;
-            let key = crate::store::serial::new_key()?;
-            let key_id = crate::store::serial::key_id(&key);
+            let key = crate::serial::new_key()?;
+            let key_id = crate::serial::key_id(&key);
             sqlx::query(
                 "INSERT INTO product_keys (product_id, key_hex, key_id, created_at) \
                  VALUES ($1, $2, $3, $4)",
@@ -282,7 +289,7 @@ macro_rules! store_ops {
             finish(tx, actor, head, "product.add", &p.id, detail).await
         }
 
-        pub(in crate::store) async fn product(
+        pub(crate) async fn product(
             pool: &Pool<$DB>,
             _actor: &Actor,
             id: &str,
@@ -295,7 +302,7 @@ macro_rules! store_ops {
             row.as_ref().map(product_from_row).transpose()
         }
 
-        pub(in crate::store) async fn products(
+        pub(crate) async fn products(
             pool: &Pool<$DB>,
             _actor: &Actor,
         ) -> Result<Vec<Product>, StoreError> {
@@ -325,7 +332,7 @@ macro_rules! store_ops {
             })
         }
 
-        pub(in crate::store) async fn create_batch(
+        pub(crate) async fn create_batch(
             pool: &Pool<$DB>,
             actor: &Actor,
             b: &NewBatch,
@@ -367,7 +374,7 @@ macro_rules! store_ops {
             Ok(batch)
         }
 
-        pub(in crate::store) async fn batch(
+        pub(crate) async fn batch(
             pool: &Pool<$DB>,
             _actor: &Actor,
             id: i64,
@@ -380,7 +387,7 @@ macro_rules! store_ops {
             row.as_ref().map(batch_from_row).transpose()
         }
 
-        pub(in crate::store) async fn batches(
+        pub(crate) async fn batches(
             pool: &Pool<$DB>,
             _actor: &Actor,
         ) -> Result<Vec<Batch>, StoreError> {
@@ -392,7 +399,7 @@ macro_rules! store_ops {
             rows.iter().map(batch_from_row).collect()
         }
 
-        pub(in crate::store) async fn set_batch_state(
+        pub(crate) async fn set_batch_state(
             pool: &Pool<$DB>,
             actor: &Actor,
             id: i64,
@@ -444,7 +451,7 @@ macro_rules! store_ops {
                 .ok_or_else(|| StoreError::NotFound { what: "batch", id: id.to_string() })
         }
 
-        pub(in crate::store) async fn batch_counts(
+        pub(crate) async fn batch_counts(
             pool: &Pool<$DB>,
             _actor: &Actor,
             id: i64,
@@ -461,7 +468,7 @@ macro_rules! store_ops {
                 .collect()
         }
 
-        pub(in crate::store) async fn transition(
+        pub(crate) async fn transition(
             pool: &Pool<$DB>,
             actor: &Actor,
             changes: &[Transition],
@@ -469,12 +476,12 @@ macro_rules! store_ops {
             all_or_nothing: bool,
         ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
             let (mut tx, head) = begin(pool).await?;
-            // Rows by primary key, per product (crate::store::locate: no index on the text).
+            // Rows by primary key, per product (crate::locate: no index on the text).
             let mut by_product: HashMap<&str, Vec<i64>> = HashMap::new();
             for (product, counter) in located.values() {
                 by_product.entry(product.as_str()).or_default().push(*counter);
             }
-            let mut states: HashMap<String, (CodeState, Option<String>)> = HashMap::new();
+            let mut states: HashMap<String, (CodeState, Option<RejectReason>)> = HashMap::new();
             for (product, counters) in &by_product {
                 let rows: Vec<(String, String)> = sqlx::query_as(&format!(
                     "SELECT code, state FROM codes WHERE product_id = $1 AND {}",
@@ -508,7 +515,7 @@ macro_rules! store_ops {
             }
             // One UPDATE per final (state, reason): codes changed twice in the group get their
             // last state.
-            let mut groups: HashMap<(CodeState, Option<String>), Vec<&str>> = HashMap::new();
+            let mut groups: HashMap<(CodeState, Option<RejectReason>), Vec<&str>> = HashMap::new();
             for change in &applied {
                 if let Some(last) = states.get(change.code.as_str()) {
                     groups.entry(last.clone()).or_default().push(change.code.as_str());
@@ -531,7 +538,7 @@ macro_rules! store_ops {
                         counter_in_json(5)
                     ))
                     .bind(state.as_str())
-                    .bind(&reason)
+                    .bind(reason.map(RejectReason::as_str))
                     .bind(head.seq)
                     .bind(product)
                     .bind(serde_json::to_string(&counters).unwrap_or_default())
@@ -562,7 +569,7 @@ macro_rules! store_ops {
                 )
                 .bind(product)
                 .bind(counter)
-                .bind(&read.grade)
+                .bind(read.grade.map(crate::Grade::as_str))
                 .bind(&read.data)
                 .bind(head.seq)
                 .execute(&mut *tx)
@@ -571,13 +578,13 @@ macro_rules! store_ops {
             }
             // Runs of consecutive changes with the same target, in order: compact for the hot
             // path (one run per group) and still exact when a code changes twice in a group.
-            let mut runs: Vec<(CodeState, Option<String>, Vec<&str>)> = Vec::new();
+            let mut runs: Vec<(CodeState, Option<RejectReason>, Vec<&str>)> = Vec::new();
             for c in &applied {
                 match runs.last_mut() {
                     Some((to, reason, codes)) if *to == c.to && *reason == c.reason => {
                         codes.push(c.code.as_str())
                     }
-                    _ => runs.push((c.to, c.reason.clone(), vec![c.code.as_str()])),
+                    _ => runs.push((c.to, c.reason, vec![c.code.as_str()])),
                 }
             }
             let runs: Vec<serde_json::Value> = runs
@@ -604,17 +611,11 @@ macro_rules! store_ops {
 
         fn check(
             change: &Transition,
-            states: &mut HashMap<String, (CodeState, Option<String>)>,
+            states: &mut HashMap<String, (CodeState, Option<RejectReason>)>,
         ) -> Result<(), StoreError> {
             match (&change.reason, change.to) {
                 (None, CodeState::Rejected) => {
                     return Err(StoreError::invalid("reason", "a rejected code needs a reason"))
-                }
-                (Some(r), CodeState::Rejected) if !REJECT_REASONS.contains(&r.as_str()) => {
-                    return Err(StoreError::invalid(
-                        "reason",
-                        format!("{r:?} is not one of {}", REJECT_REASONS.join(", ")),
-                    ))
                 }
                 (Some(_), to) if to != CodeState::Rejected => {
                     return Err(StoreError::invalid("reason", "only rejected codes have a reason"))
@@ -632,12 +633,12 @@ macro_rules! store_ops {
                 });
             }
             // Keep a reject reason through destroyed/released: it is why QA acted.
-            let reason = change.reason.clone().or_else(|| current.1.clone());
+            let reason = change.reason.or(current.1);
             *current = (change.to, reason);
             Ok(())
         }
 
-        pub(in crate::store) async fn skip_counters(
+        pub(crate) async fn skip_counters(
             pool: &Pool<$DB>,
             actor: &Actor,
             gap: i64,
@@ -658,7 +659,7 @@ macro_rules! store_ops {
             Ok(moved)
         }
 
-        pub(in crate::store) async fn code(
+        pub(crate) async fn code(
             pool: &Pool<$DB>,
             _actor: &Actor,
             code: &str,
@@ -688,7 +689,11 @@ macro_rules! store_ops {
         fn code_record(
             (product_id, counter, code, batch_id, state, reason, grade, data): CodeRow,
         ) -> Result<CodeRecord, StoreError> {
-            let serial = code.rsplit_once("(21)").map(|(_, s)| s.to_owned()).unwrap_or_default();
+            // The serial as the code's scheme defines it (tracemark_codes::scheme).
+            let serial = crate::Scheme::parts_of(&code).map(|parts| parts.serial).unwrap_or_default();
+            let reason = reason
+                .map(|r| r.parse().map_err(|e| StoreError::corrupt(format!("code {code}: {e}"))))
+                .transpose()?;
             Ok(CodeRecord {
                 product_id,
                 counter,
@@ -697,7 +702,7 @@ macro_rules! store_ops {
                 batch_id,
                 state: state.parse()?,
                 reason,
-                grade,
+                grade: grade.as_deref().and_then(crate::Grade::parse),
                 data,
             })
         }
@@ -714,7 +719,7 @@ macro_rules! store_ops {
         );
 
         /// Codes of a batch in `state`, in counter order, at most `limit`.
-        pub(in crate::store) async fn codes_of_batch(
+        pub(crate) async fn codes_of_batch(
             pool: &Pool<$DB>,
             _actor: &Actor,
             batch: i64,
@@ -737,7 +742,7 @@ macro_rules! store_ops {
             rows.into_iter().map(code_record).collect()
         }
 
-        pub(in crate::store) async fn issued_counts(
+        pub(crate) async fn issued_counts(
             pool: &Pool<$DB>,
             _actor: &Actor,
             product_id: &str,
@@ -765,7 +770,7 @@ macro_rules! store_ops {
             })
         }
 
-        pub(in crate::store) async fn events(
+        pub(crate) async fn events(
             pool: &Pool<$DB>,
             _actor: &Actor,
             after: i64,
@@ -797,7 +802,7 @@ macro_rules! store_ops {
                 .collect())
         }
 
-        pub(in crate::store) async fn audit_head(
+        pub(crate) async fn audit_head(
             pool: &Pool<$DB>,
             _actor: &Actor,
         ) -> Result<(i64, String), StoreError> {

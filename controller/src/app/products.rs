@@ -1,0 +1,196 @@
+//! Master data: the producer and its products (SPEC §1, seed 003 table 1).
+//!
+//! A product arrives as a [`ProductDraft`] — the fields as a person or a file writes them, from
+//! `product add`, `product import` or (later) the API — and becomes a typed, validated
+//! [`Product`] here, with the defaults applied in this one place.
+
+use serde::Deserialize;
+use tracemark_store::model::{
+    DEFAULT_MIN_GRADE, DEFAULT_RETENTION_YEARS, DEFAULT_SERIAL_ALPHABET, DEFAULT_SERIAL_LENGTH,
+};
+use tracemark_store::{
+    Actor, Grade, Producer, Product, Scheme, SerialAlphabet, Store, StoreError, parse_pack_sizes,
+};
+
+use super::AppError;
+
+/// A product as written: every field text, optional ones with the documented defaults.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProductDraft {
+    /// Short identifier (`A-Z a-z 0-9 - _ .`, 1–64).
+    pub id: String,
+    /// The GTIN (8, 12, 13 or 14 digits with check digit).
+    pub gtin: String,
+    /// 产品名称.
+    pub name: String,
+    /// 产品类型.
+    #[serde(default)]
+    pub category: String,
+    /// 规格型号.
+    #[serde(default)]
+    pub model: String,
+    /// 执行强制性国家标准.
+    #[serde(default)]
+    pub standard: String,
+    /// 生产许可证号.
+    #[serde(default)]
+    pub licence: Option<String>,
+    /// 强制性认证证书编号 (CCC).
+    #[serde(default)]
+    pub ccc: Option<String>,
+    /// 质保期限 in months.
+    #[serde(default)]
+    pub warranty_months: Option<u32>,
+    /// Default 3 (seed 000: records kept at least 3 years).
+    #[serde(default)]
+    pub retention_years: Option<u32>,
+    /// `digits` (default), `safe` or `crockford32`.
+    #[serde(default)]
+    pub serial_alphabet: Option<String>,
+    /// Default 12.
+    #[serde(default)]
+    pub serial_length: Option<u32>,
+    /// Units per package level, innermost first: `10,40`. Default none.
+    #[serde(default)]
+    pub pack_sizes: Option<String>,
+    /// Lowest accepted print grade, `A`–`D`. Default `C`.
+    #[serde(default)]
+    pub min_grade: Option<String>,
+}
+
+impl ProductDraft {
+    /// The typed product, defaults applied; the first problem names its field.
+    pub fn into_product(self) -> Result<Product, AppError> {
+        let given = |v: Option<String>| v.filter(|s| !s.is_empty());
+        let serial_alphabet = match given(self.serial_alphabet) {
+            Some(name) => SerialAlphabet::from_name(&name)
+                .map_err(|e| AppError::input("serial_alphabet", e))?,
+            None => DEFAULT_SERIAL_ALPHABET,
+        };
+        let min_grade = match given(self.min_grade) {
+            Some(text) => Grade::parse_minimum(&text)?,
+            None => DEFAULT_MIN_GRADE,
+        };
+        let mut product = Product {
+            id: self.id,
+            scheme: Scheme::Gs1,
+            key: self.gtin,
+            name: self.name,
+            category: self.category,
+            model: self.model,
+            mandatory_standard: self.standard,
+            licence_no: given(self.licence),
+            ccc_cert_no: given(self.ccc),
+            warranty_months: self.warranty_months,
+            retention_years: self.retention_years.unwrap_or(DEFAULT_RETENTION_YEARS),
+            serial_alphabet,
+            serial_length: self.serial_length.unwrap_or(DEFAULT_SERIAL_LENGTH),
+            pack_sizes: parse_pack_sizes(self.pack_sizes.as_deref().unwrap_or(""))?,
+            min_grade,
+        };
+        product.validate()?;
+        Ok(product)
+    }
+}
+
+/// Adds one product (and its serial key and counter).
+pub async fn add(store: &Store, actor: &Actor, draft: ProductDraft) -> Result<Product, AppError> {
+    let product = draft.into_product()?;
+    Ok(store
+        .with_actor(actor.clone())
+        .add_product(&product)
+        .await?)
+}
+
+/// Adds many products, all or none: every draft is checked first (fields, and clashes with the
+/// store and with each other) and every problem is reported, prefixed with where it is
+/// (`product[2] (helmet).gtin: …`).
+pub async fn import(
+    store: &Store,
+    actor: &Actor,
+    drafts: Vec<ProductDraft>,
+) -> Result<usize, AppError> {
+    let existing = store.products().await?;
+    let mut problems = Vec::new();
+    let mut products: Vec<Product> = Vec::new();
+    for (i, draft) in drafts.into_iter().enumerate() {
+        let at = format!("product[{i}] ({})", draft.id);
+        let product = match draft.into_product() {
+            Ok(product) => product,
+            Err(err) => {
+                problems.push(format!("{at}.{err}"));
+                continue;
+            }
+        };
+        let clash = existing
+            .iter()
+            .chain(&products)
+            .find(|p| p.id == product.id || (p.scheme == product.scheme && p.key == product.key));
+        match clash {
+            Some(p) if p.id == product.id => {
+                problems.push(format!("{at}.id: product {} already exists", p.id));
+            }
+            Some(p) => problems.push(format!("{at}.gtin: {} is already product {}", p.key, p.id)),
+            None => products.push(product),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(AppError::input(
+            "file",
+            format!("nothing imported: {}", problems.join("; ")),
+        ));
+    }
+    let store = store.with_actor(actor.clone());
+    for product in &products {
+        store.add_product(product).await?;
+    }
+    Ok(products.len())
+}
+
+/// Every product, by id.
+pub async fn list(store: &Store) -> Result<Vec<Product>, AppError> {
+    Ok(store.products().await?)
+}
+
+/// One product.
+pub async fn get(store: &Store, id: &str) -> Result<Product, AppError> {
+    Ok(store.product(id).await?)
+}
+
+/// The product `id`, created as `make()` describes it when the store does not have it (the demo
+/// and a simulation bring their own product).
+pub async fn get_or_add(
+    store: &Store,
+    actor: &Actor,
+    id: &str,
+    make: impl FnOnce() -> Product,
+) -> Result<Product, AppError> {
+    match store.product(id).await {
+        Ok(product) => Ok(product),
+        Err(StoreError::NotFound { .. }) => {
+            Ok(store.with_actor(actor.clone()).add_product(&make()).await?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Sets the producer's master data.
+pub async fn set_producer(
+    store: &Store,
+    actor: &Actor,
+    producer: &Producer,
+) -> Result<(), AppError> {
+    Ok(store
+        .with_actor(actor.clone())
+        .set_producer(producer)
+        .await?)
+}
+
+/// The producer, or an input error saying how to set it.
+pub async fn producer(store: &Store) -> Result<Producer, AppError> {
+    store
+        .producer()
+        .await?
+        .ok_or_else(|| AppError::input("producer", "not set (tracemark producer set)"))
+}

@@ -1,0 +1,133 @@
+//! What QA does with rejected and verified units (SPEC §3: `rejected → destroyed | released`,
+//! `verified → sampled`). Every action is one audited transition with the acting user.
+
+use serde::Serialize;
+use tracemark_store::{Actor, CodeRead, CodeRecord, CodeState, Grade, Store, Transition};
+
+use super::AppError;
+
+/// Rejected units listed at most (a batch with more has a line problem, not a QA queue).
+pub const LIST_LIMIT: i64 = 100_000;
+
+/// A batch's rejects still to settle, and how many were settled.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rejects {
+    /// The batch.
+    pub batch: i64,
+    /// Rejected units not yet destroyed or released.
+    pub to_settle: usize,
+    /// Destroyed so far.
+    pub destroyed: i64,
+    /// Released so far.
+    pub released: i64,
+    /// The rejected units, with their reason and the read they were rejected on.
+    pub rejected: Vec<CodeRecord>,
+}
+
+/// The rejects of batch `batch` QA still has to settle.
+pub async fn rejects(store: &Store, batch: i64) -> Result<Rejects, AppError> {
+    let rejected = store
+        .codes_of_batch(batch, CodeState::Rejected, LIST_LIMIT)
+        .await?;
+    let counts = store.batch_counts(batch).await?;
+    let count = |state: CodeState| {
+        counts
+            .iter()
+            .find(|(s, _)| *s == state)
+            .map_or(0, |(_, n)| *n)
+    };
+    Ok(Rejects {
+        batch,
+        to_settle: rejected.len(),
+        destroyed: count(CodeState::Destroyed),
+        released: count(CodeState::Released),
+        rejected,
+    })
+}
+
+/// Records rejected units as destroyed, all or none; their reject reason stays.
+pub async fn destroy(store: &Store, actor: &Actor, codes: &[String]) -> Result<usize, AppError> {
+    let changes: Vec<Transition> = codes
+        .iter()
+        .map(|code| Transition::to(code.as_str(), CodeState::Destroyed))
+        .collect();
+    store
+        .with_actor(actor.clone())
+        .transition_all(&changes)
+        .await?;
+    Ok(changes.len())
+}
+
+/// Destroys every rejected unit of a batch (the reject bin's review in one step); returns how
+/// many.
+pub async fn destroy_all_rejects(
+    store: &Store,
+    actor: &Actor,
+    batch: i64,
+) -> Result<u64, AppError> {
+    let rejected = store
+        .codes_of_batch(batch, CodeState::Rejected, i64::MAX)
+        .await?;
+    let codes: Vec<String> = rejected.into_iter().map(|c| c.code).collect();
+    if !codes.is_empty() {
+        destroy(store, actor, &codes).await?;
+    }
+    Ok(codes.len() as u64)
+}
+
+/// Releases a rejected unit after a manual re-scan: only when the scan reads this very code at
+/// the product's minimum grade or better. The re-scan replaces the read the reject was made on.
+pub async fn release(
+    store: &Store,
+    actor: &Actor,
+    code: &str,
+    scan: &str,
+    grade: &str,
+) -> Result<Grade, AppError> {
+    let record = store.code(code).await?;
+    if record.state != CodeState::Rejected {
+        return Err(AppError::input(
+            "code",
+            format!("{code} is {}, not rejected", record.state),
+        ));
+    }
+    let product = store.product(&record.product_id).await?;
+    let read = crate::verify::gs1_code_of(scan)
+        .ok_or_else(|| AppError::input("scan", format!("{scan:?} is not a GS1 code")))?;
+    if read != record.code {
+        return Err(AppError::input(
+            "scan",
+            format!("the re-scan read {read}, not {code}: the unit stays rejected"),
+        ));
+    }
+    let grade = Grade::parse(grade)
+        .ok_or_else(|| AppError::input("grade", format!("{grade:?} is not A–D, F or 0–4")))?;
+    if grade < product.min_grade {
+        return Err(AppError::input(
+            "grade",
+            format!(
+                "{grade} is below product {}'s minimum {}: the unit stays rejected",
+                product.id, product.min_grade
+            ),
+        ));
+    }
+    let mut released = Transition::to(code, CodeState::Released);
+    released.read = Some(CodeRead {
+        grade: Some(grade),
+        data: Some(scan.to_owned()),
+    });
+    store
+        .with_actor(actor.clone())
+        .transition_all(&[released])
+        .await?;
+    Ok(grade)
+}
+
+/// Takes a verified unit out of the line as a QA sample.
+pub async fn sample(store: &Store, actor: &Actor, code: &str) -> Result<(), AppError> {
+    store
+        .with_actor(actor.clone())
+        .transition_all(&[Transition::to(code, CodeState::Sampled)])
+        .await?;
+    Ok(())
+}
