@@ -70,7 +70,7 @@ impl EmbeddedBroker {
 fn config(addr: SocketAddr) -> Config {
     let connections = ConnectionSettings {
         connection_timeout_ms: 5_000,
-        max_payload_size: crate::verify::mqtt::MAX_PACKET,
+        max_payload_size: crate::mqtt_endpoint::MAX_PACKET,
         // A burst of results may wait for the controller: let many be in flight.
         max_inflight_count: 500,
         auth: None,

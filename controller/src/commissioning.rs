@@ -23,13 +23,70 @@ use tracemark_sim::zpl::ZplSim;
 use tracemark_sim::{Fault, MarkerSim};
 
 use crate::broker::EmbeddedBroker;
-use crate::config::{Line, Mqtt, Transport};
-use crate::http::LiveView;
+use crate::config::{Line, MarkerKind, Mqtt, Transport};
 use crate::line::{LineOptions, LineReport, LineSetup, LineStats, run_line};
 use crate::verify::gs1_code_of;
+use tracemark_drivers::transport::{DataBits, Parity, StopBits};
 use tracemark_store::reconcile::Reconciliation;
 use tracemark_store::{CODE_STATES, Grade, RejectReason};
-use tracemark_store::{CodeState, Store};
+use tracemark_store::{CodeState, Store, StoreError};
+
+/// Why a virtual commissioning run could not be made (a run that ran reports its findings in
+/// [`Report`] instead).
+#[derive(Debug, thiserror::Error)]
+pub enum CommissioningError {
+    /// The line lacks a device the twin needs.
+    #[error("the line has no {0}: virtual commissioning needs a marker, a reader and a [gate]")]
+    Missing(&'static str),
+    /// A simulator, the twin's runtime or the broker could not be set up.
+    #[error("{what}: {source}")]
+    Setup {
+        /// What was being set up.
+        what: &'static str,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The embedded MQTT broker did not start.
+    #[error(transparent)]
+    Broker(#[from] crate::broker::BrokerError),
+    /// The twin's camera found no broker.
+    #[error("the twin camera cannot reach the MQTT broker")]
+    CameraUnreachable,
+    /// A task of the run ended by panicking or being cancelled.
+    #[error("a task of the run failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    /// The line runtime refused to start or failed.
+    #[error(transparent)]
+    Line(#[from] crate::line::LineError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn setup(what: &'static str) -> impl FnOnce(std::io::Error) -> CommissioningError {
+    move |source| CommissioningError::Setup { what, source }
+}
+
+/// What the page shows: the run, the twin's progress, the controller's counters and, once the
+/// run has ended, its report.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LiveView {
+    /// The line id.
+    pub line_id: String,
+    /// The batch being produced.
+    pub batch: i64,
+    /// Units the run is for.
+    pub units_target: u64,
+    /// Units past the gate so far.
+    pub units_done: u64,
+    /// The belt is held by the controller (an alarm).
+    pub stopped: bool,
+    /// The controller's counters.
+    pub line: LineStats,
+    /// The end-of-run report (reconciliation and comparison), once there is one.
+    pub report: Option<serde_json::Value>,
+}
 
 /// How often the camera damages prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
@@ -163,7 +220,7 @@ pub async fn run(
     batch: i64,
     options: Options,
     bar: ProgressBar,
-) -> anyhow::Result<Report> {
+) -> Result<Report, CommissioningError> {
     let broker = match &options.broker {
         Some((host, port)) => {
             line.id = format!("{}-{}", line.id, unique_suffix());
@@ -188,37 +245,35 @@ pub async fn run(
     if let Some(speed) = options.speed_upm {
         line.speed_upm = speed;
     }
-    let kind = line
+    let marker = line
         .markers
         .first()
-        .map(|m| m.kind.clone())
-        .unwrap_or_default();
-    match kind.as_str() {
-        "linx_rci" => run_with(LinxSim::new(16), line, store, batch, options, broker, bar).await,
-        "zipher" => run_with(ZipherSim::new(16), line, store, batch, options, broker, bar).await,
-        "modbus_marker" => {
-            let marker = &line.markers[0];
-            let sim = ModbusMarkerSim::with_map(
-                marker.registers.clone().unwrap_or_default(),
-                marker.unit_id.unwrap_or(1),
-                16,
-            );
+        .cloned()
+        .ok_or(CommissioningError::Missing("marker"))?;
+    // A simulator of the marker's own protocol, with the marker's options.
+    match &marker.kind {
+        MarkerKind::LinxRci { .. } => {
+            run_with(LinxSim::new(16), line, store, batch, options, broker, bar).await
+        }
+        MarkerKind::Zipher { .. } => {
+            run_with(ZipherSim::new(16), line, store, batch, options, broker, bar).await
+        }
+        MarkerKind::ModbusMarker { unit_id, registers } => {
+            let sim = ModbusMarkerSim::with_map(registers.clone(), *unit_id, 16);
             run_with(sim, line, store, batch, options, broker, bar).await
         }
-        "codenet" => {
+        MarkerKind::Codenet { .. } => {
             let sim = CodenetSim::new(tracemark_sim::codenet::DEFAULT_DEPTH);
             run_with(sim, line, store, batch, options, broker, bar).await
         }
-        "zpl" => {
+        MarkerKind::Zpl { .. } => {
             // The simulated printer holds as many labels as the driver may queue.
-            let depth = crate::line::zpl_config(&line.markers[0])
-                .map_err(anyhow::Error::msg)?
-                .max_queued_labels;
+            let depth = crate::line::zpl_config(&marker).max_queued_labels;
             let sim = ZplSim::new(usize::try_from(depth).unwrap_or(usize::MAX));
             run_with(sim, line, store, batch, options, broker, bar).await
         }
-        "ascii" => {
-            let config = crate::line::ascii_config(&line.markers[0]).map_err(anyhow::Error::msg)?;
+        MarkerKind::Ascii { device, .. } => {
+            let config = device.as_ref().clone().with_reply_timeout(marker.timeout);
             let depth = config
                 .depth()
                 .and_then(|depth| usize::try_from(depth).ok())
@@ -226,7 +281,6 @@ pub async fn run(
             let sim = AsciiSim::new(config, depth);
             run_with(sim, line, store, batch, options, broker, bar).await
         }
-        other => anyhow::bail!("the twin has no simulator for {other:?} markers"),
     }
 }
 
@@ -238,35 +292,36 @@ async fn run_with<M: MarkerSim>(
     options: Options,
     broker: (String, u16),
     bar: ProgressBar,
-) -> anyhow::Result<Report> {
-    let gate = line
-        .gate
-        .clone()
-        .ok_or_else(|| anyhow::anyhow!("the line has no [gate]"))?;
+) -> Result<Report, CommissioningError> {
     let reader = line
         .readers
         .first()
         .cloned()
-        .ok_or_else(|| anyhow::anyhow!("the line has no reader"))?;
+        .ok_or(CommissioningError::Missing("reader"))?;
     let product = store.product(&store.batch(batch).await?.product_id).await?;
 
     // The PLC: Modbus TCP on a free port.
     let plc_sim = PlcSim::new(1);
-    let plc_addr = serve_plc_on_own_thread(&plc_sim)?;
-    for plc in &mut line.plcs {
+    let plc_addr = serve_plc_on_own_thread(&plc_sim).map_err(setup("the PLC simulator"))?;
+    let gate = line
+        .gate
+        .as_mut()
+        .ok_or(CommissioningError::Missing("[gate]"))?;
+    for plc in line.plcs.iter_mut().chain([&mut gate.plc]) {
         plc.transport = Transport::Tcp {
             host: plc_addr.ip().to_string(),
             port: plc_addr.port(),
         };
         plc.unit_id = 1;
     }
+    let gate = gate.clone();
     // The twin's side runs on a runtime of its own; see `TwinRuntime`.
-    let twin_runtime = TwinRuntime::start()?;
+    let twin_runtime = TwinRuntime::start().map_err(setup("the twin's runtime"))?;
     // The marker: a pseudo-terminal for a serial marker, TCP otherwise.
     let marker = line
         .markers
         .first_mut()
-        .ok_or_else(|| anyhow::anyhow!("the line has no marker"))?;
+        .ok_or(CommissioningError::Missing("marker"))?;
     let (sim, transport) = (marker_sim.clone(), marker.transport.clone());
     marker.transport = twin_runtime
         .spawn(async move { serve_marker(&sim, &transport).await })
@@ -290,15 +345,13 @@ async fn run_with<M: MarkerSim>(
         .spawn(async move { camera_client(&camera_broker, &line_id).await })
         .await??;
     // What makes a print good: the product's minimum grade, or a stricter reader's.
-    // The twin's vision simulator grades by letter.
-    let product_grade = product.min_grade.as_str().chars().next().unwrap_or('C');
     let min_grade = line
         .readers
         .iter()
         .filter_map(|r| r.min_grade)
-        .chain([product_grade])
-        .min()
-        .unwrap_or(product_grade);
+        .chain([product.min_grade])
+        .max()
+        .unwrap_or(product.min_grade);
     let twin_config = TwinConfig {
         units: options.units,
         speed_upm: line.speed_upm,
@@ -315,7 +368,8 @@ async fn run_with<M: MarkerSim>(
             .map(|r| (r.name.clone(), r.position_mm))
             .collect(),
         gate_mm: gate.position_mm,
-        min_grade,
+        // The twin's vision simulator grades by letter.
+        min_grade: min_grade.as_str().chars().next().unwrap_or('C'),
         seed: options.seed,
         faults: options.marker_faults.clone(),
     };
@@ -396,7 +450,7 @@ impl Drop for TwinRuntime {
 /// Serves the PLC simulator over Modbus TCP from a thread and runtime of its own, as a real PLC
 /// is its own machine: on the shared runtime its answers waited behind the twin and the
 /// camera, and the line I/O's polls with them (35 ms stalls in the 10-minute bench).
-fn serve_plc_on_own_thread(sim: &PlcSim) -> anyhow::Result<std::net::SocketAddr> {
+fn serve_plc_on_own_thread(sim: &PlcSim) -> std::io::Result<std::net::SocketAddr> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
@@ -421,12 +475,18 @@ fn serve_plc_on_own_thread(sim: &PlcSim) -> anyhow::Result<std::net::SocketAddr>
 
 /// Serves `sim` where a controller configured with `transport` would find it; returns the
 /// transport to configure instead.
-async fn serve_marker<M: MarkerSim>(sim: &M, transport: &Transport) -> anyhow::Result<Transport> {
+async fn serve_marker<M: MarkerSim>(
+    sim: &M,
+    transport: &Transport,
+) -> Result<Transport, CommissioningError> {
+    let pty = setup("the marker's pseudo-terminal");
     match transport {
         Transport::Serial { baud, .. } => {
-            let (master, slave) = tokio_serial::SerialStream::pair()?;
-            let path = tokio_serial::SerialPort::name(&slave)
-                .ok_or_else(|| anyhow::anyhow!("the pseudo-terminal has no path"))?;
+            let (master, slave) =
+                tokio_serial::SerialStream::pair().map_err(|e| pty(std::io::Error::other(e)))?;
+            let path = tokio_serial::SerialPort::name(&slave).ok_or_else(|| {
+                setup("the marker's pseudo-terminal")(std::io::Error::other("it has no path"))
+            })?;
             let server = sim.clone();
             tokio::spawn(async move {
                 // The slave end stays open here, so the driver's reconnections find the pty.
@@ -437,14 +497,18 @@ async fn serve_marker<M: MarkerSim>(sim: &M, transport: &Transport) -> anyhow::R
             Ok(Transport::Serial {
                 path,
                 baud: *baud,
-                parity: "none".to_owned(),
-                data_bits: 8,
-                stop_bits: 1,
+                parity: Parity::None,
+                data_bits: DataBits::Eight,
+                stop_bits: StopBits::One,
             })
         }
         Transport::Tcp { .. } => {
-            let listener = TcpListener::bind("127.0.0.1:0").await?;
-            let addr = listener.local_addr()?;
+            let listener = TcpListener::bind("127.0.0.1:0")
+                .await
+                .map_err(setup("the marker simulator"))?;
+            let addr = listener
+                .local_addr()
+                .map_err(setup("the marker simulator"))?;
             let server = sim.clone();
             tokio::spawn(async move { server.serve_tcp(listener).await });
             Ok(Transport::Tcp {
@@ -456,7 +520,10 @@ async fn serve_marker<M: MarkerSim>(sim: &M, transport: &Transport) -> anyhow::R
 }
 
 /// The camera's MQTT client, connected (its ConnAck received) before the line starts.
-async fn camera_client(broker: &(String, u16), line: &str) -> anyhow::Result<MqttPublisher> {
+async fn camera_client(
+    broker: &(String, u16),
+    line: &str,
+) -> Result<MqttPublisher, CommissioningError> {
     use rumqttc::{AsyncClient, Event, MqttOptions, Packet};
     let mut options = MqttOptions::new(format!("twin-cameras-{line}"), broker.0.clone(), broker.1);
     options.set_keep_alive(Duration::from_secs(30));
@@ -481,7 +548,8 @@ async fn camera_client(broker: &(String, u16), line: &str) -> anyhow::Result<Mqt
     });
     tokio::time::timeout(Duration::from_secs(10), ready)
         .await
-        .map_err(|_| anyhow::anyhow!("the twin camera cannot reach the MQTT broker"))??;
+        .map_err(|_| CommissioningError::CameraUnreachable)?
+        .map_err(|_| CommissioningError::CameraUnreachable)?;
     Ok(MqttPublisher::new(client, line))
 }
 
@@ -526,7 +594,7 @@ async fn compare(
     truth: &GroundTruth,
     line: LineReport,
     line_id: String,
-) -> anyhow::Result<Report> {
+) -> Result<Report, CommissioningError> {
     let mut states: HashMap<String, CodeState> = HashMap::new();
     let mut gate_faults: std::collections::HashSet<String> = std::collections::HashSet::new();
     for state in CODE_STATES {

@@ -1,9 +1,4 @@
-//! tracemark: the production-line controller for product traceability.
-//!
-//! The library holds what the `tracemark` binary and the tests share, in layers (see
-//! `docs/architecture.md`): [`app`], the API the edges call; the runtimes [`line`] and
-//! [`verify`]; [`config`], a line config compiled to types. The store is the `tracemark-store`
-//! crate.
+#![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
 pub mod app;

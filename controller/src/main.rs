@@ -1,7 +1,6 @@
 //! The `tracemark` binary: the production-line controller's command line.
 
 mod cli;
-mod demo;
 
 use std::process::ExitCode;
 

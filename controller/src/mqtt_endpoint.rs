@@ -15,6 +15,11 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::{ClientConfig, RootCertStore};
 
+/// Messages larger than this break the connection (rumqttc refuses them); reader results are
+/// refused above `verify::payload::MAX_PAYLOAD` long before. The embedded broker's
+/// `max_payload_size` is this, so a hostile publisher cannot reach it.
+pub const MAX_PACKET: usize = 1024 * 1024;
+
 /// Where the broker is and how to log in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrokerEndpoint {

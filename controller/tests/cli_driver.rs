@@ -207,12 +207,12 @@ async fn modbus_marker_probes_with_the_configs_map_and_nothing_is_printed() {
     // The simulator serves the config's own register map at its unit id (3), as `simulate`
     // does: the probe must use both.
     let line = tracemark::config::load(&file).expect("cable.toml loads");
-    let marker = &line.markers[0];
-    let sim = tracemark_sim::modbus_marker::ModbusMarkerSim::with_map(
-        marker.registers.clone().expect("a register map"),
-        marker.unit_id.expect("a unit id"),
-        4,
-    );
+    let tracemark::config::MarkerKind::ModbusMarker { unit_id, registers } = &line.markers[0].kind
+    else {
+        panic!("cable.toml's marker is a modbus_marker");
+    };
+    let sim =
+        tracemark_sim::modbus_marker::ModbusMarkerSim::with_map(registers.clone(), *unit_id, 4);
     let server = sim.clone();
     tokio::spawn(async move { server.serve_tcp(listener).await });
 

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::marker::LinkError;
@@ -25,7 +25,7 @@ pub type OpenFuture = Pin<Box<dyn Future<Output = std::io::Result<BoxedStream>> 
 
 /// Serial line settings. RCI printers default to 9600 baud 8N1 on their RS-232 port; the line
 /// config states the printer's actual setting.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SerialSettings {
     /// Device path, e.g. `/dev/ttyUSB0`.
@@ -36,12 +36,12 @@ pub struct SerialSettings {
     /// Parity. Default none.
     #[serde(default)]
     pub parity: Parity,
-    /// Data bits, 7 or 8. Default 8.
-    #[serde(default = "default_data_bits")]
-    pub data_bits: u8,
-    /// Stop bits, 1 or 2. Default 1.
-    #[serde(default = "default_stop_bits")]
-    pub stop_bits: u8,
+    /// Data bits. Default 8.
+    #[serde(default)]
+    pub data_bits: DataBits,
+    /// Stop bits. Default 1.
+    #[serde(default)]
+    pub stop_bits: StopBits,
 }
 
 impl SerialSettings {
@@ -51,14 +51,14 @@ impl SerialSettings {
             path: path.into(),
             baud,
             parity: Parity::None,
-            data_bits: 8,
-            stop_bits: 1,
+            data_bits: DataBits::Eight,
+            stop_bits: StopBits::One,
         }
     }
 }
 
 /// A serial port's parity bit.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Parity {
     /// No parity bit.
@@ -70,16 +70,98 @@ pub enum Parity {
     Odd,
 }
 
+impl Parity {
+    /// The name in a config: `none`, `even` or `odd`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Parity::None => "none",
+            Parity::Even => "even",
+            Parity::Odd => "odd",
+        }
+    }
+
+    /// The parity named `name`, if any.
+    pub fn from_name(name: &str) -> Option<Parity> {
+        [Parity::None, Parity::Even, Parity::Odd]
+            .into_iter()
+            .find(|p| p.name() == name)
+    }
+
+    /// The letter of the usual `8N1` notation.
+    fn letter(self) -> char {
+        match self {
+            Parity::None => 'N',
+            Parity::Even => 'E',
+            Parity::Odd => 'O',
+        }
+    }
+}
+
+/// Data bits per character. Markers and PLCs use 7 or 8 (Modbus RTU: 8, Modbus over Serial Line
+/// V1.02 §2.5.1; Modbus ASCII: 7).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(try_from = "u8", into = "u8")]
+pub enum DataBits {
+    /// 7 data bits.
+    Seven,
+    /// 8 data bits.
+    #[default]
+    Eight,
+}
+
+impl TryFrom<u8> for DataBits {
+    type Error = String;
+    fn try_from(bits: u8) -> Result<Self, String> {
+        match bits {
+            7 => Ok(DataBits::Seven),
+            8 => Ok(DataBits::Eight),
+            other => Err(format!("{other} is not 7 or 8")),
+        }
+    }
+}
+
+impl From<DataBits> for u8 {
+    fn from(bits: DataBits) -> u8 {
+        match bits {
+            DataBits::Seven => 7,
+            DataBits::Eight => 8,
+        }
+    }
+}
+
+/// Stop bits per character.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(try_from = "u8", into = "u8")]
+pub enum StopBits {
+    /// One stop bit.
+    #[default]
+    One,
+    /// Two stop bits.
+    Two,
+}
+
+impl TryFrom<u8> for StopBits {
+    type Error = String;
+    fn try_from(bits: u8) -> Result<Self, String> {
+        match bits {
+            1 => Ok(StopBits::One),
+            2 => Ok(StopBits::Two),
+            other => Err(format!("{other} is not 1 or 2")),
+        }
+    }
+}
+
+impl From<StopBits> for u8 {
+    fn from(bits: StopBits) -> u8 {
+        match bits {
+            StopBits::One => 1,
+            StopBits::Two => 2,
+        }
+    }
+}
+
 fn default_baud() -> u32 {
     9_600
-}
-
-fn default_data_bits() -> u8 {
-    8
-}
-
-fn default_stop_bits() -> u8 {
-    1
 }
 
 /// How to reach a device.
@@ -121,12 +203,12 @@ impl Transport {
         match self {
             Self::Tcp(addr) => format!("tcp://{addr}"),
             Self::Serial(serial) => {
-                let parity = match serial.parity {
-                    Parity::None => 'N',
-                    Parity::Even => 'E',
-                    Parity::Odd => 'O',
-                };
-                let framing = format!("{}{parity}{}", serial.data_bits, serial.stop_bits);
+                let framing = format!(
+                    "{}{}{}",
+                    u8::from(serial.data_bits),
+                    serial.parity.letter(),
+                    u8::from(serial.stop_bits)
+                );
                 if framing == "8N1" {
                     format!("serial:{}@{}", serial.path, serial.baud)
                 } else {
@@ -166,26 +248,12 @@ fn open_serial(serial: &SerialSettings) -> std::io::Result<BoxedStream> {
 fn open_serial_port(serial: &SerialSettings) -> std::io::Result<tokio_serial::SerialStream> {
     use tokio_serial::{SerialPort, SerialPortBuilderExt};
     let data_bits = match serial.data_bits {
-        5 => tokio_serial::DataBits::Five,
-        6 => tokio_serial::DataBits::Six,
-        7 => tokio_serial::DataBits::Seven,
-        8 => tokio_serial::DataBits::Eight,
-        other => {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                format!("{other} data bits: a serial port has 5 to 8"),
-            ));
-        }
+        DataBits::Seven => tokio_serial::DataBits::Seven,
+        DataBits::Eight => tokio_serial::DataBits::Eight,
     };
     let stop_bits = match serial.stop_bits {
-        1 => tokio_serial::StopBits::One,
-        2 => tokio_serial::StopBits::Two,
-        other => {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                format!("{other} stop bits: a serial port has 1 or 2"),
-            ));
-        }
+        StopBits::One => tokio_serial::StopBits::One,
+        StopBits::Two => tokio_serial::StopBits::Two,
     };
     let parity = match serial.parity {
         Parity::None => tokio_serial::Parity::None,
@@ -276,8 +344,8 @@ mod tests {
         let path = slave.name().expect("the pty's path");
         let settings = SerialSettings {
             parity: Parity::Odd,
-            data_bits: 7,
-            stop_bits: 2,
+            data_bits: DataBits::Seven,
+            stop_bits: StopBits::Two,
             ..SerialSettings::new(path.clone(), 19_200)
         };
         let port = open_serial_port(&settings).expect("open the pty");
@@ -287,11 +355,19 @@ mod tests {
             port.stop_bits().expect("stop bits"),
             tokio_serial::StopBits::Two
         );
-        let nine = SerialSettings {
-            data_bits: 9,
-            ..SerialSettings::new(path, 19_200)
-        };
-        let error = open_serial_port(&nine).expect_err("nine data bits");
-        assert_eq!(error.to_string(), "9 data bits: a serial port has 5 to 8");
+    }
+
+    #[test]
+    fn framing_outside_what_a_port_has_is_refused_when_read() {
+        assert_eq!(DataBits::try_from(9), Err("9 is not 7 or 8".to_owned()));
+        assert_eq!(StopBits::try_from(3), Err("3 is not 1 or 2".to_owned()));
+        let settings: SerialSettings =
+            toml::from_str("path = \"/dev/ttyS0\"\ndata_bits = 7\nstop_bits = 2")
+                .expect("valid settings");
+        assert_eq!(
+            (settings.data_bits, settings.stop_bits, settings.parity),
+            (DataBits::Seven, StopBits::Two, Parity::None)
+        );
+        assert!(toml::from_str::<SerialSettings>("path = \"/dev/ttyS0\"\ndata_bits = 9").is_err());
     }
 }

@@ -64,7 +64,7 @@ fn summary(line: &Line) -> String {
     if let Some(g) = &line.gate {
         out += &format!(
             "  {:>6} mm  reject gate on {} coil {}, confirm input {}\n",
-            g.position_mm, g.plc, g.coil, g.confirm_input
+            g.position_mm, g.plc.name, g.coil, g.confirm_input
         );
     }
     for p in &line.plcs {

@@ -15,8 +15,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use tracemark::config::{Line, Marker, Plc};
+use tracemark::config::{Line, Marker, MarkerKind, Plc};
 use tracemark_drivers::linx::message::encode_remote_data;
+use tracemark_drivers::modbus_marker::ModbusMarkerMap;
 use tracemark_drivers::modbus_marker::codec::encode_code;
 use tracemark_drivers::zipher::codec::encode_command;
 
@@ -168,11 +169,14 @@ fn device_list(line: &Line) -> String {
 /// The test code for `marker`, checked against what its protocol can carry, so a code the
 /// driver would refuse is an input error before anything is sent.
 fn probe_code(marker: &Marker, given: Option<&str>) -> Result<String, CliError> {
-    let map = marker.registers.clone().unwrap_or_default();
+    let map = match &marker.kind {
+        MarkerKind::ModbusMarker { registers, .. } => registers.clone(),
+        _ => ModbusMarkerMap::default(),
+    };
     let text = match given {
         Some(text) => text.to_owned(),
         // A short register field gets the start of the default code.
-        None if marker.kind == "modbus_marker" => {
+        None if matches!(marker.kind, MarkerKind::ModbusMarker { .. }) => {
             PROBE_CODE.chars().take(map.code_capacity()).collect()
         }
         None => PROBE_CODE.to_owned(),
@@ -186,15 +190,15 @@ fn probe_code(marker: &Marker, given: Option<&str>) -> Result<String, CliError> 
             format!("{c:?} is not printable ASCII"),
         ));
     }
-    let problem = match marker.kind.as_str() {
-        "linx_rci" => encode_remote_data(text.as_bytes())
+    let problem = match marker.kind {
+        MarkerKind::LinxRci { .. } => encode_remote_data(text.as_bytes())
             .err()
             .map(|e| e.to_string()),
-        "zipher" => encode_command("SID", &["1", &text])
+        MarkerKind::Zipher { .. } => encode_command("SID", &["1", &text])
             .err()
             .map(|e| e.to_string()),
-        "modbus_marker" => encode_code(&map, &text).err().map(|e| e.to_string()),
-        _ => None,
+        MarkerKind::ModbusMarker { .. } => encode_code(&map, &text).err().map(|e| e.to_string()),
+        MarkerKind::Codenet { .. } | MarkerKind::Zpl { .. } | MarkerKind::Ascii { .. } => None,
     };
     match problem {
         Some(problem) => Err(CliError::input(

@@ -6,6 +6,7 @@ mod backup;
 mod batch;
 pub(crate) mod codes;
 mod config;
+mod demo;
 mod driver;
 mod import;
 mod product;
@@ -49,11 +50,11 @@ enum Command {
     #[command(subcommand)]
     Codes(codes::CodesCommand),
     /// Run the whole line against its twin: marker, camera, reject gate, reconciliation.
-    Demo(crate::demo::DemoArgs),
+    Demo(demo::DemoArgs),
     /// Run the line of a config against its real devices until Ctrl-C.
     Run(run::RunArgs),
     /// Virtual commissioning: a line config run against simulators of its devices.
-    Simulate(crate::demo::SimulateArgs),
+    Simulate(demo::SimulateArgs),
     /// Products (master data).
     #[command(subcommand)]
     Product(product::ProductCommand),
@@ -111,6 +112,12 @@ impl From<AppError> for CliError {
             2 => CliError::Input(err.to_string()),
             _ => CliError::Failed(err.into()),
         }
+    }
+}
+
+impl From<tracemark::commissioning::CommissioningError> for CliError {
+    fn from(err: tracemark::commissioning::CommissioningError) -> Self {
+        CliError::Failed(err.into())
     }
 }
 
@@ -190,8 +197,8 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
         Command::Driver(command) => driver::run(command),
         Command::Backup(args) => backup::backup(args, &context),
         Command::Restore(args) => backup::restore(args, &context),
-        Command::Demo(args) => crate::demo::run(&args, &context),
+        Command::Demo(args) => demo::run(&args, &context),
         Command::Run(args) => run::run(&args, &context),
-        Command::Simulate(args) => crate::demo::simulate(&args, &context),
+        Command::Simulate(args) => demo::simulate(&args, &context),
     }
 }

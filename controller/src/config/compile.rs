@@ -6,22 +6,12 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use tracemark_drivers::ascii::AsciiConfig;
-use tracemark_drivers::modbus_marker::ModbusMarkerMap;
+use tracemark_drivers::transport::{DataBits, Parity, StopBits};
+use tracemark_store::{Grade, StoreError};
 
+use super::marker::{Marker, check_markers};
 use super::raw::{self, TransportSection};
-use super::{ConfigError, RawLine};
-use crate::verify::MAX_READERS;
-
-/// Marker protocols (SPEC §5), by their `type` name in the config.
-pub const MARKER_TYPES: [&str; 6] = [
-    "linx_rci",
-    "zipher",
-    "codenet",
-    "zpl",
-    "modbus_marker",
-    "ascii",
-];
+use super::{ConfigError, MAX_READERS, RawLine};
 
 /// Baud rates serial markers and PLCs use.
 const BAUD_RATES: [u32; 8] = [1200, 2400, 4800, 9600, 19200, 38400, 57600, 115_200];
@@ -74,12 +64,12 @@ pub enum Transport {
         path: String,
         /// Baud rate.
         baud: u32,
-        /// `none`, `even` or `odd`.
-        parity: String,
-        /// 7 or 8.
-        data_bits: u8,
-        /// 1 or 2.
-        stop_bits: u8,
+        /// Parity.
+        parity: Parity,
+        /// Data bits.
+        data_bits: DataBits,
+        /// Stop bits.
+        stop_bits: StopBits,
     },
     /// A TCP connection.
     Tcp {
@@ -108,38 +98,6 @@ impl Transport {
     }
 }
 
-/// A marker, checked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Marker {
-    /// Name (the key of `[markers.<name>]`).
-    pub name: String,
-    /// Protocol, one of [`MARKER_TYPES`].
-    pub kind: String,
-    /// Print position, mm from the photocell.
-    pub position_mm: u32,
-    /// Print position in encoder counts.
-    pub position_counts: u64,
-    /// How it is reached.
-    pub transport: Transport,
-    /// Refill below this many codes in the device.
-    pub low_watermark: u32,
-    /// At most this many codes in the device.
-    pub high_watermark: u32,
-    /// Reply timeout.
-    pub timeout: Duration,
-    /// Modbus unit id (`modbus_marker`).
-    pub unit_id: Option<u8>,
-    /// Register map (`modbus_marker`: the config's, or the default map).
-    pub registers: Option<ModbusMarkerMap>,
-    /// Template file (`zpl` label, `ascii` device description), resolved against the
-    /// config's directory.
-    pub template: Option<PathBuf>,
-    /// Fixed label fields (`zpl`): `^FN` number → text.
-    pub label_fields: BTreeMap<u16, String>,
-    /// Stored message or job to select before printing.
-    pub job: Option<String>,
-}
-
 /// A reader (camera), checked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Reader {
@@ -150,7 +108,7 @@ pub struct Reader {
     /// Read position in encoder counts.
     pub position_counts: u64,
     /// Lowest grade this reader passes, `A`–`D`, when stricter than the product's.
-    pub min_grade: Option<char>,
+    pub min_grade: Option<Grade>,
     /// tracemark field → the reader's field.
     pub field_map: BTreeMap<String, String>,
 }
@@ -175,8 +133,8 @@ pub struct Gate {
     pub position_mm: u32,
     /// Position in encoder counts.
     pub position_counts: u64,
-    /// The PLC that drives it.
-    pub plc: String,
+    /// The PLC that drives it (`gate.plc` resolved).
+    pub plc: Plc,
     /// Coil that fires it.
     pub coil: u16,
     /// Input that confirms it.
@@ -211,10 +169,10 @@ pub struct Mqtt {
 }
 
 /// Collects errors while compiling.
-struct Errors(Vec<ConfigError>);
+pub(super) struct Errors(Vec<ConfigError>);
 
 impl Errors {
-    fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
+    pub(super) fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
         self.0.push(ConfigError::new(path, message));
     }
 
@@ -225,7 +183,7 @@ impl Errors {
     }
 }
 
-fn counts(mm: u32, counts_per_mm: f64) -> u64 {
+pub(super) fn counts(mm: u32, counts_per_mm: f64) -> u64 {
     // Positions are at most u32::MAX mm and counts_per_mm is checked to (0, 1000]: no overflow.
     (f64::from(mm) * counts_per_mm).round() as u64
 }
@@ -247,10 +205,14 @@ pub(crate) fn compile(raw: RawLine, base: &Path) -> Result<Line, Vec<ConfigError
     let markers = check_markers(&raw, base, counts_per_mm, &mut errors);
     let readers = check_readers(&raw, &markers, counts_per_mm, &mut errors);
     let plcs = check_plcs(&raw, &markers, &mut errors);
-    let gate = raw
-        .gate
-        .as_ref()
-        .map(|g| check_gate(g, &raw, &markers, &readers, counts_per_mm, &mut errors));
+    let gate = raw.gate.as_ref().and_then(|g| {
+        let at = Placement {
+            markers: &markers,
+            readers: &readers,
+            plcs: &plcs,
+        };
+        check_gate(g, &raw, at, counts_per_mm, &mut errors)
+    });
     let line_id = raw.line.as_ref().map_or("line", |l| l.id.as_str());
     let mqtt = raw
         .mqtt
@@ -312,7 +274,11 @@ fn check_conveyor(conveyor: &raw::ConveyorSection, errors: &mut Errors) {
     }
 }
 
-fn check_transport(path: &str, transport: &TransportSection, errors: &mut Errors) -> Transport {
+pub(super) fn check_transport(
+    path: &str,
+    transport: &TransportSection,
+    errors: &mut Errors,
+) -> Transport {
     match transport {
         TransportSection::Serial {
             path: device,
@@ -330,30 +296,27 @@ fn check_transport(path: &str, transport: &TransportSection, errors: &mut Errors
                     format!("{baud} is not a standard rate ({BAUD_RATES:?})"),
                 );
             }
-            if !["none", "even", "odd"].contains(&parity.as_str()) {
+            let parity = Parity::from_name(parity).unwrap_or_else(|| {
                 errors.push(
                     format!("{path}.parity"),
                     format!("{parity:?} is not none, even or odd"),
                 );
-            }
-            if !(7..=8).contains(data_bits) {
-                errors.push(
-                    format!("{path}.data_bits"),
-                    format!("{data_bits} is not 7 or 8"),
-                );
-            }
-            if !(1..=2).contains(stop_bits) {
-                errors.push(
-                    format!("{path}.stop_bits"),
-                    format!("{stop_bits} is not 1 or 2"),
-                );
-            }
+                Parity::None
+            });
+            let data_bits = DataBits::try_from(*data_bits).unwrap_or_else(|reason| {
+                errors.push(format!("{path}.data_bits"), reason);
+                DataBits::Eight
+            });
+            let stop_bits = StopBits::try_from(*stop_bits).unwrap_or_else(|reason| {
+                errors.push(format!("{path}.stop_bits"), reason);
+                StopBits::One
+            });
             Transport::Serial {
                 path: device.clone(),
                 baud: *baud,
-                parity: parity.clone(),
-                data_bits: *data_bits,
-                stop_bits: *stop_bits,
+                parity,
+                data_bits,
+                stop_bits,
             }
         }
         TransportSection::Tcp { address } => {
@@ -381,160 +344,6 @@ fn check_transport(path: &str, transport: &TransportSection, errors: &mut Errors
     }
 }
 
-fn check_markers(
-    raw: &RawLine,
-    base: &Path,
-    counts_per_mm: f64,
-    errors: &mut Errors,
-) -> Vec<Marker> {
-    let mut markers = Vec::new();
-    for (name, m) in &raw.markers {
-        let path = format!("markers.{name}");
-        if !MARKER_TYPES.contains(&m.kind.as_str()) {
-            errors.push(
-                format!("{path}.type"),
-                format!("{:?} is not one of {}", m.kind, MARKER_TYPES.join(", ")),
-            );
-        }
-        if m.position_mm == 0 {
-            errors.push(
-                format!("{path}.position_mm"),
-                "must be after the photocell (above 0)",
-            );
-        }
-        if m.low_watermark == 0 || m.low_watermark >= m.high_watermark {
-            errors.push(
-                format!("{path}.low_watermark"),
-                format!(
-                    "{} must be at least 1 and below high_watermark ({})",
-                    m.low_watermark, m.high_watermark
-                ),
-            );
-        }
-        if m.high_watermark > 1000 {
-            errors.push(
-                format!("{path}.high_watermark"),
-                format!("{} is above 1000", m.high_watermark),
-            );
-        }
-        if !(10..=60_000).contains(&m.timeout_ms) {
-            errors.push(
-                format!("{path}.timeout_ms"),
-                format!("{} is not between 10 and 60000", m.timeout_ms),
-            );
-        }
-        if m.unit_id.is_some() && m.kind != "modbus_marker" {
-            errors.push(
-                format!("{path}.unit_id"),
-                "only a modbus_marker has a unit id",
-            );
-        }
-        let registers = match (&m.registers, m.kind == "modbus_marker") {
-            (Some(_), false) => {
-                errors.push(
-                    format!("{path}.registers"),
-                    "only a modbus_marker has a register map",
-                );
-                None
-            }
-            (map, true) => {
-                let map = map.clone().unwrap_or_default();
-                for problem in map.problems() {
-                    // Each problem starts with the key it is about.
-                    let (key, what) = problem.split_once(": ").unwrap_or(("", &problem));
-                    let key = if key.is_empty() {
-                        format!("{path}.registers")
-                    } else {
-                        format!("{path}.registers.{key}")
-                    };
-                    errors.push(key, what.to_owned());
-                }
-                Some(map)
-            }
-            (None, false) => None,
-        };
-        let template = match (&m.template, m.kind.as_str()) {
-            (None, "ascii") => {
-                errors.push(
-                    format!("{path}.template"),
-                    "an ascii marker needs its device description file",
-                );
-                None
-            }
-            (Some(_), kind) if kind != "zpl" && kind != "ascii" => {
-                errors.push(
-                    format!("{path}.template"),
-                    "only a zpl or an ascii marker has a template",
-                );
-                None
-            }
-            (Some(file), kind) => {
-                let resolved = base.join(file);
-                match std::fs::read_to_string(&resolved) {
-                    Err(e) => errors.push(
-                        format!("{path}.template"),
-                        format!("cannot read {}: {e}", resolved.display()),
-                    ),
-                    Ok(text) if kind == "ascii" => {
-                        if let Err(invalid) = AsciiConfig::from_toml(&text) {
-                            errors.push(
-                                format!("{path}.template"),
-                                format!("{}: {invalid}", resolved.display()),
-                            );
-                        }
-                    }
-                    Ok(_) => {}
-                }
-                Some(resolved)
-            }
-            (None, _) => None,
-        };
-        let mut label_fields = BTreeMap::new();
-        for (number, text) in &m.label_fields {
-            let key = format!("{path}.label_fields.{number}");
-            match number.parse::<u16>() {
-                _ if m.kind != "zpl" => errors.push(key, "only a zpl marker has label fields"),
-                // ^FN1 carries the code (ZPL II Programming Guide, ^FN: 1–9999).
-                Ok(n @ 2..=9999) => {
-                    label_fields.insert(n, text.clone());
-                }
-                _ => errors.push(key, "a field number from 2 to 9999 (^FN1 carries the code)"),
-            }
-        }
-        let transport = check_transport(&format!("{path}.transport"), &m.transport, errors);
-        markers.push(Marker {
-            name: name.clone(),
-            kind: m.kind.clone(),
-            position_mm: m.position_mm,
-            position_counts: counts(m.position_mm, counts_per_mm),
-            transport,
-            low_watermark: m.low_watermark,
-            high_watermark: m.high_watermark,
-            timeout: Duration::from_millis(u64::from(m.timeout_ms)),
-            unit_id: m.unit_id.or((m.kind == "modbus_marker").then_some(1)),
-            registers,
-            template,
-            label_fields,
-            job: m.job.clone(),
-        });
-    }
-    // Two markers cannot share a port or an address.
-    for (i, marker) in markers.iter().enumerate() {
-        let endpoint = marker.transport.endpoint();
-        if let Some(first) = markers[..i]
-            .iter()
-            .find(|o| o.transport.endpoint() == endpoint)
-        {
-            errors.push(
-                format!("markers.{}.transport", marker.name),
-                format!("{endpoint} is already used by markers.{}", first.name),
-            );
-        }
-    }
-    markers.sort_by_key(|m| m.position_mm);
-    markers
-}
-
 fn check_readers(
     raw: &RawLine,
     markers: &[Marker],
@@ -555,14 +364,16 @@ fn check_readers(
                 ),
             );
         }
-        let grade = match r.min_grade.as_deref() {
+        let grade = match r.min_grade.as_deref().map(Grade::parse_minimum) {
             None => None,
-            Some(g @ ("A" | "B" | "C" | "D")) => g.chars().next(),
-            Some(other) => {
-                errors.push(
-                    format!("{path}.min_grade"),
-                    format!("{other:?} is not A, B, C or D (ISO/IEC 15415)"),
-                );
+            Some(Ok(grade)) => Some(grade),
+            Some(Err(invalid)) => {
+                // The vocabulary's message, at this reader's key path.
+                let reason = match invalid {
+                    StoreError::Invalid { reason, .. } => reason,
+                    other => other.to_string(),
+                };
+                errors.push(format!("{path}.min_grade"), reason);
                 None
             }
         };
@@ -636,14 +447,28 @@ fn check_plcs(raw: &RawLine, markers: &[Marker], errors: &mut Errors) -> Vec<Plc
     plcs
 }
 
+/// What a gate is placed among: the compiled markers, readers and PLCs.
+#[derive(Clone, Copy)]
+struct Placement<'a> {
+    markers: &'a [Marker],
+    readers: &'a [Reader],
+    plcs: &'a [Plc],
+}
+
+/// The gate, with its PLC resolved; `None` when the PLC it names does not compile (the errors
+/// say why).
 fn check_gate(
     g: &raw::GateSection,
     raw: &RawLine,
-    markers: &[Marker],
-    readers: &[Reader],
+    at: Placement<'_>,
     counts_per_mm: f64,
     errors: &mut Errors,
-) -> Gate {
+) -> Option<Gate> {
+    let Placement {
+        markers,
+        readers,
+        plcs,
+    } = at;
     if !raw.plcs.contains_key(&g.plc) && !raw.broken.contains(&format!("plcs.{}", g.plc)) {
         let known: Vec<&str> = raw.plcs.keys().map(String::as_str).collect();
         errors.push(
@@ -681,15 +506,16 @@ fn check_gate(
     if g.max_consecutive_rejects == 0 {
         errors.push("gate.max_consecutive_rejects", "must be at least 1");
     }
-    Gate {
+    let plc = plcs.iter().find(|p| p.name == g.plc)?.clone();
+    Some(Gate {
         position_mm: g.position_mm,
         position_counts: counts(g.position_mm, counts_per_mm),
-        plc: g.plc.clone(),
+        plc,
         coil: g.coil,
         confirm_input: g.confirm_input,
         confirm_timeout: Duration::from_millis(u64::from(g.confirm_timeout_ms)),
         max_consecutive_rejects: g.max_consecutive_rejects,
-    }
+    })
 }
 
 fn check_mqtt(m: &raw::MqttSection, line_id: &str, base: &Path, errors: &mut Errors) -> Mqtt {

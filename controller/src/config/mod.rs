@@ -8,6 +8,7 @@
 //! together, each with its key path, so an integrator fixes a config in one pass.
 
 mod compile;
+mod marker;
 pub mod raw;
 
 use std::collections::BTreeMap;
@@ -18,7 +19,12 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use compile::compile;
-pub use compile::{Gate, Line, MARKER_TYPES, Marker, Mqtt, Plc, Reader, Transport};
+pub use compile::{Gate, Line, Mqtt, Plc, Reader, Transport};
+pub use marker::{MARKER_TYPES, Marker, MarkerKind};
+
+/// The most readers one line may have: the tracker keeps which readers passed a unit in a 64-bit
+/// set (`verify::tracker`).
+pub const MAX_READERS: usize = 64;
 
 /// The prefix of environment overrides: `TRACEMARK_MQTT__URL=mqtt://broker:1883` sets
 /// `mqtt.url`, `TRACEMARK_MARKERS__M1__TIMEOUT_MS=800` sets `markers.m1.timeout_ms`. Only

@@ -58,9 +58,9 @@ fn minimal_config_gets_its_defaults() {
         Transport::Serial {
             path: "/dev/ttyS1".into(),
             baud: 9600,
-            parity: "none".into(),
-            data_bits: 8,
-            stop_bits: 1
+            parity: tracemark_drivers::transport::Parity::None,
+            data_bits: tracemark_drivers::transport::DataBits::Eight,
+            stop_bits: tracemark_drivers::transport::StopBits::One
         }
     );
     assert_eq!(marker.position_counts, 100);
@@ -303,10 +303,12 @@ fn a_modbus_marker_without_a_map_gets_the_default_one() {
     let text = MINIMAL.replace("linx_rci", "modbus_marker");
     let line = load_with_env(&write(dir.path(), &text), BTreeMap::new()).expect("valid");
     let marker = &line.markers[0];
-    assert_eq!(marker.unit_id, Some(1));
     assert_eq!(
-        marker.registers,
-        Some(tracemark_drivers::modbus_marker::ModbusMarkerMap::default())
+        marker.kind,
+        super::MarkerKind::ModbusMarker {
+            unit_id: 1,
+            registers: tracemark_drivers::modbus_marker::ModbusMarkerMap::default()
+        }
     );
 }
 

@@ -12,32 +12,11 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::{Html, Json};
 use axum::routing::get;
-use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::line::LineStats;
-
-/// What the page shows: the run, the twin's progress, the controller's counters and, once the
-/// run has ended, its report.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct LiveView {
-    /// The line id.
-    pub line_id: String,
-    /// The batch being produced.
-    pub batch: i64,
-    /// Units the run is for.
-    pub units_target: u64,
-    /// Units past the gate so far.
-    pub units_done: u64,
-    /// The belt is held by the controller (an alarm).
-    pub stopped: bool,
-    /// The controller's counters.
-    pub line: LineStats,
-    /// The end-of-run report (reconciliation and comparison), once there is one.
-    pub report: Option<serde_json::Value>,
-}
+pub use crate::commissioning::LiveView;
 
 const PAGE: &str = include_str!("page.html");
 

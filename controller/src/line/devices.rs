@@ -1,79 +1,82 @@
 //! From a line config's `[markers.<name>]` to the driver that speaks its protocol: the one place
-//! the line runtime, `tracemark driver probe` and the commissioning twin turn a marker's `type`,
-//! `job`, `timeout_ms`, register map and template file into a device.
-
-use std::path::Path;
+//! the line runtime, `tracemark driver probe` and the commissioning twin turn a compiled
+//! [`MarkerKind`] and its options into a device.
 
 use tracemark_drivers::ascii::{AsciiConfig, AsciiMarker};
 use tracemark_drivers::codenet::{CodenetConfig, CodenetMarker};
 use tracemark_drivers::linx::{LinxConfig, LinxMarker};
 use tracemark_drivers::marker::AnyMarker;
-use tracemark_drivers::modbus_marker::ModbusMarker;
+use tracemark_drivers::modbus_marker::{InvalidMap, ModbusMarker};
 use tracemark_drivers::zipher::{ZipherConfig, ZipherMarker};
 use tracemark_drivers::zpl::{ZplConfig, ZplField, ZplPrinter};
 
 use super::device_transport;
-use crate::config::Marker;
+use crate::config::{Marker, MarkerKind};
 
-/// The driver of `marker`, on its configured transport. Fails, naming the marker, when a file
-/// the config names cannot be read or its content is not valid.
-pub fn marker_device(marker: &Marker) -> Result<AnyMarker, String> {
+/// The driver of `marker`, on its configured transport. Everything it needs was read and
+/// checked when the config was compiled; only the Modbus driver checks its register map again,
+/// as its own constructor does for every caller.
+pub fn marker_device(marker: &Marker) -> Result<AnyMarker, InvalidMap> {
     let transport = device_transport(&marker.transport);
     let reply_timeout_ms = u64::try_from(marker.timeout.as_millis()).unwrap_or(u64::MAX);
-    let device = match marker.kind.as_str() {
-        "linx_rci" => AnyMarker::Linx(LinxMarker::new(
+    let device = match &marker.kind {
+        MarkerKind::LinxRci { job } => AnyMarker::Linx(LinxMarker::new(
             transport,
             LinxConfig {
                 reply_timeout_ms,
-                message: marker.job.clone(),
+                message: job.clone(),
             },
         )),
-        "zipher" => AnyMarker::Zipher(ZipherMarker::new(
+        MarkerKind::Zipher { job } => AnyMarker::Zipher(ZipherMarker::new(
             transport,
             ZipherConfig {
                 reply_timeout_ms,
-                job: marker.job.clone(),
+                job: job.clone(),
                 ..ZipherConfig::default()
             },
         )),
-        "codenet" => AnyMarker::Codenet(CodenetMarker::new(
+        MarkerKind::Codenet { job } => AnyMarker::Codenet(CodenetMarker::new(
             transport,
             CodenetConfig {
                 reply_timeout_ms,
-                message: marker.job.clone(),
+                message: job.clone(),
                 ..CodenetConfig::default()
             },
         )),
-        "zpl" => AnyMarker::Zpl(ZplPrinter::new(transport, zpl_config(marker)?)),
-        "modbus_marker" => AnyMarker::Modbus(
-            ModbusMarker::new(
-                transport,
-                marker.unit_id.unwrap_or(1),
-                marker.registers.clone().unwrap_or_default(),
-                marker.timeout,
-            )
-            .map_err(|e| format!("marker {}: {e}", marker.name))?,
-        ),
-        "ascii" => AnyMarker::Ascii(AsciiMarker::new(transport, ascii_config(marker)?)),
-        other => return Err(format!("marker {}: unknown type {other:?}", marker.name)),
+        MarkerKind::Zpl { .. } => AnyMarker::Zpl(ZplPrinter::new(transport, zpl_config(marker))),
+        MarkerKind::ModbusMarker { unit_id, registers } => AnyMarker::Modbus(ModbusMarker::new(
+            transport,
+            *unit_id,
+            registers.clone(),
+            marker.timeout,
+        )?),
+        MarkerKind::Ascii { device, .. } => AnyMarker::Ascii(AsciiMarker::new(
+            transport,
+            device.as_ref().clone().with_reply_timeout(marker.timeout),
+        )),
     };
     Ok(device)
 }
 
 /// The ZPL printer settings of `marker`: its label template (the built-in one without a
-/// `template` file), the stored format's name (`job`), and its fixed label fields.
-pub fn zpl_config(marker: &Marker) -> Result<ZplConfig, String> {
-    let template_body = match &marker.template {
-        Some(path) => Some(read(marker, path)?),
-        None => None,
-    };
+/// `template` file), the stored format's name (`job`), and its fixed label fields. Default
+/// settings for a marker of another kind.
+pub fn zpl_config(marker: &Marker) -> ZplConfig {
     let defaults = ZplConfig::default();
-    Ok(ZplConfig {
-        reply_timeout_ms: u64::try_from(marker.timeout.as_millis()).unwrap_or(u64::MAX),
-        template_name: marker.job.clone().unwrap_or(defaults.template_name),
+    let MarkerKind::Zpl {
+        job,
         template_body,
-        fields: marker
-            .label_fields
+        label_fields,
+        ..
+    } = &marker.kind
+    else {
+        return defaults;
+    };
+    ZplConfig {
+        reply_timeout_ms: u64::try_from(marker.timeout.as_millis()).unwrap_or(u64::MAX),
+        template_name: job.clone().unwrap_or(defaults.template_name),
+        template_body: template_body.clone(),
+        fields: label_fields
             .iter()
             .map(|(number, data)| ZplField {
                 number: *number,
@@ -83,30 +86,16 @@ pub fn zpl_config(marker: &Marker) -> Result<ZplConfig, String> {
         // The printer holds no more labels than the feed loop sends it.
         max_queued_labels: u64::from(marker.high_watermark),
         ..defaults
-    })
+    }
 }
 
-/// The device description of an `ascii` marker, read from its `template` file, with the
-/// marker's reply timeout.
-pub fn ascii_config(marker: &Marker) -> Result<AsciiConfig, String> {
-    let path = marker.template.as_ref().ok_or_else(|| {
-        format!(
-            "marker {}: an ascii marker needs a template file",
-            marker.name
-        )
-    })?;
-    let text = read(marker, path)?;
-    AsciiConfig::from_toml(&text)
-        .map(|config| config.with_reply_timeout(marker.timeout))
-        .map_err(|e| format!("marker {}: {}: {e}", marker.name, path.display()))
-}
-
-fn read(marker: &Marker, path: &Path) -> Result<String, String> {
-    std::fs::read_to_string(path).map_err(|e| {
-        format!(
-            "marker {}: cannot read {}: {e}",
-            marker.name,
-            path.display()
-        )
-    })
+/// The device description of an `ascii` marker (compiled with the config), with the marker's
+/// reply timeout; `None` for a marker of another kind.
+pub fn ascii_config(marker: &Marker) -> Option<AsciiConfig> {
+    match &marker.kind {
+        MarkerKind::Ascii { device, .. } => {
+            Some(device.as_ref().clone().with_reply_timeout(marker.timeout))
+        }
+        _ => None,
+    }
 }

@@ -30,7 +30,7 @@ use tracemark_drivers::lineio::LineIoMap;
 use tracemark_drivers::marker::{
     MarkerConfig, MarkerEvent, MarkerHandle, MarkerState, create_marker,
 };
-use tracemark_drivers::transport::{Parity, SerialSettings, Transport as DeviceTransport};
+use tracemark_drivers::transport::{SerialSettings, Transport as DeviceTransport};
 
 use crate::config::{Line, Transport};
 use crate::verify::{self, mqtt::Link};
@@ -223,11 +223,7 @@ pub async fn run_line(
         .gate
         .clone()
         .ok_or_else(|| LineError::Config("no [gate]".into()))?;
-    let plc = line
-        .plcs
-        .iter()
-        .find(|p| p.name == gate.plc)
-        .ok_or_else(|| LineError::Config(format!("gate PLC {:?} is not defined", gate.plc)))?;
+    let plc = &gate.plc;
     let marker = line
         .markers
         .first()
@@ -297,7 +293,8 @@ pub async fn run_line(
     // without an underrun, few enough that a stop voids only a handful.
     let (code_tx, code_rx) = mpsc::channel(FEED_AHEAD);
     let (marker_events_tx, marker_events) = mpsc::channel::<MarkerEvent>(4096);
-    let device = devices::marker_device(marker).map_err(LineError::Config)?;
+    let device = devices::marker_device(marker)
+        .map_err(|e| LineError::Config(format!("marker {}: {e}", marker.name)))?;
     let handle = spawn_marker(device, marker_config, code_rx, marker_events_tx);
     let marker_where = marker.transport.describe();
     let mut state = handle.state();
@@ -394,12 +391,7 @@ pub fn device_transport(transport: &Transport) -> DeviceTransport {
             data_bits,
             stop_bits,
         } => DeviceTransport::Serial(SerialSettings {
-            // The config accepts only none, even and odd.
-            parity: match parity.as_str() {
-                "even" => Parity::Even,
-                "odd" => Parity::Odd,
-                _ => Parity::None,
-            },
+            parity: *parity,
             data_bits: *data_bits,
             stop_bits: *stop_bits,
             ..SerialSettings::new(path.clone(), *baud)

@@ -56,10 +56,7 @@ pub fn tracker_config_for(line: &crate::config::Line, min_grade: Grade) -> Optio
         .readers
         .iter()
         .map(|r| {
-            let own = r
-                .min_grade
-                .and_then(|g| Grade::parse(&g.to_string()))
-                .unwrap_or(min_grade);
+            let own = r.min_grade.unwrap_or(min_grade);
             TrackedReader::new(&r.name, r.position_counts, own.max(min_grade))
         })
         .collect();

@@ -15,10 +15,7 @@ use tokio::sync::{mpsc, watch};
 use super::payload::{FieldMap, PayloadError, ReadResult, parse_result};
 use crate::mqtt_endpoint::{BrokerEndpoint, EndpointError};
 
-/// Messages larger than this break the connection (rumqttc refuses them); results are refused
-/// above [`super::payload::MAX_PAYLOAD`] long before. Set the broker's `message_size_limit`
-/// below this so a hostile publisher cannot reach it.
-pub const MAX_PACKET: usize = 1024 * 1024;
+pub use crate::mqtt_endpoint::MAX_PACKET;
 
 /// Where and how to subscribe.
 #[derive(Debug, Clone)]

@@ -72,8 +72,9 @@ impl TrackedReader {
     }
 }
 
-/// The most readers one line may have: a unit keeps which readers passed it in a 64-bit set.
-pub const MAX_READERS: usize = 64;
+/// The most readers one line may have (a unit keeps which readers passed it in a 64-bit set);
+/// the config refuses more, so it is defined there.
+pub use crate::config::MAX_READERS;
 
 /// Where things are, in encoder counts from the photocell, and what passes.
 #[derive(Debug, Clone, PartialEq, Eq)]

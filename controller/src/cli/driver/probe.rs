@@ -5,7 +5,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use tracemark::config::{Line, Marker, Plc, Transport};
+use tracemark::config::{Line, Marker, MarkerKind, Plc, Transport};
 use tracemark::line::{device_transport, marker_device};
 use tracemark_drivers::lineio::{LineIo, LineIoError, LineIoMap, LineIoPoll, RejectStatus};
 use tracemark_drivers::marker::{
@@ -237,19 +237,28 @@ struct Link {
 }
 
 impl Link {
-    fn of(transport: &Transport, kind: &str) -> Self {
+    fn of(transport: &Transport, kind: &MarkerKind) -> Self {
         let (modbus, protocol) = match kind {
-            "linx_rci" => (false, "Linx RCI"),
-            "zipher" => (false, "the Zipher text protocol"),
-            "codenet" => (false, "the Codenet protocol"),
-            "zpl" => (false, "ZPL (~HS host status)"),
-            "ascii" => (false, "the device description's protocol"),
-            _ => (true, "Modbus"),
+            MarkerKind::LinxRci { .. } => (false, "Linx RCI"),
+            MarkerKind::Zipher { .. } => (false, "the Zipher text protocol"),
+            MarkerKind::Codenet { .. } => (false, "the Codenet protocol"),
+            MarkerKind::Zpl { .. } => (false, "ZPL (~HS host status)"),
+            MarkerKind::Ascii { .. } => (false, "the device description's protocol"),
+            MarkerKind::ModbusMarker { .. } => (true, "Modbus"),
         };
         Link {
             serial: matches!(transport, Transport::Serial { .. }),
             modbus,
             protocol,
+        }
+    }
+
+    /// A PLC's line I/O link: Modbus.
+    fn line_io(transport: &Transport) -> Self {
+        Link {
+            serial: matches!(transport, Transport::Serial { .. }),
+            modbus: true,
+            protocol: "Modbus",
         }
     }
 
@@ -323,9 +332,12 @@ pub(super) async fn probe_marker(marker: &Marker, code: &str, timeout: Duration)
     let target = transport.describe();
     let mut report = Report::new(
         format!("markers.{}", marker.name),
-        &marker.kind,
+        marker.kind.name(),
         &marker.transport,
-        marker.unit_id,
+        match &marker.kind {
+            MarkerKind::ModbusMarker { unit_id, .. } => Some(*unit_id),
+            _ => None,
+        },
     );
     report.code = Some(code.to_owned());
     let link = Link::of(&marker.transport, &marker.kind);
@@ -342,7 +354,7 @@ pub(super) async fn probe_marker(marker: &Marker, code: &str, timeout: Duration)
             vec![Step::failed(
                 "connect",
                 Duration::ZERO,
-                invalid,
+                invalid.to_string(),
                 "fix the marker's settings (tracemark config validate FILE)",
             )],
             false,
@@ -560,7 +572,7 @@ pub(super) async fn probe_plc(line: &Line, plc: &Plc, timeout: Duration) -> Repo
     // The same map the runtime uses (line/mod.rs): the gate's coil and confirm input if this
     // PLC drives the gate. Only the inputs are read here.
     let map = match &line.gate {
-        Some(gate) if gate.plc == plc.name => LineIoMap {
+        Some(gate) if gate.plc.name == plc.name => LineIoMap {
             gate_coil: gate.coil,
             gate_confirm_input: gate.confirm_input,
             ..LineIoMap::default()
@@ -569,7 +581,7 @@ pub(super) async fn probe_plc(line: &Line, plc: &Plc, timeout: Duration) -> Repo
     };
     let transport = device_transport(&plc.transport);
     let target = transport.describe();
-    let link = Link::of(&plc.transport, "line_io");
+    let link = Link::line_io(&plc.transport);
     let (opened, elapsed) = timed(LineIo::connect(&transport, plc.unit_id, map, timeout)).await;
     let mut io = match opened {
         Ok(io) => {

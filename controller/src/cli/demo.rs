@@ -17,10 +17,10 @@ use tracemark::http::{LiveServer, LiveView};
 use tracemark_sim::Fault;
 use tracemark_store::{BatchState, Grade};
 
-use crate::cli::{CliError, Context};
+use super::{CliError, Context};
 
 /// The demo line, built in so `demo` works from any directory.
-const DEMO_CONFIG: &str = include_str!("../../line-configs/demo.toml");
+const DEMO_CONFIG: &str = include_str!("../../../line-configs/demo.toml");
 const DEMO_CONFIG_PATH: &str = "line-configs/demo.toml";
 
 #[derive(Debug, Args)]
@@ -221,7 +221,7 @@ fn commission(
             if let Some(gate) = &line.gate {
                 println!(
                     "  reject gate at {} mm on PLC {} (Modbus TCP)",
-                    gate.position_mm, gate.plc
+                    gate.position_mm, gate.plc.name
                 );
             }
         }
