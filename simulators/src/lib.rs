@@ -9,6 +9,7 @@ mod modbus_frame;
 pub mod modbus_marker;
 pub mod plc;
 pub mod print_go;
+mod sim_core;
 pub mod twin;
 pub mod vision;
 pub mod zipher;

@@ -2,12 +2,10 @@
 //! snapshots to wait on, and the plumbing between the serving loop and the library API.
 
 use std::future::Future;
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, watch};
 
 /// A fault the simulator can inject, at start-up (`--fault`) or at run time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -221,9 +219,11 @@ pub trait MarkerSim: Clone + Send + Sync + 'static {
 }
 
 /// The [`MarkerSim`] methods that only pass a call to the device model in `self.core` (a
-/// [`SimCore`]) and tell waiters: the same in every simulator, written once. The model has
-/// `trigger`, `inject`, `clear`, `faults` and `prints`; the impl gives `NAME`, `snapshot` and
-/// the serving methods.
+/// [`SimCore`](crate::sim_core::SimCore)) and tell waiters: the same in every simulator, written
+/// once. The model has `trigger`, `inject`, `clear`, `faults` and `prints`; the core keeps
+/// [`Fault::Disconnect`], which is about the connection; the impl gives `NAME`, `snapshot` and
+/// the serving methods (each a [`SimCore::serve`](crate::sim_core::SimCore::serve) with the
+/// protocol's codec).
 macro_rules! marker_sim_plumbing {
     () => {
         fn trigger(&self) -> $crate::marker::TriggerOutcome {
@@ -235,21 +235,27 @@ macro_rules! marker_sim_plumbing {
 
         fn inject(&self, fault: $crate::marker::Fault) {
             tracing::info!(%fault, sim = Self::NAME, "fault injected");
-            self.core.device().inject(fault);
             if fault == $crate::marker::Fault::Disconnect {
                 self.core.request_disconnect();
+            } else {
+                self.core.device().inject(fault);
             }
             self.core.changed();
         }
 
         fn clear(&self, fault: $crate::marker::Fault) {
             tracing::info!(%fault, sim = Self::NAME, "fault cleared");
-            self.core.device().clear(fault);
+            if fault == $crate::marker::Fault::Disconnect {
+                self.core.cancel_disconnect();
+            } else {
+                self.core.device().clear(fault);
+            }
             self.core.changed();
         }
 
         fn faults(&self) -> Vec<$crate::marker::Fault> {
-            self.core.device().faults()
+            let device_faults = self.core.device().faults();
+            self.core.faults(device_faults)
         }
 
         fn prints(&self) -> Vec<$crate::marker::Print> {
@@ -265,79 +271,6 @@ macro_rules! marker_sim_plumbing {
     };
 }
 pub(crate) use marker_sim_plumbing;
-
-/// The plumbing between a device model, its serving loop and the library API.
-#[derive(Debug)]
-pub(crate) struct SimCore<P> {
-    device: Mutex<P>,
-    connections: Mutex<u64>,
-    /// Bumped on every change, so waiters need no sleeps.
-    version: watch::Sender<u64>,
-    /// Wakes the serving loop to drop its connection.
-    disconnect: Notify,
-}
-
-impl<P> SimCore<P> {
-    pub(crate) fn new(device: P) -> Self {
-        let (version, _) = watch::channel(0);
-        Self {
-            device: Mutex::new(device),
-            connections: Mutex::new(0),
-            version,
-            disconnect: Notify::new(),
-        }
-    }
-
-    /// The device model. A panic while holding the lock cannot leave the model half-updated
-    /// in a way that matters to a simulator; keep serving.
-    pub(crate) fn device(&self) -> MutexGuard<'_, P> {
-        self.device.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    pub(crate) fn changed(&self) {
-        self.version.send_modify(|version| *version += 1);
-    }
-
-    pub(crate) fn connected(&self) {
-        *self
-            .connections
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) += 1;
-        self.changed();
-    }
-
-    pub(crate) fn connections(&self) -> u64 {
-        *self
-            .connections
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    pub(crate) fn request_disconnect(&self) {
-        self.disconnect.notify_waiters();
-    }
-
-    pub(crate) fn disconnect(&self) -> &Notify {
-        &self.disconnect
-    }
-
-    pub(crate) async fn wait_until(
-        &self,
-        snapshot: impl Fn() -> SimSnapshot,
-        ready: impl Fn(&SimSnapshot) -> bool,
-    ) -> SimSnapshot {
-        let mut version = self.version.subscribe();
-        loop {
-            let current = snapshot();
-            if ready(&current) {
-                return current;
-            }
-            if version.changed().await.is_err() {
-                return current;
-            }
-        }
-    }
-}
 
 /// Gives `sim` a print-go at `units_per_minute` until the task is dropped: the `--rate` timer.
 pub async fn run_print_timer<M: MarkerSim>(sim: &M, units_per_minute: u32) {

@@ -221,84 +221,28 @@ async fn a_code_with_a_framing_byte_is_refused_before_sending() {
 #[tokio::test]
 async fn disconnect_reconnects_and_settles_by_the_counter() {
     let mut h = marker(Link::Tcp, reference(), 16, 3, &[]).await;
-    h.handle.start().await.unwrap();
-    let codes = h.feed(3).await;
-    h.sim_until(|s| s.buffered() == 3).await;
-    assert!(matches!(h.sim.trigger(), TriggerOutcome::Printed(_)));
-    h.sim.inject(Fault::Disconnect);
-    h.expect_state(MarkerState::Disconnected).await;
-    h.expect("Voided", |e| matches!(e, MarkerEvent::Voided { .. }))
-        .await;
-    h.expect_state(MarkerState::Connected).await;
-    assert_eq!(h.printed_ids(), vec![codes[0].id()]);
-    assert_eq!(
-        h.voided_ids(),
-        vec![
-            (codes[1].id(), VoidReason::Reconnected),
-            (codes[2].id(), VoidReason::Reconnected)
-        ]
-    );
-    assert!(h.sim.snapshot().connections() >= 2);
-    let more = h.feed(2).await;
-    h.print_all(&more).await;
+    h.disconnect_settles_and_resumes().await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn stall_times_out_into_a_fault_and_recovers() {
     let mut h = marker(Link::Duplex, reference(), 16, 3, &[]).await;
-    h.sim.inject(Fault::Stall);
-    let faulted = h
-        .expect("Faulted(NoReply)", |e| {
-            is_faulted(e, |r| matches!(r, FaultReason::NoReply { .. }))
-        })
-        .await;
-    let MarkerEvent::State(MarkerState::Faulted(FaultReason::NoReply { detail })) = faulted else {
-        unreachable!()
-    };
+    let detail = h.stall_faults_then_settles().await;
     assert!(
         detail.starts_with("status query (status.query): no reply to"),
         "{detail}"
     );
-    h.sim.clear(Fault::Stall);
-    h.expect_state(MarkerState::Connected).await;
 }
 
 #[tokio::test]
 async fn head_open_silence_is_a_fault_over_a_pty() {
     let mut h = marker(Link::Pty, reference(), 16, 3, &[]).await;
-    h.handle.start().await.unwrap();
-    let codes = h.feed(2).await;
-    h.sim_until(|s| s.buffered() == 2).await;
-    h.sim.inject(Fault::HeadOpen);
-    h.expect("Faulted(NoReply)", |e| {
-        is_faulted(e, |r| matches!(r, FaultReason::NoReply { .. }))
-    })
-    .await;
-    assert_eq!(h.sim.trigger(), TriggerOutcome::Ignored);
-    h.sim.clear(Fault::HeadOpen);
-    h.expect("Voided", |e| matches!(e, MarkerEvent::Voided { .. }))
-        .await;
-    h.expect_state(MarkerState::Connected).await;
-    assert_eq!(
-        h.voided_ids(),
-        vec![
-            (codes[0].id(), VoidReason::Reconnected),
-            (codes[1].id(), VoidReason::Reconnected)
-        ]
-    );
+    h.head_open_faults_then_settles().await;
 }
 
 async fn noise_is_skipped(link: Link, config: AsciiConfig, depth: usize) {
     let mut h = marker(link, config, depth, 3, &[Fault::Garbage]).await;
-    h.handle.start().await.expect("start");
-    let codes = h.feed(5).await;
-    h.print_all(&codes).await;
-    let reconnects = h
-        .drain_log()
-        .iter()
-        .filter(|e| matches!(e, MarkerEvent::State(MarkerState::Disconnected)))
-        .count();
-    assert_eq!(reconnects, 0, "noise is skipped, not a link loss");
+    h.skips_noise(5).await;
 }
 
 #[tokio::test]
@@ -320,20 +264,7 @@ async fn noise_lines_without_a_checksum_are_skipped_keyence_over_tcp() {
 async fn a_reply_with_a_bad_checksum_ends_the_session_without_wrong_confirmations() {
     // Panasonic replies have no start byte of their own: the noise frame reaches the check sum.
     let mut h = marker(Link::Tcp, description(PANASONIC), 1, 3, &[]).await;
-    h.handle.start().await.unwrap();
-    let codes = h.feed(1).await;
-    h.sim_until(|s| s.buffered() == 1).await;
-    h.sim.inject(Fault::Garbage);
-    h.expect_state(MarkerState::Disconnected).await;
-    assert!(h.printed_ids().is_empty());
-    h.sim.clear(Fault::Garbage);
-    h.expect_state(MarkerState::Connected).await;
-    assert_eq!(
-        h.voided_ids(),
-        vec![(codes[0].id(), VoidReason::Reconnected)]
-    );
-    let more = h.feed(2).await;
-    h.print_all(&more).await;
+    h.corrupt_replies_end_the_session(1).await;
 }
 
 async fn ink_out(config: AsciiConfig, depth: usize, high: usize, detail: &str) {

@@ -37,13 +37,6 @@ async fn codenet(link: Link, depth: usize, high: usize, faults: &[Fault]) -> Har
     .await
 }
 
-fn is_faulted_no_reply(event: &MarkerEvent) -> bool {
-    matches!(
-        event,
-        MarkerEvent::State(MarkerState::Faulted(FaultReason::NoReply { .. }))
-    )
-}
-
 async fn happy_path(link: Link) {
     let mut h = codenet(link, 32, 3, &[]).await;
     assert!(!h.sim.snapshot().printing());
@@ -146,105 +139,32 @@ async fn nak_faults_the_marker_and_voids_the_refused_code() {
 #[tokio::test]
 async fn disconnect_reconnects_and_settles_the_queue_by_the_product_count() {
     let mut h = codenet(Link::Tcp, 32, 3, &[]).await;
-    h.handle.start().await.unwrap();
-    let codes = h.feed(3).await;
-    h.sim_until(|s| s.buffered() == 3).await;
-    assert!(matches!(h.sim.trigger(), TriggerOutcome::Printed(_)));
-    h.sim.inject(Fault::Disconnect);
-    h.expect_state(MarkerState::Disconnected).await;
-    h.expect("Voided", |e| matches!(e, MarkerEvent::Voided { .. }))
-        .await;
-    h.expect_state(MarkerState::Connected).await;
-    assert_eq!(
-        h.printed_ids(),
-        vec![codes[0].id()],
-        "the print made while the link was down is confirmed"
-    );
-    assert_eq!(
-        h.voided_ids(),
-        vec![
-            (codes[1].id(), VoidReason::Reconnected),
-            (codes[2].id(), VoidReason::Reconnected)
-        ]
-    );
-    assert!(
-        h.sim.queued().is_empty(),
-        "the reconnection emptied the queue"
-    );
+    h.disconnect_settles_and_resumes().await;
     assert_eq!(h.sim.snapshot().connections(), 2);
-    let more = h.feed(2).await;
-    h.print_all(&more).await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn stall_times_out_into_a_fault_and_recovers() {
     let mut h = codenet(Link::Duplex, 32, 3, &[]).await;
-    h.handle.start().await.unwrap();
-    let codes = h.feed(2).await;
-    h.sim_until(|s| s.buffered() == 2).await;
-    h.sim.inject(Fault::Stall);
-    h.expect("Faulted(NoReply)", is_faulted_no_reply).await;
-    h.sim.clear(Fault::Stall);
-    h.expect("Voided", |e| matches!(e, MarkerEvent::Voided { .. }))
-        .await;
-    h.expect_state(MarkerState::Connected).await;
-    assert_eq!(
-        h.voided_ids(),
-        vec![
-            (codes[0].id(), VoidReason::Reconnected),
-            (codes[1].id(), VoidReason::Reconnected)
-        ]
-    );
-    // Printing resumes by itself: the controller never asked to stop.
-    let more = h.feed(2).await;
-    h.print_all(&more).await;
+    h.stall_faults_then_settles().await;
 }
 
 #[tokio::test]
 async fn head_open_silence_is_a_fault_over_a_pty() {
     let mut h = codenet(Link::Pty, 32, 3, &[]).await;
-    h.handle.start().await.unwrap();
-    let codes = h.feed(2).await;
-    h.sim_until(|s| s.buffered() == 2).await;
-    h.sim.inject(Fault::HeadOpen);
-    h.expect("Faulted(NoReply)", is_faulted_no_reply).await;
-    // The fault disabled printing: further print-gos print nothing.
-    assert_eq!(h.sim.trigger(), TriggerOutcome::Ignored);
-    h.sim.clear(Fault::HeadOpen);
-    h.expect("Voided", |e| matches!(e, MarkerEvent::Voided { .. }))
-        .await;
-    h.expect_state(MarkerState::Connected).await;
-    assert_eq!(
-        h.voided_ids(),
-        vec![
-            (codes[0].id(), VoidReason::Reconnected),
-            (codes[1].id(), VoidReason::Reconnected)
-        ]
-    );
-    assert!(h.printed_ids().is_empty());
-}
-
-async fn garbage_run(link: Link) {
-    let mut h = codenet(link, 32, 3, &[Fault::Garbage]).await;
-    h.handle.start().await.expect("start");
-    let codes = h.feed(5).await;
-    h.print_all(&codes).await;
-    let reconnects = h
-        .drain_log()
-        .iter()
-        .filter(|e| matches!(e, MarkerEvent::State(MarkerState::Disconnected)))
-        .count();
-    assert_eq!(reconnects, 0, "noise is skipped, not a link loss");
+    h.head_open_faults_then_settles().await;
 }
 
 #[tokio::test]
 async fn noise_before_replies_is_skipped_without_wrong_confirmations_over_a_pty() {
-    garbage_run(Link::Pty).await;
+    let mut h = codenet(Link::Pty, 32, 3, &[Fault::Garbage]).await;
+    h.skips_noise(5).await;
 }
 
 #[tokio::test]
 async fn noise_before_replies_is_skipped_without_wrong_confirmations_over_tcp() {
-    garbage_run(Link::Tcp).await;
+    let mut h = codenet(Link::Tcp, 32, 3, &[Fault::Garbage]).await;
+    h.skips_noise(5).await;
 }
 
 #[tokio::test]

@@ -131,106 +131,32 @@ async fn nak_faults_the_marker_and_voids_the_refused_code() {
 #[tokio::test]
 async fn disconnect_reconnects_and_settles_the_buffer() {
     let mut h = linx(Link::Tcp, 8, 3, &[]).await;
-    h.handle.start().await.unwrap();
-    let codes = h.feed(3).await;
-    h.sim_until(|s| s.buffered() == 3).await;
-    h.sim.trigger();
-    h.sim.inject(Fault::Disconnect);
-    h.expect_state(MarkerState::Disconnected).await;
-    // On reconnection the buffer is settled before the marker reports Connected.
-    h.expect("Voided", |e| matches!(e, MarkerEvent::Voided { .. }))
-        .await;
-    h.expect_state(MarkerState::Connected).await;
-
-    // Code 1 printed before the link dropped: confirmed once, from the counter. Codes 2 and 3
-    // were cleared from the buffer on reconnection: voided, never printed.
-    assert_eq!(h.printed_ids(), vec![codes[0].id()]);
-    assert_eq!(
-        h.voided_ids(),
-        vec![
-            (codes[1].id(), VoidReason::Reconnected),
-            (codes[2].id(), VoidReason::Reconnected)
-        ]
-    );
-    assert_eq!(h.sim.prints().len(), 1);
+    h.disconnect_settles_and_resumes().await;
     assert_eq!(h.sim.snapshot().connections(), 2);
-
-    // Printing resumes by itself: the operator had started it.
-    let more = h.feed(2).await;
-    h.print_all(&more).await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn stall_times_out_into_a_fault_and_recovers() {
     let mut h = linx(Link::Duplex, 8, 3, &[]).await;
-    h.sim.inject(Fault::Stall);
-    h.expect("Faulted(NoReply)", |e| {
-        matches!(
-            e,
-            MarkerEvent::State(MarkerState::Faulted(FaultReason::NoReply { .. }))
-        )
-    })
-    .await;
-    h.sim.clear(Fault::Stall);
-    h.expect_state(MarkerState::Connected).await;
+    h.stall_faults_then_settles().await;
 }
 
 #[tokio::test]
 async fn head_open_silence_is_a_fault_over_a_pty() {
     let mut h = linx(Link::Pty, 8, 3, &[]).await;
-    h.handle.start().await.unwrap();
-    let codes = h.feed(2).await;
-    h.sim_until(|s| s.buffered() == 2).await;
-    h.sim.inject(Fault::HeadOpen);
-    h.expect("Faulted(NoReply)", |e| {
-        matches!(
-            e,
-            MarkerEvent::State(MarkerState::Faulted(FaultReason::NoReply { .. }))
-        )
-    })
-    .await;
-    assert_eq!(
-        h.sim.trigger(),
-        tracemark_sim::linx::TriggerOutcome::Ignored
-    );
-    h.sim.clear(Fault::HeadOpen);
-    h.expect("Voided", |e| matches!(e, MarkerEvent::Voided { .. }))
-        .await;
-    h.expect_state(MarkerState::Connected).await;
-    assert_eq!(
-        h.voided_ids(),
-        vec![
-            (codes[0].id(), VoidReason::Reconnected),
-            (codes[1].id(), VoidReason::Reconnected)
-        ]
-    );
-    assert!(h.printed_ids().is_empty());
-}
-
-async fn garbage_run(link: Link) {
-    let mut h = linx(link, 8, 3, &[Fault::Garbage]).await;
-    h.handle.start().await.expect("start");
-    let codes = h.feed(6).await;
-    h.print_all(&codes).await;
-    let reconnects = h
-        .drain_log()
-        .iter()
-        .filter(|e| matches!(e, MarkerEvent::State(MarkerState::Disconnected)))
-        .count();
-    assert_eq!(
-        reconnects, 0,
-        "noise between replies is skipped, not a link loss"
-    );
+    h.head_open_faults_then_settles().await;
 }
 
 #[tokio::test]
 async fn garbage_bytes_are_skipped_without_wrong_confirmations_over_a_pty() {
-    garbage_run(Link::Pty).await;
+    let mut h = linx(Link::Pty, 8, 3, &[Fault::Garbage]).await;
+    h.skips_noise(6).await;
 }
 
 #[tokio::test]
 async fn garbage_bytes_are_skipped_without_wrong_confirmations_over_tcp() {
-    garbage_run(Link::Tcp).await;
+    let mut h = linx(Link::Tcp, 8, 3, &[Fault::Garbage]).await;
+    h.skips_noise(6).await;
 }
 
 #[tokio::test]

@@ -136,69 +136,21 @@ async fn busy_exception_to_a_code_write_is_a_refusal_with_its_code() {
 #[tokio::test]
 async fn disconnect_reconnects_and_settles_by_the_counter() {
     let mut h = marker(Link::Tcp, 16, 3, &[]).await;
-    h.handle.start().await.unwrap();
-    let codes = h.feed(3).await;
-    h.sim_until(|s| s.buffered() == 3).await;
-    assert!(matches!(h.sim.trigger(), TriggerOutcome::Printed(_)));
-    h.sim.inject(Fault::Disconnect);
-    h.expect_state(MarkerState::Disconnected).await;
-    h.expect("Voided", |e| matches!(e, MarkerEvent::Voided { .. }))
-        .await;
-    h.expect_state(MarkerState::Connected).await;
-    assert_eq!(h.printed_ids(), vec![codes[0].id()]);
-    assert_eq!(
-        h.voided_ids(),
-        vec![
-            (codes[1].id(), VoidReason::Reconnected),
-            (codes[2].id(), VoidReason::Reconnected)
-        ]
-    );
-    assert!(h.sim.snapshot().connections() >= 2);
-    let more = h.feed(2).await;
-    h.print_all(&more).await;
+    h.disconnect_settles_and_resumes().await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn stall_times_out_into_a_fault_and_recovers() {
     let mut h = marker(Link::Duplex, 16, 3, &[]).await;
-    h.sim.inject(Fault::Stall);
-    h.expect("Faulted(NoReply)", |e| {
-        is_faulted(e, |r| matches!(r, FaultReason::NoReply { .. }))
-    })
-    .await;
-    h.sim.clear(Fault::Stall);
-    h.expect_state(MarkerState::Connected).await;
+    h.stall_faults_then_settles().await;
 }
 
 #[tokio::test]
 async fn head_open_silence_is_a_fault_and_the_reconnection_settles() {
     let mut h = marker(Link::Tcp, 16, 3, &[]).await;
-    h.handle.start().await.unwrap();
-    let codes = h.feed(2).await;
-    h.sim_until(|s| s.buffered() == 2).await;
-    h.sim.inject(Fault::HeadOpen);
-    let faulted = h
-        .expect("Faulted(NoReply)", |e| {
-            is_faulted(e, |r| matches!(r, FaultReason::NoReply { .. }))
-        })
-        .await;
-    let MarkerEvent::State(MarkerState::Faulted(FaultReason::NoReply { detail })) = faulted else {
-        unreachable!()
-    };
+    let detail = h.head_open_faults_then_settles().await;
     assert!(detail.contains("to unit 1 at tcp://"), "{detail}");
     assert!(detail.contains("check the unit id"), "{detail}");
-    assert_eq!(h.sim.trigger(), TriggerOutcome::Ignored);
-    h.sim.clear(Fault::HeadOpen);
-    h.expect("Voided", |e| matches!(e, MarkerEvent::Voided { .. }))
-        .await;
-    h.expect_state(MarkerState::Connected).await;
-    assert_eq!(
-        h.voided_ids(),
-        vec![
-            (codes[0].id(), VoidReason::Reconnected),
-            (codes[1].id(), VoidReason::Reconnected)
-        ]
-    );
 }
 
 #[tokio::test]
@@ -246,23 +198,7 @@ async fn an_empty_print_go_is_reported_and_never_reprints_old_data() {
 #[tokio::test]
 async fn a_corrupt_mbap_reply_ends_the_session_without_wrong_confirmations() {
     let mut h = marker(Link::Tcp, 16, 3, &[]).await;
-    h.handle.start().await.unwrap();
-    let codes = h.feed(2).await;
-    h.sim_until(|s| s.buffered() == 2).await;
-    h.sim.inject(Fault::Garbage);
-    h.expect_state(MarkerState::Disconnected).await;
-    assert!(h.printed_ids().is_empty());
-    h.sim.clear(Fault::Garbage);
-    h.expect_state(MarkerState::Connected).await;
-    assert_eq!(
-        h.voided_ids(),
-        vec![
-            (codes[0].id(), VoidReason::Reconnected),
-            (codes[1].id(), VoidReason::Reconnected)
-        ]
-    );
-    let more = h.feed(2).await;
-    h.print_all(&more).await;
+    h.corrupt_replies_end_the_session(2).await;
 }
 
 #[tokio::test]

@@ -195,91 +195,31 @@ async fn err_to_a_record_faults_the_marker_and_voids_the_code() {
 #[tokio::test]
 async fn disconnect_reconnects_and_settles_by_index() {
     let mut h = zipher(Link::Tcp, 16, 3, &[]).await;
-    h.handle.start().await.unwrap();
-    let codes = h.feed(3).await;
-    h.sim_until(|s| s.buffered() == 3).await;
-    h.sim.trigger();
-    h.sim.inject(Fault::Disconnect);
-    h.expect_state(MarkerState::Disconnected).await;
-    h.expect("Voided", |e| matches!(e, MarkerEvent::Voided { .. }))
-        .await;
-    h.expect_state(MarkerState::Connected).await;
-    assert_eq!(h.printed_ids(), vec![codes[0].id()]);
-    assert_eq!(
-        h.voided_ids(),
-        vec![
-            (codes[1].id(), VoidReason::Reconnected),
-            (codes[2].id(), VoidReason::Reconnected)
-        ]
-    );
-    let more = h.feed(2).await;
-    h.print_all(&more).await;
+    h.disconnect_settles_and_resumes().await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn stall_times_out_into_a_fault_and_recovers() {
     let mut h = zipher(Link::Duplex, 16, 3, &[]).await;
-    h.sim.inject(Fault::Stall);
-    h.expect("Faulted(NoReply)", |e| {
-        matches!(
-            e,
-            MarkerEvent::State(MarkerState::Faulted(FaultReason::NoReply { .. }))
-        )
-    })
-    .await;
-    h.sim.clear(Fault::Stall);
-    h.expect_state(MarkerState::Connected).await;
+    h.stall_faults_then_settles().await;
 }
 
 #[tokio::test]
 async fn head_open_silence_is_a_fault_over_a_pty() {
     let mut h = zipher(Link::Pty, 16, 3, &[]).await;
-    h.handle.start().await.unwrap();
-    let codes = h.feed(2).await;
-    h.sim_until(|s| s.buffered() == 2).await;
-    h.sim.inject(Fault::HeadOpen);
-    h.expect("Faulted(NoReply)", |e| {
-        matches!(
-            e,
-            MarkerEvent::State(MarkerState::Faulted(FaultReason::NoReply { .. }))
-        )
-    })
-    .await;
-    assert_eq!(h.sim.trigger(), TriggerOutcome::Ignored);
-    h.sim.clear(Fault::HeadOpen);
-    h.expect("Voided", |e| matches!(e, MarkerEvent::Voided { .. }))
-        .await;
-    h.expect_state(MarkerState::Connected).await;
-    assert_eq!(
-        h.voided_ids(),
-        vec![
-            (codes[0].id(), VoidReason::Reconnected),
-            (codes[1].id(), VoidReason::Reconnected)
-        ]
-    );
-}
-
-async fn garbage_run(link: Link) {
-    let mut h = zipher(link, 16, 3, &[Fault::Garbage]).await;
-    h.handle.start().await.expect("start");
-    let codes = h.feed(5).await;
-    h.print_all(&codes).await;
-    let reconnects = h
-        .drain_log()
-        .iter()
-        .filter(|e| matches!(e, MarkerEvent::State(MarkerState::Disconnected)))
-        .count();
-    assert_eq!(reconnects, 0, "noise lines are skipped, not a link loss");
+    h.head_open_faults_then_settles().await;
 }
 
 #[tokio::test]
 async fn noise_lines_are_skipped_without_wrong_confirmations_over_a_pty() {
-    garbage_run(Link::Pty).await;
+    let mut h = zipher(Link::Pty, 16, 3, &[Fault::Garbage]).await;
+    h.skips_noise(5).await;
 }
 
 #[tokio::test]
 async fn noise_lines_are_skipped_without_wrong_confirmations_over_tcp() {
-    garbage_run(Link::Tcp).await;
+    let mut h = zipher(Link::Tcp, 16, 3, &[Fault::Garbage]).await;
+    h.skips_noise(5).await;
 }
 
 #[tokio::test]

@@ -176,104 +176,33 @@ async fn refused_labels_fault_the_printer_and_are_voided() {
 #[tokio::test]
 async fn disconnect_reconnects_and_settles_by_the_odometer() {
     let mut h = zpl(Link::Tcp, 16, 3, &[]).await;
-    h.handle.start().await.unwrap();
-    let codes = h.feed(3).await;
-    h.sim_until(|s| s.buffered() == 3).await;
-    h.sim.trigger();
-    h.sim.inject(Fault::Disconnect);
-    h.expect_state(MarkerState::Disconnected).await;
-    h.expect("Voided", |e| matches!(e, MarkerEvent::Voided { .. }))
-        .await;
-    h.expect_state(MarkerState::Connected).await;
-    // Code 1 printed before the link dropped: confirmed once. Codes 2 and 3 were cancelled on
-    // reconnection: voided, never printed.
-    assert_eq!(h.printed_ids(), vec![codes[0].id()]);
-    assert_eq!(
-        h.voided_ids(),
-        vec![
-            (codes[1].id(), VoidReason::Reconnected),
-            (codes[2].id(), VoidReason::Reconnected)
-        ]
-    );
-    assert_eq!(h.sim.prints().len(), 1);
+    h.disconnect_settles_and_resumes().await;
     assert_eq!(h.sim.snapshot().connections(), 2);
-    let more = h.feed(2).await;
-    h.print_all(&more).await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn silence_times_out_into_a_fault_and_recovers() {
     let mut h = zpl(Link::Duplex, 16, 3, &[]).await;
-    h.sim.inject(Fault::Stall);
-    let faulted = h
-        .expect("Faulted(NoReply)", |e| {
-            matches!(
-                e,
-                MarkerEvent::State(MarkerState::Faulted(FaultReason::NoReply { .. }))
-            )
-        })
-        .await;
-    let MarkerEvent::State(MarkerState::Faulted(FaultReason::NoReply { detail })) = faulted else {
-        unreachable!()
-    };
+    let detail = h.stall_faults_then_settles().await;
     assert!(detail.starts_with("label odometer"), "{detail}");
-    h.sim.clear(Fault::Stall);
-    h.expect_state(MarkerState::Connected).await;
 }
 
 #[tokio::test]
 async fn head_open_silence_is_a_fault_over_a_pty() {
     let mut h = zpl(Link::Pty, 16, 3, &[]).await;
-    h.handle.start().await.unwrap();
-    let codes = h.feed(2).await;
-    h.sim_until(|s| s.buffered() == 2).await;
-    h.sim.inject(Fault::HeadOpen);
-    h.expect("Faulted(NoReply)", |e| {
-        matches!(
-            e,
-            MarkerEvent::State(MarkerState::Faulted(FaultReason::NoReply { .. }))
-        )
-    })
-    .await;
-    assert_eq!(h.sim.trigger(), TriggerOutcome::Ignored);
-    h.sim.clear(Fault::HeadOpen);
-    h.expect("Voided", |e| matches!(e, MarkerEvent::Voided { .. }))
-        .await;
-    h.expect_state(MarkerState::Connected).await;
-    assert_eq!(
-        h.voided_ids(),
-        vec![
-            (codes[0].id(), VoidReason::Reconnected),
-            (codes[1].id(), VoidReason::Reconnected)
-        ]
-    );
-    assert!(h.printed_ids().is_empty());
-}
-
-async fn garbage_run(link: Link) {
-    let mut h = zpl(link, 16, 3, &[Fault::Garbage]).await;
-    h.handle.start().await.expect("start");
-    let codes = h.feed(5).await;
-    h.print_all(&codes).await;
-    let reconnects = h
-        .drain_log()
-        .iter()
-        .filter(|e| matches!(e, MarkerEvent::State(MarkerState::Disconnected)))
-        .count();
-    assert_eq!(
-        reconnects, 0,
-        "noise before replies is skipped, not a link loss"
-    );
+    h.head_open_faults_then_settles().await;
 }
 
 #[tokio::test]
 async fn noise_is_skipped_without_wrong_confirmations_over_a_pty() {
-    garbage_run(Link::Pty).await;
+    let mut h = zpl(Link::Pty, 16, 3, &[Fault::Garbage]).await;
+    h.skips_noise(5).await;
 }
 
 #[tokio::test]
 async fn noise_is_skipped_without_wrong_confirmations_over_tcp() {
-    garbage_run(Link::Tcp).await;
+    let mut h = zpl(Link::Tcp, 16, 3, &[Fault::Garbage]).await;
+    h.skips_noise(5).await;
 }
 
 #[tokio::test]

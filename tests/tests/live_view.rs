@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use tracemark_line_tests::common::{bin, sqlite_url, tempdir};
@@ -30,17 +30,25 @@ async fn the_demo_serves_its_live_view_and_report_over_http() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start tracemark demo");
-    // The first thing the demo says on stderr, once it listens, is where.
+    // The first thing the demo says on stderr, once it listens, is where; once its report is
+    // in the view, it says the view stays up.
     let stderr = child.stderr.take().expect("stderr");
     let (url_tx, url_rx) = tokio::sync::oneshot::channel();
+    let (reported_tx, mut reported) = tokio::sync::oneshot::channel();
     let stderr_reader = std::thread::spawn(move || {
         let mut url_tx = Some(url_tx);
+        let mut reported_tx = Some(reported_tx);
         let mut text = String::new();
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if let Some(url) = line.strip_prefix("http: ")
                 && let Some(tx) = url_tx.take()
             {
                 let _ = tx.send(url.to_owned());
+            }
+            if line.starts_with("the live view stays on")
+                && let Some(tx) = reported_tx.take()
+            {
+                let _ = tx.send(());
             }
             text.push_str(&line);
             text.push('\n');
@@ -63,26 +71,27 @@ async fn the_demo_serves_its_live_view_and_report_over_http() {
         .expect("page");
     assert!(page.contains("/api/line") && page.contains("Rejects by reason"));
 
-    // The line's figures while it runs, then its report: the server keeps both.
-    let deadline = Instant::now() + Duration::from_secs(120);
+    // The line's figures while it runs, sampled (the page polls too; 80 units take under two
+    // seconds) until the demo says its report is in; then the report: the server keeps both.
+    let mut sample = tokio::time::interval(Duration::from_millis(100));
     let mut seen_running = false;
-    let view = loop {
-        let view: Value = client
-            .get(format!("{url}api/line"))
-            .send()
-            .await
-            .expect("GET /api/line")
-            .json()
-            .await
-            .expect("JSON");
-        assert_eq!(view["units_target"], 80, "{view:#}");
-        if !view["report"].is_null() {
-            break view;
+    let finished = tokio::time::timeout(Duration::from_secs(120), async {
+        loop {
+            tokio::select! {
+                reported = &mut reported => return reported,
+                _ = sample.tick() => {
+                    let view = line_view(&client, &url).await;
+                    seen_running |= view["report"].is_null()
+                        && view["line"]["printed"].as_u64().unwrap_or(0) > 0;
+                }
+            }
         }
-        seen_running |= view["line"]["printed"].as_u64().unwrap_or(0) > 0;
-        assert!(Instant::now() < deadline, "no report in time: {view:#}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    })
+    .await;
+    finished
+        .expect("the demo reports within two minutes")
+        .expect("the demo says its report is in");
+    let view = line_view(&client, &url).await;
     assert!(seen_running, "the view showed the line running: {view:#}");
     let report = &view["report"];
     assert_eq!(report["units"], 80, "{view:#}");
@@ -102,4 +111,18 @@ async fn the_demo_serves_its_live_view_and_report_over_http() {
     let summary: Value =
         serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("JSON summary");
     assert_eq!(&summary, report, "the page's report is the printed one");
+}
+
+/// `GET /api/line`, which always knows the batch's target.
+async fn line_view(client: &reqwest::Client, url: &str) -> Value {
+    let view: Value = client
+        .get(format!("{url}api/line"))
+        .send()
+        .await
+        .expect("GET /api/line")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(view["units_target"], 80, "{view:#}");
+    view
 }

@@ -96,10 +96,11 @@ async fn broker_restart_in_the_middle_of_a_batch(stack: Stack) {
     site.finish().await;
 }
 
-/// `tracemark run` against devices it reaches over TCP (the Linx and PLC simulators, served
-/// here) and Mosquitto: it fills the marker and starts printing; Ctrl-C (SIGINT) stops it
-/// gracefully — the marker buffer is cleared, every code it held is voided, the batch stays
-/// open to resume.
+/// `tracemark run` on the shipped demo config, its devices moved by
+/// `TRACEMARK_<SECTION>__<KEY>` overrides to simulators served here (the Linx on a
+/// pseudo-terminal, the PLC over TCP) and to Mosquitto: it fills the marker and starts
+/// printing; Ctrl-C (SIGINT) stops it gracefully — the marker buffer is cleared, every code it
+/// held is voided, the batch stays open to resume.
 async fn run_fills_the_marker_and_stops_gracefully_on_ctrl_c(stack: Stack) {
     use tracemark_sim::MarkerSim;
     let Some(mqtt) = common::mqtt_url() else {
@@ -110,13 +111,18 @@ async fn run_fills_the_marker_and_stops_gracefully_on_ctrl_c(stack: Stack) {
     };
     let _line = one_line_at_a_time().await;
 
+    // The demo's marker is on a serial port: serve it on a pseudo-terminal and point the
+    // port's path there (a serial transport cannot be turned into a TCP one by overrides).
     let marker = tracemark_sim::linx::LinxSim::new(16);
-    let marker_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let marker_addr = marker_listener.local_addr().expect("addr");
+    let (master, slave) = tokio_serial::SerialStream::pair().expect("pty pair");
+    let marker_path = tokio_serial::SerialPort::name(&slave).expect("pty path");
     let server = marker.clone();
-    tokio::spawn(async move { server.serve_tcp(marker_listener).await });
+    tokio::spawn(async move {
+        // The slave end stays open here, so the driver's reconnections find the pty.
+        let _slave = slave;
+        let mut master = master;
+        while server.serve_serial(&mut master).await.is_ok() {}
+    });
     let plc = tracemark_sim::plc::PlcSim::new(1);
     let plc_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -126,18 +132,15 @@ async fn run_fills_the_marker_and_stops_gracefully_on_ctrl_c(stack: Stack) {
     tokio::spawn(async move { server.serve_tcp(plc_listener).await });
 
     let line_id = format!("run-test-{}", std::process::id());
-    let demo =
-        std::fs::read_to_string(tracemark_line_tests::line_config("demo.toml")).expect("demo.toml");
-    let config = demo
-        .replace("id = \"demo\"", &format!("id = \"{line_id}\""))
-        .replace(
-            "transport = { type = \"serial\", path = \"/dev/ttyUSB0\", baud = 9600 }",
-            &format!("transport = {{ type = \"tcp\", address = \"{marker_addr}\" }}"),
-        )
-        .replace("127.0.0.1:1502", &plc_addr.to_string())
-        .replace("mqtt://127.0.0.1:1883", &mqtt);
-    let config_path = site.dir.path().join("line.toml");
-    std::fs::write(&config_path, config).expect("write the config");
+    let overrides = [
+        ("TRACEMARK_LINE__ID", line_id.clone()),
+        ("TRACEMARK_MARKERS__INKJET__TRANSPORT__PATH", marker_path),
+        (
+            "TRACEMARK_PLCS__LINE_IO__TRANSPORT__ADDRESS",
+            plc_addr.to_string(),
+        ),
+        ("TRACEMARK_MQTT__URL", mqtt),
+    ];
 
     let store = site.open().await;
     store
@@ -165,7 +168,8 @@ async fn run_fills_the_marker_and_stops_gracefully_on_ctrl_c(stack: Stack) {
 
     let child = tokio::process::Command::new(common::bin())
         .args(["run", "--config"])
-        .arg(&config_path)
+        .arg(tracemark_line_tests::line_config("demo.toml"))
+        .envs(overrides)
         .env("TRACEMARK_DB", &site.db)
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(site.stderr_path()).expect("stderr file"))

@@ -8,13 +8,13 @@ mod device;
 
 use std::sync::Arc;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tracemark_drivers::ascii::AsciiConfig;
-use tracemark_drivers::ascii::frame::ChecksumPosition;
+use tracemark_drivers::ascii::frame::{ChecksumPosition, FrameDecoder, Framing};
 use tracing::debug;
 
-use crate::marker::SimCore;
 pub use crate::marker::{Fault, MarkerSim, Print, SimSnapshot, TriggerOutcome};
+use crate::sim_core::{Codec, ReplyFaults, SimCore};
 use device::Device;
 
 /// Code buffer depth when none is given.
@@ -22,9 +22,6 @@ pub const DEFAULT_DEPTH: usize = 16;
 
 /// Noise the garbage fault sends before every reply, less any framing byte of the description.
 const NOISE: &[u8] = b"\x00\xff#\x80noise";
-
-/// Bytes read from the host at once.
-const READ_CHUNK: usize = 4096;
 
 /// A simulated ASCII marker; clones share the same device. Driven through [`MarkerSim`].
 #[derive(Debug, Clone)]
@@ -67,16 +64,6 @@ impl AsciiSim {
     pub fn buffered(&self) -> Vec<String> {
         self.core.device().buffered()
     }
-
-    fn take_disconnect(&self) -> bool {
-        let mut device = self.core.device();
-        if device.has(Fault::Disconnect) {
-            device.clear(Fault::Disconnect);
-            true
-        } else {
-            false
-        }
-    }
 }
 
 impl MarkerSim for AsciiSim {
@@ -99,52 +86,46 @@ impl MarkerSim for AsciiSim {
         }
     }
 
-    async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
-        &self,
-        mut io: S,
-    ) -> std::io::Result<()> {
-        self.core.connected();
+    async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(&self, io: S) -> std::io::Result<()> {
         let framing = self.config.framing();
-        let mut decoder = framing.command_decoder();
-        let mut buffer = vec![0u8; READ_CHUNK];
-        let mut out = Vec::with_capacity(READ_CHUNK);
-        loop {
-            let disconnect = self.core.disconnect().notified();
-            if self.take_disconnect() {
-                return Ok(());
+        let codec = AsciiCodec {
+            framing,
+            decoder: framing.command_decoder(),
+            garbage: &self.garbage,
+        };
+        self.core.serve(io, codec).await
+    }
+}
+
+/// Commands framed as the description says in, replies framed the same way out.
+struct AsciiCodec<'a> {
+    framing: &'a Framing,
+    decoder: FrameDecoder,
+    garbage: &'a [u8],
+}
+
+impl Codec for AsciiCodec<'_> {
+    type Device = Device;
+
+    const READ_CHUNK: usize = 4096;
+
+    fn answer(
+        &mut self,
+        device: &mut Device,
+        received: &[u8],
+        out: &mut Vec<u8>,
+    ) -> std::io::Result<()> {
+        for decoded in self.decoder.push_slice(received) {
+            let faults = ReplyFaults::new(device.silent(), device.has(Fault::Garbage));
+            if let Err(error) = &decoded {
+                debug!(%error, "ascii sim: bad frame from host");
             }
-            let read = tokio::select! {
-                read = io.read(&mut buffer) => read?,
-                () = disconnect => continue,
-            };
-            if read == 0 {
-                return Ok(());
-            }
-            for decoded in decoder.push_slice(&buffer[..read]) {
-                let (reply, silent, garbage) = {
-                    let mut device = self.core.device();
-                    let silent = device.silent();
-                    let garbage = device.has(Fault::Garbage);
-                    if let Err(error) = &decoded {
-                        debug!(%error, "ascii sim: bad frame from host");
-                    }
-                    let reply = device.handle(decoded.as_ref().ok().map(|frame| frame.body()));
-                    (reply, silent, garbage)
-                };
-                self.core.changed();
-                if silent {
-                    continue;
-                }
-                if garbage {
-                    out.extend_from_slice(&self.garbage);
-                }
-                out.extend_from_slice(&framing.encode_reply(&reply));
-            }
-            if !out.is_empty() {
-                io.write_all(&out).await?;
-                io.flush().await?;
-                out.clear();
-            }
+            // A frame the device cannot read is still a command: it answers it with a NAK.
+            let reply = device.handle(decoded.as_ref().ok().map(|frame| frame.body()));
+            faults.reply(out, self.garbage, |out| {
+                out.extend_from_slice(&self.framing.encode_reply(&reply));
+            });
         }
+        Ok(())
     }
 }

@@ -8,12 +8,12 @@ mod printer;
 
 use std::sync::Arc;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tracemark_drivers::codenet::frame::{Packet, PacketDecoder};
 use tracing::debug;
 
-use crate::marker::SimCore;
 pub use crate::marker::{Fault, MarkerSim, Print, SimSnapshot, TriggerOutcome};
+use crate::sim_core::{Codec, ReplyFaults, SimCore};
 use printer::{GARBAGE, Printer};
 
 /// External data queue depth when none is given: the open driver tracemark learnt the queue
@@ -38,16 +38,6 @@ impl CodenetSim {
     pub fn queued(&self) -> Vec<Vec<u8>> {
         self.core.device().queued()
     }
-
-    fn take_disconnect(&self) -> bool {
-        let mut printer = self.core.device();
-        if printer.has(Fault::Disconnect) {
-            printer.clear(Fault::Disconnect);
-            true
-        } else {
-            false
-        }
-    }
 }
 
 impl MarkerSim for CodenetSim {
@@ -70,58 +60,42 @@ impl MarkerSim for CodenetSim {
         }
     }
 
-    async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
-        &self,
-        mut io: S,
+    async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(&self, io: S) -> std::io::Result<()> {
+        let codec = CodenetCodec {
+            decoder: PacketDecoder::commands(),
+        };
+        self.core.serve(io, codec).await
+    }
+}
+
+/// Command frames in, reply packets out.
+struct CodenetCodec {
+    decoder: PacketDecoder,
+}
+
+impl Codec for CodenetCodec {
+    type Device = Printer;
+
+    fn answer(
+        &mut self,
+        printer: &mut Printer,
+        received: &[u8],
+        out: &mut Vec<u8>,
     ) -> std::io::Result<()> {
-        self.core.connected();
-        let mut decoder = PacketDecoder::commands();
-        let mut buffer = [0u8; 512];
-        loop {
-            let disconnect = self.core.disconnect().notified();
-            if self.take_disconnect() {
-                return Ok(());
-            }
-            let read = tokio::select! {
-                read = io.read(&mut buffer) => read?,
-                () = disconnect => continue,
-            };
-            if read == 0 {
-                return Ok(());
-            }
-            let mut out = Vec::new();
-            for result in decoder.push_slice(&buffer[..read]) {
-                let body = match result {
-                    Ok(Packet::Frame(body)) => body,
-                    // The command decoder yields frames only.
-                    Ok(_) => continue,
-                    Err(error) => {
-                        debug!(%error, "codenet sim: bad frame from host");
-                        continue;
-                    }
-                };
-                let (reply, silent, garbage) = {
-                    let mut printer = self.core.device();
-                    let silent = printer.silent();
-                    let garbage = printer.has(Fault::Garbage);
-                    // A silent printer still takes in what it is sent (a stalled firmware, a
-                    // head-open interlock): only the answer is missing.
-                    let reply = printer.handle(&body);
-                    (reply, silent, garbage)
-                };
-                self.core.changed();
-                if silent {
+        for result in self.decoder.push_slice(received) {
+            let body = match result {
+                Ok(Packet::Frame(body)) => body,
+                // The command decoder yields frames only.
+                Ok(_) => continue,
+                Err(error) => {
+                    debug!(%error, "codenet sim: bad frame from host");
                     continue;
                 }
-                if garbage {
-                    out.extend_from_slice(GARBAGE);
-                }
-                reply.encode_into(&mut out);
-            }
-            if !out.is_empty() {
-                io.write_all(&out).await?;
-                io.flush().await?;
-            }
+            };
+            let faults = ReplyFaults::new(printer.silent(), printer.has(Fault::Garbage));
+            let reply = printer.handle(&body);
+            faults.reply(out, GARBAGE, |out| reply.encode_into(out));
         }
+        Ok(())
     }
 }

@@ -7,13 +7,13 @@ mod printer;
 
 use std::sync::Arc;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tracemark_drivers::linx::frame::FrameDecoder;
 use tracemark_drivers::linx::message::Command;
 use tracing::debug;
 
-use crate::marker::SimCore;
 pub use crate::marker::{Fault, MarkerSim, Print, SimSnapshot, TriggerOutcome};
+use crate::sim_core::{Codec, ReplyFaults, SimCore};
 use printer::{GARBAGE, Printer};
 
 /// Remote buffer depth when none is given: the Linx "Number of Buffers" option allows 1, 2, 4,
@@ -38,16 +38,6 @@ impl LinxSim {
     pub fn buffered(&self) -> Vec<Vec<u8>> {
         self.core.device().buffered()
     }
-
-    fn take_disconnect(&self) -> bool {
-        let mut printer = self.core.device();
-        if printer.has(Fault::Disconnect) {
-            printer.clear(Fault::Disconnect);
-            true
-        } else {
-            false
-        }
-    }
 }
 
 impl MarkerSim for LinxSim {
@@ -70,57 +60,43 @@ impl MarkerSim for LinxSim {
         }
     }
 
-    async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
-        &self,
-        mut io: S,
+    async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(&self, io: S) -> std::io::Result<()> {
+        let codec = LinxCodec {
+            decoder: FrameDecoder::new(),
+        };
+        self.core.serve(io, codec).await
+    }
+}
+
+/// RCI packets in, RCI replies out.
+struct LinxCodec {
+    decoder: FrameDecoder,
+}
+
+impl Codec for LinxCodec {
+    type Device = Printer;
+
+    fn answer(
+        &mut self,
+        printer: &mut Printer,
+        received: &[u8],
+        out: &mut Vec<u8>,
     ) -> std::io::Result<()> {
-        self.core.connected();
-        let mut decoder = FrameDecoder::new();
-        let mut buffer = [0u8; 512];
-        loop {
-            let disconnect = self.core.disconnect().notified();
-            if self.take_disconnect() {
-                return Ok(());
-            }
-            let read = tokio::select! {
-                read = io.read(&mut buffer) => read?,
-                () = disconnect => continue,
+        for result in self.decoder.push_slice(received) {
+            let frame = match result {
+                Ok(frame) => frame,
+                Err(error) => {
+                    debug!(%error, "linx sim: bad packet from host");
+                    continue;
+                }
             };
-            if read == 0 {
-                return Ok(());
-            }
-            for result in decoder.push_slice(&buffer[..read]) {
-                let frame = match result {
-                    Ok(frame) => frame,
-                    Err(error) => {
-                        debug!(%error, "linx sim: bad packet from host");
-                        continue;
-                    }
-                };
-                let Ok(command) = Command::from_frame(&frame) else {
-                    continue;
-                };
-                let (reply, silent, garbage) = {
-                    let mut printer = self.core.device();
-                    let silent = printer.silent();
-                    let garbage = printer.has(Fault::Garbage);
-                    // A silent printer still takes in what it is sent (a stalled firmware, a
-                    // head-open interlock): only the answer is missing.
-                    let reply = printer.handle(&command);
-                    (reply, silent, garbage)
-                };
-                self.core.changed();
-                if silent {
-                    continue;
-                }
-                let mut out = Vec::new();
-                if garbage {
-                    out.extend_from_slice(GARBAGE);
-                }
-                reply.to_frame().encode_into(&mut out);
-                io.write_all(&out).await?;
-                io.flush().await?;
-            }
+            let Ok(command) = Command::from_frame(&frame) else {
+                continue;
+            };
+            let faults = ReplyFaults::new(printer.silent(), printer.has(Fault::Garbage));
+            let reply = printer.handle(&command);
+            faults.reply(out, GARBAGE, |out| reply.to_frame().encode_into(out));
         }
+        Ok(())
     }
 }

@@ -10,15 +10,15 @@ mod device;
 
 use std::sync::Arc;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tracemark_drivers::modbus_marker::ModbusMarkerMap;
 use tracing::debug;
 
-use crate::marker::SimCore;
 pub use crate::marker::{Fault, MarkerSim, Print, SimSnapshot, TriggerOutcome};
 use crate::modbus_frame::{
     RequestFrame, encode_mbap, encode_response, encode_rtu, take_mbap, take_rtu,
 };
+use crate::sim_core::{Codec, SimCore};
 use device::Device;
 
 /// Code buffer depth when none is given.
@@ -70,72 +70,69 @@ impl ModbusMarkerSim {
         self.serve_framed(io, Framing::Rtu).await
     }
 
-    fn take_disconnect(&self) -> bool {
-        let mut device = self.core.device();
-        if device.has(Fault::Disconnect) {
-            device.clear(Fault::Disconnect);
-            true
-        } else {
-            false
-        }
-    }
-
     async fn serve_framed<S: AsyncRead + AsyncWrite + Unpin + Send>(
         &self,
-        mut io: S,
+        io: S,
         framing: Framing,
     ) -> std::io::Result<()> {
-        self.core.connected();
-        let mut unread = Vec::new();
-        let mut buffer = [0u8; 512];
+        let codec = ModbusCodec {
+            framing,
+            unread: Vec::new(),
+        };
+        self.core.serve(io, codec).await
+    }
+}
+
+/// Requests in, responses out, in MBAP or RTU framing. Garbage corrupts the reply itself rather
+/// than going before it: a Modbus frame has no start byte a master could skip noise to.
+struct ModbusCodec {
+    framing: Framing,
+    /// Bytes of a request not yet complete.
+    unread: Vec<u8>,
+}
+
+impl Codec for ModbusCodec {
+    type Device = Device;
+
+    fn answer(
+        &mut self,
+        device: &mut Device,
+        received: &[u8],
+        out: &mut Vec<u8>,
+    ) -> std::io::Result<()> {
+        self.unread.extend_from_slice(received);
         loop {
-            loop {
-                let frame = match framing {
-                    Framing::Tcp => take_mbap(&mut unread).map_err(|error| {
-                        std::io::Error::new(std::io::ErrorKind::InvalidData, error)
-                    })?,
-                    Framing::Rtu => take_rtu(&mut unread),
-                };
-                let Some(frame) = frame else { break };
-                if let Some(reply) = self.answer(&frame, framing) {
-                    io.write_all(&reply).await?;
-                    io.flush().await?;
-                }
-            }
-            let disconnect = self.core.disconnect().notified();
-            if self.take_disconnect() {
-                return Ok(());
-            }
-            let read = tokio::select! {
-                read = io.read(&mut buffer) => read?,
-                () = disconnect => continue,
+            let frame = match self.framing {
+                Framing::Tcp => take_mbap(&mut self.unread)
+                    .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidData, error))?,
+                Framing::Rtu => take_rtu(&mut self.unread),
             };
-            if read == 0 {
+            let Some(frame) = frame else {
                 return Ok(());
+            };
+            if let Some(reply) = self.reply(device, &frame) {
+                out.extend_from_slice(&reply);
             }
-            unread.extend_from_slice(&buffer[..read]);
         }
     }
+}
 
+impl ModbusCodec {
     /// The reply frame to one request, if the device answers.
-    fn answer(&self, frame: &RequestFrame, framing: Framing) -> Option<Vec<u8>> {
-        let (result, garbage) = {
-            let mut device = self.core.device();
-            let result = device.handle(frame.unit, frame.request());
-            (result, device.has(Fault::Garbage))
-        };
-        self.core.changed();
+    fn reply(&self, device: &mut Device, frame: &RequestFrame) -> Option<Vec<u8>> {
+        let result = device.handle(frame.unit, frame.request());
+        let garbage = device.has(Fault::Garbage);
         let Some(result) = result else {
             debug!(unit = frame.unit, "modbus marker sim: no answer");
             return None;
         };
         let pdu = encode_response(frame.function(), &result);
-        let mut reply = match framing {
+        let mut reply = match self.framing {
             Framing::Tcp => encode_mbap(frame.transaction, frame.unit, &pdu),
             Framing::Rtu => encode_rtu(frame.unit, &pdu),
         };
         if garbage {
-            match framing {
+            match self.framing {
                 // A corrupt MBAP header: protocol identifier FFFFh instead of 0 (MBTCP §3.1.3).
                 Framing::Tcp => {
                     reply[2] = 0xFF;

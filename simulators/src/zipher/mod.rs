@@ -6,12 +6,12 @@ mod printer;
 
 use std::sync::Arc;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tracemark_drivers::zipher::codec::LineDecoder;
 use tracing::debug;
 
-use crate::marker::SimCore;
 pub use crate::marker::{Fault, MarkerSim, Print, SimSnapshot, TriggerOutcome};
+use crate::sim_core::{Codec, ReplyFaults, SimCore};
 use printer::{Coder, GARBAGE};
 
 /// Serialization buffer size when none is given (records).
@@ -44,16 +44,6 @@ impl ZipherSim {
         self.core.device().print_after_status(times);
         self.core.changed();
     }
-
-    fn take_disconnect(&self) -> bool {
-        let mut coder = self.core.device();
-        if coder.has(Fault::Disconnect) {
-            coder.clear(Fault::Disconnect);
-            true
-        } else {
-            false
-        }
-    }
 }
 
 impl MarkerSim for ZipherSim {
@@ -76,50 +66,38 @@ impl MarkerSim for ZipherSim {
         }
     }
 
-    async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
-        &self,
-        mut io: S,
+    async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(&self, io: S) -> std::io::Result<()> {
+        let codec = ZipherCodec {
+            decoder: LineDecoder::new(),
+        };
+        self.core.serve(io, codec).await
+    }
+}
+
+/// Command lines in, response lines out.
+struct ZipherCodec {
+    decoder: LineDecoder,
+}
+
+impl Codec for ZipherCodec {
+    type Device = Coder;
+
+    fn answer(
+        &mut self,
+        coder: &mut Coder,
+        received: &[u8],
+        out: &mut Vec<u8>,
     ) -> std::io::Result<()> {
-        self.core.connected();
-        let mut decoder = LineDecoder::new();
-        let mut buffer = [0u8; 512];
-        loop {
-            let disconnect = self.core.disconnect().notified();
-            if self.take_disconnect() {
-                return Ok(());
-            }
-            let read = tokio::select! {
-                read = io.read(&mut buffer) => read?,
-                () = disconnect => continue,
+        for line in self.decoder.push_slice(received) {
+            let Ok(line) = line else {
+                debug!("zipher sim: overlong line from host");
+                continue;
             };
-            if read == 0 {
-                return Ok(());
-            }
-            for line in decoder.push_slice(&buffer[..read]) {
-                let Ok(line) = line else {
-                    debug!("zipher sim: overlong line from host");
-                    continue;
-                };
-                let text = String::from_utf8_lossy(&line);
-                let (reply, silent, garbage) = {
-                    let mut coder = self.core.device();
-                    let silent = coder.silent();
-                    let garbage = coder.has(Fault::Garbage);
-                    let reply = coder.handle(&text);
-                    (reply, silent, garbage)
-                };
-                self.core.changed();
-                if silent {
-                    continue;
-                }
-                let mut out = Vec::new();
-                if garbage {
-                    out.extend_from_slice(GARBAGE);
-                }
-                out.extend_from_slice(&reply.encode());
-                io.write_all(&out).await?;
-                io.flush().await?;
-            }
+            let text = String::from_utf8_lossy(&line);
+            let faults = ReplyFaults::new(coder.silent(), coder.has(Fault::Garbage));
+            let reply = coder.handle(&text);
+            faults.reply(out, GARBAGE, |out| out.extend_from_slice(&reply.encode()));
         }
+        Ok(())
     }
 }

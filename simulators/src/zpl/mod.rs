@@ -9,12 +9,12 @@ mod stream;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tracemark_drivers::zpl::status::PrintMode;
 use tracing::debug;
 
-use crate::marker::SimCore;
 pub use crate::marker::{Fault, MarkerSim, Print, SimSnapshot, TriggerOutcome};
+use crate::sim_core::{Codec, ReplyFaults, SimCore};
 use printer::{GARBAGE, Printer};
 use stream::CommandSplitter;
 
@@ -77,16 +77,6 @@ impl ZplSim {
     pub fn print_mode(&self) -> PrintMode {
         self.core.device().print_mode()
     }
-
-    fn take_disconnect(&self) -> bool {
-        let mut printer = self.core.device();
-        if printer.has(Fault::Disconnect) {
-            printer.clear(Fault::Disconnect);
-            true
-        } else {
-            false
-        }
-    }
 }
 
 impl MarkerSim for ZplSim {
@@ -109,54 +99,43 @@ impl MarkerSim for ZplSim {
         }
     }
 
-    async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
-        &self,
-        mut io: S,
+    async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(&self, io: S) -> std::io::Result<()> {
+        let codec = ZplCodec {
+            splitter: CommandSplitter::new(),
+        };
+        self.core.serve(io, codec).await
+    }
+}
+
+/// ZPL and SGD commands in, host status and odometer answers out.
+struct ZplCodec {
+    splitter: CommandSplitter,
+}
+
+impl Codec for ZplCodec {
+    type Device = Printer;
+
+    const READ_CHUNK: usize = 4096;
+
+    fn answer(
+        &mut self,
+        printer: &mut Printer,
+        received: &[u8],
+        out: &mut Vec<u8>,
     ) -> std::io::Result<()> {
-        self.core.connected();
-        let mut splitter = CommandSplitter::new();
-        let mut buffer = [0u8; 4096];
-        let mut out = Vec::new();
-        loop {
-            let disconnect = self.core.disconnect().notified();
-            if self.take_disconnect() {
-                return Ok(());
-            }
-            let read = tokio::select! {
-                read = io.read(&mut buffer) => read?,
-                () = disconnect => continue,
-            };
-            if read == 0 {
-                debug!(noise = splitter.noise(), "zpl sim: host closed the link");
-                return Ok(());
-            }
-            let tokens = splitter.push_slice(&buffer[..read]);
-            if tokens.is_empty() {
-                continue;
-            }
-            out.clear();
-            {
-                let mut printer = self.core.device();
-                for token in tokens {
-                    // A silent printer still acts on what it is sent (a stalled firmware, the
-                    // head-open interlock): only the answer is missing.
-                    let silent = printer.silent();
-                    let garbage = printer.has(Fault::Garbage);
-                    if let Some(reply) = printer.handle(token)
-                        && !silent
-                    {
-                        if garbage {
-                            out.extend_from_slice(GARBAGE);
-                        }
-                        out.extend_from_slice(&reply);
-                    }
-                }
-            }
-            self.core.changed();
-            if !out.is_empty() {
-                io.write_all(&out).await?;
-                io.flush().await?;
+        for token in self.splitter.push_slice(received) {
+            let faults = ReplyFaults::new(printer.silent(), printer.has(Fault::Garbage));
+            if let Some(reply) = printer.handle(token) {
+                faults.reply(out, GARBAGE, |out| out.extend_from_slice(&reply));
             }
         }
+        Ok(())
+    }
+
+    fn closed(&mut self) {
+        debug!(
+            noise = self.splitter.noise(),
+            "zpl sim: host closed the link"
+        );
     }
 }

@@ -248,6 +248,140 @@ impl<M: MarkerSim> Harness<M> {
         codes
     }
 
+    /// Starts, fills the device with three codes, prints the first and drops the link
+    /// ([`Fault::Disconnect`]): on reconnection the driver must settle the buffer before it
+    /// reports `Connected` — the print made before the drop confirmed once, the two codes left
+    /// voided — and printing goes on by itself (the operator had started it).
+    pub async fn disconnect_settles_and_resumes(&mut self) {
+        self.handle.start().await.expect("start");
+        let codes = self.feed(3).await;
+        self.sim_until(|s| s.buffered() == 3).await;
+        assert!(matches!(self.sim.trigger(), TriggerOutcome::Printed(_)));
+        self.sim.inject(Fault::Disconnect);
+        self.expect_state(MarkerState::Disconnected).await;
+        self.expect("Voided", |e| matches!(e, MarkerEvent::Voided { .. }))
+            .await;
+        self.expect_state(MarkerState::Connected).await;
+        assert_eq!(self.printed_ids(), vec![codes[0].id()]);
+        assert_eq!(
+            self.voided_ids(),
+            vec![
+                (codes[1].id(), VoidReason::Reconnected),
+                (codes[2].id(), VoidReason::Reconnected)
+            ]
+        );
+        assert_eq!(self.sim.prints().len(), self.prints_before + 1);
+        assert!(self.sim.snapshot().connections() >= 2);
+        assert!(
+            !self.sim.faults().contains(&Fault::Disconnect),
+            "the disconnect fault clears itself"
+        );
+        let more = self.feed(2).await;
+        self.print_all(&more).await;
+    }
+
+    /// With [`Fault::Garbage`] in force since before the driver connected: `n` codes print,
+    /// every confirmation matches what the head printed, and the noise never costs the link.
+    pub async fn skips_noise(&mut self, n: u64) {
+        assert!(
+            self.sim.faults().contains(&Fault::Garbage),
+            "the harness starts with the garbage fault"
+        );
+        self.handle.start().await.expect("start");
+        let codes = self.feed(n).await;
+        self.print_all(&codes).await;
+        let reconnects = self
+            .drain_log()
+            .iter()
+            .filter(|e| matches!(e, MarkerEvent::State(MarkerState::Disconnected)))
+            .count();
+        assert_eq!(reconnects, 0, "noise is skipped, not a link loss");
+    }
+
+    /// For a protocol whose replies carry a check: with `n` codes in the device, every reply
+    /// turns corrupt ([`Fault::Garbage`]). The driver must end the session confirming nothing,
+    /// and once replies are sound again void the `n` codes and print on.
+    pub async fn corrupt_replies_end_the_session(&mut self, n: u64) {
+        self.handle.start().await.expect("start");
+        let codes = self.feed(n).await;
+        self.sim_until(|s| s.buffered() as u64 == n).await;
+        self.sim.inject(Fault::Garbage);
+        self.expect_state(MarkerState::Disconnected).await;
+        assert!(self.printed_ids().is_empty());
+        self.sim.clear(Fault::Garbage);
+        self.expect_state(MarkerState::Connected).await;
+        let voided: Vec<_> = codes
+            .iter()
+            .map(|c| (c.id(), VoidReason::Reconnected))
+            .collect();
+        assert_eq!(self.voided_ids(), voided);
+        let more = self.feed(2).await;
+        self.print_all(&more).await;
+    }
+
+    /// The device stalls ([`Fault::Stall`]: it reads commands and answers none) with two codes
+    /// in it: the driver must fault with no reply once its reply timeout passes, settle when the
+    /// device answers again, and print on by itself. Returns the fault's detail.
+    pub async fn stall_faults_then_settles(&mut self) -> String {
+        let detail = self.falls_silent_then_settles(Fault::Stall, |_| {}).await;
+        let more = self.feed(2).await;
+        self.print_all(&more).await;
+        detail
+    }
+
+    /// The print head opens with two codes in the device: it stops answering and printing, the
+    /// driver faults with no reply, and settles once the head is closed. Returns the detail.
+    pub async fn head_open_faults_then_settles(&mut self) -> String {
+        self.falls_silent_then_settles(Fault::HeadOpen, |sim| {
+            assert_eq!(
+                sim.trigger(),
+                TriggerOutcome::Ignored,
+                "an open head prints nothing"
+            );
+        })
+        .await
+    }
+
+    /// Starts with two codes in the device, then `fault` silences it and `while_silent` runs:
+    /// the driver must fault with no reply and, once `fault` clears, void both codes as left
+    /// behind at reconnection and report `Connected`, having confirmed nothing.
+    async fn falls_silent_then_settles(
+        &mut self,
+        fault: Fault,
+        while_silent: impl FnOnce(&M),
+    ) -> String {
+        self.handle.start().await.expect("start");
+        let codes = self.feed(2).await;
+        self.sim_until(|s| s.buffered() == 2).await;
+        self.sim.inject(fault);
+        let faulted = self
+            .expect("Faulted(NoReply)", |e| {
+                matches!(
+                    e,
+                    MarkerEvent::State(MarkerState::Faulted(FaultReason::NoReply { .. }))
+                )
+            })
+            .await;
+        let MarkerEvent::State(MarkerState::Faulted(FaultReason::NoReply { detail })) = faulted
+        else {
+            unreachable!("matched above")
+        };
+        while_silent(&self.sim);
+        self.sim.clear(fault);
+        self.expect("Voided", |e| matches!(e, MarkerEvent::Voided { .. }))
+            .await;
+        self.expect_state(MarkerState::Connected).await;
+        assert_eq!(
+            self.voided_ids(),
+            vec![
+                (codes[0].id(), VoidReason::Reconnected),
+                (codes[1].id(), VoidReason::Reconnected)
+            ]
+        );
+        assert!(self.printed_ids().is_empty());
+        detail
+    }
+
     /// Starts, fills the device with `n` codes and runs it out of ink (or ribbon, or labels):
     /// the driver must fault with `detail`, clear the device and void all `n` codes, and
     /// refuse to start while the fault lasts.
