@@ -8,4 +8,5 @@ pub mod config;
 pub mod http;
 pub mod line;
 pub mod mqtt_endpoint;
+pub mod probe;
 pub mod verify;

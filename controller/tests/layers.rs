@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 /// The layer of each top-level module; a module may use modules of a lower layer, and modules
 /// of its own layer only where [`SIDEWAYS`] allows it.
-const LAYERS: [(&str, u8); 11] = [
+const LAYERS: [(&str, u8); 12] = [
     // Edges: the binary's command line and the HTTP server.
     ("main", 4),
     ("cli", 4),
@@ -19,6 +19,7 @@ const LAYERS: [(&str, u8); 11] = [
     ("line", 2),
     ("verify", 2),
     ("commissioning", 2),
+    ("probe", 2),
     // What the runtimes are configured and connected with.
     ("config", 1),
     ("mqtt_endpoint", 1),
@@ -26,10 +27,12 @@ const LAYERS: [(&str, u8); 11] = [
 ];
 
 /// Uses within one layer that the map allows: a command starts the HTTP server (`demo --http`,
-/// later `serve`); the line runs the verifier, commissioning runs the line; the endpoint
-/// settings come from the compiled config, and the embedded broker shares their packet limit.
-const SIDEWAYS: [(&str, &str); 6] = [
+/// later `serve`); the line runs the verifier, commissioning runs the line, the probe builds its
+/// device as the line does; the endpoint settings come from the compiled config, and the
+/// embedded broker shares their packet limit.
+const SIDEWAYS: [(&str, &str); 7] = [
     ("cli", "http"),
+    ("probe", "line"),
     ("line", "verify"),
     ("commissioning", "line"),
     ("commissioning", "verify"),

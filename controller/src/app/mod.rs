@@ -2,7 +2,8 @@
 //!
 //! One module per user job — [`products`] (master data), [`batches`] (a batch's life cycle and
 //! reconciliation), [`qa`] (settling rejects, samples), [`codes`] (allocation and manual state
-//! changes), [`lines`] (which batch a line produces), [`audit`] (the event log and backups).
+//! changes), [`lines`] (which batch a line produces), [`devices`] (an integrator's probe of a
+//! device), [`audit`] (the event log and backups).
 //! Every writing function takes the [`Actor`] it acts for, so each change is in the audit chain
 //! with its user and device (seed 003 §8.4); reads take none. Results are typed; an edge only
 //! parses its input and prints or serialises what it gets back.
@@ -13,6 +14,7 @@
 pub mod audit;
 pub mod batches;
 pub mod codes;
+pub mod devices;
 pub mod lines;
 pub mod products;
 pub mod qa;

@@ -9,20 +9,13 @@
 //!   the next start cannot print it (SPEC §5: never reprint on an empty buffer);
 //! - the PLC is only read: no coil, holding register, watchdog or reject queue is written.
 
-mod probe;
-
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use tracemark::config::{Line, Marker, MarkerKind, Plc};
-use tracemark_drivers::linx::message::encode_remote_data;
-use tracemark_drivers::modbus_marker::ModbusMarkerMap;
-use tracemark_drivers::modbus_marker::codec::encode_code;
-use tracemark_drivers::zipher::codec::encode_command;
+use tracemark::app::devices;
 
 use super::CliError;
-use probe::{probe_marker, probe_plc};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum DriverCommand {
@@ -55,9 +48,6 @@ pub(crate) struct ProbeArgs {
     json: bool,
 }
 
-/// The default test code: plainly not a trace code, should it ever show up anywhere.
-const PROBE_CODE: &str = "TRACEMARK-PROBE";
-
 pub(crate) fn run(command: DriverCommand) -> Result<(), CliError> {
     match command {
         DriverCommand::Probe(args) => probe(&args),
@@ -88,15 +78,9 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
 fn probe(args: &ProbeArgs) -> Result<(), CliError> {
     let line = tracemark::config::load(&args.config)
         .map_err(|errors| CliError::Input(errors.to_string()))?;
-    let report = match find_device(&line, &args.device)? {
-        Device::Marker(marker) => {
-            let code = probe_code(marker, args.code.as_deref())?;
-            super::block_on(async { Ok(probe_marker(marker, &code, args.timeout).await) })?
-        }
-        Device::Plc(plc) => {
-            super::block_on(async { Ok(probe_plc(&line, plc, args.timeout).await) })?
-        }
-    };
+    let report = super::block_on(async {
+        Ok(devices::probe(&line, &args.device, args.code.as_deref(), args.timeout).await?)
+    })?;
     if args.json {
         let text = serde_json::to_string(&report).map_err(|e| CliError::Failed(e.into()))?;
         println!("{text}");
@@ -106,106 +90,6 @@ fn probe(args: &ProbeArgs) -> Result<(), CliError> {
     match report.failure() {
         None => Ok(()),
         Some(failure) => Err(CliError::Failed(anyhow::anyhow!(failure))),
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Device<'a> {
-    Marker(&'a Marker),
-    Plc(&'a Plc),
-}
-
-/// The device `name` (`NAME`, `markers.NAME` or `plcs.NAME`) of the config, or an input error
-/// listing the devices it has.
-fn find_device<'a>(line: &'a Line, name: &str) -> Result<Device<'a>, CliError> {
-    let (tables, bare) = match name.split_once('.') {
-        Some(("markers", rest)) => ((true, false), rest),
-        Some(("plcs", rest)) => ((false, true), rest),
-        _ => ((true, true), name),
-    };
-    let marker = line.markers.iter().find(|m| tables.0 && m.name == bare);
-    let plc = line.plcs.iter().find(|p| tables.1 && p.name == bare);
-    match (marker, plc) {
-        (Some(_), Some(_)) => Err(CliError::input(
-            "--device",
-            format!("both markers.{bare} and plcs.{bare} exist: name one of them"),
-        )),
-        (Some(marker), None) => Ok(Device::Marker(marker)),
-        (None, Some(plc)) => Ok(Device::Plc(plc)),
-        (None, None) => {
-            let why = if line.readers.iter().any(|r| r.name == bare) {
-                format!(
-                    "readers.{bare} is a camera: it publishes over MQTT and has no link to probe"
-                )
-            } else {
-                format!("no device {name:?} in the config")
-            };
-            Err(CliError::input(
-                "--device",
-                format!("{why}; devices to probe: {}", device_list(line)),
-            ))
-        }
-    }
-}
-
-fn device_list(line: &Line) -> String {
-    let names: Vec<String> = line
-        .markers
-        .iter()
-        .map(|m| format!("markers.{} ({})", m.name, m.kind))
-        .chain(
-            line.plcs
-                .iter()
-                .map(|p| format!("plcs.{} (line I/O)", p.name)),
-        )
-        .collect();
-    if names.is_empty() {
-        "none".to_owned()
-    } else {
-        names.join(", ")
-    }
-}
-
-/// The test code for `marker`, checked against what its protocol can carry, so a code the
-/// driver would refuse is an input error before anything is sent.
-fn probe_code(marker: &Marker, given: Option<&str>) -> Result<String, CliError> {
-    let map = match &marker.kind {
-        MarkerKind::ModbusMarker { registers, .. } => registers.clone(),
-        _ => ModbusMarkerMap::default(),
-    };
-    let text = match given {
-        Some(text) => text.to_owned(),
-        // A short register field gets the start of the default code.
-        None if matches!(marker.kind, MarkerKind::ModbusMarker { .. }) => {
-            PROBE_CODE.chars().take(map.code_capacity()).collect()
-        }
-        None => PROBE_CODE.to_owned(),
-    };
-    if text.is_empty() {
-        return Err(CliError::input("--code", "must not be empty"));
-    }
-    if let Some(c) = text.chars().find(|c| !(' '..='~').contains(c)) {
-        return Err(CliError::input(
-            "--code",
-            format!("{c:?} is not printable ASCII"),
-        ));
-    }
-    let problem = match marker.kind {
-        MarkerKind::LinxRci { .. } => encode_remote_data(text.as_bytes())
-            .err()
-            .map(|e| e.to_string()),
-        MarkerKind::Zipher { .. } => encode_command("SID", &["1", &text])
-            .err()
-            .map(|e| e.to_string()),
-        MarkerKind::ModbusMarker { .. } => encode_code(&map, &text).err().map(|e| e.to_string()),
-        MarkerKind::Codenet { .. } | MarkerKind::Zpl { .. } | MarkerKind::Ascii { .. } => None,
-    };
-    match problem {
-        Some(problem) => Err(CliError::input(
-            "--code",
-            format!("markers.{}: {problem}", marker.name),
-        )),
-        None => Ok(text),
     }
 }
 

@@ -1,12 +1,19 @@
-//! The probe's steps over the drivers (markers through the `MarkerDevice` trait, the PLC through
-//! `LineIo`), the report they make, and the hints for the failures integrators meet.
+//! Probing one device of a line config before the line runs (`tracemark driver probe`,
+//! docs/integrator.md §3): the steps over the drivers (markers through the `MarkerDevice` trait,
+//! the PLC through `LineIo`), the report they make, and the hints for the failures integrators
+//! meet.
+//!
+//! The probe never prints and never moves the line: a marker is stopped (and its buffer
+//! cleared) *before* the test code goes in, so a print-go arriving during the probe finds
+//! printing off, and it is cleared again after, so the next start cannot print it (SPEC §5:
+//! never reprint on an empty buffer); a PLC is only read.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use crate::config::{Line, Marker, MarkerKind, Plc, Transport};
+use crate::line::{device_transport, marker_device};
 use serde::Serialize;
-use tracemark::config::{Line, Marker, MarkerKind, Plc, Transport};
-use tracemark::line::{device_transport, marker_device};
 use tracemark_drivers::lineio::{LineIo, LineIoError, LineIoMap, LineIoPoll, RejectStatus};
 use tracemark_drivers::marker::{
     DeviceSession, DeviceStatus, LinkError, MarkerDevice, PrintProgress, PushOutcome, Refusal,
@@ -14,7 +21,7 @@ use tracemark_drivers::marker::{
 
 /// What the probe saw.
 #[derive(Debug, Serialize)]
-pub(super) struct Report {
+pub struct Report {
     /// `markers.NAME` or `plcs.NAME`.
     device: String,
     /// The marker type, or `line_io` for a PLC.
@@ -164,8 +171,8 @@ impl Report {
         self
     }
 
-    /// The message for the exit status 1, with its hint line.
-    pub(super) fn failure(&self) -> Option<String> {
+    /// The message for the exit status 1, with its hint line; `None` when every step passed.
+    pub fn failure(&self) -> Option<String> {
         if self.ok {
             return None;
         }
@@ -182,7 +189,8 @@ impl Report {
         Some(message)
     }
 
-    pub(super) fn text(&self) -> String {
+    /// The report as lines for a person: one per step, with its round trip.
+    pub fn text(&self) -> String {
         let unit = self
             .unit_id
             .map(|u| format!(", unit {u}"))
@@ -327,7 +335,9 @@ impl Link {
     }
 }
 
-pub(super) async fn probe_marker(marker: &Marker, code: &str, timeout: Duration) -> Report {
+/// Connects to `marker`, reads its status, stops it, loads `code`, reads it back through the
+/// status and clears the buffer, each step waiting at most `timeout`.
+pub async fn probe_marker(marker: &Marker, code: &str, timeout: Duration) -> Report {
     let transport = device_transport(&marker.transport);
     let target = transport.describe();
     let mut report = Report::new(
@@ -562,7 +572,9 @@ fn status_step(elapsed: Duration, status: &DeviceStatus) -> Step {
     step
 }
 
-pub(super) async fn probe_plc(line: &Line, plc: &Plc, timeout: Duration) -> Report {
+/// Connects to `plc` and polls its line I/O once (nothing is written), waiting at most
+/// `timeout`.
+pub async fn probe_plc(line: &Line, plc: &Plc, timeout: Duration) -> Report {
     let mut report = Report::new(
         format!("plcs.{}", plc.name),
         "line_io",
