@@ -96,3 +96,35 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Request>, max_group: usize) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Actor, CodeState};
+
+    #[tokio::test]
+    async fn a_stopped_writer_says_so() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("w.db").display());
+        let actor = Actor {
+            user: "test".into(),
+            device: "test".into(),
+        };
+        let store = Store::open(&url, actor).await.expect("open");
+        let (handle, task) = create_writer(store.clone(), 10);
+        task.abort();
+        let _ = task.await;
+        let refused = handle
+            .transition(Transition::to("x", CodeState::Sent))
+            .await;
+        assert!(
+            matches!(refused, Err(StoreError::WriterStopped)),
+            "{refused:?}"
+        );
+        assert_eq!(
+            StoreError::WriterStopped.to_string(),
+            "the store writer has stopped"
+        );
+        store.close().await;
+    }
+}

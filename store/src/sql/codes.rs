@@ -294,3 +294,27 @@ fn code_record(row: &AnyRow) -> Result<CodeRecord, StoreError> {
         code,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::CodeRead;
+
+    /// The detail is hashed into the chain: its bytes (keys in insertion order, serde_json's
+    /// `preserve_order`) must not change with the code around it.
+    #[test]
+    fn transition_detail_bytes_are_stable() {
+        let sent = Transition::to("(01)09506000134352(21)1", CodeState::Sent);
+        let mut rejected = Transition::to("(01)09506000134352(21)2", CodeState::Rejected);
+        rejected.reason = Some(RejectReason::LowGrade);
+        rejected.read = Some(CodeRead {
+            grade: Some(Grade::D),
+            data: Some("0109506000134352212".into()),
+        });
+        let detail = transition_detail(&[&sent, &rejected]);
+        assert_eq!(
+            detail.to_string(),
+            r#"{"count":2,"changes":[{"to":"sent","reason":null,"codes":["(01)09506000134352(21)1"]},{"to":"rejected","reason":"low_grade","codes":["(01)09506000134352(21)2"]}],"reads":[{"code":"(01)09506000134352(21)2","grade":"D","data":"0109506000134352212"}]}"#
+        );
+    }
+}
