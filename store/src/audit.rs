@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 use time::Date;
 
 use super::model::DEFAULT_RETENTION_YEARS;
-use super::{Db, Store, StoreError, ops};
+use super::{Store, StoreError, sql};
 
 /// The `prev_hash` of the first event.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -203,10 +203,7 @@ fn years_before(day: Date, years: i64) -> Date {
 impl Store {
     /// The newest retention checkpoint, if events were ever purged.
     pub async fn latest_checkpoint(&self) -> Result<Option<Checkpoint>, StoreError> {
-        match &self.db {
-            Db::Sqlite(pool) => ops::sqlite::latest_checkpoint(pool, &self.actor).await,
-            Db::Postgres(pool) => ops::postgres::latest_checkpoint(pool, &self.actor).await,
-        }
+        sql::audit::latest_checkpoint(&self.db).await
     }
 
     /// Removes the events recorded before `before` (00:00 UTC), once every product that existed
@@ -221,14 +218,7 @@ impl Store {
             ));
         }
         let cut = before.to_string();
-        let products = match &self.db {
-            Db::Sqlite(pool) => {
-                ops::sqlite::retention_of_products_before(pool, &self.actor, &cut).await?
-            }
-            Db::Postgres(pool) => {
-                ops::postgres::retention_of_products_before(pool, &self.actor, &cut).await?
-            }
-        };
+        let products = sql::purge::retention_of_products_before(&self.db, &cut).await?;
         let general = (String::new(), i64::from(DEFAULT_RETENTION_YEARS));
         for (product, years) in products.iter().chain(std::iter::once(&general)) {
             let latest = years_before(today, *years);
@@ -247,10 +237,7 @@ impl Store {
                 ));
             }
         }
-        match &self.db {
-            Db::Sqlite(pool) => ops::sqlite::purge_events(pool, &self.actor, &cut).await,
-            Db::Postgres(pool) => ops::postgres::purge_events(pool, &self.actor, &cut).await,
-        }
+        sql::purge::purge_events(&self.db, &self.actor, &cut).await
     }
 }
 

@@ -9,10 +9,9 @@
 
 use std::path::{Path, PathBuf};
 
-use sqlx::postgres::PgPool;
-use sqlx::{Connection, SqliteConnection};
+use sqlx::Connection;
 
-use super::{Actor, Db, Store, StoreError, transfer};
+use super::{Actor, Store, StoreError, sql, transfer};
 
 /// What a verified backup or restore holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,18 +31,19 @@ fn remove_sqlite_files(path: &Path) {
     }
 }
 
-/// Creates the SQLite file `path` with the current schema and copies a snapshot of `pool`
-/// into it.
-async fn backup_postgres(pool: &PgPool, path: &Path, actor: &Actor) -> Result<u64, StoreError> {
+/// Creates the SQLite file `path` with the current schema and copies a snapshot of the
+/// PostgreSQL store `db` into it.
+async fn backup_postgres(db: &sql::Db, path: &Path, actor: &Actor) -> Result<u64, StoreError> {
     // Opening creates and migrates the file; the copy then fills the empty tables.
     Store::open(&sqlite_url(path), actor.clone())
         .await?
         .close()
         .await;
-    let mut target = SqliteConnection::connect(&sqlite_url(path))
+    let mut target = sql::connect(&sqlite_url(path))
         .await
         .map_err(StoreError::db(format!("open {}", path.display())))?;
-    let mut source = pool
+    let mut source = db
+        .pool
         .acquire()
         .await
         .map_err(StoreError::db("connect to PostgreSQL"))?;
@@ -80,23 +80,20 @@ impl Store {
                 format!("{} exists; refusing to overwrite it", path.display()),
             ));
         }
-        let pool = match &self.db {
-            Db::Sqlite(pool) => pool,
-            Db::Postgres(pool) => {
-                let copied = backup_postgres(pool, path, &self.actor).await;
-                if copied.is_err() {
-                    remove_sqlite_files(path);
-                }
-                copied?;
-                return verify_copy(path, &self.actor).await;
+        if self.is_postgres() {
+            let copied = backup_postgres(&self.db, path, &self.actor).await;
+            if copied.is_err() {
+                remove_sqlite_files(path);
             }
-        };
+            copied?;
+            return verify_copy(path, &self.actor).await;
+        }
         let target = path.to_str().ok_or_else(|| {
             StoreError::invalid("out", format!("{} is not valid UTF-8", path.display()))
         })?;
         sqlx::query("VACUUM INTO $1")
             .bind(target)
-            .execute(pool)
+            .execute(&self.db.pool)
             .await
             .map_err(StoreError::db(format!("back up to {target}")))?;
         verify_copy(path, &self.actor).await
@@ -123,8 +120,10 @@ pub async fn restore(
         ));
     }
     verify_snapshot(from, to, &actor).await?;
-    std::fs::copy(from, to).map_err(|e| {
-        StoreError::Failed(format!("copy {} to {}: {e}", from.display(), to.display()))
+    std::fs::copy(from, to).map_err(|source| StoreError::FileCopy {
+        from: from.to_owned(),
+        to: to.to_owned(),
+        source,
     })?;
     let restored = Store::open(&sqlite_url(to), actor.clone()).await?;
     let why = format!("restored from {}", from.display());
@@ -152,12 +151,10 @@ async fn verified_scratch(from: &Path, near: &Path, actor: &Actor) -> Result<Pat
         ));
     }
     let scratch = near.with_extension("restore-check");
-    std::fs::copy(from, &scratch).map_err(|e| {
-        StoreError::Failed(format!(
-            "copy {} to {}: {e}",
-            from.display(),
-            scratch.display()
-        ))
+    std::fs::copy(from, &scratch).map_err(|source| StoreError::FileCopy {
+        from: from.to_owned(),
+        to: scratch.clone(),
+        source,
     })?;
     match verify_copy(&scratch, actor).await {
         Ok(_) => Ok(scratch),
@@ -178,10 +175,10 @@ pub async fn restore_into_postgres(
     actor: Actor,
 ) -> Result<BackupReport, StoreError> {
     let target = Store::open(url, actor.clone()).await?;
-    let Db::Postgres(pool) = &target.db else {
+    if !target.is_postgres() {
         target.close().await;
         return Err(StoreError::invalid("db", "not a PostgreSQL URL"));
-    };
+    }
     let (head, _) = target.audit_head().await?;
     let products = target.products().await?;
     if head != 0 || !products.is_empty() {
@@ -210,10 +207,12 @@ pub async fn restore_into_postgres(
         }
     };
     let copied = async {
-        let mut source = SqliteConnection::connect(&sqlite_url(&scratch))
+        let mut source = sql::connect(&sqlite_url(&scratch))
             .await
             .map_err(StoreError::db(format!("open {}", scratch.display())))?;
-        let mut conn = pool
+        let mut conn = target
+            .db
+            .pool
             .acquire()
             .await
             .map_err(StoreError::db("connect to PostgreSQL"))?;

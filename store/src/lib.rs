@@ -9,29 +9,22 @@
 
 pub mod audit;
 pub mod backup;
-#[macro_use]
-mod alloc_ops;
-#[macro_use]
-mod purge_ops;
 mod locate;
 mod migrate;
 pub mod model;
-mod ops;
 pub mod reconcile;
 pub mod serial;
+mod sql;
 mod transfer;
 pub mod vocab;
 pub mod writer;
 
+use std::path::PathBuf;
 use std::str::FromStr;
-use std::time::Duration;
+use std::sync::Arc;
 
 use sqlx::Connection;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -99,9 +92,34 @@ pub enum StoreError {
     /// A stored value is not what the store writes (edited outside tracemark?).
     #[error("store content is invalid: {0}")]
     Corrupt(String),
-    /// The operation was part of a group write that failed.
-    #[error("{0}")]
-    Failed(String),
+    /// The change was queued with others for one group commit (`writer`), and that
+    /// transaction failed as a whole: nothing of the group was written.
+    #[error("group commit of {changes} changes failed: {source}")]
+    GroupFailed {
+        /// Changes in the group.
+        changes: usize,
+        /// Why the group's transaction failed (shared by every change of the group).
+        #[source]
+        source: Arc<StoreError>,
+    },
+    /// The group-commit writer task has ended: the change was not queued, nothing was written.
+    #[error("the store writer has stopped")]
+    WriterStopped,
+    /// The writer task ended after the change was queued and before its group was answered:
+    /// whether it was committed is unknown (read the code's state to find out).
+    #[error("the store writer stopped before answering")]
+    WriterNoAnswer,
+    /// Copying a backup file failed; the store was not changed.
+    #[error("copy {} to {}: {source}", from.display(), to.display())]
+    FileCopy {
+        /// The file copied.
+        from: PathBuf,
+        /// Where to.
+        to: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl StoreError {
@@ -148,30 +166,13 @@ impl Actor {
     }
 }
 
-#[derive(Debug, Clone)]
-enum Db {
-    Sqlite(SqlitePool),
-    Postgres(PgPool),
-}
-
 /// The store. Cheap to clone: clones share the connection pool.
 #[derive(Debug, Clone)]
 pub struct Store {
-    db: Db,
+    db: sql::Db,
     actor: Actor,
     url: String,
     locator: locate::CodeLocator,
-}
-
-/// Runs the same operation on whichever database the store uses (`ops` has one copy per
-/// dialect, generated from one source).
-macro_rules! dispatch {
-    ($store:expr, $f:ident($($arg:expr),* $(,)?)) => {
-        match &$store.db {
-            Db::Sqlite(pool) => ops::sqlite::$f(pool, &$store.actor, $($arg),*).await,
-            Db::Postgres(pool) => ops::postgres::$f(pool, &$store.actor, $($arg),*).await,
-        }
-    };
 }
 
 /// The URL without a password, for messages.
@@ -207,40 +208,21 @@ impl Store {
         let db = if url.starts_with("sqlite:") {
             let base = SqliteConnectOptions::from_str(url).map_err(|e| open_err(e.to_string()))?;
             if base.get_filename().exists() {
-                // Probe with a plain connection first: the pool's WAL pragma would rewrite the
-                // header of a file that turns out not to be ours.
+                // Probe with a plain native connection first: the pool's WAL pragma would
+                // rewrite the header of a file that turns out not to be ours.
                 let mut probe = SqliteConnection::connect_with(&base)
                     .await
                     .map_err(|e| open_err(e.to_string()))?;
                 migrate::check_sqlite(&mut probe).await.map_err(open_err)?;
                 probe.close().await.map_err(|e| open_err(e.to_string()))?;
             }
-            let options = base
-                .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                // Durable when acknowledged: a committed code survives power loss, not only kill -9.
-                .synchronous(SqliteSynchronous::Full)
-                .foreign_keys(true)
-                // Serials are FF1 ciphertexts, so every new code lands at a random place in
-                // the unique index on `code`: with SQLite's default 2 MB page cache each insert
-                // misses; 64 MiB per connection keeps a line's index hot (docs/performance.md).
-                .pragma("cache_size", "-65536")
-                .busy_timeout(Duration::from_secs(60));
-            let pool = SqlitePoolOptions::new()
-                .max_connections(4)
-                .connect_with(options)
+            sql::open_sqlite(base)
                 .await
-                .map_err(|e| open_err(e.to_string()))?;
-            Db::Sqlite(pool)
+                .map_err(|e| open_err(e.to_string()))?
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let options = PgConnectOptions::from_str(url).map_err(|e| open_err(e.to_string()))?;
-            let pool = PgPoolOptions::new()
-                .max_connections(4)
-                .acquire_timeout(Duration::from_secs(30))
-                .connect_with(options)
+            sql::open_postgres(url)
                 .await
-                .map_err(|e| open_err(e.to_string()))?;
-            Db::Postgres(pool)
+                .map_err(|e| open_err(e.to_string()))?
         } else {
             return Err(StoreError::invalid(
                 "db",
@@ -272,78 +254,79 @@ impl Store {
 
     /// Whether this is a PostgreSQL store.
     pub fn is_postgres(&self) -> bool {
-        matches!(self.db, Db::Postgres(_))
+        self.db.dialect == sql::Dialect::Postgres
     }
 
     /// Closes the connections.
     pub async fn close(&self) {
-        match &self.db {
-            Db::Sqlite(pool) => pool.close().await,
-            Db::Postgres(pool) => pool.close().await,
-        }
+        self.db.pool.close().await;
     }
 
     /// Sets the producer's master data.
     pub async fn set_producer(&self, producer: &Producer) -> Result<(), StoreError> {
         producer.validate()?;
-        dispatch!(self, set_producer(producer))
+        sql::products::set_producer(&self.db, &self.actor, producer).await
     }
 
     /// The producer, if set.
     pub async fn producer(&self) -> Result<Option<Producer>, StoreError> {
-        dispatch!(self, producer())
+        sql::products::producer(&self.db).await
     }
 
     /// Adds a product (validated; its key normalised) and its serial counter.
     pub async fn add_product(&self, product: &Product) -> Result<Product, StoreError> {
         let mut product = product.clone();
         product.validate()?;
-        dispatch!(self, add_product(&product))?;
+        sql::products::add_product(&self.db, &self.actor, &product).await?;
         Ok(product)
     }
 
     /// One product.
     pub async fn product(&self, id: &str) -> Result<Product, StoreError> {
-        dispatch!(self, product(id))?.ok_or_else(|| StoreError::NotFound {
-            what: "product",
-            id: id.to_owned(),
-        })
+        sql::products::product(&self.db, id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound {
+                what: "product",
+                id: id.to_owned(),
+            })
     }
 
     /// All products, by id.
     pub async fn products(&self) -> Result<Vec<Product>, StoreError> {
-        dispatch!(self, products())
+        sql::products::products(&self.db).await
     }
 
     /// Registers a batch (validated; the lot must be new for the product).
     pub async fn create_batch(&self, batch: &NewBatch) -> Result<Batch, StoreError> {
         batch.validate()?;
         self.product(&batch.product_id).await?;
-        dispatch!(self, create_batch(batch))
+        sql::batches::create_batch(&self.db, &self.actor, batch).await
     }
 
     /// One batch.
     pub async fn batch(&self, id: i64) -> Result<Batch, StoreError> {
-        dispatch!(self, batch(id))?.ok_or_else(|| StoreError::NotFound {
-            what: "batch",
-            id: id.to_string(),
-        })
+        sql::batches::batch(&self.db, id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound {
+                what: "batch",
+                id: id.to_string(),
+            })
     }
 
     /// All batches, newest first.
     pub async fn batches(&self) -> Result<Vec<Batch>, StoreError> {
-        dispatch!(self, batches())
+        sql::batches::batches(&self.db).await
     }
 
     /// Moves a batch to `to`; closing voids its codes that were never printed (SPEC §3).
     pub async fn set_batch_state(&self, id: i64, to: BatchState) -> Result<Batch, StoreError> {
-        dispatch!(self, set_batch_state(id, to))
+        sql::batches::set_batch_state(&self.db, &self.actor, id, to).await
     }
 
     /// Code counts of a batch per state.
     pub async fn batch_counts(&self, id: i64) -> Result<Vec<(CodeState, i64)>, StoreError> {
         self.batch(id).await?;
-        dispatch!(self, batch_counts(id))
+        sql::batches::batch_counts(&self.db, id).await
     }
 
     /// Reserves a block of `count` serial counters for `product_id` and issues one code per
@@ -355,7 +338,7 @@ impl Store {
         batch: Option<i64>,
     ) -> Result<Allocation, StoreError> {
         let product = self.issue_target(product_id, count, batch).await?;
-        dispatch!(self, allocate(&product, count, batch))
+        sql::allocation::allocate(&self.db, &self.actor, &product, count, batch).await
     }
 
     /// A batch may receive codes of `product`: same product, not closed.
@@ -388,7 +371,7 @@ impl Store {
     ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
         let codes: Vec<&str> = changes.iter().map(|c| c.code.as_str()).collect();
         let located = self.locator.locate(self, &codes).await?;
-        dispatch!(self, transition(changes, &located, false))
+        sql::codes::transition(&self.db, &self.actor, changes, &located, false).await
     }
 
     /// Applies all changes or none: the first refused change is the error and nothing is
@@ -396,7 +379,8 @@ impl Store {
     pub async fn transition_all(&self, changes: &[Transition]) -> Result<(), StoreError> {
         let codes: Vec<&str> = changes.iter().map(|c| c.code.as_str()).collect();
         let located = self.locator.locate(self, &codes).await?;
-        let results = dispatch!(self, transition(changes, &located, true))?;
+        let results =
+            sql::codes::transition(&self.db, &self.actor, changes, &located, true).await?;
         results.into_iter().find(|r| r.is_err()).unwrap_or(Ok(()))
     }
 
@@ -411,16 +395,18 @@ impl Store {
         if gap < 0 {
             return Err(StoreError::invalid("counter_gap", "must not be negative"));
         }
-        dispatch!(self, skip_counters(gap, why))
+        sql::allocation::skip_counters(&self.db, &self.actor, gap, why).await
     }
 
     /// One code by its text.
     pub async fn code(&self, code: &str) -> Result<CodeRecord, StoreError> {
         let located = self.locator.locate(self, &[code]).await?;
-        dispatch!(self, code(code, located.get(code)))?.ok_or_else(|| StoreError::NotFound {
-            what: "code",
-            id: code.to_owned(),
-        })
+        sql::codes::code(&self.db, code, located.get(code))
+            .await?
+            .ok_or_else(|| StoreError::NotFound {
+                what: "code",
+                id: code.to_owned(),
+            })
     }
 
     /// The product with key `key` in `scheme` and its serial key (hex): what locating a code
@@ -430,7 +416,7 @@ impl Store {
         scheme: Scheme,
         key: &str,
     ) -> Result<Option<(Product, String)>, StoreError> {
-        dispatch!(self, product_key_of(scheme, key))
+        sql::products::product_key_of(&self.db, scheme, key).await
     }
 
     /// Codes of batch `batch` in `state`, in counter order, at most `limit` (QA lists).
@@ -441,12 +427,12 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<CodeRecord>, StoreError> {
         self.batch(batch).await?;
-        dispatch!(self, codes_of_batch(batch, state, limit))
+        sql::codes::codes_of_batch(&self.db, batch, state, limit).await
     }
 
     /// Codes, issued and reserved serials, and the next counter of a product.
     pub async fn issued_counts(&self, product_id: &str) -> Result<IssuedCounts, StoreError> {
-        dispatch!(self, issued_counts(product_id))
+        sql::allocation::issued_counts(&self.db, product_id).await
     }
 
     /// Reserves a block of `size` serial counters for this controller (durable; SPEC §7: a
@@ -457,7 +443,7 @@ impl Store {
             return Err(StoreError::invalid("size", "must be at least 1"));
         }
         let product = self.product(product_id).await?;
-        dispatch!(self, reserve_block(&product, size))
+        sql::allocation::reserve_block(&self.db, &self.actor, &product, size).await
     }
 
     /// Checks what every issue of codes needs: a count within one transaction's limit, a known
@@ -490,17 +476,18 @@ impl Store {
         batch: Option<i64>,
     ) -> Result<Allocation, StoreError> {
         let product = self.issue_target(product_id, count, batch).await?;
-        dispatch!(self, issue_from_block(&product, block_id, count, batch))
+        sql::allocation::issue_from_block(&self.db, &self.actor, &product, block_id, count, batch)
+            .await
     }
 
     /// Events with `seq > after`, at most `limit`, in order.
     pub async fn events(&self, after: i64, limit: i64) -> Result<Vec<Event>, StoreError> {
-        dispatch!(self, events(after, limit))
+        sql::audit::events(&self.db, after, limit).await
     }
 
     /// The chain head: (last seq, its hash).
     pub async fn audit_head(&self) -> Result<(i64, String), StoreError> {
-        dispatch!(self, audit_head())
+        sql::audit::head(&self.db.pool).await
     }
 
     /// Recomputes the hash chain and reports the first bad event, if any.

@@ -10,7 +10,8 @@ use std::pin::Pin;
 use sqlx::error::BoxDynError;
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 
-use super::{Db, Store};
+use super::Store;
+use super::sql::Dialect;
 
 /// (version, description, SQL) per dialect.
 type Embedded = &'static [(i64, &'static str, &'static str)];
@@ -126,68 +127,63 @@ impl MigrationSource<'static> for Source {
     }
 }
 
+/// Counts the tables of an SQLite database when it has no tracemark migration history.
+const SQLITE_FOREIGN_TABLES: &str = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' \
+     AND name NOT LIKE 'sqlite_%' \
+     AND NOT EXISTS (SELECT 1 FROM sqlite_master WHERE name = '_sqlx_migrations')";
+
+/// Counts the tables of a PostgreSQL schema when it has no tracemark migration history.
+const POSTGRES_FOREIGN_TABLES: &str = "SELECT COUNT(*) FROM information_schema.tables \
+     WHERE table_schema = current_schema() \
+     AND NOT EXISTS (SELECT 1 FROM information_schema.tables \
+         WHERE table_schema = current_schema() AND table_name = '_sqlx_migrations')";
+
 /// Refuses databases that hold other applications' tables, then applies pending migrations.
 pub(super) async fn run(store: &Store) -> Result<(), String> {
-    match &store.db {
-        Db::Sqlite(pool) => {
-            check_sqlite(pool).await?;
-            let migrator = Migrator::new(Source(SQLITE))
-                .await
-                .map_err(|e| e.to_string())?;
-            // Two processes opening a new file at once (a test watching a demo it started)
-            // both find a migration pending; each runs in its own transaction, so the one that
-            // loses rolls back and, run again, finds it applied.
-            let mut attempt = 0;
-            loop {
-                match migrator.run(pool).await {
-                    Ok(()) => return Ok(()),
-                    Err(e) if attempt < 5 => {
-                        attempt += 1;
-                        tracing::debug!(error = %e, attempt, "SQLite migration raced; again");
-                        tokio::time::sleep(std::time::Duration::from_millis(20 * attempt)).await;
-                    }
-                    Err(e) => return Err(format!("migration failed: {e}")),
-                }
+    let db = &store.db;
+    let (check, source) = match db.dialect {
+        Dialect::Sqlite => (SQLITE_FOREIGN_TABLES, SQLITE),
+        Dialect::Postgres => (POSTGRES_FOREIGN_TABLES, POSTGRES),
+    };
+    let foreign: i64 = sqlx::query_scalar(check)
+        .fetch_one(&db.pool)
+        .await
+        .map_err(|e| format!("cannot read the database: {e}"))?;
+    if foreign > 0 {
+        return Err(not_ours(foreign));
+    }
+    let migrator = Migrator::new(Source(source))
+        .await
+        .map_err(|e| e.to_string())?;
+    // Two processes opening a new SQLite file at once (a test watching a demo it started)
+    // both find a migration pending; each runs in its own transaction, so the one that loses
+    // rolls back and, run again, finds it applied. (PostgreSQL's migrator takes a lock.)
+    let retries = match db.dialect {
+        Dialect::Sqlite => 5,
+        Dialect::Postgres => 0,
+    };
+    let mut attempt = 0;
+    loop {
+        match migrator.run(&db.pool).await {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt < retries => {
+                attempt += 1;
+                tracing::debug!(error = %e, attempt, "SQLite migration raced; again");
+                tokio::time::sleep(std::time::Duration::from_millis(20 * attempt)).await;
             }
-        }
-        Db::Postgres(pool) => {
-            let foreign: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM information_schema.tables \
-                 WHERE table_schema = current_schema() \
-                 AND NOT EXISTS (SELECT 1 FROM information_schema.tables \
-                     WHERE table_schema = current_schema() AND table_name = '_sqlx_migrations')",
-            )
-            .fetch_one(pool)
-            .await
-            .map_err(|e| format!("cannot read the database: {e}"))?;
-            if foreign > 0 {
-                return Err(not_ours(foreign));
-            }
-            let migrator = Migrator::new(Source(POSTGRES))
-                .await
-                .map_err(|e| e.to_string())?;
-            migrator
-                .run(pool)
-                .await
-                .map_err(|e| format!("migration failed: {e}"))
+            Err(e) => return Err(format!("migration failed: {e}")),
         }
     }
 }
 
-/// Refuses an SQLite database holding other applications' tables. Run on a plain connection
-/// before the pool is opened, because opening the pool switches the file to WAL mode.
-pub(super) async fn check_sqlite<'e, E>(executor: E) -> Result<(), String>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
-{
-    let foreign: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' \
-         AND name NOT LIKE 'sqlite_%' \
-         AND NOT EXISTS (SELECT 1 FROM sqlite_master WHERE name = '_sqlx_migrations')",
-    )
-    .fetch_one(executor)
-    .await
-    .map_err(|e| format!("cannot read the database: {e}"))?;
+/// Refuses an SQLite database holding other applications' tables. Run on a plain native
+/// connection before the pool is opened, because opening the pool switches the file to WAL
+/// mode.
+pub(super) async fn check_sqlite(conn: &mut sqlx::SqliteConnection) -> Result<(), String> {
+    let foreign: i64 = sqlx::query_scalar(SQLITE_FOREIGN_TABLES)
+        .fetch_one(conn)
+        .await
+        .map_err(|e| format!("cannot read the database: {e}"))?;
     if foreign > 0 {
         return Err(not_ours(foreign));
     }

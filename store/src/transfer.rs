@@ -8,9 +8,11 @@
 
 use futures_util::TryStreamExt;
 use serde_json::{Map, Value};
-use sqlx::{Connection, PgConnection, Row, SqliteConnection};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Connection};
 
 use super::StoreError;
+use super::sql::{Dialect, audit, get};
 
 /// Column types: everything in the store is a 64-bit integer or text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,7 +181,7 @@ const TABLES: &[Table] = &[
 /// Refuses to copy when the SQLite side's schema has a table or column [`TABLES`] does not
 /// list (a migration added it and this file was not updated): a backup must never drop data
 /// silently.
-async fn check_schema(conn: &mut SqliteConnection) -> Result<(), StoreError> {
+async fn check_schema(conn: &mut AnyConnection) -> Result<(), StoreError> {
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
          AND name NOT IN ('_sqlx_migrations', 'audit_head') ORDER BY name",
@@ -222,103 +224,130 @@ fn select(table: &Table) -> String {
     )
 }
 
-fn row_to_json<R: Row>(table: &Table, row: &R) -> Result<Value, StoreError>
-where
-    for<'r> Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    usize: sqlx::ColumnIndex<R>,
-{
+fn row_to_json(table: &Table, row: &AnyRow) -> Result<Value, StoreError> {
     let mut object = Map::new();
-    for (i, (column, kind)) in table.columns.iter().enumerate() {
+    for (column, kind) in table.columns {
         let context = format!("read {}.{column}", table.name);
         let value = match kind {
-            Int => row
-                .try_get::<Option<i64>, _>(i)
-                .map_err(StoreError::db(context))?
-                .map_or(Value::Null, Value::from),
-            Text => row
-                .try_get::<Option<String>, _>(i)
-                .map_err(StoreError::db(context))?
-                .map_or(Value::Null, Value::from),
+            Int => get::<Option<i64>>(row, column, &context)?.map_or(Value::Null, Value::from),
+            Text => get::<Option<String>>(row, column, &context)?.map_or(Value::Null, Value::from),
         };
         object.insert((*column).to_owned(), value);
     }
     Ok(Value::Object(object))
 }
 
-fn insert_sqlite(table: &Table) -> String {
+/// The statement inserting a chunk of `table`'s rows, bound as one JSON array, on `target`.
+fn insert(table: &Table, target: Dialect) -> String {
     let columns: Vec<&str> = table.columns.iter().map(|(c, _)| *c).collect();
-    let values: Vec<String> = columns
-        .iter()
-        .map(|c| format!("json_extract(value, '$.{c}')"))
-        .collect();
-    format!(
-        "INSERT INTO {} ({}) SELECT {} FROM json_each($1)",
-        table.name,
-        columns.join(", "),
-        values.join(", ")
-    )
-}
-
-fn insert_postgres(table: &Table) -> String {
-    let columns: Vec<&str> = table.columns.iter().map(|(c, _)| *c).collect();
-    let types: Vec<String> = table
-        .columns
-        .iter()
-        .map(|(c, kind)| format!("{c} {}", if *kind == Int { "bigint" } else { "text" }))
-        .collect();
-    format!(
-        "INSERT INTO {} ({cols}) {}SELECT {cols} FROM json_to_recordset($1::json) AS x({})",
-        table.name,
-        if table.identity {
-            "OVERRIDING SYSTEM VALUE "
-        } else {
-            ""
-        },
-        types.join(", "),
-        cols = columns.join(", "),
-    )
-}
-
-/// Streams `table` from `source` into `target` in chunks of [`CHUNK`] rows with the `insert`
-/// statement; evaluates to the number of rows. (A macro: the two directions differ only in
-/// their connection types.)
-macro_rules! copy_rows {
-    ($source:expr, $target:expr, $table:expr, $insert:expr) => {{
-        let (table, insert) = ($table, $insert);
-        let sql = select(table);
-        let mut rows = sqlx::query(&sql).fetch($source);
-        let mut chunk = Vec::with_capacity(CHUNK);
-        let mut copied = 0u64;
-        loop {
-            let next = rows
-                .try_next()
-                .await
-                .map_err(StoreError::db(format!("read {}", table.name)))?;
-            if let Some(row) = &next {
-                chunk.push(row_to_json(table, row)?);
-            }
-            if chunk.len() == CHUNK || (next.is_none() && !chunk.is_empty()) {
-                copied += chunk.len() as u64;
-                sqlx::query(&insert)
-                    .bind(Value::Array(std::mem::take(&mut chunk)).to_string())
-                    .execute($target)
-                    .await
-                    .map_err(StoreError::db(format!("write {}", table.name)))?;
-            }
-            if next.is_none() {
-                break;
-            }
+    match target {
+        Dialect::Sqlite => {
+            let values: Vec<String> = columns
+                .iter()
+                .map(|c| format!("json_extract(value, '$.{c}')"))
+                .collect();
+            format!(
+                "INSERT INTO {} ({}) SELECT {} FROM json_each($1)",
+                table.name,
+                columns.join(", "),
+                values.join(", ")
+            )
         }
-        copied
-    }};
+        Dialect::Postgres => {
+            let types: Vec<String> = table
+                .columns
+                .iter()
+                .map(|(c, kind)| format!("{c} {}", if *kind == Int { "bigint" } else { "text" }))
+                .collect();
+            format!(
+                "INSERT INTO {} ({cols}) {}SELECT {cols} FROM json_to_recordset($1::json) AS x({})",
+                table.name,
+                if table.identity {
+                    "OVERRIDING SYSTEM VALUE "
+                } else {
+                    ""
+                },
+                types.join(", "),
+                cols = columns.join(", "),
+            )
+        }
+    }
+}
+
+/// Streams `table` from `source` into `target` in chunks of [`CHUNK`] rows; returns the number
+/// of rows.
+async fn copy_table(
+    source: &mut AnyConnection,
+    target: &mut AnyConnection,
+    table: &Table,
+    dialect: Dialect,
+) -> Result<u64, StoreError> {
+    let insert = insert(table, dialect);
+    let select = select(table);
+    let mut rows = sqlx::query(&select).fetch(source);
+    let mut chunk = Vec::with_capacity(CHUNK);
+    let mut copied = 0u64;
+    loop {
+        let next = rows
+            .try_next()
+            .await
+            .map_err(StoreError::db(format!("read {}", table.name)))?;
+        if let Some(row) = &next {
+            chunk.push(row_to_json(table, row)?);
+        }
+        if chunk.len() == CHUNK || (next.is_none() && !chunk.is_empty()) {
+            copied += chunk.len() as u64;
+            sqlx::query(&insert)
+                .bind(Value::Array(std::mem::take(&mut chunk)).to_string())
+                .execute(&mut *target)
+                .await
+                .map_err(StoreError::db(format!("write {}", table.name)))?;
+        }
+        if next.is_none() {
+            break;
+        }
+    }
+    Ok(copied)
+}
+
+/// Copies every table and the chain head from `source` into `target` (a freshly migrated,
+/// empty store on `dialect`, inside the caller's transaction). Returns the rows copied.
+async fn copy_store(
+    source: &mut AnyConnection,
+    target: &mut AnyConnection,
+    dialect: Dialect,
+) -> Result<u64, StoreError> {
+    let mut copied = 0;
+    for table in TABLES {
+        copied += copy_table(source, target, table, dialect).await?;
+        if table.identity && dialect == Dialect::Postgres {
+            // The next generated id continues after the copied ones.
+            let reset = format!(
+                "SELECT setval(pg_get_serial_sequence('{0}', 'id'), \
+                 COALESCE((SELECT MAX(id) FROM {0}), 0) + 1, false)",
+                table.name
+            );
+            sqlx::query(&reset)
+                .execute(&mut *target)
+                .await
+                .map_err(StoreError::db(format!("reset the ids of {}", table.name)))?;
+        }
+    }
+    let (seq, hash) = audit::head(&mut *source).await?;
+    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+        .bind(seq)
+        .bind(&hash)
+        .execute(&mut *target)
+        .await
+        .map_err(StoreError::db("write the audit head"))?;
+    Ok(copied)
 }
 
 /// Copies every table of the PostgreSQL store at `source` into the freshly migrated, empty
 /// SQLite store at `target`, reading one consistent snapshot. Returns the rows copied.
 pub(super) async fn postgres_to_sqlite(
-    source: &mut PgConnection,
-    target: &mut SqliteConnection,
+    source: &mut AnyConnection,
+    target: &mut AnyConnection,
 ) -> Result<u64, StoreError> {
     check_schema(target).await?;
     let mut snapshot = source
@@ -334,16 +363,7 @@ pub(super) async fn postgres_to_sqlite(
         .begin()
         .await
         .map_err(StoreError::db("begin writing the backup"))?;
-    let mut copied = 0;
-    for table in TABLES {
-        copied += copy_rows!(&mut *snapshot, &mut *tx, table, insert_sqlite(table));
-    }
-    let (seq, hash): (i64, String) =
-        sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
-            .fetch_one(&mut *snapshot)
-            .await
-            .map_err(StoreError::db("read the audit head"))?;
-    set_head_sqlite(&mut tx, seq, &hash).await?;
+    let copied = copy_store(&mut snapshot, &mut tx, Dialect::Sqlite).await?;
     tx.commit()
         .await
         .map_err(StoreError::db("commit the backup"))?;
@@ -354,58 +374,18 @@ pub(super) async fn postgres_to_sqlite(
     Ok(copied)
 }
 
-async fn set_head_sqlite(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    seq: i64,
-    hash: &str,
-) -> Result<(), StoreError> {
-    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-        .bind(seq)
-        .bind(hash)
-        .execute(&mut **tx)
-        .await
-        .map_err(StoreError::db("write the audit head"))?;
-    Ok(())
-}
-
 /// Copies every table of the SQLite store at `source` into the freshly migrated, empty
 /// PostgreSQL store at `target`, in one transaction. Returns the rows copied.
 pub(super) async fn sqlite_to_postgres(
-    source: &mut SqliteConnection,
-    target: &mut PgConnection,
+    source: &mut AnyConnection,
+    target: &mut AnyConnection,
 ) -> Result<u64, StoreError> {
     check_schema(source).await?;
     let mut tx = target
         .begin()
         .await
         .map_err(StoreError::db("begin the restore"))?;
-    let mut copied = 0;
-    for table in TABLES {
-        copied += copy_rows!(&mut *source, &mut *tx, table, insert_postgres(table));
-        if table.identity {
-            // The next generated id continues after the copied ones.
-            let reset = format!(
-                "SELECT setval(pg_get_serial_sequence('{0}', 'id'), \
-                 COALESCE((SELECT MAX(id) FROM {0}), 0) + 1, false)",
-                table.name
-            );
-            sqlx::query(&reset)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::db(format!("reset the ids of {}", table.name)))?;
-        }
-    }
-    let (seq, hash): (i64, String) =
-        sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
-            .fetch_one(&mut *source)
-            .await
-            .map_err(StoreError::db("read the audit head"))?;
-    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-        .bind(seq)
-        .bind(&hash)
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::db("write the audit head"))?;
+    let copied = copy_store(source, &mut tx, Dialect::Postgres).await?;
     tx.commit()
         .await
         .map_err(StoreError::db("commit the restore"))?;
@@ -427,12 +407,12 @@ mod tests {
             "SELECT product_id, counter, code, batch_id, block_id, state, reason, last_event \
              FROM codes ORDER BY product_id, counter"
         );
-        assert!(insert_sqlite(codes).contains("json_extract(value, '$.last_event')"));
+        assert!(insert(codes, Dialect::Sqlite).contains("json_extract(value, '$.last_event')"));
         let blocks = TABLES
             .iter()
             .find(|t| t.name == "serial_blocks")
             .expect("serial_blocks table");
-        assert!(insert_postgres(blocks).contains("OVERRIDING SYSTEM VALUE"));
-        assert!(insert_postgres(blocks).contains("issued_end bigint"));
+        assert!(insert(blocks, Dialect::Postgres).contains("OVERRIDING SYSTEM VALUE"));
+        assert!(insert(blocks, Dialect::Postgres).contains("issued_end bigint"));
     }
 }

@@ -37,7 +37,7 @@ impl WriterHandle {
         self.tx
             .send(Request { change, reply })
             .await
-            .map_err(|_| StoreError::Failed("the store writer has stopped".to_owned()))?;
+            .map_err(|_| StoreError::WriterStopped)?;
         Ok(Committed(answer))
     }
 }
@@ -53,13 +53,9 @@ impl std::future::Future for Committed {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Self::Output> {
-        std::pin::Pin::new(&mut self.0).poll(cx).map(|answer| {
-            answer.unwrap_or_else(|_| {
-                Err(StoreError::Failed(
-                    "the store writer stopped before answering".to_owned(),
-                ))
-            })
-        })
+        std::pin::Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|answer| answer.unwrap_or(Err(StoreError::WriterNoAnswer)))
     }
 }
 
@@ -88,11 +84,47 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Request>, max_group: usize) {
             }
             Err(err) => {
                 tracing::error!(error = %err, changes = group.len(), "group commit failed");
-                let message = format!("group commit of {} changes failed: {err}", group.len());
+                let changes = group.len();
+                let source = std::sync::Arc::new(err);
                 for request in group.drain(..) {
-                    let _ = request.reply.send(Err(StoreError::Failed(message.clone())));
+                    let _ = request.reply.send(Err(StoreError::GroupFailed {
+                        changes,
+                        source: source.clone(),
+                    }));
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Actor, CodeState};
+
+    #[tokio::test]
+    async fn a_stopped_writer_says_so() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("w.db").display());
+        let actor = Actor {
+            user: "test".into(),
+            device: "test".into(),
+        };
+        let store = Store::open(&url, actor).await.expect("open");
+        let (handle, task) = create_writer(store.clone(), 10);
+        task.abort();
+        let _ = task.await;
+        let refused = handle
+            .transition(Transition::to("x", CodeState::Sent))
+            .await;
+        assert!(
+            matches!(refused, Err(StoreError::WriterStopped)),
+            "{refused:?}"
+        );
+        assert_eq!(
+            StoreError::WriterStopped.to_string(),
+            "the store writer has stopped"
+        );
+        store.close().await;
     }
 }

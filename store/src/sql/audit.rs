@@ -1,0 +1,150 @@
+//! The audit chain's SQL: every writing transaction starts by advancing the chain head
+//! ([`begin`]) and ends by appending its event ([`finish`]); and the reads `audit verify` makes.
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, Transaction};
+
+use super::{Db, get};
+use crate::audit::{Checkpoint, Event};
+use crate::{Actor, StoreError, now};
+
+/// The chain head taken at the start of a writing transaction.
+#[derive(Debug)]
+pub(crate) struct Head {
+    /// The sequence number of the event this transaction appends.
+    pub(crate) seq: i64,
+    /// The hash of the event before it.
+    pub(crate) prev_hash: String,
+}
+
+/// Starts a writing transaction by advancing the chain head: this takes the write lock first
+/// (SQLite: no lock upgrade that could fail busy; PostgreSQL: the head's row lock orders
+/// appends from every controller).
+pub(crate) async fn begin(db: &Db) -> Result<(Transaction<'static, Any>, Head), StoreError> {
+    let mut tx = db
+        .pool
+        .begin()
+        .await
+        .map_err(StoreError::db("begin a transaction"))?;
+    let row = sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(StoreError::db("advance the audit chain head"))?;
+    let head = Head {
+        seq: get(&row, "seq", "read the audit head")?,
+        prev_hash: get(&row, "hash", "read the audit head")?,
+    };
+    Ok((tx, head))
+}
+
+/// Appends the transaction's event and moves the head's hash to it, then commits.
+pub(crate) async fn finish(
+    mut tx: Transaction<'static, Any>,
+    actor: &Actor,
+    head: Head,
+    kind: &str,
+    subject: &str,
+    detail: serde_json::Value,
+) -> Result<(), StoreError> {
+    let mut event = Event {
+        seq: head.seq,
+        at: now(),
+        user: actor.user.clone(),
+        device: actor.device.clone(),
+        kind: kind.to_owned(),
+        subject: subject.to_owned(),
+        detail: detail.to_string(),
+        prev_hash: head.prev_hash,
+        hash: String::new(),
+    };
+    event.hash = event.expected_hash();
+    sqlx::query(
+        "INSERT INTO events (seq, at, actor_user, actor_device, kind, subject, detail, \
+         prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(event.seq)
+    .bind(&event.at)
+    .bind(&event.user)
+    .bind(&event.device)
+    .bind(&event.kind)
+    .bind(&event.subject)
+    .bind(&event.detail)
+    .bind(&event.prev_hash)
+    .bind(&event.hash)
+    .execute(&mut *tx)
+    .await
+    .map_err(StoreError::db(format!("append event {}", event.seq)))?;
+    sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
+        .bind(&event.hash)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::db("move the audit chain head"))?;
+    tx.commit()
+        .await
+        .map_err(StoreError::db(format!("commit {kind}")))?;
+    tracing::debug!(seq = event.seq, kind, subject, "event appended");
+    Ok(())
+}
+
+/// The chain head: (last seq, its hash). Takes any connection, so a copy of a whole store
+/// (`transfer`) reads the head inside its snapshot.
+pub(crate) async fn head<'e, E>(executor: E) -> Result<(i64, String), StoreError>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
+    let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+        .fetch_one(executor)
+        .await
+        .map_err(StoreError::db("read the audit chain head"))?;
+    Ok((
+        get(&row, "seq", "read the audit chain head")?,
+        get(&row, "hash", "read the audit chain head")?,
+    ))
+}
+
+/// Events with `seq > after`, at most `limit`, in order.
+pub(crate) async fn events(db: &Db, after: i64, limit: i64) -> Result<Vec<Event>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT seq, at, actor_user, actor_device, kind, subject, detail, prev_hash, hash \
+         FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await
+    .map_err(StoreError::db(format!("read events after {after}")))?;
+    rows.iter().map(event_from_row).collect()
+}
+
+fn event_from_row(row: &AnyRow) -> Result<Event, StoreError> {
+    const WHAT: &str = "read an event";
+    Ok(Event {
+        seq: get(row, "seq", WHAT)?,
+        at: get(row, "at", WHAT)?,
+        user: get(row, "actor_user", WHAT)?,
+        device: get(row, "actor_device", WHAT)?,
+        kind: get(row, "kind", WHAT)?,
+        subject: get(row, "subject", WHAT)?,
+        detail: get(row, "detail", WHAT)?,
+        prev_hash: get(row, "prev_hash", WHAT)?,
+        hash: get(row, "hash", WHAT)?,
+    })
+}
+
+/// The newest checkpoint, if any events were ever purged.
+pub(crate) async fn latest_checkpoint(db: &Db) -> Result<Option<Checkpoint>, StoreError> {
+    const WHAT: &str = "read the latest audit checkpoint";
+    let row = sqlx::query(
+        "SELECT through_seq, hash, purged_before FROM audit_checkpoints \
+         ORDER BY through_seq DESC LIMIT 1",
+    )
+    .fetch_optional(&db.pool)
+    .await
+    .map_err(StoreError::db(WHAT))?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some(Checkpoint {
+        through_seq: get(&row, "through_seq", WHAT)?,
+        hash: get(&row, "hash", WHAT)?,
+        purged_before: get(&row, "purged_before", WHAT)?,
+    }))
+}

@@ -1,0 +1,172 @@
+//! Batches: registering them, their state (SPEC §3) and their codes' counts.
+
+use serde_json::json;
+use sqlx::any::AnyRow;
+
+use super::audit::{begin, finish};
+use super::{Db, get};
+use crate::{Actor, Batch, BatchState, CodeState, NewBatch, StoreError, now};
+
+const BATCH_COLUMNS: &str = "id, product_id, lot, quantity, production_date, expiry_date, line, \
+    state, created_at, closed_at";
+
+fn batch_from_row(row: &AnyRow) -> Result<Batch, StoreError> {
+    const WHAT: &str = "read a batch";
+    Ok(Batch {
+        id: get(row, "id", WHAT)?,
+        product_id: get(row, "product_id", WHAT)?,
+        lot: get(row, "lot", WHAT)?,
+        quantity: get(row, "quantity", WHAT)?,
+        production_date: get(row, "production_date", WHAT)?,
+        expiry_date: get(row, "expiry_date", WHAT)?,
+        line: get(row, "line", WHAT)?,
+        state: get::<String>(row, "state", WHAT)?.parse()?,
+        created_at: get(row, "created_at", WHAT)?,
+        closed_at: get(row, "closed_at", WHAT)?,
+    })
+}
+
+pub(crate) async fn create_batch(
+    db: &Db,
+    actor: &Actor,
+    b: &NewBatch,
+) -> Result<Batch, StoreError> {
+    let (mut tx, head) = begin(db).await?;
+    let existing: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM batches WHERE product_id = $1 AND lot = $2")
+            .bind(&b.product_id)
+            .bind(&b.lot)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(StoreError::db("look for an existing batch"))?;
+    if let Some(id) = existing {
+        return Err(StoreError::invalid(
+            "lot",
+            format!(
+                "lot {} of product {} already exists (batch {id})",
+                b.lot, b.product_id
+            ),
+        ));
+    }
+    let row = sqlx::query(&format!(
+        "INSERT INTO batches (product_id, lot, quantity, production_date, expiry_date, line, \
+         state, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {BATCH_COLUMNS}"
+    ))
+    .bind(&b.product_id)
+    .bind(&b.lot)
+    .bind(b.quantity)
+    .bind(&b.production_date)
+    .bind(&b.expiry_date)
+    .bind(&b.line)
+    .bind(BatchState::Created.as_str())
+    .bind(now())
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(StoreError::db(format!("insert batch {}", b.lot)))?;
+    let batch = batch_from_row(&row)?;
+    let detail = serde_json::to_value(&batch).unwrap_or_default();
+    let subject = format!("batch:{}", batch.id);
+    finish(tx, actor, head, "batch.create", &subject, detail).await?;
+    Ok(batch)
+}
+
+pub(crate) async fn batch(db: &Db, id: i64) -> Result<Option<Batch>, StoreError> {
+    let row = sqlx::query(&format!(
+        "SELECT {BATCH_COLUMNS} FROM batches WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&db.pool)
+    .await
+    .map_err(StoreError::db(format!("read batch {id}")))?;
+    row.as_ref().map(batch_from_row).transpose()
+}
+
+pub(crate) async fn batches(db: &Db) -> Result<Vec<Batch>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {BATCH_COLUMNS} FROM batches ORDER BY id DESC"
+    ))
+    .fetch_all(&db.pool)
+    .await
+    .map_err(StoreError::db("list batches"))?;
+    rows.iter().map(batch_from_row).collect()
+}
+
+/// Moves a batch to `to`; closing voids its codes that were never printed (SPEC §3).
+pub(crate) async fn set_batch_state(
+    db: &Db,
+    actor: &Actor,
+    id: i64,
+    to: BatchState,
+) -> Result<Batch, StoreError> {
+    let (mut tx, head) = begin(db).await?;
+    let row = sqlx::query(&format!(
+        "SELECT {BATCH_COLUMNS} FROM batches WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(StoreError::db(format!("read batch {id}")))?;
+    let Some(row) = row else {
+        return Err(StoreError::NotFound {
+            what: "batch",
+            id: id.to_string(),
+        });
+    };
+    let from = batch_from_row(&row)?.state;
+    if !from.can_become(to) {
+        return Err(StoreError::invalid(
+            "state",
+            format!("batch {id} cannot go from {from} to {to}"),
+        ));
+    }
+    let closed_at = (to == BatchState::Closed).then(now);
+    sqlx::query("UPDATE batches SET state = $1, closed_at = $2 WHERE id = $3")
+        .bind(to.as_str())
+        .bind(&closed_at)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::db(format!("update batch {id}")))?;
+    let mut voided = 0;
+    if to == BatchState::Closed {
+        // SPEC §3: codes never printed are voided when the batch closes.
+        voided = sqlx::query(
+            "UPDATE codes SET state = 'voided', last_event = $1 \
+             WHERE batch_id = $2 AND state IN ('reserved', 'sent')",
+        )
+        .bind(head.seq)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::db(format!(
+            "void the unprinted codes of batch {id}"
+        )))?
+        .rows_affected();
+    }
+    let detail = json!({ "from": from.as_str(), "to": to.as_str(), "voided": voided });
+    let subject = format!("batch:{id}");
+    finish(tx, actor, head, "batch.state", &subject, detail).await?;
+    batch(db, id).await?.ok_or_else(|| StoreError::NotFound {
+        what: "batch",
+        id: id.to_string(),
+    })
+}
+
+/// Code counts of a batch per state.
+pub(crate) async fn batch_counts(db: &Db, id: i64) -> Result<Vec<(CodeState, i64)>, StoreError> {
+    const WHAT: &str = "count the codes of a batch";
+    let rows =
+        sqlx::query("SELECT state, COUNT(*) AS n FROM codes WHERE batch_id = $1 GROUP BY state")
+            .bind(id)
+            .fetch_all(&db.pool)
+            .await
+            .map_err(StoreError::db(format!("count the codes of batch {id}")))?;
+    rows.iter()
+        .map(|row| {
+            Ok((
+                get::<String>(row, "state", WHAT)?.parse()?,
+                get(row, "n", WHAT)?,
+            ))
+        })
+        .collect()
+}

@@ -1,0 +1,320 @@
+//! Codes: their state changes (SPEC §3; the hot path, through the group-commit writer), the
+//! reads decisions rest on, and looking codes up.
+//!
+//! Rows are found by primary key `(product_id, counter)` after decrypting the serial
+//! (`crate::locate`): there is no index on the code text.
+
+use std::collections::HashMap;
+
+use serde_json::json;
+use sqlx::any::AnyRow;
+
+use super::audit::{begin, finish};
+use super::{Db, get};
+use crate::locate::Location;
+use crate::{Actor, CodeRecord, CodeState, Grade, RejectReason, Scheme, StoreError, Transition};
+
+/// A code's state as the changes of one call move it: the state and the reject reason it keeps.
+type Current = (CodeState, Option<RejectReason>);
+
+/// Applies `changes` (their rows found in `located`) in one transaction with one event; see
+/// `Store::transition`. With `all_or_nothing`, one refused change writes nothing.
+pub(crate) async fn transition(
+    db: &Db,
+    actor: &Actor,
+    changes: &[Transition],
+    located: &HashMap<&str, Location>,
+    all_or_nothing: bool,
+) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+    let (mut tx, head) = begin(db).await?;
+    // Rows by primary key, per product.
+    let mut by_product: HashMap<&str, Vec<i64>> = HashMap::new();
+    for (product, counter) in located.values() {
+        by_product
+            .entry(product.as_str())
+            .or_default()
+            .push(*counter);
+    }
+    let mut states: HashMap<String, Current> = HashMap::new();
+    for (product, counters) in &by_product {
+        const WHAT: &str = "read code states";
+        let rows = sqlx::query(&format!(
+            "SELECT code, state FROM codes WHERE product_id = $1 AND {}",
+            db.dialect.counter_in_json(2)
+        ))
+        .bind(product)
+        .bind(serde_json::to_string(counters).unwrap_or_default())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(StoreError::db(WHAT))?;
+        for row in &rows {
+            let code: String = get(row, "code", WHAT)?;
+            // Only the very text asked for: a forged serial that decrypts to a real counter
+            // names another code, which is not taken for it.
+            if located.contains_key(code.as_str()) {
+                let state = get::<String>(row, "state", WHAT)?.parse()?;
+                states.insert(code, (state, None));
+            }
+        }
+    }
+    let mut results = Vec::with_capacity(changes.len());
+    let mut applied = Vec::new();
+    for change in changes {
+        let result = check(change, &mut states);
+        if result.is_ok() {
+            applied.push(change);
+        }
+        results.push(result);
+    }
+    if applied.is_empty() || (all_or_nothing && applied.len() < changes.len()) {
+        // Nothing valid: roll back, the chain head stays where it was.
+        return Ok(results);
+    }
+    // One UPDATE per final (state, reason): codes changed twice in the group get their last
+    // state.
+    let mut groups: HashMap<Current, Vec<&str>> = HashMap::new();
+    for change in &applied {
+        if let Some(last) = states.get(change.code.as_str()) {
+            groups.entry(*last).or_default().push(change.code.as_str());
+        }
+    }
+    for ((state, reason), mut codes) in groups {
+        codes.sort_unstable();
+        codes.dedup();
+        let mut rows: HashMap<&str, Vec<i64>> = HashMap::new();
+        for code in &codes {
+            if let Some((product, counter)) = located.get(code) {
+                rows.entry(product.as_str()).or_default().push(*counter);
+            }
+        }
+        let mut updated = 0;
+        for (product, counters) in rows {
+            updated += sqlx::query(&format!(
+                "UPDATE codes SET state = $1, reason = $2, last_event = $3 \
+                 WHERE product_id = $4 AND {}",
+                db.dialect.counter_in_json(5)
+            ))
+            .bind(state.as_str())
+            .bind(reason.map(RejectReason::as_str))
+            .bind(head.seq)
+            .bind(product)
+            .bind(serde_json::to_string(&counters).unwrap_or_default())
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db(format!(
+                "set {} codes to {state}",
+                codes.len()
+            )))?
+            .rows_affected();
+        }
+        if updated != codes.len() as u64 {
+            return Err(StoreError::corrupt(format!(
+                "{} of {} codes changed while setting them to {state}",
+                codes.len() as u64 - updated,
+                codes.len()
+            )));
+        }
+    }
+    // The reads the decisions were made on, one row per code (the latest wins).
+    for change in &applied {
+        let (Some(read), Some((product, counter))) =
+            (&change.read, located.get(change.code.as_str()))
+        else {
+            continue;
+        };
+        sqlx::query(
+            "INSERT INTO code_reads (product_id, counter, grade, data, event) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (product_id, counter) DO UPDATE \
+             SET grade = excluded.grade, data = excluded.data, event = excluded.event",
+        )
+        .bind(product)
+        .bind(counter)
+        .bind(read.grade.map(Grade::as_str))
+        .bind(&read.data)
+        .bind(head.seq)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::db(format!(
+            "record the read of {}",
+            change.code
+        )))?;
+    }
+    let detail = transition_detail(&applied);
+    finish(tx, actor, head, "codes.transition", "codes", detail).await?;
+    Ok(results)
+}
+
+/// The `codes.transition` event's detail. Its bytes are hashed into the chain: keep the keys
+/// and their order.
+fn transition_detail(applied: &[&Transition]) -> serde_json::Value {
+    // Runs of consecutive changes with the same target, in order: compact for the hot path
+    // (one run per group) and still exact when a code changes twice in a group.
+    let mut runs: Vec<(CodeState, Option<RejectReason>, Vec<&str>)> = Vec::new();
+    for c in applied {
+        match runs.last_mut() {
+            Some((to, reason, codes)) if *to == c.to && *reason == c.reason => {
+                codes.push(c.code.as_str())
+            }
+            _ => runs.push((c.to, c.reason, vec![c.code.as_str()])),
+        }
+    }
+    let runs: Vec<serde_json::Value> = runs
+        .into_iter()
+        .map(|(to, reason, codes)| json!({ "to": to.as_str(), "reason": reason, "codes": codes }))
+        .collect();
+    let mut detail = json!({ "count": applied.len(), "changes": runs });
+    // The reads go into the chained event too, so a changed read is a broken chain and a later
+    // read (a release's re-scan) does not erase the one before.
+    let reads: Vec<serde_json::Value> = applied
+        .iter()
+        .filter_map(|c| {
+            c.read
+                .as_ref()
+                .map(|r| json!({ "code": c.code, "grade": r.grade, "data": r.data }))
+        })
+        .collect();
+    if !reads.is_empty() {
+        detail["reads"] = reads.into();
+    }
+    detail
+}
+
+/// Checks one change against the code's current state (moved by the changes before it).
+fn check(change: &Transition, states: &mut HashMap<String, Current>) -> Result<(), StoreError> {
+    match (&change.reason, change.to) {
+        (None, CodeState::Rejected) => {
+            return Err(StoreError::invalid(
+                "reason",
+                "a rejected code needs a reason",
+            ));
+        }
+        (Some(_), to) if to != CodeState::Rejected => {
+            return Err(StoreError::invalid(
+                "reason",
+                "only rejected codes have a reason",
+            ));
+        }
+        _ => {}
+    }
+    let Some(current) = states.get_mut(change.code.as_str()) else {
+        return Err(StoreError::NotFound {
+            what: "code",
+            id: change.code.clone(),
+        });
+    };
+    if !current.0.can_become(change.to) {
+        return Err(StoreError::Transition {
+            code: change.code.clone(),
+            from: current.0,
+            to: change.to,
+        });
+    }
+    // Keep a reject reason through destroyed/released: it is why QA acted.
+    let reason = change.reason.or(current.1);
+    *current = (change.to, reason);
+    Ok(())
+}
+
+/// A code row with its read, as `code` and `codes_of_batch` select it.
+const CODE_WITH_READ: &str = "SELECT c.product_id AS product_id, c.counter AS counter, \
+    c.code AS code, c.batch_id AS batch_id, c.state AS state, c.reason AS reason, \
+    r.grade AS grade, r.data AS data \
+    FROM codes c LEFT JOIN code_reads r ON r.product_id = c.product_id AND r.counter = c.counter";
+
+/// One code by its text, at its `location` (`None`: it cannot be one of this store's).
+pub(crate) async fn code(
+    db: &Db,
+    code: &str,
+    location: Option<&Location>,
+) -> Result<Option<CodeRecord>, StoreError> {
+    let Some((product, counter)) = location else {
+        return Ok(None);
+    };
+    let row = sqlx::query(&format!(
+        "{CODE_WITH_READ} WHERE c.product_id = $1 AND c.counter = $2"
+    ))
+    .bind(product)
+    .bind(counter)
+    .fetch_optional(&db.pool)
+    .await
+    .map_err(StoreError::db(format!("read code {code}")))?;
+    let Some(row) = row else { return Ok(None) };
+    // The row of that counter holds exactly this text, or this text is no code here.
+    if get::<String>(&row, "code", "read a code")? != code {
+        return Ok(None);
+    }
+    code_record(&row).map(Some)
+}
+
+/// Codes of a batch in `state`, in counter order, at most `limit`.
+pub(crate) async fn codes_of_batch(
+    db: &Db,
+    batch: i64,
+    state: CodeState,
+    limit: i64,
+) -> Result<Vec<CodeRecord>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "{CODE_WITH_READ} WHERE c.batch_id = $1 AND c.state = $2 ORDER BY c.counter LIMIT $3"
+    ))
+    .bind(batch)
+    .bind(state.as_str())
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await
+    .map_err(StoreError::db(format!(
+        "list the {state} codes of batch {batch}"
+    )))?;
+    rows.iter().map(code_record).collect()
+}
+
+/// A row of [`CODE_WITH_READ`] as a record.
+fn code_record(row: &AnyRow) -> Result<CodeRecord, StoreError> {
+    const WHAT: &str = "read a code";
+    let code: String = get(row, "code", WHAT)?;
+    // The serial as the code's scheme defines it (tracemark_codes::scheme).
+    let serial = Scheme::parts_of(&code)
+        .map(|parts| parts.serial)
+        .unwrap_or_default();
+    let reason = get::<Option<String>>(row, "reason", WHAT)?
+        .map(|r| {
+            r.parse()
+                .map_err(|e| StoreError::corrupt(format!("code {code}: {e}")))
+        })
+        .transpose()?;
+    let grade: Option<String> = get(row, "grade", WHAT)?;
+    Ok(CodeRecord {
+        product_id: get(row, "product_id", WHAT)?,
+        counter: get(row, "counter", WHAT)?,
+        serial,
+        batch_id: get(row, "batch_id", WHAT)?,
+        state: get::<String>(row, "state", WHAT)?.parse()?,
+        reason,
+        grade: grade.as_deref().and_then(Grade::parse),
+        data: get(row, "data", WHAT)?,
+        code,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::CodeRead;
+
+    /// The detail is hashed into the chain: its bytes (keys in insertion order, serde_json's
+    /// `preserve_order`) must not change with the code around it.
+    #[test]
+    fn transition_detail_bytes_are_stable() {
+        let sent = Transition::to("(01)09506000134352(21)1", CodeState::Sent);
+        let mut rejected = Transition::to("(01)09506000134352(21)2", CodeState::Rejected);
+        rejected.reason = Some(RejectReason::LowGrade);
+        rejected.read = Some(CodeRead {
+            grade: Some(Grade::D),
+            data: Some("0109506000134352212".into()),
+        });
+        let detail = transition_detail(&[&sent, &rejected]);
+        assert_eq!(
+            detail.to_string(),
+            r#"{"count":2,"changes":[{"to":"sent","reason":null,"codes":["(01)09506000134352(21)1"]},{"to":"rejected","reason":"low_grade","codes":["(01)09506000134352(21)2"]}],"reads":[{"code":"(01)09506000134352(21)2","grade":"D","data":"0109506000134352212"}]}"#
+        );
+    }
+}

@@ -1,0 +1,153 @@
+//! The store's SQL, one module per aggregate, each statement written once for both databases.
+//!
+//! Statements run through sqlx's `Any` driver: the schema holds only 64-bit integers and text,
+//! which `Any` carries unchanged, and both SQLite and PostgreSQL accept `$1` parameters. The
+//! few places where the dialects differ (expanding a JSON array into a set) ask [`Dialect`] at
+//! run time. Columns are read by name, so a statement's column order is free to change.
+
+pub(crate) mod allocation;
+pub(crate) mod audit;
+pub(crate) mod batches;
+pub(crate) mod codes;
+pub(crate) mod products;
+pub(crate) mod purge;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{Any, AnyPool, ConnectOptions, Executor, Row};
+
+use crate::StoreError;
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// A store's connection pool and its dialect.
+#[derive(Debug, Clone)]
+pub(crate) struct Db {
+    pub(crate) pool: AnyPool,
+    pub(crate) dialect: Dialect,
+}
+
+/// Set on every SQLite connection (what `SqliteConnectOptions` would set; `Any` connects from
+/// a URL, which cannot carry them). The busy timeout comes first so the others wait for locks.
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 60000; \
+    PRAGMA journal_mode = WAL; \
+    PRAGMA synchronous = FULL; \
+    PRAGMA foreign_keys = ON; \
+    PRAGMA cache_size = -65536;";
+// synchronous = FULL: durable when acknowledged, a committed code survives power loss, not
+// only kill -9. cache_size: 64 MiB per connection keeps a line's pages hot (docs/performance.md).
+
+/// Connects to the SQLite store described by `options` (creating the file if missing).
+pub(crate) async fn open_sqlite(options: SqliteConnectOptions) -> Result<Db, sqlx::Error> {
+    sqlx::any::install_default_drivers();
+    let url = options.create_if_missing(true).to_url_lossy();
+    let pool = AnyPoolOptions::new()
+        .max_connections(4)
+        .after_connect(|conn, _| {
+            Box::pin(async move { conn.execute(SQLITE_PRAGMAS).await.map(|_| ()) })
+        })
+        .connect_with(AnyConnectOptions::from_url(&url)?)
+        .await?;
+    Ok(Db {
+        pool,
+        dialect: Dialect::Sqlite,
+    })
+}
+
+/// Connects to the PostgreSQL store at `url`.
+pub(crate) async fn open_postgres(url: &str) -> Result<Db, sqlx::Error> {
+    sqlx::any::install_default_drivers();
+    let pool = AnyPoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(Duration::from_secs(30))
+        .connect_with(AnyConnectOptions::from_str(url)?)
+        .await?;
+    Ok(Db {
+        pool,
+        dialect: Dialect::Postgres,
+    })
+}
+
+/// A plain connection (no pool, no pragmas) to the database at `url`: for copying a whole
+/// store between files and databases (`transfer`).
+pub(crate) async fn connect(url: &str) -> Result<sqlx::AnyConnection, sqlx::Error> {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    sqlx::AnyConnection::connect(url).await
+}
+
+/// Column `name` of `row`; a failure names what was being read. (The context is built only on
+/// failure: the hot path reads tens of thousands of rows per group.)
+pub(crate) fn get<'r, T>(row: &'r AnyRow, name: &str, what: &str) -> Result<T, StoreError>
+where
+    T: sqlx::Decode<'r, Any> + sqlx::Type<Any>,
+{
+    row.try_get(name).map_err(|source| StoreError::Database {
+        context: what.to_owned(),
+        source,
+    })
+}
+
+impl Dialect {
+    /// SQL testing `counter` against the integers of a JSON array bound at parameter `n`, in a
+    /// form each planner answers with the primary key (PostgreSQL: `= ANY` of an array, which
+    /// never turns into a hash join over the whole table).
+    pub(crate) fn counter_in_json(self, n: u32) -> String {
+        match self {
+            Dialect::Postgres => {
+                format!("counter = ANY(ARRAY(SELECT json_array_elements_text(${n}::json)::bigint))")
+            }
+            Dialect::Sqlite => format!("counter IN (SELECT value FROM json_each(${n}))"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `Any` connects from a URL, so the settings come from `after_connect`: check that every
+    /// pooled connection has them.
+    #[tokio::test]
+    async fn sqlite_connections_get_the_store_settings() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("s.db").display());
+        let options = SqliteConnectOptions::from_str(&url).expect("options");
+        let db = open_sqlite(options).await.expect("open");
+        let mut conns = Vec::new();
+        for _ in 0..2 {
+            let mut conn = db.pool.acquire().await.expect("acquire");
+            let mut settings = Vec::new();
+            for pragma in [
+                "journal_mode",
+                "synchronous",
+                "foreign_keys",
+                "cache_size",
+                "busy_timeout",
+            ] {
+                let row = sqlx::query(&format!("PRAGMA {pragma}"))
+                    .fetch_one(&mut *conn)
+                    .await
+                    .expect("pragma");
+                let value = match row.try_get::<String, _>(0) {
+                    Ok(text) => text,
+                    Err(_) => row.try_get::<i64, _>(0).expect("value").to_string(),
+                };
+                settings.push(value);
+            }
+            // synchronous 2 = FULL.
+            assert_eq!(settings, ["wal", "2", "1", "-65536", "60000"]);
+            conns.push(conn);
+        }
+        drop(conns);
+        db.pool.close().await;
+    }
+}
