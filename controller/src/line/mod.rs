@@ -28,11 +28,13 @@ use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 use tracemark_drivers::lineio::LineIoMap;
 use tracemark_drivers::marker::{
-    MarkerConfig, MarkerEvent, MarkerHandle, MarkerState, create_marker,
+    MarkerConfig, MarkerError, MarkerEvent, MarkerHandle, MarkerState, create_marker,
 };
+use tracemark_drivers::modbus_marker::InvalidMap;
 use tracemark_drivers::transport::{SerialSettings, Transport as DeviceTransport};
 
 use crate::config::{Line, Transport};
+use crate::mqtt_endpoint::EndpointError;
 use crate::verify::{self, mqtt::Link};
 use tracemark_store::{BatchState, Store, StoreError};
 
@@ -181,15 +183,58 @@ pub struct LineReport {
 /// Why the line could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum LineError {
-    /// The config lacks something the runtime needs.
+    /// The batch is closed: it takes no more codes.
+    #[error("line config: batch {0} is closed")]
+    BatchClosed(i64),
+    /// The line lacks a part the runtime needs.
     #[error("line config: {0}")]
-    Config(String),
+    Incomplete(&'static str),
+    /// The broker settings cannot be used (a TLS file, say).
+    #[error("line config: {0}")]
+    Broker(#[from] EndpointError),
+    /// The marker's driver refuses its settings.
+    #[error("line config: marker {marker}: {source}")]
+    MarkerSettings {
+        /// The marker.
+        marker: String,
+        /// What the driver refused.
+        #[source]
+        source: InvalidMap,
+    },
+    /// The line I/O thread could not be started.
+    #[error("cannot start the line I/O thread: {0}")]
+    IoThread(#[source] std::io::Error),
     /// A device or the broker did not come up.
-    #[error("{0}")]
-    Device(String),
+    #[error("{device}: {reason}")]
+    NotReady {
+        /// The device and where it is (`PLC line_io at tcp 10.0.0.5:502`).
+        device: String,
+        /// Why.
+        reason: NotReady,
+    },
+    /// The marker refused to start printing.
+    #[error("marker {marker}: cannot start: {source}")]
+    MarkerStart {
+        /// The marker.
+        marker: String,
+        /// The driver's answer.
+        #[source]
+        source: MarkerError,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Why a device was not ready.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotReady {
+    /// It did not answer within the connect timeout.
+    #[error("not ready within {} s", .0.as_secs_f64())]
+    Timeout(Duration),
+    /// The task that connects to it ended first.
+    #[error("{0}")]
+    Ended(&'static str),
 }
 
 /// Runs the line until `stop` turns true, then drains it (see the module docs).
@@ -206,7 +251,7 @@ pub async fn run_line(
     } = setup;
     let batch = store.batch(batch).await?;
     if batch.state == BatchState::Closed {
-        return Err(LineError::Config(format!("batch {} is closed", batch.id)));
+        return Err(LineError::BatchClosed(batch.id));
     }
     if batch.state != BatchState::Running {
         store.set_batch_state(batch.id, BatchState::Running).await?;
@@ -215,19 +260,20 @@ pub async fn run_line(
     let recovered = recover::settle(&store, batch.id).await?;
 
     let min_grade = product.min_grade;
-    let tracker_config = verify::tracker_config_for(&line, min_grade)
-        .ok_or_else(|| LineError::Config("the line needs a marker, a reader and a gate".into()))?;
+    let tracker_config = verify::tracker_config_for(&line, min_grade).ok_or(
+        LineError::Incomplete("the line needs a marker, a reader and a gate"),
+    )?;
     let subscription = verify::subscription_for(&line)
-        .ok_or_else(|| LineError::Config("the line needs an [mqtt] broker".into()))?;
+        .ok_or(LineError::Incomplete("the line needs an [mqtt] broker"))?;
     let gate = line
         .gate
         .clone()
-        .ok_or_else(|| LineError::Config("no [gate]".into()))?;
+        .ok_or(LineError::Incomplete("no [gate]"))?;
     let plc = &gate.plc;
     let marker = line
         .markers
         .first()
-        .ok_or_else(|| LineError::Config("no marker".into()))?;
+        .ok_or(LineError::Incomplete("no marker"))?;
 
     // Line I/O first: the photocell baseline must be taken before the first unit can pass.
     let pitch_counts = (f64::from(line.min_pitch_mm) * line.counts_per_mm).round() as u64;
@@ -249,7 +295,7 @@ pub async fn run_line(
     let (io_tx, io_commands) = mpsc::channel(1024);
     let (io_events_tx, mut io_events) = mpsc::channel(1024);
     let io_task = gate::spawn_io_thread(io_settings, io_commands, io_events_tx)
-        .map_err(|e| LineError::Device(format!("cannot start the line I/O thread: {e}")))?;
+        .map_err(LineError::IoThread)?;
     let plc_where = plc.transport.describe();
     wait_ready(options.connect_timeout, async {
         loop {
@@ -259,16 +305,18 @@ pub async fn run_line(
                     tracing::warn!(%error, "waiting for the PLC");
                 }
                 Some(_) => {}
-                None => return Err("the line I/O task ended".to_owned()),
+                None => return Err(NotReady::Ended("the line I/O task ended")),
             }
         }
     })
     .await
-    .map_err(|e| LineError::Device(format!("PLC {} at {plc_where}: {e}", plc.name)))?;
+    .map_err(|reason| LineError::NotReady {
+        device: format!("PLC {} at {plc_where}", plc.name),
+        reason,
+    })?;
 
     let broker = subscription.endpoint.describe();
-    let (results, mut link) = verify::mqtt::spawn_subscription(subscription.clone())
-        .map_err(|e| LineError::Config(e.to_string()))?;
+    let (results, mut link) = verify::mqtt::spawn_subscription(subscription.clone())?;
     let publisher = tokio::spawn(publish::publish_state(
         subscription.endpoint,
         line.id.clone(),
@@ -278,10 +326,13 @@ pub async fn run_line(
         link.wait_for(|l| *l == Link::Subscribed)
             .await
             .map(|_| ())
-            .map_err(|_| "the subscription ended".to_owned())
+            .map_err(|_| NotReady::Ended("the subscription ended"))
     })
     .await
-    .map_err(|e| LineError::Device(format!("MQTT broker {broker}: {e}")))?;
+    .map_err(|reason| LineError::NotReady {
+        device: format!("MQTT broker {broker}"),
+        reason,
+    })?;
 
     let marker_config = MarkerConfig {
         low_watermark: marker.low_watermark as usize,
@@ -293,8 +344,10 @@ pub async fn run_line(
     // without an underrun, few enough that a stop voids only a handful.
     let (code_tx, code_rx) = mpsc::channel(FEED_AHEAD);
     let (marker_events_tx, marker_events) = mpsc::channel::<MarkerEvent>(4096);
-    let device = devices::marker_device(marker)
-        .map_err(|e| LineError::Config(format!("marker {}: {e}", marker.name)))?;
+    let device = devices::marker_device(marker).map_err(|source| LineError::MarkerSettings {
+        marker: marker.name.clone(),
+        source,
+    })?;
     let handle = spawn_marker(device, marker_config, code_rx, marker_events_tx);
     let marker_where = marker.transport.describe();
     let mut state = handle.state();
@@ -303,10 +356,13 @@ pub async fn run_line(
             .wait_for(|s| *s == MarkerState::Connected)
             .await
             .map(|_| ())
-            .map_err(|_| "the marker task ended".to_owned())
+            .map_err(|_| NotReady::Ended("the marker task ended"))
     })
     .await
-    .map_err(|e| LineError::Device(format!("marker {} at {marker_where}: {e}", marker.name)))?;
+    .map_err(|reason| LineError::NotReady {
+        device: format!("marker {} at {marker_where}", marker.name),
+        reason,
+    })?;
 
     let book = feeder::CodeBook::default();
     let feeder = tokio::spawn(feeder::feed(
@@ -320,7 +376,10 @@ pub async fn run_line(
     handle
         .start()
         .await
-        .map_err(|e| LineError::Device(format!("marker {}: cannot start: {e}", marker.name)))?;
+        .map_err(|source| LineError::MarkerStart {
+            marker: marker.name.clone(),
+            source,
+        })?;
     let _ = io_tx.send(gate::IoCommand::LineStop(false)).await;
     let _ = io_tx
         .send(gate::IoCommand::Light(
@@ -402,11 +461,11 @@ pub fn device_transport(transport: &Transport) -> DeviceTransport {
 
 async fn wait_ready(
     timeout: Duration,
-    ready: impl std::future::Future<Output = Result<(), String>>,
-) -> Result<(), String> {
+    ready: impl std::future::Future<Output = Result<(), NotReady>>,
+) -> Result<(), NotReady> {
     match tokio::time::timeout(timeout, ready).await {
         Ok(result) => result,
-        Err(_) => Err(format!("not ready within {} s", timeout.as_secs_f64())),
+        Err(_) => Err(NotReady::Timeout(timeout)),
     }
 }
 
