@@ -69,7 +69,7 @@ pub(super) struct Core {
 impl std::fmt::Debug for Core {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Core")
-            .field("machine", &self.machine)
+            .field("stats", self.machine.stats())
             .finish_non_exhaustive()
     }
 }
