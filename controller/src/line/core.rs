@@ -1,26 +1,27 @@
-//! The core of the line runtime: one task owns the tracker and turns device events, photocell
-//! detections and camera results into decisions, gate commands and code state changes.
+//! The core task of the line runtime: it receives device events, photocell detections and
+//! camera results, hands each to the [`LineMachine`] (`machine.rs`, where every decision is
+//! made) and carries out the actions it returns, in order — gate commands to the line I/O task,
+//! requests to the marker, code state changes to the store writer.
 //!
 //! State changes go to the store writer in the order they happen (`sent` before `printed` before
 //! `verified`); the core does not wait for each commit — a second task awaits the answers in
-//! order and counts any refusal, which must never happen.
+//! order and counts any refusal, which must never happen. A command the line I/O task can no
+//! longer take goes back to the machine, which raises an alarm for it.
 
-use std::collections::{HashMap, HashSet};
-use std::time::Duration;
+use std::time::Instant;
 
 use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
-use tokio::time::Instant;
-use tracemark_drivers::lineio::StackLight;
-use tracemark_drivers::marker::{CodeId, MarkerEvent, MarkerHandle, MarkerState};
+use tokio::task::{JoinError, JoinHandle};
+use tracemark_drivers::marker::{MarkerEvent, MarkerHandle};
 
 use super::LineStats;
 use super::feeder::CodeBook;
 use super::gate::{IoCommand, IoEvent};
+use super::machine::{Action, LineEvent, LineMachine};
+use crate::verify::TrackerConfig;
 use crate::verify::mqtt::Received;
-use crate::verify::{Outcome, Printed, RejectReason, Tracker, TrackerConfig, Verdict, gs1_code_of};
 use tracemark_store::writer::{Committed, WriterHandle, create_writer};
-use tracemark_store::{CodeRead, CodeState, Store, StoreError, Transition};
+use tracemark_store::{Store, StoreError, Transition};
 
 /// Changes per group commit.
 const MAX_GROUP: usize = 10_000;
@@ -28,13 +29,30 @@ const MAX_GROUP: usize = 10_000;
 /// Decision latencies kept for the percentiles (a 10-minute run at 100 units/s is 60,000).
 const MAX_SAMPLES: usize = 1 << 20;
 
-/// The core's state.
+/// The feeder task, as the core holds it.
+type Feeder = JoinHandle<Result<(), StoreError>>;
+
+/// What one turn of the loop received.
+enum Input {
+    Stop,
+    Io(IoEvent),
+    IoEnded,
+    Marker(MarkerEvent),
+    MarkerEnded,
+    Received(Received),
+    ResultsEnded,
+    FeederEnded(Result<Result<(), StoreError>, JoinError>),
+    RestartDue,
+    /// Nothing to hand over (the stop signal changed without asking for a stop).
+    Nothing,
+}
+
+/// The core task: the machine and the ends of the channels and handles it acts through.
 pub(super) struct Core {
-    tracker: Tracker,
+    machine: LineMachine,
     book: CodeBook,
     io: mpsc::Sender<IoCommand>,
     marker: MarkerHandle,
-    stats: LineStats,
     stats_tx: watch::Sender<LineStats>,
     writer: WriterHandle,
     writer_task: JoinHandle<()>,
@@ -42,32 +60,16 @@ pub(super) struct Core {
     acks_task: JoinHandle<u64>,
     /// Result-to-decision latencies, µs.
     decision_us: Vec<u32>,
-    /// Codes recorded `sent`, not yet `printed`.
-    awaiting_print: HashSet<String>,
-    /// Codes recorded `printed` from a camera read before the marker confirmed them.
-    printed_early: HashSet<String>,
-    /// Rejected units waiting for the gate: their code and reason.
-    pending: HashMap<u64, PendingReject>,
-    /// The core restarted a faulted marker: the `Connected` that start reports is its own,
-    /// already handled with the belt still stopped.
-    own_start_reported: bool,
-    acknowledge_after: Option<Duration>,
-    restart_at: Option<Instant>,
-    /// Late decisions are made this many counts before a unit reaches the gate, so the gate
-    /// can still divert it.
-    lead: u64,
-    /// Encoder counts from the photocell to the gate.
-    gate_counts: u64,
-    stopping: bool,
-    /// After a stop, the encoder count by which every unit printed before it is past the gate.
-    drain_until: Option<u64>,
+    /// The actions to carry out, and a second buffer to swap in while they are: both keep
+    /// their capacity, so handling an event allocates nothing here.
+    actions: Vec<Action>,
+    spare: Vec<Action>,
 }
 
 impl std::fmt::Debug for Core {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Core")
-            .field("stats", &self.stats)
-            .field("pending", &self.pending.len())
+            .field("stats", self.machine.stats())
             .finish_non_exhaustive()
     }
 }
@@ -81,34 +83,24 @@ impl Core {
         io: mpsc::Sender<IoCommand>,
         marker: MarkerHandle,
         stats_tx: watch::Sender<LineStats>,
-        acknowledge_after: Option<Duration>,
+        acknowledge_after: Option<std::time::Duration>,
         lead: u64,
     ) -> Self {
-        let gate_counts = config.gate_counts;
         let (writer, writer_task) = create_writer(store, MAX_GROUP);
         let (acks, acks_rx) = mpsc::unbounded_channel();
         Self {
-            tracker: Tracker::new(config),
+            machine: LineMachine::new(config, acknowledge_after, lead),
             book,
             io,
             marker,
-            stats: LineStats::default(),
             stats_tx,
             writer,
             writer_task,
             acks,
             acks_task: tokio::spawn(await_commits(acks_rx)),
             decision_us: Vec::new(),
-            awaiting_print: HashSet::new(),
-            printed_early: HashSet::new(),
-            pending: HashMap::new(),
-            own_start_reported: false,
-            acknowledge_after,
-            restart_at: None,
-            lead,
-            gate_counts,
-            stopping: false,
-            drain_until: None,
+            actions: Vec::with_capacity(16),
+            spare: Vec::with_capacity(16),
         }
     }
 
@@ -120,76 +112,58 @@ impl Core {
         mut io: mpsc::Receiver<IoEvent>,
         mut marker: mpsc::Receiver<MarkerEvent>,
         mut results: mpsc::Receiver<Received>,
-        mut feeder: JoinHandle<Result<(), StoreError>>,
+        mut feeder: Feeder,
     ) -> (LineStats, u64) {
+        self.machine.start(&mut self.actions);
+        self.perform(&feeder).await;
         let mut marker_open = true;
         let mut feeding = true;
-        loop {
-            if self.stopping && self.drained() {
-                break;
-            }
-            let restart_at = self.restart_at;
-            tokio::select! {
+        while !self.machine.finished() {
+            let stopping = self.machine.stopping();
+            let restart_at = self.machine.restart_at();
+            let input = tokio::select! {
                 biased;
-                changed = stop.changed(), if !self.stopping => {
-                    if changed.is_err() || *stop.borrow() {
-                        self.begin_stop(&feeder).await;
-                    }
+                changed = stop.changed(), if !stopping => {
+                    if changed.is_err() || *stop.borrow() { Input::Stop } else { Input::Nothing }
                 }
-                event = io.recv() => match event {
-                    Some(event) => self.io_event(event).await,
-                    None => {
-                        self.alarm("the line I/O task ended".to_owned()).await;
-                        break;
-                    }
-                },
-                event = marker.recv(), if marker_open => match event {
-                    Some(event) => self.marker_event(event).await,
-                    None => marker_open = false,
-                },
-                received = results.recv() => match received {
-                    Some(received) => self.received(received).await,
-                    None => {
-                        self.alarm("the MQTT subscription ended".to_owned()).await;
-                        break;
-                    }
-                },
-                ended = &mut feeder, if feeding => {
-                    feeding = false;
-                    // The feeder ends only when the marker stops taking codes, or on an error.
-                    match ended {
-                        Ok(Ok(())) => {}
-                        Ok(Err(e)) => self.alarm(format!("allocation stopped: {e}")).await,
-                        Err(e) if e.is_cancelled() => {}
-                        Err(e) => self.alarm(format!("allocation task failed: {e}")).await,
-                    }
+                event = io.recv() => event.map_or(Input::IoEnded, Input::Io),
+                event = marker.recv(), if marker_open => {
+                    event.map_or(Input::MarkerEnded, Input::Marker)
                 }
-                () = sleep_until(restart_at), if restart_at.is_some() => {
-                    self.restart().await;
-                }
+                received = results.recv() => received.map_or(Input::ResultsEnded, Input::Received),
+                ended = &mut feeder, if feeding => Input::FeederEnded(ended),
+                () = sleep_until(restart_at), if restart_at.is_some() => Input::RestartDue,
+            };
+            match input {
+                Input::MarkerEnded => marker_open = false,
+                Input::FeederEnded(_) => feeding = false,
+                _ => {}
             }
-            self.stats_tx.send_replace(self.stats.clone());
+            self.input(input, &feeder).await;
+            self.stats_tx.send_replace(self.machine.stats().clone());
         }
         // Ends the marker task: it clears the device and reports what it voided.
         if let Err(e) = self.marker.shutdown().await {
             tracing::debug!(error = %e, "marker already ended");
         }
         while let Some(event) = marker.recv().await {
-            self.marker_event(event).await;
+            self.input(Input::Marker(event), &feeder).await;
         }
         feeder.abort();
-        let _ = self.io.send(IoCommand::LineStop(true)).await;
-        let _ = self.io.send(IoCommand::Light(StackLight::Amber)).await;
-        self.stats.decision_latency = super::Latency::of(&mut self.decision_us);
+        self.machine.finish(&mut self.actions);
+        self.perform(&feeder).await;
         let Core {
-            stats,
+            machine,
             stats_tx,
             writer,
             writer_task,
             acks,
             acks_task,
+            mut decision_us,
             ..
         } = self;
+        let mut stats = machine.into_stats();
+        stats.decision_latency = super::Latency::of(&mut decision_us);
         drop(writer);
         drop(acks);
         let _ = writer_task.await;
@@ -198,121 +172,96 @@ impl Core {
         (stats, failed)
     }
 
-    /// Every reject is settled by the gate, and the belt is empty or has moved every unit that
-    /// was on it at the stop past the gate (units entering after a stop carry no print).
-    fn drained(&self) -> bool {
-        let belt_clear = self.tracker.units_in_flight() == 0
-            || self
-                .drain_until
-                .is_some_and(|until| self.stats.encoder >= until);
-        belt_clear && self.pending.is_empty()
-    }
-
-    async fn begin_stop(&mut self, feeder: &JoinHandle<Result<(), StoreError>>) {
-        self.stopping = true;
-        self.drain_until = Some(self.stats.encoder + self.gate_counts + self.lead);
-        feeder.abort();
-        // Nothing more is printed; units on the belt run out past the gate and are decided.
-        if let Err(e) = self.marker.stop().await {
-            tracing::warn!(error = %e, "cannot stop the marker");
+    /// Hands what was received to the machine, in its terms, and carries out what it decides.
+    async fn input(&mut self, input: Input, feeder: &Feeder) {
+        let now = now();
+        match input {
+            Input::Stop => self.event(now, LineEvent::StopRequested),
+            Input::RestartDue => self.event(now, LineEvent::Tick),
+            Input::Io(event) => self.io_event(now, event),
+            Input::IoEnded => self.event(now, LineEvent::IoEnded),
+            Input::Marker(event) => self.marker_event(now, event),
+            Input::Received(Received::Result(result)) => {
+                let received = Instant::now();
+                let decisions = self.machine.decisions();
+                self.event(now, LineEvent::Result(&result));
+                self.perform(feeder).await;
+                // Result received → decision recorded and, for a reject, the gate command
+                // handed to the line I/O task.
+                if self.machine.decisions() != decisions && self.decision_us.len() < MAX_SAMPLES {
+                    let micros = received.elapsed().as_micros();
+                    self.decision_us
+                        .push(u32::try_from(micros).unwrap_or(u32::MAX));
+                }
+                return;
+            }
+            Input::Received(Received::Malformed { topic, error }) => {
+                tracing::warn!(%topic, %error, "reader message refused");
+                self.event(now, LineEvent::Malformed);
+            }
+            Input::ResultsEnded => self.event(now, LineEvent::ResultsEnded),
+            // The feeder ends only when the marker stops taking codes, or on an error.
+            Input::FeederEnded(Ok(Ok(()))) => {}
+            Input::FeederEnded(Err(e)) if e.is_cancelled() => {}
+            Input::FeederEnded(Ok(Err(e))) => {
+                self.event(
+                    now,
+                    LineEvent::FeederFailed(format!("allocation stopped: {e}")),
+                );
+            }
+            Input::FeederEnded(Err(e)) => {
+                let why = format!("allocation task failed: {e}");
+                self.event(now, LineEvent::FeederFailed(why));
+            }
+            Input::MarkerEnded | Input::Nothing => {}
         }
-        self.restart_at = None;
-        let _ = self.io.send(IoCommand::LineStop(false)).await;
+        self.perform(feeder).await;
     }
 
-    async fn io_event(&mut self, event: IoEvent) {
-        match event {
-            IoEvent::Ready => {}
+    fn event(&mut self, now: Instant, event: LineEvent<'_>) {
+        self.machine.handle(now, event, &mut self.actions);
+    }
+
+    fn io_event(&mut self, now: Instant, event: IoEvent) {
+        let event = match &event {
+            IoEvent::Ready => return,
             IoEvent::Poll {
                 encoder,
                 detections,
                 missed,
-            } => {
-                for at in detections {
-                    self.tracker.unit_detected(at);
-                    self.stats.units += 1;
-                }
-                if missed > 0 {
-                    self.stats.missed_detections += missed;
-                    self.alarm(format!("{missed} photocell detections lost"))
-                        .await;
-                }
-                self.stats.encoder = encoder;
-                for verdict in self.tracker.advance(encoder + self.lead) {
-                    self.verdict(verdict).await;
-                }
-            }
-            IoEvent::Diverted(unit) => {
-                if let Some(reject) = self.pending.remove(&unit) {
-                    self.stats.diverted += 1;
-                    if let Some(code) = reject.code {
-                        self.record(code, CodeState::Rejected, Some(reject.reason), reject.read)
-                            .await;
-                    }
-                }
-            }
-            IoEvent::GateFault(unit) => {
-                if let Some(reject) = self.pending.remove(&unit) {
-                    self.stats.gate_faults += 1;
-                    self.tracker.gate_fault();
-                    if let Some(code) = reject.code {
-                        let reason = Some(RejectReason::GateFault);
-                        self.record(code, CodeState::Rejected, reason, reject.read)
-                            .await;
-                    }
-                    self.alarm(format!("the reject gate did not confirm unit {unit}"))
-                        .await;
-                }
-            }
-            IoEvent::LinkLost(error) => {
-                tracing::warn!(%error, "line I/O link lost");
-                self.stats.alarm = Some(format!("line I/O: {error}"));
-            }
-        }
+            } => LineEvent::Poll {
+                encoder: *encoder,
+                detections,
+                missed: *missed,
+            },
+            IoEvent::Diverted(unit) => LineEvent::Diverted(*unit),
+            IoEvent::GateFault(unit) => LineEvent::GateFault(*unit),
+            IoEvent::LinkLost(error) => LineEvent::IoLinkLost(error),
+        };
+        self.event(now, event);
     }
 
-    async fn marker_event(&mut self, event: MarkerEvent) {
+    /// The marker names codes by id; the machine by text, from the code book.
+    fn marker_event(&mut self, now: Instant, event: MarkerEvent) {
         match event {
-            MarkerEvent::State(state) => {
-                self.stats.marker = describe(&state);
-                match state {
-                    MarkerState::Faulted(reason) => {
-                        self.stats.marker_faults += 1;
-                        self.alarm(format!("marker faulted: {reason}")).await;
-                    }
-                    // The driver reports this after settling the device's counter and before
-                    // it prints again: units that went by without a confirmed print carry none.
-                    // Not for the core's own restart: handled then, with the belt stopped;
-                    // the belt has moved since, and units printed since are not confirmed yet.
-                    MarkerState::Connected if std::mem::take(&mut self.own_start_reported) => {}
-                    MarkerState::Connected => self.marker_ready(),
-                    MarkerState::Connecting | MarkerState::Disconnected => {}
-                }
-            }
+            MarkerEvent::State(state) => self.event(now, LineEvent::MarkerState(&state)),
             MarkerEvent::Sent { code } => {
                 if let Some(text) = self.book.get(code) {
-                    self.tracker.code_issued(&text);
-                    self.stats.sent += 1;
-                    self.awaiting_print.insert(text.clone());
-                    self.record(text, CodeState::Sent, None, None).await;
+                    self.event(now, LineEvent::Sent(text));
                 }
             }
             MarkerEvent::Printed { code } => {
                 if let Some(text) = self.book.remove(code) {
-                    let printed = self.tracker.printed(&text);
-                    self.mark_printed(&text, false).await;
-                    match printed {
-                        Ok(Printed::OnRejectedUnit { unit, reason }) => {
-                            self.late_print_on_reject(unit, reason, text).await;
-                        }
-                        Ok(Printed::OnUnit(_) | Printed::AlreadyRead) => {}
-                        Err(e) => self.alarm(e.to_string()).await,
-                    }
+                    self.event(now, LineEvent::Printed(text));
                 }
             }
             MarkerEvent::Voided { codes, reason } => {
                 tracing::info!(count = codes.len(), ?reason, "codes voided");
-                self.void(&codes).await;
+                for id in codes {
+                    if let Some(text) = self.book.remove(id) {
+                        self.event(now, LineEvent::Voided(text));
+                    }
+                }
             }
             MarkerEvent::Unconfirmed { codes } => {
                 tracing::warn!(
@@ -320,222 +269,90 @@ impl Core {
                     "codes sent but not confirmed: they stay sent until settled"
                 );
             }
-            MarkerEvent::EmptyPrintGo => {
-                self.stats.underruns += 1;
-                if self.tracker.print_missed().is_none() {
-                    tracing::warn!("an empty print-go with no unit waiting for a print");
-                }
-            }
+            MarkerEvent::EmptyPrintGo => self.event(now, LineEvent::EmptyPrintGo),
             MarkerEvent::PrintWithoutCode { count } => {
-                self.alarm(format!("the marker printed {count} time(s) without a code"))
-                    .await;
+                self.event(now, LineEvent::PrintWithoutCode(count));
             }
             MarkerEvent::BufferFull { .. } | MarkerEvent::Refused(_) => {}
         }
     }
 
-    /// A print confirmed after its unit was rejected (by the camera, or as `late`): the code
-    /// goes with the unit — recorded when the gate settles it or, if the unit is already past
-    /// the gate (a confirmation held up longer than the belt), now. A reject whose gate did not
-    /// confirm is recorded with the camera's reason then, not `gate_fault`: the line stopped
-    /// for it already.
-    async fn late_print_on_reject(&mut self, unit: u64, reason: RejectReason, code: String) {
-        self.stats.late_confirmations += 1;
-        if let Some(reject) = self.pending.get_mut(&unit) {
-            reject.code = Some(code);
-            return;
-        }
-        self.record(code, CodeState::Rejected, Some(reason), None)
-            .await;
-    }
-
-    /// Units that passed the marker while it could not print are marked as carrying nothing.
-    fn marker_ready(&mut self) {
-        let marked = self.tracker.marker_ready(self.stats.encoder);
-        if marked > 0 {
-            tracing::info!(units = marked, "units went by the marker without a print");
-            self.stats.passed_unprinted += marked;
-        }
-    }
-
-    /// Records `printed` once per code: from the marker's confirmation or, when a camera read
-    /// came first, from that read (remembered, so the confirmation or a void that follows for
-    /// the same code changes nothing).
-    async fn mark_printed(&mut self, code: &str, by_camera: bool) {
-        if self.awaiting_print.remove(code) {
-            self.stats.printed += 1;
-            if by_camera {
-                self.printed_early.insert(code.to_owned());
+    /// Carries out the machine's actions in order. An action with an outcome the machine needs
+    /// hands it back at once; the machine emits such an action last, so what it decides then
+    /// follows everything it asked for before.
+    async fn perform(&mut self, feeder: &Feeder) {
+        while !self.actions.is_empty() {
+            let mut batch = std::mem::take(&mut self.spare);
+            std::mem::swap(&mut batch, &mut self.actions);
+            for action in batch.drain(..) {
+                self.act(action, feeder).await;
             }
-            self.record(code.to_owned(), CodeState::Printed, None, None)
-                .await;
-        } else if !by_camera {
-            self.printed_early.remove(code);
+            self.spare = batch;
         }
     }
 
-    async fn void(&mut self, codes: &[CodeId]) {
-        for id in codes {
-            if let Some(text) = self.book.remove(*id) {
-                if self.printed_early.remove(&text) {
-                    // A camera read proved it printed: the read wins over the driver.
-                    continue;
-                }
-                self.awaiting_print.remove(&text);
-                self.stats.voided += 1;
-                self.record(text, CodeState::Voided, None, None).await;
+    async fn act(&mut self, action: Action, feeder: &Feeder) {
+        match action {
+            Action::Record(change) => self.record(change).await,
+            Action::Reject { unit, fire_at } => {
+                self.send_io(IoCommand::Reject { unit, fire_at }).await;
             }
-        }
-    }
-
-    async fn received(&mut self, received: Received) {
-        match received {
-            Received::Result(result) => {
-                let received = std::time::Instant::now();
-                if let Some(verdict) = self.tracker.result(&result, gs1_code_of) {
-                    self.verdict(verdict).await;
-                    // Result received → decision recorded and, for a reject, the gate command
-                    // handed to the line I/O task.
-                    if self.decision_us.len() < MAX_SAMPLES {
-                        let micros = received.elapsed().as_micros();
-                        self.decision_us
-                            .push(u32::try_from(micros).unwrap_or(u32::MAX));
-                    }
-                } else {
-                    // The tracker counts why: redelivered, matching nothing, a second read.
-                    let counted = self.tracker.stats();
-                    self.stats.ignored_results =
-                        counted.redelivered + counted.unmatched + counted.extra_reads;
+            Action::LineStop(stop) => self.send_io(IoCommand::LineStop(stop)).await,
+            Action::Light(light) => self.send_io(IoCommand::Light(light)).await,
+            Action::Alarm(what) => tracing::warn!(alarm = %what, "line alarm"),
+            Action::StopFeeder => feeder.abort(),
+            Action::StopMarker => {
+                if let Err(e) = self.marker.stop().await {
+                    tracing::warn!(error = %e, "cannot stop the marker");
                 }
             }
-            Received::Malformed { topic, error } => {
-                tracing::warn!(%topic, %error, "reader message refused");
-                self.stats.malformed_results += 1;
-            }
-        }
-    }
-
-    async fn verdict(&mut self, verdict: Verdict) {
-        if let Some(code) = &verdict.code {
-            self.mark_printed(code, true).await;
-        }
-        // What the decision was made on; a `late` unit had no read.
-        let read = (verdict.outcome != Outcome::Rejected(RejectReason::Late)).then(|| CodeRead {
-            grade: verdict.grade,
-            data: verdict.data.clone(),
-        });
-        match verdict.outcome {
-            Outcome::Verified => {
-                self.stats.verified += 1;
-                if let Some(code) = verdict.code {
-                    self.record(code, CodeState::Verified, None, read).await;
-                }
-            }
-            Outcome::Rejected(reason) => {
-                *self
-                    .stats
-                    .rejected
-                    .entry(reason.as_str().to_owned())
-                    .or_default() += 1;
-                let reject = PendingReject {
-                    code: verdict.code,
-                    reason,
-                    read,
+            Action::QueryMarker => {
+                let state = self.marker.state().borrow().clone();
+                let printing = self
+                    .marker
+                    .status()
+                    .await
+                    .is_ok_and(|status| status.printing());
+                let event = LineEvent::MarkerQueried {
+                    state: &state,
+                    printing,
                 };
-                self.pending.insert(verdict.unit, reject);
-                let command = IoCommand::Reject {
-                    unit: verdict.unit,
-                    fire_at: verdict.fire_at,
-                };
-                if self.io.send(command).await.is_err() {
-                    tracing::error!("the line I/O task has ended: the reject cannot be fired");
-                }
+                self.event(now(), event);
             }
-        }
-        if verdict.stop_line {
-            self.alarm("too many rejects in a row".to_owned()).await;
+            Action::StartMarker => {
+                let started = self.marker.start().await.map_err(|e| e.to_string());
+                self.event(now(), LineEvent::MarkerStarted(started));
+            }
         }
     }
 
-    /// Stops the line with an alarm; with auto-acknowledge, restarts it later.
-    async fn alarm(&mut self, what: String) {
-        tracing::warn!(alarm = %what, "line alarm");
-        self.stats.alarm = Some(what);
-        if self.stopping {
-            return;
+    /// A command the line I/O task cannot take (it has ended) goes back to the machine.
+    async fn send_io(&mut self, command: IoCommand) {
+        if let Err(undelivered) = self.io.send(command).await {
+            tracing::error!(command = ?undelivered.0, "the line I/O task has ended");
+            self.event(now(), LineEvent::IoUndelivered(undelivered.0));
         }
-        self.stats.line_stops += 1;
-        let _ = self.io.send(IoCommand::LineStop(true)).await;
-        let _ = self.io.send(IoCommand::Light(StackLight::Red)).await;
-        self.restart_at = self.acknowledge_after.map(|after| Instant::now() + after);
     }
 
-    async fn restart(&mut self) {
-        self.restart_at = None;
-        if self.stopping {
-            return;
-        }
-        tracing::info!("alarm acknowledged: the line restarts");
-        // Starting clears a latched marker fault (the operator's restart). A marker that still
-        // refuses leaves units unprinted: they read as `no_read` and are diverted, and the
-        // alarm they raise tries the marker again — the acknowledging stand-in never holds the
-        // belt for good, so a fault that clears (ink refilled) lets printing resume.
-        let state = self.marker.state().borrow().clone();
-        if matches!(state, MarkerState::Connected | MarkerState::Faulted(_)) {
-            let was_printing = self
-                .marker
-                .status()
-                .await
-                .is_ok_and(|status| status.printing());
-            match self.marker.start().await {
-                // The belt is stopped: every unit past the marker went by while it could not
-                // print (a cleared fault reports `Connected` but does not print until now).
-                Ok(()) if !was_printing => {
-                    self.marker_ready();
-                    // Starting a faulted marker reports `Connected`; that report is this one.
-                    self.own_start_reported = matches!(state, MarkerState::Faulted(_));
-                }
-                Ok(()) => {}
-                Err(e) => tracing::warn!(error = %e, "the marker does not restart yet"),
-            }
-        }
-        let _ = self.io.send(IoCommand::LineStop(false)).await;
-        let _ = self.io.send(IoCommand::Light(StackLight::Green)).await;
-    }
-
-    async fn record(
-        &mut self,
-        code: String,
-        to: CodeState,
-        reason: Option<RejectReason>,
-        read: Option<CodeRead>,
-    ) {
-        let change = Transition {
-            code,
-            to,
-            reason,
-            read,
-        };
-        match self.writer.submit(change).await {
-            Ok(committed) => {
-                let _ = self.acks.send(committed);
-            }
+    async fn record(&mut self, change: Transition) {
+        let failed = match self.writer.submit(change).await {
+            // The acks task runs until this sender is dropped at the end of the run; if it
+            // failed before, nobody learns whether the change committed: counted as failed.
+            Ok(committed) => self.acks.send(committed).is_err(),
             Err(e) => {
-                self.stats.store_errors += 1;
                 tracing::error!(error = %e, "cannot record a code state change");
+                true
             }
+        };
+        if failed {
+            self.event(now(), LineEvent::RecordFailed);
         }
     }
 }
 
-/// A reject waiting for the gate to settle it.
-#[derive(Debug)]
-struct PendingReject {
-    /// The code on the unit, if the marker confirmed one (possibly after the decision).
-    code: Option<String>,
-    reason: RejectReason,
-    /// The read it was rejected on (`None` for `late`: there was none).
-    read: Option<CodeRead>,
+/// Now, on tokio's clock (paused in tests), as the machine takes it.
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
 }
 
 /// Awaits commits in order; returns how many failed.
@@ -552,16 +369,7 @@ async fn await_commits(mut acks: mpsc::UnboundedReceiver<Committed>) -> u64 {
 
 async fn sleep_until(at: Option<Instant>) {
     match at {
-        Some(at) => tokio::time::sleep_until(at).await,
+        Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
         None => std::future::pending().await,
-    }
-}
-
-fn describe(state: &MarkerState) -> String {
-    match state {
-        MarkerState::Connecting => "connecting".to_owned(),
-        MarkerState::Connected => "connected".to_owned(),
-        MarkerState::Faulted(reason) => format!("faulted: {reason}"),
-        MarkerState::Disconnected => "disconnected".to_owned(),
     }
 }

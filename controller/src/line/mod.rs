@@ -8,7 +8,8 @@
 //!   the gate;
 //! - the MQTT subscription delivers camera results;
 //! - the core turns all of it into tracker calls and code state changes, which the store writer
-//!   commits in groups, in order.
+//!   commits in groups, in order: its decisions are a state machine without I/O
+//!   (`machine.rs`), its task (`core.rs`) only moves events in and carries actions out.
 //!
 //! A stop drains the line: printing stops (the device buffer is cleared and its codes voided),
 //! the units already on the belt run out past the gate and are decided, then the outputs are set
@@ -18,6 +19,7 @@ mod core;
 mod devices;
 mod feeder;
 mod gate;
+mod machine;
 mod publish;
 mod recover;
 mod reject_queue;
@@ -118,6 +120,9 @@ pub struct LineStats {
     pub store_errors: u64,
     /// Photocell detections lost between two PLC polls.
     pub missed_detections: u64,
+    /// Commands (rejects, line stop, light) the line I/O task could not be handed because it
+    /// had ended; each is an alarm.
+    pub undelivered_io: u64,
     /// The last encoder count.
     pub encoder: u64,
     /// The marker's state, in words.
@@ -380,13 +385,7 @@ pub async fn run_line(
             marker: marker.name.clone(),
             source,
         })?;
-    let _ = io_tx.send(gate::IoCommand::LineStop(false)).await;
-    let _ = io_tx
-        .send(gate::IoCommand::Light(
-            tracemark_drivers::lineio::StackLight::Green,
-        ))
-        .await;
-
+    // The core lets the line run (line stop off, green) as it starts.
     let core = core::Core::new(
         store.clone(),
         tracker_config,
