@@ -238,6 +238,47 @@ async fn transitions(store: Store) {
         (record.grade, record.data.as_deref()),
         (Some(tracemark_store::Grade::D), Some("]d2 smudged"))
     );
+    // QA acts later, in a transaction of its own (issue 19: the reason was lost then): the
+    // reason stays through destroyed and through released.
+    for (code, reason) in [
+        (&codes[5], tracemark_store::RejectReason::NoRead),
+        (&codes[6], tracemark_store::RejectReason::Mismatch),
+    ] {
+        let mut rejected = change(code, CodeState::Rejected);
+        rejected.reason = Some(reason);
+        store
+            .transition_all(&[
+                change(code, CodeState::Sent),
+                change(code, CodeState::Printed),
+                rejected,
+            ])
+            .await
+            .expect("reject");
+    }
+    store
+        .transition_all(&[change(&codes[5], CodeState::Destroyed)])
+        .await
+        .expect("destroy");
+    store
+        .transition_all(&[change(&codes[6], CodeState::Released)])
+        .await
+        .expect("release");
+    let destroyed = store.code(&codes[5]).await.expect("code");
+    let released = store.code(&codes[6]).await.expect("code");
+    assert_eq!(
+        (destroyed.state, destroyed.reason),
+        (
+            CodeState::Destroyed,
+            Some(tracemark_store::RejectReason::NoRead)
+        )
+    );
+    assert_eq!(
+        (released.state, released.reason),
+        (
+            CodeState::Released,
+            Some(tracemark_store::RejectReason::Mismatch)
+        )
+    );
     // A code without a read has none.
     let sent = store.code(&codes[1]).await.expect("code");
     assert_eq!((sent.grade, sent.data), (None, None));

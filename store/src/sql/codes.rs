@@ -39,7 +39,7 @@ pub(crate) async fn transition(
     for (product, counters) in &by_product {
         const WHAT: &str = "read code states";
         let rows = sqlx::query(&format!(
-            "SELECT code, state FROM codes WHERE product_id = $1 AND {}",
+            "SELECT code, state, reason FROM codes WHERE product_id = $1 AND {}",
             db.dialect.counter_in_json(2)
         ))
         .bind(product)
@@ -53,7 +53,12 @@ pub(crate) async fn transition(
             // names another code, which is not taken for it.
             if located.contains_key(code.as_str()) {
                 let state = get::<String>(row, "state", WHAT)?.parse()?;
-                states.insert(code, (state, None));
+                // The stored reason too: a rejected code keeps it through destroyed and
+                // released (it is why QA acted), so the UPDATE below must write it back.
+                let reason = get::<Option<String>>(row, "reason", WHAT)?
+                    .map(|r| r.parse::<RejectReason>())
+                    .transpose()?;
+                states.insert(code, (state, reason));
             }
         }
     }
