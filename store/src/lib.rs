@@ -318,6 +318,21 @@ impl Store {
         sql::batches::batches(&self.db).await
     }
 
+    /// The oldest running or paused batch of line `line` (and of `product`, when given): a line
+    /// finishes the batch it started first.
+    pub async fn open_batch_of_line(
+        &self,
+        line: &str,
+        product: Option<&str>,
+    ) -> Result<Option<Batch>, StoreError> {
+        sql::batches::open_batch_of_line(&self.db, line, product).await
+    }
+
+    /// How many batches there are.
+    pub async fn batch_count(&self) -> Result<i64, StoreError> {
+        sql::batches::batch_count(&self.db).await
+    }
+
     /// Moves a batch to `to`; closing voids its codes that were never printed (SPEC §3).
     pub async fn set_batch_state(&self, id: i64, to: BatchState) -> Result<Batch, StoreError> {
         sql::batches::set_batch_state(&self.db, &self.actor, id, to).await

@@ -357,6 +357,27 @@ async fn batches(store: Store) {
         .set_batch_state(batch.id, BatchState::Running)
         .await
         .expect("resume");
+    // The line's open batch, found by the store: by line, and by line and product.
+    let open_batch = |product: Option<&'static str>| {
+        let store = store.clone();
+        async move {
+            store
+                .open_batch_of_line("line-1", product)
+                .await
+                .expect("open batch")
+                .map(|b| b.id)
+        }
+    };
+    assert_eq!(open_batch(None).await, Some(batch.id));
+    assert_eq!(open_batch(Some("p")).await, Some(batch.id));
+    assert_eq!(open_batch(Some("other")).await, None);
+    assert_eq!(
+        store
+            .open_batch_of_line("line-2", None)
+            .await
+            .expect("none"),
+        None
+    );
     let codes = store
         .allocate("p", 10, Some(batch.id))
         .await
@@ -418,6 +439,8 @@ async fn batches(store: Store) {
             .is_err()
     );
     assert_eq!(store.batches().await.expect("list").len(), 1);
+    assert_eq!(store.batch_count().await.expect("count"), 1);
+    assert_eq!(open_batch(None).await, None, "a closed batch is not open");
     assert_chain_ok(&store).await;
 }
 both!(batches);

@@ -12,12 +12,7 @@ pub async fn open_batch(
     line: &str,
     product: Option<&str>,
 ) -> Result<Option<Batch>, AppError> {
-    // `batches` lists newest first.
-    Ok(store.batches().await?.into_iter().rev().find(|b| {
-        b.line.as_deref() == Some(line)
-            && product.is_none_or(|p| b.product_id == p)
-            && matches!(b.state, BatchState::Running | BatchState::Paused)
-    }))
+    Ok(store.open_batch_of_line(line, product).await?)
 }
 
 /// The batch `run` produces on line `line`: `batch` when given, else the line's open batch.
@@ -54,7 +49,7 @@ pub async fn resume_or_start_batch(
     }
     let store = store.with_actor(actor.clone());
     let today = time::OffsetDateTime::now_utc().date();
-    let lot = format!("{line}-{}", store.batches().await?.len() + 1);
+    let lot = format!("{line}-{}", store.batch_count().await? + 1);
     let batch = store
         .create_batch(&NewBatch {
             product_id: product.id.clone(),

@@ -91,6 +91,45 @@ pub(crate) async fn batches(db: &Db) -> Result<Vec<Batch>, StoreError> {
     rows.iter().map(batch_from_row).collect()
 }
 
+/// The oldest running or paused batch of `line` (of `product`, when given).
+pub(crate) async fn open_batch_of_line(
+    db: &Db,
+    line: &str,
+    product: Option<&str>,
+) -> Result<Option<Batch>, StoreError> {
+    let of_product = if product.is_some() {
+        " AND product_id = $4"
+    } else {
+        ""
+    };
+    let query = format!(
+        "SELECT {BATCH_COLUMNS} FROM batches WHERE line = $1 AND state IN ($2, $3){of_product} \
+         ORDER BY id LIMIT 1"
+    );
+    let mut query = sqlx::query(&query)
+        .bind(line)
+        .bind(BatchState::Running.as_str())
+        .bind(BatchState::Paused.as_str());
+    if let Some(product) = product {
+        query = query.bind(product);
+    }
+    let row = query
+        .fetch_optional(&db.pool)
+        .await
+        .map_err(StoreError::db(format!(
+            "find the open batch of line {line}"
+        )))?;
+    row.as_ref().map(batch_from_row).transpose()
+}
+
+/// How many batches the store has.
+pub(crate) async fn batch_count(db: &Db) -> Result<i64, StoreError> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM batches")
+        .fetch_one(&db.pool)
+        .await
+        .map_err(StoreError::db("count batches"))
+}
+
 /// Moves a batch to `to`; closing voids its codes that were never printed (SPEC §3).
 pub(crate) async fn set_batch_state(
     db: &Db,
