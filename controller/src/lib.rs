@@ -4,7 +4,7 @@
 pub mod app;
 pub mod broker;
 pub mod commissioning;
-pub mod config;
+pub use tracemark_config as config;
 pub mod http;
 pub mod line;
 pub mod mqtt_endpoint;

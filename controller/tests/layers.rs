@@ -21,7 +21,7 @@ const LAYERS: [(&str, u8); 12] = [
     ("commissioning", 2),
     ("probe", 2),
     // What the runtimes are configured and connected with.
-    ("config", 1),
+    ("config", 1), // `pub use tracemark_config as config` (config/)
     ("mqtt_endpoint", 1),
     ("broker", 1),
 ];
