@@ -46,14 +46,14 @@ pub struct Uscc {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UsccError {
     /// Not exactly 18 characters.
-    #[error("uscc: must be 18 characters, found {found}")]
+    #[error("must be 18 characters, found {found}")]
     Length {
         /// The number of characters found.
         found: usize,
     },
     /// A character outside the GB 32100 code character set.
     #[error(
-        "uscc: position {position}: {character:?} is not in the GB 32100 character set (0-9 and A-Z without I, O, S, V, Z)"
+        "position {position}: {character:?} is not in the GB 32100 character set (0-9 and A-Z without I, O, S, V, Z)"
     )]
     Character {
         /// 1-based position.
@@ -63,7 +63,7 @@ pub enum UsccError {
     },
     /// A non-digit in the administrative division code (positions 3–8).
     #[error(
-        "uscc: position {position}: {character:?} in the division code (positions 3-8) must be a digit"
+        "position {position}: {character:?} in the division code (positions 3-8) must be a digit"
     )]
     DivisionCode {
         /// 1-based position.
@@ -72,7 +72,7 @@ pub enum UsccError {
         character: char,
     },
     /// The check character (position 18) is wrong.
-    #[error("uscc: position 18: check character should be {expected:?}, found {found:?}")]
+    #[error("position 18: check character should be {expected:?}, found {found:?}")]
     CheckCharacter {
         /// The computed check character.
         expected: char,

@@ -82,7 +82,7 @@ fn uscc_and_ecode_serde_validate() {
     let err = serde_json::from_str::<Uscc>(r#""91350100M000100Y44""#).unwrap_err();
     assert!(
         err.to_string()
-            .starts_with("uscc: position 18: check character should be '3'"),
+            .starts_with("position 18: check character should be '3'"),
         "{err}"
     );
     let ecode: Ecode = serde_json::from_str(r#""100017""#).unwrap();
@@ -95,23 +95,23 @@ fn uscc_and_ecode_serde_validate() {
 fn uscc_errors_are_exact() {
     assert_eq!(
         message(Uscc::parse("91350100M000100Y4")),
-        "uscc: must be 18 characters, found 17"
+        "must be 18 characters, found 17"
     );
     assert_eq!(
         message(Uscc::parse("91350100M0001O0Y43")),
-        "uscc: position 14: 'O' is not in the GB 32100 character set (0-9 and A-Z without I, O, S, V, Z)"
+        "position 14: 'O' is not in the GB 32100 character set (0-9 and A-Z without I, O, S, V, Z)"
     );
     assert_eq!(
         message(Uscc::parse("91350100m000100Y43")),
-        "uscc: position 9: 'm' is not in the GB 32100 character set (0-9 and A-Z without I, O, S, V, Z)"
+        "position 9: 'm' is not in the GB 32100 character set (0-9 and A-Z without I, O, S, V, Z)"
     );
     assert_eq!(
         message(Uscc::parse("9135A100M000100Y43")),
-        "uscc: position 5: 'A' in the division code (positions 3-8) must be a digit"
+        "position 5: 'A' in the division code (positions 3-8) must be a digit"
     );
     assert_eq!(
         message(Uscc::parse("91350100M000100Y44")),
-        "uscc: position 18: check character should be '3', found '4'"
+        "position 18: check character should be '3', found '4'"
     );
 }
 

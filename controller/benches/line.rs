@@ -130,6 +130,7 @@ async fn line_store(dir: &Path, line: usize, units: u64) -> (Store, i64) {
             production_date: "2026-11-22".into(),
             expiry_date: None,
             line: Some(format!("demo-{line}")),
+            simulated: false,
         })
         .await
         .expect("create the batch");

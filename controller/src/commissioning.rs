@@ -76,6 +76,8 @@ pub struct LiveView {
     pub line_id: String,
     /// The batch being produced.
     pub batch: i64,
+    /// The batch is a simulation's (`simulate`, `demo`), not production.
+    pub simulated: bool,
     /// Units the run is for.
     pub units_target: u64,
     /// Units past the gate so far.

@@ -144,6 +144,25 @@ async fn qa_settles_rejects_and_samples() {
     assert_eq!(value["rejected"][0]["reason"], "mismatch");
     assert_eq!(value["rejected"][0]["grade"], "A");
     assert_eq!(value["rejected"][0]["data"], scan_of(&codes[0]));
+    assert!(value.get("settled").is_none(), "settled only with --all");
+
+    // `--all` lists the settled rejects too, each with its reason and read.
+    let all = stdout(&tracemark(&url, &["qa", "rejects", "1", "--all"]));
+    assert!(
+        all.contains(&format!(
+            "{}  no_read     read nothing  destroyed",
+            codes[1]
+        )),
+        "{all}"
+    );
+    assert!(
+        all.contains(&format!(
+            "{}  low_grade   read {:?} grade D; re-scan grade B  released",
+            codes[2],
+            scan_of(&codes[2])
+        )),
+        "{all}"
+    );
 
     let store = open(&url).await;
     let states: Vec<CodeState> = {
@@ -163,11 +182,29 @@ async fn qa_settles_rejects_and_samples() {
             CodeState::Printed
         ]
     );
-    // The release rests on the re-scan: it is the code's read now.
+    // The release keeps why the unit was rejected and the read it was rejected on; the re-scan
+    // it rests on is kept beside them.
     let released = store.code(&codes[2]).await.expect("code");
     assert_eq!(
-        (released.grade, released.data),
-        (Some(tracemark_store::Grade::B), Some(scan_of(&codes[2])))
+        (released.reason, released.grade, released.data.as_deref()),
+        (
+            Some(tracemark_store::RejectReason::LowGrade),
+            Some(tracemark_store::Grade::D),
+            Some(scan_of(&codes[2]).as_str())
+        )
+    );
+    assert_eq!(
+        released.release_read,
+        Some(CodeRead {
+            grade: Some(tracemark_store::Grade::B),
+            data: Some(scan_of(&codes[2])),
+        })
+    );
+    // The destroyed unit keeps its reason too.
+    let destroyed = store.code(&codes[1]).await.expect("code");
+    assert_eq!(
+        destroyed.reason,
+        Some(tracemark_store::RejectReason::NoRead)
     );
     // Every QA action is an event with the user who did it.
     let events = store.events(0, 100).await.expect("events");
@@ -181,5 +218,55 @@ async fn qa_settles_rejects_and_samples() {
         })
         .count();
     assert_eq!(qa_events, 3);
+    // `--user` names the user over TRACEMARK_USER.
+    let by_flag = tracemark(&url, &["--user", "qa-lead", "qa", "destroy", &codes[3]]);
+    assert!(by_flag.status.success(), "{}", stderr(&by_flag));
+    let events = store.events(0, 100).await.expect("events");
+    let last = events.last().expect("an event");
+    assert_eq!(
+        (last.kind.as_str(), last.user.as_str()),
+        ("codes.transition", "qa-lead")
+    );
     assert_eq!(store.verify_audit().await.expect("verify").first_bad, None);
+}
+
+/// A QA disposition without a named user is refused and changes nothing; other writes still
+/// record `unknown` rather than fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qa_dispositions_need_a_named_user() {
+    use tracemark::app::{AppError, qa};
+    use tracemark_store::Actor;
+
+    let dir = tempdir();
+    let store = open(&sqlite_url(dir.path())).await;
+    let codes = line_output(&store).await;
+    let nobody = Actor {
+        user: Actor::UNKNOWN_USER.to_owned(),
+        device: "test-bench".to_owned(),
+    };
+    let refused = qa::destroy(&store, &nobody, &codes[1..2]).await;
+    assert!(
+        matches!(&refused, Err(AppError::Forbidden(why)) if why.contains("--user")),
+        "{refused:?}"
+    );
+    let release = qa::release(&store, &nobody, &codes[2], &scan_of(&codes[2]), "A").await;
+    assert!(
+        matches!(release, Err(AppError::Forbidden(_))),
+        "{release:?}"
+    );
+    let all = qa::destroy_all_rejects(&store, &nobody, 1).await;
+    assert!(matches!(all, Err(AppError::Forbidden(_))), "{all:?}");
+    assert_eq!(
+        store.code(&codes[1]).await.expect("code").state,
+        CodeState::Rejected
+    );
+    // Named, the same disposition goes through.
+    let named = nobody.on_device("test-bench");
+    let named = Actor {
+        user: "qa-lead".to_owned(),
+        ..named
+    };
+    qa::destroy(&store, &named, &codes[1..2])
+        .await
+        .expect("destroy");
 }

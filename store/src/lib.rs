@@ -151,11 +151,22 @@ pub struct Actor {
 }
 
 impl Actor {
-    /// The user from `TRACEMARK_USER` or `USER`, the device from `TRACEMARK_DEVICE` or `cli@<host>`.
-    pub fn from_env() -> Actor {
-        let user = std::env::var("TRACEMARK_USER")
-            .or_else(|_| std::env::var("USER"))
-            .unwrap_or_else(|_| "unknown".to_owned());
+    /// The user name of a write nobody could be named for. QA dispositions refuse it.
+    pub const UNKNOWN_USER: &'static str = "unknown";
+
+    /// Who acts: `user` when given (`--user`), else `TRACEMARK_USER`, `USER`, `LOGNAME`, or the
+    /// operating system's name for the process's user (`/etc/passwd`), else
+    /// [`Actor::UNKNOWN_USER`]. The device is `TRACEMARK_DEVICE` or `cli@<host>`.
+    pub fn from_env(user: Option<&str>) -> Actor {
+        let named = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let user = user
+            .map(str::to_owned)
+            .filter(|u| !u.trim().is_empty())
+            .or_else(|| named("TRACEMARK_USER"))
+            .or_else(|| named("USER"))
+            .or_else(|| named("LOGNAME"))
+            .or_else(os_user)
+            .unwrap_or_else(|| Actor::UNKNOWN_USER.to_owned());
         let device = std::env::var("TRACEMARK_DEVICE").unwrap_or_else(|_| {
             let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
                 .map(|h| h.trim().to_owned())
@@ -164,6 +175,38 @@ impl Actor {
         });
         Actor { user, device }
     }
+
+    /// The same user on another device or program (`simulate`, `demo`).
+    pub fn on_device(&self, device: &str) -> Actor {
+        Actor {
+            user: self.user.clone(),
+            device: device.to_owned(),
+        }
+    }
+
+    /// Whether a user is named (not [`Actor::UNKNOWN_USER`]).
+    pub fn is_identified(&self) -> bool {
+        self.user != Actor::UNKNOWN_USER
+    }
+}
+
+/// The name of the process's real user: its uid from `/proc/self/status`, looked up in
+/// `/etc/passwd` (services and containers often run without `USER` set). `None` off Linux or
+/// when the uid has no entry.
+fn os_user() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let uid = status
+        .lines()
+        .find_map(|line| line.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .next()?
+        .to_owned();
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|entry| {
+        let mut fields = entry.split(':');
+        let name = fields.next()?;
+        (fields.nth(1)? == uid && !name.is_empty()).then(|| name.to_owned())
+    })
 }
 
 /// The store. Cheap to clone: clones share the connection pool.
@@ -331,6 +374,12 @@ impl Store {
     /// How many batches there are.
     pub async fn batch_count(&self) -> Result<i64, StoreError> {
         sql::batches::batch_count(&self.db).await
+    }
+
+    /// How many batches the plant made, not `simulate` or `demo`: a store with any is a
+    /// production store.
+    pub async fn production_batch_count(&self) -> Result<i64, StoreError> {
+        sql::batches::production_batch_count(&self.db).await
     }
 
     /// Moves a batch to `to`; closing voids its codes that were never printed (SPEC §3).

@@ -57,6 +57,16 @@ const SQLITE: Embedded = &[
         "code_reads",
         include_str!("../../migrations/sqlite/0008_code_reads.sql"),
     ),
+    (
+        9,
+        "simulated_and_release_read",
+        include_str!("../../migrations/sqlite/0009_simulated_and_release_read.sql"),
+    ),
+    (
+        10,
+        "restore_reject_reasons",
+        include_str!("../../migrations/sqlite/0010_restore_reject_reasons.sql"),
+    ),
 ];
 
 const POSTGRES: Embedded = &[
@@ -99,6 +109,16 @@ const POSTGRES: Embedded = &[
         8,
         "code_reads",
         include_str!("../../migrations/postgres/0008_code_reads.sql"),
+    ),
+    (
+        9,
+        "simulated_and_release_read",
+        include_str!("../../migrations/postgres/0009_simulated_and_release_read.sql"),
+    ),
+    (
+        10,
+        "restore_reject_reasons",
+        include_str!("../../migrations/postgres/0010_restore_reject_reasons.sql"),
     ),
 ];
 

@@ -8,7 +8,7 @@ use tracemark_codes::serial::Alphabet;
 
 use crate::vocab::{BatchState, CodeState, Grade, RejectReason, Scheme, SerialAlphabet};
 
-use super::StoreError;
+use super::{CodeRead, StoreError};
 
 /// The producer (SPEC §1, fields `producer.*`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -238,6 +238,10 @@ pub struct Batch {
     pub created_at: String,
     /// When it was closed (RFC 3339).
     pub closed_at: Option<String>,
+    /// Made by `tracemark simulate` or `tracemark demo` against the line's twin, not by the
+    /// plant: reports, the HMI and the public lookup say so. Still exported and delivered like
+    /// any batch, so an ERP link can be tested end to end.
+    pub simulated: bool,
 }
 
 /// What `batch create` is given.
@@ -255,6 +259,8 @@ pub struct NewBatch {
     pub expiry_date: Option<String>,
     /// The line producing it.
     pub line: Option<String>,
+    /// Made against the twin (`simulate`, `demo`), not by the plant.
+    pub simulated: bool,
 }
 
 impl NewBatch {
@@ -315,10 +321,13 @@ pub struct CodeRecord {
     pub state: CodeState,
     /// Reject reason: for rejected codes, and kept through destroyed and released.
     pub reason: Option<RejectReason>,
-    /// The grade of the read the last decision was made on, if any.
+    /// The grade of the read the line's decision was made on, if any (kept through destroyed
+    /// and released).
     pub grade: Option<Grade>,
     /// The data that read decoded, if any.
     pub data: Option<String>,
+    /// QA's re-scan that released the unit, if it was released.
+    pub release_read: Option<CodeRead>,
 }
 
 #[cfg(test)]
@@ -343,6 +352,7 @@ mod tests {
             production_date: "2025-02-30".into(),
             expiry_date: None,
             line: None,
+            simulated: false,
         };
         assert!(batch.validate().is_err());
         batch.production_date = "2025-02-28".into();

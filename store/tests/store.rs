@@ -282,6 +282,37 @@ async fn transitions(store: Store) {
     // A code without a read has none.
     let sent = store.code(&codes[1]).await.expect("code");
     assert_eq!((sent.grade, sent.data), (None, None));
+
+    // A store written before the fix lost those reasons; migration 0010 takes them back from
+    // the audit chain. Clear them as the bug did, run the migration's SQL again, and they are
+    // back — and the chain, which the migration only reads, still verifies.
+    raw(
+        &store,
+        &format!(
+            "UPDATE codes SET reason = NULL WHERE code IN ('{}', '{}', '{}')",
+            codes[4], codes[5], codes[6]
+        ),
+    )
+    .await
+    .expect("clear the reasons as the bug did");
+    assert_eq!(store.code(&codes[5]).await.expect("code").reason, None);
+    let migration = if store.is_postgres() {
+        include_str!("../../migrations/postgres/0010_restore_reject_reasons.sql")
+    } else {
+        include_str!("../../migrations/sqlite/0010_restore_reject_reasons.sql")
+    };
+    raw_script(&store, migration).await.expect("restore");
+    for (code, reason) in [
+        (&codes[4], tracemark_store::RejectReason::LowGrade),
+        (&codes[5], tracemark_store::RejectReason::NoRead),
+        (&codes[6], tracemark_store::RejectReason::Mismatch),
+    ] {
+        assert_eq!(
+            store.code(code).await.expect("code").reason,
+            Some(reason),
+            "{code}"
+        );
+    }
     assert_chain_ok(&store).await;
 }
 both!(transitions);
@@ -294,6 +325,7 @@ fn new_batch(lot: &str) -> NewBatch {
         production_date: "2025-03-01".into(),
         expiry_date: Some("2027-03-01".into()),
         line: Some("line-1".into()),
+        simulated: false,
     }
 }
 

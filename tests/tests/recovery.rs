@@ -158,6 +158,7 @@ async fn run_fills_the_marker_and_stops_gracefully_on_ctrl_c(stack: Stack) {
             production_date: "2026-11-22".into(),
             expiry_date: None,
             line: Some(line_id.clone()),
+            simulated: false,
         })
         .await
         .expect("batch");

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use serde::Serialize;
 use time::Date;
 use tracemark_store::audit::{AuditReport, Event, PurgeReport};
 use tracemark_store::backup::{BackupReport, restore, restore_into_postgres};
@@ -16,9 +17,36 @@ pub async fn verify(store: &Store) -> Result<AuditReport, AppError> {
     Ok(store.verify_audit().await?)
 }
 
-/// Events after `after`, at most `limit`, in order.
-pub async fn events(store: &Store, after: i64, limit: i64) -> Result<Vec<Event>, AppError> {
-    Ok(store.events(after, limit).await?)
+/// Most events one page holds.
+pub const MAX_PAGE: i64 = 1_000_000;
+
+/// One page of the audit log, and where the next one starts.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventPage {
+    /// The events, in order.
+    pub events: Vec<Event>,
+    /// The cursor of the next page (the `after` to ask with), when there are more events.
+    pub next_after: Option<i64>,
+}
+
+/// Events after `after` (a sequence number, 0 for the start), at most `limit` (1 to
+/// [`MAX_PAGE`]), in order, and the cursor of the next page when there are more.
+pub async fn events(store: &Store, after: i64, limit: i64) -> Result<EventPage, AppError> {
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(AppError::input(
+            "limit",
+            format!("{limit} is not between 1 and {MAX_PAGE}"),
+        ));
+    }
+    if after < 0 {
+        return Err(AppError::input("after", format!("{after} is below 0")));
+    }
+    // One more than asked says whether there is a next page without counting the log.
+    let mut events = store.events(after, limit + 1).await?;
+    let more = events.len() as i64 > limit;
+    events.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let next_after = more.then(|| events.last().map_or(after, |e| e.seq));
+    Ok(EventPage { events, next_after })
 }
 
 /// Removes the events before `before` (`YYYY-MM-DD`, 00:00 UTC) once every product that existed

@@ -35,9 +35,33 @@ pub async fn batch_to_run(
     })
 }
 
-/// The line's open batch of `product` (a restart resumes it), or a new running batch of `units`
-/// made today, lot `<line>-<n>`.
-pub async fn resume_or_start_batch(
+/// May `simulate` or `demo` write into this store? A store that holds batches the plant made
+/// is a production store: a simulation there would put twin-made batches, rejects and QA
+/// dispositions into its audit chain for good, so it is refused unless the user asks for it
+/// (`allow_production`). Without `--db` the commands use a scratch store of their own.
+pub async fn check_simulation_store(store: &Store, allow_production: bool) -> Result<(), AppError> {
+    let production = store.production_batch_count().await?;
+    if production > 0 && !allow_production {
+        return Err(AppError::input(
+            "--db",
+            format!(
+                "{} holds {production} production batch{}: a simulation would write twin-made \
+                 batches and QA dispositions into its audit chain for good. Run without --db (a \
+                 scratch store of its own), or pass --allow-production-store to mark the \
+                 simulated batch and write it there anyway",
+                store.url(),
+                if production == 1 { "" } else { "es" }
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The batch a simulation (`simulate`, `demo`) produces on line `line`: the line's open
+/// simulated batch of `product` (a restart resumes it), or a new running batch of `units` made
+/// today, lot `<line>-<n>`, marked simulated. A line that has a production batch open is
+/// refused: the twin must not produce into the plant's batch.
+pub async fn resume_or_start_simulated_batch(
     store: &Store,
     actor: &Actor,
     product: &Product,
@@ -45,7 +69,17 @@ pub async fn resume_or_start_batch(
     units: u64,
 ) -> Result<Batch, AppError> {
     if let Some(batch) = open_batch(store, line, Some(&product.id)).await? {
-        return Ok(batch);
+        if batch.simulated {
+            return Ok(batch);
+        }
+        return Err(AppError::Conflict {
+            field: "line",
+            reason: format!(
+                "line {line:?} has production batch {} ({}) open: a simulation does not \
+                 produce into it; pause or close it, or simulate under another line id",
+                batch.id, batch.lot
+            ),
+        });
     }
     let store = store.with_actor(actor.clone());
     let today = time::OffsetDateTime::now_utc().date();
@@ -58,6 +92,7 @@ pub async fn resume_or_start_batch(
             production_date: today.to_string(),
             expiry_date: None,
             line: Some(line.to_owned()),
+            simulated: true,
         })
         .await?;
     Ok(store.set_batch_state(batch.id, BatchState::Running).await?)

@@ -22,13 +22,22 @@ pub struct Rejects {
     pub released: i64,
     /// The rejected units, with their reason and the read they were rejected on.
     pub rejected: Vec<CodeRecord>,
+    /// With `all`: the rejects already settled (destroyed, then released), each with the reason
+    /// and read it was rejected on, and a release's re-scan.
+    pub settled: Vec<CodeRecord>,
 }
 
-/// The rejects of batch `batch` QA still has to settle.
-pub async fn rejects(store: &Store, batch: i64) -> Result<Rejects, AppError> {
+/// The rejects of batch `batch` QA still has to settle; with `all`, those settled too.
+pub async fn rejects(store: &Store, batch: i64, all: bool) -> Result<Rejects, AppError> {
     let rejected = store
         .codes_of_batch(batch, CodeState::Rejected, LIST_LIMIT)
         .await?;
+    let mut settled = Vec::new();
+    if all {
+        for state in [CodeState::Destroyed, CodeState::Released] {
+            settled.extend(store.codes_of_batch(batch, state, LIST_LIMIT).await?);
+        }
+    }
     let counts = store.batch_counts(batch).await?;
     let count = |state: CodeState| {
         counts
@@ -42,11 +51,27 @@ pub async fn rejects(store: &Store, batch: i64) -> Result<Rejects, AppError> {
         destroyed: count(CodeState::Destroyed),
         released: count(CodeState::Released),
         rejected,
+        settled,
     })
 }
 
-/// Records rejected units as destroyed, all or none; their reject reason stays.
+/// A QA disposition is a decision someone answers for (seed 003 §8.4: every change names its
+/// user): it is refused when no user could be named.
+fn named(actor: &Actor) -> Result<(), AppError> {
+    if actor.is_identified() {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(format!(
+            "a QA disposition needs a named user, and none could be found (user {:?}): pass \
+             --user NAME or set TRACEMARK_USER",
+            Actor::UNKNOWN_USER
+        )))
+    }
+}
+
+/// Records rejected units as destroyed, all or none; their reject reason and read stay.
 pub async fn destroy(store: &Store, actor: &Actor, codes: &[String]) -> Result<usize, AppError> {
+    named(actor)?;
     let changes: Vec<Transition> = codes
         .iter()
         .map(|code| Transition::to(code.as_str(), CodeState::Destroyed))
@@ -65,6 +90,7 @@ pub async fn destroy_all_rejects(
     actor: &Actor,
     batch: i64,
 ) -> Result<u64, AppError> {
+    named(actor)?;
     let rejected = store
         .codes_of_batch(batch, CodeState::Rejected, i64::MAX)
         .await?;
@@ -76,7 +102,8 @@ pub async fn destroy_all_rejects(
 }
 
 /// Releases a rejected unit after a manual re-scan: only when the scan reads this very code at
-/// the product's minimum grade or better. The re-scan replaces the read the reject was made on.
+/// the product's minimum grade or better. The re-scan is kept beside the read the reject was
+/// made on (`CodeRecord::release_read`), and the reject reason stays.
 pub async fn release(
     store: &Store,
     actor: &Actor,
@@ -84,6 +111,7 @@ pub async fn release(
     scan: &str,
     grade: &str,
 ) -> Result<Grade, AppError> {
+    named(actor)?;
     let record = store.code(code).await?;
     if record.state != CodeState::Rejected {
         return Err(AppError::input(
@@ -125,6 +153,7 @@ pub async fn release(
 
 /// Takes a verified unit out of the line as a QA sample.
 pub async fn sample(store: &Store, actor: &Actor, code: &str) -> Result<(), AppError> {
+    named(actor)?;
     store
         .with_actor(actor.clone())
         .transition_all(&[Transition::to(code, CodeState::Sampled)])

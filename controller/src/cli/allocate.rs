@@ -166,7 +166,8 @@ pub(crate) fn set_state(args: SetStateArgs, context: &Context) -> Result<(), Cli
             args.reason.as_deref(),
         )
         .await?;
-        println!("{} codes now {to}", args.codes.len());
+        let n = args.codes.len();
+        println!("{n} code{} now {to}", if n == 1 { "" } else { "s" });
         store.close().await;
         Ok(())
     })

@@ -11,12 +11,13 @@ pub(crate) enum AuditCommand {
     /// Recompute the hash chain; exit 1 naming the first bad event if any row was changed,
     /// deleted or reordered.
     Verify,
-    /// Print events as JSON lines.
+    /// Print events as JSON lines, a page at a time; when there are more, stderr says how to
+    /// ask for the next page.
     Log {
-        /// Only events after this sequence number.
+        /// Only events after this sequence number (the cursor of the page before).
         #[arg(long, default_value_t = 0)]
         after: i64,
-        /// At most this many events.
+        /// At most this many events (1–1000000).
         #[arg(long, default_value_t = 100)]
         limit: i64,
     },
@@ -67,10 +68,17 @@ pub(crate) fn run(command: AuditCommand, context: &Context) -> Result<(), CliErr
                 Ok(())
             }
             AuditCommand::Log { after, limit } => {
-                for event in audit::events(&store, after, limit).await? {
+                let page = audit::events(&store, after, limit).await?;
+                for event in &page.events {
                     let line =
-                        serde_json::to_string(&event).map_err(|e| CliError::Failed(e.into()))?;
+                        serde_json::to_string(event).map_err(|e| CliError::Failed(e.into()))?;
                     println!("{line}");
+                }
+                // On stderr, so stdout stays JSON lines for scripts.
+                if let Some(next) = page.next_after {
+                    eprintln!(
+                        "more events follow: tracemark audit log --after {next} --limit {limit}"
+                    );
                 }
                 Ok(())
             }

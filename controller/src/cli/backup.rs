@@ -41,7 +41,7 @@ pub(crate) fn backup(args: BackupArgs, context: &Context) -> Result<(), CliError
 }
 
 pub(crate) fn restore(args: RestoreArgs, context: &Context) -> Result<(), CliError> {
-    let target = RestoreTarget::of(&context.db)?;
+    let target = RestoreTarget::of(context.db_url())?;
     block_on(async {
         let report =
             audit::restore_snapshot(&args.file, &target, args.counter_gap, context.actor()).await?;

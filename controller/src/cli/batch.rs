@@ -73,8 +73,18 @@ fn to_json(value: &impl serde::Serialize) -> Result<String, CliError> {
 
 fn summary(batch: &Batch) -> String {
     format!(
-        "batch {} {} lot {} quantity {} produced {} {}",
-        batch.id, batch.product_id, batch.lot, batch.quantity, batch.production_date, batch.state
+        "batch {} {} lot {} quantity {} produced {} {}{}",
+        batch.id,
+        batch.product_id,
+        batch.lot,
+        batch.quantity,
+        batch.production_date,
+        batch.state,
+        if batch.simulated {
+            " SIMULATED (made against the line's twin, not by the plant)"
+        } else {
+            ""
+        }
     )
 }
 
@@ -99,6 +109,7 @@ pub(crate) fn run(command: BatchCommand, context: &Context) -> Result<(), CliErr
                     production_date: args.production_date,
                     expiry_date: args.expiry,
                     line: args.line,
+                    simulated: false,
                 };
                 let batch = batches::create(&store, actor, &new).await?;
                 println!("{}", summary(&batch));

@@ -58,6 +58,10 @@ pub(crate) struct DemoArgs {
     /// `/`, the figures as JSON at `/api/line`. It stays up after the run until Ctrl-C.
     #[arg(long, value_name = "ADDR")]
     http: Option<SocketAddr>,
+    /// Write into a store that holds production batches (named by --db or TRACEMARK_DB). The
+    /// simulated batch is marked as such; without this flag such a store is refused.
+    #[arg(long)]
+    allow_production_store: bool,
 }
 
 /// `tracemark simulate`: the same run for any line config.
@@ -84,6 +88,10 @@ pub(crate) struct SimulateArgs {
     /// Print one JSON object with the reconciliation as the last line of stdout.
     #[arg(long)]
     json: bool,
+    /// Write into a store that holds production batches (named by --db or TRACEMARK_DB). The
+    /// simulated batch is marked as such; without this flag such a store is refused.
+    #[arg(long)]
+    allow_production_store: bool,
 }
 
 fn parse_marker_fault(text: &str) -> Result<(u64, Fault), String> {
@@ -114,6 +122,8 @@ pub(crate) fn run(args: &DemoArgs, context: &Context) -> Result<(), CliError> {
     let output = Output {
         json: args.json,
         http: args.http,
+        device: "demo",
+        allow_production_store: args.allow_production_store,
     };
     commission(context, &args.config, options, output, !args.keep_open)
 }
@@ -131,6 +141,8 @@ pub(crate) fn simulate(args: &SimulateArgs, context: &Context) -> Result<(), Cli
     let output = Output {
         json: args.json,
         http: None,
+        device: "simulate",
+        allow_production_store: args.allow_production_store,
     };
     commission(context, &args.config, options, output, true)
 }
@@ -154,6 +166,10 @@ struct Output {
     json: bool,
     /// Serve the live view here.
     http: Option<SocketAddr>,
+    /// The device its writes are recorded with: `demo` or `simulate`.
+    device: &'static str,
+    /// Whether a store holding production batches may be written.
+    allow_production_store: bool,
 }
 
 fn commission(
@@ -173,21 +189,32 @@ fn commission(
         .clone()
         .ok_or_else(|| CliError::input("config", "[line] names no product: the run needs one"))?;
     crate::cli::block_on_line(async {
-        let store = context.open().await?;
-        let actor = context.actor();
+        let (store, named) = context.open_for_simulation().await?;
+        if named {
+            lines::check_simulation_store(&store, output.allow_production_store).await?;
+        }
+        let actor = &context.actor().on_device(output.device);
+        let store = store.with_actor(actor.clone());
         // The demo product's minimum grade is the default, C; a reader with a stricter
         // `min_grade` demands more (`verify::tracker_config_for`).
         let product = products::get_or_add(&store, actor, &product_id, || {
             commissioning::demo_product(&product_id, Grade::C)
         })
         .await?;
-        let batch =
-            lines::resume_or_start_batch(&store, actor, &product, &line.id, options.units).await?;
+        let batch = lines::resume_or_start_simulated_batch(
+            &store,
+            actor,
+            &product,
+            &line.id,
+            options.units,
+        )
+        .await?;
         let live = match output.http {
             Some(addr) => {
                 let (tx, rx) = watch::channel(LiveView {
                     line_id: line.id.clone(),
                     batch: batch.id,
+                    simulated: batch.simulated,
                     units_target: options.units,
                     ..LiveView::default()
                 });
@@ -203,9 +230,11 @@ fn commission(
         };
         if !json {
             println!(
-                "tracemark: line {:?} against its twin, {} units of {} ({}), batch {} lot {}",
+                "tracemark: line {:?} against its twin, {} units of {} ({}), simulated batch {} \
+                 lot {}",
                 line.id, options.units, product.id, product.key, batch.id, batch.lot
             );
+            println!("  records in {}", store.url());
             for marker in &line.markers {
                 println!(
                     "  marker {} ({}) at {} mm, simulated over its own protocol",
@@ -341,7 +370,7 @@ fn print_report(report: &Report, json: bool, destroyed: u64, closed_balanced: Op
     println!("  verified     {:>8}", report.verified);
     println!("  rejected     {:>8}", report.rejected);
     println!(
-        "  voided       {:>8}  (left in the marker buffer at the end)",
+        "  voided       {:>8}  (never printed: reserved ahead, or left in the marker buffer)",
         report.voided
     );
     println!(

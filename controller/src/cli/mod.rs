@@ -23,9 +23,15 @@ use tracemark_store::{Actor, DEFAULT_DB, Store, StoreError};
 #[derive(Debug, Parser)]
 #[command(name = "tracemark", version, about, long_about = None)]
 pub(crate) struct Cli {
-    /// Database: `sqlite://FILE` (created if missing) or `postgres://USER@HOST/DB`.
-    #[arg(long = "db", global = true, env = "TRACEMARK_DB", default_value = DEFAULT_DB)]
-    db: String,
+    /// Database: `sqlite://FILE` (created if missing) or `postgres://USER@HOST/DB`. Default
+    /// `sqlite://tracemark.db`; `simulate` and `demo` default to a scratch store of their own,
+    /// `sqlite://tracemark-scratch.db`.
+    #[arg(long = "db", global = true, env = "TRACEMARK_DB")]
+    db: Option<String>,
+    /// Who acts, as recorded in the audit chain. Default: TRACEMARK_USER, else the operating
+    /// system's user. QA dispositions are refused when no user can be named.
+    #[arg(long, global = true, value_name = "NAME")]
+    user: Option<String>,
     /// Log output on stderr: `human` or `json` (one object per line). Filter with TRACEMARK_LOG.
     #[arg(
         long,
@@ -127,19 +133,37 @@ impl From<StoreError> for CliError {
     }
 }
 
+/// The store `simulate` and `demo` use when no `--db` (or `TRACEMARK_DB`) names one: never the
+/// production default, so a trial leaves the plant's records alone.
+pub(crate) const SCRATCH_DB: &str = "sqlite://tracemark-scratch.db";
+
 /// Where the store is and who is acting: what every store command needs.
 #[derive(Debug, Clone)]
 pub(crate) struct Context {
-    db: String,
+    /// The store named by `--db` or `TRACEMARK_DB`, if any.
+    db: Option<String>,
     actor: Actor,
 }
 
 impl Context {
+    /// The store named, or the production default `sqlite://tracemark.db`.
     pub(crate) async fn open(&self) -> Result<Store, CliError> {
-        Ok(Store::open(&self.db, self.actor.clone()).await?)
+        Ok(Store::open(self.db_url(), self.actor.clone()).await?)
     }
 
-    /// Who acts: the user from `TRACEMARK_USER` or `USER`, the device `cli@<host>`.
+    /// The URL of the store named, or of the production default.
+    pub(crate) fn db_url(&self) -> &str {
+        self.db.as_deref().unwrap_or(DEFAULT_DB)
+    }
+
+    /// The store named, or [`SCRATCH_DB`]; and whether it was named.
+    pub(crate) async fn open_for_simulation(&self) -> Result<(Store, bool), CliError> {
+        let url = self.db.as_deref().unwrap_or(SCRATCH_DB);
+        let store = Store::open(url, self.actor.clone()).await?;
+        Ok((store, self.db.is_some()))
+    }
+
+    /// Who acts: `--user`, `TRACEMARK_USER` or the OS user; the device `cli@<host>`.
     pub(crate) fn actor(&self) -> &Actor {
         &self.actor
     }
@@ -184,7 +208,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
     init_logging(cli.log_format);
     let context = Context {
         db: cli.db,
-        actor: Actor::from_env(),
+        actor: Actor::from_env(cli.user.as_deref()),
     };
     match cli.command {
         Command::Codes(command) => codes::run(command, &context),

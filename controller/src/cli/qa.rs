@@ -3,16 +3,20 @@
 
 use clap::Subcommand;
 use tracemark::app::qa;
-use tracemark_store::RejectReason;
+use tracemark_store::{CodeRead, CodeRecord, CodeState, RejectReason};
 
 use super::{CliError, Context, block_on};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum QaCommand {
-    /// List a batch's rejected units (code and reason), with the counts QA still has to settle.
+    /// List a batch's rejected units (code, reason, what the camera read), with the counts QA
+    /// still has to settle.
     Rejects {
         /// The batch id.
         batch: i64,
+        /// Also list the rejects already destroyed or released, with their reason and read.
+        #[arg(long)]
+        all: bool,
         /// One JSON object instead of text.
         #[arg(long)]
         json: bool,
@@ -47,13 +51,16 @@ pub(crate) fn run(command: QaCommand, context: &Context) -> Result<(), CliError>
         let store = context.open().await?;
         let actor = context.actor();
         let result = match command {
-            QaCommand::Rejects { batch, json } => {
-                let rejects = qa::rejects(&store, batch).await?;
+            QaCommand::Rejects { batch, all, json } => {
+                let rejects = qa::rejects(&store, batch, all).await?;
                 print_rejects(&rejects, json)
             }
             QaCommand::Destroy { codes } => {
                 let count = qa::destroy(&store, actor, &codes).await?;
-                println!("{count} codes destroyed");
+                println!(
+                    "{count} code{} destroyed",
+                    if count == 1 { "" } else { "s" }
+                );
                 Ok(())
             }
             QaCommand::Release { code, scan, grade } => {
@@ -79,36 +86,53 @@ fn print_rejects(rejects: &qa::Rejects, json: bool) -> Result<(), CliError> {
         destroyed,
         released,
         rejected,
+        settled,
     } = rejects;
     if json {
-        let list: Vec<serde_json::Value> = rejected
-            .iter()
-            .map(|c| {
-                serde_json::json!({
-                    "code": c.code, "reason": c.reason, "grade": c.grade, "data": c.data,
-                })
+        let entry = |c: &CodeRecord| {
+            serde_json::json!({
+                "code": c.code, "state": c.state, "reason": c.reason, "grade": c.grade,
+                "data": c.data, "release_read": c.release_read,
             })
-            .collect();
-        let out = serde_json::json!({
+        };
+        let mut out = serde_json::json!({
             "batch": batch, "to_settle": to_settle, "destroyed": destroyed,
-            "released": released, "rejected": list,
+            "released": released, "rejected": rejected.iter().map(entry).collect::<Vec<_>>(),
         });
+        if !settled.is_empty() {
+            out["settled"] = settled.iter().map(entry).collect::<Vec<_>>().into();
+        }
         println!("{out}");
         return Ok(());
     }
     println!(
         "batch {batch}: {to_settle} rejected to settle, {destroyed} destroyed, {released} released"
     );
-    for code in rejected {
-        // What the camera saw: its grade and the data it decoded (nothing for a no-read).
-        let seen = match (&code.grade, &code.data) {
-            _ if code.reason == Some(RejectReason::Late) => "no result in time".to_owned(),
-            (_, None) => "read nothing".to_owned(),
-            (Some(grade), Some(data)) => format!("read {data:?} grade {grade}"),
-            (None, Some(data)) => format!("read {data:?}"),
-        };
+    for code in rejected.iter().chain(settled) {
         let reason = code.reason.map_or("(no reason)", RejectReason::as_str);
-        println!("{}  {reason:<10}  {seen}", code.code);
+        let state = if code.state == CodeState::Rejected {
+            String::new()
+        } else {
+            format!("  {}", code.state)
+        };
+        let rescan = match &code.release_read {
+            Some(CodeRead {
+                grade: Some(grade), ..
+            }) => format!("; re-scan grade {grade}"),
+            _ => String::new(),
+        };
+        println!("{}  {reason:<10}  {}{rescan}{state}", code.code, seen(code));
     }
     Ok(())
+}
+
+/// What the camera saw on the unit when it was rejected: its grade and the data it decoded
+/// (nothing for a no-read).
+fn seen(code: &CodeRecord) -> String {
+    match (&code.grade, &code.data) {
+        _ if code.reason == Some(RejectReason::Late) => "no result in time".to_owned(),
+        (_, None) => "read nothing".to_owned(),
+        (Some(grade), Some(data)) => format!("read {data:?} grade {grade}"),
+        (None, Some(data)) => format!("read {data:?}"),
+    }
 }

@@ -133,6 +133,7 @@ pub async fn running_batch(store: &Store, product: &str, quantity: i64) -> Batch
             production_date: "2025-03-01".into(),
             expiry_date: None,
             line: Some("line-1".into()),
+            simulated: false,
         })
         .await
         .expect("create the batch");
@@ -229,6 +230,22 @@ pub async fn raw(store: &Store, sql: &str) -> Result<u64, sqlx::Error> {
         pool.close().await;
         Ok(done.rows_affected())
     }
+}
+
+/// Executes a script of several statements directly, as a migration runs.
+#[allow(dead_code)]
+pub async fn raw_script(store: &Store, sql: &str) -> Result<(), sqlx::Error> {
+    let url = store.url().to_owned();
+    if store.is_postgres() {
+        let pool = sqlx::PgPool::connect(&url).await?;
+        sqlx::raw_sql(sql).execute(&pool).await?;
+        pool.close().await;
+    } else {
+        let pool = sqlx::SqlitePool::connect(&url).await?;
+        sqlx::raw_sql(sql).execute(&pool).await?;
+        pool.close().await;
+    }
+    Ok(())
 }
 
 /// The test broker's URL (`TRACEMARK_TEST_MQTT`), or `None` (after printing why) when it is not

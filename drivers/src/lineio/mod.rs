@@ -107,6 +107,16 @@ impl fmt::Display for Access {
     }
 }
 
+/// What to check when a request went unanswered: the framing only exists on a serial line.
+fn timeout_hint(target: &str) -> &'static str {
+    if target.starts_with("serial:") {
+        "check the unit id, the baud rate and the parity"
+    } else {
+        "check the unit id (a gateway stays silent for an id it does not route) and that the \
+         PLC's Modbus TCP server is enabled"
+    }
+}
+
 /// Why a line I/O request failed.
 #[derive(Debug, thiserror::Error)]
 pub enum LineIoError {
@@ -124,8 +134,8 @@ pub enum LineIoError {
     /// No answer in time: a wrong unit id gets none (a Modbus TCP/RTU gateway or an RTU line
     /// stays silent), nor does a serial line at the wrong baud rate.
     #[error(
-        "no answer from unit {unit_id} at {target} within {timeout:?} {access}: check the unit \
-         id and baud rate"
+        "no answer from unit {unit_id} at {target} within {timeout:?} {access}: {}",
+        timeout_hint(target)
     )]
     Timeout {
         /// Address or serial path.
@@ -626,7 +636,7 @@ mod tests {
         assert_eq!(
             error.to_string(),
             "no answer from unit 7 at serial:/dev/ttyUSB0@19200 within 200ms writing a coil \
-             (FC 05): check the unit id and baud rate"
+             (FC 05): check the unit id, the baud rate and the parity"
         );
         assert!(error.is_link_error());
     }

@@ -8,7 +8,7 @@ use super::{Db, get};
 use crate::{Actor, Batch, BatchState, CodeState, NewBatch, StoreError, now};
 
 const BATCH_COLUMNS: &str = "id, product_id, lot, quantity, production_date, expiry_date, line, \
-    state, created_at, closed_at";
+    state, created_at, closed_at, simulated";
 
 fn batch_from_row(row: &AnyRow) -> Result<Batch, StoreError> {
     const WHAT: &str = "read a batch";
@@ -23,6 +23,7 @@ fn batch_from_row(row: &AnyRow) -> Result<Batch, StoreError> {
         state: get::<String>(row, "state", WHAT)?.parse()?,
         created_at: get(row, "created_at", WHAT)?,
         closed_at: get(row, "closed_at", WHAT)?,
+        simulated: get::<i64>(row, "simulated", WHAT)? != 0,
     })
 }
 
@@ -50,7 +51,8 @@ pub(crate) async fn create_batch(
     }
     let row = sqlx::query(&format!(
         "INSERT INTO batches (product_id, lot, quantity, production_date, expiry_date, line, \
-         state, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {BATCH_COLUMNS}"
+         state, created_at, simulated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+         RETURNING {BATCH_COLUMNS}"
     ))
     .bind(&b.product_id)
     .bind(&b.lot)
@@ -60,6 +62,7 @@ pub(crate) async fn create_batch(
     .bind(&b.line)
     .bind(BatchState::Created.as_str())
     .bind(now())
+    .bind(i64::from(b.simulated))
     .fetch_one(&mut *tx)
     .await
     .map_err(StoreError::db(format!("insert batch {}", b.lot)))?;
@@ -128,6 +131,14 @@ pub(crate) async fn batch_count(db: &Db) -> Result<i64, StoreError> {
         .fetch_one(&db.pool)
         .await
         .map_err(StoreError::db("count batches"))
+}
+
+/// How many batches the plant made (not marked simulated).
+pub(crate) async fn production_batch_count(db: &Db) -> Result<i64, StoreError> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM batches WHERE simulated = 0")
+        .fetch_one(&db.pool)
+        .await
+        .map_err(StoreError::db("count production batches"))
 }
 
 /// Moves a batch to `to`; closing voids its codes that were never printed (SPEC §3).

@@ -12,7 +12,9 @@ use sqlx::any::AnyRow;
 use super::audit::{begin, finish};
 use super::{Db, get};
 use crate::locate::Location;
-use crate::{Actor, CodeRecord, CodeState, Grade, RejectReason, Scheme, StoreError, Transition};
+use crate::{
+    Actor, CodeRead, CodeRecord, CodeState, Grade, RejectReason, Scheme, StoreError, Transition,
+};
 
 /// A code's state as the changes of one call move it: the state and the reject reason it keeps.
 type Current = (CodeState, Option<RejectReason>);
@@ -127,22 +129,29 @@ pub(crate) async fn transition(
         else {
             continue;
         };
-        sqlx::query(
+        // A release's re-scan goes beside the read the unit was rejected on, not over it.
+        let statement = if change.to == CodeState::Released {
+            "INSERT INTO code_reads (product_id, counter, release_grade, release_data, event) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (product_id, counter) DO UPDATE \
+             SET release_grade = excluded.release_grade, release_data = excluded.release_data, \
+             event = excluded.event"
+        } else {
             "INSERT INTO code_reads (product_id, counter, grade, data, event) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (product_id, counter) DO UPDATE \
-             SET grade = excluded.grade, data = excluded.data, event = excluded.event",
-        )
-        .bind(product)
-        .bind(counter)
-        .bind(read.grade.map(Grade::as_str))
-        .bind(&read.data)
-        .bind(head.seq)
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::db(format!(
-            "record the read of {}",
-            change.code
-        )))?;
+             SET grade = excluded.grade, data = excluded.data, event = excluded.event"
+        };
+        sqlx::query(statement)
+            .bind(product)
+            .bind(counter)
+            .bind(read.grade.map(Grade::as_str))
+            .bind(&read.data)
+            .bind(head.seq)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db(format!(
+                "record the read of {}",
+                change.code
+            )))?;
     }
     let detail = transition_detail(&applied);
     finish(tx, actor, head, "codes.transition", "codes", detail).await?;
@@ -223,7 +232,8 @@ fn check(change: &Transition, states: &mut HashMap<String, Current>) -> Result<(
 /// A code row with its read, as `code` and `codes_of_batch` select it.
 const CODE_WITH_READ: &str = "SELECT c.product_id AS product_id, c.counter AS counter, \
     c.code AS code, c.batch_id AS batch_id, c.state AS state, c.reason AS reason, \
-    r.grade AS grade, r.data AS data \
+    r.grade AS grade, r.data AS data, r.release_grade AS release_grade, \
+    r.release_data AS release_data \
     FROM codes c LEFT JOIN code_reads r ON r.product_id = c.product_id AND r.counter = c.counter";
 
 /// One code by its text, at its `location` (`None`: it cannot be one of this store's).
@@ -287,6 +297,12 @@ fn code_record(row: &AnyRow) -> Result<CodeRecord, StoreError> {
         })
         .transpose()?;
     let grade: Option<String> = get(row, "grade", WHAT)?;
+    let release_grade: Option<String> = get(row, "release_grade", WHAT)?;
+    let release_data: Option<String> = get(row, "release_data", WHAT)?;
+    let release_read = (release_grade.is_some() || release_data.is_some()).then(|| CodeRead {
+        grade: release_grade.as_deref().and_then(Grade::parse),
+        data: release_data,
+    });
     Ok(CodeRecord {
         product_id: get(row, "product_id", WHAT)?,
         counter: get(row, "counter", WHAT)?,
@@ -296,6 +312,7 @@ fn code_record(row: &AnyRow) -> Result<CodeRecord, StoreError> {
         reason,
         grade: grade.as_deref().and_then(Grade::parse),
         data: get(row, "data", WHAT)?,
+        release_read,
         code,
     })
 }
