@@ -564,8 +564,7 @@ async fn place<D: Serve>(
         Transport::Serial { .. } => (
             Place::Pty,
             "PATH",
-            "a serial device is served on a pseudo-terminal (--open-serial: on the port)"
-                .to_owned(),
+            "serial devices get a pseudo-terminal here; --open-serial tries the port".to_owned(),
         ),
     };
     let (endpoint, task) = serve(device, &instead).await.map_err(failed)?;
