@@ -1,8 +1,11 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
+mod any_marker;
 pub mod ascii;
+pub mod bench;
 pub mod codenet;
+pub mod control;
 pub mod linx;
 pub mod marker;
 mod modbus_frame;
@@ -15,4 +18,5 @@ pub mod vision;
 pub mod zipher;
 pub mod zpl;
 
+pub use any_marker::AnyMarkerSim;
 pub use marker::{Fault, MarkerSim, Print, SimSnapshot, TriggerOutcome, run_print_timer};

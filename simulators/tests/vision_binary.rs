@@ -59,6 +59,8 @@ async fn fed_units_are_published_as_reader_results() {
             "vision", "--mqtt", &url, "--line", &line, "--reader", "cam7",
         ])
         .args(["--damage", "none", "--feed", "127.0.0.1:0"])
+        // Held open: the simulator ends when its stdin closes.
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .kill_on_drop(true)

@@ -1,17 +1,23 @@
-//! `tracemark-sim`: device simulators on a pseudo-terminal or a TCP port.
+//! `tracemark-sim`: device simulators on a pseudo-terminal or a TCP port, one device
+//! (`tracemark-sim linx --tcp …`) or every device of a line config (`tracemark-sim line`).
+//! Each runs until its stdin closes, `quit`, or Ctrl-C.
+
+mod line;
+mod stdin;
 
 use std::io::Write as _;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tracemark_sim::ascii::AsciiSim;
+use tracemark_sim::bench::{Endpoint, Place, ServeTask};
 use tracemark_sim::codenet::CodenetSim;
+use tracemark_sim::control::{Reply, marker_command, plc_command};
 use tracemark_sim::linx::LinxSim;
 use tracemark_sim::modbus_marker::ModbusMarkerSim;
 use tracemark_sim::zipher::ZipherSim;
 use tracemark_sim::zpl::ZplSim;
-use tracemark_sim::{Fault, MarkerSim, run_print_timer};
+use tracemark_sim::{AnyMarkerSim, Fault, MarkerSim, run_print_timer};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -49,6 +55,10 @@ enum Device {
     /// pseudo-terminal (--pty): encoder, photocell ring, reject queue and gate with confirm,
     /// stack light, line stop, comm watchdog (SPEC §5).
     Plc(PlcArgs),
+    /// Every device of a line config, each where the config says or, where that cannot be had
+    /// here, on a pseudo-terminal or a free local port with the `TRACEMARK_…` override to use;
+    /// one `# ready` line when all serve. stdin: `DEVICE COMMAND` (a device's own commands).
+    Line(line::LineArgs),
 }
 
 #[derive(Debug, Args)]
@@ -157,33 +167,27 @@ async fn main() -> anyhow::Result<()> {
     match cli.device {
         Device::Linx(args) => {
             let depth = args.depth.unwrap_or(tracemark_sim::linx::DEFAULT_DEPTH);
-            run(LinxSim::new(depth), args).await
+            run_marker(AnyMarkerSim::Linx(LinxSim::new(depth)), args).await
         }
         Device::Zipher(args) => {
             let depth = args.depth.unwrap_or(tracemark_sim::zipher::DEFAULT_DEPTH);
-            run(ZipherSim::new(depth), args).await
+            run_marker(AnyMarkerSim::Zipher(ZipherSim::new(depth)), args).await
         }
         Device::Codenet(args) => {
             let depth = args.depth.unwrap_or(tracemark_sim::codenet::DEFAULT_DEPTH);
-            run(CodenetSim::new(depth), args).await
+            run_marker(AnyMarkerSim::Codenet(CodenetSim::new(depth)), args).await
         }
         Device::Zpl(args) => {
             let depth = args.depth.unwrap_or(tracemark_sim::zpl::DEFAULT_DEPTH);
-            run(ZplSim::new(depth), args).await
+            run_marker(AnyMarkerSim::Zpl(ZplSim::new(depth)), args).await
         }
         Device::ModbusMarker(args) => {
             let depth = args
                 .depth
                 .unwrap_or(tracemark_sim::modbus_marker::DEFAULT_DEPTH);
-            let sim = ModbusMarkerSim::new(depth);
-            // On a serial line the device speaks Modbus RTU, not the MBAP framing of `serve`.
-            run_with(sim, args, |sim, master| async move {
-                let mut master = master;
-                loop {
-                    sim.serve_rtu(&mut master).await?;
-                }
-            })
-            .await
+            // On a pty the device speaks Modbus RTU, over TCP the MBAP framing.
+            let sim = AnyMarkerSim::ModbusMarker(ModbusMarkerSim::new(depth));
+            run_marker(sim, args).await
         }
         Device::Ascii(args) => {
             let config = match &args.config {
@@ -200,15 +204,50 @@ async fn main() -> anyhow::Result<()> {
                 .marker
                 .depth
                 .unwrap_or(tracemark_sim::ascii::DEFAULT_DEPTH);
-            run(AsciiSim::new(config, depth), args.marker).await
+            run_marker(
+                AnyMarkerSim::Ascii(AsciiSim::new(config, depth)),
+                args.marker,
+            )
+            .await
         }
         Device::Vision(args) => run_vision(args).await,
         Device::Plc(args) => run_plc(args).await,
+        Device::Line(args) => line::run(args).await,
     }
 }
 
+/// Where `--pty` / `--tcp HOST:PORT` say to serve.
+fn place(pty: bool, tcp: Option<&String>) -> anyhow::Result<Place> {
+    match (pty, tcp) {
+        (_, Some(addr)) => Ok(Place::Tcp(addr.clone())),
+        (true, None) => Ok(Place::Pty),
+        (false, None) => bail!("give --pty or --tcp HOST:PORT"),
+    }
+}
+
+/// Sets `device` up at `place`, announces where (`listening: ADDR` or `pty: PATH`, the first
+/// stdout line) and returns the task that serves it.
+async fn serve_announced<D: tracemark_sim::bench::Serve>(
+    device: &D,
+    place: &Place,
+) -> anyhow::Result<ServeTask> {
+    let (endpoint, task) = tracemark_sim::bench::serve(device, place)
+        .await
+        .with_context(|| match place {
+            Place::Tcp(addr) => format!("cannot listen on {addr}"),
+            Place::Pty => "cannot create a pty pair".to_owned(),
+            Place::Serial(settings) => format!("cannot open {}", settings.path),
+        })?;
+    match &endpoint {
+        Endpoint::Tcp(addr) => announce(&format!("listening: {addr}"))?,
+        Endpoint::Pty(path) | Endpoint::Serial(path) => announce(&format!("pty: {path}"))?,
+    }
+    Ok(task)
+}
+
 async fn run_vision(args: VisionArgs) -> anyhow::Result<()> {
-    use tracemark_sim::vision::{DamageRates, VisionSim, serve_feed};
+    use tracemark_sim::bench::camera::{CameraSetup, start_camera};
+    use tracemark_sim::vision::DamageRates;
     let rates = match args.damage.as_str() {
         "none" => DamageRates::NONE,
         "default" => DamageRates::DEFAULT,
@@ -221,77 +260,37 @@ async fn run_vision(args: VisionArgs) -> anyhow::Result<()> {
         .and_then(|rest| rest.rsplit_once(':'))
         .and_then(|(host, port)| Some((host.to_owned(), port.parse::<u16>().ok()?)))
         .with_context(|| format!("--mqtt {:?}: expected mqtt://HOST:PORT", args.mqtt))?;
-    let options = rumqttc::MqttOptions::new(format!("tracemark-sim-{}", args.reader), host, port);
-    let (client, mut events) = rumqttc::AsyncClient::new(options, 1024);
-    tokio::spawn(async move {
-        // The event loop carries the publishes; it reconnects by itself on the next poll.
-        loop {
-            if let Err(error) = events.poll().await {
-                tracing::warn!(%error, "MQTT connection lost");
-                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-            }
-        }
-    });
-    let listener = tokio::net::TcpListener::bind(&args.feed)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.feed))?;
-    announce(&format!("listening: {}", listener.local_addr()?))?;
-    let sim = std::sync::Arc::new(tokio::sync::Mutex::new(VisionSim::new(
-        &args.reader,
+    let setup = CameraSetup {
+        client_id: format!("tracemark-sim-{}", args.reader),
+        reader: args.reader,
+        line: args.line,
+        broker_host: host,
+        broker_port: port,
+        credentials: None,
         rates,
-        args.seed,
-    )));
-    let topic = format!("tracemark/{}/vision/{}/result", args.line, args.reader);
-    tokio::select! {
-        served = serve_feed(listener, sim, client, topic) => served.context("the feed failed"),
-        signal = tokio::signal::ctrl_c() => signal.context("waiting for ctrl-c"),
-    }
-}
-
-async fn run<M: MarkerSim>(sim: M, args: MarkerArgs) -> anyhow::Result<()> {
-    run_with(sim, args, |sim, master| async move {
-        let mut master = master;
-        loop {
-            sim.serve(&mut master).await?;
+        seed: args.seed,
+        feed: args.feed,
+    };
+    // The client keeps trying to reach the broker in the background.
+    let camera = start_camera(setup, None).await?;
+    announce(&format!("listening: {}", camera.feed))?;
+    serve_until_done(tokio::spawn(camera.task), |line| {
+        if line.trim().is_empty() {
+            Reply::Silent
+        } else {
+            Reply::Say("error: the camera takes units on its feed (`ENCODER CODE` lines over TCP), not on stdin; `quit` or EOF ends".to_owned())
         }
     })
     .await
 }
 
-/// Runs a marker simulator; `serve_pty` serves the pty's master end (its protocol on a serial
-/// line) until it fails.
-async fn run_with<M, F, Fut>(sim: M, args: MarkerArgs, serve_pty: F) -> anyhow::Result<()>
-where
-    M: MarkerSim,
-    F: FnOnce(M, tokio_serial::SerialStream) -> Fut,
-    Fut: std::future::Future<Output = std::io::Result<()>> + Send + 'static,
-{
+async fn run_marker(sim: AnyMarkerSim, args: MarkerArgs) -> anyhow::Result<()> {
     for fault in &args.faults {
         sim.inject(*fault);
     }
     // The transport is set up (and announced) before anything else reaches stdout.
-    let server = if let Some(addr) = &args.tcp {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("cannot listen on {addr}"))?;
-        announce(&format!("listening: {}", listener.local_addr()?))?;
-        let sim = sim.clone();
-        tokio::spawn(async move { sim.serve_tcp(listener).await })
-    } else if args.pty {
-        let (master, slave) =
-            tokio_serial::SerialStream::pair().context("cannot create a pty pair")?;
-        let path = tokio_serial::SerialPort::name(&slave).context("the pty has no path")?;
-        announce(&format!("pty: {path}"))?;
-        let serving = serve_pty(sim.clone(), master);
-        tokio::spawn(async move {
-            // The slave end stays open here so the master never sees a hang-up while the host
-            // reconnects.
-            let _slave = slave;
-            serving.await
-        })
-    } else {
-        bail!("give --pty or --tcp HOST:PORT");
-    };
+    let task = serve_announced(&sim, &place(args.pty, args.tcp.as_ref())?).await?;
+    let server = tokio::spawn(task);
     if let Some(addr) = &args.print_go {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -306,77 +305,29 @@ where
         let sim = sim.clone();
         tokio::spawn(async move { run_print_timer(&sim, rate).await });
     }
-    tokio::select! {
-        result = control(&sim) => result,
-        joined = server => match joined {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(error)) => Err(error).context("serving failed"),
-            Err(error) => Err(error).context("server task failed"),
-        },
-        signal = tokio::signal::ctrl_c() => signal.context("waiting for ctrl-c"),
-    }
-}
-
-/// Run-time control from stdin, one command per line.
-async fn control<M: MarkerSim>(sim: &M) -> anyhow::Result<()> {
-    let mut lines = BufReader::new(tokio::io::stdin()).lines();
-    while let Some(line) = lines.next_line().await? {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        match words.as_slice() {
-            [] => {}
-            ["trigger"] => announce(&format!("trigger: {:?}", sim.trigger()))?,
-            ["fault", name] => match Fault::from_name(name) {
-                Some(fault) => sim.inject(fault),
-                None => announce(&format!("error: unknown fault `{name}`"))?,
-            },
-            ["clear", name] => match Fault::from_name(name) {
-                Some(fault) => sim.clear(fault),
-                None => announce(&format!("error: unknown fault `{name}`"))?,
-            },
-            ["status"] => announce(&format!(
-                "status: {:?} faults={:?}",
-                sim.snapshot(),
-                sim.faults()
-            ))?,
-            ["quit"] => return Ok(()),
-            _ => announce(&format!("error: unknown command `{line}`"))?,
-        }
-    }
-    // stdin closed (e.g. started in the background): keep serving until interrupted.
-    std::future::pending().await
+    serve_until_done(server, |line| marker_command(&sim, line)).await
 }
 
 async fn run_plc(args: PlcArgs) -> anyhow::Result<()> {
     use tracemark_sim::plc::{PlcSim, run_conveyor};
     let sim = PlcSim::new(args.unit_id);
-    let server = if let Some(addr) = &args.tcp {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("cannot listen on {addr}"))?;
-        announce(&format!("listening: {}", listener.local_addr()?))?;
-        let sim = sim.clone();
-        tokio::spawn(async move { sim.serve_tcp(listener).await })
-    } else {
-        let (master, slave) =
-            tokio_serial::SerialStream::pair().context("cannot create a pty pair")?;
-        let path = tokio_serial::SerialPort::name(&slave).context("the pty has no path")?;
-        announce(&format!("pty: {path}"))?;
-        let sim = sim.clone();
-        tokio::spawn(async move {
-            // The slave end stays open so the master sees no hang-up while the host reopens.
-            let _slave = slave;
-            let mut master = master;
-            loop {
-                sim.serve_rtu(&mut master).await?;
-            }
-        })
-    };
+    let task = serve_announced(&sim, &place(args.pty, args.tcp.as_ref())?).await?;
+    let server = tokio::spawn(task);
     if let (Some(rate), Some(pitch)) = (args.rate, args.pitch_counts) {
         let sim = sim.clone();
         tokio::spawn(async move { run_conveyor(&sim, rate, pitch).await });
     }
+    serve_until_done(server, |line| plc_command(&sim, line)).await
+}
+
+/// Serves until stdin closes or says `quit` (each other line goes to `command`, its answer to
+/// stdout), the server fails, or Ctrl-C.
+async fn serve_until_done(
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    command: impl FnMut(&str) -> Reply,
+) -> anyhow::Result<()> {
     tokio::select! {
-        result = plc_control(&sim) => result,
+        result = stdin::commands(command) => result,
         joined = server => match joined {
             Ok(Ok(())) => Ok(()),
             Ok(Err(error)) => Err(error).context("serving failed"),
@@ -384,42 +335,4 @@ async fn run_plc(args: PlcArgs) -> anyhow::Result<()> {
         },
         signal = tokio::signal::ctrl_c() => signal.context("waiting for ctrl-c"),
     }
-}
-
-/// Run-time control of the PLC from stdin, one command per line: `detect`, `encoder N`,
-/// `fault NAME`, `clear NAME` (gate-jam, stall, disconnect), `status` (the snapshot, with the
-/// reject queue's counts), `quit`.
-async fn plc_control(sim: &tracemark_sim::plc::PlcSim) -> anyhow::Result<()> {
-    use tracemark_sim::plc::PlcFault;
-    let mut lines = BufReader::new(tokio::io::stdin()).lines();
-    while let Some(line) = lines.next_line().await? {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        match words.as_slice() {
-            [] => {}
-            ["detect"] => {
-                sim.detect();
-                announce(&format!("detect: {}", sim.snapshot().detections()))?;
-            }
-            ["encoder", count] => match count.parse::<u64>() {
-                Ok(count) => sim.set_encoder(count),
-                Err(_) => announce(&format!("error: `{count}` is not a count"))?,
-            },
-            [verb @ ("fault" | "clear"), name] => match PlcFault::from_name(name) {
-                Some(fault) if *verb == "fault" => sim.inject(fault),
-                Some(fault) => sim.clear(fault),
-                None => {
-                    let names: Vec<&str> = PlcFault::ALL.iter().map(|f| f.name()).collect();
-                    announce(&format!(
-                        "error: unknown fault `{name}`; one of: {}",
-                        names.join(", ")
-                    ))?;
-                }
-            },
-            ["status"] => announce(&format!("status: {:?}", sim.snapshot()))?,
-            ["quit"] => return Ok(()),
-            _ => announce(&format!("error: unknown command `{line}`"))?,
-        }
-    }
-    // stdin closed (e.g. started in the background): keep serving until interrupted.
-    std::future::pending().await
 }
