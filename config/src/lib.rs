@@ -8,10 +8,12 @@
 //! together, each with its key path, so an integrator fixes a config in one pass.
 
 mod compile;
+mod lineio;
 mod marker;
 pub mod raw;
+mod suggest;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -19,7 +21,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use compile::compile;
-pub use compile::{Gate, Line, Mqtt, Plc, Reader, Transport};
+pub use compile::{Line, Mqtt, Reader, Transport};
+pub use lineio::{Gate, Plc};
 pub use marker::{MARKER_TYPES, Marker, MarkerKind};
 
 /// The most readers one line may have: the tracker keeps which readers passed a unit in a 64-bit
@@ -107,7 +110,9 @@ pub(crate) struct RawLine {
     pub(crate) present: Vec<&'static str>,
     /// Devices present but broken (`plcs.line_io`), so references to them are not reported as
     /// unknown on top of their own errors.
-    pub(crate) broken: std::collections::BTreeSet<String>,
+    pub(crate) broken: BTreeSet<String>,
+    /// The keys written in each `[plcs.<name>.map]` (by PLC name).
+    pub(crate) plc_map_keys: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// Loads `path` with the process environment's overrides and compiles it.
@@ -183,7 +188,7 @@ fn split_sections(tree: Value, errors: &mut Vec<ConfigError>) -> RawLine {
         if !SECTIONS.contains(&key.as_str()) {
             errors.push(ConfigError::new(
                 key.clone(),
-                format!("unknown section (expected one of: {})", SECTIONS.join(", ")),
+                format!("unknown section{}", suggest::hint(key, &SECTIONS)),
             ));
         }
     }
@@ -199,7 +204,10 @@ fn split_sections(tree: Value, errors: &mut Vec<ConfigError>) -> RawLine {
             "gate" => raw.gate = section(name, value, errors),
             "markers" => raw.markers = devices(name, value, &mut raw.broken, errors),
             "readers" => raw.readers = devices(name, value, &mut raw.broken, errors),
-            "plcs" => raw.plcs = devices(name, value, &mut raw.broken, errors),
+            "plcs" => {
+                raw.plc_map_keys = map_keys(&value);
+                raw.plcs = devices(name, value, &mut raw.broken, errors);
+            }
             _ => {}
         }
     }
@@ -211,25 +219,29 @@ fn section<T: DeserializeOwned>(
     value: Value,
     errors: &mut Vec<ConfigError>,
 ) -> Option<T> {
-    match serde_path_to_error::deserialize::<_, T>(value) {
-        Ok(parsed) => Some(parsed),
-        Err(e) => {
-            let inner = e.path().to_string();
-            let full = if inner == "." || inner.is_empty() {
-                path.to_owned()
-            } else {
-                format!("{path}.{inner}")
+    suggest::deserialize_all(path, value, errors)
+}
+
+/// The keys each `[plcs.<name>.map]` writes, so compile can tell a key set in the file from
+/// a default (`gate.coil` and `map.gate_coil` may only disagree when both are written).
+fn map_keys(plcs: &Value) -> BTreeMap<String, BTreeSet<String>> {
+    let Value::Object(plcs) = plcs else {
+        return BTreeMap::new();
+    };
+    plcs.iter()
+        .filter_map(|(name, plc)| {
+            let Value::Object(map) = plc.get("map")? else {
+                return None;
             };
-            errors.push(ConfigError::new(full, e.into_inner().to_string()));
-            None
-        }
-    }
+            Some((name.clone(), map.keys().cloned().collect()))
+        })
+        .collect()
 }
 
 fn devices<T: DeserializeOwned>(
     path: &str,
     value: Value,
-    broken: &mut std::collections::BTreeSet<String>,
+    broken: &mut BTreeSet<String>,
     errors: &mut Vec<ConfigError>,
 ) -> BTreeMap<String, T> {
     let mut parsed = BTreeMap::new();
@@ -256,3 +268,5 @@ fn devices<T: DeserializeOwned>(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_refusals;
