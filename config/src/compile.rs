@@ -165,7 +165,11 @@ pub(crate) fn compile(raw: RawLine, base: &Path) -> Result<Line, Vec<ConfigError
     errors.missing(&raw, "conveyor", "[conveyor] with at least `speed_upm`");
     // What `tracemark run` and `simulate` need to run at all: a marker prints, a reader checks,
     // the gate (on its PLC) rejects, and the readers' results arrive over MQTT. One rule, here.
-    errors.missing(&raw, "markers", "at least one [markers.<name>] to print the codes");
+    errors.missing(
+        &raw,
+        "markers",
+        "at least one [markers.<name>] to print the codes",
+    );
     errors.missing(
         &raw,
         "readers",

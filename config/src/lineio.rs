@@ -133,8 +133,7 @@ fn apply_gate(
     map: &mut LineIoMap,
     errors: &mut Errors,
 ) {
-    for ((gate_key, map_key), given) in GATE_KEYS.into_iter().zip([gate.coil, gate.confirm_input])
-    {
+    for ((gate_key, map_key), given) in GATE_KEYS.into_iter().zip([gate.coil, gate.confirm_input]) {
         let Some(given) = given else { continue };
         let slot = match map_key {
             "gate_coil" => &mut map.gate_coil,

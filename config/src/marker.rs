@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 use tracemark_drivers::ascii::AsciiConfig;
+use tracemark_drivers::codenet::DEFAULT_QUEUE_FULL_NAK;
 use tracemark_drivers::codenet::frame::NakCode;
 use tracemark_drivers::codenet::message::MessageNumber;
-use tracemark_drivers::codenet::DEFAULT_QUEUE_FULL_NAK;
 use tracemark_drivers::linx::message::encode_message_name;
 use tracemark_drivers::modbus_marker::ModbusMarkerMap;
 use tracemark_drivers::zipher::codec::encode_command;
@@ -379,8 +379,7 @@ fn check_kind(
             if let Err(refused) = zpl_settings(&zpl, m.high_watermark, 0).check() {
                 let key = match refused {
                     LabelError::BadName(_) => "job",
-                    LabelError::BodyCommand(_)
-                    | LabelError::CodeFieldMissing(_) => "template",
+                    LabelError::BodyCommand(_) | LabelError::CodeFieldMissing(_) => "template",
                     _ => "label_fields",
                 };
                 errors.push(format!("{path}.{key}"), refused.to_string());

@@ -55,10 +55,7 @@ enum Mistake {
 }
 
 fn classify(message: &str) -> Mistake {
-    for (prefix, what) in [
-        ("unknown field `", "key"),
-        ("unknown variant `", "variant"),
-    ] {
+    for (prefix, what) in [("unknown field `", "key"), ("unknown variant `", "variant")] {
         if let Some(rest) = message.strip_prefix(prefix) {
             let Some((name, rest)) = rest.split_once('`') else {
                 return Mistake::Final;
@@ -241,7 +238,10 @@ mod tests {
         else {
             panic!("an unknown field");
         };
-        assert_eq!((name.as_str(), expected), ("adress", vec!["address".into()]));
+        assert_eq!(
+            (name.as_str(), expected),
+            ("adress", vec!["address".into()])
+        );
         let Mistake::Unknown { expected, .. } =
             classify("unknown variant `usb`, expected `serial` or `tcp`")
         else {

@@ -36,12 +36,15 @@ fn the_trial_configs_three_mistakes_come_out_in_one_pass() {
 
 #[test]
 fn unknown_keys_and_variants_are_all_reported_with_a_suggestion() {
-    let errors = errors_of(&MINIMAL.replace(
-        "type = \"linx_rci\"",
-        "type = \"linx_rc\"\ntimout_ms = 300\nlow_watermrk = 2\nposition_mm_ = 1",
-    )
-    .replace("address = \"10.0.0.2:502\"", "adress = \"10.0.0.2:502\"")
-    .replace("type = \"tcp\"", "type = \"tpc\""));
+    let errors = errors_of(
+        &MINIMAL
+            .replace(
+                "type = \"linx_rci\"",
+                "type = \"linx_rc\"\ntimout_ms = 300\nlow_watermrk = 2\nposition_mm_ = 1",
+            )
+            .replace("address = \"10.0.0.2:502\"", "adress = \"10.0.0.2:502\"")
+            .replace("type = \"tcp\"", "type = \"tpc\""),
+    );
     assert_exactly(
         &errors,
         &[
@@ -99,9 +102,11 @@ fn a_gate_coil_on_a_stack_light_is_refused_at_its_key() {
     let errors = errors_of(&MINIMAL.replace("plc = \"io\"", "plc = \"io\"\ncoil = 2"));
     assert_exactly(
         &errors,
-        &["plcs.io.map.stack_light_red_coil: coil 2 is also gate_coil (gate_coil is gate.coil; \
+        &[
+            "plcs.io.map.stack_light_red_coil: coil 2 is also gate_coil (gate_coil is gate.coil; \
            stack_light_red_coil has its default address: set plcs.io.map.stack_light_red_coil \
-           to move it)"],
+           to move it)",
+        ],
     );
     // Moved out of the way, it runs, and the compiled map has it.
     let line = load_text(&MINIMAL.replace(
@@ -161,8 +166,10 @@ fn a_gate_window_over_the_plc_register_is_refused() {
     ));
     assert_exactly(
         &errors,
-        &["conveyor.min_pitch_mm: line I/O configuration: gate half window 75000 counts is \
-           over the register's 65,535 counts"],
+        &[
+            "conveyor.min_pitch_mm: line I/O configuration: gate half window 75000 counts is \
+           over the register's 65,535 counts",
+        ],
     );
 }
 
