@@ -176,6 +176,25 @@ pub fn load_with_env(
     }
 }
 
+/// Checks a piece of a line config — some of its sections, or one device table — for what
+/// deserialisation finds: unknown sections and keys (with "did you mean"), wrong types, unknown
+/// variants. Keys a fragment leaves out are not missing, and nothing is compiled (ranges,
+/// positions, references): for the snippets in documentation, which show parts of a line.
+pub fn check_fragment(text: &str) -> Vec<ConfigError> {
+    let tree = ::config::Config::builder()
+        .add_source(::config::File::from_str(text, ::config::FileFormat::Toml))
+        .build()
+        .and_then(|built| built.try_deserialize::<Value>());
+    let tree = match tree {
+        Ok(tree) => tree,
+        Err(e) => return vec![ConfigError::new("", e.to_string())],
+    };
+    let mut errors = Vec::new();
+    split_sections(tree, &mut errors);
+    errors.retain(|e| !e.message.starts_with("missing field"));
+    errors
+}
+
 /// Deserialises each section, and each device of the device tables, on its own, collecting one
 /// error per broken part instead of stopping at the first.
 fn split_sections(tree: Value, errors: &mut Vec<ConfigError>) -> RawLine {
