@@ -175,10 +175,11 @@ fn report_problem(
     let path = from_gate(key).unwrap_or_else(|| format!("{plc_path}.map.{key}"));
     let mut notes = Vec::new();
     for (_, map_key) in GATE_KEYS {
-        if map_key != key && what.ends_with(map_key) {
-            if let Some(gate_key) = from_gate(map_key) {
-                notes.push(format!("{map_key} is {gate_key}"));
-            }
+        if map_key != key
+            && what.ends_with(map_key)
+            && let Some(gate_key) = from_gate(map_key)
+        {
+            notes.push(format!("{map_key} is {gate_key}"));
         }
     }
     if !key.is_empty() && from_gate(key).is_none() && !written.contains(key) {

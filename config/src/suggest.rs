@@ -32,7 +32,7 @@ pub(crate) fn nearest<'a>(
 }
 
 /// `; did you mean `x`?` when a candidate is near `given`, else the list of valid names.
-pub(crate) fn hint<'a>(given: &str, candidates: &[&'a str]) -> String {
+pub(crate) fn hint(given: &str, candidates: &[&str]) -> String {
     match nearest(given, candidates.iter().copied()) {
         Some(near) => format!("; did you mean `{near}`?"),
         None if candidates.is_empty() => String::new(),
