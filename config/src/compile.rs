@@ -9,6 +9,7 @@ use serde::Serialize;
 use tracemark_drivers::transport::{DataBits, Parity, StopBits};
 use tracemark_store::{Grade, StoreError};
 
+use super::lineio::{Gate, Placement, Plc, check_gate, check_plcs};
 use super::marker::{Marker, check_markers};
 use super::raw::{self, TransportSection};
 use super::{ConfigError, MAX_READERS, RawLine};
@@ -113,38 +114,6 @@ pub struct Reader {
     pub field_map: BTreeMap<String, String>,
 }
 
-/// A PLC, checked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Plc {
-    /// Name (the key of `[plcs.<name>]`).
-    pub name: String,
-    /// How it is reached.
-    pub transport: Transport,
-    /// Modbus unit id.
-    pub unit_id: u8,
-    /// Communication watchdog.
-    pub watchdog: Duration,
-}
-
-/// The reject gate, checked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Gate {
-    /// Position, mm from the photocell.
-    pub position_mm: u32,
-    /// Position in encoder counts.
-    pub position_counts: u64,
-    /// The PLC that drives it (`gate.plc` resolved).
-    pub plc: Plc,
-    /// Coil that fires it.
-    pub coil: u16,
-    /// Input that confirms it.
-    pub confirm_input: u16,
-    /// Confirm timeout.
-    pub confirm_timeout: Duration,
-    /// Rejects in a row that stop the line.
-    pub max_consecutive_rejects: u32,
-}
-
 /// The broker, checked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Mqtt {
@@ -194,7 +163,25 @@ pub(crate) fn compile(raw: RawLine, base: &Path) -> Result<Line, Vec<ConfigError
     let mut errors = Errors(Vec::new());
     errors.missing(&raw, "line", "[line] with at least `id`");
     errors.missing(&raw, "conveyor", "[conveyor] with at least `speed_upm`");
-    errors.missing(&raw, "markers", "at least one [markers.<name>]");
+    // What `tracemark run` and `simulate` need to run at all: a marker prints, a reader checks,
+    // the gate (on its PLC) rejects, and the readers' results arrive over MQTT. One rule, here.
+    errors.missing(
+        &raw,
+        "markers",
+        "at least one [markers.<name>] to print the codes",
+    );
+    errors.missing(
+        &raw,
+        "readers",
+        "at least one [readers.<name>] to check the prints (a line runs with a marker, a \
+         reader and a [gate])",
+    );
+    errors.missing(
+        &raw,
+        "gate",
+        "[gate] with `position_mm` and `plc`: the reject gate rejects what fails (a line runs \
+         with a marker, a reader and a [gate])",
+    );
     if let Some(line) = &raw.line {
         check_line(line, &mut errors);
     }
@@ -211,16 +198,18 @@ pub(crate) fn compile(raw: RawLine, base: &Path) -> Result<Line, Vec<ConfigError
             readers: &readers,
             plcs: &plcs,
         };
-        check_gate(g, &raw, at, counts_per_mm, &mut errors)
+        check_gate(g, &raw, at, &mut errors)
     });
     let line_id = raw.line.as_ref().map_or("line", |l| l.id.as_str());
     let mqtt = raw
         .mqtt
         .as_ref()
         .map(|m| check_mqtt(m, line_id, base, &mut errors));
-    if !readers.is_empty() && !raw.present.contains(&"mqtt") {
-        errors.push("mqtt", "missing: readers publish their results over [mqtt]");
-    }
+    errors.missing(
+        &raw,
+        "mqtt",
+        "[mqtt] with `url`: the readers publish their results over it",
+    );
     match (raw.line, raw.conveyor, errors.0.is_empty()) {
         (Some(line), Some(conveyor), true) => Ok(Line {
             name: line.name.unwrap_or_else(|| line.id.clone()),
@@ -404,118 +393,6 @@ fn check_readers(
     }
     readers.sort_by_key(|r| r.position_mm);
     readers
-}
-
-fn check_plcs(raw: &RawLine, markers: &[Marker], errors: &mut Errors) -> Vec<Plc> {
-    let mut plcs: Vec<Plc> = Vec::new();
-    for (name, p) in &raw.plcs {
-        let path = format!("plcs.{name}");
-        let transport = check_transport(&format!("{path}.transport"), &p.transport, errors);
-        let endpoint = transport.endpoint();
-        if let Some(marker) = markers.iter().find(|m| m.transport.endpoint() == endpoint) {
-            errors.push(
-                format!("{path}.transport"),
-                format!("{endpoint} is already used by markers.{}", marker.name),
-            );
-        }
-        // PLCs may share an RS-485 line or a gateway, but not a unit id on it.
-        if let Some(other) = plcs
-            .iter()
-            .find(|o| o.transport.endpoint() == endpoint && o.unit_id == p.unit_id)
-        {
-            errors.push(
-                format!("{path}.unit_id"),
-                format!(
-                    "unit {} on {endpoint} is already plcs.{}",
-                    p.unit_id, other.name
-                ),
-            );
-        }
-        if !(100..=60_000).contains(&p.watchdog_ms) {
-            errors.push(
-                format!("{path}.watchdog_ms"),
-                format!("{} is not between 100 and 60000", p.watchdog_ms),
-            );
-        }
-        plcs.push(Plc {
-            name: name.clone(),
-            transport,
-            unit_id: p.unit_id,
-            watchdog: Duration::from_millis(u64::from(p.watchdog_ms)),
-        });
-    }
-    plcs
-}
-
-/// What a gate is placed among: the compiled markers, readers and PLCs.
-#[derive(Clone, Copy)]
-struct Placement<'a> {
-    markers: &'a [Marker],
-    readers: &'a [Reader],
-    plcs: &'a [Plc],
-}
-
-/// The gate, with its PLC resolved; `None` when the PLC it names does not compile (the errors
-/// say why).
-fn check_gate(
-    g: &raw::GateSection,
-    raw: &RawLine,
-    at: Placement<'_>,
-    counts_per_mm: f64,
-    errors: &mut Errors,
-) -> Option<Gate> {
-    let Placement {
-        markers,
-        readers,
-        plcs,
-    } = at;
-    if !raw.plcs.contains_key(&g.plc) && !raw.broken.contains(&format!("plcs.{}", g.plc)) {
-        let known: Vec<&str> = raw.plcs.keys().map(String::as_str).collect();
-        errors.push(
-            "gate.plc",
-            format!("{:?} is not a [plcs.<name>] (known: {known:?})", g.plc),
-        );
-    }
-    if readers.is_empty() && !raw.present.contains(&"readers") {
-        errors.push(
-            "gate",
-            "a reject gate needs at least one [readers.<name>] to decide",
-        );
-    }
-    let last = readers
-        .iter()
-        .map(|r| r.position_mm)
-        .chain(markers.iter().map(|m| m.position_mm))
-        .max()
-        .unwrap_or(0);
-    if g.position_mm <= last {
-        errors.push(
-            "gate.position_mm",
-            format!(
-                "{} mm is not after the last reader or marker ({last} mm)",
-                g.position_mm
-            ),
-        );
-    }
-    if !(10..=10_000).contains(&g.confirm_timeout_ms) {
-        errors.push(
-            "gate.confirm_timeout_ms",
-            format!("{} is not between 10 and 10000", g.confirm_timeout_ms),
-        );
-    }
-    if g.max_consecutive_rejects == 0 {
-        errors.push("gate.max_consecutive_rejects", "must be at least 1");
-    }
-    let plc = plcs.iter().find(|p| p.name == g.plc)?.clone();
-    Some(Gate {
-        position_mm: g.position_mm,
-        position_counts: counts(g.position_mm, counts_per_mm),
-        plc,
-        coil: g.coil,
-        confirm_input: g.confirm_input,
-        confirm_timeout: Duration::from_millis(u64::from(g.confirm_timeout_ms)),
-        max_consecutive_rejects: g.max_consecutive_rejects,
-    })
 }
 
 fn check_mqtt(m: &raw::MqttSection, line_id: &str, base: &Path, errors: &mut Errors) -> Mqtt {

@@ -8,10 +8,12 @@
 //! together, each with its key path, so an integrator fixes a config in one pass.
 
 mod compile;
+mod lineio;
 mod marker;
 pub mod raw;
+mod suggest;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -19,7 +21,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use compile::compile;
-pub use compile::{Gate, Line, Mqtt, Plc, Reader, Transport};
+pub use compile::{Line, Mqtt, Reader, Transport};
+pub use lineio::{Gate, Plc};
 pub use marker::{MARKER_TYPES, Marker, MarkerKind};
 
 /// The most readers one line may have: the tracker keeps which readers passed a unit in a 64-bit
@@ -107,7 +110,9 @@ pub(crate) struct RawLine {
     pub(crate) present: Vec<&'static str>,
     /// Devices present but broken (`plcs.line_io`), so references to them are not reported as
     /// unknown on top of their own errors.
-    pub(crate) broken: std::collections::BTreeSet<String>,
+    pub(crate) broken: BTreeSet<String>,
+    /// The keys written in each `[plcs.<name>.map]` (by PLC name).
+    pub(crate) plc_map_keys: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// Loads `path` with the process environment's overrides and compiles it.
@@ -171,6 +176,25 @@ pub fn load_with_env(
     }
 }
 
+/// Checks a piece of a line config — some of its sections, or one device table — for what
+/// deserialisation finds: unknown sections and keys (with "did you mean"), wrong types, unknown
+/// variants. Keys a fragment leaves out are not missing, and nothing is compiled (ranges,
+/// positions, references): for the snippets in documentation, which show parts of a line.
+pub fn check_fragment(text: &str) -> Vec<ConfigError> {
+    let tree = ::config::Config::builder()
+        .add_source(::config::File::from_str(text, ::config::FileFormat::Toml))
+        .build()
+        .and_then(|built| built.try_deserialize::<Value>());
+    let tree = match tree {
+        Ok(tree) => tree,
+        Err(e) => return vec![ConfigError::new("", e.to_string())],
+    };
+    let mut errors = Vec::new();
+    split_sections(tree, &mut errors);
+    errors.retain(|e| !e.message.starts_with("missing field"));
+    errors
+}
+
 /// Deserialises each section, and each device of the device tables, on its own, collecting one
 /// error per broken part instead of stopping at the first.
 fn split_sections(tree: Value, errors: &mut Vec<ConfigError>) -> RawLine {
@@ -183,7 +207,7 @@ fn split_sections(tree: Value, errors: &mut Vec<ConfigError>) -> RawLine {
         if !SECTIONS.contains(&key.as_str()) {
             errors.push(ConfigError::new(
                 key.clone(),
-                format!("unknown section (expected one of: {})", SECTIONS.join(", ")),
+                format!("unknown section{}", suggest::hint(key, &SECTIONS)),
             ));
         }
     }
@@ -199,7 +223,10 @@ fn split_sections(tree: Value, errors: &mut Vec<ConfigError>) -> RawLine {
             "gate" => raw.gate = section(name, value, errors),
             "markers" => raw.markers = devices(name, value, &mut raw.broken, errors),
             "readers" => raw.readers = devices(name, value, &mut raw.broken, errors),
-            "plcs" => raw.plcs = devices(name, value, &mut raw.broken, errors),
+            "plcs" => {
+                raw.plc_map_keys = map_keys(&value);
+                raw.plcs = devices(name, value, &mut raw.broken, errors);
+            }
             _ => {}
         }
     }
@@ -211,25 +238,29 @@ fn section<T: DeserializeOwned>(
     value: Value,
     errors: &mut Vec<ConfigError>,
 ) -> Option<T> {
-    match serde_path_to_error::deserialize::<_, T>(value) {
-        Ok(parsed) => Some(parsed),
-        Err(e) => {
-            let inner = e.path().to_string();
-            let full = if inner == "." || inner.is_empty() {
-                path.to_owned()
-            } else {
-                format!("{path}.{inner}")
+    suggest::deserialize_all(path, value, errors)
+}
+
+/// The keys each `[plcs.<name>.map]` writes, so compile can tell a key set in the file from
+/// a default (`gate.coil` and `map.gate_coil` may only disagree when both are written).
+fn map_keys(plcs: &Value) -> BTreeMap<String, BTreeSet<String>> {
+    let Value::Object(plcs) = plcs else {
+        return BTreeMap::new();
+    };
+    plcs.iter()
+        .filter_map(|(name, plc)| {
+            let Value::Object(map) = plc.get("map")? else {
+                return None;
             };
-            errors.push(ConfigError::new(full, e.into_inner().to_string()));
-            None
-        }
-    }
+            Some((name.clone(), map.keys().cloned().collect()))
+        })
+        .collect()
 }
 
 fn devices<T: DeserializeOwned>(
     path: &str,
     value: Value,
-    broken: &mut std::collections::BTreeSet<String>,
+    broken: &mut BTreeSet<String>,
     errors: &mut Vec<ConfigError>,
 ) -> BTreeMap<String, T> {
     let mut parsed = BTreeMap::new();
@@ -256,3 +287,5 @@ fn devices<T: DeserializeOwned>(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_refusals;

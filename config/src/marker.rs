@@ -8,10 +8,17 @@ use std::time::Duration;
 
 use serde::Serialize;
 use tracemark_drivers::ascii::AsciiConfig;
+use tracemark_drivers::codenet::DEFAULT_QUEUE_FULL_NAK;
+use tracemark_drivers::codenet::frame::NakCode;
+use tracemark_drivers::codenet::message::MessageNumber;
+use tracemark_drivers::linx::message::encode_message_name;
 use tracemark_drivers::modbus_marker::ModbusMarkerMap;
+use tracemark_drivers::zipher::codec::encode_command;
+use tracemark_drivers::zpl::codec::LabelError;
+use tracemark_drivers::zpl::{ZplConfig, ZplField};
 
-use super::RawLine;
 use super::compile::{Errors, Transport, check_transport, counts};
+use super::{RawLine, suggest};
 
 /// Marker protocols (SPEC §5), by their `type` name in the config.
 pub const MARKER_TYPES: [&str; 6] = [
@@ -62,6 +69,8 @@ pub enum MarkerKind {
     Codenet {
         /// The stored message (1–999) holding the code field, selected before printing.
         job: Option<String>,
+        /// NAK codes that mean "external data queue full" (three digits each).
+        queue_full_naks: Vec<String>,
     },
     /// A ZPL label printer (docs/protocols/zpl.md).
     Zpl {
@@ -107,6 +116,46 @@ impl MarkerKind {
     }
 }
 
+/// The ZPL driver's settings for a `zpl` marker kind (defaults for another kind): the label
+/// template (the built-in one without a `template` file), the stored format's name (`job`), the
+/// fixed label fields; the printer holds no more labels than the feed loop sends it
+/// (`high_watermark`).
+fn zpl_settings(kind: &MarkerKind, high_watermark: u32, reply_timeout_ms: u64) -> ZplConfig {
+    let defaults = ZplConfig::default();
+    let MarkerKind::Zpl {
+        job,
+        template_body,
+        label_fields,
+        ..
+    } = kind
+    else {
+        return defaults;
+    };
+    ZplConfig {
+        reply_timeout_ms,
+        template_name: job.clone().unwrap_or(defaults.template_name),
+        template_body: template_body.clone(),
+        fields: label_fields
+            .iter()
+            .map(|(number, data)| ZplField {
+                number: *number,
+                data: data.clone(),
+            })
+            .collect(),
+        max_queued_labels: u64::from(high_watermark),
+        ..defaults
+    }
+}
+
+impl Marker {
+    /// The ZPL printer settings of this marker (default settings for a marker of another
+    /// kind), as compile checked them.
+    pub fn zpl_config(&self) -> ZplConfig {
+        let timeout = u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX);
+        zpl_settings(&self.kind, self.high_watermark, timeout)
+    }
+}
+
 impl fmt::Display for MarkerKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -127,7 +176,14 @@ pub(super) fn check_markers(
         if !MARKER_TYPES.contains(&kind_name) {
             errors.push(
                 format!("{path}.type"),
-                format!("{:?} is not one of {}", m.kind, MARKER_TYPES.join(", ")),
+                format!(
+                    "{:?} is not one of {}{}",
+                    m.kind,
+                    MARKER_TYPES.join(", "),
+                    suggest::nearest(kind_name, MARKER_TYPES)
+                        .map(|near| format!("; did you mean `{near}`?"))
+                        .unwrap_or_default()
+                ),
             );
         }
         if m.position_mm == 0 {
@@ -162,6 +218,17 @@ pub(super) fn check_markers(
         // is recorded, so no line with the stand-in kind is ever returned.
         let kind = check_kind(&path, m, base, errors).unwrap_or(MarkerKind::LinxRci { job: None });
         let transport = check_transport(&format!("{path}.transport"), &m.transport, errors);
+        if let (MarkerKind::ModbusMarker { unit_id, .. }, Transport::Serial { .. }) =
+            (&kind, &transport)
+        {
+            // Modbus over Serial Line V1.02 §2.2: unit addresses 1–247 (0 is broadcast).
+            if !(1..=247).contains(unit_id) {
+                errors.push(
+                    format!("{path}.unit_id"),
+                    format!("{unit_id} is not a Modbus serial address (1–247)"),
+                );
+            }
+        }
         markers.push(Marker {
             name: name.clone(),
             kind,
@@ -217,6 +284,18 @@ fn check_kind(
             "only a zpl or an ascii marker has a template",
         );
     }
+    if m.job.is_some() && !matches!(kind, "linx_rci" | "zipher" | "codenet" | "zpl") {
+        errors.push(
+            format!("{path}.job"),
+            "only a linx_rci, zipher, codenet or zpl marker selects a job",
+        );
+    }
+    if m.queue_full_naks.is_some() && kind != "codenet" {
+        errors.push(
+            format!("{path}.queue_full_naks"),
+            "only a codenet marker has queue-full NAK codes",
+        );
+    }
     let mut label_fields = BTreeMap::new();
     for (number, text) in &m.label_fields {
         let key = format!("{path}.label_fields.{number}");
@@ -241,21 +320,71 @@ fn check_kind(
             None
         }
     };
+    // Each driver's own rule for its job, as it would refuse it at start.
+    let job_path = format!("{path}.job");
     match kind {
-        "linx_rci" => Some(MarkerKind::LinxRci { job }),
-        "zipher" => Some(MarkerKind::Zipher { job }),
-        "codenet" => Some(MarkerKind::Codenet { job }),
+        "linx_rci" => {
+            if let Some(Err(refused)) = job.as_deref().map(encode_message_name) {
+                // Linx RCI, Load Print Message (1Eh): the name field.
+                errors.push(job_path, refused.to_string());
+            }
+            Some(MarkerKind::LinxRci { job })
+        }
+        "zipher" => {
+            if let Some(Err(refused)) = job.as_deref().map(|j| encode_command("SEL", &[j])) {
+                errors.push(job_path, refused.to_string());
+            }
+            Some(MarkerKind::Zipher { job })
+        }
+        "codenet" => {
+            if let Some(text) = &job
+                && MessageNumber::parse(text.trim()).is_none()
+            {
+                // Codenet `P1nnn`: stored messages 1–999 (docs/protocols/codenet.md).
+                errors.push(
+                    job_path,
+                    format!("{text:?} is not a stored message number 1–999 (`P1nnn`)"),
+                );
+            }
+            let naks = m
+                .queue_full_naks
+                .clone()
+                .unwrap_or_else(|| vec![DEFAULT_QUEUE_FULL_NAK.as_str().to_owned()]);
+            for (i, code) in naks.iter().enumerate() {
+                if NakCode::parse(code).is_none() {
+                    errors.push(
+                        format!("{path}.queue_full_naks.{i}"),
+                        format!("{code:?} is not a NAK code (three digits, e.g. \"040\")"),
+                    );
+                }
+            }
+            Some(MarkerKind::Codenet {
+                job,
+                queue_full_naks: naks,
+            })
+        }
         "zpl" => {
             let template_body = match &template {
                 Some(file) => Some(read_template(errors, file)?),
                 None => None,
             };
-            Some(MarkerKind::Zpl {
+            let zpl = MarkerKind::Zpl {
                 job,
                 template,
                 template_body,
                 label_fields,
-            })
+            };
+            // The printer driver's own checks of name, fields and template body (ZPL II
+            // Programming Guide, ^DF, ^XF, ^FN, ^FD), as at start.
+            if let Err(refused) = zpl_settings(&zpl, m.high_watermark, 0).check() {
+                let key = match refused {
+                    LabelError::BadName(_) => "job",
+                    LabelError::BodyCommand(_) | LabelError::CodeFieldMissing(_) => "template",
+                    _ => "label_fields",
+                };
+                errors.push(format!("{path}.{key}"), refused.to_string());
+            }
+            Some(zpl)
         }
         "modbus_marker" => {
             let registers = m.registers.clone().unwrap_or_default();

@@ -5,6 +5,7 @@
 //! where the field is defined.
 
 use std::collections::BTreeMap;
+use tracemark_drivers::lineio::LineIoMap;
 use tracemark_drivers::modbus_marker::ModbusMarkerMap;
 
 use serde::Deserialize;
@@ -125,10 +126,17 @@ pub struct MarkerSection {
     /// Fixed label fields (`zpl` only): `^FN` number → text, e.g. `{ 2 = "ACME 500 g" }`.
     #[serde(default)]
     pub label_fields: BTreeMap<String, String>,
-    /// The message (Linx) or job (Zipher) stored in the device that holds the code field,
-    /// selected before printing. Default: keep what the device has selected.
+    /// The stored message (Linx, at most 15 bytes; Codenet, its number 1–999) or job (Zipher)
+    /// that holds the code field, or the name the label template is stored under (ZPL,
+    /// `d:NAME.ZPL`), selected before printing. Default: keep what the device has selected
+    /// (ZPL: `R:TRACE.ZPL`).
     #[serde(default)]
     pub job: Option<String>,
+    /// NAK codes (three digits) the printer answers when its external data queue is full
+    /// (`codenet` only; docs/protocols/codenet.md). Default `["040"]`, a placeholder: set the
+    /// printer's own.
+    #[serde(default)]
+    pub queue_full_naks: Option<Vec<String>>,
 }
 
 fn default_low_watermark() -> u32 {
@@ -172,6 +180,12 @@ pub struct PlcSection {
     /// tracemark is silent this long. Default 1000 ms.
     #[serde(default = "default_watchdog_ms")]
     pub watchdog_ms: u32,
+    /// Where the PLC program keeps the line I/O (docs/protocols/line-io.md, "Register map"):
+    /// any key of the tracemark line I/O map. Default: that document's map. The gate's coil
+    /// and confirm input are `gate.coil` and `gate.confirm_input`; written here too they must
+    /// agree.
+    #[serde(default)]
+    pub map: Option<LineIoMap>,
 }
 
 fn default_unit_id() -> u8 {
@@ -190,10 +204,13 @@ pub struct GateSection {
     pub position_mm: u32,
     /// The PLC (a `[plcs.<name>]`) that drives it.
     pub plc: String,
-    /// Coil address that fires the gate.
-    pub coil: u16,
-    /// Discrete input that confirms the gate moved.
-    pub confirm_input: u16,
+    /// Coil address that fires the gate. Default: the PLC map's `gate_coil` (0).
+    #[serde(default)]
+    pub coil: Option<u16>,
+    /// Discrete input that confirms the gate moved. Default: the PLC map's
+    /// `gate_confirm_input` (0).
+    #[serde(default)]
+    pub confirm_input: Option<u16>,
     /// A confirm later than this is a `gate_fault`. Default 200 ms.
     #[serde(default = "default_confirm_timeout_ms")]
     pub confirm_timeout_ms: u32,

@@ -3,14 +3,15 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::*;
+use tracemark_drivers::lineio::LineIoMap;
 
-fn write(dir: &Path, text: &str) -> PathBuf {
+pub(crate) fn write(dir: &Path, text: &str) -> PathBuf {
     let path = dir.join("line.toml");
     std::fs::write(&path, text).expect("write the config");
     path
 }
 
-fn errors_of(text: &str) -> Vec<String> {
+pub(crate) fn errors_of(text: &str) -> Vec<String> {
     let dir = tempfile::tempdir().expect("tempdir");
     match load_with_env(&write(dir.path(), text), BTreeMap::new()) {
         Ok(line) => panic!("expected errors, got {line:?}"),
@@ -18,7 +19,8 @@ fn errors_of(text: &str) -> Vec<String> {
     }
 }
 
-const MINIMAL: &str = r#"
+/// The smallest line that runs: a marker, a reader, a gate on its PLC, the broker.
+pub(crate) const MINIMAL: &str = r#"
 [line]
 id = "l1"
 [conveyor]
@@ -27,7 +29,28 @@ speed_upm = 300
 type = "linx_rci"
 position_mm = 100
 transport = { type = "serial", path = "/dev/ttyS1" }
+[readers.cam1]
+position_mm = 200
+[plcs.io]
+transport = { type = "tcp", address = "10.0.0.2:502" }
+[gate]
+position_mm = 300
+plc = "io"
+[mqtt]
+url = "mqtt://localhost"
 "#;
+
+/// [`MINIMAL`] without its `[mqtt]` table, for tests that write their own.
+pub(crate) fn minimal_without_mqtt() -> String {
+    MINIMAL.replace("[mqtt]\nurl = \"mqtt://localhost\"\n", "")
+}
+
+/// [`MINIMAL`] and its errors.
+pub(crate) fn load_text(text: &str) -> Result<Line, Vec<String>> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    load_with_env(&write(dir.path(), text), BTreeMap::new())
+        .map_err(|e| e.errors.iter().map(ToString::to_string).collect())
+}
 
 #[test]
 fn the_shipped_line_configs_are_valid() {
@@ -64,7 +87,11 @@ fn minimal_config_gets_its_defaults() {
         }
     );
     assert_eq!(marker.position_counts, 100);
-    assert!(line.gate.is_none() && line.mqtt.is_none());
+    let gate = line.gate.expect("a gate");
+    assert_eq!((gate.coil, gate.confirm_input), (0, 0), "the default map's");
+    assert_eq!(gate.plc.line_io, LineIoMap::default());
+    assert_eq!(gate.half_window_counts, 50, "half the default 100 mm pitch");
+    assert_eq!(line.mqtt.expect("a broker").port, 1883);
 }
 
 #[test]
@@ -102,8 +129,9 @@ x = 1
 "#,
     );
     let expected = [
-        "extras: unknown section",
-        "line.colour: unknown field `colour`",
+        "extras: unknown section (expected one of: line, conveyor, mqtt, markers, readers, plcs, gate)",
+        "line.colour: unknown key `colour` (expected one of: id, name, product)",
+        "line.id: \"Line 1\" must be 1–32 characters",
         "markers.m3.position_mm: invalid type",
         "conveyor.speed_upm: 0 is not between 1 and 12000",
         "markers.m1.type: \"videojet\" is not one of",
@@ -114,7 +142,7 @@ x = 1
         "readers.cam1.min_grade: \"E\" is not A, B, C or D",
         "gate.plc: \"nope\" is not a [plcs.<name>]",
         "gate.position_mm: 90 mm is not after the last reader or marker (100 mm)",
-        "mqtt: missing: readers publish their results over [mqtt]",
+        "mqtt: missing: [mqtt] with `url`",
     ];
     for want in expected {
         assert!(
@@ -133,7 +161,9 @@ fn a_line_has_at_most_64_readers() {
     let errors = errors_of(&format!(
         "[line]\nid = \"l1\"\n[conveyor]\nspeed_upm = 60\n[markers.m1]\ntype = \"zipher\"\n\
          position_mm = 100\ntransport = {{ type = \"tcp\", address = \"10.0.0.1:3002\" }}\n\
-         {readers}[mqtt]\nurl = \"mqtt://broker\"\n"
+         {readers}[mqtt]\nurl = \"mqtt://broker\"\n\
+         [plcs.io]\ntransport = {{ type = \"tcp\", address = \"10.0.0.2:502\" }}\n\
+         [gate]\nposition_mm = 400\nplc = \"io\"\n"
     ));
     assert_eq!(
         errors,
@@ -149,6 +179,8 @@ fn missing_sections_and_bad_transports_are_named() {
         "line: missing",
         "conveyor: missing",
         "markers: missing",
+        "readers: missing",
+        "gate: missing",
         "mqtt.url: \"tcp://broker\" must start with mqtt:// or mqtts://",
     ] {
         assert!(
@@ -176,27 +208,21 @@ fn missing_sections_and_bad_transports_are_named() {
 
 #[test]
 fn a_broken_plc_is_not_also_reported_as_unknown() {
-    let errors = errors_of(&format!(
-        "{MINIMAL}
-[readers.cam1]
-position_mm = 200
-[mqtt]
-url = \"mqtt://localhost\"
-[plcs.io]
-transport = {{ type = \"tcp\", address = \"plc:502\" }}
-unit_id = 300
-[gate]
-position_mm = 300
-plc = \"io\"
-coil = 1
-confirm_input = 2
-"
+    // A required key of the wrong type breaks the PLC; the other key's mistake is still found.
+    let errors = errors_of(&MINIMAL.replace(
+        "transport = { type = \"tcp\", address = \"10.0.0.2:502\" }",
+        "transport = 502\nunit_id = 300",
     ));
-    assert_eq!(errors.len(), 1, "{errors:?}");
-    assert!(
-        errors[0].starts_with("plcs.io.unit_id: invalid value"),
-        "{errors:?}"
-    );
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    for want in [
+        "plcs.io.transport: invalid type: integer `502`, expected a transport table",
+        "plcs.io.unit_id: invalid value: integer `300`",
+    ] {
+        assert!(
+            errors.iter().any(|e| e.starts_with(want)),
+            "{want:?} not in {errors:?}"
+        );
+    }
 }
 
 #[test]
@@ -322,7 +348,10 @@ fn mqtt_tls_files_are_checked_and_named() {
     )
     .expect("write");
     let errors_with = |mqtt: &str| -> Vec<String> {
-        let path = write(dir.path(), &format!("{MINIMAL}\n[mqtt]\n{mqtt}"));
+        let path = write(
+            dir.path(),
+            &format!("{}\n[mqtt]\n{mqtt}", minimal_without_mqtt()),
+        );
         match load_with_env(&path, BTreeMap::new()) {
             Ok(line) => panic!("expected errors, got {line:?}"),
             Err(e) => e.errors.iter().map(ToString::to_string).collect(),

@@ -26,6 +26,7 @@ use crate::broker::EmbeddedBroker;
 use crate::config::{Line, MarkerKind, Mqtt, Transport};
 use crate::line::{LineOptions, LineReport, LineSetup, LineStats, run_line};
 use crate::verify::gs1_code_of;
+use tracemark_drivers::lineio::LineIoMap;
 use tracemark_drivers::transport::{DataBits, Parity, StopBits};
 use tracemark_store::reconcile::Reconciliation;
 use tracemark_store::{CODE_STATES, Grade, RejectReason};
@@ -309,13 +310,18 @@ async fn run_with<M: MarkerSim>(
         .gate
         .as_mut()
         .ok_or(CommissioningError::Missing("[gate]"))?;
+    // The twin's PLC stands in for the line's: its address, its unit id, and the line I/O map it
+    // serves (the default one of docs/protocols/line-io.md, whatever `[plcs.<name>.map]` says).
     for plc in line.plcs.iter_mut().chain([&mut gate.plc]) {
         plc.transport = Transport::Tcp {
             host: plc_addr.ip().to_string(),
             port: plc_addr.port(),
         };
         plc.unit_id = 1;
+        plc.line_io = LineIoMap::default();
     }
+    gate.coil = gate.plc.line_io.gate_coil;
+    gate.confirm_input = gate.plc.line_io.gate_confirm_input;
     let gate = gate.clone();
     // The twin's side runs on a runtime of its own; see `TwinRuntime`.
     let twin_runtime = TwinRuntime::start().map_err(setup("the twin's runtime"))?;

@@ -11,10 +11,10 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use crate::config::{Line, Marker, MarkerKind, Plc, Transport};
+use crate::config::{Marker, MarkerKind, Plc, Transport};
 use crate::line::{device_transport, marker_device};
 use serde::Serialize;
-use tracemark_drivers::lineio::{LineIo, LineIoError, LineIoMap, LineIoPoll, RejectStatus};
+use tracemark_drivers::lineio::{LineIo, LineIoError, LineIoPoll, RejectStatus};
 use tracemark_drivers::marker::{
     DeviceSession, DeviceStatus, LinkError, MarkerDevice, PrintProgress, PushOutcome, Refusal,
 };
@@ -574,23 +574,16 @@ fn status_step(elapsed: Duration, status: &DeviceStatus) -> Step {
 
 /// Connects to `plc` and polls its line I/O once (nothing is written), waiting at most
 /// `timeout`.
-pub async fn probe_plc(line: &Line, plc: &Plc, timeout: Duration) -> Report {
+pub async fn probe_plc(plc: &Plc, timeout: Duration) -> Report {
     let mut report = Report::new(
         format!("plcs.{}", plc.name),
         "line_io",
         &plc.transport,
         Some(plc.unit_id),
     );
-    // The same map the runtime uses (line/mod.rs): the gate's coil and confirm input if this
-    // PLC drives the gate. Only the inputs are read here.
-    let map = match &line.gate {
-        Some(gate) if gate.plc.name == plc.name => LineIoMap {
-            gate_coil: gate.coil,
-            gate_confirm_input: gate.confirm_input,
-            ..LineIoMap::default()
-        },
-        _ => LineIoMap::default(),
-    };
+    // The map compiled with the config, the one the runtime uses (with the gate's coil and
+    // confirm input when this PLC drives the gate). Only the inputs are read here.
+    let map = plc.line_io.clone();
     let transport = device_transport(&plc.transport);
     let target = transport.describe();
     let link = Link::line_io(&plc.transport);

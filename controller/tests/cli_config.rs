@@ -60,8 +60,11 @@ fn broken_config_reports_every_error_and_exits_2() {
     let out = validate(&file, &[]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert!(err.contains("3 errors"), "{err}");
+    assert!(err.contains("6 errors"), "{err}");
     for want in [
+        "readers: missing",
+        "gate: missing",
+        "mqtt: missing",
         "conveyor.speed_upm: 99999",
         "markers.m1.type: \"laser\"",
         "markers.m1.transport.address: \"printer\"",
@@ -69,4 +72,51 @@ fn broken_config_reports_every_error_and_exits_2() {
         assert!(err.contains(want), "missing {want:?} in {err}");
     }
     assert!(stdout(&out).is_empty());
+}
+
+#[test]
+fn the_trial_configs_mistakes_all_come_out_of_one_validate_run() {
+    // Issue 19: a typo, a bad port and a reader before the marker took three rounds.
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../line-configs/demo.toml");
+    let text = std::fs::read_to_string(demo)
+        .expect("demo.toml")
+        .replace("high_watermark = 12", "hight_watermark = 12")
+        .replace(
+            "address = \"127.0.0.1:1502\"",
+            "address = \"127.0.0.1:70000\"",
+        )
+        .replace("position_mm = 700", "position_mm = 200");
+    let dir = tempdir();
+    let file = dir.path().join("trial.toml");
+    std::fs::write(&file, text).expect("write");
+    let out = validate(&file, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("3 errors"), "{err}");
+    for want in [
+        "markers.inkjet.hight_watermark: unknown key `hight_watermark`; did you mean \
+         `high_watermark`?",
+        "plcs.line_io.transport.address: \"127.0.0.1:70000\" is not host:port",
+        "readers.cam1.position_mm: 200 mm is not after the last marker (250 mm)",
+    ] {
+        assert!(err.contains(want), "missing {want:?} in {err}");
+    }
+}
+
+#[test]
+fn a_line_without_a_gate_is_refused_by_validate_as_simulate_refused_it() {
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../line-configs/demo.toml");
+    let text = std::fs::read_to_string(demo).expect("demo.toml");
+    let cut = text.find("[gate]").expect("demo.toml has a gate");
+    let end = text.find("[mqtt]").expect("demo.toml has mqtt");
+    let dir = tempdir();
+    let file = dir.path().join("no-gate.toml");
+    std::fs::write(&file, format!("{}{}", &text[..cut], &text[end..])).expect("write");
+    let out = validate(&file, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("gate: missing: [gate]"),
+        "{}",
+        stderr(&out)
+    );
 }

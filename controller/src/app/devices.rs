@@ -30,7 +30,7 @@ pub async fn probe(
             let code = probe_code(marker, code)?;
             probe::probe_marker(marker, &code, timeout).await
         }
-        Device::Plc(plc) => probe::probe_plc(line, plc, timeout).await,
+        Device::Plc(plc) => probe::probe_plc(plc, timeout).await,
     })
 }
 

@@ -68,8 +68,13 @@ fn summary(line: &Line) -> String {
         );
     }
     for p in &line.plcs {
+        let map = if p.line_io == tracemark_drivers::lineio::LineIoMap::default() {
+            ""
+        } else {
+            ", its own line I/O map"
+        };
         out += &format!(
-            "            plc {} ({}, unit {})\n",
+            "            plc {} ({}, unit {}{map})\n",
             p.name,
             p.transport.describe(),
             p.unit_id

@@ -8,7 +8,7 @@ use tracemark_drivers::linx::{LinxConfig, LinxMarker};
 use tracemark_drivers::marker::AnyMarker;
 use tracemark_drivers::modbus_marker::{InvalidMap, ModbusMarker};
 use tracemark_drivers::zipher::{ZipherConfig, ZipherMarker};
-use tracemark_drivers::zpl::{ZplConfig, ZplField, ZplPrinter};
+use tracemark_drivers::zpl::{ZplConfig, ZplPrinter};
 
 use super::device_transport;
 use crate::config::{Marker, MarkerKind};
@@ -35,12 +35,15 @@ pub fn marker_device(marker: &Marker) -> Result<AnyMarker, InvalidMap> {
                 ..ZipherConfig::default()
             },
         )),
-        MarkerKind::Codenet { job } => AnyMarker::Codenet(CodenetMarker::new(
+        MarkerKind::Codenet {
+            job,
+            queue_full_naks,
+        } => AnyMarker::Codenet(CodenetMarker::new(
             transport,
             CodenetConfig {
                 reply_timeout_ms,
                 message: job.clone(),
-                ..CodenetConfig::default()
+                queue_full_naks: queue_full_naks.clone(),
             },
         )),
         MarkerKind::Zpl { .. } => AnyMarker::Zpl(ZplPrinter::new(transport, zpl_config(marker))),
@@ -59,34 +62,10 @@ pub fn marker_device(marker: &Marker) -> Result<AnyMarker, InvalidMap> {
 }
 
 /// The ZPL printer settings of `marker`: its label template (the built-in one without a
-/// `template` file), the stored format's name (`job`), and its fixed label fields. Default
-/// settings for a marker of another kind.
+/// `template` file), the stored format's name (`job`), and its fixed label fields, as the config
+/// compiled and checked them. Default settings for a marker of another kind.
 pub fn zpl_config(marker: &Marker) -> ZplConfig {
-    let defaults = ZplConfig::default();
-    let MarkerKind::Zpl {
-        job,
-        template_body,
-        label_fields,
-        ..
-    } = &marker.kind
-    else {
-        return defaults;
-    };
-    ZplConfig {
-        reply_timeout_ms: u64::try_from(marker.timeout.as_millis()).unwrap_or(u64::MAX),
-        template_name: job.clone().unwrap_or(defaults.template_name),
-        template_body: template_body.clone(),
-        fields: label_fields
-            .iter()
-            .map(|(number, data)| ZplField {
-                number: *number,
-                data: data.clone(),
-            })
-            .collect(),
-        // The printer holds no more labels than the feed loop sends it.
-        max_queued_labels: u64::from(marker.high_watermark),
-        ..defaults
-    }
+    marker.zpl_config()
 }
 
 /// The device description of an `ascii` marker (compiled with the config), with the marker's

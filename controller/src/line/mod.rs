@@ -28,7 +28,6 @@ use std::time::Duration;
 
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
-use tracemark_drivers::lineio::LineIoMap;
 use tracemark_drivers::marker::{
     MarkerConfig, MarkerError, MarkerEvent, MarkerHandle, MarkerState, create_marker,
 };
@@ -282,16 +281,12 @@ pub async fn run_line(
 
     // Line I/O first: the photocell baseline must be taken before the first unit can pass.
     let pitch_counts = (f64::from(line.min_pitch_mm) * line.counts_per_mm).round() as u64;
-    let map = LineIoMap {
-        gate_coil: gate.coil,
-        gate_confirm_input: gate.confirm_input,
-        ..LineIoMap::default()
-    };
     let io_settings = gate::IoSettings {
         transport: device_transport(&plc.transport),
         unit_id: plc.unit_id,
-        map,
-        half_window: (pitch_counts / 2).max(1),
+        // The map and the window as compiled (and checked) with the config.
+        map: plc.line_io.clone(),
+        half_window: gate.half_window_counts,
         confirm_timeout: gate.confirm_timeout,
         poll_every: options.io_poll,
         watchdog: plc.watchdog,

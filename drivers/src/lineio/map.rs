@@ -1,7 +1,7 @@
 //! The tracemark line I/O map: the Modbus addresses an integrator programs into the line PLC.
 //! See `docs/protocols/line-io.md`.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Entries in the PLC's ring of latched encoder counts: detection number `n` (counting from 0)
 /// is in slot `n % RING_LEN`. Part of the protocol, not configurable.
@@ -52,7 +52,7 @@ const MAX_DISCRETE_INPUTS: u16 = 2_000;
 /// | | 1 | gate half window, encoder counts |
 /// | | 2 | gate confirm timeout, ms |
 /// | | 16–79 | reject queue: slot *k* at 16 + 4*k*: `seq` (u32), `fire_at` (u32) |
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LineIoMap {
     /// First input register of the block read in one FC 04 request: encoder at +0..+1,

@@ -356,25 +356,7 @@ impl LineIo {
         half_window: u64,
         confirm_timeout: Duration,
     ) -> Result<(), LineIoError> {
-        let half = match u16::try_from(half_window) {
-            Ok(0) => {
-                return Err(LineIoError::Config(
-                    "gate half window 0 counts: a reject would never divert; at least 1".into(),
-                ));
-            }
-            Ok(half) => half,
-            Err(_) => {
-                return Err(LineIoError::Config(format!(
-                    "gate half window {half_window} counts is over the register's 65,535 counts"
-                )));
-            }
-        };
-        let ms = confirm_timeout.as_micros().div_ceil(1_000);
-        let ms = u16::try_from(ms).map_err(|_| {
-            LineIoError::Config(format!(
-                "gate confirm timeout {confirm_timeout:?} is over the register's 65,535 ms"
-            ))
-        })?;
+        let (half, ms) = gate_timing_registers(half_window, confirm_timeout)?;
         self.write_register(self.map.gate_half_window_register, half)
             .await?;
         self.write_register(self.map.gate_confirm_timeout_register, ms)
@@ -604,6 +586,36 @@ impl LineIo {
             detail: format!("unexpected reply {response:?}"),
         }
     }
+}
+
+/// The gate timing as the PLC's registers take it: the half window in counts (1–65,535) and the
+/// confirm timeout in whole milliseconds, rounded up (at most 65,535). The rule of
+/// [`LineIo::set_gate_timing`], apart so a line config can be checked against it before
+/// anything connects.
+pub fn gate_timing_registers(
+    half_window: u64,
+    confirm_timeout: Duration,
+) -> Result<(u16, u16), LineIoError> {
+    let half = match u16::try_from(half_window) {
+        Ok(0) => {
+            return Err(LineIoError::Config(
+                "gate half window 0 counts: a reject would never divert; at least 1".into(),
+            ));
+        }
+        Ok(half) => half,
+        Err(_) => {
+            return Err(LineIoError::Config(format!(
+                "gate half window {half_window} counts is over the register's 65,535 counts"
+            )));
+        }
+    };
+    let ms = confirm_timeout.as_micros().div_ceil(1_000);
+    let ms = u16::try_from(ms).map_err(|_| {
+        LineIoError::Config(format!(
+            "gate confirm timeout {confirm_timeout:?} is over the register's 65,535 ms"
+        ))
+    })?;
+    Ok((half, ms))
 }
 
 #[cfg(test)]

@@ -24,8 +24,8 @@ use tokio::time::{Instant, timeout_at};
 use tracing::{debug, trace};
 
 use super::codec::{
-    APPLICATOR_MODE, HOST_STATUS, LABEL_COUNT_QUERY, LabelTemplate, PAUSE_AND_CANCEL_ALL,
-    PRINT_START, TemplateName, encode_store_template,
+    APPLICATOR_MODE, HOST_STATUS, LABEL_COUNT_QUERY, LabelError, LabelTemplate,
+    PAUSE_AND_CANCEL_ALL, PRINT_START, TemplateName, encode_store_template,
 };
 use super::reply::{Reply, ReplyDecoder, parse_label_count};
 use super::status::{HostStatus, PrintMode};
@@ -91,6 +91,38 @@ impl Default for ZplConfig {
             max_queued_labels: 32,
             applicator_mode: true,
         }
+    }
+}
+
+impl ZplConfig {
+    /// Every refusal of these settings, before anything is sent: the template name, the fixed
+    /// fields (numbers, duplicates, data lengths) and, when the template is stored, its body
+    /// (no `^XA`/`^XZ`/`^DF`/`^XF`/`~`, and it places the code). What [`ZplSession`] refuses at
+    /// start; a line config calls it when it is compiled.
+    pub fn check(&self) -> Result<(), LabelError> {
+        self.labels().map(|_| ())
+    }
+
+    /// The label recalled for every code and, when the template is stored, the `^DF` that
+    /// stores it.
+    fn labels(&self) -> Result<(LabelTemplate, Option<Vec<u8>>), LabelError> {
+        let name = TemplateName::parse(&self.template_name)?;
+        let fields: Vec<(u16, String)> = self
+            .fields
+            .iter()
+            .map(|field| (field.number, field.data.clone()))
+            .collect();
+        let template = LabelTemplate::new(&name, self.code_field, &fields)?;
+        let store = if self.store_template {
+            let body = self
+                .template_body
+                .clone()
+                .unwrap_or_else(|| default_template_body(self.code_field));
+            Some(encode_store_template(&name, &body, self.code_field)?)
+        } else {
+            None
+        };
+        Ok((template, store))
     }
 }
 
@@ -298,34 +330,9 @@ impl ZplSession {
         if self.template.is_some() {
             return Ok(Ok(()));
         }
-        let refuse =
-            |error: super::codec::LabelError| Refusal::new("template (^DF)", error.to_string());
-        let name = match TemplateName::parse(&self.config.template_name) {
-            Ok(name) => name,
-            Err(error) => return Ok(Err(refuse(error))),
-        };
-        let fields: Vec<(u16, String)> = self
-            .config
-            .fields
-            .iter()
-            .map(|field| (field.number, field.data.clone()))
-            .collect();
-        let template = match LabelTemplate::new(&name, self.config.code_field, &fields) {
-            Ok(template) => template,
-            Err(error) => return Ok(Err(refuse(error))),
-        };
-        let store = if self.config.store_template {
-            let body = self
-                .config
-                .template_body
-                .clone()
-                .unwrap_or_else(|| default_template_body(self.config.code_field));
-            match encode_store_template(&name, &body, self.config.code_field) {
-                Ok(bytes) => Some(bytes),
-                Err(error) => return Ok(Err(refuse(error))),
-            }
-        } else {
-            None
+        let (template, store) = match self.config.labels() {
+            Ok(prepared) => prepared,
+            Err(error) => return Ok(Err(Refusal::new("template (^DF)", error.to_string()))),
         };
         if self.config.applicator_mode {
             self.link.send(APPLICATOR_MODE).await?;
