@@ -82,6 +82,38 @@ pub enum Transport {
 }
 
 impl Transport {
+    /// The drivers' transport: how a driver (or a simulator serving the configured port) opens
+    /// the link.
+    pub fn to_device(&self) -> tracemark_drivers::transport::Transport {
+        use tracemark_drivers::transport::Transport as Device;
+        match (self, self.serial_settings()) {
+            (_, Some(settings)) => Device::Serial(settings),
+            (Transport::Tcp { host, port }, None) => Device::Tcp(format!("{host}:{port}")),
+            (Transport::Serial { path, baud, .. }, None) => Device::Serial(
+                tracemark_drivers::transport::SerialSettings::new(path.clone(), *baud),
+            ),
+        }
+    }
+
+    /// The serial port's settings, for a serial transport.
+    pub fn serial_settings(&self) -> Option<tracemark_drivers::transport::SerialSettings> {
+        match self {
+            Transport::Serial {
+                path,
+                baud,
+                parity,
+                data_bits,
+                stop_bits,
+            } => Some(tracemark_drivers::transport::SerialSettings {
+                parity: *parity,
+                data_bits: *data_bits,
+                stop_bits: *stop_bits,
+                ..tracemark_drivers::transport::SerialSettings::new(path.clone(), *baud)
+            }),
+            Transport::Tcp { .. } => None,
+        }
+    }
+
     /// What two devices cannot share: `serial /dev/ttyUSB0` or `tcp 10.0.0.5:9100`.
     pub fn endpoint(&self) -> String {
         match self {

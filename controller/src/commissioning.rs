@@ -11,19 +11,13 @@ use indicatif::ProgressBar;
 use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tracemark_sim::ascii::AsciiSim;
-use tracemark_sim::codenet::CodenetSim;
-use tracemark_sim::linx::LinxSim;
-use tracemark_sim::modbus_marker::ModbusMarkerSim;
 use tracemark_sim::plc::PlcSim;
 use tracemark_sim::twin::{GroundTruth, MqttPublisher, Twin, TwinConfig, TwinProgress};
 use tracemark_sim::vision::{DamageRates, VisionSim};
-use tracemark_sim::zipher::ZipherSim;
-use tracemark_sim::zpl::ZplSim;
 use tracemark_sim::{Fault, MarkerSim};
 
 use crate::broker::EmbeddedBroker;
-use crate::config::{Line, MarkerKind, Mqtt, Transport};
+use crate::config::{Line, Mqtt, Transport};
 use crate::line::{LineOptions, LineReport, LineSetup, LineStats, run_line};
 use crate::verify::gs1_code_of;
 use tracemark_drivers::lineio::LineIoMap;
@@ -253,38 +247,10 @@ pub async fn run(
         .first()
         .cloned()
         .ok_or(CommissioningError::Missing("marker"))?;
-    // A simulator of the marker's own protocol, with the marker's options.
-    match &marker.kind {
-        MarkerKind::LinxRci { .. } => {
-            run_with(LinxSim::new(16), line, store, batch, options, broker, bar).await
-        }
-        MarkerKind::Zipher { .. } => {
-            run_with(ZipherSim::new(16), line, store, batch, options, broker, bar).await
-        }
-        MarkerKind::ModbusMarker { unit_id, registers } => {
-            let sim = ModbusMarkerSim::with_map(registers.clone(), *unit_id, 16);
-            run_with(sim, line, store, batch, options, broker, bar).await
-        }
-        MarkerKind::Codenet { .. } => {
-            let sim = CodenetSim::new(tracemark_sim::codenet::DEFAULT_DEPTH);
-            run_with(sim, line, store, batch, options, broker, bar).await
-        }
-        MarkerKind::Zpl { .. } => {
-            // The simulated printer holds as many labels as the driver may queue.
-            let depth = crate::line::zpl_config(&marker).max_queued_labels;
-            let sim = ZplSim::new(usize::try_from(depth).unwrap_or(usize::MAX));
-            run_with(sim, line, store, batch, options, broker, bar).await
-        }
-        MarkerKind::Ascii { device, .. } => {
-            let config = device.as_ref().clone().with_reply_timeout(marker.timeout);
-            let depth = config
-                .depth()
-                .and_then(|depth| usize::try_from(depth).ok())
-                .unwrap_or(tracemark_sim::ascii::DEFAULT_DEPTH);
-            let sim = AsciiSim::new(config, depth);
-            run_with(sim, line, store, batch, options, broker, bar).await
-        }
-    }
+    // A simulator of the marker's own protocol, with the marker's options (the one choice
+    // `tracemark-sim line` makes too).
+    let sim = tracemark_sim::bench::line::marker_sim(&marker);
+    run_with(sim, line, store, batch, options, broker, bar).await
 }
 
 async fn run_with<M: MarkerSim>(

@@ -32,7 +32,7 @@ use tracemark_drivers::marker::{
     MarkerConfig, MarkerError, MarkerEvent, MarkerHandle, MarkerState, create_marker,
 };
 use tracemark_drivers::modbus_marker::InvalidMap;
-use tracemark_drivers::transport::{SerialSettings, Transport as DeviceTransport};
+use tracemark_drivers::transport::Transport as DeviceTransport;
 
 use crate::config::{Line, Transport};
 use crate::mqtt_endpoint::EndpointError;
@@ -436,21 +436,7 @@ fn spawn_marker<D: tracemark_drivers::marker::MarkerDevice>(
 
 /// The drivers' transport for a config transport.
 pub fn device_transport(transport: &Transport) -> DeviceTransport {
-    match transport {
-        Transport::Serial {
-            path,
-            baud,
-            parity,
-            data_bits,
-            stop_bits,
-        } => DeviceTransport::Serial(SerialSettings {
-            parity: *parity,
-            data_bits: *data_bits,
-            stop_bits: *stop_bits,
-            ..SerialSettings::new(path.clone(), *baud)
-        }),
-        Transport::Tcp { host, port } => DeviceTransport::Tcp(format!("{host}:{port}")),
-    }
+    transport.to_device()
 }
 
 async fn wait_ready(

@@ -26,7 +26,6 @@ use std::time::Duration;
 
 use tokio::task::JoinSet;
 use tracemark_config::{Line, Marker, MarkerKind, Mqtt, Plc, Reader, Transport};
-use tracemark_drivers::transport::SerialSettings;
 use tracing::Instrument as _;
 
 use super::camera::{CameraSetup, start_camera};
@@ -542,21 +541,12 @@ async fn place<D: Serve>(
                 ),
             }
         }
-        Transport::Serial {
-            path,
-            baud,
-            parity,
-            data_bits,
-            stop_bits,
-        } if options.open_serial => {
-            let settings = SerialSettings {
-                path: path.clone(),
-                baud: *baud,
-                parity: *parity,
-                data_bits: *data_bits,
-                stop_bits: *stop_bits,
-            };
-            match serve(device, &Place::Serial(settings)).await {
+        Transport::Serial { .. } if options.open_serial => {
+            // A serial transport always has serial settings; a pty is the fallback anyway.
+            let place = transport
+                .serial_settings()
+                .map_or(Place::Pty, Place::Serial);
+            match serve(device, &place).await {
                 Ok(served) => return Ok((device_at(section, name, served.0, None), served.1)),
                 Err(error) => (Place::Pty, "PATH", error.to_string()),
             }
