@@ -20,7 +20,6 @@ use crate::broker::EmbeddedBroker;
 use crate::config::{Line, Mqtt, Transport};
 use crate::line::{LineOptions, LineReport, LineSetup, LineStats, run_line};
 use crate::verify::gs1_code_of;
-use tracemark_drivers::lineio::LineIoMap;
 use tracemark_drivers::transport::{DataBits, Parity, StopBits};
 use tracemark_store::reconcile::Reconciliation;
 use tracemark_store::{CODE_STATES, Grade, RejectReason};
@@ -269,25 +268,27 @@ async fn run_with<M: MarkerSim>(
         .ok_or(CommissioningError::Missing("reader"))?;
     let product = store.product(&store.batch(batch).await?.product_id).await?;
 
-    // The PLC: Modbus TCP on a free port.
-    let plc_sim = PlcSim::new(1);
+    // The PLC: Modbus TCP on a free port, serving the gate PLC's map.
+    let gate_map = line
+        .gate
+        .as_ref()
+        .map(|gate| gate.plc.line_io.clone())
+        .unwrap_or_default();
+    let plc_sim = PlcSim::with_map(1, gate_map);
     let plc_addr = serve_plc_on_own_thread(&plc_sim).map_err(setup("the PLC simulator"))?;
     let gate = line
         .gate
         .as_mut()
         .ok_or(CommissioningError::Missing("[gate]"))?;
-    // The twin's PLC stands in for the line's: its address, its unit id, and the line I/O map it
-    // serves (the default one of docs/protocols/line-io.md, whatever `[plcs.<name>.map]` says).
+    // The twin's PLC stands in for the line's: its address and unit id; it serves the gate PLC's
+    // line I/O map as configured (`[plcs.<name>.map]`, relocated or not).
     for plc in line.plcs.iter_mut().chain([&mut gate.plc]) {
         plc.transport = Transport::Tcp {
             host: plc_addr.ip().to_string(),
             port: plc_addr.port(),
         };
         plc.unit_id = 1;
-        plc.line_io = LineIoMap::default();
     }
-    gate.coil = gate.plc.line_io.gate_coil;
-    gate.confirm_input = gate.plc.line_io.gate_confirm_input;
     let gate = gate.clone();
     // The twin's side runs on a runtime of its own; see `TwinRuntime`.
     let twin_runtime = TwinRuntime::start().map_err(setup("the twin's runtime"))?;

@@ -610,3 +610,81 @@ async fn over_modbus_rtu_on_a_pty_detections_arrive_and_a_queued_reject_diverts(
         "{error}"
     );
 }
+
+/// A map moved away from the defaults, with every entry somewhere else (`[plcs.<name>.map]`).
+fn relocated_map() -> LineIoMap {
+    LineIoMap {
+        input_registers: 1_000,
+        gate_confirm_input: 20,
+        line_running_input: 17,
+        gate_coil: 30,
+        line_stop_coil: 31,
+        stack_light_red_coil: 40,
+        stack_light_amber_coil: 42,
+        stack_light_green_coil: 44,
+        watchdog_register: 500,
+        gate_half_window_register: 501,
+        gate_confirm_timeout_register: 503,
+        reject_queue_registers: 2_000,
+    }
+}
+
+/// The simulator serves a relocated map to a client configured with it: detections, the gate
+/// timing, a queued reject diverted in its window, the stack light — and the default addresses
+/// are no longer the PLC's.
+#[tokio::test]
+async fn a_relocated_map_is_served_at_its_addresses() {
+    let sim = PlcSim::with_map(UNIT, relocated_map());
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+    let transport = Transport::Tcp(listener.local_addr().expect("bound").to_string());
+    let plc = Plc {
+        server: {
+            let sim = sim.clone();
+            tokio::spawn(async move { sim.serve_tcp(listener).await })
+        },
+        sim,
+        transport,
+    };
+    let mut io = LineIo::connect(&plc.transport, UNIT, relocated_map(), TIMEOUT)
+        .await
+        .expect("connects");
+    io.set_gate_timing(HALF, Duration::from_millis(20))
+        .await
+        .expect("gate timing at 501 and 503");
+    let snapshot = plc.sim.snapshot();
+    assert_eq!(
+        (
+            snapshot.gate_half_window(),
+            snapshot.gate_confirm_timeout_ms()
+        ),
+        (50, 20)
+    );
+    plc.sim.set_encoder(300);
+    let baseline = io.poll().await.expect("baseline poll");
+    assert_eq!(baseline.encoder, 300);
+    assert!(baseline.line_running, "line running at input 17");
+    plc.sim.set_encoder(400);
+    plc.sim.detect();
+    io.queue_reject(1, 1_000).await.expect("queued at 2000");
+    plc.sim.set_encoder(960);
+    let poll = io.poll().await.expect("poll");
+    assert_eq!(poll.detections, vec![400]);
+    assert!(poll.gate_confirmed, "gate confirm at input 20");
+    assert_eq!(outcome(&poll, 1), outcome_of(1, RejectStatus::Diverted));
+    io.set_stack_light(StackLight::Amber)
+        .await
+        .expect("amber at coil 42");
+    assert_eq!(plc.sim.snapshot().stack_light(), [false, true, false]);
+    io.request_line_stop(true).await.expect("stop at coil 31");
+    assert!(plc.sim.snapshot().line_stop());
+
+    // A client on the default map finds nothing where it looks for the gate coil.
+    let mut default = LineIo::connect(&plc.transport, UNIT, LineIoMap::default(), TIMEOUT)
+        .await
+        .expect("connects");
+    let refused = default.set_gate(true).await;
+    assert!(
+        matches!(refused, Err(LineIoError::Exception { .. })),
+        "{refused:?}"
+    );
+}

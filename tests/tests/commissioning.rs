@@ -136,3 +136,46 @@ on_both_stacks!(
     the_cable_line,
     the_cable_line_rides_through_an_ink_out_over_modbus,
 );
+
+/// The demo line with its PLC's line I/O map relocated (`[plcs.line_io.map]`): the twin's PLC
+/// serves the map of the config, the runtime drives the gate there, and the run reconciles.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relocated_line_io_map_runs_end_to_end() {
+    let Some(site) = Stack::Embedded.site().await else {
+        return;
+    };
+    let _line = one_line_at_a_time().await;
+    let demo = std::fs::read_to_string(line_config("demo.toml")).expect("read demo.toml");
+    // The gate's addresses come from the map alone: drop the [gate] copies of them.
+    let gate_keys = ["coil = 0", "confirm_input = 0"];
+    let mut config: String = demo
+        .lines()
+        .filter(|line| !gate_keys.iter().any(|key| line.starts_with(key)))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    config.push_str(
+        "\n[plcs.line_io.map]\ninput_registers = 1000\ngate_confirm_input = 20\n\
+         line_running_input = 17\ngate_coil = 30\nline_stop_coil = 31\n\
+         stack_light_red_coil = 40\nstack_light_amber_coil = 42\nstack_light_green_coil = 44\n\
+         watchdog_register = 500\ngate_half_window_register = 501\n\
+         gate_confirm_timeout_register = 503\nreject_queue_registers = 2000\n",
+    );
+    let path = site.dir.path().join("relocated.toml");
+    std::fs::write(&path, config).expect("write the config");
+    let out = site
+        .run(
+            "simulate",
+            &[
+                "--config",
+                path.to_str().expect("a UTF-8 path"),
+                "--units",
+                "40",
+                "--faults",
+                "heavy",
+            ],
+        )
+        .await;
+    let s = assert_clean_run(&out, 40);
+    assert!(s["rejected"].as_i64().unwrap_or(0) > 0, "{s:#}");
+    site.finish().await;
+}

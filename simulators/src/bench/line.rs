@@ -429,7 +429,7 @@ async fn start_plc(
     plc: &Plc,
     options: &LineOptions,
 ) -> Result<(), BenchError> {
-    let sim = PlcSim::new(plc.unit_id);
+    let sim = PlcSim::with_map(plc.unit_id, plc.line_io.clone());
     let (device, task) = place(&sim, Section::Plcs, &plc.name, &plc.transport, options).await?;
     bench.spawn(Section::Plcs, &plc.name, task);
     let protocol = match device.endpoint {
@@ -438,7 +438,15 @@ async fn start_plc(
     };
     bench.devices.push(BenchDevice {
         protocol: protocol.to_owned(),
-        detail: Some(format!("unit {}, line I/O map", plc.unit_id)),
+        detail: Some(format!(
+            "unit {}, line I/O map{}",
+            plc.unit_id,
+            if plc.line_io == tracemark_drivers::lineio::LineIoMap::default() {
+                ""
+            } else {
+                " as relocated by the config"
+            }
+        )),
         ..device
     });
     bench.control(Section::Plcs, &plc.name, Control::Plc(sim));

@@ -23,6 +23,7 @@
 //!   The next request served ends it.
 
 mod queue;
+mod relocate;
 mod serve;
 mod state;
 
@@ -261,6 +262,14 @@ impl PlcSim {
                 disconnects: watch::channel(0).0,
             }),
         }
+    }
+
+    /// A PLC serving the line I/O map `map` (`[plcs.<name>.map]` of a line config): requests at
+    /// its addresses are answered as the default map's (`relocate.rs`).
+    pub fn with_map(unit_id: u8, map: tracemark_drivers::lineio::LineIoMap) -> Self {
+        let sim = Self::new(unit_id);
+        sim.state().relocation = relocate::Relocation::of(map);
+        sim
     }
 
     /// The state. A panic while holding the lock cannot leave it half-updated in a way that

@@ -127,7 +127,7 @@ impl PlcSim {
             // The request arrived: the watchdog restarts (settled by `update`).
             state.last_request = Instant::now();
             state.requests += 1;
-            state.answer(request.request).map(Some)
+            state.answer_at_map(request.request).map(Some)
         })
     }
 }

@@ -9,6 +9,7 @@ use tokio_modbus::{ExceptionCode, Request, Response};
 
 use super::PlcFault;
 use super::queue::{Forced, OUTCOME_REGISTERS, RejectQueue, SLOT_REGISTERS, SLOTS};
+use super::relocate::Relocation;
 
 /// Entries in the ring of latched encoder counts.
 pub(super) const RING_LEN: usize = 16;
@@ -36,6 +37,8 @@ const HOLDING_REGISTERS: u16 = (QUEUE_AT + SLOT_REGISTERS * SLOTS) as u16;
 #[derive(Debug)]
 pub(super) struct State {
     pub(super) unit_id: u8,
+    /// The map the PLC serves when it is not the default one.
+    pub(super) relocation: Option<Relocation>,
     pub(super) encoder: u64,
     /// The encoder at the last scan: the queue judges the step from there.
     scanned_encoder: u64,
@@ -63,6 +66,7 @@ impl State {
     pub(super) fn new(unit_id: u8) -> Self {
         Self {
             unit_id,
+            relocation: None,
             encoder: 0,
             scanned_encoder: 0,
             detections: 0,
@@ -214,7 +218,19 @@ impl State {
         Ok(())
     }
 
-    /// Answers one request addressed to this unit (Modbus Application Protocol V1.1b3 §6).
+    /// Answers one request addressed to this unit at the map the PLC serves.
+    pub(super) fn answer_at_map(
+        &mut self,
+        request: Request<'_>,
+    ) -> Result<Response, ExceptionCode> {
+        match self.relocation.clone() {
+            Some(relocation) => relocation.answer(self, request),
+            None => self.answer(request),
+        }
+    }
+
+    /// Answers one request addressed to this unit at the default addresses (Modbus Application
+    /// Protocol V1.1b3 §6).
     pub(super) fn answer(&mut self, request: Request<'_>) -> Result<Response, ExceptionCode> {
         match request {
             // §6.1 Read Coils: 1 to 2000 coils.
