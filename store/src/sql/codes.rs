@@ -216,6 +216,17 @@ fn check(change: &Transition, states: &mut HashMap<String, Current>) -> Result<(
             id: change.code.clone(),
         });
     };
+    // Taking a unit out of its carton (SPEC §3a rework) also clears its link to the carton:
+    // only the package operations (`crate::sql::packages`) do that, in one statement.
+    if current.0 == CodeState::Packed && change.to == CodeState::Verified {
+        return Err(StoreError::invalid(
+            "state",
+            format!(
+                "code {} is packed: take it out of its carton with `tracemark pack remove`",
+                change.code
+            ),
+        ));
+    }
     if !current.0.can_become(change.to) {
         return Err(StoreError::Transition {
             code: change.code.clone(),
