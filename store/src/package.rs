@@ -156,7 +156,7 @@ pub struct Refusal {
 }
 
 /// `CODE: reason; CODE: reason`, in the order given.
-pub(crate) fn list_refusals(refusals: &[Refusal]) -> String {
+pub fn list_refusals(refusals: &[Refusal]) -> String {
     refusals
         .iter()
         .map(|r| format!("{}: {}", r.item, r.problem))
