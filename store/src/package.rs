@@ -310,6 +310,16 @@ impl Store {
         sql::links::unpack_cartons(&self.db, &self.actor, cartons).await
     }
 
+    /// After a restore: advances every SSCC counter past the SSCCs the snapshot cannot know
+    /// (by 1,000,000 references, or a tenth of a long prefix's reference space), with an
+    /// `sscc.skip` event. Returns (prefix, extension digit, next reference) per counter.
+    pub async fn skip_sscc_references(
+        &self,
+        why: &str,
+    ) -> Result<Vec<(String, i64, i64)>, StoreError> {
+        sql::packages::skip_references(&self.db, &self.actor, why).await
+    }
+
     /// The reconciliation of batch `batch_id`'s cartons and pallets (issue 14 item 5).
     pub async fn package_reconciliation(
         &self,

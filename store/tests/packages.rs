@@ -492,3 +492,81 @@ async fn pallet_rework(store: Store) {
     assert_chain_ok(&store).await;
 }
 both!(pallet_rework);
+
+/// Backups carry packages and links (pallets before the cartons that name them); a restore
+/// skips SSCC references, so an SSCC issued after the snapshot is never issued again.
+async fn backup_and_restore(store: Store) {
+    packing_product(&store).await;
+    packing_producer(&store).await;
+    let (batch, a) = verified_batch(&store, "p", "L1", 3).await;
+    let pallet = store
+        .create_package(batch.id, PackageLevel::Pallet, None)
+        .await
+        .expect("pallet");
+    let carton = store
+        .create_package(batch.id, PackageLevel::Carton, None)
+        .await
+        .expect("carton");
+    store.pack(&carton.sscc, &a).await.expect("pack");
+    store
+        .set_package_state(&carton.sscc, PackageState::Closed)
+        .await
+        .expect("close");
+    store
+        .pack_cartons(&pallet.sscc, std::slice::from_ref(&carton.sscc))
+        .await
+        .expect("palletise");
+    let before = store.package_contents(&pallet.sscc).await.expect("show");
+
+    let dir = tempdir();
+    let file = dir.path().join("backup.db");
+    store.backup(&file).await.expect("back up");
+    // Issued after the snapshot: unknown to it.
+    let lost = store
+        .create_package(batch.id, PackageLevel::Carton, None)
+        .await
+        .expect("carton");
+    assert_eq!(lost.sscc, sscc(3));
+    let target = dir.path().join("restored.db");
+    tracemark_store::backup::restore(&file, &target, 1000, actor())
+        .await
+        .expect("restore");
+    let restored = open(&sqlite_url(dir.path()).replace("tracemark.db", "restored.db")).await;
+    assert_eq!(
+        restored.package_contents(&pallet.sscc).await.expect("show"),
+        before
+    );
+    let next = restored
+        .create_package(batch.id, PackageLevel::Carton, None)
+        .await
+        .expect("carton after the restore");
+    assert_eq!(next.sscc, sscc(3 + 1_000_000));
+    assert!(
+        restored
+            .events(0, 1000)
+            .await
+            .expect("events")
+            .iter()
+            .any(|e| e.kind == "sscc.skip")
+    );
+    assert_chain_ok(&restored).await;
+    restored.close().await;
+    // And into an empty PostgreSQL schema (SQLite file → PostgreSQL).
+    if let Some(base) = store.is_postgres().then(pg_base_url).flatten() {
+        let (url, schema) = pg_schema_url(&base).await;
+        tracemark_store::backup::restore_into_postgres(&file, &url, 1000, actor())
+            .await
+            .expect("restore into PostgreSQL");
+        let restored = open(&url).await;
+        let tree = restored.package_contents(&pallet.sscc).await.expect("show");
+        assert_eq!(tree, before);
+        let next = restored
+            .create_package(batch.id, PackageLevel::Carton, None)
+            .await
+            .expect("carton after the restore");
+        assert_eq!(next.sscc, sscc(3 + 1_000_000));
+        restored.close().await;
+        drop_pg_schema(&base, &schema).await;
+    }
+}
+both!(backup_and_restore);

@@ -395,3 +395,51 @@ pub(crate) async fn figures(db: &Db, batch_id: i64) -> Result<PackageFigures, St
     tx.commit().await.map_err(StoreError::db(WHAT))?;
     Ok(figures)
 }
+
+/// SSCC serial references skipped after a restore, at most (see [`skip_references`]).
+pub(crate) const RESTORE_REFERENCE_GAP: i64 = 1_000_000;
+
+/// Advances every SSCC counter after a restore, so SSCCs issued after the snapshot was taken
+/// (unknown to it) are never issued again: by [`RESTORE_REFERENCE_GAP`], or a tenth of the
+/// prefix's reference space when that is smaller (a 10-digit prefix has 10^6 references; one
+/// restore must not use them up). Returns the new next references; no event when there is no
+/// counter yet.
+pub(crate) async fn skip_references(
+    db: &Db,
+    actor: &Actor,
+    why: &str,
+) -> Result<Vec<(String, i64, i64)>, StoreError> {
+    const WHAT: &str = "read the SSCC counters";
+    let (mut tx, head) = begin(db).await?;
+    let rows = sqlx::query(
+        "SELECT company_prefix, extension_digit, next_reference FROM sscc_counter \
+         ORDER BY company_prefix, extension_digit",
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(StoreError::db(WHAT))?;
+    let mut moved = Vec::new();
+    for row in &rows {
+        let prefix: String = get(row, "company_prefix", WHAT)?;
+        let digit: i64 = get(row, "extension_digit", WHAT)?;
+        let space = 10_i64.saturating_pow(16_u32.saturating_sub(prefix.len() as u32));
+        let gap = RESTORE_REFERENCE_GAP.min(space / 10).max(1);
+        let next: i64 = sqlx::query_scalar(
+            "UPDATE sscc_counter SET next_reference = next_reference + $1 \
+             WHERE company_prefix = $2 AND extension_digit = $3 RETURNING next_reference",
+        )
+        .bind(gap)
+        .bind(&prefix)
+        .bind(digit)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(StoreError::db("advance an SSCC counter"))?;
+        moved.push((prefix, digit, next));
+    }
+    if moved.is_empty() {
+        return Ok(moved);
+    }
+    let detail = json!({ "why": why, "next_references": moved });
+    finish(tx, actor, head, "sscc.skip", "sscc_counter", detail).await?;
+    Ok(moved)
+}
