@@ -261,12 +261,16 @@ async fn packing_rules(store: Store) {
         store.pack(&pallet.sscc, &[a[4].clone()]).await,
         Err(StoreError::Invalid { field: "sscc", .. })
     ));
-    assert!(matches!(
-        store
-            .transition_all(&[Transition::to(a[0].as_str(), CodeState::Verified)])
-            .await,
-        Err(StoreError::Invalid { field: "state", .. })
-    ));
+    for (code, to) in [(&a[0], CodeState::Verified), (&a[4], CodeState::Packed)] {
+        let plain = store
+            .transition_all(&[Transition::to(code.as_str(), to)])
+            .await;
+        assert!(
+            matches!(&plain, Err(StoreError::Invalid { field: "state", reason })
+                if reason.contains("tracemark pack")),
+            "{plain:?}"
+        );
+    }
 
     // Cartons onto the pallet: closed ones only, each once.
     let open = store

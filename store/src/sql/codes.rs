@@ -216,23 +216,28 @@ fn check(change: &Transition, states: &mut HashMap<String, Current>) -> Result<(
             id: change.code.clone(),
         });
     };
-    // Taking a unit out of its carton (SPEC §3a rework) also clears its link to the carton:
-    // only the package operations (`crate::sql::packages`) do that, in one statement.
-    if current.0 == CodeState::Packed && change.to == CodeState::Verified {
-        return Err(StoreError::invalid(
-            "state",
-            format!(
-                "code {} is packed: take it out of its carton with `tracemark pack remove`",
-                change.code
-            ),
-        ));
-    }
     if !current.0.can_become(change.to) {
         return Err(StoreError::Transition {
             code: change.code.clone(),
             from: current.0,
             to: change.to,
         });
+    }
+    // Packing a unit into a carton and taking it out (SPEC §3a rework) also set or clear its
+    // link to the carton: only the package operations (`crate::sql::links`) make these
+    // changes, in the same statement, so no unit is packed in no carton.
+    if change.to == CodeState::Packed
+        || (current.0 == CodeState::Packed && change.to == CodeState::Verified)
+    {
+        let how = if change.to == CodeState::Packed {
+            "put it into a carton with `tracemark pack add`"
+        } else {
+            "take it out of its carton with `tracemark pack remove`"
+        };
+        return Err(StoreError::invalid(
+            "state",
+            format!("code {} is {}: {how}", change.code, current.0),
+        ));
     }
     // Keep a reject reason through destroyed/released: it is why QA acted.
     let reason = change.reason.or(current.1);
