@@ -178,6 +178,12 @@ async fn pack_commands(store: Store) {
         shown["cartons"][0]["units"],
         serde_json::json!([&codes[0], &codes[1], &codes[2]])
     );
+    let unit: serde_json::Value =
+        serde_json::from_str(&ok(&url, &["codes", "show", &codes[0]])).expect("JSON");
+    assert_eq!(
+        (&unit["state"], &unit["package"]),
+        (&"packed".into(), &c.into())
+    );
     let text = ok(&url, &["pack", "show", &pallet]);
     assert!(
         text.contains(&format!("  carton {c}  palletised  3/3")),

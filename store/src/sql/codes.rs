@@ -248,7 +248,7 @@ fn check(change: &Transition, states: &mut HashMap<String, Current>) -> Result<(
 /// A code row with its read, as `code` and `codes_of_batch` select it.
 const CODE_WITH_READ: &str = "SELECT c.product_id AS product_id, c.counter AS counter, \
     c.code AS code, c.batch_id AS batch_id, c.state AS state, c.reason AS reason, \
-    r.grade AS grade, r.data AS data, r.release_grade AS release_grade, \
+    c.package_sscc AS package_sscc, r.grade AS grade, r.data AS data, r.release_grade AS release_grade, \
     r.release_data AS release_data \
     FROM codes c LEFT JOIN code_reads r ON r.product_id = c.product_id AND r.counter = c.counter";
 
@@ -329,6 +329,7 @@ fn code_record(row: &AnyRow) -> Result<CodeRecord, StoreError> {
         grade: grade.as_deref().and_then(Grade::parse),
         data: get(row, "data", WHAT)?,
         release_read,
+        package: get(row, "package_sscc", WHAT)?,
         code,
     })
 }
