@@ -103,7 +103,7 @@ impl Store {
 /// Verifies the backup at `from`, copies it to the SQLite file `to` (which must not exist), and
 /// advances every serial counter by `counter_gap`: codes issued after the snapshot was taken are
 /// not in it, and must never be issued again (choose a gap above what a line issues between
-/// backups).
+/// backups). SSCC counters are advanced too (`Store::skip_sscc_references`).
 pub async fn restore(
     from: &Path,
     to: &Path,
@@ -127,7 +127,10 @@ pub async fn restore(
     })?;
     let restored = Store::open(&sqlite_url(to), actor.clone()).await?;
     let why = format!("restored from {}", from.display());
-    let skipped = restored.skip_counters(counter_gap, &why).await;
+    let skipped = match restored.skip_counters(counter_gap, &why).await {
+        Ok(_) => restored.skip_sscc_references(&why).await.map(|_| ()),
+        Err(e) => Err(e),
+    };
     restored.close().await;
     skipped?;
     verify_copy(to, &actor).await
@@ -226,7 +229,10 @@ pub async fn restore_into_postgres(
         Ok(_) => {
             let why = format!("restored from {}", from.display());
             match target.skip_counters(counter_gap, &why).await {
-                Ok(_) => target.verify_audit().await,
+                Ok(_) => match target.skip_sscc_references(&why).await {
+                    Ok(_) => target.verify_audit().await,
+                    Err(e) => Err(e),
+                },
                 Err(e) => Err(e),
             }
         }

@@ -12,6 +12,7 @@ pub mod backup;
 mod locate;
 mod migrate;
 pub mod model;
+pub mod package;
 pub mod reconcile;
 pub mod serial;
 mod sql;
@@ -33,8 +34,10 @@ pub use model::{
     Batch, CodeRecord, NewBatch, Producer, Product, format_pack_sizes, parse_pack_sizes,
     validate_uscc,
 };
+pub use package::{LinkProblem, Package, PackageContents, Refusal, SsccCoding};
 pub use vocab::{
-    BatchState, CODE_STATES, CodeParts, CodeState, Grade, RejectReason, Scheme, SerialAlphabet,
+    BatchState, CODE_STATES, CodeParts, CodeState, Grade, PackageLevel, PackageState, RejectReason,
+    Scheme, SerialAlphabet,
 };
 
 /// The database used when neither `--db` nor `TRACEMARK_DB` is given.
@@ -79,6 +82,15 @@ pub enum StoreError {
         url: String,
         /// Why.
         reason: String,
+    },
+    /// A link of children to a package (or their removal) was refused (SPEC §3a): every
+    /// offending child with its reason; nothing was written.
+    #[error("pack: {}{}", package.as_ref().map(|p| format!("{p}: ")).unwrap_or_default(), package::list_refusals(refusals))]
+    PackRefused {
+        /// The package asked for, if one was.
+        package: Option<String>,
+        /// Every refused child, in the order given.
+        refusals: Vec<Refusal>,
     },
     /// A database operation failed; its transaction was rolled back.
     #[error("{context}: {source}")]

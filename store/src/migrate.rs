@@ -67,6 +67,11 @@ const SQLITE: Embedded = &[
         "restore_reject_reasons",
         include_str!("../../migrations/sqlite/0010_restore_reject_reasons.sql"),
     ),
+    (
+        11,
+        "packages",
+        include_str!("../../migrations/sqlite/0011_packages.sql"),
+    ),
 ];
 
 const POSTGRES: Embedded = &[
@@ -119,6 +124,11 @@ const POSTGRES: Embedded = &[
         10,
         "restore_reject_reasons",
         include_str!("../../migrations/postgres/0010_restore_reject_reasons.sql"),
+    ),
+    (
+        11,
+        "packages",
+        include_str!("../../migrations/postgres/0011_packages.sql"),
     ),
 ];
 

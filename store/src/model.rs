@@ -328,6 +328,8 @@ pub struct CodeRecord {
     pub data: Option<String>,
     /// QA's re-scan that released the unit, if it was released.
     pub release_read: Option<CodeRead>,
+    /// The SSCC of the carton it is packed in (SPEC §3a), if it is.
+    pub package: Option<String>,
 }
 
 #[cfg(test)]

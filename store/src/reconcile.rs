@@ -1,10 +1,11 @@
 //! Batch reconciliation (SPEC §3), computed from the codes' current states:
 //! `allocated = voided + printed`, `printed = verified + rejected`,
-//! `verified = packed + sampled + loose`, and every rejected code destroyed or released.
+//! `verified = packed + sampled + loose`, and every rejected code destroyed or released; and
+//! the batch's cartons and pallets (issue 14 item 5, [`PackageReconciliation`]).
 
 use serde::Serialize;
 
-use super::CodeState;
+use super::{CodeState, PackageLevel, PackageState};
 
 /// The counts of a batch and whether they balance.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -100,6 +101,129 @@ impl Reconciliation {
     }
 }
 
+/// What the store counts for a batch's packages ([`PackageReconciliation::from_figures`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PackageFigures {
+    /// Packages per (level, state, short).
+    pub packages: Vec<(PackageLevel, PackageState, bool, i64)>,
+    /// Packages holding more children than their capacity.
+    pub over_capacity: i64,
+    /// Units `packed` or `shipped` linked to no carton.
+    pub packed_in_no_carton: i64,
+    /// Units linked to a carton while not `packed` or `shipped`.
+    pub linked_not_packed: i64,
+    /// Units linked to something that is not a carton of this store.
+    pub linked_to_no_carton: i64,
+    /// Cartons whose pallet link disagrees with their state (on a pallet and not
+    /// `palletised`/`shipped`, or `palletised` and on no pallet), or whose parent is no pallet.
+    pub pallet_link_wrong: i64,
+}
+
+/// A batch's cartons and pallets, and whether they balance: every SSCC allocated is closed
+/// (possibly short) or voided, no package over capacity, every packed unit in exactly one
+/// carton (one column holds the link, so never in two), every carton on at most one pallet.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PackageReconciliation {
+    /// Cartons allocated (every state).
+    pub cartons: i64,
+    /// Cartons closed (including palletised and shipped).
+    pub cartons_closed: i64,
+    /// Closed with fewer units than their capacity.
+    pub cartons_short: i64,
+    /// Never used.
+    pub cartons_voided: i64,
+    /// Still open (allocated, labelled, verified or reopened).
+    pub cartons_open: i64,
+    /// Pallets allocated (every state).
+    pub pallets: i64,
+    /// Pallets closed (including shipped).
+    pub pallets_closed: i64,
+    /// Pallets voided.
+    pub pallets_voided: i64,
+    /// Pallets still open.
+    pub pallets_open: i64,
+    /// Whether every rule holds and nothing is open.
+    pub balanced: bool,
+    /// The rules that do not hold, in words.
+    pub problems: Vec<String>,
+}
+
+impl PackageReconciliation {
+    /// Computes the reconciliation from what the store counted.
+    pub fn from_figures(f: &PackageFigures) -> PackageReconciliation {
+        let n = |level: PackageLevel, keep: &dyn Fn(PackageState, bool) -> bool| -> i64 {
+            f.packages
+                .iter()
+                .filter(|(l, s, short, _)| *l == level && keep(*s, *short))
+                .map(|(_, _, _, c)| c)
+                .sum()
+        };
+        use PackageLevel::{Carton, Pallet};
+        use PackageState::{Closed, Palletised, Shipped, Voided};
+        let closed = |s: PackageState, _| matches!(s, Closed | Palletised | Shipped);
+        let voided = |s: PackageState, _| s == Voided;
+        let open = |s: PackageState, _| s.is_open();
+        let mut r = PackageReconciliation {
+            cartons: n(Carton, &|_, _| true),
+            cartons_closed: n(Carton, &closed),
+            cartons_short: n(Carton, &|s, short| short && closed(s, short)),
+            cartons_voided: n(Carton, &voided),
+            cartons_open: n(Carton, &open),
+            pallets: n(Pallet, &|_, _| true),
+            pallets_closed: n(Pallet, &closed),
+            pallets_voided: n(Pallet, &voided),
+            pallets_open: n(Pallet, &open),
+            balanced: false,
+            problems: Vec::new(),
+        };
+        for (level, all, closed, voided, open) in [
+            (
+                "cartons",
+                r.cartons,
+                r.cartons_closed,
+                r.cartons_voided,
+                r.cartons_open,
+            ),
+            (
+                "pallets",
+                r.pallets,
+                r.pallets_closed,
+                r.pallets_voided,
+                r.pallets_open,
+            ),
+        ] {
+            if all != closed + voided {
+                r.problems.push(format!(
+                    "{level} allocated {all} ≠ closed {closed} + voided {voided} ({open} open)"
+                ));
+            }
+        }
+        let rules = [
+            (f.over_capacity, "packages hold more than their capacity"),
+            (f.packed_in_no_carton, "packed units are in no carton"),
+            (
+                f.linked_not_packed,
+                "units linked to a carton are not packed",
+            ),
+            (
+                f.linked_to_no_carton,
+                "units are linked to something that is not a carton",
+            ),
+            (
+                f.pallet_link_wrong,
+                "cartons' pallet links disagree with their state",
+            ),
+        ];
+        for (count, what) in rules {
+            if count > 0 {
+                r.problems.push(format!("{count} {what}"));
+            }
+        }
+        r.balanced = r.problems.is_empty();
+        r
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,5 +245,44 @@ mod tests {
         let r = Reconciliation::from_counts(&pending);
         assert!(!r.balanced);
         assert_eq!(r.problems.len(), 3);
+    }
+
+    #[test]
+    fn packages_balance_when_every_sscc_is_closed_or_voided() {
+        use PackageLevel::*;
+        use PackageState::*;
+        let mut f = PackageFigures {
+            packages: vec![
+                (Carton, Palletised, false, 3),
+                (Carton, Closed, true, 1),
+                (Carton, Voided, false, 1),
+                (Pallet, Closed, false, 1),
+            ],
+            ..PackageFigures::default()
+        };
+        let r = PackageReconciliation::from_figures(&f);
+        assert!(r.balanced, "{:?}", r.problems);
+        assert_eq!(
+            (
+                r.cartons,
+                r.cartons_closed,
+                r.cartons_short,
+                r.cartons_voided
+            ),
+            (5, 4, 1, 1)
+        );
+        f.packages.push((Carton, Reopened, false, 2));
+        f.packed_in_no_carton = 4;
+        f.over_capacity = 1;
+        let r = PackageReconciliation::from_figures(&f);
+        assert!(!r.balanced);
+        assert_eq!(
+            r.problems,
+            [
+                "cartons allocated 7 ≠ closed 4 + voided 1 (2 open)",
+                "1 packages hold more than their capacity",
+                "4 packed units are in no carton",
+            ]
+        );
     }
 }

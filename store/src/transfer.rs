@@ -46,6 +46,8 @@ const TABLES: &[Table] = &[
             ("contact", Text),
             ("business_licence", Text),
             ("updated_at", Text),
+            ("gs1_company_prefix", Text),
+            ("sscc_extension_digit", Int),
         ],
         order_by: "id",
         identity: false,
@@ -124,6 +126,34 @@ const TABLES: &[Table] = &[
         identity: true,
     },
     Table {
+        name: "sscc_counter",
+        columns: &[
+            ("company_prefix", Text),
+            ("extension_digit", Int),
+            ("next_reference", Int),
+        ],
+        order_by: "company_prefix, extension_digit",
+        identity: false,
+    },
+    // Pallets before cartons ('pallet' > 'carton'): a carton names its pallet.
+    Table {
+        name: "packages",
+        columns: &[
+            ("sscc", Text),
+            ("level", Text),
+            ("batch_id", Int),
+            ("capacity", Int),
+            ("state", Text),
+            ("parent_sscc", Text),
+            ("short", Int),
+            ("created_at", Text),
+            ("closed_at", Text),
+            ("last_event", Int),
+        ],
+        order_by: "level DESC, sscc",
+        identity: false,
+    },
+    Table {
         name: "codes",
         columns: &[
             ("product_id", Text),
@@ -134,6 +164,7 @@ const TABLES: &[Table] = &[
             ("state", Text),
             ("reason", Text),
             ("last_event", Int),
+            ("package_sscc", Text),
         ],
         order_by: "product_id, counter",
         identity: false,
@@ -407,8 +438,8 @@ mod tests {
             .expect("codes table");
         assert_eq!(
             select(codes),
-            "SELECT product_id, counter, code, batch_id, block_id, state, reason, last_event \
-             FROM codes ORDER BY product_id, counter"
+            "SELECT product_id, counter, code, batch_id, block_id, state, reason, last_event, \
+             package_sscc FROM codes ORDER BY product_id, counter"
         );
         assert!(insert(codes, Dialect::Sqlite).contains("json_extract(value, '$.last_event')"));
         let blocks = TABLES

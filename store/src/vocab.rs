@@ -105,6 +105,11 @@ impl CodeState {
                 | (Printed, Verified | Rejected)
                 | (Verified, Packed | Sampled)
                 | (Packed, Shipped)
+                // SPEC §3a rework (remove, replace, unpack): a unit taken out of its carton is
+                // verified again, and may be packed again. Only the package operations make this
+                // change (they clear the unit's link in the same statement); `Store::transition`
+                // refuses it.
+                | (Packed, Verified)
                 | (Rejected, Destroyed | Released)
         )
     }
@@ -191,6 +196,148 @@ impl FromStr for BatchState {
 }
 
 impl fmt::Display for BatchState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The level of a logistic package (SPEC §3a): units go into cartons, cartons onto pallets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PackageLevel {
+    /// Holds units.
+    Carton,
+    /// Holds cartons.
+    Pallet,
+}
+
+impl PackageLevel {
+    /// Both levels, innermost first (the order of a product's `pack_sizes`).
+    pub const ALL: [PackageLevel; 2] = [PackageLevel::Carton, PackageLevel::Pallet];
+
+    /// The stored name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            PackageLevel::Carton => "carton",
+            PackageLevel::Pallet => "pallet",
+        }
+    }
+
+    /// The index of this level in a product's `pack_sizes` (units per carton, cartons per
+    /// pallet).
+    pub const fn pack_size_index(self) -> usize {
+        match self {
+            PackageLevel::Carton => 0,
+            PackageLevel::Pallet => 1,
+        }
+    }
+}
+
+impl FromStr for PackageLevel {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<Self, StoreError> {
+        one_of("level", s, &PackageLevel::ALL, PackageLevel::as_str)
+    }
+}
+
+impl fmt::Display for PackageLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// States of a carton or pallet (SPEC §3: `allocated → labelled → verified → closed →
+/// palletised → shipped`, `closed → reopened → closed` for rework).
+///
+/// Until the label printer exists (issue 14 item 3) the label steps are optional: a package may
+/// go `allocated → closed` directly. A package never used (batch end) is `voided`. A carton
+/// taken off its pallet in rework goes `palletised → closed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PackageState {
+    /// Its SSCC is allocated; nothing printed yet.
+    Allocated,
+    /// Its label is printed.
+    Labelled,
+    /// Its label was read back as its SSCC.
+    Verified,
+    /// Full (or closed short); its content is final.
+    Closed,
+    /// Opened again for rework (remove, replace units).
+    Reopened,
+    /// A carton on a pallet.
+    Palletised,
+    /// Shipped.
+    Shipped,
+    /// Never used: its SSCC stays recorded and is never issued again.
+    Voided,
+}
+
+impl PackageState {
+    /// Every package state, in life-cycle order.
+    pub const ALL: [PackageState; 8] = [
+        PackageState::Allocated,
+        PackageState::Labelled,
+        PackageState::Verified,
+        PackageState::Closed,
+        PackageState::Reopened,
+        PackageState::Palletised,
+        PackageState::Shipped,
+        PackageState::Voided,
+    ];
+
+    /// The stored name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            PackageState::Allocated => "allocated",
+            PackageState::Labelled => "labelled",
+            PackageState::Verified => "verified",
+            PackageState::Closed => "closed",
+            PackageState::Reopened => "reopened",
+            PackageState::Palletised => "palletised",
+            PackageState::Shipped => "shipped",
+            PackageState::Voided => "voided",
+        }
+    }
+
+    /// Whether a package may go from `self` to `to` (SPEC §3; see the type's notes).
+    pub fn can_become(self, to: PackageState) -> bool {
+        use PackageState::*;
+        matches!(
+            (self, to),
+            (Allocated, Labelled)
+                | (Labelled, Verified)
+                | (Verified, Closed)
+                // No label printer yet (issue 14 item 3): closing without a label.
+                | (Allocated, Closed)
+                | (Allocated | Labelled, Voided)
+                | (Closed, Palletised | Reopened | Shipped)
+                | (Reopened, Closed)
+                // Rework of a pallet: the carton comes off it, closed as it was.
+                | (Palletised, Closed | Shipped)
+        )
+    }
+
+    /// Whether children may go in or out: the package is not closed yet, or reopened.
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            PackageState::Allocated
+                | PackageState::Labelled
+                | PackageState::Verified
+                | PackageState::Reopened
+        )
+    }
+}
+
+impl FromStr for PackageState {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<Self, StoreError> {
+        one_of("state", s, &PackageState::ALL, PackageState::as_str)
+    }
+}
+
+impl fmt::Display for PackageState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -419,11 +566,54 @@ mod tests {
         assert!(!Printed.can_become(Voided));
         assert!(!Verified.can_become(Printed));
         assert!(!Shipped.can_become(Packed));
+        // Rework takes a unit out of its carton (SPEC §3a).
+        assert!(Packed.can_become(Verified));
+        assert!(!Shipped.can_become(Verified));
         for state in CODE_STATES {
             assert!(!state.can_become(state), "{state} → {state}");
             assert!(!state.can_become(Reserved), "{state} → reserved");
             assert_eq!(state.as_str().parse::<CodeState>().ok(), Some(state));
         }
+    }
+
+    #[test]
+    fn package_states_follow_spec_3() {
+        use PackageState::*;
+        for (from, to) in [
+            (Allocated, Labelled),
+            (Labelled, Verified),
+            (Verified, Closed),
+            (Allocated, Closed),
+            (Closed, Reopened),
+            (Reopened, Closed),
+            (Closed, Palletised),
+            (Palletised, Shipped),
+            (Labelled, Voided),
+        ] {
+            assert!(from.can_become(to), "{from} → {to}");
+        }
+        for (from, to) in [
+            (Closed, Allocated),
+            (Closed, Voided),
+            (Verified, Voided),
+            (Reopened, Palletised),
+            (Shipped, Reopened),
+            (Voided, Allocated),
+        ] {
+            assert!(!from.can_become(to), "{from} → {to}");
+        }
+        for state in PackageState::ALL {
+            assert!(!state.can_become(state), "{state} → {state}");
+            assert_eq!(state.as_str().parse::<PackageState>().ok(), Some(state));
+            assert_eq!(
+                state.is_open(),
+                matches!(state, Allocated | Labelled | Verified | Reopened)
+            );
+        }
+        for level in PackageLevel::ALL {
+            assert_eq!(level.as_str().parse::<PackageLevel>().ok(), Some(level));
+        }
+        assert!("case".parse::<PackageLevel>().is_err());
     }
 
     #[test]

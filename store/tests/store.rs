@@ -423,9 +423,6 @@ async fn batches(store: Store) {
     for code in &codes[..6] {
         changes.push(change(code, CodeState::Verified));
     }
-    for code in &codes[..4] {
-        changes.push(change(code, CodeState::Packed));
-    }
     changes.push(change(&codes[4], CodeState::Sampled));
     for code in &codes[6..8] {
         changes.push(Transition {
@@ -437,6 +434,13 @@ async fn batches(store: Store) {
     }
     changes.push(change(&codes[6], CodeState::Destroyed));
     store.transition_all(&changes).await.expect("run the batch");
+    // Packed only into a carton (SPEC §3a): the link and the state change together.
+    packing_producer(&store).await;
+    let carton = store
+        .create_package(batch.id, tracemark_store::PackageLevel::Carton, None)
+        .await
+        .expect("a carton");
+    store.pack(&carton.sscc, &codes[..4]).await.expect("pack");
     let open = Reconciliation::from_counts(&store.batch_counts(batch.id).await.expect("counts"));
     assert!(!open.balanced, "2 reserved, 1 rejected pending");
 

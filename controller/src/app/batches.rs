@@ -2,7 +2,7 @@
 //! its reconciliation.
 
 use serde::Serialize;
-use tracemark_store::reconcile::Reconciliation;
+use tracemark_store::reconcile::{PackageReconciliation, Reconciliation};
 use tracemark_store::{Actor, Batch, BatchState, NewBatch, Store};
 
 use super::AppError;
@@ -42,6 +42,8 @@ pub struct BatchReport {
     pub batch: Batch,
     /// Its codes by state, and whether they balance.
     pub reconciliation: Reconciliation,
+    /// Its cartons and pallets, and whether they balance (issue 14 item 5).
+    pub packages: PackageReconciliation,
 }
 
 /// The reconciliation report of batch `id`.
@@ -51,5 +53,6 @@ pub async fn report(store: &Store, id: i64) -> Result<BatchReport, AppError> {
     Ok(BatchReport {
         batch,
         reconciliation: Reconciliation::from_counts(&counts),
+        packages: store.package_reconciliation(id).await?,
     })
 }

@@ -2,7 +2,8 @@
 //!
 //! One module per user job — [`products`] (master data), [`batches`] (a batch's life cycle and
 //! reconciliation), [`qa`] (settling rejects, samples), [`codes`] (allocation and manual state
-//! changes), [`lines`] (which batch a line produces), [`devices`] (an integrator's probe of a
+//! changes), [`lines`] (which batch a line produces), [`packing`] (cartons, pallets and their
+//! rework), [`devices`] (an integrator's probe of a
 //! device), [`audit`] (the event log and backups).
 //! Every writing function takes the [`Actor`] it acts for, so each change is in the audit chain
 //! with its user and device (seed 003 §8.4); reads take none. Results are typed; an edge only
@@ -16,6 +17,7 @@ pub mod batches;
 pub mod codes;
 pub mod devices;
 pub mod lines;
+pub mod packing;
 pub mod products;
 pub mod qa;
 
@@ -119,6 +121,15 @@ impl From<StoreError> for AppError {
             StoreError::Transition { code, from, to } => AppError::Conflict {
                 field: "state",
                 reason: format!("code {code} cannot go from {from} to {to}"),
+            },
+            // A link refused (SPEC §3a): every offending code with its reason.
+            StoreError::PackRefused { package, refusals } => AppError::Conflict {
+                field: "pack",
+                reason: format!(
+                    "{}{}",
+                    package.map(|p| format!("{p}: ")).unwrap_or_default(),
+                    tracemark_store::package::list_refusals(&refusals)
+                ),
             },
             // A database that cannot be opened is the user's to correct (a wrong URL, a file
             // that is not a store); the message names it.

@@ -187,6 +187,24 @@ pub async fn set_producer(
         .await?)
 }
 
+/// Sets the producer's GS1 company prefix (4–12 digits) and SSCC extension digit (0–9), which
+/// its cartons' and pallets' SSCCs are built with.
+pub async fn set_sscc_coding(
+    store: &Store,
+    actor: &Actor,
+    company_prefix: &str,
+    extension_digit: u8,
+) -> Result<(), AppError> {
+    let coding = tracemark_store::SsccCoding {
+        company_prefix: company_prefix.to_owned(),
+        extension_digit,
+    };
+    Ok(store
+        .with_actor(actor.clone())
+        .set_sscc_coding(&coding)
+        .await?)
+}
+
 /// The producer, or an input error saying how to set it.
 pub async fn producer(store: &Store) -> Result<Producer, AppError> {
     store

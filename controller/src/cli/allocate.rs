@@ -47,8 +47,8 @@ pub(crate) enum ExportFormat {
 
 #[derive(Debug, Args)]
 pub(crate) struct SetStateArgs {
-    /// The new state: sent, printed, verified, rejected, packed, shipped, voided, destroyed,
-    /// released, sampled.
+    /// The new state: sent, printed, verified, rejected, shipped, voided, destroyed, released,
+    /// sampled (units are packed and unpacked with `tracemark pack`).
     #[arg(long)]
     to: String,
     /// Reject reason (for `rejected`): no_read, low_grade, mismatch, unknown, duplicate, late,

@@ -2,7 +2,7 @@
 
 use clap::{Args, Subcommand, ValueEnum};
 use tracemark::app::batches;
-use tracemark_store::reconcile::Reconciliation;
+use tracemark_store::reconcile::{PackageReconciliation, Reconciliation};
 use tracemark_store::{Batch, BatchState, NewBatch};
 
 use super::{CliError, Context, block_on};
@@ -130,7 +130,10 @@ pub(crate) fn run(command: BatchCommand, context: &Context) -> Result<(), CliErr
                 let report = batches::report(&store, id).await?;
                 match format {
                     ReportFormat::Json => println!("{}", to_json(&report)?),
-                    ReportFormat::Text => print_report(&report.batch, &report.reconciliation),
+                    ReportFormat::Text => {
+                        print_report(&report.batch, &report.reconciliation);
+                        print_packages(&report.packages);
+                    }
                 }
             }
         }
@@ -162,6 +165,28 @@ fn print_report(batch: &Batch, r: &Reconciliation) {
     } else {
         for problem in &r.problems {
             println!("NOT BALANCED: {problem}");
+        }
+    }
+}
+
+/// The batch's cartons and pallets, when it has any (or a packing rule fails).
+fn print_packages(r: &PackageReconciliation) {
+    if r.cartons + r.pallets == 0 && r.problems.is_empty() {
+        return;
+    }
+    println!(
+        "cartons   {}  = closed {} (short {}) + voided {} ({} open)",
+        r.cartons, r.cartons_closed, r.cartons_short, r.cartons_voided, r.cartons_open
+    );
+    println!(
+        "pallets   {}  = closed {} + voided {} ({} open)",
+        r.pallets, r.pallets_closed, r.pallets_voided, r.pallets_open
+    );
+    if r.balanced {
+        println!("packages balanced");
+    } else {
+        for problem in &r.problems {
+            println!("NOT BALANCED: packages: {problem}");
         }
     }
 }

@@ -9,6 +9,7 @@ mod config;
 mod demo;
 mod driver;
 mod import;
+mod pack;
 mod product;
 mod qa;
 mod run;
@@ -73,6 +74,9 @@ enum Command {
     /// QA: list rejects, destroy, release after a re-scan, sample.
     #[command(subcommand)]
     Qa(qa::QaCommand),
+    /// Packing: cartons and pallets (SSCCs), add, remove, replace, unpack, close, reopen.
+    #[command(subcommand)]
+    Pack(pack::PackCommand),
     /// The hash-chained event log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -217,6 +221,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
         Command::Batch(command) => batch::run(command, &context),
         Command::Audit(command) => audit::run(command, &context),
         Command::Qa(command) => qa::run(command, &context),
+        Command::Pack(command) => pack::run(command, &context),
         Command::Config(command) => config::run(command),
         Command::Driver(command) => driver::run(command),
         Command::Backup(args) => backup::backup(args, &context),

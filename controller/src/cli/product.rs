@@ -86,23 +86,30 @@ pub(crate) struct ProductArgs {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum ProducerCommand {
-    /// Set the producer's master data.
+    /// Set the producer's master data, and/or its GS1 company prefix for SSCCs.
     Set {
         /// 生产单位名称.
-        #[arg(long)]
-        name: String,
+        #[arg(long, required_unless_present = "gs1_company_prefix")]
+        name: Option<String>,
         /// 统一社会信用代码 (18 characters).
-        #[arg(long)]
-        uscc: String,
+        #[arg(long, required_unless_present = "gs1_company_prefix")]
+        uscc: Option<String>,
         /// 生产/注册地址.
-        #[arg(long)]
-        address: String,
+        #[arg(long, required_unless_present = "gs1_company_prefix")]
+        address: Option<String>,
         /// 联系方式.
-        #[arg(long)]
-        contact: String,
+        #[arg(long, required_unless_present = "gs1_company_prefix")]
+        contact: Option<String>,
         /// 营业执照 number.
+        #[arg(long, required_unless_present = "gs1_company_prefix")]
+        business_licence: Option<String>,
+        /// The GS1 company prefix (4–12 digits) the SSCCs of cartons and pallets are built
+        /// with (the producer must be set).
         #[arg(long)]
-        business_licence: String,
+        gs1_company_prefix: Option<String>,
+        /// The SSCC extension digit (0–9).
+        #[arg(long, default_value_t = 0, requires = "gs1_company_prefix")]
+        sscc_extension_digit: u8,
     },
     /// Show the producer as JSON.
     Show,
@@ -178,16 +185,41 @@ pub(crate) fn run_producer(command: ProducerCommand, context: &Context) -> Resul
                 address,
                 contact,
                 business_licence,
+                gs1_company_prefix,
+                sscc_extension_digit,
             } => {
-                let producer = Producer {
-                    name,
-                    uscc,
-                    address,
-                    contact,
-                    business_licence,
-                };
-                products::set_producer(&store, context.actor(), &producer).await?;
-                println!("producer set");
+                match (name, uscc, address, contact, business_licence) {
+                    (Some(name), Some(uscc), Some(address), Some(contact), Some(licence)) => {
+                        let producer = Producer {
+                            name,
+                            uscc,
+                            address,
+                            contact,
+                            business_licence: licence,
+                        };
+                        products::set_producer(&store, context.actor(), &producer).await?;
+                        println!("producer set");
+                    }
+                    (None, None, None, None, None) => {}
+                    _ => {
+                        return Err(CliError::input(
+                            "producer",
+                            "give all of --name --uscc --address --contact --business-licence,                              or none",
+                        ));
+                    }
+                }
+                if let Some(prefix) = gs1_company_prefix {
+                    products::set_sscc_coding(
+                        &store,
+                        context.actor(),
+                        &prefix,
+                        sscc_extension_digit,
+                    )
+                    .await?;
+                    println!(
+                        "GS1 company prefix {prefix}, SSCC extension digit {sscc_extension_digit}"
+                    );
+                }
             }
             ProducerCommand::Show => {
                 println!("{}", to_json(&products::producer(&store).await?)?);

@@ -143,6 +143,75 @@ pub async fn running_batch(store: &Store, product: &str, quantity: i64) -> Batch
         .expect("start the batch")
 }
 
+/// The GS1 company prefix of the packing tests.
+pub const COMPANY_PREFIX: &str = "9506000";
+
+/// Sets the producer, with [`COMPANY_PREFIX`] and extension digit 0 for its SSCCs.
+pub async fn packing_producer(store: &Store) {
+    store
+        .set_producer(&tracemark_store::Producer {
+            name: "某某电缆有限公司".into(),
+            uscc: "91350100M000100Y43".into(),
+            address: "福建省福州市".into(),
+            contact: "0591-00000000".into(),
+            business_licence: "91350100M000100Y43".into(),
+        })
+        .await
+        .expect("set the producer");
+    store
+        .set_sscc_coding(&tracemark_store::SsccCoding {
+            company_prefix: COMPANY_PREFIX.into(),
+            extension_digit: 0,
+        })
+        .await
+        .expect("set the GS1 company prefix");
+}
+
+/// Batch `lot` of `product`, running, with `n` codes printed and verified by the camera.
+pub async fn verified_batch(
+    store: &Store,
+    product: &str,
+    lot: &str,
+    n: u64,
+) -> (Batch, Vec<String>) {
+    let batch = store
+        .create_batch(&NewBatch {
+            product_id: product.into(),
+            lot: lot.into(),
+            quantity: 1000,
+            production_date: "2025-03-01".into(),
+            expiry_date: None,
+            line: Some("line-1".into()),
+            simulated: false,
+        })
+        .await
+        .expect("create the batch");
+    store
+        .set_batch_state(batch.id, BatchState::Running)
+        .await
+        .expect("start the batch");
+    let codes = store
+        .allocate(product, n, Some(batch.id))
+        .await
+        .expect("allocate")
+        .codes;
+    for state in [
+        tracemark_store::CodeState::Sent,
+        tracemark_store::CodeState::Printed,
+        tracemark_store::CodeState::Verified,
+    ] {
+        let changes: Vec<tracemark_store::Transition> = codes
+            .iter()
+            .map(|c| tracemark_store::Transition::to(c.as_str(), state))
+            .collect();
+        store
+            .transition_all(&changes)
+            .await
+            .expect("mark and verify");
+    }
+    (batch, codes)
+}
+
 pub async fn open(url: &str) -> Store {
     Store::open(url, actor()).await.expect("open the store")
 }

@@ -223,6 +223,22 @@ fn check(change: &Transition, states: &mut HashMap<String, Current>) -> Result<(
             to: change.to,
         });
     }
+    // Packing a unit into a carton and taking it out (SPEC §3a rework) also set or clear its
+    // link to the carton: only the package operations (`crate::sql::links`) make these
+    // changes, in the same statement, so no unit is packed in no carton.
+    if change.to == CodeState::Packed
+        || (current.0 == CodeState::Packed && change.to == CodeState::Verified)
+    {
+        let how = if change.to == CodeState::Packed {
+            "put it into a carton with `tracemark pack add`"
+        } else {
+            "take it out of its carton with `tracemark pack remove`"
+        };
+        return Err(StoreError::invalid(
+            "state",
+            format!("code {} is {}: {how}", change.code, current.0),
+        ));
+    }
     // Keep a reject reason through destroyed/released: it is why QA acted.
     let reason = change.reason.or(current.1);
     *current = (change.to, reason);
@@ -232,7 +248,7 @@ fn check(change: &Transition, states: &mut HashMap<String, Current>) -> Result<(
 /// A code row with its read, as `code` and `codes_of_batch` select it.
 const CODE_WITH_READ: &str = "SELECT c.product_id AS product_id, c.counter AS counter, \
     c.code AS code, c.batch_id AS batch_id, c.state AS state, c.reason AS reason, \
-    r.grade AS grade, r.data AS data, r.release_grade AS release_grade, \
+    c.package_sscc AS package_sscc, r.grade AS grade, r.data AS data, r.release_grade AS release_grade, \
     r.release_data AS release_data \
     FROM codes c LEFT JOIN code_reads r ON r.product_id = c.product_id AND r.counter = c.counter";
 
@@ -313,6 +329,7 @@ fn code_record(row: &AnyRow) -> Result<CodeRecord, StoreError> {
         grade: grade.as_deref().and_then(Grade::parse),
         data: get(row, "data", WHAT)?,
         release_read,
+        package: get(row, "package_sscc", WHAT)?,
         code,
     })
 }

@@ -9,6 +9,8 @@ pub(crate) mod allocation;
 pub(crate) mod audit;
 pub(crate) mod batches;
 pub(crate) mod codes;
+pub(crate) mod links;
+pub(crate) mod packages;
 pub(crate) mod products;
 pub(crate) mod purge;
 
@@ -106,6 +108,17 @@ impl Dialect {
                 format!("counter = ANY(ARRAY(SELECT json_array_elements_text(${n}::json)::bigint))")
             }
             Dialect::Sqlite => format!("counter IN (SELECT value FROM json_each(${n}))"),
+        }
+    }
+
+    /// SQL testing the text column `column` against the strings of a JSON array bound at
+    /// parameter `n`.
+    pub(crate) fn text_in_json(self, column: &str, n: u32) -> String {
+        match self {
+            Dialect::Postgres => {
+                format!("{column} = ANY(ARRAY(SELECT json_array_elements_text(${n}::json)))")
+            }
+            Dialect::Sqlite => format!("{column} IN (SELECT value FROM json_each(${n}))"),
         }
     }
 }

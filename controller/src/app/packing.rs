@@ -1,0 +1,185 @@
+//! Packing (SPEC §3a, issue 14): cartons and pallets with their SSCCs, and the rework an
+//! operator or QA does on them — add, remove, replace, unpack, close, reopen.
+//!
+//! One function per user job; the station modes (case camera, inferred, manual) and the label
+//! printer of later steps call the same functions. The rules are the store's
+//! (`tracemark_store::package`): every link is all or nothing, and a refusal names every
+//! offending code with its reason (`AppError::Conflict`, field `pack`, exit status 2).
+
+use serde::Serialize;
+use tracemark_store::reconcile::PackageReconciliation;
+use tracemark_store::{
+    Actor, Package, PackageContents, PackageLevel, PackageState, Store, StoreError,
+};
+
+use super::AppError;
+
+/// A batch's packages and their reconciliation.
+#[derive(Debug, Clone, Serialize)]
+pub struct PackageList {
+    /// The batch.
+    pub batch: i64,
+    /// Its pallets, then its cartons, each in SSCC order.
+    pub packages: Vec<Package>,
+    /// Whether they balance (issue 14 item 5).
+    pub reconciliation: PackageReconciliation,
+}
+
+/// Whether `text` is written as an SSCC (18 digits): a carton given where codes may be.
+fn is_sscc(text: &str) -> bool {
+    text.len() == 18 && text.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Allocates an SSCC for a new carton or pallet of batch `batch`; its capacity is `capacity`
+/// or the product's pack size of that level.
+pub async fn new_package(
+    store: &Store,
+    actor: &Actor,
+    batch: i64,
+    level: PackageLevel,
+    capacity: Option<i64>,
+) -> Result<Package, AppError> {
+    store
+        .with_actor(actor.clone())
+        .create_package(batch, level, capacity)
+        .await
+        .map_err(AppError::from)
+}
+
+/// Puts units (codes) into carton `sscc`, or closed cartons (SSCCs) onto pallet `sscc`; all or
+/// none.
+pub async fn add(
+    store: &Store,
+    actor: &Actor,
+    sscc: &str,
+    items: &[String],
+) -> Result<Package, AppError> {
+    let store = store.with_actor(actor.clone());
+    let package = store.package(sscc).await?;
+    let packed = match package.level {
+        PackageLevel::Carton => store.pack(sscc, items).await?,
+        PackageLevel::Pallet => store.pack_cartons(sscc, items).await?,
+    };
+    Ok(packed)
+}
+
+/// Takes units (codes) out of their cartons, or cartons (SSCCs) off their pallets; each
+/// package must be open (reopen it first). All or none. Returns each item with the package it
+/// left.
+pub async fn remove(
+    store: &Store,
+    actor: &Actor,
+    items: &[String],
+) -> Result<Vec<(String, String)>, AppError> {
+    let store = store.with_actor(actor.clone());
+    let cartons = items.iter().filter(|i| is_sscc(i)).count();
+    if cartons == 0 {
+        Ok(store.unpack_codes(items).await?)
+    } else if cartons == items.len() {
+        Ok(store.unpack_cartons(items).await?)
+    } else {
+        Err(AppError::input(
+            "items",
+            "give unit codes or carton SSCCs, not both",
+        ))
+    }
+}
+
+/// Replaces packed unit `old` by verified unit `new` in `old`'s open carton, in one
+/// transaction. Returns the carton.
+pub async fn replace(
+    store: &Store,
+    actor: &Actor,
+    old: &str,
+    new: &str,
+) -> Result<Package, AppError> {
+    store
+        .with_actor(actor.clone())
+        .replace_code(old, new)
+        .await
+        .map_err(AppError::from)
+}
+
+/// Takes every child out of the open package `sscc`; returns how many.
+pub async fn unpack(store: &Store, actor: &Actor, sscc: &str) -> Result<usize, AppError> {
+    store
+        .with_actor(actor.clone())
+        .unpack_package(sscc)
+        .await
+        .map_err(AppError::from)
+}
+
+/// Closes package `sscc`; under its capacity it is closed short (flagged in the reports).
+pub async fn close(store: &Store, actor: &Actor, sscc: &str) -> Result<Package, AppError> {
+    set_state(store, actor, sscc, PackageState::Closed).await
+}
+
+/// Reopens the closed package `sscc` for rework.
+pub async fn reopen(store: &Store, actor: &Actor, sscc: &str) -> Result<Package, AppError> {
+    set_state(store, actor, sscc, PackageState::Reopened).await
+}
+
+/// Voids the empty, unused package `sscc` (its SSCC is never issued again).
+pub async fn void(store: &Store, actor: &Actor, sscc: &str) -> Result<Package, AppError> {
+    set_state(store, actor, sscc, PackageState::Voided).await
+}
+
+async fn set_state(
+    store: &Store,
+    actor: &Actor,
+    sscc: &str,
+    to: PackageState,
+) -> Result<Package, AppError> {
+    store
+        .with_actor(actor.clone())
+        .set_package_state(sscc, to)
+        .await
+        .map_err(|err| match err {
+            StoreError::Invalid {
+                field: "state",
+                reason,
+            } => AppError::Conflict {
+                field: "state",
+                reason,
+            },
+            other => other.into(),
+        })
+}
+
+/// Package `sscc` and what is in it: a pallet's cartons with their units, a carton's units.
+pub async fn show(store: &Store, sscc: &str) -> Result<PackageContents, AppError> {
+    Ok(store.package_contents(sscc).await?)
+}
+
+/// The packages of batch `batch` and their reconciliation.
+pub async fn list(store: &Store, batch: i64) -> Result<PackageList, AppError> {
+    Ok(PackageList {
+        batch,
+        packages: store.packages_of_batch(batch).await?,
+        reconciliation: store.package_reconciliation(batch).await?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracemark_store::{LinkProblem, Refusal};
+
+    #[test]
+    fn a_refusal_is_a_conflict_naming_each_code() {
+        let err = AppError::from(StoreError::PackRefused {
+            package: Some("095060000000000011".into()),
+            refusals: vec![Refusal {
+                item: "(01)09506000134352(21)1".into(),
+                problem: LinkProblem::Unknown,
+            }],
+        });
+        assert_eq!(err.exit_status(), 2);
+        assert_eq!(
+            err.to_string(),
+            "pack: 095060000000000011: (01)09506000134352(21)1: unknown code"
+        );
+        assert!(is_sscc("095060000000000011"));
+        assert!(!is_sscc("(01)09506000134352(21)1"));
+    }
+}

@@ -1,0 +1,607 @@
+//! The links of units to cartons and of cartons to pallets (SPEC §3a): packing, unpacking,
+//! replacing, all or nothing. See `crate::package` for the design.
+//!
+//! Each operation is one transaction started by [`begin`], which takes the write lock (the audit
+//! head) before anything is read, so the checks see exactly what they change. A refused request
+//! returns before any write and drops the transaction: a rollback, the head does not move.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde_json::json;
+
+use super::audit::{begin, finish};
+use super::packages::{Tx, package_in};
+use super::{Db, get};
+use crate::locate::Location;
+use crate::package::{LinkProblem, Package, Refusal};
+use crate::{Actor, CodeState, PackageLevel, PackageState, StoreError};
+
+/// A unit's row as the link rules need it.
+#[derive(Debug)]
+struct Unit {
+    state: CodeState,
+    batch: Option<i64>,
+    package: Option<String>,
+}
+
+/// The rows of the `located` codes, by code text (only the very text asked for: a forged serial
+/// that decrypts to a real counter is no code here).
+async fn units_in(
+    tx: &mut Tx,
+    db: &Db,
+    located: &HashMap<&str, Location>,
+) -> Result<HashMap<String, Unit>, StoreError> {
+    const WHAT: &str = "read the units";
+    let mut by_product: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
+    for (product, counter) in located.values() {
+        by_product
+            .entry(product.as_str())
+            .or_default()
+            .push(*counter);
+    }
+    let mut units = HashMap::new();
+    for (product, counters) in by_product {
+        let rows = sqlx::query(&format!(
+            "SELECT code, state, batch_id, package_sscc FROM codes \
+             WHERE product_id = $1 AND {}",
+            db.dialect.counter_in_json(2)
+        ))
+        .bind(product)
+        .bind(serde_json::to_string(&counters).unwrap_or_default())
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(StoreError::db(WHAT))?;
+        for row in &rows {
+            let code: String = get(row, "code", WHAT)?;
+            if located.contains_key(code.as_str()) {
+                let unit = Unit {
+                    state: get::<String>(row, "state", WHAT)?.parse()?,
+                    batch: get(row, "batch_id", WHAT)?,
+                    package: get(row, "package_sscc", WHAT)?,
+                };
+                units.insert(code, unit);
+            }
+        }
+    }
+    Ok(units)
+}
+
+/// Sets the state and the carton of `codes` (all found in `located`), checking every row moved.
+async fn set_units(
+    tx: &mut Tx,
+    db: &Db,
+    codes: &[&str],
+    located: &HashMap<&str, Location>,
+    to: CodeState,
+    package: Option<&str>,
+    seq: i64,
+) -> Result<(), StoreError> {
+    let mut rows: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
+    for code in codes {
+        if let Some((product, counter)) = located.get(code) {
+            rows.entry(product.as_str()).or_default().push(*counter);
+        }
+    }
+    let mut updated = 0;
+    for (product, counters) in rows {
+        updated += sqlx::query(&format!(
+            "UPDATE codes SET state = $1, package_sscc = $2, last_event = $3 \
+             WHERE product_id = $4 AND {}",
+            db.dialect.counter_in_json(5)
+        ))
+        .bind(to.as_str())
+        .bind(package)
+        .bind(seq)
+        .bind(product)
+        .bind(serde_json::to_string(&counters).unwrap_or_default())
+        .execute(&mut **tx)
+        .await
+        .map_err(StoreError::db(format!("set {} units to {to}", codes.len())))?
+        .rows_affected();
+    }
+    if updated != codes.len() as u64 {
+        return Err(StoreError::corrupt(format!(
+            "{updated} of {} units changed while setting them to {to}",
+            codes.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Records the event on the package row too (`last_event`).
+async fn touch(tx: &mut Tx, sscc: &str, seq: i64) -> Result<(), StoreError> {
+    sqlx::query("UPDATE packages SET last_event = $1 WHERE sscc = $2")
+        .bind(seq)
+        .bind(sscc)
+        .execute(&mut **tx)
+        .await
+        .map_err(StoreError::db(format!("update package {sscc}")))?;
+    Ok(())
+}
+
+/// Why `code` may not go into `carton` (`None`: it may).
+fn pack_problem(unit: Option<&Unit>, carton: &Package) -> Option<LinkProblem> {
+    let Some(unit) = unit else {
+        return Some(LinkProblem::Unknown);
+    };
+    if let Some(sscc) = &unit.package {
+        return Some(LinkProblem::AlreadyIn(sscc.clone()));
+    }
+    if unit.state != CodeState::Verified {
+        return Some(LinkProblem::NotVerified(unit.state));
+    }
+    if unit.batch != Some(carton.batch_id) {
+        return Some(LinkProblem::OtherBatch {
+            of: unit.batch,
+            want: carton.batch_id,
+        });
+    }
+    if !carton.state.is_open() {
+        return Some(LinkProblem::PackageNotOpen {
+            level: carton.level,
+            state: carton.state,
+        });
+    }
+    None
+}
+
+/// Checks `items` one by one; the accepted ones beyond `room` are over capacity. Returns the
+/// accepted items, or every refusal in the order given.
+fn screen<'a>(
+    items: &'a [String],
+    room: i64,
+    capacity: i64,
+    mut problem: impl FnMut(&'a str) -> Option<LinkProblem>,
+) -> Result<Vec<&'a str>, Vec<Refusal>> {
+    let mut seen = HashSet::new();
+    let mut accepted = Vec::new();
+    let mut refusals = Vec::new();
+    for item in items {
+        let found = if !seen.insert(item.as_str()) {
+            Some(LinkProblem::ListedTwice)
+        } else if let Some(p) = problem(item) {
+            Some(p)
+        } else if accepted.len() as i64 >= room {
+            Some(LinkProblem::OverCapacity(capacity))
+        } else {
+            accepted.push(item.as_str());
+            None
+        };
+        if let Some(problem) = found {
+            refusals.push(Refusal {
+                item: item.clone(),
+                problem,
+            });
+        }
+    }
+    if refusals.is_empty() {
+        Ok(accepted)
+    } else {
+        Err(refusals)
+    }
+}
+
+fn none_given(items: &[String], what: &'static str) -> Result<(), StoreError> {
+    if items.is_empty() {
+        Err(StoreError::invalid(what, "none given"))
+    } else {
+        Ok(())
+    }
+}
+
+fn refused(package: Option<&str>, refusals: Vec<Refusal>) -> StoreError {
+    StoreError::PackRefused {
+        package: package.map(str::to_owned),
+        refusals,
+    }
+}
+
+/// Units into a carton (`Store::pack`).
+pub(crate) async fn pack(
+    db: &Db,
+    actor: &Actor,
+    sscc: &str,
+    codes: &[String],
+    located: &HashMap<&str, Location>,
+) -> Result<(), StoreError> {
+    none_given(codes, "codes")?;
+    let (mut tx, head) = begin(db).await?;
+    let carton = package_in(&mut tx, sscc).await?;
+    if carton.level != PackageLevel::Carton {
+        return Err(StoreError::invalid(
+            "sscc",
+            format!("{sscc} is a {}: units go into cartons", carton.level),
+        ));
+    }
+    let units = units_in(&mut tx, db, located).await?;
+    let room = carton.capacity - carton.children_count;
+    let accepted = screen(codes, room, carton.capacity, |code| {
+        pack_problem(units.get(code), &carton)
+    })
+    .map_err(|r| refused(Some(sscc), r))?;
+    set_units(
+        &mut tx,
+        db,
+        &accepted,
+        located,
+        CodeState::Packed,
+        Some(sscc),
+        head.seq,
+    )
+    .await?;
+    touch(&mut tx, sscc, head.seq).await?;
+    let detail = json!({
+        "sscc": sscc, "to": CodeState::Packed.as_str(), "count": accepted.len(),
+        "codes": accepted,
+    });
+    finish(
+        tx,
+        actor,
+        head,
+        "package.pack",
+        &format!("package:{sscc}"),
+        detail,
+    )
+    .await
+}
+
+/// Why a unit may not leave its carton (`None`: it may, from the package returned).
+fn unpack_problem(
+    unit: Option<&Unit>,
+    packages: &HashMap<String, PackageState>,
+) -> Result<String, LinkProblem> {
+    let Some(unit) = unit else {
+        return Err(LinkProblem::Unknown);
+    };
+    let Some(sscc) = &unit.package else {
+        return Err(LinkProblem::NotInPackage(unit.state.as_str().to_owned()));
+    };
+    match packages.get(sscc) {
+        Some(state) if state.is_open() => Ok(sscc.clone()),
+        Some(state) => Err(LinkProblem::InClosedPackage {
+            sscc: sscc.clone(),
+            state: *state,
+        }),
+        None => Err(LinkProblem::Unknown),
+    }
+}
+
+/// The states of the packages named.
+async fn package_states(
+    tx: &mut Tx,
+    db: &Db,
+    ssccs: &HashSet<&str>,
+) -> Result<HashMap<String, PackageState>, StoreError> {
+    const WHAT: &str = "read package states";
+    let list: Vec<&str> = ssccs.iter().copied().collect();
+    let rows = sqlx::query(&format!(
+        "SELECT sscc, state FROM packages WHERE {}",
+        db.dialect.text_in_json("sscc", 1)
+    ))
+    .bind(serde_json::to_string(&list).unwrap_or_default())
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(StoreError::db(WHAT))?;
+    rows.iter()
+        .map(|row| {
+            Ok((
+                get(row, "sscc", WHAT)?,
+                get::<String>(row, "state", WHAT)?.parse()?,
+            ))
+        })
+        .collect()
+}
+
+/// Packed units out of their open cartons (`Store::unpack_codes`).
+pub(crate) async fn unpack_codes(
+    db: &Db,
+    actor: &Actor,
+    codes: &[String],
+    located: &HashMap<&str, Location>,
+) -> Result<Vec<(String, String)>, StoreError> {
+    none_given(codes, "codes")?;
+    let (mut tx, head) = begin(db).await?;
+    let units = units_in(&mut tx, db, located).await?;
+    let ssccs: HashSet<&str> = units
+        .values()
+        .filter_map(|u| u.package.as_deref())
+        .collect();
+    let states = package_states(&mut tx, db, &ssccs).await?;
+    let mut from: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    let accepted = screen(codes, i64::MAX, i64::MAX, |code| {
+        match unpack_problem(units.get(code), &states) {
+            Ok(sscc) => {
+                from.entry(sscc).or_default().push(code);
+                None
+            }
+            Err(problem) => Some(problem),
+        }
+    })
+    .map_err(|r| refused(None, r))?;
+    set_units(
+        &mut tx,
+        db,
+        &accepted,
+        located,
+        CodeState::Verified,
+        None,
+        head.seq,
+    )
+    .await?;
+    for sscc in from.keys() {
+        touch(&mut tx, sscc, head.seq).await?;
+    }
+    let subject = match from.keys().next() {
+        Some(sscc) if from.len() == 1 => format!("package:{sscc}"),
+        _ => "packages".to_owned(),
+    };
+    let runs: Vec<serde_json::Value> = from
+        .iter()
+        .map(|(sscc, codes)| json!({ "sscc": sscc, "codes": codes }))
+        .collect();
+    let detail = json!({
+        "to": CodeState::Verified.as_str(), "count": accepted.len(), "from": runs,
+    });
+    finish(tx, actor, head, "package.unpack", &subject, detail).await?;
+    Ok(from
+        .into_iter()
+        .flat_map(|(sscc, codes)| {
+            codes
+                .into_iter()
+                .map(move |code| (code.to_owned(), sscc.clone()))
+        })
+        .collect())
+}
+
+/// `old` out of its open carton, `new` into it (`Store::replace_code`). Returns the carton.
+pub(crate) async fn replace(
+    db: &Db,
+    actor: &Actor,
+    old: &str,
+    new: &str,
+    located: &HashMap<&str, Location>,
+) -> Result<String, StoreError> {
+    let (mut tx, head) = begin(db).await?;
+    let units = units_in(&mut tx, db, located).await?;
+    let ssccs: HashSet<&str> = units
+        .values()
+        .filter_map(|u| u.package.as_deref())
+        .collect();
+    let states = package_states(&mut tx, db, &ssccs).await?;
+    let mut refusals = Vec::new();
+    let carton = match unpack_problem(units.get(old), &states) {
+        Ok(sscc) => Some(package_in(&mut tx, &sscc).await?),
+        Err(problem) => {
+            refusals.push(Refusal {
+                item: old.to_owned(),
+                problem,
+            });
+            None
+        }
+    };
+    if old == new {
+        refusals.push(Refusal {
+            item: new.to_owned(),
+            problem: LinkProblem::ListedTwice,
+        });
+    } else if let Some(carton) = &carton
+        && let Some(problem) = pack_problem(units.get(new), carton)
+    {
+        refusals.push(Refusal {
+            item: new.to_owned(),
+            problem,
+        });
+    } else if carton.is_none() && !units.contains_key(new) {
+        refusals.push(Refusal {
+            item: new.to_owned(),
+            problem: LinkProblem::Unknown,
+        });
+    }
+    let Some(carton) = carton.filter(|_| refusals.is_empty()) else {
+        return Err(refused(None, refusals));
+    };
+    let sscc = carton.sscc;
+    set_units(
+        &mut tx,
+        db,
+        &[old],
+        located,
+        CodeState::Verified,
+        None,
+        head.seq,
+    )
+    .await?;
+    set_units(
+        &mut tx,
+        db,
+        &[new],
+        located,
+        CodeState::Packed,
+        Some(&sscc),
+        head.seq,
+    )
+    .await?;
+    touch(&mut tx, &sscc, head.seq).await?;
+    let detail = json!({ "sscc": sscc, "removed": old, "added": new });
+    finish(
+        tx,
+        actor,
+        head,
+        "package.replace",
+        &format!("package:{sscc}"),
+        detail,
+    )
+    .await?;
+    Ok(sscc)
+}
+
+/// Closed cartons onto an open pallet (`Store::pack_cartons`).
+pub(crate) async fn pack_cartons(
+    db: &Db,
+    actor: &Actor,
+    pallet: &str,
+    cartons: &[String],
+) -> Result<(), StoreError> {
+    none_given(cartons, "cartons")?;
+    let (mut tx, head) = begin(db).await?;
+    let target = package_in(&mut tx, pallet).await?;
+    if target.level != PackageLevel::Pallet {
+        return Err(StoreError::invalid(
+            "sscc",
+            format!("{pallet} is a {}: cartons go onto pallets", target.level),
+        ));
+    }
+    let mut found = HashMap::new();
+    for sscc in cartons {
+        if let Ok(carton) = package_in(&mut tx, sscc).await {
+            found.insert(sscc.as_str(), carton);
+        }
+    }
+    let room = target.capacity - target.children_count;
+    let accepted = screen(cartons, room, target.capacity, |sscc| {
+        let Some(carton) = found.get(sscc) else {
+            return Some(LinkProblem::Unknown);
+        };
+        if carton.level != PackageLevel::Carton {
+            return Some(LinkProblem::WrongLevel(carton.level));
+        }
+        if let Some(parent) = &carton.parent {
+            return Some(LinkProblem::AlreadyIn(parent.clone()));
+        }
+        if carton.state != PackageState::Closed {
+            return Some(LinkProblem::NotClosed(carton.state));
+        }
+        if carton.batch_id != target.batch_id {
+            return Some(LinkProblem::OtherBatch {
+                of: Some(carton.batch_id),
+                want: target.batch_id,
+            });
+        }
+        if !target.state.is_open() {
+            return Some(LinkProblem::PackageNotOpen {
+                level: target.level,
+                state: target.state,
+            });
+        }
+        None
+    })
+    .map_err(|r| refused(Some(pallet), r))?;
+    set_parent(
+        &mut tx,
+        db,
+        &accepted,
+        Some(pallet),
+        PackageState::Palletised,
+        head.seq,
+    )
+    .await?;
+    touch(&mut tx, pallet, head.seq).await?;
+    let detail = json!({
+        "sscc": pallet, "to": PackageState::Palletised.as_str(), "count": accepted.len(),
+        "cartons": accepted,
+    });
+    finish(
+        tx,
+        actor,
+        head,
+        "package.pack",
+        &format!("package:{pallet}"),
+        detail,
+    )
+    .await
+}
+
+async fn set_parent(
+    tx: &mut Tx,
+    db: &Db,
+    cartons: &[&str],
+    parent: Option<&str>,
+    to: PackageState,
+    seq: i64,
+) -> Result<(), StoreError> {
+    let updated = sqlx::query(&format!(
+        "UPDATE packages SET parent_sscc = $1, state = $2, last_event = $3 WHERE {}",
+        db.dialect.text_in_json("sscc", 4)
+    ))
+    .bind(parent)
+    .bind(to.as_str())
+    .bind(seq)
+    .bind(serde_json::to_string(cartons).unwrap_or_default())
+    .execute(&mut **tx)
+    .await
+    .map_err(StoreError::db(format!(
+        "set {} cartons to {to}",
+        cartons.len()
+    )))?
+    .rows_affected();
+    if updated != cartons.len() as u64 {
+        return Err(StoreError::corrupt(format!(
+            "{updated} of {} cartons changed while setting them to {to}",
+            cartons.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Cartons off their open pallets (`Store::unpack_cartons`).
+pub(crate) async fn unpack_cartons(
+    db: &Db,
+    actor: &Actor,
+    cartons: &[String],
+) -> Result<Vec<(String, String)>, StoreError> {
+    none_given(cartons, "cartons")?;
+    let (mut tx, head) = begin(db).await?;
+    let mut found = HashMap::new();
+    for sscc in cartons {
+        if let Ok(carton) = package_in(&mut tx, sscc).await {
+            found.insert(sscc.as_str(), carton);
+        }
+    }
+    let parents: HashSet<&str> = found.values().filter_map(|c| c.parent.as_deref()).collect();
+    let states = package_states(&mut tx, db, &parents).await?;
+    let mut from: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    let accepted = screen(cartons, i64::MAX, i64::MAX, |sscc| {
+        let Some(carton) = found.get(sscc) else {
+            return Some(LinkProblem::Unknown);
+        };
+        let Some(pallet) = &carton.parent else {
+            return Some(LinkProblem::NotInPackage(carton.state.as_str().to_owned()));
+        };
+        match states.get(pallet) {
+            Some(state) if state.is_open() => {
+                from.entry(pallet.clone()).or_default().push(sscc);
+                None
+            }
+            Some(state) => Some(LinkProblem::InClosedPackage {
+                sscc: pallet.clone(),
+                state: *state,
+            }),
+            None => Some(LinkProblem::Unknown),
+        }
+    })
+    .map_err(|r| refused(None, r))?;
+    set_parent(&mut tx, db, &accepted, None, PackageState::Closed, head.seq).await?;
+    for pallet in from.keys() {
+        touch(&mut tx, pallet, head.seq).await?;
+    }
+    let subject = match from.keys().next() {
+        Some(sscc) if from.len() == 1 => format!("package:{sscc}"),
+        _ => "packages".to_owned(),
+    };
+    let runs: Vec<serde_json::Value> = from
+        .iter()
+        .map(|(sscc, cartons)| json!({ "sscc": sscc, "cartons": cartons }))
+        .collect();
+    let detail = json!({
+        "to": PackageState::Closed.as_str(), "count": accepted.len(), "from": runs,
+    });
+    finish(tx, actor, head, "package.unpack", &subject, detail).await?;
+    Ok(from
+        .into_iter()
+        .flat_map(|(pallet, cartons)| {
+            cartons
+                .into_iter()
+                .map(move |carton| (carton.to_owned(), pallet.clone()))
+        })
+        .collect())
+}

@@ -1,0 +1,445 @@
+//! Packages (SPEC §3a): SSCC allocation, reading packages, their states and the figures of
+//! their reconciliation (the links are in `super::links`). See `crate::package` for the design.
+//!
+//! Every operation is one transaction started by [`begin`], which takes the write lock (the
+//! audit head) before anything is read: the checks below see exactly what they change. A refused
+//! request returns before any write and drops the transaction (a rollback: the head does not
+//! move).
+
+use serde_json::json;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Transaction};
+
+use super::audit::{begin, finish};
+use super::{Db, get};
+use crate::package::{Package, PackageContents, SsccCoding, not_found};
+use crate::reconcile::PackageFigures;
+use crate::{Actor, PackageLevel, PackageState, StoreError, now};
+
+/// A writing transaction.
+pub(crate) type Tx = Transaction<'static, Any>;
+
+/// The first serial reference of a new (prefix, extension digit) counter.
+const FIRST_REFERENCE: i64 = 1;
+
+pub(crate) async fn set_sscc_coding(
+    db: &Db,
+    actor: &Actor,
+    coding: &SsccCoding,
+) -> Result<(), StoreError> {
+    let (mut tx, head) = begin(db).await?;
+    let updated = sqlx::query(
+        "UPDATE producer SET gs1_company_prefix = $1, sscc_extension_digit = $2, \
+         updated_at = $3 WHERE id = 1",
+    )
+    .bind(&coding.company_prefix)
+    .bind(i64::from(coding.extension_digit))
+    .bind(now())
+    .execute(&mut *tx)
+    .await
+    .map_err(StoreError::db("store the GS1 company prefix"))?
+    .rows_affected();
+    if updated == 0 {
+        return Err(StoreError::invalid(
+            "producer",
+            "not set: tracemark producer set --name … first",
+        ));
+    }
+    let detail = json!({
+        "gs1_company_prefix": coding.company_prefix,
+        "sscc_extension_digit": coding.extension_digit,
+    });
+    finish(tx, actor, head, "producer.gs1", "producer", detail).await
+}
+
+pub(crate) async fn sscc_coding(db: &Db) -> Result<Option<SsccCoding>, StoreError> {
+    let mut conn = db
+        .pool
+        .acquire()
+        .await
+        .map_err(StoreError::db("read the GS1 company prefix"))?;
+    coding_in(&mut conn).await
+}
+
+async fn coding_in(conn: &mut sqlx::AnyConnection) -> Result<Option<SsccCoding>, StoreError> {
+    const WHAT: &str = "read the GS1 company prefix";
+    let row =
+        sqlx::query("SELECT gs1_company_prefix, sscc_extension_digit FROM producer WHERE id = 1")
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(StoreError::db(WHAT))?;
+    let Some(row) = row else { return Ok(None) };
+    let Some(company_prefix) = get::<Option<String>>(&row, "gs1_company_prefix", WHAT)? else {
+        return Ok(None);
+    };
+    let digit: i64 = get(&row, "sscc_extension_digit", WHAT)?;
+    let extension_digit = u8::try_from(digit)
+        .map_err(|_| StoreError::corrupt(format!("SSCC extension digit {digit}")))?;
+    Ok(Some(SsccCoding {
+        company_prefix,
+        extension_digit,
+    }))
+}
+
+/// Allocates the next SSCC and records the package, in one transaction (see the module docs
+/// of `crate::package`).
+pub(crate) async fn create(
+    db: &Db,
+    actor: &Actor,
+    batch_id: i64,
+    level: PackageLevel,
+    capacity: i64,
+) -> Result<Package, StoreError> {
+    const WHAT: &str = "advance the SSCC counter";
+    let (mut tx, head) = begin(db).await?;
+    let Some(coding) = coding_in(&mut tx).await? else {
+        return Err(StoreError::invalid(
+            "producer",
+            "no GS1 company prefix: tracemark producer set --gs1-company-prefix DIGITS \
+             (package codes of other schemes are a later step)",
+        ));
+    };
+    let row = sqlx::query(
+        "INSERT INTO sscc_counter (company_prefix, extension_digit, next_reference) \
+         VALUES ($1, $2, $3) ON CONFLICT (company_prefix, extension_digit) \
+         DO UPDATE SET next_reference = sscc_counter.next_reference + 1 \
+         RETURNING next_reference",
+    )
+    .bind(&coding.company_prefix)
+    .bind(i64::from(coding.extension_digit))
+    .bind(FIRST_REFERENCE + 1)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(StoreError::db(WHAT))?;
+    let reference = get::<i64>(&row, "next_reference", WHAT)? - 1;
+    let sscc = u64::try_from(reference)
+        .map_err(|_| StoreError::corrupt(format!("SSCC reference {reference}")))
+        .and_then(|r| {
+            tracemark_codes::gs1::Sscc::new(coding.extension_digit, &coding.company_prefix, r)
+                .map_err(|e| {
+                    StoreError::invalid(
+                        "sscc",
+                        format!(
+                            "the serial references of company prefix {} are used up: {e}",
+                            coding.company_prefix
+                        ),
+                    )
+                })
+        })?
+        .to_string();
+    sqlx::query(
+        "INSERT INTO packages (sscc, level, batch_id, capacity, state, parent_sscc, short, \
+         created_at, closed_at, last_event) VALUES ($1, $2, $3, $4, $5, NULL, 0, $6, NULL, $7)",
+    )
+    .bind(&sscc)
+    .bind(level.as_str())
+    .bind(batch_id)
+    .bind(capacity)
+    .bind(PackageState::Allocated.as_str())
+    .bind(now())
+    .bind(head.seq)
+    .execute(&mut *tx)
+    .await
+    .map_err(StoreError::db(format!("record package {sscc}")))?;
+    let detail = json!({
+        "sscc": sscc, "level": level.as_str(), "batch": batch_id, "capacity": capacity,
+        "reference": reference,
+    });
+    finish(
+        tx,
+        actor,
+        head,
+        "package.create",
+        &format!("package:{sscc}"),
+        detail,
+    )
+    .await?;
+    package(db, &sscc).await?.ok_or_else(|| not_found(&sscc))
+}
+
+/// A package row with its product and its children counted.
+const PACKAGE_SELECT: &str = "SELECT p.sscc AS sscc, p.level AS level, p.batch_id AS batch_id, \
+    b.product_id AS product_id, p.capacity AS capacity, p.state AS state, \
+    p.parent_sscc AS parent_sscc, p.short AS short, p.created_at AS created_at, \
+    p.closed_at AS closed_at, \
+    (SELECT COUNT(*) FROM codes c WHERE c.package_sscc = p.sscc) AS units, \
+    (SELECT COUNT(*) FROM packages q WHERE q.parent_sscc = p.sscc) AS cartons \
+    FROM packages p JOIN batches b ON b.id = p.batch_id";
+
+fn package_from_row(row: &AnyRow) -> Result<Package, StoreError> {
+    const WHAT: &str = "read a package";
+    let units: i64 = get(row, "units", WHAT)?;
+    let cartons: i64 = get(row, "cartons", WHAT)?;
+    Ok(Package {
+        sscc: get(row, "sscc", WHAT)?,
+        level: get::<String>(row, "level", WHAT)?.parse()?,
+        batch_id: get(row, "batch_id", WHAT)?,
+        product_id: get(row, "product_id", WHAT)?,
+        capacity: get(row, "capacity", WHAT)?,
+        state: get::<String>(row, "state", WHAT)?.parse()?,
+        parent: get(row, "parent_sscc", WHAT)?,
+        short: get::<i64>(row, "short", WHAT)? != 0,
+        children_count: units + cartons,
+        created_at: get(row, "created_at", WHAT)?,
+        closed_at: get(row, "closed_at", WHAT)?,
+    })
+}
+
+pub(crate) async fn package(db: &Db, sscc: &str) -> Result<Option<Package>, StoreError> {
+    let row = sqlx::query(&format!("{PACKAGE_SELECT} WHERE p.sscc = $1"))
+        .bind(sscc)
+        .fetch_optional(&db.pool)
+        .await
+        .map_err(StoreError::db(format!("read package {sscc}")))?;
+    row.as_ref().map(package_from_row).transpose()
+}
+
+pub(crate) async fn package_in(tx: &mut Tx, sscc: &str) -> Result<Package, StoreError> {
+    let row = sqlx::query(&format!("{PACKAGE_SELECT} WHERE p.sscc = $1"))
+        .bind(sscc)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(StoreError::db(format!("read package {sscc}")))?;
+    row.as_ref()
+        .map(package_from_row)
+        .transpose()?
+        .ok_or_else(|| not_found(sscc))
+}
+
+pub(crate) async fn of_batch(db: &Db, batch_id: i64) -> Result<Vec<Package>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "{PACKAGE_SELECT} WHERE p.batch_id = $1 ORDER BY p.level DESC, p.sscc"
+    ))
+    .bind(batch_id)
+    .fetch_all(&db.pool)
+    .await
+    .map_err(StoreError::db(format!(
+        "list the packages of batch {batch_id}"
+    )))?;
+    rows.iter().map(package_from_row).collect()
+}
+
+/// The unit codes in carton `sscc`, in (product, counter) order.
+pub(crate) async fn units_of(db: &Db, sscc: &str) -> Result<Vec<String>, StoreError> {
+    sqlx::query_scalar(
+        "SELECT code FROM codes WHERE package_sscc = $1 ORDER BY product_id, counter",
+    )
+    .bind(sscc)
+    .fetch_all(&db.pool)
+    .await
+    .map_err(StoreError::db(format!("list the units of {sscc}")))
+}
+
+/// The cartons on pallet `sscc`, in SSCC order.
+pub(crate) async fn cartons_of(db: &Db, sscc: &str) -> Result<Vec<String>, StoreError> {
+    sqlx::query_scalar("SELECT sscc FROM packages WHERE parent_sscc = $1 ORDER BY sscc")
+        .bind(sscc)
+        .fetch_all(&db.pool)
+        .await
+        .map_err(StoreError::db(format!("list the cartons of {sscc}")))
+}
+
+/// A package with its cartons and their units.
+pub(crate) async fn contents(db: &Db, package: Package) -> Result<PackageContents, StoreError> {
+    match package.level {
+        PackageLevel::Carton => Ok(PackageContents {
+            units: units_of(db, &package.sscc).await?,
+            package,
+            cartons: Vec::new(),
+        }),
+        PackageLevel::Pallet => {
+            let mut cartons = Vec::new();
+            for sscc in cartons_of(db, &package.sscc).await? {
+                let carton = self::package(db, &sscc)
+                    .await?
+                    .ok_or_else(|| not_found(&sscc))?;
+                cartons.push(PackageContents {
+                    units: units_of(db, &sscc).await?,
+                    package: carton,
+                    cartons: Vec::new(),
+                });
+            }
+            Ok(PackageContents {
+                package,
+                cartons,
+                units: Vec::new(),
+            })
+        }
+    }
+}
+
+/// A package's state change (`Store::set_package_state`).
+pub(crate) async fn set_state(
+    db: &Db,
+    actor: &Actor,
+    sscc: &str,
+    to: PackageState,
+) -> Result<(), StoreError> {
+    let (mut tx, head) = begin(db).await?;
+    let package = package_in(&mut tx, sscc).await?;
+    let from = package.state;
+    if !from.can_become(to) {
+        return Err(StoreError::invalid(
+            "state",
+            format!("{} {sscc} cannot go from {from} to {to}", package.level),
+        ));
+    }
+    let children = package.children_count;
+    if to == PackageState::Closed && children == 0 {
+        return Err(StoreError::invalid(
+            "state",
+            format!("{} {sscc} is empty: void it instead", package.level),
+        ));
+    }
+    if to == PackageState::Voided && children > 0 {
+        return Err(StoreError::invalid(
+            "state",
+            format!("{} {sscc} holds {children}: unpack it first", package.level),
+        ));
+    }
+    // Closing records whether the package is short; other changes keep what it was.
+    let (short, closed_at) = if to == PackageState::Closed {
+        (i64::from(children < package.capacity), Some(now()))
+    } else {
+        (i64::from(package.short), package.closed_at.clone())
+    };
+    sqlx::query(
+        "UPDATE packages SET state = $1, short = $2, closed_at = $3, last_event = $4 \
+         WHERE sscc = $5",
+    )
+    .bind(to.as_str())
+    .bind(short)
+    .bind(&closed_at)
+    .bind(head.seq)
+    .bind(sscc)
+    .execute(&mut *tx)
+    .await
+    .map_err(StoreError::db(format!("set package {sscc} to {to}")))?;
+    let detail = json!({
+        "sscc": sscc, "from": from.as_str(), "to": to.as_str(), "children": children,
+        "short": short != 0,
+    });
+    finish(
+        tx,
+        actor,
+        head,
+        "package.state",
+        &format!("package:{sscc}"),
+        detail,
+    )
+    .await
+}
+
+/// What the package reconciliation of batch `batch_id` rests on, read in one transaction (one
+/// snapshot on PostgreSQL; SQLite reads are serialised with writes anyway).
+pub(crate) async fn figures(db: &Db, batch_id: i64) -> Result<PackageFigures, StoreError> {
+    const WHAT: &str = "count the packages of a batch";
+    let mut tx = db.pool.begin().await.map_err(StoreError::db(WHAT))?;
+    let rows = sqlx::query(
+        "SELECT level, state, short, COUNT(*) AS n FROM packages WHERE batch_id = $1 \
+         GROUP BY level, state, short",
+    )
+    .bind(batch_id)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(StoreError::db(WHAT))?;
+    let mut packages = Vec::new();
+    for row in &rows {
+        packages.push((
+            get::<String>(row, "level", WHAT)?.parse()?,
+            get::<String>(row, "state", WHAT)?.parse()?,
+            get::<i64>(row, "short", WHAT)? != 0,
+            get(row, "n", WHAT)?,
+        ));
+    }
+    let mut count = async |sql: &str| -> Result<i64, StoreError> {
+        sqlx::query_scalar(sql)
+            .bind(batch_id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(StoreError::db(WHAT))
+    };
+    let figures = PackageFigures {
+        packages,
+        over_capacity: count(
+            "SELECT COUNT(*) FROM packages p WHERE p.batch_id = $1 AND p.capacity < \
+             (SELECT COUNT(*) FROM codes c WHERE c.package_sscc = p.sscc) \
+             + (SELECT COUNT(*) FROM packages q WHERE q.parent_sscc = p.sscc)",
+        )
+        .await?,
+        packed_in_no_carton: count(
+            "SELECT COUNT(*) FROM codes WHERE batch_id = $1 \
+             AND state IN ('packed', 'shipped') AND package_sscc IS NULL",
+        )
+        .await?,
+        linked_not_packed: count(
+            "SELECT COUNT(*) FROM codes WHERE batch_id = $1 AND package_sscc IS NOT NULL \
+             AND state NOT IN ('packed', 'shipped')",
+        )
+        .await?,
+        linked_to_no_carton: count(
+            "SELECT COUNT(*) FROM codes c WHERE c.batch_id = $1 AND c.package_sscc IS NOT NULL \
+             AND NOT EXISTS (SELECT 1 FROM packages p WHERE p.sscc = c.package_sscc \
+             AND p.level = 'carton')",
+        )
+        .await?,
+        pallet_link_wrong: count(
+            "SELECT COUNT(*) FROM packages p WHERE p.batch_id = $1 AND p.level = 'carton' AND (\
+             (p.parent_sscc IS NULL AND p.state = 'palletised') \
+             OR (p.parent_sscc IS NOT NULL AND p.state NOT IN ('palletised', 'shipped')) \
+             OR (p.parent_sscc IS NOT NULL AND NOT EXISTS (SELECT 1 FROM packages q \
+             WHERE q.sscc = p.parent_sscc AND q.level = 'pallet')))",
+        )
+        .await?,
+    };
+    tx.commit().await.map_err(StoreError::db(WHAT))?;
+    Ok(figures)
+}
+
+/// SSCC serial references skipped after a restore, at most (see [`skip_references`]).
+pub(crate) const RESTORE_REFERENCE_GAP: i64 = 1_000_000;
+
+/// Advances every SSCC counter after a restore, so SSCCs issued after the snapshot was taken
+/// (unknown to it) are never issued again: by [`RESTORE_REFERENCE_GAP`], or a tenth of the
+/// prefix's reference space when that is smaller (a 10-digit prefix has 10^6 references; one
+/// restore must not use them up). Returns the new next references; no event when there is no
+/// counter yet.
+pub(crate) async fn skip_references(
+    db: &Db,
+    actor: &Actor,
+    why: &str,
+) -> Result<Vec<(String, i64, i64)>, StoreError> {
+    const WHAT: &str = "read the SSCC counters";
+    let (mut tx, head) = begin(db).await?;
+    let rows = sqlx::query(
+        "SELECT company_prefix, extension_digit, next_reference FROM sscc_counter \
+         ORDER BY company_prefix, extension_digit",
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(StoreError::db(WHAT))?;
+    let mut moved = Vec::new();
+    for row in &rows {
+        let prefix: String = get(row, "company_prefix", WHAT)?;
+        let digit: i64 = get(row, "extension_digit", WHAT)?;
+        let space = 10_i64.saturating_pow(16_u32.saturating_sub(prefix.len() as u32));
+        let gap = RESTORE_REFERENCE_GAP.min(space / 10).max(1);
+        let next: i64 = sqlx::query_scalar(
+            "UPDATE sscc_counter SET next_reference = next_reference + $1 \
+             WHERE company_prefix = $2 AND extension_digit = $3 RETURNING next_reference",
+        )
+        .bind(gap)
+        .bind(&prefix)
+        .bind(digit)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(StoreError::db("advance an SSCC counter"))?;
+        moved.push((prefix, digit, next));
+    }
+    if moved.is_empty() {
+        return Ok(moved);
+    }
+    let detail = json!({ "why": why, "next_references": moved });
+    finish(tx, actor, head, "sscc.skip", "sscc_counter", detail).await?;
+    Ok(moved)
+}
