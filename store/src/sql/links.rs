@@ -328,29 +328,13 @@ pub(crate) async fn unpack_codes(
         head.seq,
     )
     .await?;
-    for sscc in from.keys() {
-        touch(&mut tx, sscc, head.seq).await?;
-    }
-    let subject = match from.keys().next() {
-        Some(sscc) if from.len() == 1 => format!("package:{sscc}"),
-        _ => "packages".to_owned(),
+    let taken = Unpacked {
+        from,
+        members: "codes",
+        to: CodeState::Verified.as_str(),
+        count: accepted.len(),
     };
-    let runs: Vec<serde_json::Value> = from
-        .iter()
-        .map(|(sscc, codes)| json!({ "sscc": sscc, "codes": codes }))
-        .collect();
-    let detail = json!({
-        "to": CodeState::Verified.as_str(), "count": accepted.len(), "from": runs,
-    });
-    finish(tx, actor, head, "package.unpack", &subject, detail).await?;
-    Ok(from
-        .into_iter()
-        .flat_map(|(sscc, codes)| {
-            codes
-                .into_iter()
-                .map(move |code| (code.to_owned(), sscc.clone()))
-        })
-        .collect())
+    taken.finish(tx, actor, head).await
 }
 
 /// `old` out of its open carton, `new` into it (`Store::replace_code`). Returns the carton.
@@ -581,27 +565,64 @@ pub(crate) async fn unpack_cartons(
     })
     .map_err(|r| refused(None, r))?;
     set_parent(&mut tx, db, &accepted, None, PackageState::Closed, head.seq).await?;
-    for pallet in from.keys() {
-        touch(&mut tx, pallet, head.seq).await?;
-    }
-    let subject = match from.keys().next() {
-        Some(sscc) if from.len() == 1 => format!("package:{sscc}"),
-        _ => "packages".to_owned(),
+    let taken = Unpacked {
+        from,
+        members: "cartons",
+        to: PackageState::Closed.as_str(),
+        count: accepted.len(),
     };
-    let runs: Vec<serde_json::Value> = from
-        .iter()
-        .map(|(sscc, cartons)| json!({ "sscc": sscc, "cartons": cartons }))
-        .collect();
-    let detail = json!({
-        "to": PackageState::Closed.as_str(), "count": accepted.len(), "from": runs,
-    });
-    finish(tx, actor, head, "package.unpack", &subject, detail).await?;
-    Ok(from
-        .into_iter()
-        .flat_map(|(pallet, cartons)| {
-            cartons
-                .into_iter()
-                .map(move |carton| (carton.to_owned(), pallet.clone()))
-        })
-        .collect())
+    taken.finish(tx, actor, head).await
+}
+
+/// What one unpacking took out of which packages: units out of cartons, or cartons off pallets.
+struct Unpacked<'a> {
+    /// Package → the members taken out of it.
+    from: BTreeMap<String, Vec<&'a str>>,
+    /// What the members are, as the event's detail names them (`codes`, `cartons`).
+    members: &'static str,
+    /// The state the members went to.
+    to: &'static str,
+    /// How many members.
+    count: usize,
+}
+
+impl Unpacked<'_> {
+    /// Marks the packages changed, records the `package.unpack` event (its detail is hashed
+    /// into the chain: keep the keys and their order) and commits; returns (member, package)
+    /// pairs.
+    async fn finish(
+        self,
+        mut tx: Tx,
+        actor: &Actor,
+        head: super::audit::Head,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        for sscc in self.from.keys() {
+            touch(&mut tx, sscc, head.seq).await?;
+        }
+        let subject = match self.from.keys().next() {
+            Some(sscc) if self.from.len() == 1 => format!("package:{sscc}"),
+            _ => "packages".to_owned(),
+        };
+        let runs: Vec<serde_json::Value> = self
+            .from
+            .iter()
+            .map(|(sscc, members)| {
+                let mut run = serde_json::Map::new();
+                run.insert("sscc".into(), json!(sscc));
+                run.insert(self.members.into(), json!(members));
+                serde_json::Value::Object(run)
+            })
+            .collect();
+        let detail = json!({ "to": self.to, "count": self.count, "from": runs });
+        finish(tx, actor, head, "package.unpack", &subject, detail).await?;
+        Ok(self
+            .from
+            .into_iter()
+            .flat_map(|(sscc, members)| {
+                members
+                    .into_iter()
+                    .map(move |member| (member.to_owned(), sscc.clone()))
+            })
+            .collect())
+    }
 }
