@@ -355,6 +355,21 @@ async fn rework(store: Store) {
     assert_eq!(reopened.state, PackageState::Reopened);
     let out = store.unpack_codes(&[a[0].clone()]).await.expect("remove");
     assert_eq!(out, [(a[0].clone(), c.to_owned())]);
+    // The event's detail is hashed into the chain: its bytes are part of the format.
+    let unpack = store
+        .events(0, 1000)
+        .await
+        .expect("events")
+        .into_iter()
+        .rfind(|e| e.kind == "package.unpack")
+        .expect("an unpack event");
+    assert_eq!(
+        unpack.detail,
+        format!(
+            r#"{{"to":"verified","count":1,"from":[{{"sscc":"{c}","codes":["{}"]}}]}}"#,
+            a[0]
+        )
+    );
     assert_eq!(state_of(&store, &a[0]).await, CodeState::Verified);
     // Replace: a[1] out, a[3] in, one event.
     let replaced = store.replace_code(&a[1], &a[3]).await.expect("replace");
