@@ -11,6 +11,7 @@ use tracemark_store::{Grade, StoreError};
 
 use super::lineio::{Gate, Placement, Plc, check_gate, check_plcs};
 use super::marker::{Marker, check_markers};
+use super::packing::{Packing, check_packing};
 use super::raw::{self, TransportSection};
 use super::{ConfigError, MAX_READERS, RawLine};
 
@@ -53,6 +54,8 @@ pub struct Line {
     pub plcs: Vec<Plc>,
     /// The reject gate, if any.
     pub gate: Option<Gate>,
+    /// The packing station, if the line packs (`[packing]`).
+    pub packing: Option<Packing>,
 }
 
 /// How a device is reached, checked.
@@ -242,6 +245,10 @@ pub(crate) fn compile(raw: RawLine, base: &Path) -> Result<Line, Vec<ConfigError
         "mqtt",
         "[mqtt] with `url`: the readers publish their results over it",
     );
+    let packing = raw
+        .packing
+        .as_ref()
+        .and_then(|p| check_packing(p, &mut errors));
     match (raw.line, raw.conveyor, errors.0.is_empty()) {
         (Some(line), Some(conveyor), true) => Ok(Line {
             name: line.name.unwrap_or_else(|| line.id.clone()),
@@ -255,6 +262,7 @@ pub(crate) fn compile(raw: RawLine, base: &Path) -> Result<Line, Vec<ConfigError
             readers,
             plcs,
             gate,
+            packing,
         }),
         _ => Err(errors.0),
     }

@@ -10,6 +10,7 @@
 mod compile;
 mod lineio;
 mod marker;
+mod packing;
 pub mod raw;
 mod suggest;
 
@@ -24,6 +25,7 @@ use compile::compile;
 pub use compile::{Line, Mqtt, Reader, Transport};
 pub use lineio::{Gate, Plc};
 pub use marker::{MARKER_TYPES, Marker, MarkerKind};
+pub use packing::{Packing, PackingMode};
 
 /// The most readers one line may have: the tracker keeps which readers passed a unit in a 64-bit
 /// set (`verify::tracker`).
@@ -91,8 +93,8 @@ impl fmt::Display for ConfigErrors {
 impl std::error::Error for ConfigErrors {}
 
 /// The sections a line config may have, in the order errors are reported.
-const SECTIONS: [&str; 7] = [
-    "line", "conveyor", "mqtt", "markers", "readers", "plcs", "gate",
+const SECTIONS: [&str; 8] = [
+    "line", "conveyor", "mqtt", "markers", "readers", "plcs", "gate", "packing",
 ];
 
 /// The raw sections of a config, each present only when it deserialised cleanly.
@@ -105,6 +107,7 @@ pub(crate) struct RawLine {
     pub(crate) readers: BTreeMap<String, raw::ReaderSection>,
     pub(crate) plcs: BTreeMap<String, raw::PlcSection>,
     pub(crate) gate: Option<raw::GateSection>,
+    pub(crate) packing: Option<raw::PackingSection>,
     /// Sections that were present (even if they had errors), so a missing one is reported
     /// only when it is really missing.
     pub(crate) present: Vec<&'static str>,
@@ -221,6 +224,7 @@ fn split_sections(tree: Value, errors: &mut Vec<ConfigError>) -> RawLine {
             "conveyor" => raw.conveyor = section(name, value, errors),
             "mqtt" => raw.mqtt = section(name, value, errors),
             "gate" => raw.gate = section(name, value, errors),
+            "packing" => raw.packing = section(name, value, errors),
             "markers" => raw.markers = devices(name, value, &mut raw.broken, errors),
             "readers" => raw.readers = devices(name, value, &mut raw.broken, errors),
             "plcs" => {

@@ -259,3 +259,20 @@ pub struct MqttSection {
 fn default_keep_alive_s() -> u16 {
     30
 }
+
+/// `[packing]`: the packing station after the gate (SPEC §3a, issue 14). Optional: a line
+/// without it packs nothing by itself.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackingSection {
+    /// How units are assigned to cases: `inferred` (the order they pass the gate). The other
+    /// modes of issue 14, `case_camera` and `manual`, are not built yet and are refused.
+    pub mode: String,
+    /// Units per case. Default: the product's first pack size (`product add --pack-sizes`) at
+    /// run time.
+    #[serde(default)]
+    pub units_per_case: Option<u32>,
+    /// Cases per pallet. Default 0: no pallets.
+    #[serde(default)]
+    pub cases_per_pallet: u32,
+}

@@ -270,3 +270,65 @@ fn a_modbus_marker_on_a_serial_line_needs_a_serial_address() {
         &["markers.m1.unit_id: 0 is not a Modbus serial address (1–247)"],
     );
 }
+
+#[test]
+fn packing_is_optional_and_inferred_is_its_mode() {
+    let line = load_text(MINIMAL).expect("minimal");
+    assert_eq!(line.packing, None);
+    let line = load_text(&format!(
+        "{MINIMAL}\n[packing]\nmode = \"inferred\"\nunits_per_case = 10\ncases_per_pallet = 5\n"
+    ))
+    .expect("inferred");
+    assert_eq!(
+        line.packing,
+        Some(Packing {
+            mode: PackingMode::Inferred,
+            units_per_case: Some(10),
+            cases_per_pallet: 5,
+        })
+    );
+    let line = load_text(&format!("{MINIMAL}\n[packing]\nmode = \"inferred\"\n")).expect("bare");
+    assert_eq!(
+        line.packing.map(|p| (p.units_per_case, p.cases_per_pallet)),
+        Some((None, 0))
+    );
+}
+
+#[test]
+fn packing_modes_not_built_and_unknown_keys_are_refused() {
+    for mode in ["case_camera", "manual"] {
+        let errors = errors_of(&format!("{MINIMAL}\n[packing]\nmode = \"{mode}\"\n"));
+        assert_exactly(
+            &errors,
+            &[&format!(
+                "packing.mode: `{mode}` is not built yet (issue 14); `inferred` is the mode \
+                 available now"
+            )],
+        );
+    }
+    let errors = errors_of(&format!(
+        "{MINIMAL}\n[packing]\nmode = \"infered\"\nunits_per_cse = 3\n"
+    ));
+    assert_exactly(
+        &errors,
+        &[
+            "packing.units_per_cse: unknown key `units_per_cse`; did you mean `units_per_case`?",
+            "packing.mode: unknown mode `infered`; did you mean `inferred`?",
+        ],
+    );
+    let errors = errors_of(&format!(
+        "{MINIMAL}\n[packing]\nmode = \"infered\"\nunits_per_case = 0\n"
+    ));
+    assert_exactly(
+        &errors,
+        &[
+            "packing.mode: unknown mode `infered`; did you mean `inferred`?",
+            "packing.units_per_case: must be at least 1",
+        ],
+    );
+    let errors = errors_of(&format!("{MINIMAL}\n[pakcing]\nmode = \"inferred\"\n"));
+    assert_exactly(
+        &errors,
+        &["pakcing: unknown section; did you mean `packing`?"],
+    );
+}

@@ -20,8 +20,8 @@ use tracemark_drivers::ascii::AsciiConfig;
 use tracemark_drivers::lineio::LineIoMap;
 use tracemark_drivers::modbus_marker::ModbusMarkerMap;
 
-const SECTIONS: [&str; 7] = [
-    "line", "conveyor", "mqtt", "markers", "readers", "plcs", "gate",
+const SECTIONS: [&str; 8] = [
+    "line", "conveyor", "mqtt", "markers", "readers", "plcs", "gate", "packing",
 ];
 
 fn root() -> PathBuf {

@@ -4,7 +4,9 @@
 //! camera over MQTT — with the config's geometry; the controller is the real line runtime. At
 //! the end the controller's records are compared with the twin's ground truth, unit by unit.
 
-use std::collections::HashMap;
+mod packing;
+
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use indicatif::ProgressBar;
@@ -16,6 +18,7 @@ use tracemark_sim::twin::{GroundTruth, MqttPublisher, Twin, TwinConfig, TwinProg
 use tracemark_sim::vision::{DamageRates, VisionSim};
 use tracemark_sim::{Fault, MarkerSim};
 
+use crate::aggregation::plan_for;
 use crate::broker::EmbeddedBroker;
 use crate::config::{Line, Mqtt, Transport};
 use crate::line::{LineOptions, LineReport, LineSetup, LineStats, run_line};
@@ -164,6 +167,20 @@ pub struct Report {
     pub disagreements: Vec<String>,
     /// The escapes, unit by unit (the first 20).
     pub escaped: Vec<String>,
+    /// Units packed into cartons (the batch's).
+    pub packed: i64,
+    /// Verified units neither packed nor sampled (the batch's).
+    pub loose: i64,
+    /// Cartons the run closed (`[packing]`), partial ones included.
+    pub cartons: u64,
+    /// Cartons closed short at the end of the run.
+    pub partial_cartons: u64,
+    /// Pallets the run closed.
+    pub pallets: u64,
+    /// A record linking a unit to a carton it is not physically in, or a physical unit in a
+    /// case whose carton's record does not hold it (the n-th physical case is the n-th carton
+    /// of the run). Must be 0; each is also in `disagreements` (the first 20).
+    pub aggregation_disagreements: u64,
     /// The batch's reconciliation.
     pub reconciliation: Reconciliation,
     /// The runtime's counters.
@@ -179,6 +196,7 @@ impl Report {
     /// Whether the controller's records agree with ground truth and nothing escaped.
     pub fn ok(&self) -> bool {
         self.disagreements.is_empty()
+            && self.aggregation_disagreements == 0
             && self.escapes == 0
             && self.duplicates == 0
             && self.unaccounted == 0
@@ -302,6 +320,15 @@ async fn run_with<M: MarkerSim>(
         .spawn(async move { serve_marker(&sim, &transport).await })
         .await??;
 
+    // With `[packing]`, the run's cartons are compared with the twin's physical cases.
+    let packing = match &line.packing {
+        Some(packing) => Some((
+            plan_for(packing, &product)
+                .map_err(|e| CommissioningError::Line(crate::line::LineError::Packing(e)))?,
+            packing::packages_before(&store, batch).await?,
+        )),
+        None => None,
+    };
     let (stop_tx, stop_rx) = watch::channel(false);
     let (stats_tx, stats_rx) = watch::channel(LineStats::default());
     let setup = LineSetup {
@@ -377,7 +404,7 @@ async fn run_with<M: MarkerSim>(
     show.abort();
     bar.finish_and_clear();
     let report = report?;
-    let mut report = compare(&store, batch, &truth, report, line.id).await?;
+    let mut report = compare(&store, batch, &truth, report, line.id, packing).await?;
     report.marker_faults_injected = options.marker_faults.len() as u64;
     Ok(report)
 }
@@ -569,9 +596,10 @@ async fn compare(
     truth: &GroundTruth,
     line: LineReport,
     line_id: String,
+    packing: Option<(crate::aggregation::Plan, HashSet<String>)>,
 ) -> Result<Report, CommissioningError> {
     let mut states: HashMap<String, CodeState> = HashMap::new();
-    let mut gate_faults: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut gate_faults: HashSet<String> = HashSet::new();
     for state in CODE_STATES {
         for record in store.codes_of_batch(batch, state, i64::MAX).await? {
             if record.reason == Some(RejectReason::GateFault) {
@@ -597,14 +625,18 @@ async fn compare(
         };
         let state = states.get(&code).copied();
         let agrees = match state {
-            Some(CodeState::Verified) => !unit.diverted,
+            // Packed is verified, then put into a carton (compared with the cases below).
+            Some(CodeState::Verified | CodeState::Packed) => !unit.diverted,
             // A gate fault is the controller saying the unit may have gone by (and stopping
             // the line for it to be pulled): right either way.
             Some(CodeState::Rejected) => unit.diverted || gate_faults.contains(&code),
             _ => false,
         };
         if !agrees {
-            if !matches!(state, Some(CodeState::Verified | CodeState::Rejected)) {
+            if !matches!(
+                state,
+                Some(CodeState::Verified | CodeState::Packed | CodeState::Rejected)
+            ) {
                 unaccounted += 1;
             }
             disagreements.push(format!(
@@ -621,6 +653,10 @@ async fn compare(
         && reconciliation.in_flight == 0
         && reconciliation.awaiting_verification == 0;
     let minutes = truth.running.as_secs_f64() / 60.0;
+    let packed =
+        packing::compare_packing(store, batch, truth, packing, &reconciliation, &gate_faults)
+            .await?;
+    disagreements.extend(packed.details);
     disagreements.truncate(20);
     let escaped: Vec<String> = truth
         .units
@@ -667,6 +703,12 @@ async fn compare(
         unprinted: truth.unprinted(),
         disagreements,
         escaped,
+        packed: packed.packed,
+        loose: packed.loose,
+        cartons: packed.cartons,
+        partial_cartons: packed.partial_cartons,
+        pallets: packed.pallets,
+        aggregation_disagreements: packed.disagreements,
         reconciliation,
         line: line.stats,
         recovered: line.recovered,

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
+pub mod aggregation;
 pub mod app;
 pub mod broker;
 pub mod commissioning;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 /// The layer of each top-level module; a module may use modules of a lower layer, and modules
 /// of its own layer only where [`SIDEWAYS`] allows it.
-const LAYERS: [(&str, u8); 12] = [
+const LAYERS: [(&str, u8); 13] = [
     // Edges: the binary's command line and the HTTP server.
     ("main", 4),
     ("cli", 4),
@@ -17,6 +17,7 @@ const LAYERS: [(&str, u8); 12] = [
     ("app", 3),
     // Runtimes.
     ("line", 2),
+    ("aggregation", 2),
     ("verify", 2),
     ("commissioning", 2),
     ("probe", 2),
@@ -28,12 +29,15 @@ const LAYERS: [(&str, u8); 12] = [
 
 /// Uses within one layer that the map allows: a command starts the HTTP server (`demo --http`,
 /// later `serve`); the line runs the verifier, commissioning runs the line, the probe builds its
-/// device as the line does; the endpoint settings come from the compiled config, and the
+/// device as the line does; the line feeds packing its verified units and commissioning compares
+/// packing with the twin; the endpoint settings come from the compiled config, and the
 /// embedded broker shares their packet limit.
-const SIDEWAYS: [(&str, &str); 7] = [
+const SIDEWAYS: [(&str, &str); 9] = [
     ("cli", "http"),
     ("probe", "line"),
     ("line", "verify"),
+    ("line", "aggregation"),
+    ("commissioning", "aggregation"),
     ("commissioning", "line"),
     ("commissioning", "verify"),
     ("mqtt_endpoint", "config"),

@@ -141,6 +141,30 @@ impl GroundTruth {
     fn count(&self, what: impl Fn(&UnitTruth) -> bool) -> u64 {
         self.units.iter().filter(|u| what(u)).count() as u64
     }
+
+    /// The physical cases of the packing station after the gate (SPEC §3a, inferred mode):
+    /// the units that passed the gate undiverted, in the order they passed it (photocell
+    /// order: the belt keeps it), `units_per_case` to a case; the last case may be partial.
+    /// This is which physical unit is in which physical case, whatever the records say.
+    ///
+    /// `pulled` names units taken off the belt between the gate and the case packer — the
+    /// operator's part when the controller stopped the line for a unit it could not divert
+    /// (`gate_fault`); they reach no case. A `units_per_case` of 0 is taken as 1.
+    pub fn cases(
+        &self,
+        units_per_case: usize,
+        pulled: impl Fn(&UnitTruth) -> bool,
+    ) -> Vec<Vec<&UnitTruth>> {
+        let passed: Vec<&UnitTruth> = self
+            .units
+            .iter()
+            .filter(|u| !u.diverted && !pulled(u))
+            .collect();
+        passed
+            .chunks(units_per_case.max(1))
+            .map(<[&UnitTruth]>::to_vec)
+            .collect()
+    }
 }
 
 /// Live counters, for a progress bar.
@@ -515,4 +539,46 @@ fn draw(state: &mut u64) -> f64 {
     *state ^= *state << 25;
     *state ^= *state >> 27;
     (state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unit(unit: u64, diverted: bool) -> UnitTruth {
+        UnitTruth {
+            unit,
+            entry: unit * 100,
+            printed: Some(format!("code{unit}")),
+            reprint: false,
+            damage: None,
+            read: None,
+            grade: None,
+            good: !diverted,
+            diverted,
+        }
+    }
+
+    #[test]
+    fn physical_cases_hold_the_undiverted_units_in_gate_order() {
+        let truth = GroundTruth {
+            units: (1..=8).map(|n| unit(n, n == 2 || n == 5)).collect(),
+            ..GroundTruth::default()
+        };
+        let numbers = |cases: Vec<Vec<&UnitTruth>>| -> Vec<Vec<u64>> {
+            cases
+                .iter()
+                .map(|case| case.iter().map(|u| u.unit).collect())
+                .collect()
+        };
+        assert_eq!(
+            numbers(truth.cases(4, |_| false)),
+            [vec![1, 3, 4, 6], vec![7, 8]]
+        );
+        assert_eq!(
+            numbers(truth.cases(2, |u| u.unit == 3)),
+            [vec![1, 4], vec![6, 7], vec![8]]
+        );
+        assert!(GroundTruth::default().cases(3, |_| false).is_empty());
+    }
 }

@@ -34,6 +34,91 @@ async fn the_pharma_carton_line(stack: Stack) {
         "{s:#}"
     );
     assert!(s["rejected"].as_i64().unwrap_or(0) > 0, "{s:#}");
+    // Its case packer (`[packing] mode = "inferred"`, 10 a case, 5 cases a pallet): every
+    // verified carton is packed, the cases hold what physically went into them.
+    let (verified, sampled) = (
+        s["verified"].as_i64(),
+        s["reconciliation"]["sampled"].as_i64(),
+    );
+    let packed = s["packed"].as_i64().unwrap_or(-1);
+    assert_eq!(
+        Some(packed),
+        verified.zip(sampled).map(|(v, m)| v - m),
+        "{s:#}"
+    );
+    assert_eq!(s["loose"].as_i64(), Some(0), "{s:#}");
+    let cartons = s["cartons"].as_i64().unwrap_or(0);
+    assert_eq!(cartons, (packed + 9) / 10, "{s:#}");
+    assert_eq!(
+        s["partial_cartons"].as_i64(),
+        Some(i64::from(packed % 10 != 0)),
+        "{s:#}"
+    );
+    assert_eq!(s["pallets"].as_i64(), Some((cartons + 4) / 5), "{s:#}");
+    assert_eq!(s["aggregation_disagreements"].as_i64(), Some(0), "{s:#}");
+}
+
+/// Inferred packing under heavy camera damage, with cases of 7 and pallets of 3 so most runs
+/// end with a partial case and a partial pallet: no unit is in two cartons, every carton is on
+/// one pallet, the records agree with the twin's physical cases, and the batch closes balanced.
+async fn inferred_packing_under_heavy_damage(stack: Stack) {
+    let Some(site) = stack.site().await else {
+        return;
+    };
+    let _line = one_line_at_a_time().await;
+    let text = std::fs::read_to_string(line_config("pharma-carton.toml")).expect("read config");
+    let text = text
+        .replace("units_per_case = 10", "units_per_case = 7")
+        .replace("cases_per_pallet = 5", "cases_per_pallet = 3");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("packing.toml");
+    std::fs::write(&config, text).expect("write config");
+    let config = config.to_str().expect("a UTF-8 path");
+    let out = site
+        .run(
+            "simulate",
+            &["--config", config, "--units", "100", "--faults", "heavy"],
+        )
+        .await;
+    let s = assert_clean_run(&out, 100);
+    assert!(s["rejected"].as_i64().unwrap_or(0) > 0, "{s:#}");
+    assert_eq!(s["aggregation_disagreements"].as_i64(), Some(0), "{s:#}");
+    assert_eq!(s["loose"].as_i64(), Some(0), "{s:#}");
+    let store = site.open().await;
+    let batches = store.batches().await.expect("batches");
+    let mut seen = std::collections::HashSet::new();
+    let mut cartons = 0;
+    for batch in &batches {
+        for package in store.packages_of_batch(batch.id).await.expect("packages") {
+            let contents = store
+                .package_contents(&package.sscc)
+                .await
+                .expect("contents");
+            if package.level == tracemark_store::PackageLevel::Carton {
+                cartons += 1;
+                assert!(contents.units.len() <= 7, "{contents:?}");
+                assert!(
+                    package.parent.is_some(),
+                    "a carton on no pallet: {package:?}"
+                );
+            }
+            for unit in contents.units {
+                assert!(seen.insert(unit.clone()), "{unit} in two packages");
+            }
+        }
+        let reconciliation = store
+            .package_reconciliation(batch.id)
+            .await
+            .expect("package reconciliation");
+        assert!(reconciliation.balanced, "{reconciliation:?}");
+    }
+    assert_eq!(
+        seen.len() as i64,
+        s["packed"].as_i64().unwrap_or(-1),
+        "{s:#}"
+    );
+    assert_eq!(Some(cartons), s["cartons"].as_i64(), "{s:#}");
+    site.finish().await;
 }
 
 /// The cable line: a Modbus register printer over RTU on a pseudo-terminal, described by the
@@ -133,6 +218,7 @@ on_both_stacks!(
     the_breaker_laser_line,
     the_cosmetics_line,
     the_pharma_carton_line,
+    inferred_packing_under_heavy_damage,
     the_cable_line,
     the_cable_line_rides_through_an_ink_out_over_modbus,
 );

@@ -146,6 +146,68 @@ async fn set_state(
         })
 }
 
+/// Closes every open package of batch `batch` before the batch closes (the demo's QA step):
+/// cartons first, so they can still go onto an open pallet's record, then pallets; a package
+/// with children is closed (short when under capacity), an empty one voided. Returns how many
+/// packages it closed or voided.
+pub async fn close_open_packages(
+    store: &Store,
+    actor: &Actor,
+    batch: i64,
+) -> Result<u64, AppError> {
+    let mut open: Vec<Package> = store
+        .packages_of_batch(batch)
+        .await?
+        .into_iter()
+        .filter(|p| p.state.is_open())
+        .collect();
+    // Cartons before pallets.
+    open.sort_by_key(|p| p.level == PackageLevel::Pallet);
+    let mut closed = 0;
+    for package in open {
+        let to = if package.children_count > 0 {
+            PackageState::Closed
+        } else {
+            PackageState::Voided
+        };
+        set_state(store, actor, &package.sscc, to).await?;
+        closed += 1;
+    }
+    Ok(closed)
+}
+
+/// GS1's example company prefix, that of the demo product's GTIN (0950600…).
+const SIMULATION_GS1_PREFIX: &str = "9506000";
+
+/// A simulation's store (`demo`, `simulate`) with a packing line needs SSCCs: when the producer
+/// has no GS1 company prefix, this sets GS1's example one (`9506000`) and, when there is no
+/// producer at all, a demo producer. Never call it on a production store. Returns whether it
+/// set anything.
+pub async fn ensure_simulation_sscc_coding(store: &Store, actor: &Actor) -> Result<bool, AppError> {
+    if store.sscc_coding().await?.is_some() {
+        return Ok(false);
+    }
+    let store = store.with_actor(actor.clone());
+    if store.producer().await?.is_none() {
+        store
+            .set_producer(&tracemark_store::Producer {
+                name: "Demo producer (simulation)".into(),
+                uscc: "91350100M000100Y43".into(),
+                address: "Simulated line".into(),
+                contact: "demo@example.com".into(),
+                business_licence: "simulation".into(),
+            })
+            .await?;
+    }
+    store
+        .set_sscc_coding(&tracemark_store::SsccCoding {
+            company_prefix: SIMULATION_GS1_PREFIX.into(),
+            extension_digit: 0,
+        })
+        .await?;
+    Ok(true)
+}
+
 /// Package `sscc` and what is in it: a pallet's cartons with their units, a carton's units.
 pub async fn show(store: &Store, sscc: &str) -> Result<PackageContents, AppError> {
     Ok(store.package_contents(sscc).await?)

@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::watch;
-use tracemark::app::{batches, lines, products, qa};
+use tracemark::app::{batches, lines, packing, products, qa};
 use tracemark::commissioning::{self, FaultProfile, Options, Report};
 use tracemark::config;
 use tracemark::http::{LiveServer, LiveView};
@@ -201,6 +201,9 @@ fn commission(
             commissioning::demo_product(&product_id, Grade::C)
         })
         .await?;
+        if line.packing.is_some() {
+            packing::ensure_simulation_sscc_coding(&store, actor).await?;
+        }
         let batch = lines::resume_or_start_simulated_batch(
             &store,
             actor,
@@ -271,6 +274,9 @@ fn commission(
         if close && report.ok() {
             // QA destroys the rejected units (the demo's stand-in for the reject bin's review).
             destroyed = qa::destroy_all_rejects(&store, actor, batch.id).await?;
+            // The packing task closed its open carton short at the end of the run; a carton
+            // left open by an earlier, interrupted run is closed short here.
+            packing::close_open_packages(&store, actor, batch.id).await?;
             batches::set_state(&store, actor, batch.id, BatchState::Closed).await?;
             closed = true;
         }
@@ -389,6 +395,18 @@ fn print_report(report: &Report, json: bool, destroyed: u64, closed_balanced: Op
     );
     println!("  duplicates   {:>8}", report.duplicates);
     println!("  unaccounted  {:>8}", report.unaccounted);
+    if report.cartons > 0 || report.aggregation_disagreements > 0 {
+        println!(
+            "packing: {} units in {} cartons ({} short), {} pallets, {} loose; {} disagreements \
+             with the physical cases",
+            report.packed,
+            report.cartons,
+            report.partial_cartons,
+            report.pallets,
+            report.loose,
+            report.aggregation_disagreements
+        );
+    }
     for disagreement in &report.disagreements {
         println!("  ! {disagreement}");
     }

@@ -7,6 +7,11 @@
 //! `verified`); the core does not wait for each commit — a second task awaits the answers in
 //! order and counts any refusal, which must never happen. A command the line I/O task can no
 //! longer take goes back to the machine, which raises an alarm for it.
+//!
+//! With `[packing]`, the acknowledgement task also forwards each verified code, once its
+//! `verified` is committed and in order, to the packing task (`aggregation`): a case is packed
+//! only after its units are verified in the store. Only that task waits when packing falls
+//! behind; the core never does. Without `[packing]` nothing is forwarded.
 
 use std::time::Instant;
 
@@ -21,7 +26,7 @@ use super::machine::{Action, LineEvent, LineMachine};
 use crate::verify::TrackerConfig;
 use crate::verify::mqtt::Received;
 use tracemark_store::writer::{Committed, WriterHandle, create_writer};
-use tracemark_store::{Store, StoreError, Transition};
+use tracemark_store::{CodeState, Store, StoreError, Transition};
 
 /// Changes per group commit.
 const MAX_GROUP: usize = 10_000;
@@ -56,7 +61,10 @@ pub(super) struct Core {
     stats_tx: watch::Sender<LineStats>,
     writer: WriterHandle,
     writer_task: JoinHandle<()>,
-    acks: mpsc::UnboundedSender<Committed>,
+    /// Commits to await in order, each with the code to forward to packing once committed.
+    acks: mpsc::UnboundedSender<(Committed, Option<String>)>,
+    /// Verified codes go to the packing task (`[packing]`).
+    packing: bool,
     acks_task: JoinHandle<u64>,
     /// Result-to-decision latencies, µs.
     decision_us: Vec<u32>,
@@ -85,9 +93,11 @@ impl Core {
         stats_tx: watch::Sender<LineStats>,
         acknowledge_after: Option<std::time::Duration>,
         lead: u64,
+        packing: Option<mpsc::Sender<String>>,
     ) -> Self {
         let (writer, writer_task) = create_writer(store, MAX_GROUP);
         let (acks, acks_rx) = mpsc::unbounded_channel();
+        let packs = packing.is_some();
         Self {
             machine: LineMachine::new(config, acknowledge_after, lead),
             book,
@@ -97,7 +107,8 @@ impl Core {
             writer,
             writer_task,
             acks,
-            acks_task: tokio::spawn(await_commits(acks_rx)),
+            packing: packs,
+            acks_task: tokio::spawn(await_commits(acks_rx, packing)),
             decision_us: Vec::new(),
             actions: Vec::with_capacity(16),
             spare: Vec::with_capacity(16),
@@ -335,10 +346,12 @@ impl Core {
     }
 
     async fn record(&mut self, change: Transition) {
+        let to_pack =
+            (self.packing && change.to == CodeState::Verified).then(|| change.code.clone());
         let failed = match self.writer.submit(change).await {
             // The acks task runs until this sender is dropped at the end of the run; if it
             // failed before, nobody learns whether the change committed: counted as failed.
-            Ok(committed) => self.acks.send(committed).is_err(),
+            Ok(committed) => self.acks.send((committed, to_pack)).is_err(),
             Err(e) => {
                 tracing::error!(error = %e, "cannot record a code state change");
                 true
@@ -355,13 +368,28 @@ fn now() -> Instant {
     tokio::time::Instant::now().into_std()
 }
 
-/// Awaits commits in order; returns how many failed.
-async fn await_commits(mut acks: mpsc::UnboundedReceiver<Committed>) -> u64 {
+/// Awaits commits in order; returns how many failed. A verified code to pack goes to the
+/// packing task once its commit succeeded (waiting here, not in the core, when packing is
+/// behind); the end of the acknowledgements ends the packing task's input.
+async fn await_commits(
+    mut acks: mpsc::UnboundedReceiver<(Committed, Option<String>)>,
+    mut packing: Option<mpsc::Sender<String>>,
+) -> u64 {
     let mut failed = 0;
-    while let Some(committed) = acks.recv().await {
-        if let Err(e) = committed.await {
-            failed += 1;
-            tracing::error!(error = %e, "a code state change was refused");
+    while let Some((committed, to_pack)) = acks.recv().await {
+        match committed.await {
+            Err(e) => {
+                failed += 1;
+                tracing::error!(error = %e, "a code state change was refused");
+            }
+            Ok(()) => {
+                if let (Some(code), Some(tx)) = (to_pack, &packing)
+                    && tx.send(code).await.is_err()
+                {
+                    tracing::error!("the packing task has ended: units stay loose");
+                    packing = None;
+                }
+            }
         }
     }
     failed

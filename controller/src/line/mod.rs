@@ -34,6 +34,7 @@ use tracemark_drivers::marker::{
 use tracemark_drivers::modbus_marker::InvalidMap;
 use tracemark_drivers::transport::Transport as DeviceTransport;
 
+use crate::aggregation::{PackingReport, plan_for, spawn_packing};
 use crate::config::{Line, Transport};
 use crate::mqtt_endpoint::EndpointError;
 use crate::verify::{self, mqtt::Link};
@@ -180,6 +181,8 @@ pub struct LineReport {
     pub recovered: Recovered,
     /// The counters at the end.
     pub stats: LineStats,
+    /// What the packing station did (`[packing]`), once it has caught up with the line.
+    pub packing: Option<PackingReport>,
     /// Codes still `reserved` or `sent` at the end, voided.
     pub voided_at_stop: u64,
 }
@@ -193,6 +196,9 @@ pub enum LineError {
     /// The line lacks a part the runtime needs.
     #[error("line config: {0}")]
     Incomplete(&'static str),
+    /// `[packing]` cannot run for this batch (no pack size, no GS1 company prefix).
+    #[error("packing: {0}")]
+    Packing(String),
     /// The broker settings cannot be used (a TLS file, say).
     #[error("line config: {0}")]
     Broker(#[from] EndpointError),
@@ -262,6 +268,22 @@ pub async fn run_line(
     }
     let product = store.product(&batch.product_id).await?;
     let recovered = recover::settle(&store, batch.id).await?;
+
+    // Packing is checked before any device is started: a line that cannot pack does not run.
+    let packing_plan = match &line.packing {
+        Some(packing) => {
+            let plan = plan_for(packing, &product).map_err(LineError::Packing)?;
+            if store.sscc_coding().await?.is_none() {
+                return Err(LineError::Packing(
+                    "the producer has no GS1 company prefix for SSCCs: tracemark producer set \
+                     --gs1-company-prefix DIGITS"
+                        .to_owned(),
+                ));
+            }
+            Some(plan)
+        }
+        None => None,
+    };
 
     let min_grade = product.min_grade;
     let tracker_config = verify::tracker_config_for(&line, min_grade).ok_or(
@@ -380,6 +402,13 @@ pub async fn run_line(
             marker: marker.name.clone(),
             source,
         })?;
+    let (packing_tx, packing_task) = match packing_plan {
+        Some(plan) => {
+            let (tx, task) = spawn_packing(store.clone(), batch.id, plan);
+            (Some(tx), Some(task))
+        }
+        None => (None, None),
+    };
     // The core lets the line run (line stop off, green) as it starts.
     let core = core::Core::new(
         store.clone(),
@@ -390,19 +419,30 @@ pub async fn run_line(
         stats,
         options.acknowledge_alarms_after,
         late_lead(&line, pitch_counts),
+        packing_tx,
     );
     let (stats, store_errors) = core
         .run(stop, io_events, marker_events, results, feeder)
         .await;
     let _ = io_task.await;
     let _ = publisher.await;
+    // The core's acknowledgements have ended, and with them the packing task's input: it closes
+    // the open case and pallet short and ends.
+    let packing = match packing_task {
+        Some(task) => Some(
+            task.await
+                .map_err(|e| LineError::Packing(format!("the packing task failed: {e}")))?,
+        ),
+        None => None,
+    };
     let voided_at_stop = recover::void_unprinted(&store, batch.id).await?;
     let mut stats = stats;
-    stats.store_errors += store_errors;
+    stats.store_errors += store_errors + packing.as_ref().map_or(0, |p| p.failed);
     stats.voided += voided_at_stop;
     Ok(LineReport {
         recovered,
         stats,
+        packing,
         voided_at_stop,
     })
 }
