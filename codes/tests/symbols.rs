@@ -35,6 +35,30 @@ fn plain_payloads() -> Vec<Vec<u8>> {
     ]
 }
 
+/// The element strings of a carton's logistic label: the SSCC symbol, then the content symbol
+/// `(02)(17)(37)(10)` with its one separator (`tracemark_codes::gs1::LogisticLabel`).
+fn logistic_label_symbols() -> Vec<Vec<u8>> {
+    use tracemark_codes::gs1::{Content, Gtin, LogisticLabel, Sscc};
+    let sscc = Sscc::new(0, "9506000", 1).expect("sscc");
+    let content = Content {
+        gtin: Gtin::parse("09506000134352").expect("gtin"),
+        count: 12,
+        lot: Some("L2026-1".into()),
+        production_date: None,
+        expiry_date: Some("2027-12-31".into()),
+    };
+    let label = LogisticLabel::new(&sscc, Some(&content)).expect("label");
+    let content = label.content_symbol().expect("content symbol");
+    assert_eq!(
+        content.to_element_string(),
+        "0209506000134352172712313712\u{1d}10L2026-1"
+    );
+    vec![
+        label.sscc_symbol().to_element_string().into_bytes(),
+        content.to_element_string().into_bytes(),
+    ]
+}
+
 fn cases() -> Vec<(Symbology, Vec<u8>)> {
     let mut cases = Vec::new();
     for sym in [Symbology::Gs1DataMatrix, Symbology::Gs1Qr] {
@@ -58,6 +82,12 @@ fn cases() -> Vec<(Symbology, Vec<u8>)> {
         Symbology::Gs1_128,
         b"4200000000000000\x1d10AB-12/x".to_vec(),
     ));
+    // The two symbols of a GS1 logistic label, as `LogisticLabel` builds them.
+    cases.extend(
+        logistic_label_symbols()
+            .into_iter()
+            .map(|data| (Symbology::Gs1_128, data)),
+    );
     cases
 }
 

@@ -95,6 +95,20 @@ impl Gs1Code {
             .map(|e| e.value.as_str())
     }
 
+    /// The elements whose AIs are in `ais`, in this code's order: one symbol of a label whose
+    /// AIs were validated together (a requisite may be met by another symbol of the label,
+    /// `logistic.rs`).
+    pub(crate) fn subset(&self, ais: &[&str]) -> Gs1Code {
+        Gs1Code {
+            elements: self
+                .elements
+                .iter()
+                .filter(|e| ais.contains(&e.def.code))
+                .cloned()
+                .collect(),
+        }
+    }
+
     /// The GTIN (AI 01), if present.
     pub fn gtin(&self) -> Option<&str> {
         self.get("01")

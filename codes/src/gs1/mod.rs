@@ -21,6 +21,7 @@ mod element;
 mod error;
 mod hri;
 mod keys;
+mod logistic;
 mod scan;
 
 pub use code::{Element, GS, Gs1Code};
@@ -30,4 +31,5 @@ pub use element::parse_element_string;
 pub use error::{Gs1Error, Problem};
 pub use hri::parse_hri;
 pub use keys::{Gtin, Sscc};
+pub use logistic::{Content, LogisticLabel};
 pub use scan::{Gs1Form, Gs1Scan, Gs1Symbology, parse};
