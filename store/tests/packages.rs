@@ -355,7 +355,21 @@ async fn rework(store: Store) {
     assert_eq!(reopened.state, PackageState::Reopened);
     let out = store.unpack_codes(&[a[0].clone()]).await.expect("remove");
     assert_eq!(out, [(a[0].clone(), c.to_owned())]);
-    // The event's detail is hashed into the chain: its bytes are part of the format.
+    // The events' details are hashed into the chain: their bytes are part of the format.
+    let pack = store
+        .events(0, 1000)
+        .await
+        .expect("events")
+        .into_iter()
+        .find(|e| e.kind == "package.pack")
+        .expect("a pack event");
+    assert!(
+        pack.detail
+            .starts_with(&format!(r#"{{"sscc":"{c}","to":"packed","count":"#))
+            && pack.detail.contains(r#","codes":[""#),
+        "{}",
+        pack.detail
+    );
     let unpack = store
         .events(0, 1000)
         .await

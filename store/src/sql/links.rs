@@ -229,20 +229,13 @@ pub(crate) async fn pack(
         head.seq,
     )
     .await?;
-    touch(&mut tx, sscc, head.seq).await?;
-    let detail = json!({
-        "sscc": sscc, "to": CodeState::Packed.as_str(), "count": accepted.len(),
-        "codes": accepted,
-    });
-    finish(
-        tx,
-        actor,
-        head,
-        "package.pack",
-        &format!("package:{sscc}"),
-        detail,
-    )
-    .await
+    let packed = Packed {
+        package: sscc,
+        members: "codes",
+        to: CodeState::Packed.as_str(),
+        accepted: &accepted,
+    };
+    packed.finish(tx, actor, head).await
 }
 
 /// Why a unit may not leave its carton (`None`: it may, from the package returned).
@@ -479,20 +472,53 @@ pub(crate) async fn pack_cartons(
         head.seq,
     )
     .await?;
-    touch(&mut tx, pallet, head.seq).await?;
-    let detail = json!({
-        "sscc": pallet, "to": PackageState::Palletised.as_str(), "count": accepted.len(),
-        "cartons": accepted,
-    });
-    finish(
-        tx,
-        actor,
-        head,
-        "package.pack",
-        &format!("package:{pallet}"),
-        detail,
-    )
-    .await
+    let packed = Packed {
+        package: pallet,
+        members: "cartons",
+        to: PackageState::Palletised.as_str(),
+        accepted: &accepted,
+    };
+    packed.finish(tx, actor, head).await
+}
+
+/// What one packing put into a package: units into a carton, or cartons onto a pallet.
+struct Packed<'a> {
+    /// The package.
+    package: &'a str,
+    /// What the members are, as the event's detail names them (`codes`, `cartons`).
+    members: &'static str,
+    /// The state the members went to.
+    to: &'static str,
+    /// The members.
+    accepted: &'a [&'a str],
+}
+
+impl Packed<'_> {
+    /// Marks the package changed, records the `package.pack` event (its detail is hashed into
+    /// the chain: keep the keys and their order) and commits.
+    async fn finish(
+        self,
+        mut tx: Tx,
+        actor: &Actor,
+        head: super::audit::Head,
+    ) -> Result<(), StoreError> {
+        touch(&mut tx, self.package, head.seq).await?;
+        let mut detail = serde_json::Map::new();
+        detail.insert("sscc".into(), json!(self.package));
+        detail.insert("to".into(), json!(self.to));
+        detail.insert("count".into(), json!(self.accepted.len()));
+        detail.insert(self.members.into(), json!(self.accepted));
+        let subject = format!("package:{}", self.package);
+        finish(
+            tx,
+            actor,
+            head,
+            "package.pack",
+            &subject,
+            serde_json::Value::Object(detail),
+        )
+        .await
+    }
 }
 
 async fn set_parent(
