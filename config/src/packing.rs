@@ -26,6 +26,8 @@ pub struct Packing {
     pub units_per_case: Option<u32>,
     /// Cases per pallet; 0: no pallets.
     pub cases_per_pallet: u32,
+    /// The line PLC's case packer count (IR 84–85) says when a case is full (`inferred`).
+    pub case_packer_count: bool,
 }
 
 /// Checks `[packing]`.
@@ -59,9 +61,17 @@ pub(super) fn check_packing(raw: &PackingSection, errors: &mut Errors) -> Option
         ok = false;
     }
     let mode = mode?;
+    if raw.case_packer_count && mode != PackingMode::Inferred {
+        errors.push(
+            "packing.case_packer_count",
+            "only the `inferred` mode counts cases by the case packer",
+        );
+        ok = false;
+    }
     ok.then_some(Packing {
         mode,
         units_per_case: raw.units_per_case,
         cases_per_pallet: raw.cases_per_pallet,
+        case_packer_count: raw.case_packer_count,
     })
 }

@@ -275,4 +275,9 @@ pub struct PackingSection {
     /// Cases per pallet. Default 0: no pallets.
     #[serde(default)]
     pub cases_per_pallet: u32,
+    /// `inferred` only: the case packer's count (line I/O map IR 84–85) says when the open
+    /// case is full, so the record closes when the physical case does. Default false: the case
+    /// is full at `units_per_case`.
+    #[serde(default)]
+    pub case_packer_count: bool,
 }

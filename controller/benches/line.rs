@@ -3,7 +3,11 @@
 //! ```sh
 //! cargo bench -p tracemark --bench line -- --lines 1 --speed 6000 --minutes 10
 //! cargo bench -p tracemark --bench line -- --lines 8 --speed 1200 --minutes 2
+//! cargo bench -p tracemark --bench line -- --lines 1 --speed 7100 --minutes 2 --packing none
 //! ```
+//!
+//! `--packing` chooses the packing station: `config` (default: demo.toml's `[packing]`),
+//! `inferred` (12 a case, 10 cases a pallet, by the case packer's count) or `none`.
 //!
 //! Each line is a full controller (its own SQLite store, line runtime, Linx marker over a pty,
 //! PLC over Modbus TCP) and its twin, all in this one process, sharing one embedded broker. It
@@ -22,6 +26,7 @@ struct Args {
     lines: usize,
     speed: u32,
     minutes: f64,
+    packing: String,
 }
 
 fn parse_args() -> Args {
@@ -29,6 +34,7 @@ fn parse_args() -> Args {
         lines: 1,
         speed: 6_000,
         minutes: 0.5,
+        packing: "config".to_owned(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -37,6 +43,7 @@ fn parse_args() -> Args {
             "--lines" => args.lines = value().parse().unwrap_or(1),
             "--speed" => args.speed = value().parse().unwrap_or(6_000),
             "--minutes" => args.minutes = value().parse().unwrap_or(0.5),
+            "--packing" => args.packing = value(),
             _ => {} // `--bench` from cargo
         }
     }
@@ -115,6 +122,12 @@ async fn line_store(dir: &Path, line: usize, units: u64) -> (Store, i64) {
     )
     .await
     .expect("open the store");
+    tracemark::app::packing::ensure_simulation_sscc_coding(&store, &Actor {
+        user: "bench".into(),
+        device: format!("line{line}"),
+    })
+    .await
+    .expect("an SSCC prefix");
     store
         .add_product(&commissioning::demo_product(
             "demo-widget",
@@ -152,11 +165,27 @@ fn main() {
         .expect("runtime");
     let dir = tempfile::tempdir().expect("tempdir");
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../line-configs/demo.toml");
-    let line = tracemark::config::load(&config).expect("demo.toml");
+    let mut line = tracemark::config::load(&config).expect("demo.toml");
+    line.packing = match args.packing.as_str() {
+        "none" => None,
+        "inferred" => Some(tracemark::config::Packing {
+            mode: tracemark::config::PackingMode::Inferred,
+            units_per_case: Some(12),
+            cases_per_pallet: 10,
+            case_packer_count: true,
+        }),
+        _ => line.packing,
+    };
     let broker = EmbeddedBroker::start().expect("broker");
     println!(
-        "{} line(s) at {} units/min, {} units each ({} min)",
-        args.lines, args.speed, units, args.minutes
+        "{} line(s) at {} units/min, {} units each ({} min), packing: {}",
+        args.lines,
+        args.speed,
+        units,
+        args.minutes,
+        line.packing
+            .as_ref()
+            .map_or("none".to_owned(), |p| format!("{:?}", p.mode))
     );
     let cpu_before = cpu_time();
     let started = Instant::now();
@@ -202,13 +231,13 @@ fn main() {
     let cpu = cpu_time().saturating_sub(cpu_before);
     let total: u64 = reports.iter().map(|r| r.units).sum();
     println!(
-        "| line | units | units/min | underruns | escapes | unaccounted | balanced | decision p50 | p99 | max |"
+        "| line | units | units/min | underruns | escapes | unaccounted | balanced | decision p50 | p99 | max | packed | cartons | pallets | aggregation disagreements |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (i, r) in reports.iter().enumerate() {
         let l = &r.line.decision_latency;
         println!(
-            "| {i} | {} | {} | {} | {} | {} | {} | {} µs | {} µs | {} µs |",
+            "| {i} | {} | {} | {} | {} | {} | {} | {} µs | {} µs | {} µs | {} | {} | {} | {} |",
             r.units,
             r.units_per_min,
             r.line.underruns,
@@ -217,7 +246,11 @@ fn main() {
             r.balanced,
             l.p50_us,
             l.p99_us,
-            l.max_us
+            l.max_us,
+            r.packed,
+            r.cartons,
+            r.pallets,
+            r.aggregation_disagreements
         );
     }
     for (i, r) in reports.iter().enumerate() {

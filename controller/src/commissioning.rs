@@ -325,7 +325,7 @@ async fn run_with<M: MarkerSim>(
         Some(packing) => Some((
             plan_for(packing, &product)
                 .map_err(|e| CommissioningError::Line(crate::line::LineError::Packing(e)))?,
-            packing::packages_before(&store, batch).await?,
+            packing::earlier_packing(&store, batch).await?,
         )),
         None => None,
     };
@@ -374,6 +374,10 @@ async fn run_with<M: MarkerSim>(
         min_grade: min_grade.as_str().chars().next().unwrap_or('C'),
         seed: options.seed,
         faults: options.marker_faults.clone(),
+        case_packer: packing
+            .as_ref()
+            .filter(|(plan, _)| plan.case_packer_count)
+            .map(|(plan, _)| plan.units_per_case),
     };
     let camera = VisionSim::new(&reader.name, options.faults.rates(), options.seed ^ 0x5eed);
     let twin = Twin::new(twin_config, marker_sim, plc_sim, camera);
@@ -596,7 +600,7 @@ async fn compare(
     truth: &GroundTruth,
     line: LineReport,
     line_id: String,
-    packing: Option<(crate::aggregation::Plan, HashSet<String>)>,
+    packing: Option<(crate::aggregation::Plan, packing::EarlierPacking)>,
 ) -> Result<Report, CommissioningError> {
     let mut states: HashMap<String, CodeState> = HashMap::new();
     let mut gate_faults: HashSet<String> = HashSet::new();

@@ -7,7 +7,7 @@
 mod common;
 
 use common::*;
-use tracemark_store::{CodeState, RejectReason, Store, Transition};
+use tracemark_store::{CodeState, PackageState, RejectReason, Store, Transition};
 
 const GTIN: &str = "09506000134352";
 
@@ -241,6 +241,45 @@ async fn pack_commands(store: Store) {
     assert_eq!(store.verify_audit().await.expect("verify").first_bad, None);
 }
 both!(pack_commands);
+
+/// Closing a batch closes what is still open: a part-filled carton and pallet short, an empty
+/// carton voided; the report then balances.
+async fn batch_close_closes_open_packages(store: Store) {
+    let (a, codes, _, _) = line_output(&store).await;
+    let url = store.url().to_owned();
+    let batch = a.to_string();
+    let partial = ok(&url, &["pack", "new", "--batch", &batch]).trim().to_owned();
+    ok(&url, &["pack", "add", &partial, &codes[0], &codes[1]]);
+    let full = ok(&url, &["pack", "new", "--batch", &batch]).trim().to_owned();
+    ok(&url, &["pack", "add", &full, &codes[2], &codes[3], &codes[4]]);
+    ok(&url, &["pack", "close", &full]);
+    let pallet = ok(&url, &["pack", "new", "--batch", &batch, "--level", "pallet"])
+        .trim()
+        .to_owned();
+    ok(&url, &["pack", "add", &pallet, &full]);
+    let empty = ok(&url, &["pack", "new", "--batch", &batch]).trim().to_owned();
+
+    ok(&url, &["batch", "close", &batch]);
+    let state = |sscc: &str| {
+        let store = store.clone();
+        let sscc = sscc.to_owned();
+        async move { store.package(&sscc).await.expect("package") }
+    };
+    let partial = state(&partial).await;
+    assert_eq!(partial.state, PackageState::Closed);
+    assert!(partial.short, "{partial:?}");
+    let pallet = state(&pallet).await;
+    assert_eq!(pallet.state, PackageState::Closed);
+    assert!(pallet.short, "{pallet:?}");
+    assert_eq!(state(&empty).await.state, PackageState::Voided);
+    let report = ok(&url, &["batch", "report", &batch]);
+    assert!(report.contains("packages balanced"), "{report}");
+    assert!(
+        report.contains("cartons 3 = closed 2 (short 1) + voided 1 (0 open)"),
+        "{report}"
+    );
+}
+both!(batch_close_closes_open_packages);
 
 async fn producer_gs1_prefix(store: Store) {
     let url = store.url().to_owned();

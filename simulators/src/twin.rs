@@ -58,6 +58,9 @@ pub struct TwinConfig {
     /// Marker faults injected as unit N passes the photocell. `Disconnect` clears itself; the
     /// others are cleared 50 units later.
     pub faults: Vec<(u64, Fault)>,
+    /// A case packer after the gate, closing a case every this many undiverted units and
+    /// counting the closes in the PLC (line I/O map IR 84–85); `None`: no case packer count.
+    pub case_packer: Option<u32>,
 }
 
 impl TwinConfig {
@@ -304,6 +307,7 @@ impl<M: MarkerSim> Twin<M> {
         let mut line_stops = 0u64;
         let mut was_stopped = false;
         let mut diverted = 0u64;
+        let mut packed_units = 0u64;
         let mut last = Instant::now();
         let mut ticker = tokio::time::interval(Duration::from_millis(1));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -398,6 +402,14 @@ impl<M: MarkerSim> Twin<M> {
                 };
                 unit.truth.diverted = plc.diverting_at(unit.truth.entry + gate_at);
                 diverted += u64::from(unit.truth.diverted);
+                if let Some(per_case) = config.case_packer.filter(|_| !unit.truth.diverted) {
+                    // The case packer takes the units that pass the gate, in order; the last
+                    // of a case closes it, and the PLC counts the close.
+                    packed_units += 1;
+                    if packed_units % u64::from(per_case.max(1)) == 0 {
+                        plc.case_packed();
+                    }
+                }
                 done.push(unit.truth);
             }
             progress.send_replace(TwinProgress {

@@ -254,6 +254,7 @@ fn the_gvl_names_every_address_of_the_default_map() {
         ("IR_DETECTIONS", ir + 2),
         ("IR_RING", ir + 4),
         ("IR_REJECT_OUTCOMES", ir + outcomes_at),
+        ("IR_CASES_PACKED", ir + u32::from(INPUT_BLOCK_LEN) - 2),
         ("INPUT_BLOCK_LEN", u32::from(INPUT_BLOCK_LEN)),
         ("DI_GATE_CONFIRM", u32::from(map.gate_confirm_input)),
         ("DI_LINE_RUNNING", u32::from(map.line_running_input)),
@@ -304,7 +305,7 @@ fn the_gvl_names_every_address_of_the_default_map() {
         ("REJECT_QUEUE_LEN", u32::from(REJECT_QUEUE_LEN)),
         (
             "REJECT_OUTCOME_REGISTERS",
-            (u32::from(INPUT_BLOCK_LEN) - outcomes_at) / slots,
+            (u32::from(INPUT_BLOCK_LEN) - 2 - outcomes_at) / slots,
         ),
     ]
     .into_iter()

@@ -310,6 +310,14 @@ impl Store {
         sql::links::unpack_cartons(&self.db, &self.actor, cartons).await
     }
 
+    /// The batch's loose units that the line verified (in no package; not those taken out of
+    /// a carton in rework), in the order it verified them: what an interrupted packing station
+    /// had in its open case, to resume it.
+    pub async fn loose_units(&self, batch_id: i64) -> Result<Vec<String>, StoreError> {
+        self.batch(batch_id).await?;
+        sql::loose::loose_units(&self.db, batch_id).await
+    }
+
     /// After a restore: advances every SSCC counter past the SSCCs the snapshot cannot know
     /// (by 1,000,000 references, or a tenth of a long prefix's reference space), with an
     /// `sscc.skip` event. Returns (prefix, extension digit, next reference) per counter.

@@ -19,7 +19,7 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tracemark_store::{PackageLevel, PackageState, Store, StoreError};
 
@@ -39,16 +39,27 @@ pub struct PackingReport {
     pub partial_cartons: u64,
     /// Pallets closed (full or short).
     pub pallets: u64,
+    /// Loose units an earlier, interrupted run of the batch left (its open case), packed
+    /// first (counted in `packed` too).
+    pub resumed_units: u64,
+    /// Closed cartons an earlier run left off a pallet, put on the first pallet of this run.
+    pub resumed_cartons: u64,
     /// Store operations that failed (each logged): must be 0.
     pub failed: u64,
 }
 
+/// The case packer's count as the line I/O reads it (IR 84–85, wrapping); `None` before the
+/// first poll.
+pub type CasePackerCount = watch::Receiver<Option<u32>>;
+
 /// Spawns the packing task for `batch`; send it the verified codes in gate order and drop the
-/// sender at the end of the run. Its handle returns what it did.
+/// sender at the end of the run. With `plan.case_packer_count`, `cases` is the case packer's
+/// count. Its handle returns what it did.
 pub fn spawn_packing(
     store: Store,
     batch: i64,
     plan: Plan,
+    cases: Option<CasePackerCount>,
 ) -> (mpsc::Sender<String>, JoinHandle<PackingReport>) {
     let (tx, rx) = mpsc::channel(CHANNEL);
     let task = Packer {
@@ -57,9 +68,11 @@ pub fn spawn_packing(
         plan,
         cartons: HashMap::new(),
         pallets: HashMap::new(),
+        spare_carton: None,
+        spare_pallet: None,
         report: PackingReport::default(),
     };
-    (tx, tokio::spawn(task.run(rx)))
+    (tx, tokio::spawn(task.run(rx, cases)))
 }
 
 /// The task's state: the SSCCs of the cases and pallets the machine numbered.
@@ -69,19 +82,62 @@ struct Packer {
     plan: Plan,
     cartons: HashMap<u64, String>,
     pallets: HashMap<u64, String>,
+    /// The empty open carton and pallet an interrupted run left: the next ones to open.
+    spare_carton: Option<String>,
+    spare_pallet: Option<String>,
     report: PackingReport,
 }
 
 impl Packer {
-    async fn run(mut self, mut codes: mpsc::Receiver<String>) -> PackingReport {
+    async fn run(
+        mut self,
+        mut codes: mpsc::Receiver<String>,
+        mut cases: Option<CasePackerCount>,
+    ) -> PackingReport {
         let mut machine = PackMachine::new(self.plan);
         let mut actions = Vec::new();
         let mut received = Vec::with_capacity(256);
+        match self.resume(&mut machine, &mut actions).await {
+            Ok(loose) => received = loose,
+            Err(e) => {
+                // Nothing is lost: the earlier run's units stay loose, for rework.
+                self.report.failed += 1;
+                tracing::error!(error = %e, batch = self.batch, "packing could not resume");
+            }
+        }
+        // The count read at the first poll is the baseline: cases closed before this run.
+        let mut counted: Option<u32> = None;
         loop {
-            received.clear();
-            let ended = codes.recv_many(&mut received, 256).await == 0;
+            let mut closes = 0;
+            let ended = if !received.is_empty() {
+                false
+            } else if let Some(count) = cases.as_mut() {
+                tokio::select! {
+                    n = codes.recv_many(&mut received, 256) => n == 0,
+                    changed = count.changed() => {
+                        match changed {
+                            Ok(()) => closes = new_closes(&mut counted, *count.borrow_and_update()),
+                            // The line I/O has ended: the units still come, the count not.
+                            Err(_) => cases = None,
+                        }
+                        false
+                    }
+                }
+            } else {
+                codes.recv_many(&mut received, 256).await == 0
+            };
             for code in received.drain(..) {
                 machine.handle(PackEvent::UnitVerified { code }, &mut actions);
+            }
+            for _ in 0..closes {
+                machine.handle(PackEvent::CasePacked, &mut actions);
+            }
+            if closes > 0 && machine.case_packer_ahead() {
+                tracing::warn!(
+                    batch = self.batch,
+                    "the case packer closed a whole case more than the records hold: \
+                     a unit lost between the gate and the case packer?"
+                );
             }
             if ended {
                 machine.handle(PackEvent::BatchEnding, &mut actions);
@@ -98,15 +154,79 @@ impl Packer {
         }
     }
 
+    /// Picks up what an earlier run of the batch left when it was killed
+    /// (docs/aggregation.md "After kill -9"): its empty open carton and pallet are the next to
+    /// open, the closed cartons it left off a pallet go onto the open pallet, and its loose
+    /// units — returned, in the order they were verified — are the units in the open case.
+    /// A unit is packed only once the store holds it `verified`, so those are exactly the
+    /// units that passed the gate after the last case the records hold.
+    async fn resume(
+        &mut self,
+        machine: &mut PackMachine,
+        actions: &mut Vec<PackAction>,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut packages = self.store.packages_of_batch(self.batch).await?;
+        // A run killed between packing a case (or pallet) and closing it left it full and
+        // open: finish that step first; its content is final.
+        for package in &mut packages {
+            if package.children_count > 0 && never_closed(package.state) {
+                *package = self
+                    .store
+                    .set_package_state(&package.sscc, PackageState::Closed)
+                    .await?;
+            }
+        }
+        let open_empty = |level: PackageLevel| {
+            packages
+                .iter()
+                .filter(|p| p.level == level && p.children_count == 0 && never_closed(p.state))
+                .map(|p| p.sscc.clone())
+                .min()
+        };
+        self.spare_carton = open_empty(PackageLevel::Carton);
+        if self.plan.cases_per_pallet > 0 {
+            self.spare_pallet = open_empty(PackageLevel::Pallet);
+            // In SSCC order: the order they were allocated, so the order they were closed.
+            let closed: Vec<String> = packages
+                .iter()
+                .filter(|p| {
+                    p.level == PackageLevel::Carton
+                        && p.state == PackageState::Closed
+                        && p.parent.is_none()
+                })
+                .map(|p| p.sscc.clone())
+                .collect();
+            let cases = machine.resume_closed_cases(closed.len(), actions);
+            self.report.resumed_cartons = closed.len() as u64;
+            self.cartons.extend(cases.into_iter().zip(closed));
+        }
+        let loose = self.store.loose_units(self.batch).await?;
+        self.report.resumed_units = loose.len() as u64;
+        if !loose.is_empty() || self.report.resumed_cartons > 0 {
+            tracing::info!(
+                batch = self.batch,
+                units = loose.len(),
+                cartons = self.report.resumed_cartons,
+                "packing resumes what an earlier run left"
+            );
+        }
+        Ok(loose)
+    }
+
     async fn act(&mut self, action: PackAction) -> Result<(), StoreError> {
         match action {
             PackAction::OpenCase { case } => {
-                let capacity = i64::from(self.plan.units_per_case);
-                let carton = self
-                    .store
-                    .create_package(self.batch, PackageLevel::Carton, Some(capacity))
-                    .await?;
-                self.cartons.insert(case, carton.sscc);
+                let sscc = match self.spare_carton.take() {
+                    Some(sscc) => sscc,
+                    None => {
+                        let capacity = i64::from(self.plan.units_per_case);
+                        self.store
+                            .create_package(self.batch, PackageLevel::Carton, Some(capacity))
+                            .await?
+                            .sscc
+                    }
+                };
+                self.cartons.insert(case, sscc);
             }
             PackAction::PackCase { case, codes } | PackAction::CloseShort { case, codes } => {
                 // Without pallets a closed carton is not needed again.
@@ -129,12 +249,17 @@ impl Packer {
                 self.report.partial_cartons += u64::from(closed.short);
             }
             PackAction::OpenPallet { pallet } => {
-                let capacity = i64::from(self.plan.cases_per_pallet);
-                let package = self
-                    .store
-                    .create_package(self.batch, PackageLevel::Pallet, Some(capacity))
-                    .await?;
-                self.pallets.insert(pallet, package.sscc);
+                let sscc = match self.spare_pallet.take() {
+                    Some(sscc) => sscc,
+                    None => {
+                        let capacity = i64::from(self.plan.cases_per_pallet);
+                        self.store
+                            .create_package(self.batch, PackageLevel::Pallet, Some(capacity))
+                            .await?
+                            .sscc
+                    }
+                };
+                self.pallets.insert(pallet, sscc);
             }
             PackAction::PackPallet { pallet, cases }
             | PackAction::ClosePalletShort { pallet, cases } => {
@@ -161,5 +286,44 @@ impl Packer {
             }
         }
         Ok(())
+    }
+}
+
+/// A package never closed yet: the station's own, still being filled. (A `reopened` one is in
+/// an operator's rework and is left alone.)
+fn never_closed(state: PackageState) -> bool {
+    matches!(
+        state,
+        PackageState::Allocated | PackageState::Labelled | PackageState::Verified
+    )
+}
+
+/// How many cases the case packer closed since the count was last read as `counted`, which
+/// becomes `now`. The first reading is the baseline (0), and so is a count that went back (a
+/// PLC restart starts it at 0 again).
+fn new_closes(counted: &mut Option<u32>, now: Option<u32>) -> u32 {
+    let Some(now) = now else { return 0 };
+    let closes = match counted {
+        Some(before) => now.wrapping_sub(*before),
+        None => 0,
+    };
+    *counted = Some(now);
+    if closes > u32::MAX / 2 { 0 } else { closes }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::new_closes;
+
+    #[test]
+    fn the_case_packer_count_counts_from_its_first_reading_across_the_wrap() {
+        let mut counted = None;
+        assert_eq!(new_closes(&mut counted, None), 0);
+        assert_eq!(new_closes(&mut counted, Some(57)), 0, "the baseline");
+        assert_eq!(new_closes(&mut counted, Some(59)), 2);
+        assert_eq!(new_closes(&mut counted, Some(3)), 0, "a PLC restart");
+        assert_eq!(new_closes(&mut counted, Some(4)), 1);
+        counted = Some(u32::MAX);
+        assert_eq!(new_closes(&mut counted, Some(1)), 2, "across 2^32");
     }
 }

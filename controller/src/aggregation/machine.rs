@@ -3,11 +3,18 @@
 //! (rejected) units never reach it, so they never count. Cases fill pallets the same way one
 //! level up, `cases_per_pallet` to a pallet.
 //!
-//! Events come in ([`PackEvent`]): a unit verified (in gate order), the batch ending. Actions go
+//! With `case_packer_count`, a full case is packed only once the case packer's count (line
+//! I/O map IR 84–85) says it closed a case: the record closes when the physical case does.
+//! Units after a full case wait for it; at the end, full cases are packed whatever the count.
+//!
+//! Events come in ([`PackEvent`]): a unit verified (in gate order), a case closed by the case
+//! packer, the batch ending. Actions go
 //! out ([`PackAction`]), in order: open a case when its first unit arrives, pack a full case's
 //! units in one step (and close it), close the open case short at the end; open, fill and
 //! close pallets alike. Cases and pallets are named by their number in the run (0, 1, …): the
 //! task (`core.rs`) allocates an SSCC for each as it opens and keeps the mapping.
+
+use std::collections::VecDeque;
 
 /// Counts of the station, from the config or the product's pack sizes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,6 +23,8 @@ pub struct Plan {
     pub units_per_case: u32,
     /// Cases per pallet; 0: no pallets.
     pub cases_per_pallet: u32,
+    /// A full case is packed only once the case packer's count says it closed it.
+    pub case_packer_count: bool,
 }
 
 /// What happened, in the order it happened.
@@ -26,6 +35,8 @@ pub(crate) enum PackEvent {
         /// Its code.
         code: String,
     },
+    /// The case packer closed a case (its count went up by one).
+    CasePacked,
     /// The run (or batch) ends: close what is open, short.
     BatchEnding,
 }
@@ -79,6 +90,10 @@ pub(crate) struct PackMachine {
     plan: Plan,
     /// The open case's units; empty: no case open.
     case: Vec<String>,
+    /// Units after a full case that waits for the case packer's count (`case_packer_count`).
+    waiting: VecDeque<String>,
+    /// Case closes the case packer counted that no full case has used yet.
+    closes_counted: u64,
     cases_opened: u64,
     /// The open pallet's cases; empty: no pallet open.
     pallet: Vec<u64>,
@@ -96,6 +111,8 @@ impl PackMachine {
         Self {
             plan,
             case: Vec::with_capacity(plan.units_per_case as usize),
+            waiting: VecDeque::new(),
+            closes_counted: 0,
             cases_opened: 0,
             pallet: Vec::new(),
             pallets_opened: 0,
@@ -109,28 +126,29 @@ impl PackMachine {
             // After the end nothing opens again: a unit then is a bug of the caller, left loose.
             PackEvent::UnitVerified { .. } if self.ended => {}
             PackEvent::UnitVerified { code } => {
-                if self.case.is_empty() {
-                    out.push(PackAction::OpenCase {
-                        case: self.cases_opened,
-                    });
-                    self.cases_opened += 1;
+                if self.case.len() < self.capacity() {
+                    if self.case.is_empty() {
+                        self.open_next(out);
+                    }
+                    self.case.push(code);
+                } else {
+                    // The open case is full and waits for the case packer: the next case's.
+                    self.waiting.push_back(code);
                 }
-                self.case.push(code);
-                if self.case.len() >= self.plan.units_per_case as usize {
-                    let codes = std::mem::replace(
-                        &mut self.case,
-                        Vec::with_capacity(self.plan.units_per_case as usize),
-                    );
-                    let case = self.open_case();
-                    out.push(PackAction::PackCase { case, codes });
-                    self.onto_pallet(case, out);
-                }
+                self.pack_full_cases(out);
+            }
+            PackEvent::CasePacked => {
+                self.closes_counted += 1;
+                self.pack_full_cases(out);
             }
             PackEvent::BatchEnding => {
                 if self.ended {
                     return;
                 }
                 self.ended = true;
+                // The case packer's last counts may not have been read: full cases are full.
+                self.closes_counted = u64::MAX;
+                self.pack_full_cases(out);
                 if !self.case.is_empty() {
                     let codes = std::mem::take(&mut self.case);
                     let case = self.open_case();
@@ -147,7 +165,65 @@ impl PackMachine {
         }
     }
 
-    /// Units in the open case.
+    /// Whether the case packer is `plan.units_per_case` ahead of the records: a whole case it
+    /// closed whose units the records do not have (yet).
+    pub(crate) fn case_packer_ahead(&self) -> bool {
+        self.plan.case_packer_count && self.closes_counted > 1 && self.closes_counted != u64::MAX
+    }
+
+    fn capacity(&self) -> usize {
+        self.plan.units_per_case as usize
+    }
+
+    /// Packs the open case while it is full and (with the case packer's count) the case packer
+    /// has closed it; refills it from the waiting units.
+    fn pack_full_cases(&mut self, out: &mut Vec<PackAction>) {
+        while self.case.len() >= self.capacity()
+            && (!self.plan.case_packer_count || self.closes_counted > 0)
+        {
+            if self.plan.case_packer_count && self.closes_counted != u64::MAX {
+                self.closes_counted -= 1;
+            }
+            let capacity = self.capacity();
+            let codes = std::mem::replace(&mut self.case, Vec::with_capacity(capacity));
+            let case = self.open_case();
+            out.push(PackAction::PackCase { case, codes });
+            self.onto_pallet(case, out);
+            if !self.waiting.is_empty() {
+                self.open_next(out);
+                let take = self.waiting.len().min(self.capacity());
+                self.case.extend(self.waiting.drain(..take));
+            }
+        }
+    }
+
+    fn open_next(&mut self, out: &mut Vec<PackAction>) {
+        out.push(PackAction::OpenCase {
+            case: self.cases_opened,
+        });
+        self.cases_opened += 1;
+    }
+
+    /// Resumes an interrupted station (docs/aggregation.md "After kill -9"): `closed` cases an
+    /// earlier run closed but did not put on a pallet go onto the open pallet, in order, as if
+    /// they had just closed (a full pallet is packed). Returns their case numbers. Feed the
+    /// earlier run's loose units next, as [`PackEvent::UnitVerified`], in the order they were
+    /// verified: they are the units in the open case.
+    pub(crate) fn resume_closed_cases(
+        &mut self,
+        closed: usize,
+        out: &mut Vec<PackAction>,
+    ) -> Vec<u64> {
+        (0..closed)
+            .map(|_| {
+                let case = self.cases_opened;
+                self.cases_opened += 1;
+                self.onto_pallet(case, out);
+                case
+            })
+            .collect()
+    }
+
     #[cfg(test)]
     fn in_open_case(&self) -> usize {
         self.case.len()
@@ -188,6 +264,7 @@ mod tests {
         Plan {
             units_per_case,
             cases_per_pallet,
+            case_packer_count: false,
         }
     }
 
@@ -235,6 +312,106 @@ mod tests {
                     codes: codes(&["d", "e", "f"])
                 },
                 PackAction::OpenCase { case: 2 },
+            ]
+        );
+    }
+
+    #[test]
+    fn with_the_case_packer_count_a_full_case_waits_for_its_close() {
+        let mut machine = PackMachine::new(Plan {
+            case_packer_count: true,
+            ..plan(2, 0)
+        });
+        assert_eq!(
+            feed(&mut machine, &["a", "b", "c"]),
+            [PackAction::OpenCase { case: 0 }],
+            "full, and c waits: the case packer has not closed it"
+        );
+        let mut out = Vec::new();
+        machine.handle(PackEvent::CasePacked, &mut out);
+        assert_eq!(
+            out,
+            [
+                PackAction::PackCase {
+                    case: 0,
+                    codes: codes(&["a", "b"])
+                },
+                PackAction::OpenCase { case: 1 },
+            ]
+        );
+        // A close counted before the records have the case's units: packed when they come.
+        let mut out = Vec::new();
+        machine.handle(PackEvent::CasePacked, &mut out);
+        assert_eq!(out, []);
+        assert!(!machine.case_packer_ahead());
+        machine.handle(PackEvent::CasePacked, &mut out);
+        assert!(machine.case_packer_ahead(), "two closes with no case to pack");
+        assert_eq!(
+            feed(&mut machine, &["d"]),
+            [PackAction::PackCase {
+                case: 1,
+                codes: codes(&["c", "d"])
+            }]
+        );
+        // At the end full cases are packed whatever the count, then the rest closes short.
+        let mut machine = PackMachine::new(Plan {
+            case_packer_count: true,
+            ..plan(2, 0)
+        });
+        feed(&mut machine, &["a", "b", "c", "d", "e"]);
+        assert_eq!(
+            end(&mut machine),
+            [
+                PackAction::PackCase {
+                    case: 0,
+                    codes: codes(&["a", "b"])
+                },
+                PackAction::OpenCase { case: 1 },
+                PackAction::PackCase {
+                    case: 1,
+                    codes: codes(&["c", "d"])
+                },
+                PackAction::OpenCase { case: 2 },
+                PackAction::CloseShort {
+                    case: 2,
+                    codes: codes(&["e"])
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn resumed_closed_cases_fill_the_open_pallet_before_new_ones() {
+        let mut machine = PackMachine::new(plan(2, 3));
+        let mut out = Vec::new();
+        assert_eq!(machine.resume_closed_cases(2, &mut out), [0, 1]);
+        assert_eq!(out, [PackAction::OpenPallet { pallet: 0 }]);
+        assert_eq!(
+            feed(&mut machine, &["a", "b"]),
+            [
+                PackAction::OpenCase { case: 2 },
+                PackAction::PackCase {
+                    case: 2,
+                    codes: codes(&["a", "b"])
+                },
+                PackAction::PackPallet {
+                    pallet: 0,
+                    cases: vec![0, 1, 2]
+                },
+            ]
+        );
+        // A pallet's worth of earlier cases is packed at once.
+        let mut machine = PackMachine::new(plan(2, 2));
+        let mut out = Vec::new();
+        machine.resume_closed_cases(2, &mut out);
+        assert_eq!(
+            out,
+            [
+                PackAction::OpenPallet { pallet: 0 },
+                PackAction::PackPallet {
+                    pallet: 0,
+                    cases: vec![0, 1]
+                }
             ]
         );
     }

@@ -12,7 +12,7 @@
 mod core;
 mod machine;
 
-pub use self::core::{CHANNEL, PackingReport, spawn_packing};
+pub use self::core::{CHANNEL, CasePackerCount, PackingReport, spawn_packing};
 pub use machine::Plan;
 
 use crate::config::Packing;
@@ -35,5 +35,6 @@ pub fn plan_for(packing: &Packing, product: &Product) -> Result<Plan, String> {
     Ok(Plan {
         units_per_case,
         cases_per_pallet: packing.cases_per_pallet,
+        case_packer_count: packing.case_packer_count,
     })
 }

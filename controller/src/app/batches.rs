@@ -12,13 +12,18 @@ pub async fn create(store: &Store, actor: &Actor, batch: &NewBatch) -> Result<Ba
     Ok(store.with_actor(actor.clone()).create_batch(batch).await?)
 }
 
-/// Moves a batch to `to`; closing voids its codes that were never printed.
+/// Moves a batch to `to`. Closing voids its codes that were never printed and first closes its
+/// open packages: partial cartons and pallets are closed short (flagged in the report), empty
+/// ones voided (docs/aggregation.md "At the end of a batch").
 pub async fn set_state(
     store: &Store,
     actor: &Actor,
     id: i64,
     to: BatchState,
 ) -> Result<Batch, AppError> {
+    if to == BatchState::Closed && store.batch(id).await?.state != BatchState::Closed {
+        super::packing::close_open_packages(store, actor, id).await?;
+    }
     Ok(store
         .with_actor(actor.clone())
         .set_batch_state(id, to)

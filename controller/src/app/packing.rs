@@ -146,7 +146,7 @@ async fn set_state(
         })
 }
 
-/// Closes every open package of batch `batch` before the batch closes (the demo's QA step):
+/// Closes every open package of batch `batch` before the batch closes (`batches::set_state`):
 /// cartons first, so they can still go onto an open pallet's record, then pallets; a package
 /// with children is closed (short when under capacity), an empty one voided. Returns how many
 /// packages it closed or voided.

@@ -274,9 +274,8 @@ fn commission(
         if close && report.ok() {
             // QA destroys the rejected units (the demo's stand-in for the reject bin's review).
             destroyed = qa::destroy_all_rejects(&store, actor, batch.id).await?;
-            // The packing task closed its open carton short at the end of the run; a carton
-            // left open by an earlier, interrupted run is closed short here.
-            packing::close_open_packages(&store, actor, batch.id).await?;
+            // The packing task closed its open carton short at the end of the run; closing the
+            // batch closes what else is open (app::batches::set_state).
             batches::set_state(&store, actor, batch.id, BatchState::Closed).await?;
             closed = true;
         }

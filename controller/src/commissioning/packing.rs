@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 use tracemark_sim::twin::GroundTruth;
 use tracemark_store::reconcile::Reconciliation;
-use tracemark_store::{PackageLevel, Store, StoreError};
+use tracemark_store::{PackageLevel, PackageState, Store, StoreError};
 
 use crate::aggregation::Plan;
 use crate::verify::gs1_code_of;
@@ -27,27 +27,53 @@ pub(super) struct PackingFindings {
     pub(super) details: Vec<String>,
 }
 
-/// The SSCCs of the batch's packages before the run: the run's own are the others.
-pub(super) async fn packages_before(
+/// What earlier runs of the batch left, read before the run: the packages they finished (the
+/// run's own are the others — an empty open carton or pallet an interrupted run left is taken
+/// over by this run), and their loose units, which the run packs first (the open case the
+/// station resumes, docs/aggregation.md "After kill -9").
+#[derive(Debug, Clone, Default)]
+pub(super) struct EarlierPacking {
+    finished: HashSet<String>,
+    /// The units physically in the case packer when the run starts, in order.
+    carried: Vec<String>,
+}
+
+/// Reads [`EarlierPacking`] of `batch`.
+pub(super) async fn earlier_packing(
     store: &Store,
     batch: i64,
-) -> Result<HashSet<String>, StoreError> {
-    Ok(store
+) -> Result<EarlierPacking, StoreError> {
+    let finished = store
         .packages_of_batch(batch)
         .await?
         .into_iter()
+        .filter(|p| {
+            p.children_count > 0
+                || matches!(
+                    p.state,
+                    PackageState::Closed
+                        | PackageState::Palletised
+                        | PackageState::Shipped
+                        | PackageState::Voided
+                )
+        })
         .map(|p| p.sscc)
-        .collect())
+        .collect();
+    Ok(EarlierPacking {
+        finished,
+        carried: store.loose_units(batch).await?,
+    })
 }
 
-/// Compares the cartons and pallets the run made (`before`: the batch's packages before it)
-/// with the twin's physical cases of `plan.units_per_case`. Units whose code is in `pulled`
+/// Compares the cartons and pallets the run made (`earlier`: what earlier runs left) with the
+/// physical cases of `plan.units_per_case`: the units carried from an earlier run, then the
+/// twin's units that passed the gate. Units whose code is in `pulled`
 /// (rejected as `gate_fault`: the line stopped for the operator to take them off) reach no case.
 pub(super) async fn compare_packing(
     store: &Store,
     batch: i64,
     truth: &GroundTruth,
-    plan: Option<(Plan, HashSet<String>)>,
+    plan: Option<(Plan, EarlierPacking)>,
     reconciliation: &Reconciliation,
     pulled: &HashSet<String>,
 ) -> Result<PackingFindings, StoreError> {
@@ -56,14 +82,14 @@ pub(super) async fn compare_packing(
         loose: reconciliation.loose,
         ..PackingFindings::default()
     };
-    let Some((plan, before)) = plan else {
+    let Some((plan, earlier)) = plan else {
         return Ok(findings);
     };
     let packages: Vec<_> = store
         .packages_of_batch(batch)
         .await?
         .into_iter()
-        .filter(|p| !before.contains(&p.sscc))
+        .filter(|p| !earlier.finished.contains(&p.sscc))
         .collect();
     // In SSCC order: the order the run allocated them.
     let cartons: Vec<_> = packages
@@ -76,12 +102,30 @@ pub(super) async fn compare_packing(
         .iter()
         .filter(|p| p.level == PackageLevel::Pallet)
         .count() as u64;
-    let cases = truth.cases(plan.units_per_case as usize, |unit| {
-        unit.printed
-            .as_deref()
-            .and_then(gs1_code_of)
-            .is_some_and(|code| pulled.contains(&code))
+    // Each physical unit as (what it is, its code): the carried ones first, then the twin's.
+    // (The same units as `GroundTruth::cases`, which knows no carried ones.)
+    let undiverted = truth.units.iter().filter(|unit| {
+        !unit.diverted
+            && !unit
+                .printed
+                .as_deref()
+                .and_then(gs1_code_of)
+                .is_some_and(|code| pulled.contains(&code))
     });
+    let physical_units: Vec<(String, Option<String>)> = earlier
+        .carried
+        .iter()
+        .map(|code| ("a unit carried from an earlier run".to_owned(), Some(code.clone())))
+        .chain(undiverted.map(|unit| {
+            (
+                format!("unit {}", unit.unit),
+                unit.printed.as_deref().and_then(gs1_code_of),
+            )
+        }))
+        .collect();
+    let cases: Vec<&[(String, Option<String>)]> = physical_units
+        .chunks(plan.units_per_case.max(1) as usize)
+        .collect();
     let problem = |findings: &mut PackingFindings, what: String| {
         findings.disagreements += 1;
         if findings.details.len() < 20 {
@@ -89,7 +133,7 @@ pub(super) async fn compare_packing(
         }
     };
     for n in 0..cases.len().max(cartons.len()) {
-        let case = cases.get(n).map(Vec::as_slice).unwrap_or_default();
+        let case = cases.get(n).copied().unwrap_or_default();
         let (sscc, recorded): (&str, HashSet<String>) = match cartons.get(n) {
             Some(carton) => (
                 &carton.sscc,
@@ -103,29 +147,24 @@ pub(super) async fn compare_packing(
             None => ("no carton", HashSet::new()),
         };
         let mut physical = HashSet::new();
-        for unit in case {
-            match unit.printed.as_deref().and_then(gs1_code_of) {
-                Some(code) if recorded.contains(&code) => {
-                    physical.insert(code);
+        for (unit, code) in case {
+            match code {
+                Some(code) if recorded.contains(code) => {
+                    physical.insert(code.clone());
                 }
                 Some(code) => {
                     problem(
                         &mut findings,
                         format!(
-                            "case {}: unit {} ({code}) is in it, not in the record of {sscc}",
+                            "case {}: {unit} ({code}) is in it, not in the record of {sscc}",
                             n + 1,
-                            unit.unit
                         ),
                     );
-                    physical.insert(code);
+                    physical.insert(code.clone());
                 }
                 None => problem(
                     &mut findings,
-                    format!(
-                        "case {}: unit {} is in it with no code ({sscc})",
-                        n + 1,
-                        unit.unit
-                    ),
+                    format!("case {}: {unit} is in it with no code ({sscc})", n + 1),
                 ),
             }
         }

@@ -10,9 +10,10 @@
 //! gone by. The PLC's comm watchdog turns the gate on (divert everything) if this task goes
 //! silent, so a controller crash fails safe.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tracemark_drivers::lineio::{LineIo, LineIoMap, StackLight};
 use tracemark_drivers::transport::Transport;
@@ -69,6 +70,8 @@ pub(crate) struct IoSettings {
     pub(crate) poll_every: Duration,
     pub(crate) watchdog: Duration,
     pub(crate) reply_timeout: Duration,
+    /// Where each poll's case packer count goes (`[packing] case_packer_count`).
+    pub(crate) cases_packed: Option<Arc<watch::Sender<Option<u32>>>>,
 }
 
 /// Runs the line I/O on a thread and runtime of its own until `commands` closes; the returned
@@ -182,6 +185,13 @@ async fn run_io(
                         Ok(poll) => poll,
                         Err(e) => break e.to_string(),
                     };
+                    if let Some(count) = &settings.cases_packed {
+                        count.send_if_modified(|was| {
+                            let changed = *was != Some(poll.cases_packed);
+                            *was = Some(poll.cases_packed);
+                            changed
+                        });
+                    }
                     let now = Instant::now();
                     for settled in queue.observe(poll.encoder, &poll.rejects, now) {
                         if events.send(settled_event(settled)).await.is_err() {
@@ -280,6 +290,7 @@ mod tests {
             poll_every: Duration::from_millis(2),
             watchdog: Duration::from_secs(5),
             reply_timeout: Duration::from_millis(500),
+            cases_packed: None,
         };
         let (commands, commands_rx) = mpsc::channel(16);
         let (events_tx, mut events) = mpsc::channel(4096);

@@ -303,6 +303,10 @@ pub async fn run_line(
 
     // Line I/O first: the photocell baseline must be taken before the first unit can pass.
     let pitch_counts = (f64::from(line.min_pitch_mm) * line.counts_per_mm).round() as u64;
+    let (cases_tx, cases_rx) = watch::channel(None);
+    let case_packer_count = packing_plan
+        .is_some_and(|plan| plan.case_packer_count)
+        .then_some(cases_rx);
     let io_settings = gate::IoSettings {
         transport: device_transport(&plc.transport),
         unit_id: plc.unit_id,
@@ -313,6 +317,9 @@ pub async fn run_line(
         poll_every: options.io_poll,
         watchdog: plc.watchdog,
         reply_timeout: Duration::from_millis(500),
+        cases_packed: case_packer_count
+            .is_some()
+            .then(|| std::sync::Arc::new(cases_tx)),
     };
     let (io_tx, io_commands) = mpsc::channel(1024);
     let (io_events_tx, mut io_events) = mpsc::channel(1024);
@@ -404,7 +411,7 @@ pub async fn run_line(
         })?;
     let (packing_tx, packing_task) = match packing_plan {
         Some(plan) => {
-            let (tx, task) = spawn_packing(store.clone(), batch.id, plan);
+            let (tx, task) = spawn_packing(store.clone(), batch.id, plan, case_packer_count);
             (Some(tx), Some(task))
         }
         None => (None, None),

@@ -3,7 +3,8 @@
 //! the reject outcomes.
 
 use super::map::{
-    INPUT_BLOCK_LEN, REJECT_OUTCOME_REGISTERS, REJECT_OUTCOMES_AT, REJECT_SLOTS, RING_LEN,
+    CASES_PACKED_AT, INPUT_BLOCK_LEN, REJECT_OUTCOME_REGISTERS, REJECT_OUTCOMES_AT, REJECT_SLOTS,
+    RING_LEN,
 };
 
 /// What the PLC did with a queued reject: the `status` register of its outcome (see
@@ -96,6 +97,8 @@ pub(crate) struct RawInputs {
     pub(crate) ring: [u32; RING_LEN as usize],
     /// The reject outcomes, slot order.
     pub(crate) rejects: [RejectOutcome; REJECT_SLOTS as usize],
+    /// Cases the case packer closed (wrapping).
+    pub(crate) cases_packed: u32,
 }
 
 impl RawInputs {
@@ -110,7 +113,8 @@ impl RawInputs {
         for (slot, value) in ring.iter_mut().enumerate() {
             *value = pair(2 + slot);
         }
-        let outcomes = &words[usize::from(REJECT_OUTCOMES_AT)..];
+        let outcomes =
+            &words[usize::from(REJECT_OUTCOMES_AT)..usize::from(CASES_PACKED_AT)];
         let mut rejects = [RejectOutcome {
             seq: 0,
             status: RejectStatus::Pending,
@@ -129,6 +133,7 @@ impl RawInputs {
             detections: pair(1),
             ring,
             rejects,
+            cases_packed: pair(usize::from(CASES_PACKED_AT) / 2),
         })
     }
 }
@@ -273,12 +278,22 @@ mod tests {
     #[test]
     fn decode_reads_every_pair_and_refuses_a_wrong_length() {
         let words = block(0x0001_0002, 7, &[(0, 0xAABB_CCDD), (15, 9)]);
-        let raw = RawInputs::decode(&words).expect("84 registers");
+        let raw = RawInputs::decode(&words).expect("86 registers");
         assert_eq!(raw.encoder, 0x0001_0002);
         assert_eq!(raw.detections, 7);
         assert_eq!(raw.ring[0], 0xAABB_CCDD);
         assert_eq!(raw.ring[15], 9);
-        assert_eq!(RawInputs::decode(&words[..83]), None);
+        assert_eq!(raw.cases_packed, 0);
+        assert_eq!(RawInputs::decode(&words[..85]), None);
+        assert_eq!(
+            RawInputs::decode(&words[..84]),
+            None,
+            "the 84-register block without the case packer's count"
+        );
+        let mut counted = words.clone();
+        counted[84..86].copy_from_slice(&[0x0001, 0x0002]);
+        let raw = RawInputs::decode(&counted).expect("86 registers");
+        assert_eq!(raw.cases_packed, 0x0001_0002, "IR 84-85, high word first");
         assert_eq!(
             RawInputs::decode(&words[..36]),
             None,
@@ -305,7 +320,7 @@ mod tests {
         );
         // Slot 1's seq straddles a word: 0x0001 then 0x0011, at registers 39 and 40.
         assert_eq!(words[39..42], [0x0001, 0x0011, 2]);
-        let raw = RawInputs::decode(&words).expect("84 registers");
+        let raw = RawInputs::decode(&words).expect("86 registers");
         let outcome = |seq, status| RejectOutcome { seq, status };
         assert_eq!(raw.rejects[0], outcome(16, RejectStatus::Diverted));
         assert_eq!(raw.rejects[1], outcome(0x0001_0011, RejectStatus::Fault));

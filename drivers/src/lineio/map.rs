@@ -24,10 +24,14 @@ pub(crate) const REJECT_OUTCOMES_AT: u16 = 4 + 2 * RING_LEN;
 /// Input registers per reject outcome: `seq` (u32, high word first), `status` (u16).
 pub(crate) const REJECT_OUTCOME_REGISTERS: u16 = 3;
 
+/// Where the case packer's count starts in the input block: after the reject outcomes.
+pub(crate) const CASES_PACKED_AT: u16 = REJECT_OUTCOMES_AT + REJECT_OUTCOME_REGISTERS * REJECT_SLOTS;
+
 /// Registers the one FC 04 read of [`LineIo::poll`](super::LineIo::poll) covers: encoder (2),
-/// detections count (2), ring (2 × [`RING_LEN`]), reject outcomes (3 × [`REJECT_SLOTS`]): 84,
-/// within the 125 one request may read (Modbus Application Protocol V1.1b3 §6.4).
-pub const INPUT_BLOCK_LEN: u16 = REJECT_OUTCOMES_AT + REJECT_OUTCOME_REGISTERS * REJECT_SLOTS;
+/// detections count (2), ring (2 × [`RING_LEN`]), reject outcomes (3 × [`REJECT_SLOTS`]), the
+/// case packer's count (2): 86, within the 125 one request may read (Modbus Application
+/// Protocol V1.1b3 §6.4).
+pub const INPUT_BLOCK_LEN: u16 = CASES_PACKED_AT + 2;
 
 /// Most discrete inputs one FC 02 request may read (Modbus Application Protocol V1.1b3 §6.2).
 const MAX_DISCRETE_INPUTS: u16 = 2_000;
@@ -43,6 +47,7 @@ const MAX_DISCRETE_INPUTS: u16 = 2_000;
 /// | | 2–3 | photocell detections count, u32, high word first |
 /// | | 4–35 | ring of the encoder counts latched at the last 16 detections (u32 each) |
 /// | | 36–83 | reject outcomes: slot *k* at 36 + 3*k*: `seq` (u32), `status` (0–3) |
+/// | | 84–85 | cases the case packer closed, u32, high word first (0 when there is none) |
 /// | discrete inputs (FC 02) | 0 | reject gate confirm (diverter end position) |
 /// | | 1 | line running |
 /// | coils (FC 05) | 0 | reject gate |
@@ -56,7 +61,8 @@ const MAX_DISCRETE_INPUTS: u16 = 2_000;
 #[serde(deny_unknown_fields, default)]
 pub struct LineIoMap {
     /// First input register of the block read in one FC 04 request: encoder at +0..+1,
-    /// detections count at +2..+3, the ring at +4..+35, the reject outcomes at +36..+83.
+    /// detections count at +2..+3, the ring at +4..+35, the reject outcomes at +36..+83, the
+    /// case packer's count at +84..+85.
     /// Default 0.
     pub input_registers: u16,
     /// Discrete input: the reject gate reached its divert position. Default 0.
@@ -209,7 +215,8 @@ mod tests {
     #[test]
     fn default_map_is_usable_and_reads_84_registers() {
         assert!(LineIoMap::default().problems().is_empty());
-        assert_eq!(INPUT_BLOCK_LEN, 84);
+        assert_eq!(INPUT_BLOCK_LEN, 86);
+        assert_eq!(CASES_PACKED_AT, 84);
         assert_eq!(REJECT_OUTCOMES_AT, 36);
         assert_eq!(REJECT_QUEUE_LEN, 64);
         assert_eq!(LineIoMap::default().discrete_inputs(), (0, 2));

@@ -41,6 +41,8 @@ pub struct DecodedPoll {
     pub missed: u64,
     /// The [`REJECT_SLOTS`] reject outcomes, slot order.
     pub rejects: Vec<RejectOutcome>,
+    /// The case packer's count as read (wrapping).
+    pub cases_packed: u32,
 }
 
 /// The pure decoding path of [`LineIo::poll`] over a sequence of input blocks (each
@@ -60,6 +62,7 @@ pub fn decode_input_blocks<'a>(
                     detections: progress.detections,
                     missed: progress.missed,
                     rejects: raw.rejects.to_vec(),
+                    cases_packed: raw.cases_packed,
                 }
             })
         })
@@ -253,6 +256,9 @@ pub struct LineIoPoll {
     /// last reject `seq` with `seq % 16 == k`; `seq` 0: never written). Read in the same FC 04
     /// request as the encoder, so consistent with it.
     pub rejects: Vec<RejectOutcome>,
+    /// Cases the case packer has closed (IR 84–85, wrapping at 2^32; 0 when the line has no
+    /// case packer): with `[packing] mode = "inferred"` this says when the open case is full.
+    pub cases_packed: u32,
 }
 
 /// A connection to the line PLC.
@@ -474,6 +480,7 @@ impl LineIo {
             gate_confirmed,
             line_running,
             rejects: raw.rejects.to_vec(),
+            cases_packed: raw.cases_packed,
         })
     }
 

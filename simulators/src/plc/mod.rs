@@ -94,6 +94,7 @@ struct RejectsSnapshot {
 pub struct PlcSnapshot {
     encoder: u64,
     detections: u64,
+    cases_packed: u64,
     coils: [bool; COILS],
     gate_diverting: bool,
     gate_confirm: bool,
@@ -119,6 +120,11 @@ impl PlcSnapshot {
     /// Photocell detections so far (the register holds the count modulo 2^32).
     pub fn detections(&self) -> u64 {
         self.detections
+    }
+
+    /// Cases the case packer closed (the register holds the count modulo 2^32).
+    pub fn cases_packed(&self) -> u64 {
+        self.cases_packed
     }
 
     /// Coil 0 (force divert) as the host last wrote it.
@@ -311,6 +317,11 @@ impl PlcSim {
         self.update(State::detect);
     }
 
+    /// The case packer closed a case: its count (IR 84–85) goes up by one.
+    pub fn case_packed(&self) {
+        self.update(|state| state.cases_packed += 1);
+    }
+
     /// What the diverter does now: the gate coil is on, the watchdog expired (fail safe), or a
     /// queued reject's window holds the encoder.
     pub fn gate_diverting(&self) -> bool {
@@ -367,6 +378,7 @@ impl PlcSim {
             let snapshot = PlcSnapshot {
                 encoder: state.encoder,
                 detections: state.detections,
+                cases_packed: state.cases_packed,
                 coils: state.coils,
                 gate_diverting: state.diverting,
                 gate_confirm: state.gate_confirm(),
@@ -654,10 +666,19 @@ mod tests {
         sim.set_encoder(0x2_0000 + 10);
         assert!(!sim.gate_diverting());
         assert_eq!(sim.snapshot().gate_fires(), 1);
-        // The whole input block is 84 registers, one read.
+        // The whole input block is 86 registers, one read.
         assert!(matches!(
-            ask(&sim, 1, Request::ReadInputRegisters(0, 84)),
-            Ok(Some(Response::ReadInputRegisters(words))) if words.len() == 84
+            ask(&sim, 1, Request::ReadInputRegisters(0, 86)),
+            Ok(Some(Response::ReadInputRegisters(words))) if words.len() == 86
+        ));
+        // The case packer's count at 84–85, high word first.
+        for _ in 0..3 {
+            sim.case_packed();
+        }
+        assert_eq!(sim.snapshot().cases_packed(), 3);
+        assert!(matches!(
+            ask(&sim, 1, Request::ReadInputRegisters(84, 2)),
+            Ok(Some(Response::ReadInputRegisters(words))) if words == [0, 3]
         ));
     }
 

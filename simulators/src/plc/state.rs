@@ -14,9 +14,10 @@ use super::relocate::Relocation;
 /// Entries in the ring of latched encoder counts.
 pub(super) const RING_LEN: usize = 16;
 /// Input registers: encoder (0–1), detections count (2–3), ring (4–35), reject outcomes
-/// (36–83, 3 per slot).
+/// (36–83, 3 per slot), cases the case packer closed (84–85).
 const OUTCOMES_AT: usize = 4 + 2 * RING_LEN;
-const INPUT_REGISTERS: u16 = (OUTCOMES_AT + OUTCOME_REGISTERS * SLOTS) as u16;
+const CASES_PACKED_AT: usize = OUTCOMES_AT + OUTCOME_REGISTERS * SLOTS;
+const INPUT_REGISTERS: u16 = (CASES_PACKED_AT + 2) as u16;
 /// Discrete inputs: gate confirm (0), line running (1).
 const DISCRETE_INPUTS: u16 = 2;
 /// Coils: gate (0), line stop (1), red (2), amber (3), green (4).
@@ -43,6 +44,8 @@ pub(super) struct State {
     /// The encoder at the last scan: the queue judges the step from there.
     scanned_encoder: u64,
     pub(super) detections: u64,
+    /// Cases the case packer closed (its count, wired to the PLC).
+    pub(super) cases_packed: u64,
     ring: [u32; RING_LEN],
     pub(super) coils: [bool; COILS],
     pub(super) watchdog_ms: u16,
@@ -70,6 +73,7 @@ impl State {
             encoder: 0,
             scanned_encoder: 0,
             detections: 0,
+            cases_packed: 0,
             ring: [0; RING_LEN],
             coils: [false; COILS],
             watchdog_ms: 0,
@@ -150,12 +154,15 @@ impl State {
             pair[0] = (value >> 16) as u16;
             pair[1] = value as u16;
         }
-        for (slot, outcome) in words[OUTCOMES_AT..]
+        for (slot, outcome) in words[OUTCOMES_AT..CASES_PACKED_AT]
             .chunks_exact_mut(OUTCOME_REGISTERS)
             .enumerate()
         {
             outcome.copy_from_slice(&self.queue.outcome_words(slot));
         }
+        let cases = self.cases_packed as u32;
+        words[CASES_PACKED_AT] = (cases >> 16) as u16;
+        words[CASES_PACKED_AT + 1] = cases as u16;
         words
     }
 

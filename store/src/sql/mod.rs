@@ -10,6 +10,7 @@ pub(crate) mod audit;
 pub(crate) mod batches;
 pub(crate) mod codes;
 pub(crate) mod links;
+pub(crate) mod loose;
 pub(crate) mod packages;
 pub(crate) mod products;
 pub(crate) mod purge;
