@@ -122,10 +122,13 @@ async fn line_store(dir: &Path, line: usize, units: u64) -> (Store, i64) {
     )
     .await
     .expect("open the store");
-    tracemark::app::packing::ensure_simulation_sscc_coding(&store, &Actor {
-        user: "bench".into(),
-        device: format!("line{line}"),
-    })
+    tracemark::app::packing::ensure_simulation_sscc_coding(
+        &store,
+        &Actor {
+            user: "bench".into(),
+            device: format!("line{line}"),
+        },
+    )
     .await
     .expect("an SSCC prefix");
     store

@@ -46,16 +46,18 @@ fn input_block(
         block.extend(seq.to_be_bytes());
         block.extend(status.to_be_bytes());
     }
+    // The case packer's count, IR 84–85: 2 cases.
+    block.extend(2u32.to_be_bytes());
     block
 }
 
-/// An FC 04 reply with the 84-register input block.
+/// An FC 04 reply with the 86-register input block.
 fn fc04_reply(transaction: u16, unit: u8, block: &[u8]) -> Vec<u8> {
-    assert_eq!(block.len(), 168);
+    assert_eq!(block.len(), 172);
     let mut reply = transaction.to_be_bytes().to_vec();
     reply.extend([0x00, 0x00]); // protocol id: Modbus
-    reply.extend([0x00, 0xAB]); // length: unit + FC + byte count + 168 = 171
-    reply.extend([unit, 0x04, 0xA8]); // unit id, FC 04, 168 bytes follow
+    reply.extend([0x00, 0xAF]); // length: unit + FC + byte count + 172 = 175
+    reply.extend([unit, 0x04, 0xAC]); // unit id, FC 04, 172 bytes follow
     reply.extend(block);
     reply
 }
@@ -107,6 +109,7 @@ async fn poll_sends_golden_fc04_and_fc02_frames_and_decodes_the_replies() {
     assert_eq!(first.photocell_count, 3, "the PLC's count, as read");
     assert!(!first.gate_confirmed);
     assert!(first.line_running);
+    assert_eq!(first.cases_packed, 2, "IR 84–85, as read");
     let empty = RejectOutcome {
         seq: 0,
         status: RejectStatus::Pending,
@@ -147,7 +150,7 @@ async fn poll_sends_golden_fc04_and_fc02_frames_and_decodes_the_replies() {
             0x07, // unit id 7
             0x04, // FC 04 Read Input Registers (V1.1b3 §6.4)
             0x00, 0x00, // starting address 0
-            0x00, 0x54, // quantity 84
+            0x00, 0x56, // quantity 86
         ]
     );
     assert_eq!(
@@ -252,7 +255,7 @@ async fn short_reply_is_a_protocol_error() {
     let (transport, _device) = scripted_tcp(vec![Some(vec![
         0x00, 0x00, 0x00, 0x00, // transaction 0, protocol id
         0x00, 0x07, // length 7
-        0x07, 0x04, 0x04, // unit 7, FC 04, 4 bytes: 2 registers of the 84 asked
+        0x07, 0x04, 0x04, // unit 7, FC 04, 4 bytes: 2 registers of the 86 asked
         0x00, 0x00, 0x00, 0x01,
     ])])
     .await;
@@ -344,16 +347,18 @@ async fn serial_transport_speaks_rtu_with_crc() {
 fn decode_input_blocks_reports_detections_after_the_baseline() {
     use tracemark_drivers::lineio::{DecodedPoll, decode_input_blocks};
     // Encoder 0xFFFF_FFF0, 5 detections so far (slots 0–4), ring values irrelevant.
-    let mut first = vec![0u16; 84];
+    let mut first = vec![0u16; 86];
     first[0..4].copy_from_slice(&[0xFFFF, 0xFFF0, 0x0000, 0x0005]);
     // Encoder wrapped to 0x20; 7 detections: slots 5 and 6 latched 0xFFFF_FFF8 and 0x10.
-    let mut second = vec![0u16; 84];
+    let mut second = vec![0u16; 86];
     second[0..4].copy_from_slice(&[0x0000, 0x0020, 0x0000, 0x0007]);
     second[4 + 2 * 5..4 + 2 * 5 + 2].copy_from_slice(&[0xFFFF, 0xFFF8]);
     second[4 + 2 * 6..4 + 2 * 6 + 2].copy_from_slice(&[0x0000, 0x0010]);
     // Reject 0x0001_0002 (slot 2) at 36 + 3·2: a gate fault.
     second[42..45].copy_from_slice(&[0x0001, 0x0002, 0x0002]);
-    let short = [0u16; 83];
+    // The case packer closed its 3rd case: IR 84–85.
+    second[84..86].copy_from_slice(&[0x0000, 0x0003]);
+    let short = [0u16; 85];
     let polls = decode_input_blocks([first.as_slice(), second.as_slice(), &short[..]]);
     let empty = RejectOutcome {
         seq: 0,
@@ -366,6 +371,7 @@ fn decode_input_blocks_reports_detections_after_the_baseline() {
             detections: vec![],
             missed: 0,
             rejects: vec![empty; 16],
+            cases_packed: 0,
         }),
         "the baseline"
     );
@@ -381,6 +387,7 @@ fn decode_input_blocks_reports_detections_after_the_baseline() {
             detections: vec![0xFFFF_FFF8, 0x1_0000_0010],
             missed: 0,
             rejects,
+            cases_packed: 3,
         })
     );
     assert_eq!(polls[2], None);

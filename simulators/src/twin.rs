@@ -406,7 +406,7 @@ impl<M: MarkerSim> Twin<M> {
                     // The case packer takes the units that pass the gate, in order; the last
                     // of a case closes it, and the PLC counts the close.
                     packed_units += 1;
-                    if packed_units % u64::from(per_case.max(1)) == 0 {
+                    if packed_units.is_multiple_of(u64::from(per_case.max(1))) {
                         plc.case_packed();
                     }
                 }

@@ -49,10 +49,17 @@ async fn closed_packages(store: &Store, batch: i64) -> BTreeMap<String, BTreeSet
         ) {
             continue;
         }
-        let contents = store.package_contents(&package.sscc).await.expect("contents");
+        let contents = store
+            .package_contents(&package.sscc)
+            .await
+            .expect("contents");
         let children: BTreeSet<String> = match package.level {
             PackageLevel::Carton => contents.units.into_iter().collect(),
-            PackageLevel::Pallet => contents.cartons.into_iter().map(|c| c.package.sscc).collect(),
+            PackageLevel::Pallet => contents
+                .cartons
+                .into_iter()
+                .map(|c| c.package.sscc)
+                .collect(),
         };
         closed.insert(package.sscc, children);
     }
@@ -183,7 +190,11 @@ async fn killed_at_random_moments_then_run_to_the_end(stack: Stack, kills: u32) 
     let batch = store.batches().await.expect("batches")[0].id;
     let now = closed_packages(&store, batch).await;
     for (sscc, children) in &closed {
-        assert_eq!(now.get(sscc), Some(children), "{sscc} changed after the kills");
+        assert_eq!(
+            now.get(sscc),
+            Some(children),
+            "{sscc} changed after the kills"
+        );
     }
     assert_each_child_in_one_package(&now);
     let reconciliation =

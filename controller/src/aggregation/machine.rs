@@ -345,7 +345,10 @@ mod tests {
         assert_eq!(out, []);
         assert!(!machine.case_packer_ahead());
         machine.handle(PackEvent::CasePacked, &mut out);
-        assert!(machine.case_packer_ahead(), "two closes with no case to pack");
+        assert!(
+            machine.case_packer_ahead(),
+            "two closes with no case to pack"
+        );
         assert_eq!(
             feed(&mut machine, &["d"]),
             [PackAction::PackCase {

@@ -115,7 +115,12 @@ pub(super) async fn compare_packing(
     let physical_units: Vec<(String, Option<String>)> = earlier
         .carried
         .iter()
-        .map(|code| ("a unit carried from an earlier run".to_owned(), Some(code.clone())))
+        .map(|code| {
+            (
+                "a unit carried from an earlier run".to_owned(),
+                Some(code.clone()),
+            )
+        })
         .chain(undiverted.map(|unit| {
             (
                 format!("unit {}", unit.unit),

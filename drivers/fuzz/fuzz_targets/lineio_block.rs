@@ -1,8 +1,9 @@
 //! The line I/O input-block decoder (docs/protocols/line-io.md): arbitrary register values, in
-//! polls of 84 registers (168 bytes, big-endian words as on the Modbus wire), decoded in
+//! polls of 86 registers (172 bytes, big-endian words as on the Modbus wire), decoded in
 //! sequence. Whatever the PLC answers, decoding never panics, never reports more new detections
 //! than the ring holds, and reports every reject queue slot with its `seq` and status code as
-//! read (an unknown code is a value, not an error).
+//! read (an unknown code is a value, not an error), and the case packer's count (the last two
+//! registers) as read.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -41,5 +42,10 @@ fuzz_target!(|data: &[u8]| {
                 registers[2] > 3
             );
         }
+        let count = &block_words[block - 2..];
+        assert_eq!(
+            poll.cases_packed,
+            (u32::from(count[0]) << 16) | u32::from(count[1])
+        );
     }
 });

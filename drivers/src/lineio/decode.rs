@@ -113,8 +113,7 @@ impl RawInputs {
         for (slot, value) in ring.iter_mut().enumerate() {
             *value = pair(2 + slot);
         }
-        let outcomes =
-            &words[usize::from(REJECT_OUTCOMES_AT)..usize::from(CASES_PACKED_AT)];
+        let outcomes = &words[usize::from(REJECT_OUTCOMES_AT)..usize::from(CASES_PACKED_AT)];
         let mut rejects = [RejectOutcome {
             seq: 0,
             status: RejectStatus::Pending,

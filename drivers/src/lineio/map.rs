@@ -25,7 +25,8 @@ pub(crate) const REJECT_OUTCOMES_AT: u16 = 4 + 2 * RING_LEN;
 pub(crate) const REJECT_OUTCOME_REGISTERS: u16 = 3;
 
 /// Where the case packer's count starts in the input block: after the reject outcomes.
-pub(crate) const CASES_PACKED_AT: u16 = REJECT_OUTCOMES_AT + REJECT_OUTCOME_REGISTERS * REJECT_SLOTS;
+pub(crate) const CASES_PACKED_AT: u16 =
+    REJECT_OUTCOMES_AT + REJECT_OUTCOME_REGISTERS * REJECT_SLOTS;
 
 /// Registers the one FC 04 read of [`LineIo::poll`](super::LineIo::poll) covers: encoder (2),
 /// detections count (2), ring (2 × [`RING_LEN`]), reject outcomes (3 × [`REJECT_SLOTS`]), the

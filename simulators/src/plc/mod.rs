@@ -500,7 +500,7 @@ mod tests {
     fn out_of_map_and_bad_quantity_are_exceptions() {
         let sim = PlcSim::new(1);
         assert_eq!(
-            ask(&sim, 1, Request::ReadInputRegisters(30, 55)),
+            ask(&sim, 1, Request::ReadInputRegisters(30, 57)),
             Err(ExceptionCode::IllegalDataAddress)
         );
         assert_eq!(
@@ -521,7 +521,7 @@ mod tests {
             Err(ExceptionCode::IllegalDataAddress)
         );
         assert_eq!(
-            ask(&sim, 1, Request::ReadInputRegisters(80, 5)),
+            ask(&sim, 1, Request::ReadInputRegisters(80, 7)),
             Err(ExceptionCode::IllegalDataAddress)
         );
         assert_eq!(

@@ -25,7 +25,10 @@ pub(crate) async fn loose_units(db: &Db, batch_id: i64) -> Result<Vec<String>, S
     .map_err(StoreError::db(WHAT))?;
     let mut loose = Vec::with_capacity(rows.len());
     for row in &rows {
-        loose.push((get::<String>(row, "code", WHAT)?, get::<i64>(row, "last_event", WHAT)?));
+        loose.push((
+            get::<String>(row, "code", WHAT)?,
+            get::<i64>(row, "last_event", WHAT)?,
+        ));
     }
     let mut seqs: Vec<i64> = loose.iter().map(|(_, seq)| *seq).collect();
     seqs.dedup();
