@@ -41,6 +41,10 @@ pub struct PackingReport {
     pub pallets: u64,
     /// Store operations that failed (each logged): must be 0.
     pub failed: u64,
+    /// Cases sent to rework (`case_camera` mode; docs/aggregation.md).
+    pub cases_reworked: u64,
+    /// Case reads refused as malformed (`case_camera` mode).
+    pub malformed_case_reads: u64,
 }
 
 /// Spawns the packing task for `batch`; send it the verified codes in gate order and drop the
