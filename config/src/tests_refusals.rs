@@ -300,8 +300,10 @@ fn packing_modes_not_built_and_unknown_keys_are_refused() {
     let errors = errors_of(&format!("{MINIMAL}\n[packing]\nmode = \"manual\"\n"));
     assert_exactly(
         &errors,
-        &["packing.mode: `manual` is not built yet (issue 14); `inferred` and `case_camera` are \
-           the modes available now"],
+        &[
+            "packing.mode: `manual` is not built yet (issue 14); `inferred` and `case_camera` are \
+           the modes available now",
+        ],
     );
     let errors = errors_of(&format!(
         "{MINIMAL}\n[packing]\nmode = \"infered\"\nunits_per_cse = 3\n"
@@ -340,7 +342,10 @@ fn case_camera_mode_names_its_camera_and_its_field_map() {
     .expect("case_camera");
     let packing = line.packing.expect("packing");
     assert_eq!(packing.mode, PackingMode::CaseCamera);
-    assert_eq!((packing.units_per_case, packing.cases_per_pallet), (Some(12), 10));
+    assert_eq!(
+        (packing.units_per_case, packing.cases_per_pallet),
+        (Some(12), 10)
+    );
     let camera = packing.case_camera.expect("a case camera");
     assert_eq!(camera.reader, "casecam");
     assert_eq!(
@@ -351,21 +356,23 @@ fn case_camera_mode_names_its_camera_and_its_field_map() {
 
 #[test]
 fn case_camera_refusals_name_the_key() {
-    let errors = errors_of(&format!(
-        "{MINIMAL}\n[packing]\nmode = \"case_camera\"\n"
-    ));
+    let errors = errors_of(&format!("{MINIMAL}\n[packing]\nmode = \"case_camera\"\n"));
     assert_exactly(
         &errors,
-        &["packing.reader: missing: `case_camera` needs the case camera's name (its results \
-           arrive on tracemark/<line>/vision/<reader>/result)"],
+        &[
+            "packing.reader: missing: `case_camera` needs the case camera's name (its results \
+           arrive on tracemark/<line>/vision/<reader>/result)",
+        ],
     );
     let errors = errors_of(&format!(
         "{MINIMAL}\n[packing]\nmode = \"case_camera\"\nreader = \"cam1\"\n"
     ));
     assert_exactly(
         &errors,
-        &["packing.reader: `cam1` is a [readers.cam1], which verifies prints before the gate; \
-           the case camera is a reader of its own after it"],
+        &[
+            "packing.reader: `cam1` is a [readers.cam1], which verifies prints before the gate; \
+           the case camera is a reader of its own after it",
+        ],
     );
     let errors = errors_of(&format!(
         "{MINIMAL}\n[packing]\nmode = \"case_camera\"\nreader = \"case/+\"\n"
@@ -380,8 +387,10 @@ fn case_camera_refusals_name_the_key() {
     ));
     assert_exactly(
         &errors,
-        &["packing.field_map.codes: not a case-read field (reader, seq, ts, reads, data, grade, \
-           short)"],
+        &[
+            "packing.field_map.codes: not a case-read field (reader, seq, ts, reads, data, grade, \
+           short)",
+        ],
     );
     let errors = errors_of(&format!(
         "{MINIMAL}\n[packing]\nmode = \"inferred\"\nreader = \"casecam\"\n\

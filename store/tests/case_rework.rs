@@ -40,10 +40,7 @@ async fn case_rework_is_audited(store: Store) {
             CodeState::Verified
         );
     }
-    assert_eq!(
-        store.verify_audit().await.expect("verify").first_bad,
-        None
-    );
+    assert_eq!(store.verify_audit().await.expect("verify").first_bad, None);
 
     let head = store.audit_head().await.expect("head");
     let no_reason = CaseRework {

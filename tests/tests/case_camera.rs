@@ -5,7 +5,9 @@
 //! to rework — each recorded on the audit chain with its reasons.
 
 use serde_json::Value;
-use tracemark_line_tests::{Stack, assert_clean_run, line_config, on_both_stacks, one_line_at_a_time};
+use tracemark_line_tests::{
+    Stack, assert_clean_run, line_config, on_both_stacks, one_line_at_a_time,
+};
 
 const UNITS: u64 = 300;
 const PER_CASE: i64 = 6;
@@ -16,9 +18,15 @@ async fn run(stack: Stack, profile: &str) -> Option<Value> {
     let site = stack.site().await?;
     let _line = one_line_at_a_time().await;
     let text = std::fs::read_to_string(line_config("demo.toml")).expect("read demo.toml");
-    assert!(text.contains("mode = \"case_camera\""), "demo.toml packs by case camera");
+    assert!(
+        text.contains("mode = \"case_camera\""),
+        "demo.toml packs by case camera"
+    );
     let text = text
-        .replace("units_per_case = 12", &format!("units_per_case = {PER_CASE}"))
+        .replace(
+            "units_per_case = 12",
+            &format!("units_per_case = {PER_CASE}"),
+        )
         .replace("cases_per_pallet = 10", "cases_per_pallet = 3");
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("case-camera.toml");
@@ -76,7 +84,10 @@ async fn run(stack: Stack, profile: &str) -> Option<Value> {
     let mut seen = std::collections::HashSet::new();
     for batch in store.batches().await.expect("batches") {
         for package in store.packages_of_batch(batch.id).await.expect("packages") {
-            let contents = store.package_contents(&package.sscc).await.expect("contents");
+            let contents = store
+                .package_contents(&package.sscc)
+                .await
+                .expect("contents");
             for unit in contents.units {
                 assert!(seen.insert(unit.clone()), "{unit} in two packages");
             }

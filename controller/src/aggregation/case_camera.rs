@@ -352,7 +352,9 @@ impl Station {
         let Some(pallet) = self.pallet.take() else {
             return Ok(());
         };
-        self.store.pack_cartons(&pallet.sscc, &pallet.cartons).await?;
+        self.store
+            .pack_cartons(&pallet.sscc, &pallet.cartons)
+            .await?;
         close_package(&self.store, &pallet.sscc).await?;
         self.report.pallets += 1;
         Ok(())

@@ -99,7 +99,10 @@ fn every_refusal_names_the_field_and_where() {
         problem(r#"{"seq":-1,"reads":[]}"#),
         "field seq (path \"seq\"): expected a non-negative integer"
     );
-    assert_eq!(problem(r#"{"seq":1}"#), "field reads (path \"reads\") is missing");
+    assert_eq!(
+        problem(r#"{"seq":1}"#),
+        "field reads (path \"reads\") is missing"
+    );
     assert_eq!(
         problem(r#"{"seq":1,"reads":{"data":null}}"#),
         "field reads (path \"reads\"): expected a list of reads"
@@ -113,7 +116,9 @@ fn every_refusal_names_the_field_and_where() {
         "field data (path \"reads.0.data\") is missing"
     );
     assert_eq!(
-        problem(&format!(r#"{{"seq":1,"reads":[{{"data":"{CODE_A}","grade":"Z"}}]}}"#)),
+        problem(&format!(
+            r#"{{"seq":1,"reads":[{{"data":"{CODE_A}","grade":"Z"}}]}}"#
+        )),
         "field grade (path \"reads.0.grade\"): expected A–D, F or 0–4"
     );
     assert_eq!(
@@ -150,7 +155,10 @@ fn sizes_are_bounded_before_and_after_parsing() {
     );
     assert_eq!(
         problem(&many),
-        format!("field reads (path \"reads\"): {} reads: a case has at most {MAX_READS}", MAX_READS + 1)
+        format!(
+            "field reads (path \"reads\"): {} reads: a case has at most {MAX_READS}",
+            MAX_READS + 1
+        )
     );
 }
 

@@ -67,13 +67,11 @@ pub async fn start_station(
                 field_map: FieldMap::new(camera.field_map.clone()),
             };
             let broker = subscription.endpoint.describe();
-            let (cases, mut link) = case_mqtt::spawn_case_subscription(subscription)
-                .map_err(|e| e.to_string())?;
-            let subscribed = tokio::time::timeout(
-                connect_timeout,
-                link.wait_for(|l| *l == Link::Subscribed),
-            )
-            .await;
+            let (cases, mut link) =
+                case_mqtt::spawn_case_subscription(subscription).map_err(|e| e.to_string())?;
+            let subscribed =
+                tokio::time::timeout(connect_timeout, link.wait_for(|l| *l == Link::Subscribed))
+                    .await;
             if !matches!(subscribed, Ok(Ok(_))) {
                 return Err(format!(
                     "the case camera's subscription at MQTT broker {broker} was not ready within \

@@ -359,10 +359,15 @@ pub async fn run_line(
     // ready before the first case can be read.
     let (packing_tx, packing_task) = match packing_plan {
         Some(plan) => {
-            let (tx, task) =
-                start_station(store.clone(), batch.id, plan, &line, options.connect_timeout)
-                    .await
-                    .map_err(LineError::Packing)?;
+            let (tx, task) = start_station(
+                store.clone(),
+                batch.id,
+                plan,
+                &line,
+                options.connect_timeout,
+            )
+            .await
+            .map_err(LineError::Packing)?;
             (Some(tx), Some(task))
         }
         None => (None, None),

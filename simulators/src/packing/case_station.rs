@@ -319,7 +319,9 @@ pub fn case_payload(reader: &str, case: &PhysicalCase, camera: &mut VisionSim) -
             };
             let result = camera.inspect_with(printed, damage).ok();
             Some(match result.and_then(|r| r.data.zip(r.grade)) {
-                Some((data, grade)) => format!(r#"{{"data":{},"grade":"{grade}"}}"#, json_string(&data)),
+                Some((data, grade)) => {
+                    format!(r#"{{"data":{},"grade":"{grade}"}}"#, json_string(&data))
+                }
                 None => r#"{"data":null}"#.to_owned(),
             })
         })
@@ -381,7 +383,10 @@ mod tests {
         }
     }
 
-    async fn run(faults: PackingFaults, units: &[UnitTruth]) -> (PackingTruth, Vec<serde_json::Value>) {
+    async fn run(
+        faults: PackingFaults,
+        units: &[UnitTruth],
+    ) -> (PackingTruth, Vec<serde_json::Value>) {
         let collect = Collect::default();
         let mut station = CaseStation::new(
             CaseStationConfig {
@@ -425,10 +430,7 @@ mod tests {
         assert!(truth.cases[2].short);
         assert_eq!(published.len(), 3);
         assert_eq!(published[0]["seq"], 1);
-        assert_eq!(
-            published[0]["reads"][0]["data"],
-            "]d2010950600013435221S1"
-        );
+        assert_eq!(published[0]["reads"][0]["data"], "]d2010950600013435221S1");
         assert_eq!(published[2]["short"], true);
     }
 
