@@ -248,7 +248,7 @@ pub(crate) fn compile(raw: RawLine, base: &Path) -> Result<Line, Vec<ConfigError
     let packing = raw
         .packing
         .as_ref()
-        .and_then(|p| check_packing(p, &mut errors));
+        .and_then(|p| check_packing(p, &reader_names(&readers), &mut errors));
     match (raw.line, raw.conveyor, errors.0.is_empty()) {
         (Some(line), Some(conveyor), true) => Ok(Line {
             name: line.name.unwrap_or_else(|| line.id.clone()),
@@ -531,4 +531,9 @@ fn check_mqtt(m: &raw::MqttSection, line_id: &str, base: &Path, errors: &mut Err
         client_auth,
         keep_alive: Duration::from_secs(u64::from(m.keep_alive_s)),
     }
+}
+
+/// The names of the line's readers.
+fn reader_names(readers: &[Reader]) -> Vec<String> {
+    readers.iter().map(|r| r.name.clone()).collect()
 }

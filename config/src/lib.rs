@@ -25,7 +25,7 @@ use compile::compile;
 pub use compile::{Line, Mqtt, Reader, Transport};
 pub use lineio::{Gate, Plc};
 pub use marker::{MARKER_TYPES, Marker, MarkerKind};
-pub use packing::{Packing, PackingMode};
+pub use packing::{CASE_READ_FIELDS, CaseCamera, Packing, PackingMode};
 
 /// The most readers one line may have: the tracker keeps which readers passed a unit in a 64-bit
 /// set (`verify::tracker`).

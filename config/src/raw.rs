@@ -265,9 +265,20 @@ fn default_keep_alive_s() -> u16 {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PackingSection {
-    /// How units are assigned to cases: `inferred` (the order they pass the gate). The other
-    /// modes of issue 14, `case_camera` and `manual`, are not built yet and are refused.
+    /// How units are assigned to cases: `inferred` (the order they pass the gate) or
+    /// `case_camera` (a reader images each closed case). `manual` is not built yet and is
+    /// refused.
     pub mode: String,
+    /// `case_camera`: the case camera's name; its case reads arrive on
+    /// `tracemark/<line>/vision/<reader>/result`. Not one of `[readers.*]` (those verify prints
+    /// before the gate). Required with `case_camera`, refused with the other modes.
+    #[serde(default)]
+    pub reader: Option<String>,
+    /// `case_camera`: payload field names when the case camera does not publish tracemark's own
+    /// case-read JSON, like a reader's `field_map`: tracemark name → the camera's dotted path
+    /// (`reads`, and `data`/`grade` inside each read). Default: none (tracemark's JSON).
+    #[serde(default)]
+    pub field_map: BTreeMap<String, String>,
     /// Units per case. Default: the product's first pack size (`product add --pack-sizes`) at
     /// run time.
     #[serde(default)]

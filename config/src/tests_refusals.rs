@@ -286,6 +286,7 @@ fn packing_is_optional_and_inferred_is_its_mode() {
             units_per_case: Some(10),
             cases_per_pallet: 5,
             case_packer_count: false,
+            case_camera: None,
         })
     );
     let line = load_text(&format!("{MINIMAL}\n[packing]\nmode = \"inferred\"\n")).expect("bare");
@@ -297,16 +298,14 @@ fn packing_is_optional_and_inferred_is_its_mode() {
 
 #[test]
 fn packing_modes_not_built_and_unknown_keys_are_refused() {
-    for mode in ["case_camera", "manual"] {
-        let errors = errors_of(&format!("{MINIMAL}\n[packing]\nmode = \"{mode}\"\n"));
-        assert_exactly(
-            &errors,
-            &[&format!(
-                "packing.mode: `{mode}` is not built yet (issue 14); `inferred` is the mode \
-                 available now"
-            )],
-        );
-    }
+    let errors = errors_of(&format!("{MINIMAL}\n[packing]\nmode = \"manual\"\n"));
+    assert_exactly(
+        &errors,
+        &[
+            "packing.mode: `manual` is not built yet (issue 14); `inferred` and `case_camera` are \
+           the modes available now",
+        ],
+    );
     let errors = errors_of(&format!(
         "{MINIMAL}\n[packing]\nmode = \"infered\"\nunits_per_cse = 3\n"
     ));
@@ -331,5 +330,78 @@ fn packing_modes_not_built_and_unknown_keys_are_refused() {
     assert_exactly(
         &errors,
         &["pakcing: unknown section; did you mean `packing`?"],
+    );
+}
+
+#[test]
+fn case_camera_mode_names_its_camera_and_its_field_map() {
+    let line = load_text(&format!(
+        "{MINIMAL}\n[packing]\nmode = \"case_camera\"\nreader = \"casecam\"\n\
+         units_per_case = 12\ncases_per_pallet = 10\n\
+         [packing.field_map]\nreads = \"results\"\ndata = \"string\"\n"
+    ))
+    .expect("case_camera");
+    let packing = line.packing.expect("packing");
+    assert_eq!(packing.mode, PackingMode::CaseCamera);
+    assert_eq!(
+        (packing.units_per_case, packing.cases_per_pallet),
+        (Some(12), 10)
+    );
+    let camera = packing.case_camera.expect("a case camera");
+    assert_eq!(camera.reader, "casecam");
+    assert_eq!(
+        camera.field_map.get("reads").map(String::as_str),
+        Some("results")
+    );
+}
+
+#[test]
+fn case_camera_refusals_name_the_key() {
+    let errors = errors_of(&format!("{MINIMAL}\n[packing]\nmode = \"case_camera\"\n"));
+    assert_exactly(
+        &errors,
+        &[
+            "packing.reader: missing: `case_camera` needs the case camera's name (its results \
+           arrive on tracemark/<line>/vision/<reader>/result)",
+        ],
+    );
+    let errors = errors_of(&format!(
+        "{MINIMAL}\n[packing]\nmode = \"case_camera\"\nreader = \"cam1\"\n"
+    ));
+    assert_exactly(
+        &errors,
+        &[
+            "packing.reader: `cam1` is a [readers.cam1], which verifies prints before the gate; \
+           the case camera is a reader of its own after it",
+        ],
+    );
+    let errors = errors_of(&format!(
+        "{MINIMAL}\n[packing]\nmode = \"case_camera\"\nreader = \"case/+\"\n"
+    ));
+    assert_exactly(
+        &errors,
+        &["packing.reader: `case/+` is not a name of 1–64 letters, digits, `-` or `_`"],
+    );
+    let errors = errors_of(&format!(
+        "{MINIMAL}\n[packing]\nmode = \"case_camera\"\nreader = \"casecam\"\n\
+         [packing.field_map]\ncodes = \"x\"\n"
+    ));
+    assert_exactly(
+        &errors,
+        &[
+            "packing.field_map.codes: not a case-read field (reader, seq, ts, reads, data, grade, \
+           short)",
+        ],
+    );
+    let errors = errors_of(&format!(
+        "{MINIMAL}\n[packing]\nmode = \"inferred\"\nreader = \"casecam\"\n\
+         [packing.field_map]\nreads = \"x\"\n"
+    ));
+    assert_exactly(
+        &errors,
+        &[
+            "packing.reader: only `case_camera` mode has a case camera (mode = \"case_camera\")",
+            "packing.field_map: only `case_camera` mode has a case camera (mode = \"case_camera\")",
+        ],
     );
 }

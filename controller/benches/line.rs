@@ -203,6 +203,7 @@ fn main() {
                 speed_upm: Some(args.speed),
                 faults: FaultProfile::Default,
                 marker_faults: Vec::new(),
+                packing_faults: commissioning::PackingFaults::None,
                 seed: i as u64 + 1,
                 broker: Some(("127.0.0.1".to_owned(), broker.addr().port())),
                 live: None,

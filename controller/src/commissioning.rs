@@ -4,6 +4,7 @@
 //! camera over MQTT — with the config's geometry; the controller is the real line runtime. At
 //! the end the controller's records are compared with the twin's ground truth, unit by unit.
 
+mod case_camera;
 mod packing;
 
 use std::collections::{HashMap, HashSet};
@@ -13,6 +14,8 @@ use indicatif::ProgressBar;
 use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+pub use tracemark_sim::packing::case_station::PackingFaults;
+use tracemark_sim::packing::case_station::{CaseStation, CaseStationConfig};
 use tracemark_sim::plc::PlcSim;
 use tracemark_sim::twin::{GroundTruth, MqttPublisher, Twin, TwinConfig, TwinProgress};
 use tracemark_sim::vision::{DamageRates, VisionSim};
@@ -123,6 +126,8 @@ pub struct Options {
     pub marker_faults: Vec<(u64, Fault)>,
     /// Seed of the twin's draws.
     pub seed: u64,
+    /// Packing faults at a `case_camera` station (`--packing-faults`).
+    pub packing_faults: PackingFaults,
     /// An external broker (`host`, `port`) instead of the embedded one; the line id gets a
     /// unique suffix so runs sharing the broker do not hear each other.
     pub broker: Option<(String, u16)>,
@@ -177,6 +182,8 @@ pub struct Report {
     pub partial_cartons: u64,
     /// Pallets the run closed.
     pub pallets: u64,
+    /// Cases the case camera's station sent to rework (`case_camera` mode).
+    pub cases_reworked: u64,
     /// A record linking a unit to a carton it is not physically in, or a physical unit in a
     /// case whose carton's record does not hold it (the n-th physical case is the n-th carton
     /// of the run). Must be 0; each is also in `disagreements` (the first 20).
@@ -380,7 +387,20 @@ async fn run_with<M: MarkerSim>(
             .map(|(plan, _)| plan.units_per_case),
     };
     let camera = VisionSim::new(&reader.name, options.faults.rates(), options.seed ^ 0x5eed);
-    let twin = Twin::new(twin_config, marker_sim, plc_sim, camera);
+    let mut twin = Twin::new(twin_config, marker_sim, plc_sim, camera);
+    // A `case_camera` station: the twin fills physical cases and its case camera publishes
+    // each through the same MQTT client as the line camera.
+    if let (Some(camera), Some((plan, _))) = (
+        line.packing.as_ref().and_then(|p| p.case_camera.as_ref()),
+        &packing,
+    ) {
+        let config = CaseStationConfig {
+            reader: camera.reader.clone(),
+            units_per_case: plan.units_per_case as usize,
+            faults: options.packing_faults,
+        };
+        twin = twin.with_case_station(CaseStation::new(config, publisher.clone()));
+    }
     let (progress_tx, progress_rx) = watch::channel(TwinProgress::default());
     let (twin_stop_tx, twin_stop_rx) = watch::channel(false);
     let twin_task = twin_runtime.spawn(twin.run(publisher, progress_tx, twin_stop_rx));
@@ -657,9 +677,27 @@ async fn compare(
         && reconciliation.in_flight == 0
         && reconciliation.awaiting_verification == 0;
     let minutes = truth.running.as_secs_f64() / 60.0;
-    let packed =
-        packing::compare_packing(store, batch, truth, packing, &reconciliation, &gate_faults)
+    // A case-camera station's cases are compared by their contents (`case_camera.rs`); the
+    // inferred station's by their order (`packing.rs`).
+    let (inferred, cased) = match (&truth.packing, packing) {
+        (Some(cases), Some((_, before))) => (None, Some((cases, before))),
+        (_, packing) => (packing, None),
+    };
+    let cases_reworked = line.packing.as_ref().map_or(0, |p| p.cases_reworked);
+    let mut packed =
+        packing::compare_packing(store, batch, truth, inferred, &reconciliation, &gate_faults)
             .await?;
+    if let Some((cases, before)) = cased {
+        case_camera::compare_cases(
+            store,
+            batch,
+            cases,
+            &before.finished,
+            cases_reworked,
+            &mut packed,
+        )
+        .await?;
+    }
     disagreements.extend(packed.details);
     disagreements.truncate(20);
     let escaped: Vec<String> = truth
@@ -712,6 +750,7 @@ async fn compare(
         cartons: packed.cartons,
         partial_cartons: packed.partial_cartons,
         pallets: packed.pallets,
+        cases_reworked,
         aggregation_disagreements: packed.disagreements,
         reconciliation,
         line: line.stats,

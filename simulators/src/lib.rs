@@ -10,6 +10,7 @@ pub mod linx;
 pub mod marker;
 mod modbus_frame;
 pub mod modbus_marker;
+pub mod packing;
 pub mod plc;
 pub mod print_go;
 mod sim_core;

@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::marker::{Fault, MarkerSim, TriggerOutcome};
+use crate::packing::case_station::CaseStation;
 use crate::plc::PlcSim;
 use crate::vision::{Damage, VisionResult, VisionSim};
 
@@ -108,6 +109,9 @@ pub struct GroundTruth {
     pub running: Duration,
     /// How many times the controller stopped the line.
     pub line_stops: u64,
+    /// The case-camera packing station's physical cases, when the twin has one
+    /// ([`Twin::with_case_station`]).
+    pub packing: Option<crate::packing::case_station::PackingTruth>,
 }
 
 impl GroundTruth {
@@ -194,7 +198,7 @@ pub trait ResultPublisher: Send + 'static {
 
 /// Publishes on each reader's topic of a line, `tracemark/<line>/vision/<reader>/result`,
 /// through a rumqttc client (QoS 1), from the camera thread.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct MqttPublisher {
     client: rumqttc::AsyncClient,
     line: String,
@@ -241,6 +245,7 @@ pub struct Twin<M> {
     marker: M,
     plc: PlcSim,
     camera: VisionSim,
+    case_station: Option<CaseStation>,
 }
 
 impl<M: MarkerSim> Twin<M> {
@@ -251,7 +256,15 @@ impl<M: MarkerSim> Twin<M> {
             marker,
             plc,
             camera,
+            case_station: None,
         }
+    }
+
+    /// Adds a case-camera packing station after the gate: every unit that leaves the gate is
+    /// handed to it in order (`packing/case_station.rs`).
+    pub fn with_case_station(mut self, station: CaseStation) -> Self {
+        self.case_station = Some(station);
+        self
     }
 
     /// Runs the conveyor until every unit has passed the gate (or `stop` turns true: no more
@@ -272,6 +285,7 @@ impl<M: MarkerSim> Twin<M> {
             marker,
             plc,
             camera,
+            mut case_station,
         } = self;
         let later_cameras: Vec<String> = config
             .later_cameras
@@ -410,6 +424,9 @@ impl<M: MarkerSim> Twin<M> {
                         plc.case_packed();
                     }
                 }
+                if let Some(station) = &mut case_station {
+                    station.passed(&unit.truth);
+                }
                 done.push(unit.truth);
             }
             progress.send_replace(TwinProgress {
@@ -435,10 +452,16 @@ impl<M: MarkerSim> Twin<M> {
             }
         }
         judge(&mut done, &results, config.min_grade);
+        // The last case, and the case camera's last publications, before the run is over.
+        let packing = match case_station {
+            Some(station) => Some(station.finish().await),
+            None => None,
+        };
         GroundTruth {
             units: done,
             running,
             line_stops,
+            packing,
         }
     }
 }

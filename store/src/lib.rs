@@ -9,6 +9,7 @@
 
 pub mod audit;
 pub mod backup;
+pub mod case_rework;
 mod locate;
 mod migrate;
 pub mod model;

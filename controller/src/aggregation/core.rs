@@ -46,6 +46,10 @@ pub struct PackingReport {
     pub resumed_cartons: u64,
     /// Store operations that failed (each logged): must be 0.
     pub failed: u64,
+    /// Cases sent to rework (`case_camera` mode; docs/aggregation.md).
+    pub cases_reworked: u64,
+    /// Case reads refused as malformed (`case_camera` mode).
+    pub malformed_case_reads: u64,
 }
 
 /// The case packer's count as the line I/O reads it (IR 84–85, wrapping); `None` before the

@@ -11,7 +11,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::watch;
 use tracemark::app::{batches, lines, packing, products, qa};
-use tracemark::commissioning::{self, FaultProfile, Options, Report};
+use tracemark::commissioning::{self, FaultProfile, Options, PackingFaults, Report};
 use tracemark::config;
 use tracemark::http::{LiveServer, LiveView};
 use tracemark_sim::Fault;
@@ -38,6 +38,11 @@ pub(crate) struct DemoArgs {
     /// disconnect, stall, garbage, ink-out, head-open, reprint-on-empty.
     #[arg(long = "marker-fault", value_parser = parse_marker_fault)]
     marker_faults: Vec<(u64, Fault)>,
+    /// Packing faults at a case_camera station: none, default (one case in 8) or heavy (one
+    /// in 3): a unit missing, a foreign unit, an unreadable code, a rejected unit put back,
+    /// one too many.
+    #[arg(long, value_enum, default_value_t = PackingFaults::None)]
+    packing_faults: PackingFaults,
     /// Line config.
     #[arg(long, default_value = DEMO_CONFIG_PATH)]
     config: PathBuf,
@@ -82,6 +87,11 @@ pub(crate) struct SimulateArgs {
     /// Marker fault at unit N, e.g. `20:ink-out` (repeatable), as for `demo`.
     #[arg(long = "marker-fault", value_parser = parse_marker_fault)]
     marker_faults: Vec<(u64, Fault)>,
+    /// Packing faults at a case_camera station: none, default (one case in 8) or heavy (one
+    /// in 3): a unit missing, a foreign unit, an unreadable code, a rejected unit put back,
+    /// one too many.
+    #[arg(long, value_enum, default_value_t = PackingFaults::None)]
+    packing_faults: PackingFaults,
     /// Use this MQTT broker (`mqtt://HOST:PORT`), e.g. the plant's, instead of the embedded one.
     #[arg(long)]
     mqtt: Option<String>,
@@ -115,6 +125,7 @@ pub(crate) fn run(args: &DemoArgs, context: &Context) -> Result<(), CliError> {
         speed_upm: args.speed,
         faults: args.faults,
         marker_faults: args.marker_faults.clone(),
+        packing_faults: args.packing_faults,
         seed: args.seed,
         broker,
         live: None,
@@ -134,6 +145,7 @@ pub(crate) fn simulate(args: &SimulateArgs, context: &Context) -> Result<(), Cli
         speed_upm: args.speed,
         faults: args.faults,
         marker_faults: args.marker_faults.clone(),
+        packing_faults: args.packing_faults,
         seed: 1,
         broker: args.mqtt.as_deref().map(parse_broker).transpose()?,
         live: None,
@@ -405,6 +417,12 @@ fn print_report(report: &Report, json: bool, destroyed: u64, closed_balanced: Op
             report.loose,
             report.aggregation_disagreements
         );
+        if report.cases_reworked > 0 {
+            println!(
+                "  cases reworked {:>6}  (the case camera's reasons: audit event package.case_rejected)",
+                report.cases_reworked
+            );
+        }
     }
     for disagreement in &report.disagreements {
         println!("  ! {disagreement}");

@@ -33,7 +33,7 @@ pub(super) struct PackingFindings {
 /// station resumes, docs/aggregation.md "After kill -9").
 #[derive(Debug, Clone, Default)]
 pub(super) struct EarlierPacking {
-    finished: HashSet<String>,
+    pub(super) finished: HashSet<String>,
     /// The units physically in the case packer when the run starts, in order.
     carried: Vec<String>,
 }

@@ -34,7 +34,7 @@ use tracemark_drivers::marker::{
 use tracemark_drivers::modbus_marker::InvalidMap;
 use tracemark_drivers::transport::Transport as DeviceTransport;
 
-use crate::aggregation::{PackingReport, plan_for, spawn_packing};
+use crate::aggregation::{PackingReport, plan_for, start_station};
 use crate::config::{Line, Transport};
 use crate::mqtt_endpoint::EndpointError;
 use crate::verify::{self, mqtt::Link};
@@ -362,6 +362,24 @@ pub async fn run_line(
         device: format!("MQTT broker {broker}"),
         reason,
     })?;
+    // The packing station before the marker starts: a case camera's subscription must be
+    // ready before the first case can be read.
+    let (packing_tx, packing_task) = match packing_plan {
+        Some(plan) => {
+            let (tx, task) = start_station(
+                store.clone(),
+                batch.id,
+                plan,
+                &line,
+                case_packer_count,
+                options.connect_timeout,
+            )
+            .await
+            .map_err(LineError::Packing)?;
+            (Some(tx), Some(task))
+        }
+        None => (None, None),
+    };
 
     let marker_config = MarkerConfig {
         low_watermark: marker.low_watermark as usize,
@@ -409,13 +427,6 @@ pub async fn run_line(
             marker: marker.name.clone(),
             source,
         })?;
-    let (packing_tx, packing_task) = match packing_plan {
-        Some(plan) => {
-            let (tx, task) = spawn_packing(store.clone(), batch.id, plan, case_packer_count);
-            (Some(tx), Some(task))
-        }
-        None => (None, None),
-    };
     // The core lets the line run (line stop off, green) as it starts.
     let core = core::Core::new(
         store.clone(),

@@ -39,6 +39,12 @@ pub fn subscription_for(line: &crate::config::Line) -> Option<mqtt::Subscription
         .iter()
         .map(|r| (r.name.clone(), FieldMap::new(r.field_map.clone())))
         .collect();
+    subscription.passed_over = line
+        .packing
+        .iter()
+        .filter_map(|p| p.case_camera.as_ref())
+        .map(|c| c.reader.clone())
+        .collect();
     Some(subscription)
 }
 

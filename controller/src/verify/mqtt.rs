@@ -31,6 +31,9 @@ pub struct Subscription {
     pub readers: BTreeMap<String, FieldMap>,
     /// The field map when `readers` is empty.
     pub field_map: FieldMap,
+    /// Cameras on the same topic filter whose messages another task takes (the packing
+    /// station's case camera): acknowledged and passed over, neither results nor malformed.
+    pub passed_over: Vec<String>,
 }
 
 impl Subscription {
@@ -42,6 +45,7 @@ impl Subscription {
             line: line.to_owned(),
             readers: BTreeMap::new(),
             field_map: FieldMap::default(),
+            passed_over: Vec::new(),
         }
     }
 
@@ -164,6 +168,14 @@ async fn run(
             }
             Ok(Event::Incoming(Packet::SubAck(_))) => {
                 let _ = link.send(Link::Subscribed);
+            }
+            Ok(Event::Incoming(Packet::Publish(publish)))
+                if reader_of(&publish.topic)
+                    .is_some_and(|r| subscription.passed_over.iter().any(|p| p == r)) =>
+            {
+                if let Err(e) = client.ack(&publish).await {
+                    tracing::warn!(error = %e, "cannot acknowledge a passed-over message");
+                }
             }
             Ok(Event::Incoming(Packet::Publish(publish))) => {
                 let received = receive(&publish.topic, &publish.payload, &subscription);

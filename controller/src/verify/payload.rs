@@ -84,7 +84,7 @@ impl FieldMap {
         FieldMap(map)
     }
 
-    fn path_of(&self, field: &'static str) -> String {
+    pub(crate) fn path_of(&self, field: &'static str) -> String {
         self.0
             .get(field)
             .cloned()
@@ -93,7 +93,7 @@ impl FieldMap {
 }
 
 /// The value at a dotted path; numeric segments index arrays.
-fn lookup<'v>(root: &'v Value, path: &str) -> Option<&'v Value> {
+pub(crate) fn lookup<'v>(root: &'v Value, path: &str) -> Option<&'v Value> {
     path.split('.')
         .try_fold(root, |value, segment| match value {
             Value::Object(map) => map.get(segment),
