@@ -176,6 +176,7 @@ fn main() {
             units_per_case: Some(12),
             cases_per_pallet: 10,
             case_packer_count: true,
+            case_camera: None,
         }),
         _ => line.packing,
     };
