@@ -150,7 +150,7 @@ fn the_relocatable_line_io_map_is_accepted_and_checked_key_by_key() {
         &[
             "plcs.io.map.input_register: unknown key `input_register`; did you mean \
              `input_registers`?",
-            "plcs.io.map.input_registers: the block of 84 registers from 65500 runs past",
+            "plcs.io.map.input_registers: the block of 86 registers from 65500 runs past",
             "plcs.io.map.reject_queue_registers: holding registers 16–79 overlap \
              watchdog_register (holding register 20) (reject_queue_registers has its default",
         ],
