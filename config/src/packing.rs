@@ -4,9 +4,10 @@ use serde::Serialize;
 
 use super::compile::Errors;
 use super::raw::PackingSection;
+use super::scanner::{Scanner, check_scanner};
 use super::suggest;
 
-/// The modes issue 14 names; only the first is built.
+/// The modes issue 14 names; `case_camera` is not built yet.
 const MODES: [&str; 3] = ["inferred", "case_camera", "manual"];
 
 /// How units are assigned to cases.
@@ -15,6 +16,8 @@ const MODES: [&str; 3] = ["inferred", "case_camera", "manual"];
 pub enum PackingMode {
     /// The units that pass the gate, in order, fill the open case; diverted units never count.
     Inferred,
+    /// A hand-scanner station: scan the package's label, its children, then CLOSE.
+    Manual,
 }
 
 /// The packing station, checked.
@@ -26,6 +29,17 @@ pub struct Packing {
     pub units_per_case: Option<u32>,
     /// Cases per pallet; 0: no pallets.
     pub cases_per_pallet: u32,
+    /// `manual`: the station's scanners.
+    pub manual: Option<ManualStation>,
+}
+
+/// The hand scanners of a `manual` station.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ManualStation {
+    /// Units into cartons.
+    pub scanner: Scanner,
+    /// Cartons onto pallets, if the station has a palletiser.
+    pub palletiser: Option<Scanner>,
 }
 
 /// Checks `[packing]`.
@@ -33,11 +47,12 @@ pub(super) fn check_packing(raw: &PackingSection, errors: &mut Errors) -> Option
     let mut ok = true;
     let mode = match raw.mode.as_str() {
         "inferred" => Some(PackingMode::Inferred),
-        "case_camera" | "manual" => {
+        "manual" => Some(PackingMode::Manual),
+        "case_camera" => {
             errors.push(
                 "packing.mode",
                 format!(
-                    "`{}` is not built yet (issue 14); `inferred` is the mode available now",
+                    "`{}` is not built yet (issue 14); `inferred` and `manual` are",
                     raw.mode
                 ),
             );
@@ -58,10 +73,63 @@ pub(super) fn check_packing(raw: &PackingSection, errors: &mut Errors) -> Option
         );
         ok = false;
     }
+    let manual = check_manual(raw, mode, errors, &mut ok);
     let mode = mode?;
     ok.then_some(Packing {
         mode,
         units_per_case: raw.units_per_case,
         cases_per_pallet: raw.cases_per_pallet,
+        manual,
     })
+}
+
+/// The scanners of `manual` mode: required there, refused elsewhere.
+fn check_manual(
+    raw: &PackingSection,
+    mode: Option<PackingMode>,
+    errors: &mut Errors,
+    ok: &mut bool,
+) -> Option<ManualStation> {
+    if mode != Some(PackingMode::Manual) {
+        for (key, given) in [
+            ("scanner", raw.scanner.is_some()),
+            ("palletiser", raw.palletiser.is_some()),
+        ] {
+            if given && mode.is_some() {
+                errors.push(
+                    format!("packing.{key}"),
+                    "only a `manual` station has hand scanners",
+                );
+                *ok = false;
+            }
+        }
+        return None;
+    }
+    let Some(scanner) = &raw.scanner else {
+        errors.push(
+            "packing.scanner",
+            "missing: mode `manual` needs [packing.scanner] with its transport",
+        );
+        *ok = false;
+        return None;
+    };
+    let scanner = check_scanner("packing.scanner", scanner, errors);
+    let palletiser = raw
+        .palletiser
+        .as_ref()
+        .map(|p| check_scanner("packing.palletiser", p, errors));
+    match (scanner, palletiser) {
+        (Some(scanner), None) => Some(ManualStation {
+            scanner,
+            palletiser: None,
+        }),
+        (Some(scanner), Some(Some(palletiser))) => Some(ManualStation {
+            scanner,
+            palletiser: Some(palletiser),
+        }),
+        _ => {
+            *ok = false;
+            None
+        }
+    }
 }

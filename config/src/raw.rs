@@ -265,8 +265,8 @@ fn default_keep_alive_s() -> u16 {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PackingSection {
-    /// How units are assigned to cases: `inferred` (the order they pass the gate). The other
-    /// modes of issue 14, `case_camera` and `manual`, are not built yet and are refused.
+    /// How units are assigned to cases: `inferred` (the order they pass the gate) or `manual`
+    /// (a hand-scanner station). `case_camera` is not built yet and is refused.
     pub mode: String,
     /// Units per case. Default: the product's first pack size (`product add --pack-sizes`) at
     /// run time.
@@ -275,4 +275,10 @@ pub struct PackingSection {
     /// Cases per pallet. Default 0: no pallets.
     #[serde(default)]
     pub cases_per_pallet: u32,
+    /// `manual`: the carton station's hand scanner. Required in that mode.
+    #[serde(default)]
+    pub scanner: Option<super::scanner::ScannerSection>,
+    /// `manual`: the palletiser's hand scanner (cartons onto pallets). Optional.
+    #[serde(default)]
+    pub palletiser: Option<super::scanner::ScannerSection>,
 }

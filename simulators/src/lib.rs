@@ -12,6 +12,7 @@ mod modbus_frame;
 pub mod modbus_marker;
 pub mod plc;
 pub mod print_go;
+pub mod scanner;
 mod sim_core;
 pub mod twin;
 pub mod vision;

@@ -6,11 +6,14 @@
 //!   full, what closes short at the end;
 //! - `core.rs`: the task that carries them out through the store.
 //!
+//! - `manual/`: the `manual` mode, a hand-scanner station the line does not feed.
+//!
 //! The line runtime feeds it (`line/core.rs`): each verified code once its `verified` is
 //! committed, in order; never when the line has no `[packing]`.
 
 mod core;
 mod machine;
+pub mod manual;
 
 pub use self::core::{CHANNEL, PackingReport, spawn_packing};
 pub use machine::Plan;

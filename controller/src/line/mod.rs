@@ -34,7 +34,7 @@ use tracemark_drivers::marker::{
 use tracemark_drivers::modbus_marker::InvalidMap;
 use tracemark_drivers::transport::Transport as DeviceTransport;
 
-use crate::aggregation::{PackingReport, plan_for, spawn_packing};
+use crate::aggregation::{PackingReport, manual, plan_for, spawn_packing};
 use crate::config::{Line, Transport};
 use crate::mqtt_endpoint::EndpointError;
 use crate::verify::{self, mqtt::Link};
@@ -402,12 +402,26 @@ pub async fn run_line(
             marker: marker.name.clone(),
             source,
         })?;
+    // `manual`: a hand-scanner station beside the line, which does not feed it.
+    let manual = line.packing.as_ref().and_then(|p| p.manual.as_ref());
     let (packing_tx, packing_task) = match packing_plan {
-        Some(plan) => {
+        Some(plan) if manual.is_none() => {
             let (tx, task) = spawn_packing(store.clone(), batch.id, plan);
             (Some(tx), Some(task))
         }
-        None => (None, None),
+        _ => (None, None),
+    };
+    let manual_task = match (manual, packing_plan) {
+        (Some(manual), Some(plan)) => {
+            let actor = store.actor().on_device(&format!("packing@{}", line.id));
+            let (task, scanners) =
+                manual::spawn_manual(&store, &actor, batch.id, plan, manual, stop.clone())
+                    .await
+                    .map_err(|e| LineError::Packing(format!("the station's scanner: {e}")))?;
+            tracing::info!(?scanners, "manual packing station");
+            Some(task)
+        }
+        _ => None,
     };
     // The core lets the line run (line stop off, green) as it starts.
     let core = core::Core::new(
@@ -433,7 +447,14 @@ pub async fn run_line(
             task.await
                 .map_err(|e| LineError::Packing(format!("the packing task failed: {e}")))?,
         ),
-        None => None,
+        None => match manual_task {
+            Some(task) => Some(
+                task.await
+                    .map_err(|e| LineError::Packing(format!("the station failed: {e}")))?
+                    .packing_report(),
+            ),
+            None => None,
+        },
     };
     let voided_at_stop = recover::void_unprinted(&store, batch.id).await?;
     let mut stats = stats;
