@@ -294,6 +294,6 @@ fn devices<T: DeserializeOwned>(
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
-mod tests_refusals;
-#[cfg(test)]
 mod tests_manual;
+#[cfg(test)]
+mod tests_refusals;

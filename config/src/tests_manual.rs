@@ -33,7 +33,10 @@ fn a_manual_station_has_a_scanner_and_may_have_a_palletiser() {
     let palletiser = manual.palletiser.expect("palletiser");
     assert!(!palletiser.require_identifier);
     assert_eq!(palletiser.commands.close, "PALLET CLOSE");
-    assert_eq!(palletiser.transport.describe(), "serial /dev/ttyACM0 115200");
+    assert_eq!(
+        palletiser.transport.describe(),
+        "serial /dev/ttyACM0 115200"
+    );
 }
 
 #[test]

@@ -11,9 +11,7 @@ mod common;
 use common::*;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tracemark::aggregation::manual::{
-    ScannerSource, StationSetup, StationStats, run_station,
-};
+use tracemark::aggregation::manual::{ScannerSource, StationSetup, StationStats, run_station};
 use tracemark::config::Commands;
 use tracemark_drivers::scanner::{ParseOptions, ScannerListener};
 use tracemark_drivers::transport::{SerialSettings, Transport};
@@ -55,7 +53,11 @@ async fn listening(
 }
 
 async fn scanner_at(address: &str) -> HandScanner<tokio::net::TcpStream> {
-    HandScanner::new(tokio::net::TcpStream::connect(address).await.expect("connect"))
+    HandScanner::new(
+        tokio::net::TcpStream::connect(address)
+            .await
+            .expect("connect"),
+    )
 }
 
 /// Batch A with seven verified units and one rejected one (last), batch B with one verified.
@@ -135,7 +137,10 @@ async fn every_answer_then_a_batch_packed_onto_pallets(store: Store) {
     for (code, reason) in [
         (u(0), format!("already scanned into {first}")),
         (rejected.as_str(), "not verified (rejected)".to_owned()),
-        (foreign.as_str(), format!("of batch {}, not {batch}", batch + 1)),
+        (
+            foreign.as_str(),
+            format!("of batch {}, not {batch}", batch + 1),
+        ),
         (unknown.as_str(), "unknown code".to_owned()),
     ] {
         assert_eq!(
@@ -156,7 +161,13 @@ async fn every_answer_then_a_batch_packed_onto_pallets(store: Store) {
         format!("BAD {} over capacity (3)", u(3))
     );
     // REMOVE then the unit: out of the scans; scanned again: in.
-    assert!(scanner.command("REMOVE").await.expect("reply").starts_with("OK REMOVE"));
+    assert!(
+        scanner
+            .command("REMOVE")
+            .await
+            .expect("reply")
+            .starts_with("OK REMOVE")
+    );
     assert_eq!(
         scanner.scan_unit(u(2)).await.expect("reply"),
         format!("OK REMOVED {} 2/3", u(2))
@@ -166,7 +177,10 @@ async fn every_answer_then_a_batch_packed_onto_pallets(store: Store) {
         format!("OK {} 3/3", u(2))
     );
     // Nothing is linked before CLOSE.
-    assert_eq!(store.package(&first).await.expect("carton").children_count, 0);
+    assert_eq!(
+        store.package(&first).await.expect("carton").children_count,
+        0
+    );
     assert_eq!(
         scanner.command("CLOSE").await.expect("reply"),
         format!("OK CLOSED {first} 3/3")
@@ -174,9 +188,7 @@ async fn every_answer_then_a_batch_packed_onto_pallets(store: Store) {
     // The closed carton's label does not open it again.
     assert_eq!(
         scanner.scan_label(&first).await.expect("reply"),
-        format!(
-            "BAD {first} carton closed (reopen it first: tracemark pack reopen {first})"
-        )
+        format!("BAD {first} carton closed (reopen it first: tracemark pack reopen {first})")
     );
     // Already packed.
     let reply = scanner.command("NEW").await.expect("reply");
@@ -213,7 +225,13 @@ async fn every_answer_then_a_batch_packed_onto_pallets(store: Store) {
             format!("OK {} {n}/3", u(i))
         );
     }
-    assert!(scanner.command("CLOSE").await.expect("reply").starts_with("OK CLOSED"));
+    assert!(
+        scanner
+            .command("CLOSE")
+            .await
+            .expect("reply")
+            .starts_with("OK CLOSED")
+    );
     // The packer's routine for the rest: one short carton.
     let mut packer = Packer::new(scanner);
     let cases = packer.fill_all(&units[6..], 3, true).await.expect("packed");
@@ -243,7 +261,11 @@ async fn every_answer_then_a_batch_packed_onto_pallets(store: Store) {
     assert_eq!(pallets.len(), 2);
     assert!(pallets.iter().all(|p| p.refused.is_empty()), "{pallets:?}");
     assert!(pallets[0].closed.ends_with(" 2/2"), "{:?}", pallets[0]);
-    assert!(pallets[1].closed.ends_with(" 1/2 short"), "{:?}", pallets[1]);
+    assert!(
+        pallets[1].closed.ends_with(" 1/2 short"),
+        "{:?}",
+        pallets[1]
+    );
 
     stop_tx.send(true).expect("stop");
     let cartons = cartons_task.await.expect("carton station");
@@ -252,16 +274,26 @@ async fn every_answer_then_a_batch_packed_onto_pallets(store: Store) {
     assert_eq!((pallet_stats.closed, pallet_stats.packed), (2, 3));
 
     // The store's hierarchy and reconciliation.
-    let tree = store.package_contents(&pallets[0].sscc).await.expect("pallet");
+    let tree = store
+        .package_contents(&pallets[0].sscc)
+        .await
+        .expect("pallet");
     assert_eq!(tree.package.state, PackageState::Closed);
-    let held: Vec<&str> = tree.cartons.iter().map(|c| c.package.sscc.as_str()).collect();
+    let held: Vec<&str> = tree
+        .cartons
+        .iter()
+        .map(|c| c.package.sscc.as_str())
+        .collect();
     assert_eq!(held, [first.as_str(), third.as_str()]);
     assert_eq!(tree.cartons[0].units, units[..3].to_vec());
     for unit in &units {
         let record = store.code(unit).await.expect("unit");
         assert_eq!(record.state, CodeState::Packed, "{unit}");
     }
-    let reconciliation = store.package_reconciliation(batch).await.expect("reconcile");
+    let reconciliation = store
+        .package_reconciliation(batch)
+        .await
+        .expect("reconcile");
     assert!(reconciliation.balanced, "{reconciliation:?}");
     assert_eq!(
         (
@@ -299,7 +331,10 @@ async fn a_serial_scanner_on_a_pty(store: Store) {
     );
     stop_tx.send(true).expect("stop");
     assert_eq!(task.await.expect("station").packed, 4);
-    let carton = store.package_contents(&cases[0].sscc).await.expect("carton");
+    let carton = store
+        .package_contents(&cases[0].sscc)
+        .await
+        .expect("carton");
     assert_eq!(carton.units, units[..3].to_vec());
     drop(host);
 }

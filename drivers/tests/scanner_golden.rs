@@ -39,9 +39,10 @@ fn gs1_128_sscc_label() {
     let wire = [
         0x5D, 0x43, 0x31, // "]C1": Code 128, FNC1 in first position (GS1-128)
         0x30, 0x30, // AI "00": SSCC
-        0x30, 0x39, 0x35, 0x30, 0x36, 0x30, 0x30, 0x30, // "0" extension, "9506000" prefix
-        0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30, // serial reference 1…
-        0x31, 0x35, // "15": …1, check digit 5 (GS1 General Specifications §7.9.1)
+        0x30, // extension digit "0"
+        0x39, 0x35, 0x30, 0x36, 0x30, 0x30, 0x30, // GS1 company prefix "9506000"
+        0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x31, // serial reference "000000001"
+        0x35, // check digit 5 (GS1 General Specifications §7.9.1)
         0x0D, // CR
     ];
     let scan = decode(&wire).expect("scan");
@@ -60,8 +61,8 @@ fn gs1_datamatrix_unit_with_fnc1_as_gs() {
     let wire = [
         0x5D, 0x64, 0x32, // "]d2": Data Matrix, FNC1 in first position (GS1 DataMatrix)
         0x30, 0x31, // AI "01": GTIN
-        0x30, 0x39, 0x35, 0x30, 0x36, 0x30, 0x30, 0x30, 0x31, 0x33, 0x34, 0x33, 0x35, 0x32,
-        0x31, 0x30, // AI "10": lot (variable length)
+        0x30, 0x39, 0x35, 0x30, 0x36, 0x30, 0x30, 0x30, 0x31, 0x33, 0x34, 0x33, 0x35, 0x32, 0x31,
+        0x30, // AI "10": lot (variable length)
         0x4C, 0x31, // "L1"
         0x1D, // GS: FNC1 ending the variable-length lot (kept)
         0x32, 0x31, // AI "21": serial
@@ -78,12 +79,12 @@ fn gs1_datamatrix_unit_with_fnc1_as_gs() {
 fn gs1_qr_ean_13_and_databar() {
     let qr = decode(b"]Q30109506000134352217Q2M9\n").expect("scan");
     assert_eq!(qr.symbology, Some(symbology("]Q3")));
-    assert_eq!(
-        qr.symbology.and_then(Symbology::name),
-        Some("GS1 QR Code")
-    );
+    assert_eq!(qr.symbology.and_then(Symbology::name), Some("GS1 QR Code"));
     let ean = decode(b"]E09506000134352\r").expect("scan");
-    assert_eq!(ean.symbology.and_then(Symbology::name), Some("EAN-13 / UPC-A"));
+    assert_eq!(
+        ean.symbology.and_then(Symbology::name),
+        Some("EAN-13 / UPC-A")
+    );
     assert_eq!(ean.data, "9506000134352");
     let databar = decode(b"]e00109506000134352\r").expect("scan");
     assert!(databar.symbology.is_some_and(Symbology::is_gs1));
@@ -94,7 +95,10 @@ fn plain_symbologies_carry_text() {
     // A command barcode printed as plain Code 128 (]C0), a URL in a plain QR Code (]Q1), plain
     // Data Matrix (]d1).
     let command = decode(b"]C0CLOSE\r\n").expect("scan");
-    assert_eq!(command.symbology.and_then(Symbology::name), Some("Code 128"));
+    assert_eq!(
+        command.symbology.and_then(Symbology::name),
+        Some("Code 128")
+    );
     assert!(!command.symbology.is_some_and(Symbology::is_gs1));
     assert_eq!(command.data, "CLOSE");
     let url = decode(b"]Q1https://id.gs1.org/01/09506000134352/21/A1\r").expect("scan");
@@ -132,7 +136,10 @@ fn an_overlong_line_is_one_error_and_the_next_line_reads() {
     let mut decoder = LineDecoder::new();
     let lines = decoder.push_slice(&wire);
     assert_eq!(lines.len(), 2, "{lines:?}");
-    let error = lines[0].clone().map_err(ScanError::from).expect_err("too long");
+    let error = lines[0]
+        .clone()
+        .map_err(ScanError::from)
+        .expect_err("too long");
     assert_eq!(error, ScanError::TooLong { offset: 0 });
     assert_eq!(
         error.to_string(),
@@ -168,7 +175,9 @@ fn damaged_lines_say_what_and_where() {
         ),
         (
             b"]1CLOSE",
-            ScanError::BadIdentifier { found: "]1C".into() },
+            ScanError::BadIdentifier {
+                found: "]1C".into(),
+            },
             "\"]1C\" is not a symbology identifier (] + letter + digit or letter)",
         ),
         (

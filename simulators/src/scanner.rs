@@ -232,7 +232,10 @@ mod tests {
         let station_side = tokio::spawn(async move {
             let mut buf = vec![0u8; 64];
             let n = station.read(&mut buf).await.expect("read");
-            station.write_all(b"OK CANCEL x 0 scans dropped\r\n").await.expect("write");
+            station
+                .write_all(b"OK CANCEL x 0 scans dropped\r\n")
+                .await
+                .expect("write");
             buf.truncate(n);
             (buf, station)
         });

@@ -25,10 +25,7 @@ pub async fn open_at_station(
         Err(other) => return Err(other.into()),
     };
     let refusal = if package.level != level {
-        Some(format!(
-            "a {}: this station fills {level}s",
-            package.level
-        ))
+        Some(format!("a {}: this station fills {level}s", package.level))
     } else if package.batch_id != batch {
         Some(
             LinkProblem::OtherBatch {
@@ -112,4 +109,3 @@ pub async fn new_at_station(
 ) -> Result<Package, AppError> {
     super::packing::new_package(store, actor, batch, level, capacity).await
 }
-

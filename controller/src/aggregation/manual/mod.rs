@@ -106,9 +106,8 @@ pub async fn spawn_manual(
         scanners.push(format!("pallet: {}", source.describe()));
     }
     let task = tokio::spawn(async move {
-        let pallet_task = pallets.map(|(setup, source)| {
-            tokio::spawn(run_station(setup, source, stop.clone()))
-        });
+        let pallet_task =
+            pallets.map(|(setup, source)| tokio::spawn(run_station(setup, source, stop.clone())));
         let cartons = run_station(cartons, carton_source, stop).await;
         let pallets = match pallet_task {
             Some(task) => task.await.ok(),

@@ -123,7 +123,11 @@ struct Open {
 
 impl Open {
     fn count(&self) -> String {
-        format!("{}/{}", self.held + self.scanned.len() as i64, self.capacity)
+        format!(
+            "{}/{}",
+            self.held + self.scanned.len() as i64,
+            self.capacity
+        )
     }
 }
 
@@ -351,8 +355,7 @@ impl Station {
             }
             (Some(Asked::Open(sscc)), Answer::Opened(Err(reason))) => Reply::bad(&sscc, reason),
             (Some(Asked::New), Answer::Opened(Err(reason))) => Reply::bad("NEW", reason),
-            (Some(Asked::Check(item)), Answer::Checked(result)) => match (&mut self.open, result)
-            {
+            (Some(Asked::Check(item)), Answer::Checked(result)) => match (&mut self.open, result) {
                 (Some(open), Ok(())) => {
                     open.scanned.push(item.clone());
                     Reply::ok(format!("{item} {}", open.count()))
@@ -374,10 +377,7 @@ impl Station {
                 ))
             }
             (Some(Asked::Close), Answer::Closed(Err(reason))) => Reply::bad("CLOSE", reason),
-            (asked, answer) => Reply::bad(
-                "?",
-                format!("internal: answer {answer:?} to {asked:?}"),
-            ),
+            (asked, answer) => Reply::bad("?", format!("internal: answer {answer:?} to {asked:?}")),
         };
         self.count(reply)
     }

@@ -171,9 +171,7 @@ fn a_closed_or_foreign_package_does_not_open() {
     );
     assert_eq!(
         said,
-        format!(
-            "BAD {CARTON} carton closed (reopen it first: tracemark pack reopen {CARTON})"
-        )
+        format!("BAD {CARTON} carton closed (reopen it first: tracemark pack reopen {CARTON})")
     );
     assert_eq!(station.open_package(), None);
 }
@@ -216,7 +214,10 @@ fn new_allocates_and_a_refused_close_keeps_the_scans() {
         }),
         Answer::Closed(Err(format!("pack: {OTHER}: {U1}: already in {CARTON}"))),
     );
-    assert_eq!(said, format!("BAD CLOSE pack: {OTHER}: {U1}: already in {CARTON}"));
+    assert_eq!(
+        said,
+        format!("BAD CLOSE pack: {OTHER}: {U1}: already in {CARTON}")
+    );
     assert_eq!(station.open_package(), Some((OTHER, &[U1.to_owned()][..])));
 }
 
