@@ -35,7 +35,7 @@ use tracemark_drivers::modbus_marker::InvalidMap;
 use tracemark_drivers::transport::Transport as DeviceTransport;
 
 use crate::aggregation::{PackingReport, manual, plan_for, spawn_packing};
-use crate::config::{Line, Transport};
+use crate::config::{Line, PackingMode, Transport};
 use crate::mqtt_endpoint::EndpointError;
 use crate::verify::{self, mqtt::Link};
 use tracemark_store::{BatchState, Store, StoreError};
@@ -404,8 +404,9 @@ pub async fn run_line(
         })?;
     // `manual`: a hand-scanner station beside the line, which does not feed it.
     let manual = line.packing.as_ref().and_then(|p| p.manual.as_ref());
+    let by_hand = line.packing.as_ref().map(|p| p.mode) == Some(PackingMode::Manual);
     let (packing_tx, packing_task) = match packing_plan {
-        Some(plan) if manual.is_none() => {
+        Some(plan) if !by_hand => {
             let (tx, task) = spawn_packing(store.clone(), batch.id, plan);
             (Some(tx), Some(task))
         }
