@@ -208,7 +208,10 @@ fn station(config: &std::path::Path, batch: i64, context: &Context) -> Result<()
             eprintln!("stopping the station");
         }
         let _ = stop_tx.send(true);
-        let report = task.await.map_err(|e| CliError::Failed(e.into()))?;
+        let report = task
+            .finish()
+            .await
+            .map_err(|e| CliError::Failed(e.into()))?;
         println!("{}", to_json(&report)?);
         store.close().await;
         Ok(())

@@ -284,6 +284,21 @@ pub async fn run_line(
         }
         None => None,
     };
+    // `manual`: a hand-scanner station beside the line, which does not feed it; its port is
+    // opened before any device starts, so a scanner that cannot be had stops nothing.
+    let manual = line.packing.as_ref().and_then(|p| p.manual.as_ref());
+    let manual_task = match (manual, packing_plan) {
+        (Some(manual), Some(plan)) => {
+            let actor = store.actor().on_device(&format!("packing@{}", line.id));
+            let (task, scanners) =
+                manual::spawn_manual(&store, &actor, batch.id, plan, manual, stop.clone())
+                    .await
+                    .map_err(|e| LineError::Packing(format!("the station's scanner: {e}")))?;
+            tracing::info!(?scanners, "manual packing station");
+            Some(task)
+        }
+        _ => None,
+    };
 
     let min_grade = product.min_grade;
     let tracker_config = verify::tracker_config_for(&line, min_grade).ok_or(
@@ -402,8 +417,7 @@ pub async fn run_line(
             marker: marker.name.clone(),
             source,
         })?;
-    // `manual`: a hand-scanner station beside the line, which does not feed it.
-    let manual = line.packing.as_ref().and_then(|p| p.manual.as_ref());
+    // `manual`: the station runs on its own (above); the line feeds no packing task.
     let by_hand = line.packing.as_ref().map(|p| p.mode) == Some(PackingMode::Manual);
     let (packing_tx, packing_task) = match packing_plan {
         Some(plan) if !by_hand => {
@@ -411,18 +425,6 @@ pub async fn run_line(
             (Some(tx), Some(task))
         }
         _ => (None, None),
-    };
-    let manual_task = match (manual, packing_plan) {
-        (Some(manual), Some(plan)) => {
-            let actor = store.actor().on_device(&format!("packing@{}", line.id));
-            let (task, scanners) =
-                manual::spawn_manual(&store, &actor, batch.id, plan, manual, stop.clone())
-                    .await
-                    .map_err(|e| LineError::Packing(format!("the station's scanner: {e}")))?;
-            tracing::info!(?scanners, "manual packing station");
-            Some(task)
-        }
-        _ => None,
     };
     // The core lets the line run (line stop off, green) as it starts.
     let core = core::Core::new(
@@ -450,7 +452,8 @@ pub async fn run_line(
         ),
         None => match manual_task {
             Some(task) => Some(
-                task.await
+                task.finish()
+                    .await
                     .map_err(|e| LineError::Packing(format!("the station failed: {e}")))?
                     .packing_report(),
             ),

@@ -83,7 +83,7 @@ pub async fn spawn_manual(
     plan: Plan,
     manual: &ManualStation,
     stop: watch::Receiver<bool>,
-) -> std::io::Result<(JoinHandle<ManualReport>, Vec<String>)> {
+) -> std::io::Result<(ManualTask, Vec<String>)> {
     let cartons = setup_for(
         store,
         actor,
@@ -115,7 +115,30 @@ pub async fn spawn_manual(
         };
         ManualReport { cartons, pallets }
     });
-    Ok((task, scanners))
+    Ok((ManualTask(Some(task)), scanners))
+}
+
+/// The running station; dropped before [`ManualTask::finish`] (a run that failed to start), it
+/// stops the station, so its ports are not held.
+#[derive(Debug)]
+pub struct ManualTask(Option<JoinHandle<ManualReport>>);
+
+impl ManualTask {
+    /// Waits for the station to end (after its `stop` turned true); its report.
+    pub async fn finish(mut self) -> Result<ManualReport, tokio::task::JoinError> {
+        match self.0.take() {
+            Some(task) => task.await,
+            None => Ok(ManualReport::default()),
+        }
+    }
+}
+
+impl Drop for ManualTask {
+    fn drop(&mut self) {
+        if let Some(task) = self.0.take() {
+            task.abort();
+        }
+    }
 }
 
 /// Why a station cannot run.
@@ -140,7 +163,7 @@ pub async fn spawn_alone(
     batch: i64,
     packing: &crate::config::Packing,
     stop: watch::Receiver<bool>,
-) -> Result<(JoinHandle<ManualReport>, Vec<String>), StationError> {
+) -> Result<(ManualTask, Vec<String>), StationError> {
     let Some(manual) = &packing.manual else {
         return Err(StationError::Setup(format!(
             "the line's [packing] mode is `{}`, not `manual`: it has no hand scanner",
