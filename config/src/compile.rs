@@ -176,6 +176,11 @@ pub struct Mqtt {
 pub(super) struct Errors(Vec<ConfigError>);
 
 impl Errors {
+    /// How many errors so far.
+    pub(super) fn len(&self) -> usize {
+        self.0.len()
+    }
+
     pub(super) fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
         self.0.push(ConfigError::new(path, message));
     }

@@ -12,6 +12,7 @@ mod lineio;
 mod marker;
 mod packing;
 pub mod raw;
+mod scanner;
 mod suggest;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,7 +26,8 @@ use compile::compile;
 pub use compile::{Line, Mqtt, Reader, Transport};
 pub use lineio::{Gate, Plc};
 pub use marker::{MARKER_TYPES, Marker, MarkerKind};
-pub use packing::{CASE_READ_FIELDS, CaseCamera, Packing, PackingMode};
+pub use packing::{CASE_READ_FIELDS, CaseCamera, ManualStation, Packing, PackingMode};
+pub use scanner::{Commands, CommandsSection, Scanner, ScannerSection};
 
 /// The most readers one line may have: the tracker keeps which readers passed a unit in a 64-bit
 /// set (`verify::tracker`).
@@ -291,5 +293,7 @@ fn devices<T: DeserializeOwned>(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_manual;
 #[cfg(test)]
 mod tests_refusals;

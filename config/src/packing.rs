@@ -6,9 +6,10 @@ use serde::Serialize;
 
 use super::compile::Errors;
 use super::raw::PackingSection;
+use super::scanner::{Scanner, check_scanner};
 use super::suggest;
 
-/// The modes issue 14 names; `manual` is not built yet.
+/// The modes issue 14 names.
 const MODES: [&str; 3] = ["inferred", "case_camera", "manual"];
 
 /// Fields of tracemark's own case-read payload (docs/aggregation.md "Case camera mode") that a
@@ -24,6 +25,8 @@ pub enum PackingMode {
     /// A case camera images each filled case and lists every code it sees; the case is packed
     /// only when that set is exactly the case's verified, unpacked units of the batch.
     CaseCamera,
+    /// A hand-scanner station: scan the package's label, its children, then CLOSE.
+    Manual,
 }
 
 /// The case camera of `case_camera` mode.
@@ -48,6 +51,17 @@ pub struct Packing {
     pub case_packer_count: bool,
     /// The case camera (`case_camera` mode only).
     pub case_camera: Option<CaseCamera>,
+    /// `manual`: the station's scanners.
+    pub manual: Option<ManualStation>,
+}
+
+/// The hand scanners of a `manual` station.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ManualStation {
+    /// Units into cartons.
+    pub scanner: Scanner,
+    /// Cartons onto pallets, if the station has a palletiser.
+    pub palletiser: Option<Scanner>,
 }
 
 /// Checks `[packing]`. `readers` are the line's `[readers.*]` names: the case camera must not
@@ -61,17 +75,7 @@ pub(super) fn check_packing(
     let mode = match raw.mode.as_str() {
         "inferred" => Some(PackingMode::Inferred),
         "case_camera" => Some(PackingMode::CaseCamera),
-        "manual" => {
-            errors.push(
-                "packing.mode",
-                format!(
-                    "`{}` is not built yet (issue 14); `inferred` and `case_camera` are the modes \
-                     available now",
-                    raw.mode
-                ),
-            );
-            None
-        }
+        "manual" => Some(PackingMode::Manual),
         other => {
             errors.push(
                 "packing.mode",
@@ -107,6 +111,7 @@ pub(super) fn check_packing(
             None
         }
     };
+    let manual = check_manual(raw, mode, errors, &mut ok);
     let mode = mode?;
     if raw.case_packer_count && mode != PackingMode::Inferred {
         errors.push(
@@ -124,6 +129,7 @@ pub(super) fn check_packing(
         cases_per_pallet: raw.cases_per_pallet,
         case_packer_count: raw.case_packer_count,
         case_camera,
+        manual,
     })
 }
 
@@ -184,4 +190,55 @@ fn valid_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// The scanners of `manual` mode: required there, refused elsewhere.
+fn check_manual(
+    raw: &PackingSection,
+    mode: Option<PackingMode>,
+    errors: &mut Errors,
+    ok: &mut bool,
+) -> Option<ManualStation> {
+    if mode != Some(PackingMode::Manual) {
+        for (key, given) in [
+            ("scanner", raw.scanner.is_some()),
+            ("palletiser", raw.palletiser.is_some()),
+        ] {
+            if given && mode.is_some() {
+                errors.push(
+                    format!("packing.{key}"),
+                    "only a `manual` station has hand scanners",
+                );
+                *ok = false;
+            }
+        }
+        return None;
+    }
+    let Some(scanner) = &raw.scanner else {
+        errors.push(
+            "packing.scanner",
+            "missing: mode `manual` needs [packing.scanner] with its transport",
+        );
+        *ok = false;
+        return None;
+    };
+    let scanner = check_scanner("packing.scanner", scanner, errors);
+    let palletiser = raw
+        .palletiser
+        .as_ref()
+        .map(|p| check_scanner("packing.palletiser", p, errors));
+    match (scanner, palletiser) {
+        (Some(scanner), None) => Some(ManualStation {
+            scanner,
+            palletiser: None,
+        }),
+        (Some(scanner), Some(Some(palletiser))) => Some(ManualStation {
+            scanner,
+            palletiser: Some(palletiser),
+        }),
+        _ => {
+            *ok = false;
+            None
+        }
+    }
 }

@@ -265,9 +265,8 @@ fn default_keep_alive_s() -> u16 {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PackingSection {
-    /// How units are assigned to cases: `inferred` (the order they pass the gate) or
-    /// `case_camera` (a reader images each closed case). `manual` is not built yet and is
-    /// refused.
+    /// How units are assigned to cases: `inferred` (the order they pass the gate),
+    /// `case_camera` (a reader images each closed case) or `manual` (a hand-scanner station).
     pub mode: String,
     /// `case_camera`: the case camera's name; its case reads arrive on
     /// `tracemark/<line>/vision/<reader>/result`. Not one of `[readers.*]` (those verify prints
@@ -291,4 +290,10 @@ pub struct PackingSection {
     /// is full at `units_per_case`.
     #[serde(default)]
     pub case_packer_count: bool,
+    /// `manual`: the carton station's hand scanner. Required in that mode.
+    #[serde(default)]
+    pub scanner: Option<super::scanner::ScannerSection>,
+    /// `manual`: the palletiser's hand scanner (cartons onto pallets). Optional.
+    #[serde(default)]
+    pub palletiser: Option<super::scanner::ScannerSection>,
 }

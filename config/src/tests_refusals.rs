@@ -287,6 +287,7 @@ fn packing_is_optional_and_inferred_is_its_mode() {
             cases_per_pallet: 5,
             case_packer_count: false,
             case_camera: None,
+            manual: None,
         })
     );
     let line = load_text(&format!("{MINIMAL}\n[packing]\nmode = \"inferred\"\n")).expect("bare");
@@ -297,15 +298,7 @@ fn packing_is_optional_and_inferred_is_its_mode() {
 }
 
 #[test]
-fn packing_modes_not_built_and_unknown_keys_are_refused() {
-    let errors = errors_of(&format!("{MINIMAL}\n[packing]\nmode = \"manual\"\n"));
-    assert_exactly(
-        &errors,
-        &[
-            "packing.mode: `manual` is not built yet (issue 14); `inferred` and `case_camera` are \
-           the modes available now",
-        ],
-    );
+fn unknown_packing_modes_and_keys_are_refused() {
     let errors = errors_of(&format!(
         "{MINIMAL}\n[packing]\nmode = \"infered\"\nunits_per_cse = 3\n"
     ));

@@ -5,6 +5,7 @@
 //! the end the controller's records are compared with the twin's ground truth, unit by unit.
 
 mod case_camera;
+mod manual;
 mod packing;
 
 use std::collections::{HashMap, HashSet};
@@ -336,6 +337,14 @@ async fn run_with<M: MarkerSim>(
         )),
         None => None,
     };
+    // `manual`: the line runs no station; a simulated packer packs the cases after it.
+    let by_hand = match line.packing.as_mut() {
+        Some(p) if p.mode == crate::config::PackingMode::Manual => {
+            p.manual = None;
+            packing.as_ref().map(|(plan, _)| *plan)
+        }
+        _ => None,
+    };
     let (stop_tx, stop_rx) = watch::channel(false);
     let (stats_tx, stats_rx) = watch::channel(LineStats::default());
     let setup = LineSetup {
@@ -428,6 +437,9 @@ async fn run_with<M: MarkerSim>(
     show.abort();
     bar.finish_and_clear();
     let report = report?;
+    if let Some(plan) = by_hand {
+        manual::pack_by_hand(&store, batch, &truth, plan).await?;
+    }
     let mut report = compare(&store, batch, &truth, report, line.id, packing).await?;
     report.marker_faults_injected = options.marker_faults.len() as u64;
     Ok(report)

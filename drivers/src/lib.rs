@@ -7,6 +7,7 @@ pub mod lineio;
 pub mod linx;
 pub mod marker;
 pub mod modbus_marker;
+pub mod scanner;
 pub mod transport;
 pub mod zipher;
 pub mod zpl;

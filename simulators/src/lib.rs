@@ -13,6 +13,7 @@ pub mod modbus_marker;
 pub mod packing;
 pub mod plc;
 pub mod print_go;
+pub mod scanner;
 mod sim_core;
 pub mod twin;
 pub mod vision;

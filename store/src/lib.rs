@@ -303,6 +303,11 @@ impl Store {
         }
     }
 
+    /// Who this store's writes are recorded for.
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
     /// The database URL (password hidden).
     pub fn url(&self) -> &str {
         &self.url

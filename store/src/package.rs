@@ -237,8 +237,16 @@ impl Store {
     pub async fn pack(&self, sscc: &str, codes: &[String]) -> Result<Package, StoreError> {
         let wanted: Vec<&str> = codes.iter().map(String::as_str).collect();
         let located = self.locator.locate(self, &wanted).await?;
-        sql::links::pack(&self.db, &self.actor, sscc, codes, &located).await?;
+        sql::links::pack(&self.db, &self.actor, sscc, codes, &located, false).await?;
         self.package(sscc).await
+    }
+
+    /// What [`Store::pack`] would answer, changing nothing: `Ok` when it would pack every code,
+    /// its refusal otherwise (a hand-scanner station asks before it accepts each scan).
+    pub async fn check_pack(&self, sscc: &str, codes: &[String]) -> Result<(), StoreError> {
+        let wanted: Vec<&str> = codes.iter().map(String::as_str).collect();
+        let located = self.locator.locate(self, &wanted).await?;
+        sql::links::pack(&self.db, &self.actor, sscc, codes, &located, true).await
     }
 
     /// Takes packed units out of their open cartons (they become `verified`); all or none.
@@ -297,8 +305,17 @@ impl Store {
         pallet: &str,
         cartons: &[String],
     ) -> Result<Package, StoreError> {
-        sql::links::pack_cartons(&self.db, &self.actor, pallet, cartons).await?;
+        sql::links::pack_cartons(&self.db, &self.actor, pallet, cartons, false).await?;
         self.package(pallet).await
+    }
+
+    /// What [`Store::pack_cartons`] would answer, changing nothing (see [`Store::check_pack`]).
+    pub async fn check_pack_cartons(
+        &self,
+        pallet: &str,
+        cartons: &[String],
+    ) -> Result<(), StoreError> {
+        sql::links::pack_cartons(&self.db, &self.actor, pallet, cartons, true).await
     }
 
     /// Takes cartons off their open pallets (they become `closed` again); all or none. Returns

@@ -6,6 +6,8 @@
 //!   full, what closes short at the end;
 //! - `core.rs`: the task that carries them out through the store.
 //!
+//! - `manual/`: the `manual` mode, a hand-scanner station the line does not feed.
+//!
 //! The line runtime feeds it (`line/core.rs`): each verified code once its `verified` is
 //! committed, in order; never when the line has no `[packing]`.
 
@@ -26,6 +28,7 @@ pub mod case_mqtt;
 pub mod case_read;
 mod core;
 mod machine;
+pub mod manual;
 
 pub use self::core::{CHANNEL, CasePackerCount, PackingReport, spawn_packing};
 pub use machine::Plan;
@@ -84,6 +87,10 @@ pub async fn start_station(
             Ok(case_camera::spawn_case_camera(store, batch, plan, cases))
         }
         (PackingMode::CaseCamera, None) => Err("case_camera without a case camera".to_owned()),
+        (PackingMode::Manual, _) => Err(
+            "a manual station is its own task (aggregation::manual), not fed by the line"
+                .to_owned(),
+        ),
     }
 }
 

@@ -73,6 +73,16 @@ pub(crate) enum PackCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Run the hand-scanner station of a line config (`[packing] mode = "manual"`) for a batch,
+    /// without the line (hand packing off-line), until Ctrl-C; prints what it did as JSON.
+    Station {
+        /// Line config with `[packing] mode = "manual"` and its `[packing.scanner]`.
+        #[arg(long)]
+        config: std::path::PathBuf,
+        /// The batch packed.
+        #[arg(long)]
+        batch: i64,
+    },
     /// The packages of a batch and whether they balance.
     List {
         /// The batch id.
@@ -85,6 +95,9 @@ pub(crate) enum PackCommand {
 }
 
 pub(crate) fn run(command: PackCommand, context: &Context) -> Result<(), CliError> {
+    if let PackCommand::Station { config, batch } = &command {
+        return station(config, *batch, context);
+    }
     block_on(async {
         let store = context.open().await?;
         let actor = context.actor();
@@ -149,6 +162,7 @@ pub(crate) fn run(command: PackCommand, context: &Context) -> Result<(), CliErro
                 }
                 Ok(())
             }
+            PackCommand::Station { .. } => Ok(()),
             PackCommand::List { batch, json } => {
                 let list = packing::list(&store, batch).await?;
                 if json {
@@ -161,6 +175,46 @@ pub(crate) fn run(command: PackCommand, context: &Context) -> Result<(), CliErro
         };
         store.close().await;
         result
+    })
+}
+
+/// `pack station`: the station runs until Ctrl-C, then prints its report.
+fn station(config: &std::path::Path, batch: i64, context: &Context) -> Result<(), CliError> {
+    let line =
+        tracemark::config::load(config).map_err(|errors| CliError::Input(errors.to_string()))?;
+    let Some(packing) = line.packing.clone() else {
+        return Err(CliError::Input(format!(
+            "{}: the line has no [packing]",
+            config.display()
+        )));
+    };
+    super::block_on_line(async {
+        let store = context.open().await?;
+        let actor = context.actor().on_device(&format!("packing@{}", line.id));
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let (task, scanners) =
+            tracemark::aggregation::manual::spawn_alone(&store, &actor, batch, &packing, stop_rx)
+                .await
+                .map_err(|e| match e {
+                    tracemark::aggregation::manual::StationError::Setup(_) => {
+                        CliError::Input(e.to_string())
+                    }
+                    other => CliError::Failed(other.into()),
+                })?;
+        for scanner in scanners {
+            eprintln!("station ready: {scanner}");
+        }
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("stopping the station");
+        }
+        let _ = stop_tx.send(true);
+        let report = task
+            .finish()
+            .await
+            .map_err(|e| CliError::Failed(e.into()))?;
+        println!("{}", to_json(&report)?);
+        store.close().await;
+        Ok(())
     })
 }
 

@@ -34,8 +34,8 @@ use tracemark_drivers::marker::{
 use tracemark_drivers::modbus_marker::InvalidMap;
 use tracemark_drivers::transport::Transport as DeviceTransport;
 
-use crate::aggregation::{PackingReport, plan_for, start_station};
-use crate::config::{Line, Transport};
+use crate::aggregation::{PackingReport, manual, plan_for, start_station};
+use crate::config::{Line, PackingMode, Transport};
 use crate::mqtt_endpoint::EndpointError;
 use crate::verify::{self, mqtt::Link};
 use tracemark_store::{BatchState, Store, StoreError};
@@ -284,6 +284,21 @@ pub async fn run_line(
         }
         None => None,
     };
+    // `manual`: a hand-scanner station beside the line, which does not feed it; its port is
+    // opened before any device starts, so a scanner that cannot be had stops nothing.
+    let manual = line.packing.as_ref().and_then(|p| p.manual.as_ref());
+    let manual_task = match (manual, packing_plan) {
+        (Some(manual), Some(plan)) => {
+            let actor = store.actor().on_device(&format!("packing@{}", line.id));
+            let (task, scanners) =
+                manual::spawn_manual(&store, &actor, batch.id, plan, manual, stop.clone())
+                    .await
+                    .map_err(|e| LineError::Packing(format!("the station's scanner: {e}")))?;
+            tracing::info!(?scanners, "manual packing station");
+            Some(task)
+        }
+        _ => None,
+    };
 
     let min_grade = product.min_grade;
     let tracker_config = verify::tracker_config_for(&line, min_grade).ok_or(
@@ -364,8 +379,10 @@ pub async fn run_line(
     })?;
     // The packing station before the marker starts: a case camera's subscription must be
     // ready before the first case can be read.
+    // `manual`: the station runs on its own (above); the line feeds no packing task.
+    let by_hand = line.packing.as_ref().map(|p| p.mode) == Some(PackingMode::Manual);
     let (packing_tx, packing_task) = match packing_plan {
-        Some(plan) => {
+        Some(plan) if !by_hand => {
             let (tx, task) = start_station(
                 store.clone(),
                 batch.id,
@@ -378,7 +395,7 @@ pub async fn run_line(
             .map_err(LineError::Packing)?;
             (Some(tx), Some(task))
         }
-        None => (None, None),
+        _ => (None, None),
     };
 
     let marker_config = MarkerConfig {
@@ -451,7 +468,15 @@ pub async fn run_line(
             task.await
                 .map_err(|e| LineError::Packing(format!("the packing task failed: {e}")))?,
         ),
-        None => None,
+        None => match manual_task {
+            Some(task) => Some(
+                task.finish()
+                    .await
+                    .map_err(|e| LineError::Packing(format!("the station failed: {e}")))?
+                    .packing_report(),
+            ),
+            None => None,
+        },
     };
     let voided_at_stop = recover::void_unprinted(&store, batch.id).await?;
     let mut stats = stats;

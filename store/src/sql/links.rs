@@ -197,12 +197,14 @@ fn refused(package: Option<&str>, refusals: Vec<Refusal>) -> StoreError {
 }
 
 /// Units into a carton (`Store::pack`).
+/// With `dry_run`, only checks: the transaction is dropped (rolled back) after the checks.
 pub(crate) async fn pack(
     db: &Db,
     actor: &Actor,
     sscc: &str,
     codes: &[String],
     located: &HashMap<&str, Location>,
+    dry_run: bool,
 ) -> Result<(), StoreError> {
     none_given(codes, "codes")?;
     let (mut tx, head) = begin(db).await?;
@@ -219,6 +221,9 @@ pub(crate) async fn pack(
         pack_problem(units.get(code), &carton)
     })
     .map_err(|r| refused(Some(sscc), r))?;
+    if dry_run {
+        return Ok(());
+    }
     set_units(
         &mut tx,
         db,
@@ -413,11 +418,13 @@ pub(crate) async fn replace(
 }
 
 /// Closed cartons onto an open pallet (`Store::pack_cartons`).
+/// With `dry_run`, only checks (see [`pack`]).
 pub(crate) async fn pack_cartons(
     db: &Db,
     actor: &Actor,
     pallet: &str,
     cartons: &[String],
+    dry_run: bool,
 ) -> Result<(), StoreError> {
     none_given(cartons, "cartons")?;
     let (mut tx, head) = begin(db).await?;
@@ -463,6 +470,9 @@ pub(crate) async fn pack_cartons(
         None
     })
     .map_err(|r| refused(Some(pallet), r))?;
+    if dry_run {
+        return Ok(());
+    }
     set_parent(
         &mut tx,
         db,

@@ -3,6 +3,7 @@
 //! Each runs until its stdin closes, `quit`, or Ctrl-C.
 
 mod line;
+mod scanner;
 mod stdin;
 
 use std::io::Write as _;
@@ -59,6 +60,9 @@ enum Device {
     /// here, on a pseudo-terminal or a free local port with the `TRACEMARK_…` override to use;
     /// one `# ready` line when all serve. stdin: `DEVICE COMMAND` (a device's own commands).
     Line(line::LineArgs),
+    /// A hand scanner at a packing station (`[packing] mode = "manual"`): stdin `unit CODE`,
+    /// `label SSCC`, `cmd TEXT`, `raw TEXT`; prints the station's reply to each.
+    Scanner(scanner::ScannerArgs),
 }
 
 #[derive(Debug, Args)]
@@ -213,6 +217,7 @@ async fn main() -> anyhow::Result<()> {
         Device::Vision(args) => run_vision(args).await,
         Device::Plc(args) => run_plc(args).await,
         Device::Line(args) => line::run(args).await,
+        Device::Scanner(args) => scanner::run(args).await,
     }
 }
 

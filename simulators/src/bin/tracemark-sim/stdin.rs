@@ -23,7 +23,7 @@ pub(crate) async fn commands(mut command: impl FnMut(&str) -> Reply) -> anyhow::
 }
 
 /// stdin's lines; the channel closes at its end.
-fn lines() -> std::io::Result<mpsc::Receiver<std::io::Result<String>>> {
+pub(crate) fn lines() -> std::io::Result<mpsc::Receiver<std::io::Result<String>>> {
     let (sender, receiver) = mpsc::channel(16);
     std::thread::Builder::new()
         .name("stdin".to_owned())

@@ -1,0 +1,111 @@
+//! Hand packing at a scanner station (`[packing] mode = "manual"`, docs/aggregation.md "Manual
+//! mode"): opening a package at the station, checking each scan before it is accepted, and
+//! closing the package with what was scanned.
+//!
+//! The link rules are the store's (`tracemark_store::package`, `store/src/sql/links.rs`): a scan
+//! is checked by a dry run of the very pack the close will make ([`Store::check_pack`]), so the
+//! station answers "bad" for exactly what the close would refuse, with the same reason.
+
+use tracemark_store::package::LinkProblem;
+use tracemark_store::{Actor, Package, PackageLevel, Store, StoreError};
+
+use super::AppError;
+
+/// Package `sscc` as the open package of a station packing `level` for batch `batch`:
+/// `Ok(Err(reason))` when it cannot be (unknown, another level or batch, not open).
+pub async fn open_at_station(
+    store: &Store,
+    batch: i64,
+    level: PackageLevel,
+    sscc: &str,
+) -> Result<Result<Package, String>, AppError> {
+    let package = match store.package(sscc).await {
+        Ok(package) => package,
+        Err(StoreError::NotFound { .. }) => return Ok(Err("unknown package".into())),
+        Err(other) => return Err(other.into()),
+    };
+    let refusal = if package.level != level {
+        Some(format!("a {}: this station fills {level}s", package.level))
+    } else if package.batch_id != batch {
+        Some(
+            LinkProblem::OtherBatch {
+                of: Some(package.batch_id),
+                want: batch,
+            }
+            .to_string(),
+        )
+    } else if !package.state.is_open() {
+        Some(format!(
+            "{} {} (reopen it first: tracemark pack reopen {sscc})",
+            package.level, package.state
+        ))
+    } else {
+        None
+    };
+    Ok(refusal.map_or(Ok(package), Err))
+}
+
+/// Whether `item` (a unit's code at a carton station, a carton's SSCC at a pallet station) may
+/// join the scans `scanned` of open package `sscc`, by a dry run of packing them all:
+/// `Ok(None)` if so, `Ok(Some(reason))` the store's refusal of `item`. A refusal of an earlier
+/// scan only (packed elsewhere since) does not refuse `item`: the close will name it.
+pub async fn check_scan(
+    store: &Store,
+    sscc: &str,
+    level: PackageLevel,
+    scanned: &[String],
+    item: &str,
+) -> Result<Option<String>, AppError> {
+    let mut all = scanned.to_vec();
+    all.push(item.to_owned());
+    let checked = match level {
+        PackageLevel::Carton => store.check_pack(sscc, &all).await,
+        PackageLevel::Pallet => store.check_pack_cartons(sscc, &all).await,
+    };
+    match checked {
+        Ok(()) => Ok(None),
+        Err(StoreError::PackRefused { refusals, .. }) => Ok(refusals
+            .into_iter()
+            .find(|r| r.item == item)
+            .map(|r| match r.problem {
+                LinkProblem::ListedTwice => format!("already scanned into {sscc}"),
+                other => other.to_string(),
+            })),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Closes the package at a station: packs `children` (units into a carton, closed cartons onto
+/// a pallet) in one transaction, all or none, then closes it (short when under capacity). With
+/// no children the package is closed with what it already holds.
+///
+/// The one function the station calls to close a package: a label station (print the GS1
+/// logistic label, read it back) goes here, before the close.
+pub async fn close_package(
+    store: &Store,
+    actor: &Actor,
+    sscc: &str,
+    level: PackageLevel,
+    children: &[String],
+) -> Result<Package, AppError> {
+    let store = store.with_actor(actor.clone());
+    if !children.is_empty() {
+        match level {
+            PackageLevel::Carton => store.pack(sscc, children).await?,
+            PackageLevel::Pallet => store.pack_cartons(sscc, children).await?,
+        };
+    }
+    super::packing::close(&store, actor, sscc).await
+}
+
+/// A new package of `level` for batch `batch`, to be filled at a station; its capacity is
+/// `capacity` or the product's pack size of that level.
+pub async fn new_at_station(
+    store: &Store,
+    actor: &Actor,
+    batch: i64,
+    level: PackageLevel,
+    capacity: Option<i64>,
+) -> Result<Package, AppError> {
+    super::packing::new_package(store, actor, batch, level, capacity).await
+}
