@@ -177,6 +177,7 @@ fn main() {
             cases_per_pallet: 10,
             case_packer_count: true,
             case_camera: None,
+            manual: None,
         }),
         _ => line.packing,
     };
