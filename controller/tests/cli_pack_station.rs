@@ -19,7 +19,11 @@ const GUARD: Duration = Duration::from_secs(60);
 
 /// The demo line with a manual station whose scanner is at `address`.
 fn config(dir: &std::path::Path, packing: &str) -> std::path::PathBuf {
-    let demo = include_str!("../../line-configs/demo.toml");
+    // The demo line without its own `[packing]` (its last section).
+    let demo = include_str!("../../line-configs/demo.toml")
+        .split("\n[packing]\n")
+        .next()
+        .unwrap_or_default();
     let path = dir.join("line.toml");
     std::fs::write(&path, format!("{demo}\n{packing}")).expect("write the config");
     path

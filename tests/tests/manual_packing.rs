@@ -14,14 +14,13 @@ async fn a_packer_packs_the_twins_cases_by_hand(stack: Stack) {
     };
     let _line = one_line_at_a_time().await;
     let text = std::fs::read_to_string(line_config("pharma-carton.toml")).expect("read config");
-    let manual = "mode = \"manual\"\nunits_per_case = 7\ncases_per_pallet = 3\n\n\
+    let manual = "[packing]\nmode = \"manual\"\nunits_per_case = 7\ncases_per_pallet = 3\n\n\
                   [packing.scanner]\ntransport = { type = \"tcp\", address = \"127.0.0.1:7001\" }\n\
                   listen = true\n\n[packing.palletiser]\n\
                   transport = { type = \"tcp\", address = \"127.0.0.1:7002\" }\nlisten = true\n";
-    let text = text
-        .replace("mode = \"inferred\"\n", "")
-        .replace("units_per_case = 10\n", "")
-        .replace("cases_per_pallet = 5\n", manual);
+    // The line without its own `[packing]` (its last section), and a manual station instead.
+    let line = text.split("\n[packing]\n").next().unwrap_or_default();
+    let text = format!("{line}\n{manual}");
     assert!(
         text.contains("mode = \"manual\""),
         "the config changed: {text}"
