@@ -26,7 +26,7 @@ fn payload(seq: u64) -> Vec<u8> {
         .map(|k| {
             let serial = (seq * u64::from(PER_CASE) + k) % BATCH;
             // One case in 10 holds a unit of another batch (serials beyond the batch's).
-            let serial = if seq % 10 == 0 && k == 5 {
+            let serial = if seq.is_multiple_of(10) && k == 5 {
                 BATCH + seq
             } else {
                 serial
