@@ -49,6 +49,10 @@ pub const HOLD_RETRY: Duration = Duration::from_millis(50);
 /// the reader-to-gate time of a unit, so only a unit that will never be verified outlasts it.
 pub const HOLD_MAX: Duration = Duration::from_secs(3);
 
+/// Case reads remembered to drop redeliveries: a broker redelivers within a reconnection, a
+/// few cases at most.
+const RECENT: usize = 64;
+
 /// After the line's end, the last case reads are awaited until none has come for this long.
 pub const END_QUIET: Duration = Duration::from_millis(1500);
 
@@ -68,7 +72,7 @@ pub fn spawn_case_camera(
         plan,
         book: Book::default(),
         pallet: None,
-        seen: HashSet::new(),
+        recent: VecDeque::with_capacity(RECENT),
         report: PackingReport::default(),
     };
     (tx, tokio::spawn(station.run(rx, cases)))
@@ -125,8 +129,9 @@ struct Station {
     plan: Plan,
     book: Book,
     pallet: Option<OpenPallet>,
-    /// Sequence numbers already decided: a redelivered read (QoS 1) is not decided twice.
-    seen: HashSet<u64>,
+    /// The last case reads taken: a redelivered read (QoS 1: the same message again) is not
+    /// decided twice. Not by `seq` alone: a camera that restarts numbers its cases from 1 again.
+    recent: VecDeque<CaseRead>,
     report: PackingReport,
 }
 
@@ -177,7 +182,11 @@ impl Station {
                 case = cases.recv(), if camera_open => match case {
                     Some(CaseReceived::Case(read)) => {
                         quiet_since = Instant::now();
-                        if self.seen.insert(read.seq) {
+                        if !self.recent.contains(&read) {
+                            if self.recent.len() >= RECENT {
+                                self.recent.pop_front();
+                            }
+                            self.recent.push_back(read.clone());
                             queue.push_back(read);
                         }
                     }
