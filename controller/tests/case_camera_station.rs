@@ -71,6 +71,7 @@ async fn station_decides_and_packs(store: Store) {
     let plan = Plan {
         units_per_case: 4,
         cases_per_pallet: 2,
+        case_packer_count: false,
     };
     let (codes_tx, task) = spawn_case_camera(store.clone(), batch.id, plan, cases);
     let v: Vec<&str> = verified.iter().map(String::as_str).collect();

@@ -15,7 +15,9 @@
 
 use serde_json::Value;
 
-use crate::verify::payload::{FieldMap, Grade, MAX_PAYLOAD, PayloadError, lookup};
+use crate::verify::payload::{
+    FieldMap, Grade, Header, PayloadError, invalid, lookup, parse_header,
+};
 
 /// More symbols than this in one case is not a case (the largest shipper holds a few hundred).
 pub const MAX_READS: usize = 1024;
@@ -54,40 +56,15 @@ pub fn parse_case_read(
     map: &FieldMap,
     default_reader: &str,
 ) -> Result<CaseRead, PayloadError> {
-    if payload.len() > MAX_PAYLOAD {
-        return Err(PayloadError::TooLarge(payload.len()));
-    }
-    let root: Value =
-        serde_json::from_slice(payload).map_err(|e| PayloadError::NotJson(e.to_string()))?;
-    if !root.is_object() {
-        return Err(PayloadError::NotJson("expected a JSON object".into()));
-    }
+    let Header {
+        root,
+        reader,
+        seq,
+        ts,
+    } = parse_header(payload, map, default_reader)?;
     let field = |name: &'static str| {
         let path = map.path_of(name);
         (lookup(&root, &path), path)
-    };
-    let reader = match field("reader") {
-        (None | Some(Value::Null), _) => default_reader.to_owned(),
-        (Some(Value::String(s)), _) if !s.is_empty() && s.len() <= 64 => s.clone(),
-        (Some(_), path) => {
-            return Err(invalid(
-                "reader",
-                path,
-                "expected a name of 1–64 characters",
-            ));
-        }
-    };
-    let seq = match field("seq") {
-        (Some(Value::Number(n)), path) => n
-            .as_u64()
-            .ok_or_else(|| invalid("seq", path, "expected a non-negative integer"))?,
-        (None, path) => return Err(PayloadError::Missing { field: "seq", path }),
-        (Some(_), path) => return Err(invalid("seq", path, "expected a number")),
-    };
-    let ts = match field("ts") {
-        (None | Some(Value::Null), _) => None,
-        (Some(Value::String(s)), _) => Some(s.clone()),
-        (Some(_), path) => return Err(invalid("ts", path, "expected a string")),
     };
     let short = match field("short") {
         (None | Some(Value::Null), _) => false,
@@ -174,14 +151,6 @@ fn symbol_read(
         (Some(_), path) => return Err(invalid("grade", path, "expected a letter or a number")),
     };
     Ok(SymbolRead { data, grade })
-}
-
-fn invalid(field: &'static str, path: String, problem: &str) -> PayloadError {
-    PayloadError::Invalid {
-        field,
-        path,
-        problem: problem.to_owned(),
-    }
 }
 
 #[cfg(test)]

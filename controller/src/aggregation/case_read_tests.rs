@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
+use crate::verify::payload::MAX_PAYLOAD;
 
 const CODE_A: &str = "]d2010950600013435221A1B2C3";
 const CODE_B: &str = "]d2010950600013435221A1B2C4";

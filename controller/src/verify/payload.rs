@@ -102,13 +102,25 @@ pub(crate) fn lookup<'v>(root: &'v Value, path: &str) -> Option<&'v Value> {
         })
 }
 
-/// Parses one MQTT payload. `default_reader` names the reader when the payload does not (the
-/// topic's `<reader>` level).
-pub fn parse_result(
+/// What a reader's result and a case camera's read both start with: the payload as a JSON
+/// object (size-checked), and its `reader`, `seq` and `ts` read through `map`.
+pub(crate) struct Header {
+    /// The payload.
+    pub(crate) root: Value,
+    /// The reader's name (`default_reader` when the payload does not name it).
+    pub(crate) reader: String,
+    /// The reader's sequence number.
+    pub(crate) seq: u64,
+    /// When the reader saw it, as written.
+    pub(crate) ts: Option<String>,
+}
+
+/// Parses the common part of a payload (see [`Header`]).
+pub(crate) fn parse_header(
     payload: &[u8],
     map: &FieldMap,
     default_reader: &str,
-) -> Result<ReadResult, PayloadError> {
+) -> Result<Header, PayloadError> {
     if payload.len() > MAX_PAYLOAD {
         return Err(PayloadError::TooLarge(payload.len()));
     }
@@ -121,12 +133,6 @@ pub fn parse_result(
         let path = map.path_of(name);
         (lookup(&root, &path), path)
     };
-    let invalid = |field: &'static str, path: String, problem: &str| PayloadError::Invalid {
-        field,
-        path,
-        problem: problem.to_owned(),
-    };
-
     let reader = match field("reader") {
         (None | Some(Value::Null), _) => default_reader.to_owned(),
         (Some(Value::String(s)), _) if !s.is_empty() && s.len() <= 64 => s.clone(),
@@ -149,6 +155,40 @@ pub fn parse_result(
         (None | Some(Value::Null), _) => None,
         (Some(Value::String(s)), _) => Some(s.clone()),
         (Some(_), path) => return Err(invalid("ts", path, "expected a string")),
+    };
+    Ok(Header {
+        root,
+        reader,
+        seq,
+        ts,
+    })
+}
+
+/// A field of the wrong type or with an impossible value.
+pub(crate) fn invalid(field: &'static str, path: String, problem: &str) -> PayloadError {
+    PayloadError::Invalid {
+        field,
+        path,
+        problem: problem.to_owned(),
+    }
+}
+
+/// Parses one MQTT payload. `default_reader` names the reader when the payload does not (the
+/// topic's `<reader>` level).
+pub fn parse_result(
+    payload: &[u8],
+    map: &FieldMap,
+    default_reader: &str,
+) -> Result<ReadResult, PayloadError> {
+    let Header {
+        root,
+        reader,
+        seq,
+        ts,
+    } = parse_header(payload, map, default_reader)?;
+    let field = |name: &'static str| {
+        let path = map.path_of(name);
+        (lookup(&root, &path), path)
     };
     let data = match field("data") {
         (Some(Value::Null), _) => None,
