@@ -115,7 +115,8 @@ impl Site {
         self.dir.path().join("stderr")
     }
 
-    /// Waits until the line running on this site has verified `n` units of its first batch;
+    /// Waits until the line running on this site has verified `n` units of its first batch
+    /// (packed ones included);
     /// after a minute, fails with the child's stderr. Another process writes the store and
     /// announces no progress (its MQTT state goes to a broker or line id the test does not
     /// know), so this looks at the store every [`STORE_POLL`], under the deadline.
@@ -146,7 +147,10 @@ impl Site {
             && let Ok(counts) = store.batch_counts(batch.id).await
             && counts
                 .iter()
-                .any(|(state, count)| *state == CodeState::Verified && *count >= n)
+                .filter(|(state, _)| matches!(state, CodeState::Verified | CodeState::Packed))
+                .map(|(_, count)| count)
+                .sum::<i64>()
+                >= n
         {
             return Some(store);
         }

@@ -124,25 +124,6 @@ async fn passed(site: &Site) -> Option<i64> {
     )
 }
 
-/// Waits (looking every 50 ms, at most a minute) until `n` units passed verified.
-async fn wait_passed(site: &Site, n: i64) {
-    let mut poll = tokio::time::interval(Duration::from_millis(50));
-    let reached = tokio::time::timeout(Duration::from_secs(60), async {
-        loop {
-            poll.tick().await;
-            if passed(site).await.is_some_and(|p| p >= n) {
-                return;
-            }
-        }
-    })
-    .await;
-    assert!(
-        reached.is_ok(),
-        "the line never verified {n} units: {}",
-        std::fs::read_to_string(site.stderr_path()).unwrap_or_default()
-    );
-}
-
 async fn killed_at_random_moments_then_run_to_the_end(stack: Stack, kills: u32) {
     let Some(site) = stack.site().await else {
         return;
@@ -170,7 +151,7 @@ async fn killed_at_random_moments_then_run_to_the_end(stack: Stack, kills: u32) 
             // Otherwise once the line has verified a random number more units (a case is
             // 10, a pallet 50): any moment of a case's or pallet's life.
             verified += 5 + moments.below(40) as i64;
-            wait_passed(&site, verified).await;
+            site.wait_verified(verified).await.close().await;
         }
         child.start_kill().expect("SIGKILL the controller");
         child.wait().await.expect("reap it");

@@ -143,6 +143,8 @@ async fn run_fills_the_marker_and_stops_gracefully_on_ctrl_c(stack: Stack) {
     ];
 
     let store = site.open().await;
+    // demo.toml packs (a case camera): a plant store needs its SSCC prefix for that.
+    common::packing_producer(&store).await;
     store
         .add_product(&tracemark::commissioning::demo_product(
             "demo-widget",
