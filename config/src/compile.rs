@@ -173,7 +173,7 @@ pub struct Mqtt {
 }
 
 /// Collects errors while compiling.
-pub(super) struct Errors(Vec<ConfigError>);
+pub(super) struct Errors(pub(super) Vec<ConfigError>);
 
 impl Errors {
     pub(super) fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
@@ -245,10 +245,17 @@ pub(crate) fn compile(raw: RawLine, base: &Path) -> Result<Line, Vec<ConfigError
         "mqtt",
         "[mqtt] with `url`: the readers publish their results over it",
     );
+    let reader_names: Vec<String> = readers.iter().map(|r| r.name.clone()).collect();
+    let label = raw
+        .packing
+        .as_ref()
+        .and_then(|p| p.label.as_ref())
+        .and_then(|l| super::label::check_label(l, base, &reader_names, &mut errors));
     let packing = raw
         .packing
         .as_ref()
-        .and_then(|p| check_packing(p, &mut errors));
+        .and_then(|p| check_packing(p, &mut errors))
+        .map(|p| Packing { label, ..p });
     match (raw.line, raw.conveyor, errors.0.is_empty()) {
         (Some(line), Some(conveyor), true) => Ok(Line {
             name: line.name.unwrap_or_else(|| line.id.clone()),

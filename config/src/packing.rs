@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::compile::Errors;
+use super::label::PackingLabel;
 use super::raw::PackingSection;
 use super::suggest;
 
@@ -26,6 +27,8 @@ pub struct Packing {
     pub units_per_case: Option<u32>,
     /// Cases per pallet; 0: no pallets.
     pub cases_per_pallet: u32,
+    /// The label printer and scanner (`[packing.label]`); none: packages close unlabelled.
+    pub label: Option<PackingLabel>,
 }
 
 /// Checks `[packing]`.
@@ -63,5 +66,6 @@ pub(super) fn check_packing(raw: &PackingSection, errors: &mut Errors) -> Option
         mode,
         units_per_case: raw.units_per_case,
         cases_per_pallet: raw.cases_per_pallet,
+        label: None,
     })
 }

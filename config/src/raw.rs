@@ -275,4 +275,8 @@ pub struct PackingSection {
     /// Cases per pallet. Default 0: no pallets.
     #[serde(default)]
     pub cases_per_pallet: u32,
+    /// `[packing.label]`: print and verify a GS1 logistic label per package. Default none:
+    /// packages close unlabelled.
+    #[serde(default)]
+    pub label: Option<crate::label::LabelSection>,
 }

@@ -285,6 +285,7 @@ fn packing_is_optional_and_inferred_is_its_mode() {
             mode: PackingMode::Inferred,
             units_per_case: Some(10),
             cases_per_pallet: 5,
+            label: None,
         })
     );
     let line = load_text(&format!("{MINIMAL}\n[packing]\nmode = \"inferred\"\n")).expect("bare");
