@@ -9,6 +9,7 @@
 
 pub mod audit;
 pub mod backup;
+pub mod label;
 mod locate;
 mod migrate;
 pub mod model;

@@ -23,6 +23,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracemark_store::{PackageLevel, PackageState, Store, StoreError};
 
+use super::label::{LabelReport, LabelStation};
 use super::machine::{PackAction, PackEvent, PackMachine, Plan};
 
 /// Verified codes waiting for the packing task (about 40 s at 100 units/s).
@@ -41,14 +42,19 @@ pub struct PackingReport {
     pub pallets: u64,
     /// Store operations that failed (each logged): must be 0.
     pub failed: u64,
+    /// The label station's work, with `[packing.label]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub labels: Option<LabelReport>,
 }
 
 /// Spawns the packing task for `batch`; send it the verified codes in gate order and drop the
-/// sender at the end of the run. Its handle returns what it did.
+/// sender at the end of the run. With `labels`, each package is labelled and verified before
+/// it closes. Its handle returns what it did.
 pub fn spawn_packing(
     store: Store,
     batch: i64,
     plan: Plan,
+    labels: Option<LabelStation>,
 ) -> (mpsc::Sender<String>, JoinHandle<PackingReport>) {
     let (tx, rx) = mpsc::channel(CHANNEL);
     let task = Packer {
@@ -58,6 +64,7 @@ pub fn spawn_packing(
         cartons: HashMap::new(),
         pallets: HashMap::new(),
         report: PackingReport::default(),
+        labels,
     };
     (tx, tokio::spawn(task.run(rx)))
 }
@@ -70,6 +77,7 @@ struct Packer {
     cartons: HashMap<u64, String>,
     pallets: HashMap<u64, String>,
     report: PackingReport,
+    labels: Option<LabelStation>,
 }
 
 impl Packer {
@@ -93,6 +101,7 @@ impl Packer {
                 }
             }
             if ended {
+                self.report.labels = self.labels.as_ref().map(|s| s.report().clone());
                 return self.report;
             }
         }
@@ -120,6 +129,7 @@ impl Packer {
                     "its SSCC could not be allocated",
                 ))?;
                 self.store.pack(&sscc, &codes).await?;
+                self.label(&sscc).await?;
                 let closed = self
                     .store
                     .set_package_state(&sscc, PackageState::Closed)
@@ -149,6 +159,7 @@ impl Packer {
                     .collect();
                 if !cartons.is_empty() {
                     self.store.pack_cartons(&sscc, &cartons).await?;
+                    self.label(&sscc).await?;
                     self.store
                         .set_package_state(&sscc, PackageState::Closed)
                         .await?;
@@ -161,5 +172,20 @@ impl Packer {
             }
         }
         Ok(())
+    }
+}
+
+impl Packer {
+    /// With a label station: the package's label printed and read back before it closes
+    /// (docs/aggregation.md "Labels"); a package whose label never reads back stays open.
+    async fn label(&mut self, sscc: &str) -> Result<(), StoreError> {
+        match self.labels.as_mut() {
+            Some(station) => station
+                .label_and_verify(sscc)
+                .await
+                .map(drop)
+                .map_err(|e| StoreError::invalid("label", e)),
+            None => Ok(()),
+        }
     }
 }

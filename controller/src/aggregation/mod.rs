@@ -4,12 +4,15 @@
 //!
 //! - `machine.rs`: the decisions, without I/O — which unit goes into which case, when a case is
 //!   full, what closes short at the end;
-//! - `core.rs`: the task that carries them out through the store.
+//! - `core.rs`: the task that carries them out through the store;
+//! - [`label`]: the label station — each package's GS1 logistic label printed and read back
+//!   before it closes (`[packing.label]`).
 //!
 //! The line runtime feeds it (`line/core.rs`): each verified code once its `verified` is
 //! committed, in order; never when the line has no `[packing]`.
 
 mod core;
+pub mod label;
 mod machine;
 
 pub use self::core::{CHANNEL, PackingReport, spawn_packing};

@@ -34,6 +34,7 @@ use tracemark_drivers::marker::{
 use tracemark_drivers::modbus_marker::InvalidMap;
 use tracemark_drivers::transport::Transport as DeviceTransport;
 
+use crate::aggregation::label::LabelStation;
 use crate::aggregation::{PackingReport, plan_for, spawn_packing};
 use crate::config::{Line, Transport};
 use crate::mqtt_endpoint::EndpointError;
@@ -284,6 +285,9 @@ pub async fn run_line(
         }
         None => None,
     };
+    // The label station (`[packing.label]`): its scanner subscribed before the line starts.
+    let labels = LabelStation::for_line(store.clone(), &line)
+        .map_err(|e| LineError::Packing(e.to_string()))?;
 
     let min_grade = product.min_grade;
     let tracker_config = verify::tracker_config_for(&line, min_grade).ok_or(
@@ -404,7 +408,7 @@ pub async fn run_line(
         })?;
     let (packing_tx, packing_task) = match packing_plan {
         Some(plan) => {
-            let (tx, task) = spawn_packing(store.clone(), batch.id, plan);
+            let (tx, task) = spawn_packing(store.clone(), batch.id, plan, labels);
             (Some(tx), Some(task))
         }
         None => (None, None),

@@ -39,6 +39,13 @@ pub fn subscription_for(line: &crate::config::Line) -> Option<mqtt::Subscription
         .iter()
         .map(|r| (r.name.clone(), FieldMap::new(r.field_map.clone())))
         .collect();
+    // The label scanner publishes on the same topic tree (docs/aggregation.md "Labels").
+    subscription.others = line
+        .packing
+        .iter()
+        .filter_map(|p| p.label.as_ref())
+        .map(|l| l.scanner.clone())
+        .collect();
     Some(subscription)
 }
 

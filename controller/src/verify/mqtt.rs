@@ -31,6 +31,9 @@ pub struct Subscription {
     pub readers: BTreeMap<String, FieldMap>,
     /// The field map when `readers` is empty.
     pub field_map: FieldMap,
+    /// Readers of other stations on the same topic tree (the label scanner): their results
+    /// are acknowledged and dropped, not refused as unknown.
+    pub others: std::collections::BTreeSet<String>,
 }
 
 impl Subscription {
@@ -42,6 +45,7 @@ impl Subscription {
             line: line.to_owned(),
             readers: BTreeMap::new(),
             field_map: FieldMap::default(),
+            others: std::collections::BTreeSet::new(),
         }
     }
 
@@ -164,6 +168,13 @@ async fn run(
             }
             Ok(Event::Incoming(Packet::SubAck(_))) => {
                 let _ = link.send(Link::Subscribed);
+            }
+            Ok(Event::Incoming(Packet::Publish(publish)))
+                if reader_of(&publish.topic).is_some_and(|r| subscription.others.contains(r)) =>
+            {
+                if let Err(e) = client.ack(&publish).await {
+                    tracing::warn!(error = %e, "cannot acknowledge another station's result");
+                }
             }
             Ok(Event::Incoming(Packet::Publish(publish))) => {
                 let received = receive(&publish.topic, &publish.payload, &subscription);
