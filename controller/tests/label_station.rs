@@ -74,7 +74,10 @@ async fn carton_of(store: &Store, batch: i64, code: &str) -> String {
         .create_package(batch, PackageLevel::Carton, Some(2))
         .await
         .expect("carton");
-    store.pack(&carton.sscc, &[code.to_owned()]).await.expect("pack");
+    store
+        .pack(&carton.sscc, &[code.to_owned()])
+        .await
+        .expect("pack");
     carton.sscc
 }
 
@@ -104,7 +107,10 @@ async fn label_station_verifies_reprints_and_waits(store: Store) {
     let outcome = station.label_and_verify(&good).await.expect("good label");
     assert_eq!((outcome.labels, outcome.rejected.len()), (1, 0));
     let package = store.package(&good).await.expect("package");
-    assert_eq!((package.state, package.label_count), (PackageState::Verified, Some(1)));
+    assert_eq!(
+        (package.state, package.label_count),
+        (PackageState::Verified, Some(1))
+    );
     store
         .set_package_state(&good, PackageState::Closed)
         .await
@@ -124,20 +130,9 @@ async fn label_station_verifies_reprints_and_waits(store: Store) {
     assert_eq!(events[0]["read"], format!("]C100{good}"));
     assert_eq!(events[0]["attempt"], 1);
 
-    // Unreadable, then good; the ribbon runs out after the good one.
+    // Unreadable, then good; the ribbon runs out as the good one prints: the station waits,
+    // with the alarm up, until the ribbon is replaced, and goes on.
     let third = carton_of(&store, batch.id, &codes[2]).await;
-    sim.script(Some(Misprint::Unreadable), false);
-    sim.script(None, true);
-    let outcome = station.label_and_verify(&third).await.expect("reprinted");
-    assert_eq!(outcome.labels, 2);
-    assert_eq!(outcome.rejected[0].fault, LabelFault::NoRead);
-    assert_eq!(label_events(&store, &third).await[0]["read"], serde_json::Value::Null);
-
-    // The ribbon is out: the next package waits with the alarm up until it is replaced.
-    sim.printer()
-        .wait_until(|_| sim.printer().faults().contains(&tracemark_sim::marker::Fault::InkOut))
-        .await;
-    let fourth = carton_of(&store, batch.id, &codes[3]).await;
     let mut alarm = station.alarm();
     let raised = tokio::spawn(async move {
         alarm
@@ -145,24 +140,55 @@ async fn label_station_verifies_reprints_and_waits(store: Store) {
             .await
             .is_ok()
     });
-    sim.script(None, false);
-    let outcome = station.label_and_verify(&fourth).await.expect("after the ribbon");
-    assert_eq!(outcome.labels, 1);
-    assert!(raised.await.expect("alarm task"), "the alarm said ribbon out");
+    sim.script(Some(Misprint::Unreadable), false);
+    sim.script(None, true);
+    let outcome = station.label_and_verify(&third).await.expect("reprinted");
+    assert_eq!(outcome.labels, 2);
+    assert_eq!(outcome.rejected[0].fault, LabelFault::NoRead);
+    assert_eq!(
+        label_events(&store, &third).await[0]["read"],
+        serde_json::Value::Null
+    );
+    assert!(
+        raised.await.expect("alarm task"),
+        "the alarm said ribbon out"
+    );
     assert_eq!(*station.alarm().borrow(), None, "cleared");
-    assert!(station.report().operator_waits >= 1, "{:?}", station.report());
+    assert!(
+        station.report().operator_waits >= 1,
+        "{:?}",
+        station.report()
+    );
+
+    // The next package prints as usual.
+    let fourth = carton_of(&store, batch.id, &codes[3]).await;
+    sim.script(None, false);
+    let outcome = station
+        .label_and_verify(&fourth)
+        .await
+        .expect("after the ribbon");
+    assert_eq!(outcome.labels, 1);
 
     // Never readable: three labels, three records, and the package stays open.
     let fifth = carton_of(&store, batch.id, &codes[4]).await;
     for _ in 0..3 {
         sim.script(Some(Misprint::Unreadable), false);
     }
-    let error = station.label_and_verify(&fifth).await.expect_err("gives up");
-    assert!(matches!(error, LabelError::Rejected { labels: 3, .. }), "{error}");
+    let error = station
+        .label_and_verify(&fifth)
+        .await
+        .expect_err("gives up");
+    assert!(
+        matches!(error, LabelError::Rejected { labels: 3, .. }),
+        "{error}"
+    );
     assert!(error.to_string().contains("stays open"), "{error}");
     assert_eq!(label_events(&store, &fifth).await.len(), 3);
     let package = store.package(&fifth).await.expect("package");
-    assert_eq!((package.state, package.label_count), (PackageState::Labelled, None));
+    assert_eq!(
+        (package.state, package.label_count),
+        (PackageState::Labelled, None)
+    );
 
     // The ground truth: what is physically on each package is its own readable label last.
     let applied = sim.applied();
@@ -177,7 +203,12 @@ async fn label_station_verifies_reprints_and_waits(store: Store) {
     assert_eq!(last.get(fifth.as_str()), Some(&false));
     let report = station.report().clone();
     assert_eq!(
-        (report.printed, report.verified, report.rejected, report.failed),
+        (
+            report.printed,
+            report.verified,
+            report.rejected,
+            report.failed
+        ),
         (9, 4, 5, 1)
     );
 }

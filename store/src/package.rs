@@ -73,7 +73,8 @@ impl Package {
     /// Its label was verified, and its count has changed since: it needs a new label before it
     /// closes (docs/aggregation.md "Labels").
     pub fn needs_new_label(&self) -> bool {
-        self.label_count.is_some_and(|count| count != self.children_count)
+        self.label_count
+            .is_some_and(|count| count != self.children_count)
     }
 }
 

@@ -2,14 +2,12 @@
 
 use serde_json::json;
 
+use super::Db;
 use super::audit::{begin, finish};
 use super::packages::package_in;
 use crate::label::LabelRejection;
 use crate::vocab::PackageState;
 use crate::{Actor, StoreError};
-use super::Db;
-
-
 
 pub(crate) async fn verified(db: &Db, actor: &Actor, sscc: &str) -> Result<(), StoreError> {
     let (mut tx, head) = begin(db).await?;
