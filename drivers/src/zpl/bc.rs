@@ -141,7 +141,7 @@ pub fn field_data(element_string: &[u8]) -> Result<Vec<u8>, BcError> {
         // ISO/IEC 15417 Annex E: four digits at the end of the data (or of an element string),
         // six elsewhere, are worth the change to subset C.
         let at_end = matches!(element_string.get(at + run), None | Some(&GS));
-        if run % 2 == 0 && (run >= 6 || (run >= 4 && at_end)) {
+        if run.is_multiple_of(2) && (run >= 6 || (run >= 4 && at_end)) {
             out.extend_from_slice(CODE_C);
             in_c = true;
             continue;
