@@ -173,7 +173,7 @@ pub struct Mqtt {
 }
 
 /// Collects errors while compiling.
-pub(super) struct Errors(Vec<ConfigError>);
+pub(super) struct Errors(pub(super) Vec<ConfigError>);
 
 impl Errors {
     /// How many errors so far.
@@ -250,10 +250,17 @@ pub(crate) fn compile(raw: RawLine, base: &Path) -> Result<Line, Vec<ConfigError
         "mqtt",
         "[mqtt] with `url`: the readers publish their results over it",
     );
+    let readers_named = reader_names(&readers);
+    let label = raw
+        .packing
+        .as_ref()
+        .and_then(|p| p.label.as_ref())
+        .and_then(|l| super::label::check_label(l, base, &readers_named, &mut errors));
     let packing = raw
         .packing
         .as_ref()
-        .and_then(|p| check_packing(p, &reader_names(&readers), &mut errors));
+        .and_then(|p| check_packing(p, &readers_named, &mut errors))
+        .map(|p| Packing { label, ..p });
     match (raw.line, raw.conveyor, errors.0.is_empty()) {
         (Some(line), Some(conveyor), true) => Ok(Line {
             name: line.name.unwrap_or_else(|| line.id.clone()),

@@ -8,6 +8,7 @@
 //! together, each with its key path, so an integrator fixes a config in one pass.
 
 mod compile;
+mod label;
 mod lineio;
 mod marker;
 mod packing;
@@ -24,6 +25,7 @@ use serde_json::Value;
 
 use compile::compile;
 pub use compile::{Line, Mqtt, Reader, Transport};
+pub use label::{LabelSection, PackingLabel};
 pub use lineio::{Gate, Plc};
 pub use marker::{MARKER_TYPES, Marker, MarkerKind};
 pub use packing::{CASE_READ_FIELDS, CaseCamera, ManualStation, Packing, PackingMode};

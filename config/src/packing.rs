@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::compile::Errors;
+use super::label::PackingLabel;
 use super::raw::PackingSection;
 use super::scanner::{Scanner, check_scanner};
 use super::suggest;
@@ -53,6 +54,8 @@ pub struct Packing {
     pub case_camera: Option<CaseCamera>,
     /// `manual`: the station's scanners.
     pub manual: Option<ManualStation>,
+    /// The label printer and scanner (`[packing.label]`); none: packages close unlabelled.
+    pub label: Option<PackingLabel>,
 }
 
 /// The hand scanners of a `manual` station.
@@ -130,6 +133,7 @@ pub(super) fn check_packing(
         case_packer_count: raw.case_packer_count,
         case_camera,
         manual,
+        label: None,
     })
 }
 

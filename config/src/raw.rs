@@ -296,4 +296,8 @@ pub struct PackingSection {
     /// `manual`: the palletiser's hand scanner (cartons onto pallets). Optional.
     #[serde(default)]
     pub palletiser: Option<super::scanner::ScannerSection>,
+    /// `[packing.label]`: print and verify a GS1 logistic label per package. Default none:
+    /// packages close unlabelled.
+    #[serde(default)]
+    pub label: Option<crate::label::LabelSection>,
 }

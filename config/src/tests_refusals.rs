@@ -288,6 +288,7 @@ fn packing_is_optional_and_inferred_is_its_mode() {
             case_packer_count: false,
             case_camera: None,
             manual: None,
+            label: None,
         })
     );
     let line = load_text(&format!("{MINIMAL}\n[packing]\nmode = \"inferred\"\n")).expect("bare");

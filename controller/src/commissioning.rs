@@ -5,6 +5,7 @@
 //! the end the controller's records are compared with the twin's ground truth, unit by unit.
 
 mod case_camera;
+mod labels;
 mod manual;
 mod packing;
 
@@ -345,6 +346,11 @@ async fn run_with<M: MarkerSim>(
         }
         _ => None,
     };
+    // With `[packing.label]`: the label printer and scanner (commissioning/labels.rs).
+    let label_rates = tracemark_sim::labels::LabelFaultRates::NONE;
+    let label_sim =
+        labels::start(&mut line, &twin_runtime, &broker, label_rates, options.seed).await?;
+    let label_before = packing.as_ref().map(|(_, before)| before.clone());
     let (stop_tx, stop_rx) = watch::channel(false);
     let (stats_tx, stats_rx) = watch::channel(LineStats::default());
     let setup = LineSetup {
@@ -441,6 +447,12 @@ async fn run_with<M: MarkerSim>(
         manual::pack_by_hand(&store, batch, &truth, plan).await?;
     }
     let mut report = compare(&store, batch, &truth, report, line.id, packing).await?;
+    if let (Some(sim), Some(before)) = (&label_sim, &label_before) {
+        let found = labels::disagreements(&store, batch, &before.finished, sim).await?;
+        report.aggregation_disagreements += found.len() as u64;
+        report.disagreements.extend(found);
+        report.disagreements.truncate(20);
+    }
     report.marker_faults_injected = options.marker_faults.len() as u64;
     Ok(report)
 }

@@ -72,6 +72,11 @@ const SQLITE: Embedded = &[
         "packages",
         include_str!("../../migrations/sqlite/0011_packages.sql"),
     ),
+    (
+        12,
+        "label_count",
+        include_str!("../../migrations/sqlite/0012_label_count.sql"),
+    ),
 ];
 
 const POSTGRES: Embedded = &[
@@ -129,6 +134,11 @@ const POSTGRES: Embedded = &[
         11,
         "packages",
         include_str!("../../migrations/postgres/0011_packages.sql"),
+    ),
+    (
+        12,
+        "label_count",
+        include_str!("../../migrations/postgres/0012_label_count.sql"),
     ),
 ];
 

@@ -65,6 +65,17 @@ pub struct Package {
     pub created_at: String,
     /// When it was last closed.
     pub closed_at: Option<String>,
+    /// The count on its verified label (AI 37); `None`: no verified label.
+    pub label_count: Option<i64>,
+}
+
+impl Package {
+    /// Its label was verified, and its count has changed since: it needs a new label before it
+    /// closes (docs/aggregation.md "Labels").
+    pub fn needs_new_label(&self) -> bool {
+        self.label_count
+            .is_some_and(|count| count != self.children_count)
+    }
 }
 
 /// A package and what is in it: a pallet's cartons (each with its units), a carton's units.

@@ -149,6 +149,7 @@ const TABLES: &[Table] = &[
             ("created_at", Text),
             ("closed_at", Text),
             ("last_event", Int),
+            ("label_count", Int),
         ],
         order_by: "level DESC, sscc",
         identity: false,

@@ -307,6 +307,8 @@ impl PackageState {
             (self, to),
             (Allocated, Labelled)
                 | (Labelled, Verified)
+                // A label printed again (a reprint, or a new count after rework).
+                | (Verified | Reopened, Labelled)
                 | (Verified, Closed)
                 // No label printer yet (issue 14 item 3): closing without a label.
                 | (Allocated, Closed)

@@ -23,6 +23,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tracemark_store::{PackageLevel, PackageState, Store, StoreError};
 
+use super::label::{LabelReport, LabelStation};
 use super::machine::{PackAction, PackEvent, PackMachine, Plan};
 
 /// Verified codes waiting for the packing task (about 40 s at 100 units/s).
@@ -50,6 +51,9 @@ pub struct PackingReport {
     pub cases_reworked: u64,
     /// Case reads refused as malformed (`case_camera` mode).
     pub malformed_case_reads: u64,
+    /// The label station's work, with `[packing.label]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub labels: Option<LabelReport>,
 }
 
 /// The case packer's count as the line I/O reads it (IR 84–85, wrapping); `None` before the
@@ -58,12 +62,14 @@ pub type CasePackerCount = watch::Receiver<Option<u32>>;
 
 /// Spawns the packing task for `batch`; send it the verified codes in gate order and drop the
 /// sender at the end of the run. With `plan.case_packer_count`, `cases` is the case packer's
-/// count. Its handle returns what it did.
+/// count; with `labels`, each package is labelled and verified before it closes. Its handle
+/// returns what it did.
 pub fn spawn_packing(
     store: Store,
     batch: i64,
     plan: Plan,
     cases: Option<CasePackerCount>,
+    labels: Option<LabelStation>,
 ) -> (mpsc::Sender<String>, JoinHandle<PackingReport>) {
     let (tx, rx) = mpsc::channel(CHANNEL);
     let task = Packer {
@@ -75,6 +81,7 @@ pub fn spawn_packing(
         spare_carton: None,
         spare_pallet: None,
         report: PackingReport::default(),
+        labels,
     };
     (tx, tokio::spawn(task.run(rx, cases)))
 }
@@ -90,6 +97,7 @@ struct Packer {
     spare_carton: Option<String>,
     spare_pallet: Option<String>,
     report: PackingReport,
+    labels: Option<LabelStation>,
 }
 
 impl Packer {
@@ -153,6 +161,7 @@ impl Packer {
                 }
             }
             if ended {
+                self.report.labels = self.labels.as_ref().map(|s| s.report().clone());
                 return self.report;
             }
         }
@@ -174,6 +183,7 @@ impl Packer {
         // open: finish that step first; its content is final.
         for package in &mut packages {
             if package.children_count > 0 && never_closed(package.state) {
+                self.label(&package.sscc).await?;
                 *package = self
                     .store
                     .set_package_state(&package.sscc, PackageState::Closed)
@@ -244,6 +254,7 @@ impl Packer {
                     "its SSCC could not be allocated",
                 ))?;
                 self.store.pack(&sscc, &codes).await?;
+                self.label(&sscc).await?;
                 let closed = self
                     .store
                     .set_package_state(&sscc, PackageState::Closed)
@@ -278,6 +289,7 @@ impl Packer {
                     .collect();
                 if !cartons.is_empty() {
                     self.store.pack_cartons(&sscc, &cartons).await?;
+                    self.label(&sscc).await?;
                     self.store
                         .set_package_state(&sscc, PackageState::Closed)
                         .await?;
@@ -290,6 +302,21 @@ impl Packer {
             }
         }
         Ok(())
+    }
+}
+
+impl Packer {
+    /// With a label station: the package's label printed and read back before it closes
+    /// (docs/aggregation.md "Labels"); a package whose label never reads back stays open.
+    async fn label(&mut self, sscc: &str) -> Result<(), StoreError> {
+        match self.labels.as_mut() {
+            Some(station) => station
+                .label_and_verify(sscc)
+                .await
+                .map(drop)
+                .map_err(|e| StoreError::invalid("label", e)),
+            None => Ok(()),
+        }
     }
 }
 

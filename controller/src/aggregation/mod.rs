@@ -4,7 +4,9 @@
 //!
 //! - `machine.rs`: the decisions, without I/O — which unit goes into which case, when a case is
 //!   full, what closes short at the end;
-//! - `core.rs`: the task that carries them out through the store.
+//! - `core.rs`: the task that carries them out through the store;
+//! - [`label`]: the label station — each package's GS1 logistic label printed and read back
+//!   before it closes (`[packing.label]`).
 //!
 //! - `manual/`: the `manual` mode, a hand-scanner station the line does not feed.
 //!
@@ -27,6 +29,7 @@ pub mod case_decision;
 pub mod case_mqtt;
 pub mod case_read;
 mod core;
+pub mod label;
 mod machine;
 pub mod manual;
 
@@ -46,7 +49,8 @@ use tracemark_store::{Product, Store};
 /// Starts the packing task of `line`'s `[packing]` mode for `batch`: the sender takes the
 /// verified codes (line/core.rs forwards them), the handle returns what it did. A case camera's
 /// subscription is made and acknowledged by the broker first (within `connect_timeout`).
-/// `cases` is the case packer's count when `plan.case_packer_count` (inferred mode).
+/// `cases` is the case packer's count when `plan.case_packer_count` (inferred mode); `labels`
+/// the label station of `[packing.label]`.
 /// `Err` says why the station cannot start.
 pub async fn start_station(
     store: Store,
@@ -54,13 +58,14 @@ pub async fn start_station(
     plan: Plan,
     line: &Line,
     cases: Option<CasePackerCount>,
+    labels: Option<label::LabelStation>,
     connect_timeout: Duration,
 ) -> Result<(mpsc::Sender<String>, JoinHandle<PackingReport>), String> {
     let Some(packing) = &line.packing else {
         return Err("the line has no [packing]".to_owned());
     };
     match (packing.mode, &packing.case_camera) {
-        (PackingMode::Inferred, _) => Ok(spawn_packing(store, batch, plan, cases)),
+        (PackingMode::Inferred, _) => Ok(spawn_packing(store, batch, plan, cases, labels)),
         (PackingMode::CaseCamera, Some(camera)) => {
             let subscription = crate::verify::subscription_for(line)
                 .ok_or("the case camera needs an [mqtt] broker")?;

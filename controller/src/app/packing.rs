@@ -110,8 +110,62 @@ pub async fn unpack(store: &Store, actor: &Actor, sscc: &str) -> Result<usize, A
 }
 
 /// Closes package `sscc`; under its capacity it is closed short (flagged in the reports).
+///
+/// A package whose label was verified and whose count changed since (rework added or removed
+/// children) needs a new label first: closing it is refused, naming `pack label` (the rule of
+/// docs/aggregation.md "Labels", here for every edge).
 pub async fn close(store: &Store, actor: &Actor, sscc: &str) -> Result<Package, AppError> {
+    let package = store.package(sscc).await?;
+    if let (true, Some(count)) = (package.needs_new_label(), package.label_count) {
+        return Err(AppError::Conflict {
+            field: "label",
+            reason: format!(
+                "{} {sscc}: its label says {count}, it holds {}: print and verify a new label \
+                 first (tracemark pack label {sscc} --config LINE.toml)",
+                package.level, package.children_count
+            ),
+        });
+    }
     set_state(store, actor, sscc, PackageState::Closed).await
+}
+
+/// Prints the label of the open package `sscc` on `line`'s label printer and has its scanner
+/// read it back (`[packing.label]`; the line's station, as the packing modes use it): after
+/// rework changed its count, or to label a package by hand. Reprints as the station does;
+/// `verified` on success, with the new count.
+pub async fn label(
+    store: &Store,
+    actor: &Actor,
+    sscc: &str,
+    line: &crate::config::Line,
+) -> Result<crate::aggregation::label::LabelOutcome, AppError> {
+    use crate::aggregation::label::{LabelError, LabelStation};
+    let store = store.with_actor(actor.clone());
+    let package = store.package(sscc).await?;
+    if !package.state.is_open() {
+        return Err(AppError::Conflict {
+            field: "state",
+            reason: format!(
+                "{} {sscc} is {}: reopen it first (tracemark pack reopen {sscc})",
+                package.level, package.state
+            ),
+        });
+    }
+    let mut station = LabelStation::for_line(store.clone(), line)
+        .map_err(|e| AppError::input("config", e))?
+        .ok_or_else(|| {
+            AppError::input(
+                "config",
+                format!("line {} has no [packing.label]: no label printer", line.id),
+            )
+        })?;
+    station.label_and_verify(sscc).await.map_err(|e| match e {
+        LabelError::Store(e) => e.into(),
+        other => AppError::Conflict {
+            field: "label",
+            reason: other.to_string(),
+        },
+    })
 }
 
 /// Reopens the closed package `sscc` for rework.

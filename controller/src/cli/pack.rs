@@ -55,6 +55,15 @@ pub(crate) enum PackCommand {
         /// The SSCC.
         sscc: String,
     },
+    /// Print an open package's GS1 logistic label on the line's label printer and have its
+    /// scanner read it back (after rework changed its count: `pack close` asks for it).
+    Label {
+        /// The SSCC.
+        sscc: String,
+        /// The line config with `[packing.label]`.
+        #[arg(long)]
+        config: std::path::PathBuf,
+    },
     /// Reopen a closed carton or pallet for rework.
     Reopen {
         /// The SSCC.
@@ -141,6 +150,17 @@ pub(crate) fn run(command: PackCommand, context: &Context) -> Result<(), CliErro
             PackCommand::Close { sscc } => {
                 let package = packing::close(&store, actor, &sscc).await?;
                 println!("{} {sscc} closed ({})", package.level, fill(&package));
+                Ok(())
+            }
+            PackCommand::Label { sscc, config } => {
+                let line = tracemark::config::load(&config)
+                    .map_err(|errors| CliError::Input(errors.to_string()))?;
+                let outcome = packing::label(&store, actor, &sscc, &line).await?;
+                println!(
+                    "{sscc}: label verified ({} printed, {} rejected)",
+                    outcome.labels,
+                    outcome.rejected.len()
+                );
                 Ok(())
             }
             PackCommand::Reopen { sscc } => {

@@ -34,6 +34,7 @@ use tracemark_drivers::marker::{
 use tracemark_drivers::modbus_marker::InvalidMap;
 use tracemark_drivers::transport::Transport as DeviceTransport;
 
+use crate::aggregation::label::LabelStation;
 use crate::aggregation::{PackingReport, manual, plan_for, start_station};
 use crate::config::{Line, PackingMode, Transport};
 use crate::mqtt_endpoint::EndpointError;
@@ -299,6 +300,9 @@ pub async fn run_line(
         }
         _ => None,
     };
+    // The label station (`[packing.label]`): its scanner subscribed before the line starts.
+    let labels = LabelStation::for_line(store.clone(), &line)
+        .map_err(|e| LineError::Packing(e.to_string()))?;
 
     let min_grade = product.min_grade;
     let tracker_config = verify::tracker_config_for(&line, min_grade).ok_or(
@@ -389,6 +393,7 @@ pub async fn run_line(
                 plan,
                 &line,
                 case_packer_count,
+                labels,
                 options.connect_timeout,
             )
             .await

@@ -39,11 +39,17 @@ pub fn subscription_for(line: &crate::config::Line) -> Option<mqtt::Subscription
         .iter()
         .map(|r| (r.name.clone(), FieldMap::new(r.field_map.clone())))
         .collect();
+    // Other stations' cameras on the same topic tree: the case camera, the label scanner
+    // (docs/aggregation.md "Case camera mode", "Labels").
     subscription.passed_over = line
         .packing
         .iter()
-        .filter_map(|p| p.case_camera.as_ref())
-        .map(|c| c.reader.clone())
+        .flat_map(|p| {
+            p.case_camera
+                .iter()
+                .map(|c| c.reader.clone())
+                .chain(p.label.iter().map(|l| l.scanner.clone()))
+        })
         .collect();
     Some(subscription)
 }

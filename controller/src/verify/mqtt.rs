@@ -32,7 +32,7 @@ pub struct Subscription {
     /// The field map when `readers` is empty.
     pub field_map: FieldMap,
     /// Cameras on the same topic filter whose messages another task takes (the packing
-    /// station's case camera): acknowledged and passed over, neither results nor malformed.
+    /// station's case camera, the label scanner): acknowledged and passed over, neither results nor malformed.
     pub passed_over: Vec<String>,
 }
 

@@ -7,9 +7,13 @@
 //! - [`status`]: the `~HS` host status (pure);
 //! - [`reply`]: an incremental decoder for `~HS` replies and SGD values (pure);
 //! - [`tally`]: which labels printed, from the label odometer and the labels held (pure);
+//! - [`bc`]: GS1-128 in a `^BC` field, written and read back (pure);
+//! - [`logistic`]: the GS1 logistic label of a carton or pallet, template and fields (pure);
 //! - [`ZplPrinter`] / [`ZplSession`]: the marker model on top.
 
+pub mod bc;
 pub mod codec;
+pub mod logistic;
 pub mod reply;
 mod session;
 pub mod status;

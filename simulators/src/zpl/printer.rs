@@ -92,6 +92,8 @@ impl Printer {
 
     pub(crate) fn clear(&mut self, fault: Fault) {
         self.faults.remove(&fault);
+        // Ribbon replaced, head closed: outside applicator mode what is held prints now.
+        self.print_arrivals();
     }
 
     pub(crate) fn faults(&self) -> Vec<Fault> {

@@ -1,0 +1,316 @@
+//! The label station (issue 14 item 3; docs/aggregation.md "Labels"): before a package closes,
+//! its GS1 logistic label is printed on the line's ZPL label printer and read back by the label
+//! scanner; only a label read as the package's own SSCC lets it close.
+//!
+//! One call does it all, [`LabelStation::label_and_verify`], for any packing mode:
+//!
+//! 1. the label's data from the store (`data.rs`: SSCC, the product's GTIN, the count, the
+//!    batch's lot and dates), rendered once into ZPL by the template
+//!    (`tracemark_drivers::zpl::logistic`);
+//! 2. the label printed (`printer.rs`): the template is stored once per connection, the label
+//!    recalled with its fields, and confirmed printed when `~HS` shows nothing held; ribbon or
+//!    paper out, head open or paused waits for the operator (the alarm says so), the package
+//!    waits with it and is never lost; the package becomes `labelled`;
+//! 3. the scanner's read awaited (its MQTT result, the unit camera's payload, SPEC §5), at most
+//!    `read_timeout`: the SSCC read back → `verified` with the count on the label; a no-read or
+//!    another code → a `package.label_rejected` event with what was read, and the label is
+//!    printed again, up to `reprint_limit` times; then the package stays open (`labelled`) and
+//!    the error says why — the packing mode reports it and the operator takes over.
+//!
+//! Reads that arrived before a label was sent are stale and dropped, so a late read of an
+//! earlier label is never taken for the new one.
+
+mod data;
+mod printer;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::{mpsc, watch};
+use tracemark_drivers::transport::Transport;
+use tracemark_drivers::zpl::logistic::{LogisticError, LogisticTemplate};
+use tracemark_store::label::{LabelFault, LabelRejection};
+use tracemark_store::{Store, StoreError};
+
+use crate::config::{Line, PackingLabel};
+use crate::verify::mqtt::{Received, spawn_subscription};
+use crate::verify::payload::FieldMap;
+use printer::{LabelPrinter, Printed};
+
+/// What the label station did in one run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LabelReport {
+    /// Labels printed, reprints included.
+    pub printed: u64,
+    /// Packages whose label was read back as their SSCC.
+    pub verified: u64,
+    /// Labels that did not read back (each recorded as `package.label_rejected`).
+    pub rejected: u64,
+    /// Times the printer needed the operator (ribbon, paper, head, pause).
+    pub operator_waits: u64,
+    /// Packages left open: no label read back within the reprint limit, or no label printed.
+    pub failed: u64,
+}
+
+/// A package labelled and verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelOutcome {
+    /// The package.
+    pub sscc: String,
+    /// Labels printed for it, the good one included.
+    pub labels: u32,
+    /// The labels that did not read back, in order.
+    pub rejected: Vec<LabelRejection>,
+}
+
+/// Why a package was not labelled.
+#[derive(Debug, thiserror::Error)]
+pub enum LabelError {
+    /// No label read back as the SSCC within the reprint limit: the package stays open.
+    #[error(
+        "package {sscc}: no label read back as its SSCC in {labels} label(s) (last read: {last}); \
+         it stays open (labelled) for the operator"
+    )]
+    Rejected {
+        /// The package.
+        sscc: String,
+        /// Labels printed.
+        labels: u32,
+        /// What the scanner read last.
+        last: String,
+    },
+    /// The label's data cannot be made (a lot with parentheses, a count out of range).
+    #[error("package {sscc}: label data: {reason}")]
+    Data {
+        /// The package.
+        sscc: String,
+        /// Why.
+        reason: String,
+    },
+    /// A healthy printer did not print the label.
+    #[error("package {sscc}: label printer: {reason}")]
+    Printer {
+        /// The package.
+        sscc: String,
+        /// Why.
+        reason: String,
+    },
+    /// The template cannot make the label.
+    #[error("label template: {0}")]
+    Template(#[from] LogisticError),
+    /// The scanner's subscription cannot be set up.
+    #[error("label scanner: {0}")]
+    Scanner(String),
+    /// The store refused or failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The station's settings, from `[packing.label]`.
+#[derive(Debug, Clone)]
+pub struct LabelSettings {
+    /// How the printer is reached.
+    pub transport: Transport,
+    /// The template.
+    pub template: LogisticTemplate,
+    /// The scanner's reader name.
+    pub scanner: String,
+    /// Reprints before giving up.
+    pub reprint_limit: u32,
+    /// Longest wait for the scanner's read.
+    pub read_timeout: Duration,
+    /// Longest wait for a healthy printer to print.
+    pub print_timeout: Duration,
+    /// Longest wait for a printer reply.
+    pub reply_timeout: Duration,
+}
+
+impl LabelSettings {
+    /// The settings of a line's `[packing.label]`.
+    pub fn of(label: &PackingLabel) -> Result<Self, LabelError> {
+        Ok(Self {
+            transport: label.transport.to_device(),
+            template: LogisticTemplate::new(&label.template_name, &label.template_body)?,
+            scanner: label.scanner.clone(),
+            reprint_limit: label.reprint_limit,
+            read_timeout: label.read_timeout,
+            print_timeout: label.print_timeout,
+            reply_timeout: label.reply_timeout,
+        })
+    }
+}
+
+/// The label printer and scanner of a packing station.
+pub struct LabelStation {
+    store: Store,
+    printer: LabelPrinter,
+    reads: mpsc::Receiver<Received>,
+    scanner: String,
+    reprint_limit: u32,
+    read_timeout: Duration,
+    alarm: watch::Receiver<Option<String>>,
+    report: LabelReport,
+}
+
+impl std::fmt::Debug for LabelStation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LabelStation")
+            .field("scanner", &self.scanner)
+            .field("report", &self.report)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LabelStation {
+    /// A station printing with `settings` and taking the scanner's reads from `reads` (its
+    /// MQTT results; results of other readers are ignored).
+    pub fn new(store: Store, settings: LabelSettings, reads: mpsc::Receiver<Received>) -> Self {
+        let (alarm_tx, alarm) = watch::channel(None);
+        Self {
+            store,
+            printer: LabelPrinter::new(
+                settings.transport,
+                settings.template,
+                settings.reply_timeout,
+                settings.print_timeout,
+                alarm_tx,
+            ),
+            reads,
+            scanner: settings.scanner,
+            reprint_limit: settings.reprint_limit,
+            read_timeout: settings.read_timeout,
+            alarm,
+            report: LabelReport::default(),
+        }
+    }
+
+    /// The station of `line`'s `[packing.label]`, its scanner subscribed over the line's
+    /// broker (client id `<line client id>-labels`); `None` without `[packing.label]`.
+    pub fn for_line(store: Store, line: &Line) -> Result<Option<Self>, LabelError> {
+        let Some(label) = line.packing.as_ref().and_then(|p| p.label.as_ref()) else {
+            return Ok(None);
+        };
+        let settings = LabelSettings::of(label)?;
+        let mut subscription = crate::verify::subscription_for(line).ok_or_else(|| {
+            LabelError::Scanner("the line has no [mqtt]: the scanner's reads come over it".into())
+        })?;
+        subscription.client_id = format!("{}-labels", subscription.client_id);
+        subscription.readers = BTreeMap::from([(label.scanner.clone(), FieldMap::default())]);
+        subscription
+            .passed_over
+            .retain(|reader| reader != &label.scanner);
+        let (reads, _link) =
+            spawn_subscription(subscription).map_err(|e| LabelError::Scanner(e.to_string()))?;
+        Ok(Some(Self::new(store, settings, reads)))
+    }
+
+    /// What the operator must do at the label printer, `None` when nothing.
+    pub fn alarm(&self) -> watch::Receiver<Option<String>> {
+        self.alarm.clone()
+    }
+
+    /// What the station did so far.
+    pub fn report(&self) -> &LabelReport {
+        &self.report
+    }
+
+    /// Prints the label of the open package `sscc` and has it read back; reprints a label
+    /// that does not read back as the SSCC, up to the reprint limit. `Ok`: the package is
+    /// `verified` and may close. `Err`: it stays open, and the error says why.
+    pub async fn label_and_verify(&mut self, sscc: &str) -> Result<LabelOutcome, LabelError> {
+        let result = self.attempts(sscc).await;
+        match &result {
+            Ok(_) => self.report.verified += 1,
+            Err(error) => {
+                self.report.failed += 1;
+                tracing::error!(sscc, %error, "label not verified: the package stays open");
+            }
+        }
+        result
+    }
+
+    async fn attempts(&mut self, sscc: &str) -> Result<LabelOutcome, LabelError> {
+        let package = self.store.package(sscc).await?;
+        let data = data::label_data(&self.store, &package).await?;
+        let label = self.printer.template().label(&data)?;
+        let mut rejected = Vec::new();
+        for attempt in 1..=self.reprint_limit.saturating_add(1) {
+            // Reads before this label are of earlier labels.
+            while self.reads.try_recv().is_ok() {}
+            match self.printer.print(sscc, &label).await {
+                Printed::Yes { waited } => {
+                    self.report.printed += 1;
+                    self.report.operator_waits += u64::from(waited);
+                }
+                Printed::Not(reason) => {
+                    return Err(LabelError::Printer {
+                        sscc: sscc.to_owned(),
+                        reason,
+                    });
+                }
+            }
+            self.store.label_printed(sscc).await?;
+            let read = self.read().await;
+            let fault = match read.as_deref() {
+                None => LabelFault::NoRead,
+                Some(data) if reads_as(data, sscc) => {
+                    self.store.label_verified(sscc).await?;
+                    return Ok(LabelOutcome {
+                        sscc: sscc.to_owned(),
+                        labels: attempt,
+                        rejected,
+                    });
+                }
+                Some(_) => LabelFault::Mismatch,
+            };
+            let rejection = LabelRejection {
+                attempt,
+                fault,
+                read,
+            };
+            tracing::warn!(sscc, attempt, fault = fault.as_str(), read = ?rejection.read, "label rejected: reprinting");
+            self.store.label_rejected(sscc, &rejection).await?;
+            self.report.rejected += 1;
+            rejected.push(rejection);
+        }
+        let last = rejected
+            .last()
+            .and_then(|r| r.read.clone())
+            .unwrap_or_else(|| "nothing".to_owned());
+        Err(LabelError::Rejected {
+            sscc: sscc.to_owned(),
+            labels: u32::try_from(rejected.len()).unwrap_or(u32::MAX),
+            last,
+        })
+    }
+
+    /// The scanner's next read of this station's scanner: its data, `None` for a no-read or
+    /// nothing within the read timeout.
+    async fn read(&mut self) -> Option<String> {
+        let scanner = self.scanner.clone();
+        let reads = &mut self.reads;
+        let wait = async move {
+            while let Some(received) = reads.recv().await {
+                match received {
+                    Received::Result(result) if result.reader == scanner => return result.data,
+                    Received::Result(_) => {}
+                    // Other readers' results come on the same topic tree.
+                    Received::Malformed { .. } => {}
+                }
+            }
+            None
+        };
+        tokio::time::timeout(self.read_timeout, wait)
+            .await
+            .ok()
+            .flatten()
+    }
+}
+
+/// The scanner read `data` (with its symbology identifier) is the SSCC `sscc`.
+fn reads_as(data: &str, sscc: &str) -> bool {
+    tracemark_codes::gs1::parse(data)
+        .ok()
+        .is_some_and(|scan| scan.code.get("00") == Some(sscc))
+}

@@ -1,0 +1,129 @@
+//! The twin's label printer and label scanner (`[packing.label]`; docs/aggregation.md
+//! "Labels"): the ZPL label printer simulator on a free port, standing in for the configured
+//! one, and the scanner publishing its reads over the line's broker. At the end, every package
+//! the run closed must physically carry, as its last label, a readable label of its own SSCC.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tracemark_sim::labels::{LabelFaultRates, LabelSim};
+use tracemark_sim::marker::MarkerSim;
+use tracemark_store::{PackageState, Store, StoreError};
+
+use super::{CommissioningError, TwinRuntime, setup};
+use crate::config::{Line, Transport};
+
+/// Starts the simulators when `line` has `[packing.label]` and points the line at them.
+pub(super) async fn start(
+    line: &mut Line,
+    twin: &TwinRuntime,
+    broker: &(String, u16),
+    rates: LabelFaultRates,
+    seed: u64,
+) -> Result<Option<LabelSim>, CommissioningError> {
+    let line_id = line.id.clone();
+    let Some(label) = line.packing.as_mut().and_then(|p| p.label.as_mut()) else {
+        return Ok(None);
+    };
+    let sim = LabelSim::new(&label.template_body, rates, seed ^ 0x1abe1);
+    let (printer, scanner, broker) = (sim.clone(), label.scanner.clone(), broker.clone());
+    let address = twin
+        .spawn(async move {
+            let listener = TcpListener::bind("127.0.0.1:0").await?;
+            let address = listener.local_addr()?;
+            let served = printer.clone();
+            tokio::spawn(async move { served.printer().serve_tcp(listener).await });
+            let (payloads_tx, mut payloads) = tokio::sync::mpsc::unbounded_channel();
+            tokio::spawn(printer.run_scanner(scanner.clone(), payloads_tx));
+            let client = scanner_client(&broker, &line_id).await?;
+            let topic = format!("tracemark/{line_id}/vision/{scanner}/result");
+            tokio::spawn(async move {
+                while let Some(payload) = payloads.recv().await {
+                    let publish =
+                        client.publish(topic.clone(), rumqttc::QoS::AtLeastOnce, false, payload);
+                    if let Err(e) = publish.await {
+                        tracing::warn!(error = %e, "twin label scanner cannot publish");
+                    }
+                }
+            });
+            Ok::<_, std::io::Error>(address)
+        })
+        .await?
+        .map_err(setup("the label printer simulator"))?;
+    label.transport = Transport::Tcp {
+        host: address.ip().to_string(),
+        port: address.port(),
+    };
+    Ok(Some(sim))
+}
+
+/// The scanner's MQTT client, connected before the line starts.
+async fn scanner_client(
+    broker: &(String, u16),
+    line: &str,
+) -> std::io::Result<rumqttc::AsyncClient> {
+    use rumqttc::{AsyncClient, Event, MqttOptions, Packet};
+    let mut options = MqttOptions::new(format!("twin-labels-{line}"), broker.0.clone(), broker.1);
+    options.set_keep_alive(Duration::from_secs(30));
+    let (client, mut events) = AsyncClient::new(options, 256);
+    let (ready_tx, ready) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let mut ready_tx = Some(ready_tx);
+        loop {
+            match events.poll().await {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                    if let Some(tx) = ready_tx.take() {
+                        let _ = tx.send(());
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "twin label scanner: MQTT connection lost");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    });
+    tokio::time::timeout(Duration::from_secs(10), ready)
+        .await
+        .map_err(|_| std::io::Error::other("the twin label scanner cannot reach the broker"))?
+        .map_err(|_| std::io::Error::other("the twin label scanner's client ended"))?;
+    Ok(client)
+}
+
+/// Packages the run closed whose last physical label does not read as their own SSCC.
+pub(super) async fn disagreements(
+    store: &Store,
+    batch: i64,
+    before: &HashSet<String>,
+    sim: &LabelSim,
+) -> Result<Vec<String>, StoreError> {
+    let applied = sim.applied();
+    let mut found = Vec::new();
+    for package in store.packages_of_batch(batch).await? {
+        let closed = matches!(
+            package.state,
+            PackageState::Closed | PackageState::Palletised | PackageState::Shipped
+        );
+        if before.contains(&package.sscc) || !closed {
+            continue;
+        }
+        let last = applied
+            .iter()
+            .rev()
+            .find(|label| label.sent_for.as_deref() == Some(package.sscc.as_str()));
+        match last {
+            Some(label) if label.good() => {}
+            Some(label) => found.push(format!(
+                "{} {}: closed with a label that reads {:?}",
+                package.level, package.sscc, label.read
+            )),
+            None => found.push(format!(
+                "{} {}: closed with no label on it",
+                package.level, package.sscc
+            )),
+        }
+    }
+    Ok(found)
+}
