@@ -178,6 +178,7 @@ fn main() {
             case_packer_count: true,
             case_camera: None,
             manual: None,
+            label: None,
         }),
         _ => line.packing,
     };
