@@ -30,13 +30,15 @@ const LAYERS: [(&str, u8); 13] = [
 /// Uses within one layer that the map allows: a command starts the HTTP server (`demo --http`,
 /// later `serve`); the line runs the verifier, commissioning runs the line, the probe builds its
 /// device as the line does; the line feeds packing its verified units and commissioning compares
-/// packing with the twin; the endpoint settings come from the compiled config, and the
-/// embedded broker shares their packet limit.
-const SIDEWAYS: [(&str, &str); 9] = [
+/// packing with the twin; the packing stations' cameras (case camera, label scanner) arrive
+/// through the verifier's MQTT plumbing and payload parser; the endpoint settings come from the
+/// compiled config, and the embedded broker shares their packet limit.
+const SIDEWAYS: [(&str, &str); 10] = [
     ("cli", "http"),
     ("probe", "line"),
     ("line", "verify"),
     ("line", "aggregation"),
+    ("aggregation", "verify"),
     ("commissioning", "aggregation"),
     ("commissioning", "line"),
     ("commissioning", "verify"),

@@ -76,6 +76,18 @@ impl Package {
         self.label_count
             .is_some_and(|count| count != self.children_count)
     }
+
+    /// Why it may not close now, if it may not: its verified label's count is out of date.
+    pub fn close_refusal(&self) -> Option<String> {
+        match self.label_count {
+            Some(count) if self.needs_new_label() => Some(format!(
+                "{} {}: its label says {count}, it holds {}: print and verify a new label \
+                 first (tracemark pack label {} --config LINE.toml)",
+                self.level, self.sscc, self.children_count, self.sscc
+            )),
+            _ => None,
+        }
+    }
 }
 
 /// A package and what is in it: a pallet's cartons (each with its units), a carton's units.

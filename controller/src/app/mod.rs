@@ -17,7 +17,6 @@ pub mod batches;
 pub mod codes;
 pub mod devices;
 pub mod lines;
-pub mod manual_packing;
 pub mod packing;
 pub mod products;
 pub mod qa;

@@ -115,15 +115,10 @@ pub async fn unpack(store: &Store, actor: &Actor, sscc: &str) -> Result<usize, A
 /// children) needs a new label first: closing it is refused, naming `pack label` (the rule of
 /// docs/aggregation.md "Labels", here for every edge).
 pub async fn close(store: &Store, actor: &Actor, sscc: &str) -> Result<Package, AppError> {
-    let package = store.package(sscc).await?;
-    if let (true, Some(count)) = (package.needs_new_label(), package.label_count) {
+    if let Some(reason) = store.package(sscc).await?.close_refusal() {
         return Err(AppError::Conflict {
             field: "label",
-            reason: format!(
-                "{} {sscc}: its label says {count}, it holds {}: print and verify a new label \
-                 first (tracemark pack label {sscc} --config LINE.toml)",
-                package.level, package.children_count
-            ),
+            reason,
         });
     }
     set_state(store, actor, sscc, PackageState::Closed).await

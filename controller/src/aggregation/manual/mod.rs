@@ -10,6 +10,7 @@
 //! The line does not feed it: it runs beside the line in `tracemark run`, or alone
 //! (`tracemark pack station`), off-line.
 
+mod rules;
 mod scan;
 mod station;
 mod task;

@@ -7,7 +7,7 @@
 //!
 //! What needs the store is asked for ([`Ask`]) and its answer handed back ([`Answer`]): the
 //! rules (verified, same batch, in no package, package open, capacity) are the store's, checked
-//! by a dry run of the very pack `CLOSE` will make (`app::manual_packing`). The station itself
+//! by a dry run of the very pack `CLOSE` will make (`manual::rules`). The station itself
 //! only knows what it holds: the open package, the scans, and whether `REMOVE` was scanned.
 
 use std::fmt;
@@ -19,14 +19,14 @@ use super::scan::{Command, Read};
 /// What the task asks of the store for the station.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Ask {
-    /// Open package `sscc` at the station (`app::manual_packing::open_at_station`).
+    /// Open package `sscc` at the station (`manual::rules::open_at_station`).
     Open {
         /// The label scanned.
         sscc: String,
     },
     /// Allocate a new package of the station's level and open it.
     New,
-    /// May `item` join `scanned` in `sscc` (`app::manual_packing::check_scan`)?
+    /// May `item` join `scanned` in `sscc` (`manual::rules::check_scan`)?
     Check {
         /// The open package.
         sscc: String,
@@ -35,7 +35,7 @@ pub(crate) enum Ask {
         /// The new scan.
         item: String,
     },
-    /// Pack `children` into `sscc` and close it (`app::manual_packing::close_package`).
+    /// Pack `children` into `sscc` and close it (`manual::rules::close_package`).
     Close {
         /// The open package.
         sscc: String,

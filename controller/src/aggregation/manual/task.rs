@@ -1,5 +1,5 @@
 //! The station task: reads the scanner's lines, hands each to the [`Station`], asks the store
-//! what it asks (`app::manual_packing`), writes the reply back to the scanner and logs it.
+//! what it asks (`manual::rules`), writes the reply back to the scanner and logs it.
 //!
 //! The link is a TCP connection the scanner's base station makes to us ([`ScannerSource::Listen`])
 //! or we make to it, or a serial port ([`ScannerSource::Connect`]). When it drops, the station
@@ -13,9 +13,9 @@ use tracemark_drivers::scanner::{ParseOptions, ScannerLink, ScannerListener};
 use tracemark_drivers::transport::{BoxedStream, Transport as DeviceTransport};
 use tracemark_store::{Actor, PackageLevel, Store};
 
+use super::rules as manual_packing;
 use super::scan::recognise;
 use super::station::{Answer, Ask, PackageView, Reply, Station, StationStats, Step};
-use crate::app::manual_packing;
 use crate::config::{Commands, Scanner};
 
 /// How long to wait before connecting again to a scanner that could not be reached.
@@ -191,11 +191,11 @@ fn view(package: &tracemark_store::Package) -> PackageView {
     }
 }
 
-/// Carries out `ask` through `app::manual_packing`; failures (the database) are answered as
+/// Carries out `ask` through `manual::rules`; failures (the database) are answered as
 /// refusals with their message, and logged.
 async fn ask_store(setup: &StationSetup, ask: Ask) -> Answer {
     let store = &setup.store;
-    let failed = |e: crate::app::AppError| {
+    let failed = |e: tracemark_store::StoreError| {
         tracing::error!(error = %e, batch = setup.batch, "packing station: store failed");
         e.to_string()
     };

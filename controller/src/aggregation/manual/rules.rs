@@ -7,22 +7,20 @@
 //! station answers "bad" for exactly what the close would refuse, with the same reason.
 
 use tracemark_store::package::LinkProblem;
-use tracemark_store::{Actor, Package, PackageLevel, Store, StoreError};
-
-use super::AppError;
+use tracemark_store::{Actor, Package, PackageLevel, PackageState, Store, StoreError};
 
 /// Package `sscc` as the open package of a station packing `level` for batch `batch`:
 /// `Ok(Err(reason))` when it cannot be (unknown, another level or batch, not open).
-pub async fn open_at_station(
+pub(super) async fn open_at_station(
     store: &Store,
     batch: i64,
     level: PackageLevel,
     sscc: &str,
-) -> Result<Result<Package, String>, AppError> {
+) -> Result<Result<Package, String>, StoreError> {
     let package = match store.package(sscc).await {
         Ok(package) => package,
         Err(StoreError::NotFound { .. }) => return Ok(Err("unknown package".into())),
-        Err(other) => return Err(other.into()),
+        Err(other) => return Err(other),
     };
     let refusal = if package.level != level {
         Some(format!("a {}: this station fills {level}s", package.level))
@@ -49,13 +47,13 @@ pub async fn open_at_station(
 /// join the scans `scanned` of open package `sscc`, by a dry run of packing them all:
 /// `Ok(None)` if so, `Ok(Some(reason))` the store's refusal of `item`. A refusal of an earlier
 /// scan only (packed elsewhere since) does not refuse `item`: the close will name it.
-pub async fn check_scan(
+pub(super) async fn check_scan(
     store: &Store,
     sscc: &str,
     level: PackageLevel,
     scanned: &[String],
     item: &str,
-) -> Result<Option<String>, AppError> {
+) -> Result<Option<String>, StoreError> {
     let mut all = scanned.to_vec();
     all.push(item.to_owned());
     let checked = match level {
@@ -71,7 +69,7 @@ pub async fn check_scan(
                 LinkProblem::ListedTwice => format!("already scanned into {sscc}"),
                 other => other.to_string(),
             })),
-        Err(other) => Err(other.into()),
+        Err(other) => Err(other),
     }
 }
 
@@ -81,13 +79,13 @@ pub async fn check_scan(
 ///
 /// The one function the station calls to close a package: a label station (print the GS1
 /// logistic label, read it back) goes here, before the close.
-pub async fn close_package(
+pub(super) async fn close_package(
     store: &Store,
     actor: &Actor,
     sscc: &str,
     level: PackageLevel,
     children: &[String],
-) -> Result<Package, AppError> {
+) -> Result<Package, StoreError> {
     let store = store.with_actor(actor.clone());
     if !children.is_empty() {
         match level {
@@ -95,17 +93,24 @@ pub async fn close_package(
             PackageLevel::Pallet => store.pack_cartons(sscc, children).await?,
         };
     }
-    super::packing::close(&store, actor, sscc).await
+    // The close rule of `tracemark pack close` (a stale label), then the close.
+    if let Some(reason) = store.package(sscc).await?.close_refusal() {
+        return Err(StoreError::invalid("label", reason));
+    }
+    store.set_package_state(sscc, PackageState::Closed).await
 }
 
 /// A new package of `level` for batch `batch`, to be filled at a station; its capacity is
 /// `capacity` or the product's pack size of that level.
-pub async fn new_at_station(
+pub(super) async fn new_at_station(
     store: &Store,
     actor: &Actor,
     batch: i64,
     level: PackageLevel,
     capacity: Option<i64>,
-) -> Result<Package, AppError> {
-    super::packing::new_package(store, actor, batch, level, capacity).await
+) -> Result<Package, StoreError> {
+    store
+        .with_actor(actor.clone())
+        .create_package(batch, level, capacity)
+        .await
 }
