@@ -9,6 +9,7 @@
 mod common;
 
 use common::*;
+use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracemark::aggregation::manual::{ScannerSource, StationSetup, StationStats, run_station};
@@ -321,7 +322,23 @@ async fn a_serial_scanner_on_a_pty(store: Store) {
         source,
         stop,
     ));
-    let mut packer = Packer::new(HandScanner::new(device));
+    // Readiness: the station clears the port's buffers when it opens it (drivers/src/
+    // transport.rs), so a scan sent before that is lost, as at a real station. Scan CANCEL
+    // until one is answered.
+    let mut scanner = HandScanner::new(device);
+    let ready = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let answered =
+                tokio::time::timeout(Duration::from_millis(500), scanner.command("CANCEL")).await;
+            if let Ok(reply) = answered {
+                return reply;
+            }
+        }
+    })
+    .await
+    .expect("the station opened the port");
+    assert!(!ready.expect("a reply").is_empty(), "an answer to CANCEL");
+    let mut packer = Packer::new(scanner);
     let cases = packer.fill_all(&units[..4], 3, true).await.expect("packed");
     assert_eq!(cases.len(), 2);
     assert_eq!(cases[0].closed, format!("OK CLOSED {} 3/3", cases[0].sscc));
