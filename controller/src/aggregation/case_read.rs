@@ -16,14 +16,11 @@
 use serde_json::Value;
 
 use crate::verify::payload::{
-    FieldMap, Grade, Header, PayloadError, invalid, lookup, parse_header,
+    FieldMap, Grade, Header, PayloadError, data_at, grade_at, invalid, lookup, parse_header,
 };
 
 /// More symbols than this in one case is not a case (the largest shipper holds a few hundred).
 pub const MAX_READS: usize = 1024;
-
-/// The longest decoded data taken (as for unit reads).
-const MAX_DATA: usize = 4096;
 
 /// One symbol the camera found in the case.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,34 +119,8 @@ fn symbol_read(
             "expected an object",
         ));
     }
-    let data = match at("data") {
-        (Some(Value::Null), _) => None,
-        (Some(Value::String(s)), _) if s.is_empty() => None,
-        (Some(Value::String(s)), path) if s.len() > MAX_DATA => {
-            return Err(invalid("data", path, "longer than 4096 characters"));
-        }
-        (Some(Value::String(s)), _) => Some(s.clone()),
-        // An unreadable symbol must be said (`null`), not implied.
-        (None, path) => {
-            return Err(PayloadError::Missing {
-                field: "data",
-                path,
-            });
-        }
-        (Some(_), path) => return Err(invalid("data", path, "expected a string or null")),
-    };
-    let grade = match at("grade") {
-        (None | Some(Value::Null), _) => None,
-        (Some(Value::String(s)), path) => {
-            Some(Grade::parse(s).ok_or_else(|| invalid("grade", path, "expected A–D, F or 0–4"))?)
-        }
-        (Some(Value::Number(n)), path) => Some(
-            n.as_f64()
-                .and_then(Grade::from_number)
-                .ok_or_else(|| invalid("grade", path, "expected a number from 0 to 4"))?,
-        ),
-        (Some(_), path) => return Err(invalid("grade", path, "expected a letter or a number")),
-    };
+    let data = data_at(at("data"))?;
+    let grade = grade_at(at("grade"))?;
     Ok(SymbolRead { data, grade })
 }
 

@@ -173,6 +173,46 @@ pub(crate) fn invalid(field: &'static str, path: String, problem: &str) -> Paylo
     }
 }
 
+/// The scanner data of a read: a string (with its symbology identifier), or `null` or empty
+/// for a symbol that could not be decoded. A missing field is malformed: a no-read must be
+/// said, not implied.
+pub(crate) fn data_at(
+    (value, path): (Option<&Value>, String),
+) -> Result<Option<String>, PayloadError> {
+    match value {
+        Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(Value::String(s)) if s.len() > 4096 => {
+            Err(invalid("data", path, "longer than 4096 characters"))
+        }
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        None => Err(PayloadError::Missing {
+            field: "data",
+            path,
+        }),
+        Some(_) => Err(invalid("data", path, "expected a string or null")),
+    }
+}
+
+/// An ISO/IEC 15415 grade as a letter (`A`–`D`, `F`) or a number (0–4); absent or `null`: the
+/// reader does not grade.
+pub(crate) fn grade_at(
+    (value, path): (Option<&Value>, String),
+) -> Result<Option<Grade>, PayloadError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Grade::parse(s)
+            .map(Some)
+            .ok_or_else(|| invalid("grade", path, "expected A–D, F or 0–4")),
+        Some(Value::Number(n)) => n
+            .as_f64()
+            .and_then(Grade::from_number)
+            .map(Some)
+            .ok_or_else(|| invalid("grade", path, "expected a number from 0 to 4")),
+        Some(_) => Err(invalid("grade", path, "expected a letter or a number")),
+    }
+}
+
 /// Parses one MQTT payload. `default_reader` names the reader when the payload does not (the
 /// topic's `<reader>` level).
 pub fn parse_result(
@@ -190,34 +230,8 @@ pub fn parse_result(
         let path = map.path_of(name);
         (lookup(&root, &path), path)
     };
-    let data = match field("data") {
-        (Some(Value::Null), _) => None,
-        (Some(Value::String(s)), _) if s.is_empty() => None,
-        (Some(Value::String(s)), path) if s.len() > 4096 => {
-            return Err(invalid("data", path, "longer than 4096 characters"));
-        }
-        (Some(Value::String(s)), _) => Some(s.clone()),
-        // A no-read must be said, not implied: a missing field is a malformed result.
-        (None, path) => {
-            return Err(PayloadError::Missing {
-                field: "data",
-                path,
-            });
-        }
-        (Some(_), path) => return Err(invalid("data", path, "expected a string or null")),
-    };
-    let grade = match field("grade") {
-        (None | Some(Value::Null), _) => None,
-        (Some(Value::String(s)), path) => {
-            Some(Grade::parse(s).ok_or_else(|| invalid("grade", path, "expected A–D, F or 0–4"))?)
-        }
-        (Some(Value::Number(n)), path) => Some(
-            n.as_f64()
-                .and_then(Grade::from_number)
-                .ok_or_else(|| invalid("grade", path, "expected a number from 0 to 4"))?,
-        ),
-        (Some(_), path) => return Err(invalid("grade", path, "expected a letter or a number")),
-    };
+    let data = data_at(field("data"))?;
+    let grade = grade_at(field("grade"))?;
     let encoder = match field("encoder") {
         (None | Some(Value::Null), _) => None,
         (Some(Value::Number(n)), path) => Some(
