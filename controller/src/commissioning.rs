@@ -574,10 +574,24 @@ async fn camera_client(
     broker: &(String, u16),
     line: &str,
 ) -> Result<MqttPublisher, CommissioningError> {
+    let client = twin_mqtt_client(broker, &format!("twin-cameras-{line}"), 1024, "twin camera")
+        .await
+        .map_err(|_| CommissioningError::CameraUnreachable)?;
+    Ok(MqttPublisher::new(client, line))
+}
+
+/// An MQTT client of a twin device (`what`, for the log), connected — its ConnAck received,
+/// within 10 s — before the line starts; its event loop runs on and reconnects.
+pub(super) async fn twin_mqtt_client(
+    broker: &(String, u16),
+    client_id: &str,
+    capacity: usize,
+    what: &'static str,
+) -> std::io::Result<rumqttc::AsyncClient> {
     use rumqttc::{AsyncClient, Event, MqttOptions, Packet};
-    let mut options = MqttOptions::new(format!("twin-cameras-{line}"), broker.0.clone(), broker.1);
+    let mut options = MqttOptions::new(client_id, broker.0.clone(), broker.1);
     options.set_keep_alive(Duration::from_secs(30));
-    let (client, mut events) = AsyncClient::new(options, 1024);
+    let (client, mut events) = AsyncClient::new(options, capacity);
     let (ready_tx, ready) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
         let mut ready_tx = Some(ready_tx);
@@ -590,7 +604,7 @@ async fn camera_client(
                 }
                 Ok(_) => {}
                 Err(e) => {
-                    tracing::warn!(error = %e, "twin camera: MQTT connection lost");
+                    tracing::warn!(error = %e, "{what}: MQTT connection lost");
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             }
@@ -598,9 +612,9 @@ async fn camera_client(
     });
     tokio::time::timeout(Duration::from_secs(10), ready)
         .await
-        .map_err(|_| CommissioningError::CameraUnreachable)?
-        .map_err(|_| CommissioningError::CameraUnreachable)?;
-    Ok(MqttPublisher::new(client, line))
+        .map_err(|_| std::io::Error::other(format!("the {what} cannot reach the broker")))?
+        .map_err(|_| std::io::Error::other(format!("the {what}'s client ended")))?;
+    Ok(client)
 }
 
 async fn show_progress(

@@ -4,7 +4,6 @@
 //! the run closed must physically carry, as its last label, a readable label of its own SSCC.
 
 use std::collections::HashSet;
-use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tracemark_sim::labels::{LabelFaultRates, LabelSim};
@@ -36,7 +35,13 @@ pub(super) async fn start(
             tokio::spawn(async move { served.printer().serve_tcp(listener).await });
             let (payloads_tx, mut payloads) = tokio::sync::mpsc::unbounded_channel();
             tokio::spawn(printer.run_scanner(scanner.clone(), payloads_tx));
-            let client = scanner_client(&broker, &line_id).await?;
+            let client = super::twin_mqtt_client(
+                &broker,
+                &format!("twin-labels-{line_id}"),
+                256,
+                "twin label scanner",
+            )
+            .await?;
             let topic = format!("tracemark/{line_id}/vision/{scanner}/result");
             tokio::spawn(async move {
                 while let Some(payload) = payloads.recv().await {
@@ -56,40 +61,6 @@ pub(super) async fn start(
         port: address.port(),
     };
     Ok(Some(sim))
-}
-
-/// The scanner's MQTT client, connected before the line starts.
-async fn scanner_client(
-    broker: &(String, u16),
-    line: &str,
-) -> std::io::Result<rumqttc::AsyncClient> {
-    use rumqttc::{AsyncClient, Event, MqttOptions, Packet};
-    let mut options = MqttOptions::new(format!("twin-labels-{line}"), broker.0.clone(), broker.1);
-    options.set_keep_alive(Duration::from_secs(30));
-    let (client, mut events) = AsyncClient::new(options, 256);
-    let (ready_tx, ready) = tokio::sync::oneshot::channel();
-    tokio::spawn(async move {
-        let mut ready_tx = Some(ready_tx);
-        loop {
-            match events.poll().await {
-                Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                    if let Some(tx) = ready_tx.take() {
-                        let _ = tx.send(());
-                    }
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::warn!(error = %e, "twin label scanner: MQTT connection lost");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-        }
-    });
-    tokio::time::timeout(Duration::from_secs(10), ready)
-        .await
-        .map_err(|_| std::io::Error::other("the twin label scanner cannot reach the broker"))?
-        .map_err(|_| std::io::Error::other("the twin label scanner's client ended"))?;
-    Ok(client)
 }
 
 /// Packages the run closed whose last physical label does not read as their own SSCC.
