@@ -5,11 +5,11 @@
 //! the end the controller's records are compared with the twin's ground truth, unit by unit.
 
 mod case_camera;
+mod compare;
 mod labels;
 mod manual;
 mod packing;
 
-use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use indicatif::ProgressBar;
@@ -19,19 +19,18 @@ use tokio::sync::watch;
 pub use tracemark_sim::packing::case_station::PackingFaults;
 use tracemark_sim::packing::case_station::{CaseStation, CaseStationConfig};
 use tracemark_sim::plc::PlcSim;
-use tracemark_sim::twin::{GroundTruth, MqttPublisher, Twin, TwinConfig, TwinProgress};
+use tracemark_sim::twin::{MqttPublisher, Twin, TwinConfig, TwinProgress};
 use tracemark_sim::vision::{DamageRates, VisionSim};
 use tracemark_sim::{Fault, MarkerSim};
 
 use crate::aggregation::plan_for;
 use crate::broker::EmbeddedBroker;
 use crate::config::{Line, Mqtt, Transport};
-use crate::line::{LineOptions, LineReport, LineSetup, LineStats, run_line};
-use crate::verify::gs1_code_of;
+use crate::line::{LineOptions, LineSetup, LineStats, run_line};
 use tracemark_drivers::transport::{DataBits, Parity, StopBits};
+use tracemark_store::Grade;
 use tracemark_store::reconcile::Reconciliation;
-use tracemark_store::{CODE_STATES, Grade, RejectReason};
-use tracemark_store::{CodeState, Store, StoreError};
+use tracemark_store::{Store, StoreError};
 
 /// Why a virtual commissioning run could not be made (a run that ran reports its findings in
 /// [`Report`] instead).
@@ -186,6 +185,10 @@ pub struct Report {
     pub pallets: u64,
     /// Cases the case camera's station sent to rework (`case_camera` mode).
     pub cases_reworked: u64,
+    /// The label station's work (`[packing.label]`): labels printed, verified, rejected and
+    /// reprinted, waits for the operator, packages left open.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub labels: Option<crate::aggregation::label::LabelReport>,
     /// A record linking a unit to a carton it is not physically in, or a physical unit in a
     /// case whose carton's record does not hold it (the n-th physical case is the n-th carton
     /// of the run). Must be 0; each is also in `disagreements` (the first 20).
@@ -347,7 +350,7 @@ async fn run_with<M: MarkerSim>(
         _ => None,
     };
     // With `[packing.label]`: the label printer and scanner (commissioning/labels.rs).
-    let label_rates = tracemark_sim::labels::LabelFaultRates::NONE;
+    let label_rates = options.packing_faults.label_rates();
     let label_sim =
         labels::start(&mut line, &twin_runtime, &broker, label_rates, options.seed).await?;
     let label_before = packing.as_ref().map(|(_, before)| before.clone());
@@ -443,15 +446,20 @@ async fn run_with<M: MarkerSim>(
     show.abort();
     bar.finish_and_clear();
     let report = report?;
+    let mut hand_labels = None;
     if let Some(plan) = by_hand {
-        manual::pack_by_hand(&store, batch, &truth, plan).await?;
+        let labels = labels::station(&store, &line, label_sim.is_some()).await?;
+        hand_labels = manual::pack_by_hand(&store, batch, &truth, plan, labels).await?;
     }
-    let mut report = compare(&store, batch, &truth, report, line.id, packing).await?;
+    let mut report = compare::compare(&store, batch, &truth, report, line.id, packing).await?;
     if let (Some(sim), Some(before)) = (&label_sim, &label_before) {
         let found = labels::disagreements(&store, batch, &before.finished, sim).await?;
         report.aggregation_disagreements += found.len() as u64;
         report.disagreements.extend(found);
         report.disagreements.truncate(20);
+    }
+    if hand_labels.is_some() {
+        report.labels = hand_labels;
     }
     report.marker_faults_injected = options.marker_faults.len() as u64;
     Ok(report)
@@ -649,152 +657,6 @@ async fn show_progress(
             stats.underruns
         ));
     }
-}
-
-/// Compares the store's records of `batch` with ground truth.
-async fn compare(
-    store: &Store,
-    batch: i64,
-    truth: &GroundTruth,
-    line: LineReport,
-    line_id: String,
-    packing: Option<(crate::aggregation::Plan, packing::EarlierPacking)>,
-) -> Result<Report, CommissioningError> {
-    let mut states: HashMap<String, CodeState> = HashMap::new();
-    let mut gate_faults: HashSet<String> = HashSet::new();
-    for state in CODE_STATES {
-        for record in store.codes_of_batch(batch, state, i64::MAX).await? {
-            if record.reason == Some(RejectReason::GateFault) {
-                gate_faults.insert(record.code.clone());
-            }
-            states.insert(record.code, state);
-        }
-    }
-    let counts = store.batch_counts(batch).await?;
-    let reconciliation = Reconciliation::from_counts(&counts);
-    let mut disagreements = Vec::new();
-    let mut unaccounted = 0u64;
-    for unit in &truth.units {
-        let Some(printed) = &unit.printed else {
-            continue;
-        };
-        let Some(code) = gs1_code_of(printed) else {
-            disagreements.push(format!(
-                "unit {}: printed {printed:?}, not a code",
-                unit.unit
-            ));
-            continue;
-        };
-        let state = states.get(&code).copied();
-        let agrees = match state {
-            // Packed is verified, then put into a carton (compared with the cases below).
-            Some(CodeState::Verified | CodeState::Packed) => !unit.diverted,
-            // A gate fault is the controller saying the unit may have gone by (and stopping
-            // the line for it to be pulled): right either way.
-            Some(CodeState::Rejected) => unit.diverted || gate_faults.contains(&code),
-            _ => false,
-        };
-        if !agrees {
-            if !matches!(
-                state,
-                Some(CodeState::Verified | CodeState::Packed | CodeState::Rejected)
-            ) {
-                unaccounted += 1;
-            }
-            disagreements.push(format!(
-                "unit {}: {code} {} by the gate, recorded {}",
-                unit.unit,
-                if unit.diverted { "diverted" } else { "passed" },
-                state.map_or("nowhere".to_owned(), |s| s.to_string())
-            ));
-        }
-    }
-    unaccounted += (reconciliation.in_flight + reconciliation.awaiting_verification) as u64;
-    let balanced = reconciliation.allocated == reconciliation.voided + reconciliation.printed
-        && reconciliation.printed == reconciliation.verified + reconciliation.rejected
-        && reconciliation.in_flight == 0
-        && reconciliation.awaiting_verification == 0;
-    let minutes = truth.running.as_secs_f64() / 60.0;
-    // A case-camera station's cases are compared by their contents (`case_camera.rs`); the
-    // inferred station's by their order (`packing.rs`).
-    let (inferred, cased) = match (&truth.packing, packing) {
-        (Some(cases), Some((_, before))) => (None, Some((cases, before))),
-        (_, packing) => (packing, None),
-    };
-    let cases_reworked = line.packing.as_ref().map_or(0, |p| p.cases_reworked);
-    let mut packed =
-        packing::compare_packing(store, batch, truth, inferred, &reconciliation, &gate_faults)
-            .await?;
-    if let Some((cases, before)) = cased {
-        case_camera::compare_cases(
-            store,
-            batch,
-            cases,
-            &before.finished,
-            cases_reworked,
-            &mut packed,
-        )
-        .await?;
-    }
-    disagreements.extend(packed.details);
-    disagreements.truncate(20);
-    let escaped: Vec<String> = truth
-        .units
-        .iter()
-        .filter(|u| !u.good && !u.diverted)
-        .take(20)
-        .map(|u| {
-            format!(
-                "unit {} (entry {}): printed {:?}{}, damage {:?}, read {:?} grade {:?}, recorded {}",
-                u.unit,
-                u.entry,
-                u.printed,
-                if u.reprint { " (reprint)" } else { "" },
-                u.damage,
-                u.read,
-                u.grade,
-                u.printed
-                    .as_deref()
-                    .and_then(gs1_code_of)
-                    .and_then(|code| states.get(&code))
-                    .map_or("nothing".to_owned(), |s| s.to_string())
-            )
-        })
-        .collect();
-    Ok(Report {
-        line_id,
-        units: truth.units.len() as u64,
-        allocated: reconciliation.allocated,
-        printed: reconciliation.printed,
-        verified: reconciliation.verified,
-        rejected: reconciliation.rejected,
-        voided: reconciliation.voided,
-        escapes: truth.escapes(),
-        false_rejects: truth.false_rejects(),
-        duplicates: truth.duplicates(),
-        unaccounted,
-        balanced,
-        units_per_min: if minutes > 0.0 {
-            (truth.units.len() as f64 / minutes).round()
-        } else {
-            0.0
-        },
-        diverted: truth.diverted(),
-        unprinted: truth.unprinted(),
-        disagreements,
-        escaped,
-        packed: packed.packed,
-        loose: packed.loose,
-        cartons: packed.cartons,
-        partial_cartons: packed.partial_cartons,
-        pallets: packed.pallets,
-        cases_reworked,
-        aggregation_disagreements: packed.disagreements,
-        reconciliation,
-        line: line.stats,
-        recovered: line.recovered,
-        marker_faults_injected: 0,
-    })
 }
 
 fn unique_suffix() -> String {

@@ -73,7 +73,7 @@ async fn station_decides_and_packs(store: Store) {
         cases_per_pallet: 2,
         case_packer_count: false,
     };
-    let (codes_tx, task) = spawn_case_camera(store.clone(), batch.id, plan, cases);
+    let (codes_tx, task) = spawn_case_camera(store.clone(), batch.id, plan, cases, None);
     let v: Vec<&str> = verified.iter().map(String::as_str).collect();
     let l: Vec<&str> = late.iter().map(String::as_str).collect();
     // 1: units of an earlier run, known from the store at start.

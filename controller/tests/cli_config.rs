@@ -85,7 +85,17 @@ fn the_trial_configs_mistakes_all_come_out_of_one_validate_run() {
             "address = \"127.0.0.1:1502\"",
             "address = \"127.0.0.1:70000\"",
         )
-        .replace("position_mm = 700", "position_mm = 200");
+        .replace("position_mm = 700", "position_mm = 200")
+        // Written elsewhere: the label template it names relative to itself, made absolute.
+        .replace(
+            "template = \"labels/",
+            &format!(
+                "template = \"{}/",
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("../line-configs/labels")
+                    .display()
+            ),
+        );
     let dir = tempdir();
     let file = dir.path().join("trial.toml");
     std::fs::write(&file, text).expect("write");

@@ -39,6 +39,7 @@ fn setup(store: &Store, batch: i64, level: PackageLevel, capacity: i64) -> Stati
         capacity: Some(capacity),
         commands: commands(),
         options: ParseOptions::default(),
+        labels: None,
     }
 }
 

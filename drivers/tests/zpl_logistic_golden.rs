@@ -55,6 +55,21 @@ fn pallet() -> (LogisticLabel, Vec<u8>) {
     (label, bytes)
 }
 
+/// A carton whose SSCC symbol's check character is 102, the value of FNC1
+/// (095060000000000541: 105 + 102 + 1·0 … ≡ 102 mod 103): decoders must not read it as a
+/// trailing separator.
+fn check_102() -> (LogisticLabel, Vec<u8>) {
+    let label = label(54, 12);
+    assert_eq!(
+        label.sscc_symbol().to_element_string(),
+        "00095060000000000541"
+    );
+    let bytes = template()
+        .label(&LabelData::of(&label, Some("Paracetamol 500 mg")))
+        .expect("zpl");
+    (label, bytes)
+}
+
 #[test]
 fn the_template_is_stored_once_with_df() {
     let store = template().store_bytes().to_vec();
@@ -143,7 +158,7 @@ fn element_strings(label: &LogisticLabel) -> [Vec<u8>; 2] {
 
 #[test]
 fn rxing_reads_the_bars_the_zpl_describes() {
-    for (label, bytes) in [carton(), pallet()] {
+    for (label, bytes) in [carton(), pallet(), check_102()] {
         for (number, want) in [1, 3].into_iter().zip(element_strings(&label)) {
             let image = picture(&field(&bytes, number));
             let decoded = tracemark_codes::symbol::decode_image(&image).expect("rxing decode");
@@ -170,7 +185,7 @@ fn zxing_cpp_reads_the_bars_the_zpl_describes() {
     let dir = std::env::temp_dir().join(format!("tracemark-labels-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let script = repo_root().join("scripts/zxing_decode.py");
-    for (n, (label, bytes)) in [carton(), pallet()].into_iter().enumerate() {
+    for (n, (label, bytes)) in [carton(), pallet(), check_102()].into_iter().enumerate() {
         for (number, want) in [1, 3].into_iter().zip(element_strings(&label)) {
             let path = dir.join(format!("label{n}-fn{number}.png"));
             picture(&field(&bytes, number)).save(&path).expect("png");

@@ -173,6 +173,18 @@ pub fn line_config(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// Writes a line config made from one of `line-configs/` to `path`, elsewhere: the files it
+/// names relative to itself (label templates, device descriptions) are made absolute, so it
+/// loads from there as it would from `line-configs/`.
+pub fn write_line_config(path: &Path, text: &str) {
+    let dir = line_config("");
+    let dir = dir.to_str().expect("a UTF-8 path");
+    let text = text
+        .replace("= \"labels/", &format!("= \"{dir}labels/"))
+        .replace("= \"devices/", &format!("= \"{dir}devices/"));
+    std::fs::write(path, text).expect("write the line config");
+}
+
 /// The JSON summary on the last line of stdout.
 pub fn summary(out: &Output) -> Value {
     let stdout = String::from_utf8_lossy(&out.stdout);

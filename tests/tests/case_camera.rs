@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 use tracemark_line_tests::{
-    Stack, assert_clean_run, line_config, on_both_stacks, one_line_at_a_time,
+    Stack, assert_clean_run, line_config, on_both_stacks, one_line_at_a_time, write_line_config,
 };
 
 const UNITS: u64 = 300;
@@ -30,7 +30,7 @@ async fn run(stack: Stack, profile: &str) -> Option<Value> {
         .replace("cases_per_pallet = 10", "cases_per_pallet = 3");
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("case-camera.toml");
-    std::fs::write(&config, text).expect("write config");
+    write_line_config(&config, &text);
     let config = config.to_str().expect("a UTF-8 path");
     let units = UNITS.to_string();
     let out = site
@@ -61,6 +61,15 @@ async fn run(stack: Stack, profile: &str) -> Option<Value> {
     assert!(count("cartons") > 0, "{s:#}");
     assert!(count("packed") <= count("cartons") * PER_CASE, "{s:#}");
     assert_eq!(count("pallets"), (count("cartons") + 2) / 3, "{s:#}");
+    // demo.toml labels every package: each closed with its own label read back (a misprint
+    // is reprinted; `labels.rs` in commissioning checks the physical labels).
+    assert!(
+        text.contains("[packing.label]"),
+        "demo.toml labels packages"
+    );
+    let packages = count("cartons") + count("pallets");
+    assert_eq!(s["labels"]["verified"].as_i64(), Some(packages), "{s:#}");
+    assert_eq!(s["labels"]["failed"].as_i64(), Some(0), "{s:#}");
 
     let store = site.open().await;
     let mut reworks = 0;
@@ -127,6 +136,8 @@ async fn case_camera_with_heavy_faults(stack: Stack) {
         return;
     };
     assert!(s["cases_reworked"].as_i64().unwrap_or(0) >= 5, "{s:#}");
+    // The label faults of the profile: misprints recorded and reprinted.
+    assert!(s["labels"]["rejected"].as_i64().unwrap_or(0) > 0, "{s:#}");
 }
 
 on_both_stacks!(

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 use tracemark_line_tests::{
-    Stack, assert_clean_run, line_config, on_both_stacks, one_line_at_a_time,
+    Stack, assert_clean_run, line_config, on_both_stacks, one_line_at_a_time, write_line_config,
 };
 
 /// `tracemark simulate --config line-configs/CONFIG ARGS…` on a fresh site, checked clean.
@@ -72,7 +72,7 @@ async fn inferred_packing_under_heavy_damage(stack: Stack) {
         .replace("cases_per_pallet = 5", "cases_per_pallet = 3");
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("packing.toml");
-    std::fs::write(&config, text).expect("write config");
+    write_line_config(&config, &text);
     let config = config.to_str().expect("a UTF-8 path");
     let out = site
         .run(
@@ -247,7 +247,7 @@ async fn a_relocated_line_io_map_runs_end_to_end() {
          gate_confirm_timeout_register = 503\nreject_queue_registers = 2000\n",
     );
     let path = site.dir.path().join("relocated.toml");
-    std::fs::write(&path, config).expect("write the config");
+    write_line_config(&path, &config);
     let out = site
         .run(
             "simulate",

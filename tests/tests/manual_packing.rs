@@ -1,11 +1,13 @@
 //! `[packing] mode = "manual"` in virtual commissioning (`tracemark simulate`), on both stacks:
 //! the line runs no packing of its own; after it, a simulated packer at a hand-scanner station
 //! (`tracemark_sim::scanner` over TCP) packs the twin's physical cases — `NEW`, the units,
-//! `CLOSE` — and a palletiser stacks them. Under heavy camera damage the records agree with the
-//! physical cases, nothing is loose, and every batch's packages balance.
+//! `CLOSE` — and a palletiser stacks them, each package labelled on the twin's label printer.
+//! Under heavy camera damage and heavy label faults the records agree with the physical cases
+//! and pallets, every package closed with its own label, nothing is loose, and every batch's
+//! packages balance.
 
 use tracemark_line_tests::{
-    Stack, assert_clean_run, line_config, on_both_stacks, one_line_at_a_time,
+    Stack, assert_clean_run, line_config, on_both_stacks, one_line_at_a_time, write_line_config,
 };
 
 async fn a_packer_packs_the_twins_cases_by_hand(stack: Stack) {
@@ -18,21 +20,35 @@ async fn a_packer_packs_the_twins_cases_by_hand(stack: Stack) {
                   [packing.scanner]\ntransport = { type = \"tcp\", address = \"127.0.0.1:7001\" }\n\
                   listen = true\n\n[packing.palletiser]\n\
                   transport = { type = \"tcp\", address = \"127.0.0.1:7002\" }\nlisten = true\n";
-    // The line without its own `[packing]` (its last section), and a manual station instead.
+    // The line without its own `[packing]`, and a manual station instead, labelling on the
+    // line's label printer (its `[packing.label]`, the config's last section).
     let line = text.split("\n[packing]\n").next().unwrap_or_default();
-    let text = format!("{line}\n{manual}");
+    let label = text
+        .split("\n[packing.label]\n")
+        .nth(1)
+        .expect("pharma-carton.toml has a [packing.label]");
+    let text = format!("{line}\n{manual}\n[packing.label]\n{label}");
     assert!(
         text.contains("mode = \"manual\""),
         "the config changed: {text}"
     );
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("manual.toml");
-    std::fs::write(&config, text).expect("write config");
+    write_line_config(&config, &text);
     let config = config.to_str().expect("a UTF-8 path");
     let out = site
         .run(
             "simulate",
-            &["--config", config, "--units", "100", "--faults", "heavy"],
+            &[
+                "--config",
+                config,
+                "--units",
+                "100",
+                "--faults",
+                "heavy",
+                "--packing-faults",
+                "heavy",
+            ],
         )
         .await;
     let s = assert_clean_run(&out, 100);
@@ -49,6 +65,16 @@ async fn a_packer_packs_the_twins_cases_by_hand(stack: Stack) {
         "{s:#}"
     );
     assert_eq!(s["cartons"].as_i64(), Some((packed + 6) / 7), "{s:#}");
+    // Every carton and pallet closed with its label read back, misprints reprinted.
+    let packages = s["cartons"].as_u64().unwrap_or(0) + s["pallets"].as_u64().unwrap_or(0);
+    assert!(s["pallets"].as_u64().unwrap_or(0) > 0, "{s:#}");
+    assert_eq!(s["labels"]["verified"].as_u64(), Some(packages), "{s:#}");
+    assert_eq!(s["labels"]["failed"].as_u64(), Some(0), "{s:#}");
+    assert_eq!(
+        s["labels"]["printed"].as_u64(),
+        s["labels"]["rejected"].as_u64().map(|r| r + packages),
+        "{s:#}"
+    );
     let store = site.open().await;
     for batch in store.batches().await.expect("batches") {
         let reconciliation = store

@@ -102,6 +102,14 @@ pub fn decode_luma(pixels: &[u8], width: u32, height: u32) -> Result<Decoded, Sy
         // With AssumeGs1 rxing puts the identifier in front of GS1-128 data; it is reported
         // separately here.
         text = text.strip_prefix("]C1").unwrap_or(text);
+        // rxing reports a check character of value 102 — the value FNC1 has in every code set
+        // (ISO/IEC 15417, the symbol character table) — as one more FNC1, a trailing GS: SSCC
+        // 095060000000000541's symbol decodes as its element string and a GS. The check
+        // character is never data, and in GS1-128 an FNC1 separates element strings, it never
+        // ends the data (GS1 General Specifications §5.4), so a trailing GS is that check.
+        if identifier == "]C1" {
+            text = text.strip_suffix('\u{1d}').unwrap_or(text);
+        }
     }
     Ok(Decoded {
         symbology_identifier: identifier,

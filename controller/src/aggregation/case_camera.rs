@@ -1,7 +1,8 @@
 //! The packing task of `case_camera` mode (docs/aggregation.md "Case camera mode"): the case
 //! camera publishes one read per filled case; each is decided in memory
 //! (`case_decision.rs`) and carried out through the store — an accepted case gets its
-//! carton's SSCC, is packed in one transaction and closed ([`close_package`]); a refused one
+//! carton's SSCC, is packed in one transaction, labelled (with `[packing.label]`) and closed;
+//! a refused one
 //! is recorded (`package.case_rejected`) and counted. Accepted cases fill pallets in the order
 //! they were accepted, `cases_per_pallet` to a pallet, as in inferred mode.
 //!
@@ -40,6 +41,7 @@ use super::case_decision::{CaseDecision, Known, codes_of, decide};
 use super::case_mqtt::CaseReceived;
 use super::case_read::CaseRead;
 use super::core::{CHANNEL, PackingReport};
+use super::label::LabelStation;
 use super::machine::Plan;
 
 /// How often a held case is decided again when no verified code arrives meanwhile.
@@ -59,17 +61,22 @@ pub const END_QUIET: Duration = Duration::from_millis(1500);
 /// Spawns the case-camera packing task for `batch`: send it the verified codes as inferred
 /// mode does (and drop the sender at the end of the run); case reads come on `cases`. Its
 /// handle returns what it did.
+/// With `labels`, each carton and pallet is labelled and its label read back before it closes.
 pub fn spawn_case_camera(
     store: Store,
     batch: i64,
     plan: Plan,
     cases: mpsc::Receiver<CaseReceived>,
+    labels: Option<LabelStation>,
 ) -> (mpsc::Sender<String>, JoinHandle<PackingReport>) {
     let (tx, rx) = mpsc::channel(CHANNEL);
     let station = Station {
         store,
         batch,
         plan,
+        // In a mutex only so that the station is `Sync` (a printer's stream is not) while
+        // `decide` borrows it across the store's awaits; only `&mut self` uses it.
+        labels: labels.map(tokio::sync::Mutex::new),
         book: Book::default(),
         pallet: None,
         recent: VecDeque::with_capacity(RECENT),
@@ -127,6 +134,7 @@ struct Station {
     store: Store,
     batch: i64,
     plan: Plan,
+    labels: Option<tokio::sync::Mutex<LabelStation>>,
     book: Book,
     pallet: Option<OpenPallet>,
     /// The last case reads taken: a redelivered read (QoS 1: the same message again) is not
@@ -236,6 +244,7 @@ impl Station {
             self.report.failed += 1;
             tracing::error!(error = %e, batch = self.batch, "the last pallet did not close");
         }
+        self.report.labels = self.labels.as_mut().map(|s| s.get_mut().report().clone());
         self.report
     }
 
@@ -321,7 +330,7 @@ impl Station {
             .await?;
         self.store.pack(&carton.sscc, codes).await?;
         self.book.packed(codes);
-        let closed = close_package(&self.store, &carton.sscc).await?;
+        let closed = self.close_package(&carton.sscc).await?;
         self.report.packed += codes.len() as u64;
         self.report.cartons += 1;
         self.report.partial_cartons += u64::from(closed.short);
@@ -356,6 +365,23 @@ impl Station {
         Ok(())
     }
 
+    /// Closes a filled carton or pallet: the one step a package takes from open to closed at
+    /// this station. With a label station its label is printed and read back first
+    /// (docs/aggregation.md "Labels"); a package whose label never reads back stays open (the
+    /// error says why; the operator takes over with `tracemark pack label`).
+    async fn close_package(&mut self, sscc: &str) -> Result<Package, StoreError> {
+        if let Some(station) = self.labels.as_mut() {
+            station
+                .get_mut()
+                .label_and_verify(sscc)
+                .await
+                .map_err(|e| StoreError::invalid("label", e))?;
+        }
+        self.store
+            .set_package_state(sscc, PackageState::Closed)
+            .await
+    }
+
     /// Puts the open pallet's cartons on it and closes it (short when not full).
     async fn close_pallet(&mut self) -> Result<(), StoreError> {
         let Some(pallet) = self.pallet.take() else {
@@ -364,16 +390,10 @@ impl Station {
         self.store
             .pack_cartons(&pallet.sscc, &pallet.cartons)
             .await?;
-        close_package(&self.store, &pallet.sscc).await?;
+        self.close_package(&pallet.sscc).await?;
         self.report.pallets += 1;
         Ok(())
     }
-}
-
-/// Closes a filled carton or pallet: the one step a package takes from open to closed at this
-/// station. (Where the GS1 logistic label will be printed and read back before the close.)
-pub(crate) async fn close_package(store: &Store, sscc: &str) -> Result<Package, StoreError> {
-    store.set_package_state(sscc, PackageState::Closed).await
 }
 
 /// Sleeps until `at`, or forever when there is no `at`.

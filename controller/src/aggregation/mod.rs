@@ -89,7 +89,9 @@ pub async fn start_station(
                     connect_timeout.as_millis()
                 ));
             }
-            Ok(case_camera::spawn_case_camera(store, batch, plan, cases))
+            Ok(case_camera::spawn_case_camera(
+                store, batch, plan, cases, labels,
+            ))
         }
         (PackingMode::CaseCamera, None) => Err("case_camera without a case camera".to_owned()),
         (PackingMode::Manual, _) => Err(

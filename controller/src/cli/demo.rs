@@ -22,6 +22,8 @@ use super::{CliError, Context};
 /// The demo line, built in so `demo` works from any directory.
 const DEMO_CONFIG: &str = include_str!("../../../line-configs/demo.toml");
 const DEMO_CONFIG_PATH: &str = "line-configs/demo.toml";
+/// The label template the demo line names (`labels/logistic-label.zpl`, relative to it).
+const DEMO_LABEL_TEMPLATE: &str = include_str!("../../../line-configs/labels/logistic-label.zpl");
 
 #[derive(Debug, Args)]
 pub(crate) struct DemoArgs {
@@ -319,6 +321,9 @@ fn load_config(path: &Path) -> Result<config::Line, CliError> {
         let dir = tempfile_dir()?;
         let file = dir.join("demo.toml");
         std::fs::write(&file, DEMO_CONFIG).context("write the built-in demo config")?;
+        std::fs::create_dir_all(dir.join("labels")).context("create a temporary directory")?;
+        std::fs::write(dir.join("labels/logistic-label.zpl"), DEMO_LABEL_TEMPLATE)
+            .context("write the built-in label template")?;
         config::load(&file)
     } else {
         config::load(path)

@@ -202,18 +202,18 @@ pub(crate) fn run(command: PackCommand, context: &Context) -> Result<(), CliErro
 fn station(config: &std::path::Path, batch: i64, context: &Context) -> Result<(), CliError> {
     let line =
         tracemark::config::load(config).map_err(|errors| CliError::Input(errors.to_string()))?;
-    let Some(packing) = line.packing.clone() else {
+    if line.packing.is_none() {
         return Err(CliError::Input(format!(
             "{}: the line has no [packing]",
             config.display()
         )));
-    };
+    }
     super::block_on_line(async {
         let store = context.open().await?;
         let actor = context.actor().on_device(&format!("packing@{}", line.id));
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let (task, scanners) =
-            tracemark::aggregation::manual::spawn_alone(&store, &actor, batch, &packing, stop_rx)
+            tracemark::aggregation::manual::spawn_alone(&store, &actor, batch, &line, stop_rx)
                 .await
                 .map_err(|e| match e {
                     tracemark::aggregation::manual::StationError::Setup(_) => {

@@ -9,14 +9,15 @@
 //! code), are each an aggregation disagreement. A physical case no carton matches went to
 //! rework: its units are loose in the records and physically in the rework bin — no
 //! disagreement, but the number of such cases must be the controller's `cases_reworked`
-//! (otherwise a case was neither packed nor sent to rework: a disagreement too).
+//! (otherwise a case was neither packed nor sent to rework: a disagreement too). The cartons
+//! that closed reach the palletiser in the order of their cases (`packing::compare_pallets`).
 
 use std::collections::{HashMap, HashSet};
 
 use tracemark_sim::packing::case_station::PackingTruth;
 use tracemark_store::{PackageLevel, Store, StoreError};
 
-use super::packing::PackingFindings;
+use super::packing::{PackingFindings, closed, compare_pallets};
 use crate::verify::gs1_code_of;
 
 /// Compares the run's cartons (those not in `before`) with the physical cases; `findings`
@@ -27,6 +28,7 @@ pub(super) async fn compare_cases(
     truth: &PackingTruth,
     before: &HashSet<String>,
     cases_reworked: u64,
+    per_pallet: u32,
     findings: &mut PackingFindings,
 ) -> Result<(), StoreError> {
     let packages: Vec<_> = store
@@ -70,6 +72,8 @@ pub(super) async fn compare_cases(
         }
     };
     let mut matched: HashSet<usize> = HashSet::new();
+    // The cartons that closed, with their physical case: the palletiser's order.
+    let mut stacked: Vec<(usize, String)> = Vec::new();
     for carton in &cartons {
         let recorded: Vec<String> = store.package_contents(&carton.sscc).await?.units;
         let Some(n) = recorded.iter().find_map(|code| case_of.get(code).copied()) else {
@@ -87,6 +91,8 @@ pub(super) async fn compare_cases(
                 carton.sscc,
                 n + 1
             ));
+        } else if closed(carton.state) {
+            stacked.push((n, carton.sscc.clone()));
         }
         let case = &physical[n];
         let inside: HashSet<&str> = case.iter().flatten().map(String::as_str).collect();
@@ -124,5 +130,11 @@ pub(super) async fn compare_cases(
              rework"
         ));
     }
-    Ok(())
+    stacked.sort();
+    let stacked: Vec<String> = stacked.into_iter().map(|(_, sscc)| sscc).collect();
+    let pallets: Vec<_> = packages
+        .iter()
+        .filter(|p| p.level == PackageLevel::Pallet)
+        .collect();
+    compare_pallets(store, &stacked, &pallets, per_pallet, findings).await
 }

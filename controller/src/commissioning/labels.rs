@@ -4,6 +4,7 @@
 //! the run closed must physically carry, as its last label, a readable label of its own SSCC.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tracemark_sim::labels::{LabelFaultRates, LabelSim};
@@ -11,7 +12,11 @@ use tracemark_sim::marker::MarkerSim;
 use tracemark_store::{PackageState, Store, StoreError};
 
 use super::{CommissioningError, TwinRuntime, setup};
+use crate::aggregation::label::{LabelStation, SharedLabelStation};
 use crate::config::{Line, Transport};
+
+/// How long the label scanner's subscription may take.
+const SCANNER_READY: Duration = Duration::from_secs(5);
 
 /// Starts the simulators when `line` has `[packing.label]` and points the line at them.
 pub(super) async fn start(
@@ -45,6 +50,7 @@ pub(super) async fn start(
             let topic = format!("tracemark/{line_id}/vision/{scanner}/result");
             tokio::spawn(async move {
                 while let Some(payload) = payloads.recv().await {
+                    tracing::debug!(payload = %String::from_utf8_lossy(&payload), "twin label scanner publishes");
                     let publish =
                         client.publish(topic.clone(), rumqttc::QoS::AtLeastOnce, false, payload);
                     if let Err(e) = publish.await {
@@ -61,6 +67,22 @@ pub(super) async fn start(
         port: address.port(),
     };
     Ok(Some(sim))
+}
+
+/// The line's label station, shared, when the twin has a label printer (`with_printer`): for
+/// the simulated hand packer, which packs after the line's run.
+pub(super) async fn station(
+    store: &Store,
+    line: &Line,
+    with_printer: bool,
+) -> Result<Option<SharedLabelStation>, CommissioningError> {
+    if !with_printer {
+        return Ok(None);
+    }
+    let station = LabelStation::for_line(store.clone(), line, SCANNER_READY)
+        .await
+        .map_err(|e| CommissioningError::Line(crate::line::LineError::Packing(e.to_string())))?;
+    Ok(station.map(LabelStation::shared))
 }
 
 /// Packages the run closed whose last physical label does not read as their own SSCC.

@@ -4,7 +4,8 @@
 //! case — at a station of its own over a local TCP socket: `NEW`, each unit's GS1 DataMatrix,
 //! `CLOSE`; then a palletiser stacks the cartons `cases_per_pallet` to a pallet. The records
 //! are then compared with those cases like any other mode's (`packing.rs`): every unit the
-//! station refused is a disagreement.
+//! station refused is a disagreement. With `[packing.label]` both print each package's label on
+//! the twin's label printer before they close, as the line's station would.
 
 use std::collections::HashSet;
 
@@ -16,6 +17,7 @@ use tracemark_store::{CodeState, PackageLevel, RejectReason, Store};
 
 use super::CommissioningError;
 use crate::aggregation::Plan;
+use crate::aggregation::label::{LabelReport, SharedLabelStation};
 use crate::aggregation::manual::{ScannerSource, StationSetup, run_station};
 use crate::config::Commands;
 use crate::verify::gs1_code_of;
@@ -26,7 +28,8 @@ pub(super) async fn pack_by_hand(
     batch: i64,
     truth: &GroundTruth,
     plan: Plan,
-) -> Result<(), CommissioningError> {
+    labels: Option<SharedLabelStation>,
+) -> Result<Option<LabelReport>, CommissioningError> {
     let pulled: HashSet<String> = store
         .codes_of_batch(batch, CodeState::Rejected, i64::MAX)
         .await?
@@ -53,16 +56,28 @@ pub(super) async fn pack_by_hand(
         source: std::io::Error::other(e.to_string()),
     };
     let mut cartons = Vec::new();
-    let (mut packer, stop, task) =
-        station(store, batch, PackageLevel::Carton, plan.units_per_case).await?;
+    let (mut packer, stop, task) = station(
+        store,
+        batch,
+        PackageLevel::Carton,
+        plan.units_per_case,
+        labels.clone(),
+    )
+    .await?;
     for case in &cases {
         cartons.push(packer.fill(case, true).await.map_err(packer_failed)?.sscc);
     }
     let _ = stop.send(true);
     let _ = task.await;
     if plan.cases_per_pallet > 0 {
-        let (mut palletiser, stop, task) =
-            station(store, batch, PackageLevel::Pallet, plan.cases_per_pallet).await?;
+        let (mut palletiser, stop, task) = station(
+            store,
+            batch,
+            PackageLevel::Pallet,
+            plan.cases_per_pallet,
+            labels.clone(),
+        )
+        .await?;
         palletiser
             .fill_all(&cartons, plan.cases_per_pallet as usize, false)
             .await
@@ -70,7 +85,10 @@ pub(super) async fn pack_by_hand(
         let _ = stop.send(true);
         let _ = task.await;
     }
-    Ok(())
+    Ok(match labels {
+        Some(station) => Some(station.lock().await.report().clone()),
+        None => None,
+    })
 }
 
 /// A station of `level` on a free local port, and a packer connected to it; send `true` to
@@ -80,6 +98,7 @@ async fn station(
     batch: i64,
     level: PackageLevel,
     capacity: u32,
+    labels: Option<SharedLabelStation>,
 ) -> Result<
     (
         Packer<tokio::net::TcpStream>,
@@ -107,6 +126,7 @@ async fn station(
             remove: "REMOVE".into(),
         },
         options: ParseOptions::default(),
+        labels,
     };
     let (stop_tx, stop) = watch::channel(false);
     let task = tokio::spawn(run_station(setup, ScannerSource::Listen(listener), stop));

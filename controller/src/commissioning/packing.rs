@@ -1,13 +1,15 @@
 //! Inferred packing (docs/aggregation.md "Inferred mode") compared with the twin's physical
 //! cases: the n-th physical case of the run is the n-th carton the run opened, and every unit
 //! the record puts in a carton must be physically in its case, and every physical unit in a
-//! case must be in its carton's record.
+//! case must be in its carton's record. Pallets are compared the same way one level up
+//! ([`compare_pallets`], for every mode): the palletiser stacks the cartons that closed in the
+//! order they reach it, `cases_per_pallet` to a pallet.
 
 use std::collections::HashSet;
 
 use tracemark_sim::twin::GroundTruth;
 use tracemark_store::reconcile::Reconciliation;
-use tracemark_store::{PackageLevel, PackageState, Store, StoreError};
+use tracemark_store::{Package, PackageLevel, PackageState, Store, StoreError};
 
 use crate::aggregation::Plan;
 use crate::verify::gs1_code_of;
@@ -36,6 +38,9 @@ pub(super) struct EarlierPacking {
     pub(super) finished: HashSet<String>,
     /// The units physically in the case packer when the run starts, in order.
     carried: Vec<String>,
+    /// The cartons waiting for a pallet when the run starts (closed, or filled and about to
+    /// close, on no pallet), in SSCC order: the first the palletiser stacks.
+    pub(super) unpalletised: Vec<String>,
 }
 
 /// Reads [`EarlierPacking`] of `batch`.
@@ -43,10 +48,9 @@ pub(super) async fn earlier_packing(
     store: &Store,
     batch: i64,
 ) -> Result<EarlierPacking, StoreError> {
-    let finished = store
-        .packages_of_batch(batch)
-        .await?
-        .into_iter()
+    let packages = store.packages_of_batch(batch).await?;
+    let finished = packages
+        .iter()
         .filter(|p| {
             p.children_count > 0
                 || matches!(
@@ -57,11 +61,28 @@ pub(super) async fn earlier_packing(
                         | PackageState::Voided
                 )
         })
-        .map(|p| p.sscc)
+        .map(|p| p.sscc.clone())
+        .collect();
+    let unpalletised = packages
+        .iter()
+        .filter(|p| {
+            p.level == PackageLevel::Carton
+                && p.parent.is_none()
+                && (p.state == PackageState::Closed
+                    || (p.children_count > 0
+                        && matches!(
+                            p.state,
+                            PackageState::Allocated
+                                | PackageState::Labelled
+                                | PackageState::Verified
+                        )))
+        })
+        .map(|p| p.sscc.clone())
         .collect();
     Ok(EarlierPacking {
         finished,
         carried: store.loose_units(batch).await?,
+        unpalletised,
     })
 }
 
@@ -183,5 +204,110 @@ pub(super) async fn compare_packing(
             );
         }
     }
+    // The palletiser: what earlier runs left waiting, then the run's cartons that closed, in
+    // the order of their cases.
+    let stacked: Vec<String> = earlier
+        .unpalletised
+        .iter()
+        .cloned()
+        .chain(
+            cartons
+                .iter()
+                .filter(|c| closed(c.state))
+                .map(|c| c.sscc.clone()),
+        )
+        .collect();
+    let pallets: Vec<&Package> = packages
+        .iter()
+        .filter(|p| p.level == PackageLevel::Pallet)
+        .collect();
+    compare_pallets(
+        store,
+        &stacked,
+        &pallets,
+        plan.cases_per_pallet,
+        &mut findings,
+    )
+    .await?;
     Ok(findings)
+}
+
+/// A carton that left the packing station: the palletiser takes it.
+pub(super) fn closed(state: PackageState) -> bool {
+    matches!(
+        state,
+        PackageState::Closed | PackageState::Palletised | PackageState::Shipped
+    )
+}
+
+/// Compares the run's pallets (`pallets`) with the physical ones: the palletiser stacks the
+/// cartons `stacked`, in that order, `per_pallet` to a pallet (the last one short). Each
+/// physical pallet must be one pallet record holding exactly its cartons; a carton the record
+/// puts on another pallet or on none, a pallet record holding other cartons, and a pallet
+/// record no physical pallet matches are each a disagreement. Without pallets
+/// (`per_pallet` 0) a pallet record is one.
+pub(super) async fn compare_pallets(
+    store: &Store,
+    stacked: &[String],
+    pallets: &[&Package],
+    per_pallet: u32,
+    findings: &mut PackingFindings,
+) -> Result<(), StoreError> {
+    let mut problem = |what: String| {
+        findings.disagreements += 1;
+        if findings.details.len() < 20 {
+            findings.details.push(what);
+        }
+    };
+    let mut matched: HashSet<String> = HashSet::new();
+    if per_pallet > 0 {
+        for (n, physical) in stacked.chunks(per_pallet as usize).enumerate() {
+            let mut on = Vec::with_capacity(physical.len());
+            for carton in physical {
+                on.push(store.package(carton).await?.parent);
+            }
+            // The physical pallet's record: the one its first carton is on.
+            let Some(Some(record)) = on.first().cloned() else {
+                problem(format!(
+                    "pallet {}: carton {} is on it, on no pallet in the records",
+                    n + 1,
+                    physical.first().map_or("?", String::as_str)
+                ));
+                continue;
+            };
+            if !matched.insert(record.clone()) {
+                problem(format!(
+                    "pallet {}: its record {record} is already another physical pallet's",
+                    n + 1
+                ));
+            }
+            for (carton, parent) in physical.iter().zip(&on) {
+                if parent.as_deref() != Some(record.as_str()) {
+                    problem(format!(
+                        "pallet {} ({record}): carton {carton} is on it, the records put it on \
+                         {}",
+                        n + 1,
+                        parent.as_deref().unwrap_or("no pallet")
+                    ));
+                }
+            }
+            let held = store.package(&record).await?.children_count;
+            if held != physical.len() as i64 {
+                problem(format!(
+                    "pallet {} ({record}): {} cartons on it, the records hold {held}",
+                    n + 1,
+                    physical.len()
+                ));
+            }
+        }
+    }
+    for pallet in pallets {
+        if pallet.children_count > 0 && !matched.contains(&pallet.sscc) {
+            problem(format!(
+                "pallet {}: {} cartons in the records, no physical pallet",
+                pallet.sscc, pallet.children_count
+            ));
+        }
+    }
+    Ok(())
 }

@@ -285,14 +285,22 @@ pub async fn run_line(
         }
         None => None,
     };
+    // The label station (`[packing.label]`): its scanner subscribed before the line starts.
+    let mut labels = match packing_plan {
+        Some(_) => LabelStation::for_line(store.clone(), &line, options.connect_timeout)
+            .await
+            .map_err(|e| LineError::Packing(e.to_string()))?,
+        None => None,
+    };
     // `manual`: a hand-scanner station beside the line, which does not feed it; its port is
     // opened before any device starts, so a scanner that cannot be had stops nothing.
     let manual = line.packing.as_ref().and_then(|p| p.manual.as_ref());
     let manual_task = match (manual, packing_plan) {
         (Some(manual), Some(plan)) => {
             let actor = store.actor().on_device(&format!("packing@{}", line.id));
+            let shared = labels.take().map(LabelStation::shared);
             let (task, scanners) =
-                manual::spawn_manual(&store, &actor, batch.id, plan, manual, stop.clone())
+                manual::spawn_manual(&store, &actor, batch.id, plan, manual, shared, stop.clone())
                     .await
                     .map_err(|e| LineError::Packing(format!("the station's scanner: {e}")))?;
             tracing::info!(?scanners, "manual packing station");
@@ -300,9 +308,6 @@ pub async fn run_line(
         }
         _ => None,
     };
-    // The label station (`[packing.label]`): its scanner subscribed before the line starts.
-    let labels = LabelStation::for_line(store.clone(), &line)
-        .map_err(|e| LineError::Packing(e.to_string()))?;
 
     let min_grade = product.min_grade;
     let tracker_config = verify::tracker_config_for(&line, min_grade).ok_or(

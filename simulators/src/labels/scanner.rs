@@ -90,12 +90,15 @@ fn decode_field(field: &str, damaged: bool) -> Option<String> {
 /// The reader result of one label (SPEC §5): the SSCC symbol's data with its symbology
 /// identifier, or `null` for a no-read.
 pub(super) fn payload(reader: &str, seq: u64, sscc: Option<&str>) -> Vec<u8> {
-    let data = match sscc {
-        Some(sscc) => format!("\"]C100{sscc}\""),
-        None => "null".to_owned(),
-    };
-    format!("{{\"reader\":\"{reader}\",\"seq\":{seq},\"symbology\":\"gs1-128\",\"data\":{data}}}")
-        .into_bytes()
+    // Built by serde_json so that whatever a decode gives is escaped as JSON requires.
+    serde_json::json!({
+        "reader": reader,
+        "seq": seq,
+        "symbology": "gs1-128",
+        "data": sscc.map(|sscc| format!("]C100{sscc}")),
+    })
+    .to_string()
+    .into_bytes()
 }
 
 #[cfg(test)]

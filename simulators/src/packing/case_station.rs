@@ -25,6 +25,7 @@ use std::sync::mpsc as std_mpsc;
 
 use tokio::sync::oneshot;
 
+use crate::labels::LabelFaultRates;
 use crate::twin::{ResultPublisher, UnitTruth};
 use crate::vision::{Damage, DamageRates, VisionSim};
 
@@ -47,6 +48,16 @@ impl PackingFaults {
             PackingFaults::None => None,
             PackingFaults::Default => Some(8),
             PackingFaults::Heavy => Some(3),
+        }
+    }
+
+    /// The label printer's faults of the same profile (a label misprint, the wrong barcode,
+    /// the ribbon out): `--packing-faults` covers the whole packing station.
+    pub fn label_rates(self) -> LabelFaultRates {
+        match self {
+            PackingFaults::None => LabelFaultRates::NONE,
+            PackingFaults::Default => LabelFaultRates::DEFAULT,
+            PackingFaults::Heavy => LabelFaultRates::HEAVY,
         }
     }
 }

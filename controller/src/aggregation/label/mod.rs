@@ -24,17 +24,18 @@ mod data;
 mod printer;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Mutex, mpsc, watch};
 use tracemark_drivers::transport::Transport;
 use tracemark_drivers::zpl::logistic::{LogisticError, LogisticTemplate};
 use tracemark_store::label::{LabelFault, LabelRejection};
 use tracemark_store::{Store, StoreError};
 
 use crate::config::{Line, PackingLabel};
-use crate::verify::mqtt::{Received, spawn_subscription};
+use crate::verify::mqtt::{Link, Received, spawn_subscription};
 use crate::verify::payload::FieldMap;
 use printer::{LabelPrinter, Printed};
 
@@ -141,6 +142,10 @@ impl LabelSettings {
     }
 }
 
+/// One label station shared by the stations of a line that label (a manual carton station and
+/// its palletiser print on the same printer): one label at a time.
+pub type SharedLabelStation = Arc<Mutex<LabelStation>>;
+
 /// The label printer and scanner of a packing station.
 pub struct LabelStation {
     store: Store,
@@ -186,8 +191,14 @@ impl LabelStation {
     }
 
     /// The station of `line`'s `[packing.label]`, its scanner subscribed over the line's
-    /// broker (client id `<line client id>-labels`); `None` without `[packing.label]`.
-    pub fn for_line(store: Store, line: &Line) -> Result<Option<Self>, LabelError> {
+    /// broker (client id `<line client id>-labels`) and the broker's acknowledgement of the
+    /// subscription awaited for at most `ready_within` (a read published before it would be
+    /// lost, and the first label reprinted for nothing); `None` without `[packing.label]`.
+    pub async fn for_line(
+        store: Store,
+        line: &Line,
+        ready_within: Duration,
+    ) -> Result<Option<Self>, LabelError> {
         let Some(label) = line.packing.as_ref().and_then(|p| p.label.as_ref()) else {
             return Ok(None);
         };
@@ -200,9 +211,24 @@ impl LabelStation {
         subscription
             .passed_over
             .retain(|reader| reader != &label.scanner);
-        let (reads, _link) =
+        let broker = subscription.endpoint.describe();
+        let (reads, mut link) =
             spawn_subscription(subscription).map_err(|e| LabelError::Scanner(e.to_string()))?;
+        let subscribed =
+            tokio::time::timeout(ready_within, link.wait_for(|l| *l == Link::Subscribed)).await;
+        if !matches!(subscribed, Ok(Ok(_))) {
+            return Err(LabelError::Scanner(format!(
+                "the label scanner's subscription at MQTT broker {broker} was not ready within \
+                 {} ms",
+                ready_within.as_millis()
+            )));
+        }
         Ok(Some(Self::new(store, settings, reads)))
+    }
+
+    /// This station, to be shared by the stations of a line.
+    pub fn shared(self) -> SharedLabelStation {
+        Arc::new(Mutex::new(self))
     }
 
     /// What the operator must do at the label printer, `None` when nothing.
@@ -292,6 +318,7 @@ impl LabelStation {
         let reads = &mut self.reads;
         let wait = async move {
             while let Some(received) = reads.recv().await {
+                tracing::debug!(?received, "label scanner: received");
                 match received {
                     Received::Result(result) if result.reader == scanner => return result.data,
                     Received::Result(_) => {}

@@ -26,8 +26,13 @@ use tokio::task::JoinHandle;
 use tracemark_drivers::scanner::ParseOptions;
 use tracemark_store::{Actor, PackageLevel, Store};
 
+use super::label::{LabelReport, LabelStation, SharedLabelStation};
 use super::{PackingReport, Plan};
-use crate::config::{ManualStation, Scanner};
+use crate::config::{Line, ManualStation, Scanner};
+
+/// How long a station alone waits for the broker to acknowledge its label scanner's
+/// subscription.
+const LABEL_SCANNER_READY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What a manual station did: its carton scanner and, if it has one, its palletiser.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -36,6 +41,9 @@ pub struct ManualReport {
     pub cartons: StationStats,
     /// Cartons onto pallets.
     pub pallets: Option<StationStats>,
+    /// The label station's work, with `[packing.label]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub labels: Option<LabelReport>,
 }
 
 impl ManualReport {
@@ -46,6 +54,7 @@ impl ManualReport {
             cartons: self.cartons.closed,
             partial_cartons: self.cartons.short,
             pallets: self.pallets.as_ref().map_or(0, |p| p.closed),
+            labels: self.labels.clone(),
             ..PackingReport::default()
         }
     }
@@ -59,6 +68,7 @@ pub fn setup_for(
     level: PackageLevel,
     capacity: Option<i64>,
     scanner: &Scanner,
+    labels: Option<SharedLabelStation>,
 ) -> StationSetup {
     StationSetup {
         store: store.clone(),
@@ -66,6 +76,7 @@ pub fn setup_for(
         batch,
         level,
         capacity,
+        labels,
         commands: scanner.commands.clone(),
         options: ParseOptions {
             require_identifier: scanner.require_identifier,
@@ -76,13 +87,15 @@ pub fn setup_for(
 /// Opens the station's scanners (binding their ports when they listen) and runs a station per
 /// scanner until `stop` turns true. Cartons hold `plan.units_per_case`; pallets
 /// `plan.cases_per_pallet`, or the product's pallet pack size when that is 0. Returns the task
-/// and where each scanner is (`carton: listening on 0.0.0.0:7001`).
+/// and where each scanner is (`carton: listening on 0.0.0.0:7001`). With `labels`, both print
+/// each package's label before it closes, one at a time.
 pub async fn spawn_manual(
     store: &Store,
     actor: &Actor,
     batch: i64,
     plan: Plan,
     manual: &ManualStation,
+    labels: Option<SharedLabelStation>,
     stop: watch::Receiver<bool>,
 ) -> std::io::Result<(ManualTask, Vec<String>)> {
     let cartons = setup_for(
@@ -92,12 +105,21 @@ pub async fn spawn_manual(
         PackageLevel::Carton,
         Some(i64::from(plan.units_per_case)),
         &manual.scanner,
+        labels.clone(),
     );
     let carton_source = ScannerSource::for_scanner(&manual.scanner).await?;
     let pallets = match &manual.palletiser {
         Some(scanner) => {
             let capacity = (plan.cases_per_pallet > 0).then_some(i64::from(plan.cases_per_pallet));
-            let setup = setup_for(store, actor, batch, PackageLevel::Pallet, capacity, scanner);
+            let setup = setup_for(
+                store,
+                actor,
+                batch,
+                PackageLevel::Pallet,
+                capacity,
+                scanner,
+                labels.clone(),
+            );
             Some((setup, ScannerSource::for_scanner(scanner).await?))
         }
         None => None,
@@ -114,7 +136,15 @@ pub async fn spawn_manual(
             Some(task) => task.await.ok(),
             None => None,
         };
-        ManualReport { cartons, pallets }
+        let labels = match labels {
+            Some(station) => Some(station.lock().await.report().clone()),
+            None => None,
+        };
+        ManualReport {
+            cartons,
+            pallets,
+            labels,
+        }
     });
     Ok((ManualTask(Some(task)), scanners))
 }
@@ -151,20 +181,27 @@ pub enum StationError {
     /// A scanner's port or device could not be opened.
     #[error("packing: the station's scanner: {0}")]
     Scanner(#[from] std::io::Error),
+    /// The label printer's scanner could not be subscribed.
+    #[error("packing: the label station: {0}")]
+    Labels(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] tracemark_store::StoreError),
 }
 
-/// The station of `packing` for batch `batch`, alone (no line: hand packing off-line, `tracemark
-/// pack station`): checks it can pack (a `manual` config, a case size, SSCCs) and spawns it.
+/// The station of `line`'s `[packing]` for batch `batch`, alone (no line: hand packing
+/// off-line, `tracemark pack station`): checks it can pack (a `manual` config, a case size,
+/// SSCCs) and spawns it, with the line's label station when it has `[packing.label]`.
 pub async fn spawn_alone(
     store: &Store,
     actor: &Actor,
     batch: i64,
-    packing: &crate::config::Packing,
+    line: &Line,
     stop: watch::Receiver<bool>,
 ) -> Result<(ManualTask, Vec<String>), StationError> {
+    let Some(packing) = &line.packing else {
+        return Err(StationError::Setup("the line has no [packing]".into()));
+    };
     let Some(manual) = &packing.manual else {
         return Err(StationError::Setup(format!(
             "the line's [packing] mode is `{}`, not `manual`: it has no hand scanner",
@@ -187,5 +224,9 @@ pub async fn spawn_alone(
                 .into(),
         ));
     }
-    Ok(spawn_manual(store, actor, batch, plan, manual, stop).await?)
+    let labels = LabelStation::for_line(store.clone(), line, LABEL_SCANNER_READY)
+        .await
+        .map_err(|e| StationError::Labels(e.to_string()))?
+        .map(LabelStation::shared);
+    Ok(spawn_manual(store, actor, batch, plan, manual, labels, stop).await?)
 }

@@ -6,8 +6,12 @@
 //! is checked by a dry run of the very pack the close will make ([`Store::check_pack`]), so the
 //! station answers "bad" for exactly what the close would refuse, with the same reason.
 
+use std::collections::HashSet;
+
 use tracemark_store::package::LinkProblem;
 use tracemark_store::{Actor, Package, PackageLevel, PackageState, Store, StoreError};
+
+use crate::aggregation::label::SharedLabelStation;
 
 /// Package `sscc` as the open package of a station packing `level` for batch `batch`:
 /// `Ok(Err(reason))` when it cannot be (unknown, another level or batch, not open).
@@ -74,24 +78,50 @@ pub(super) async fn check_scan(
 }
 
 /// Closes the package at a station: packs `children` (units into a carton, closed cartons onto
-/// a pallet) in one transaction, all or none, then closes it (short when under capacity). With
-/// no children the package is closed with what it already holds.
+/// a pallet) in one transaction, all or none; with `labels`, prints its label and has it read
+/// back (docs/aggregation.md "Labels"); then closes it (short when under capacity). With no
+/// children the package is closed with what it already holds.
 ///
-/// The one function the station calls to close a package: a label station (print the GS1
-/// logistic label, read it back) goes here, before the close.
+/// A close whose label failed leaves the package open with its children packed: the operator
+/// scans `CLOSE` again when the printer is back, and the children already in it are not
+/// packed twice.
 pub(super) async fn close_package(
     store: &Store,
     actor: &Actor,
     sscc: &str,
     level: PackageLevel,
     children: &[String],
+    labels: Option<&SharedLabelStation>,
 ) -> Result<Package, StoreError> {
     let store = store.with_actor(actor.clone());
-    if !children.is_empty() {
+    let held: HashSet<String> = if children.is_empty() {
+        HashSet::new()
+    } else {
+        let contents = store.package_contents(sscc).await?;
+        contents
+            .units
+            .into_iter()
+            .chain(contents.cartons.into_iter().map(|c| c.package.sscc))
+            .collect()
+    };
+    let to_pack: Vec<String> = children
+        .iter()
+        .filter(|child| !held.contains(*child))
+        .cloned()
+        .collect();
+    if !to_pack.is_empty() {
         match level {
-            PackageLevel::Carton => store.pack(sscc, children).await?,
-            PackageLevel::Pallet => store.pack_cartons(sscc, children).await?,
+            PackageLevel::Carton => store.pack(sscc, &to_pack).await?,
+            PackageLevel::Pallet => store.pack_cartons(sscc, &to_pack).await?,
         };
+    }
+    if let Some(station) = labels {
+        station
+            .lock()
+            .await
+            .label_and_verify(sscc)
+            .await
+            .map_err(|e| StoreError::invalid("label", e))?;
     }
     // The close rule of `tracemark pack close` (a stale label), then the close.
     if let Some(reason) = store.package(sscc).await?.close_refusal() {

@@ -16,6 +16,7 @@ use tracemark_store::{Actor, PackageLevel, Store};
 use super::rules as manual_packing;
 use super::scan::recognise;
 use super::station::{Answer, Ask, PackageView, Reply, Station, StationStats, Step};
+use crate::aggregation::label::SharedLabelStation;
 use crate::config::{Commands, Scanner};
 
 /// How long to wait before connecting again to a scanner that could not be reached.
@@ -89,6 +90,9 @@ pub struct StationSetup {
     pub commands: Commands,
     /// How lines are read.
     pub options: ParseOptions,
+    /// With `[packing.label]`: the label station, each package's label printed and read back
+    /// before it closes.
+    pub labels: Option<SharedLabelStation>,
 }
 
 /// Runs the station until `stop` turns true; returns what it did.
@@ -230,10 +234,17 @@ async fn ask_store(setup: &StationSetup, ask: Ask) -> Answer {
             },
         ),
         Ask::Close { sscc, children } => Answer::Closed(
-            manual_packing::close_package(store, &setup.actor, &sscc, setup.level, &children)
-                .await
-                .map(|p| view(&p))
-                .map_err(|e| e.to_string()),
+            manual_packing::close_package(
+                store,
+                &setup.actor,
+                &sscc,
+                setup.level,
+                &children,
+                setup.labels.as_ref(),
+            )
+            .await
+            .map(|p| view(&p))
+            .map_err(|e| e.to_string()),
         ),
     }
 }
