@@ -253,7 +253,7 @@ impl ErpHandle {
     }
 
     /// The document accepted with `key`, as received (gzip undone).
-    pub fn document(&self, key: &str) -> Option<Arc<[u8]>> {
+    pub fn document(&self, key: &str) -> Option<axum::body::Bytes> {
         self.shared.lock_store().document(key)
     }
 

@@ -169,10 +169,10 @@ async fn handle(shared: &Arc<Shared>, headers: &HeaderMap, body: Bytes) -> Resul
         }
     };
     let limit = shared.settings.max_body_bytes;
-    let document: Arc<[u8]> = if gzip {
-        blocking(move || gunzip(&body, limit)).await??.into()
+    let document = if gzip {
+        Bytes::from(blocking(move || gunzip(&body, limit)).await??)
     } else {
-        Arc::from(&body[..])
+        body
     };
     let body_sha256 = hex::encode(sha2::Sha256::digest(&document));
 

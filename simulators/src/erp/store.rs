@@ -8,12 +8,11 @@
 //! On start every `*.json` file of the directory is read back; one that cannot be read stops
 //! the start with its path (a test must not silently lose an acceptance).
 
+use axum::body::Bytes;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
-use serde::{Deserialize, Serialize};
 
 /// One accepted document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,7 +84,7 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
 #[derive(Debug, Default)]
 pub struct Store {
     order: Vec<String>,
-    by_key: HashMap<String, (Accepted, Arc<[u8]>)>,
+    by_key: HashMap<String, (Accepted, Bytes)>,
     dir: Option<PathBuf>,
 }
 
@@ -118,12 +117,12 @@ impl Store {
             (a.record.accepted_at_ms, &a.record.key).cmp(&(b.record.accepted_at_ms, &b.record.key))
         });
         for file in loaded {
-            store.insert(file.record, file.document.into_bytes().into());
+            store.insert(file.record, Bytes::from(file.document.into_bytes()));
         }
         Ok(store)
     }
 
-    fn insert(&mut self, record: Accepted, document: Arc<[u8]>) {
+    fn insert(&mut self, record: Accepted, document: Bytes) {
         self.order.push(record.key.clone());
         self.by_key.insert(record.key.clone(), (record, document));
     }
@@ -134,7 +133,7 @@ impl Store {
     }
 
     /// The document accepted with `key`.
-    pub fn document(&self, key: &str) -> Option<Arc<[u8]>> {
+    pub fn document(&self, key: &str) -> Option<Bytes> {
         self.by_key.get(key).map(|(_, document)| document.clone())
     }
 
@@ -147,7 +146,7 @@ impl Store {
     }
 
     /// Commits `record` with `document`: on disk first (with a directory), then in memory.
-    pub fn commit(&mut self, record: Accepted, document: Arc<[u8]>) -> Result<(), StoreError> {
+    pub fn commit(&mut self, record: Accepted, document: Bytes) -> Result<(), StoreError> {
         if let Some(dir) = &self.dir {
             let text = std::str::from_utf8(&document).map_err(|_| StoreError::NotUtf8)?;
             let file = StoredFile {

@@ -1,6 +1,7 @@
 //! What the receiver checks in a body before it accepts it, by content type (SPEC §6):
 //!
-//! - `application/ld+json`: EPCIS 2.0 JSON-LD. Valid against the official JSON Schema (GS1
+//! - `application/ld+json`: EPCIS 2.0 JSON-LD, read as a stream (one event in memory at a
+//!   time). Valid against the official JSON Schema (GS1
 //!   `EPCIS-JSON-Schema.json`, draft-07, vendored unchanged in `schemas/epcis/`, formats
 //!   checked), an `EPCISDocument`, and the rules the schema leaves out (below).
 //! - `application/xml`: EPCIS 2.0 XML. Well-formed (no DTD: a receiver does not expand
@@ -18,6 +19,7 @@
 
 use std::sync::Arc;
 
+use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 /// The official EPCIS 2.0 JSON Schema, vendored unchanged (LICENSE-GS1.txt beside it).
@@ -103,6 +105,8 @@ pub struct SchemaError(String);
 #[derive(Clone)]
 pub struct DocumentValidator {
     schema: Arc<jsonschema::Validator>,
+    /// The schema's `EPCIS-Document-Event` definition alone, for one event at a time.
+    event_schema: Arc<jsonschema::Validator>,
 }
 
 impl std::fmt::Debug for DocumentValidator {
@@ -116,12 +120,26 @@ impl DocumentValidator {
     pub fn new() -> Result<Self, SchemaError> {
         let schema: Value =
             serde_json::from_str(EPCIS_JSON_SCHEMA).map_err(|e| SchemaError(e.to_string()))?;
-        let validator = jsonschema::draft7::options()
-            .should_validate_formats(true)
-            .build(&schema)
-            .map_err(|e| SchemaError(e.to_string()))?;
+        let compile = |schema: &Value| {
+            jsonschema::draft7::options()
+                .should_validate_formats(true)
+                .build(schema)
+                .map(Arc::new)
+                .map_err(|e| SchemaError(e.to_string()))
+        };
+        // The same document with its root replaced by a reference to the event definition
+        // (draft-07: keywords beside `$ref` are ignored, `definitions` stay reachable).
+        let mut event_schema = schema.clone();
+        if let Some(root) = event_schema.as_object_mut() {
+            root.retain(|key, _| matches!(key.as_str(), "$id" | "$schema" | "definitions"));
+            root.insert(
+                "$ref".to_owned(),
+                Value::from("#/definitions/EPCIS-Document-Event"),
+            );
+        }
         Ok(DocumentValidator {
-            schema: Arc::new(validator),
+            schema: compile(&schema)?,
+            event_schema: compile(&event_schema)?,
         })
     }
 
@@ -140,34 +158,25 @@ impl DocumentValidator {
         }
     }
 
+    /// Streams the document: each event is parsed, checked against the schema's event
+    /// definition and the rules, and dropped before the next, so memory does not grow with the
+    /// batch; the rest of the document is checked against the whole schema with an empty event
+    /// list. That is the whole schema's verdict: `eventList` is `{"type": "array", "items":
+    /// {"$ref": "#/definitions/EPCIS-Document-Event"}}` with no other constraint.
     fn check_json_ld(&self, body: &[u8]) -> Result<DocumentFacts, Invalid> {
-        let document = parse_json(body)?;
-        // First: the schema reads any other type as an extension event and would report that.
-        if document.get("type").and_then(Value::as_str) != Some("EPCISDocument") {
-            return Err(Invalid::new(
-                "/type: the receiver takes an EPCISDocument to capture",
-            ));
-        }
-        let schema_errors: Vec<String> = self
-            .schema
-            .iter_errors(&document)
-            .take(MAX_REASONS)
-            .map(|error| format!("{}: {error}", pointer(&error.instance_path().to_string())))
-            .collect();
-        if !schema_errors.is_empty() {
-            return Err(Invalid {
-                reason: "not valid against the EPCIS 2.0 JSON Schema".to_owned(),
-                details: schema_errors,
-            });
-        }
-        let events = document
-            .pointer("/epcisBody/eventList")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        let mut details = Vec::new();
+        let mut schema_findings = Vec::new();
+        let mut rule_findings = Vec::new();
+        let mut events = 0;
         let mut lot = None;
-        for (index, event) in events.iter().enumerate() {
+        let mut on_event = |index: usize, event: Value| {
+            events += 1;
+            if schema_findings.len() + rule_findings.len() >= MAX_REASONS {
+                return;
+            }
+            let at = format!("/epcisBody/eventList/{index}");
+            for error in self.event_schema.iter_errors(&event).take(MAX_REASONS) {
+                schema_findings.push(format!("{at}{}: {error}", error.instance_path()));
+            }
             let text = |name: &str| event.get(name).and_then(Value::as_str);
             let ilmd = event.get("ilmd");
             if lot.is_none() {
@@ -181,20 +190,159 @@ impl DocumentValidator {
                 has_ilmd: ilmd.is_some(),
             };
             for finding in rule.findings() {
-                details.push(format!("/epcisBody/eventList/{index}: {finding}"));
+                rule_findings.push(format!("{at}: {finding}"));
             }
+        };
+        let mut deserializer = serde_json::Deserializer::from_slice(body);
+        let header = serde::Deserializer::deserialize_map(
+            &mut deserializer,
+            DocumentVisitor {
+                on_event: &mut on_event,
+            },
+        )
+        .and_then(|header| deserializer.end().map(|()| header))
+        .map_err(json_error)?;
+        // First: the schema reads any other type as an extension event and would report that.
+        if header.get("type").and_then(Value::as_str) != Some("EPCISDocument") {
+            return Err(Invalid::new(
+                "/type: the receiver takes an EPCISDocument to capture",
+            ));
         }
-        if !details.is_empty() {
-            details.truncate(MAX_REASONS);
+        let mut header_findings: Vec<String> = self
+            .schema
+            .iter_errors(&header)
+            .take(MAX_REASONS)
+            .map(|error| format!("{}: {error}", pointer(&error.instance_path().to_string())))
+            .collect();
+        header_findings.append(&mut schema_findings);
+        if !header_findings.is_empty() {
+            header_findings.truncate(MAX_REASONS);
+            return Err(Invalid {
+                reason: "not valid against the EPCIS 2.0 JSON Schema".to_owned(),
+                details: header_findings,
+            });
+        }
+        if !rule_findings.is_empty() {
+            rule_findings.truncate(MAX_REASONS);
             return Err(Invalid {
                 reason: "breaks EPCIS rules the JSON Schema leaves out".to_owned(),
-                details,
+                details: rule_findings,
             });
         }
         Ok(DocumentFacts {
-            batch_id: top_level_batch(&document).or(lot),
-            events: Some(events.len()),
+            batch_id: top_level_batch(&header).or(lot),
+            events: Some(events),
         })
+    }
+}
+
+/// A body that serde_json could not read: not JSON at all, or JSON of the wrong shape (an
+/// `epcisBody` that is no object, an `eventList` that is no array).
+fn json_error(error: serde_json::Error) -> Invalid {
+    match error.classify() {
+        serde_json::error::Category::Data => {
+            Invalid::new(format!("not an EPCIS document: {error}"))
+        }
+        _ => Invalid::new(format!(
+            "not well-formed JSON at line {}, column {}: {error}",
+            error.line(),
+            error.column()
+        )),
+    }
+}
+
+/// The document object, `epcisBody` read by [`BodyVisitor`]; the result has an empty
+/// `eventList`.
+struct DocumentVisitor<'f> {
+    on_event: &'f mut dyn FnMut(usize, Value),
+}
+
+impl<'de> Visitor<'de> for DocumentVisitor<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an EPCIS document (a JSON object)")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let value = if key == "epcisBody" {
+                map.next_value_seed(BodyVisitor {
+                    on_event: &mut *self.on_event,
+                })?
+            } else {
+                map.next_value::<Value>()?
+            };
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
+    }
+}
+
+/// `epcisBody`: its `eventList` handed to `on_event` one event at a time.
+struct BodyVisitor<'f> {
+    on_event: &'f mut dyn FnMut(usize, Value),
+}
+
+impl<'de> DeserializeSeed<'de> for BodyVisitor<'_> {
+    type Value = Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for BodyVisitor<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an epcisBody object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let value = if key == "eventList" {
+                map.next_value_seed(EventsVisitor {
+                    on_event: &mut *self.on_event,
+                })?
+            } else {
+                map.next_value::<Value>()?
+            };
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
+    }
+}
+
+/// `eventList`: each event to `on_event`; leaves an empty array.
+struct EventsVisitor<'f> {
+    on_event: &'f mut dyn FnMut(usize, Value),
+}
+
+impl<'de> DeserializeSeed<'de> for EventsVisitor<'_> {
+    type Value = Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for EventsVisitor<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an eventList array")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut index = 0;
+        while let Some(event) = seq.next_element::<Value>()? {
+            (self.on_event)(index, event);
+            index += 1;
+        }
+        Ok(Value::Array(Vec::new()))
     }
 }
 
@@ -456,6 +604,106 @@ mod tests {
             .check(BodyKind::PlatformJson, b"{\"a\": ")
             .expect_err("truncated");
         assert!(invalid.reason.contains("line 1"), "{invalid:?}");
+    }
+
+    fn document(events: Vec<Value>) -> Value {
+        serde_json::json!({
+            "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+            "type": "EPCISDocument",
+            "schemaVersion": "2.0",
+            "creationDate": "2026-12-05T10:00:00Z",
+            "epcisBody": { "eventList": events }
+        })
+    }
+
+    fn commissioning(serial: u32) -> Value {
+        serde_json::json!({
+            "type": "ObjectEvent",
+            "eventTime": "2026-12-05T09:00:00Z",
+            "eventTimeZoneOffset": "+08:00",
+            "epcList": [format!("https://id.gs1.org/01/09506000134352/21/{serial}")],
+            "action": "ADD",
+            "bizStep": "commissioning",
+            "ilmd": { "cbvmda:lotNumber": "LOT-9" }
+        })
+    }
+
+    #[test]
+    fn streamed_events_get_the_whole_schemas_verdict() {
+        let validator = validator();
+        let mut no_offset = commissioning(2);
+        no_offset
+            .as_object_mut()
+            .expect("object")
+            .remove("eventTimeZoneOffset");
+        let mut bad_epc = commissioning(3);
+        bad_epc["epcList"] = serde_json::json!(["not a uri"]);
+        let mut no_date = document(vec![commissioning(1)]);
+        no_date
+            .as_object_mut()
+            .expect("object")
+            .remove("creationDate");
+        let cases = [
+            document(vec![commissioning(1), commissioning(2)]),
+            document(vec![]),
+            document(vec![commissioning(1), no_offset]),
+            document(vec![bad_epc]),
+            no_date,
+        ];
+        for case in cases {
+            let whole = validator.schema.is_valid(&case);
+            let streamed = validator.check(
+                BodyKind::EpcisJsonLd,
+                &serde_json::to_vec(&case).expect("JSON"),
+            );
+            assert_eq!(streamed.is_ok(), whole, "{case}: {streamed:?}");
+        }
+        let mut second_bad = commissioning(2);
+        second_bad["action"] = serde_json::json!("SOMETIMES");
+        let invalid = validator
+            .check(
+                BodyKind::EpcisJsonLd,
+                &serde_json::to_vec(&document(vec![commissioning(1), second_bad])).expect("JSON"),
+            )
+            .expect_err("a bad action");
+        assert!(
+            invalid
+                .details
+                .iter()
+                .any(|d| d.starts_with("/epcisBody/eventList/1/action")),
+            "{invalid:?}"
+        );
+    }
+
+    #[test]
+    fn a_large_document_is_counted_and_its_lot_read() {
+        let events: Vec<Value> = (0..20_000).map(commissioning).collect();
+        let body = serde_json::to_vec(&document(events)).expect("JSON");
+        let facts = validator()
+            .check(BodyKind::EpcisJsonLd, &body)
+            .expect("valid");
+        assert_eq!(facts.events, Some(20_000));
+        assert_eq!(facts.batch_id.as_deref(), Some("LOT-9"));
+    }
+
+    #[test]
+    fn json_of_the_wrong_shape_or_with_trailing_bytes_is_refused() {
+        let validator = validator();
+        let not_a_list = br#"{"type": "EPCISDocument", "epcisBody": {"eventList": "none"}}"#;
+        let invalid = validator
+            .check(BodyKind::EpcisJsonLd, not_a_list)
+            .expect_err("eventList is no array");
+        assert!(invalid.reason.contains("eventList array"), "{invalid:?}");
+        let mut trailing = serde_json::to_vec(&document(vec![commissioning(1)])).expect("JSON");
+        trailing.extend_from_slice(b" {}");
+        let invalid = validator
+            .check(BodyKind::EpcisJsonLd, &trailing)
+            .expect_err("trailing bytes");
+        assert!(invalid.reason.contains("well-formed"), "{invalid:?}");
+        let invalid = validator
+            .check(BodyKind::EpcisJsonLd, b"[1, 2]")
+            .expect_err("no object");
+        assert!(invalid.reason.contains("EPCIS document"), "{invalid:?}");
     }
 
     #[test]
