@@ -5,7 +5,7 @@
 //! attempt. So the receiver answers a key it has accepted before by replaying its first answer
 //! when the body is the same (the sender missed the answer: a reset, a timeout), and with 422
 //! when the body differs: the key was reused for another document, which the draft calls a
-//! misuse of the key (draft §2.7, "422 Unprocessable Content").
+//! misuse of the key (the draft's "Error Scenarios": 422 Unprocessable Content).
 
 /// The longest key taken: a uuid is 36 characters; the rest is room for other senders' schemes.
 pub const MAX_KEY_CHARS: usize = 255;

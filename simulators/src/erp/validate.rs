@@ -12,10 +12,11 @@
 //!
 //! The rules the schema leaves out, on every event:
 //! - an `AggregationEvent` with action `ADD` or `DELETE` names its `parentID` (EPCIS 2.0
-//!   §7.4.3: parentID "required when action is ADD or DELETE");
+//!   AggregationEvent: "a parent identifier is required when action is ADD or DELETE");
 //! - ILMD only where objects are created: an `ObjectEvent` with action `ADD` and business step
-//!   `commissioning` or `creating_class_instance`, or a `TransformationEvent` (EPCIS 2.0 §7.3.6,
-//!   CBV 2.0 §7.1).
+//!   `commissioning` or `creating_class_instance`, or a `TransformationEvent` (EPCIS 2.0,
+//!   instance/lot master data: it describes objects as they come into being; the SPEC §6 rule
+//!   "ILMD only on commissioning").
 
 use std::sync::Arc;
 
@@ -396,7 +397,7 @@ impl EventShape<'_> {
         let adds_or_deletes = matches!(self.action, Some("ADD" | "DELETE"));
         if self.kind == "AggregationEvent" && adds_or_deletes && !self.has_parent {
             findings.push(format!(
-                "an AggregationEvent with action {} needs parentID (EPCIS 2.0 §7.4.3)",
+                "an AggregationEvent with action {} needs parentID (EPCIS 2.0 AggregationEvent)",
                 self.action.unwrap_or_default()
             ));
         }
@@ -407,7 +408,7 @@ impl EventShape<'_> {
                 || (self.kind == "ObjectEvent" && self.action == Some("ADD") && creates);
             if !allowed {
                 findings.push(format!(
-                    "ILMD on a {} with action {} and bizStep {}: ILMD belongs only where objects are commissioned (EPCIS 2.0 §7.3.6, CBV 2.0 §7.1)",
+                    "ILMD on a {} with action {} and bizStep {}: ILMD belongs only where objects are commissioned (EPCIS 2.0 ILMD, SPEC §6)",
                     self.kind,
                     self.action.unwrap_or("(none)"),
                     self.biz_step.unwrap_or("(none)")
@@ -420,7 +421,7 @@ impl EventShape<'_> {
 
 /// A CBV business step's bare name from any of its three spellings: `commissioning`,
 /// `urn:epcglobal:cbv:bizstep:commissioning`, `https://ref.gs1.org/cbv/BizStep-commissioning`
-/// (CBV 2.0 §8.2, §8.3).
+/// (CBV 2.0: bare word in JSON-LD, URN in EPCIS 1.x XML, GS1 Web URI in 2.0).
 fn biz_step_name(value: &str) -> &str {
     value
         .strip_prefix("urn:epcglobal:cbv:bizstep:")
