@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build (and optionally run) the cargo-fuzz targets of a crate's fuzz/ directory (codes/fuzz by
-# default, drivers/fuzz with --crate drivers, controller/fuzz with --crate controller) on the
+# default, drivers/fuzz with --crate drivers, controller/fuzz with --crate controller,
+# simulators/fuzz with --crate simulators) on the
 # stable toolchain: the sanitizer-coverage
 # instrumentation libFuzzer needs is plain LLVM codegen options.
 #   scripts/fuzz.sh [--crate CRATE] build                 # build every target (CI does this)
@@ -9,7 +10,7 @@
 set -euo pipefail
 crate=codes
 if [ "${1:-}" = "--crate" ]; then
-    crate=${2:?usage: scripts/fuzz.sh --crate codes|drivers|controller build | run TARGET [SECONDS]}
+    crate=${2:?usage: scripts/fuzz.sh --crate codes|drivers|controller|simulators build | run TARGET [SECONDS]}
     shift 2
 fi
 if [ ! -f "$(dirname "$0")/../$crate/fuzz/Cargo.toml" ]; then

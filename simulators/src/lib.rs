@@ -6,6 +6,7 @@ pub mod ascii;
 pub mod bench;
 pub mod codenet;
 pub mod control;
+pub mod erp;
 pub mod labels;
 pub mod linx;
 pub mod marker;

@@ -2,6 +2,7 @@
 //! (`tracemark-sim linx --tcp …`) or every device of a line config (`tracemark-sim line`).
 //! Each runs until its stdin closes, `quit`, or Ctrl-C.
 
+mod erp;
 mod line;
 mod scanner;
 mod stdin;
@@ -63,6 +64,11 @@ enum Device {
     /// A hand scanner at a packing station (`[packing] mode = "manual"`): stdin `unit CODE`,
     /// `label SSCC`, `cmd TEXT`, `raw TEXT`; prints the station's reply to each.
     Scanner(scanner::ScannerArgs),
+    /// An ERP receiver of batch deliveries (SPEC §6): verifies the Standard Webhooks signature
+    /// (401), de-duplicates by Idempotency-Key (replay, or 422 for another body), validates
+    /// EPCIS (400 with the reasons), injects faults; prints `listening: ADDR` first.
+    /// stdin: `status`, `accepted`.
+    Erp(erp::ErpArgs),
 }
 
 #[derive(Debug, Args)]
@@ -218,6 +224,7 @@ async fn main() -> anyhow::Result<()> {
         Device::Plc(args) => run_plc(args).await,
         Device::Line(args) => line::run(args).await,
         Device::Scanner(args) => scanner::run(args).await,
+        Device::Erp(args) => erp::run(args).await,
     }
 }
 
