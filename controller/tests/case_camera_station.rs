@@ -3,7 +3,8 @@
 //! by an earlier run (loaded at start) and of units verified after the case was read (the race
 //! with the forwarded stream) are packed; refused cases are recorded with their reasons; a case
 //! whose unit is never verified is refused once the hold runs out; the last case closes short,
-//! and accepted cases fill pallets.
+//! and accepted cases fill pallets. After a restart, a case read redelivered for a case already
+//! packed is recognised, not reworked.
 
 #[macro_use]
 mod common;
@@ -150,6 +151,24 @@ async fn station_decides_and_packs(store: Store) {
             format!("{}: rejected", l[4]),
         ]
     );
+
+    // A restart: a new task, and the broker redelivers case 2's read, which the killed run had
+    // not acknowledged. Its carton is the record: no rework, nothing packed twice.
+    let (cases_tx, cases) = mpsc::channel(16);
+    let (codes_tx, task) = spawn_case_camera(store.clone(), batch.id, plan, cases, None);
+    cases_tx.send(case(2, &l[0..4], false)).await.expect("send");
+    // A case of units packed in two cartons is not a repeat: rework.
+    cases_tx
+        .send(case(8, &[v[0], v[1], l[0], l[1]], false))
+        .await
+        .expect("send");
+    drop(codes_tx);
+    drop(cases_tx);
+    let report = task.await.expect("the task");
+    assert_eq!(report.case_reads_repeated, 1, "{report:?}");
+    assert_eq!(report.cases_reworked, 1, "{report:?}");
+    assert_eq!(report.cartons, 0, "{report:?}");
+    assert_eq!(report.failed, 0, "{report:?}");
 }
 
 both!(station_decides_and_packs);

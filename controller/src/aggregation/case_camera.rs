@@ -37,7 +37,7 @@ use tokio::time::Instant;
 use tracemark_store::case_rework::CaseRework;
 use tracemark_store::{CodeState, Package, PackageLevel, PackageState, Store, StoreError};
 
-use super::case_decision::{CaseDecision, Known, codes_of, decide};
+use super::case_decision::{CaseDecision, CaseReason, Known, codes_of, decide};
 use super::case_mqtt::CaseReceived;
 use super::case_read::CaseRead;
 use super::core::{CHANNEL, PackingReport};
@@ -301,6 +301,27 @@ impl Station {
                 }
             }
             CaseDecision::Reject { problems } => {
+                if problems
+                    .iter()
+                    .all(|p| p.reason == CaseReason::AlreadyPacked)
+                {
+                    let codes: Vec<String> = codes_of(read).into_iter().flatten().collect();
+                    match self.packed_before(&codes).await {
+                        Ok(Some(carton)) => {
+                            self.report.case_reads_repeated += 1;
+                            tracing::info!(
+                                seq = read.seq,
+                                %carton,
+                                "case read again: its carton was packed before"
+                            );
+                            return;
+                        }
+                        Ok(None) => {}
+                        Err(e) => {
+                            tracing::warn!(error = %e, seq = read.seq, "case read: store failed");
+                        }
+                    }
+                }
                 self.report.cases_reworked += 1;
                 let rework = CaseRework {
                     batch_id: self.batch,
@@ -318,6 +339,34 @@ impl Station {
             // Held cases are not carried out (the caller keeps them queued).
             CaseDecision::Hold { .. } => {}
         }
+    }
+
+    /// The carton that holds exactly `codes`, when there is one: a case read whose every unit
+    /// is already in one carton, and only they, is the same case read again — the broker
+    /// redelivers the reads a killed run had not acknowledged (QoS 1, a persistent session),
+    /// after `recent` forgot them. Its carton is the record; the case is not sent to rework.
+    async fn packed_before(&self, codes: &[String]) -> Result<Option<String>, StoreError> {
+        let mut carton: Option<String> = None;
+        for code in codes {
+            let package = self.store.code(code).await?.package;
+            match (&carton, package) {
+                (None, Some(package)) => carton = Some(package),
+                (Some(held), Some(package)) if *held == package => {}
+                _ => return Ok(None),
+            }
+        }
+        let Some(carton) = carton else {
+            return Ok(None);
+        };
+        let held: HashSet<String> = self
+            .store
+            .package_contents(&carton)
+            .await?
+            .units
+            .into_iter()
+            .collect();
+        let same = held.len() == codes.len() && codes.iter().all(|c| held.contains(c));
+        Ok(same.then_some(carton))
     }
 
     /// An accepted case: its carton's SSCC, its units in one transaction, closed; then onto

@@ -51,6 +51,9 @@ pub struct PackingReport {
     pub cases_reworked: u64,
     /// Case reads refused as malformed (`case_camera` mode).
     pub malformed_case_reads: u64,
+    /// Case reads of a case already packed, taken again (a redelivery after a restart): not
+    /// reworked (`case_camera` mode).
+    pub case_reads_repeated: u64,
     /// The label station's work, with `[packing.label]`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub labels: Option<LabelReport>,
