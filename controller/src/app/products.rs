@@ -205,6 +205,26 @@ pub async fn set_sscc_coding(
         .await?)
 }
 
+/// Sets (or with `None` clears) the plant's Global Location Number, the EPCIS bizLocation
+/// (docs/upload.md).
+pub async fn set_gln(store: &Store, actor: &Actor, gln: Option<&str>) -> Result<(), AppError> {
+    Ok(store.with_actor(actor.clone()).set_gln(gln).await?)
+}
+
+/// Sets the length (6–12) of the GS1 company prefix inside a product's GTIN, which its EPC
+/// URNs need (GS1 EPC Tag Data Standard §7.1).
+pub async fn set_company_prefix_length(
+    store: &Store,
+    actor: &Actor,
+    product: &str,
+    length: u8,
+) -> Result<(), AppError> {
+    Ok(store
+        .with_actor(actor.clone())
+        .set_company_prefix_length(product, Some(length))
+        .await?)
+}
+
 /// The producer, or an input error saying how to set it.
 pub async fn producer(store: &Store) -> Result<Producer, AppError> {
     store
