@@ -12,7 +12,10 @@ use std::collections::HashSet;
 use serde::Deserialize;
 
 use crate::sql::export as q;
-use crate::{Batch, CodeState, PackageLevel, RejectReason, PackageState, Producer, Product, SsccCoding, Store, StoreError};
+use crate::{
+    Batch, CodeState, PackageLevel, PackageState, Producer, Product, RejectReason, SsccCoding,
+    Store, StoreError,
+};
 
 /// What an export of one batch needs besides its codes: read once, before the first page.
 #[derive(Debug, Clone)]

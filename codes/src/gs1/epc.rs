@@ -17,12 +17,12 @@
 //! # Ok::<(), tracemark_codes::gs1::Gs1Error>(())
 //! ```
 
+use super::DEFAULT_DOMAIN;
 use super::ai::Charset;
 use super::check::has_valid_check_digit;
 use super::digital_link::percent_encode;
 use super::error::{Gs1Error, Problem};
 use super::keys::{Gtin, Sscc};
-use super::DEFAULT_DOMAIN;
 
 /// The shortest and longest GS1 company prefix an EPC URN can carry (TDS §7.1, Table 7-2: the
 /// partition tables run from 12 down to 6 digits).
@@ -114,10 +114,7 @@ pub fn gln_digital_link(gln: &str, extension: Option<&str>) -> Result<String, Gs
 /// §3.2, AI 414).
 pub fn validate_gln(gln: &str) -> Result<(), Gs1Error> {
     if gln.len() != 13 || !gln.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format_error(
-            "414",
-            format!("GLN {gln:?} is not 13 digits"),
-        ));
+        return Err(format_error("414", format!("GLN {gln:?} is not 13 digits")));
     }
     if !has_valid_check_digit(gln.as_bytes()) {
         return Err(format_error(

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use tokio::io::AsyncWrite;
 
 use super::{AppError, Store};
-pub use crate::export::{ExportFormat, ExportProgress, ExportSummary};
 use crate::export::{ExportError, write_batch_with_progress};
+pub use crate::export::{ExportFormat, ExportProgress, ExportSummary};
 
 impl From<ExportError> for AppError {
     fn from(err: ExportError) -> Self {
@@ -23,9 +23,7 @@ impl From<ExportError> for AppError {
                 field: "batch",
                 reason: e.to_string(),
             },
-            e @ (ExportError::Io(_) | ExportError::Rule { .. }) => {
-                AppError::internal("export", e)
-            }
+            e @ (ExportError::Io(_) | ExportError::Rule { .. }) => AppError::internal("export", e),
         }
     }
 }

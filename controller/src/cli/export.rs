@@ -62,16 +62,16 @@ pub(crate) fn run(command: ExportCommand, context: &Context) -> Result<(), CliEr
         let result = match &out {
             Some(path) => {
                 let bar = LazyBar::default();
-                let summary = exports::export_batch_to_file(&store, batch, format, path, |p| {
-                    bar.update(p)
-                })
-                .await;
+                let summary =
+                    exports::export_batch_to_file(&store, batch, format, path, |p| bar.update(p))
+                        .await;
                 bar.finish();
-                summary.map(|s| report(&s, path))
+                summary.map_err(CliError::from).map(|s| report(&s, path))
             }
             None => {
                 let mut stdout = tokio::io::stdout();
-                let written = exports::export_batch(&store, batch, format, &mut stdout, |_| {}).await;
+                let written =
+                    exports::export_batch(&store, batch, format, &mut stdout, |_| {}).await;
                 match written {
                     Ok(_) => stdout
                         .flush()
@@ -82,11 +82,11 @@ pub(crate) fn run(command: ExportCommand, context: &Context) -> Result<(), CliEr
             }
         };
         store.close().await;
-        result.map_err(CliError::from)
+        result
     })
 }
 
-fn report(summary: &ExportSummary, path: &std::path::Path) -> Result<(), CliError> {
+fn report(summary: &ExportSummary, path: &std::path::Path) {
     println!(
         "batch {}: {} units, {} packages, {} destroyed, {} events, {} bytes written to {}",
         summary.batch,
@@ -97,7 +97,6 @@ fn report(summary: &ExportSummary, path: &std::path::Path) -> Result<(), CliErro
         summary.bytes,
         path.display()
     );
-    Ok(())
 }
 
 /// A progress bar on stderr, made on the first report of a large batch.

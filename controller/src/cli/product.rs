@@ -152,8 +152,7 @@ pub(crate) fn run(command: ProductCommand, context: &Context) -> Result<(), CliE
                 };
                 let product = products::add(&store, actor, draft).await?;
                 if let Some(length) = args.gs1_company_prefix_length {
-                    products::set_company_prefix_length(&store, actor, &product.id, length)
-                        .await?;
+                    products::set_company_prefix_length(&store, actor, &product.id, length).await?;
                 }
                 println!("product {} added (GTIN {})", product.id, product.key);
             }

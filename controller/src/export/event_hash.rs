@@ -12,7 +12,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::events::{EpcisEvent, Epc, Location};
+use super::events::{Epc, EpcisEvent, Location};
 
 /// The CBV master data namespace of the ILMD attributes (`cbvmda:` in the EPCIS 2.0 JSON-LD
 /// context).
@@ -111,7 +111,12 @@ mod tests {
         })
     }
 
-    fn blank(event_type: EventType, time: &str, offset: &'static str, action: Action) -> EpcisEvent {
+    fn blank(
+        event_type: EventType,
+        time: &str,
+        offset: &'static str,
+        action: Action,
+    ) -> EpcisEvent {
         EpcisEvent {
             event_type,
             event_time: time.to_owned(),

@@ -164,12 +164,21 @@ pub struct EventBuilder {
 impl EventBuilder {
     /// The builder for the batch of `context`.
     pub fn new(context: &ExportContext) -> Result<EventBuilder, ExportError> {
-        let producer_prefix = context.sscc_coding.as_ref().map(|c| c.company_prefix.as_str());
+        let producer_prefix = context
+            .sscc_coding
+            .as_ref()
+            .map(|c| c.company_prefix.as_str());
         // A product's own length wins; else the producer's prefix, when the GTIN carries it
         // (GTIN-14: indicator digit, then the company prefix).
         let gtin_prefix_len = context.prefix_length.map(usize::from).or_else(|| {
             producer_prefix
-                .filter(|p| context.product.key.get(1..).is_some_and(|g| g.starts_with(p)))
+                .filter(|p| {
+                    context
+                        .product
+                        .key
+                        .get(1..)
+                        .is_some_and(|g| g.starts_with(p))
+                })
                 .map(str::len)
         });
         let sscc_prefix_len = producer_prefix.map(str::len);
@@ -203,7 +212,8 @@ impl EventBuilder {
         let gtin = Gtin::parse(&parts.key).map_err(|e| ExportError::data(code, e))?;
         let urn = match self.gtin_prefix_len {
             Some(len) => Some(
-                epc::sgtin_urn(&gtin, &parts.serial, len).map_err(|e| ExportError::data(code, e))?,
+                epc::sgtin_urn(&gtin, &parts.serial, len)
+                    .map_err(|e| ExportError::data(code, e))?,
             ),
             None => None,
         };
@@ -226,7 +236,12 @@ impl EventBuilder {
         })
     }
 
-    fn event(&self, event_type: EventType, at: &str, action: Action) -> Result<EpcisEvent, ExportError> {
+    fn event(
+        &self,
+        event_type: EventType,
+        at: &str,
+        action: Action,
+    ) -> Result<EpcisEvent, ExportError> {
         Ok(EpcisEvent {
             event_type,
             event_time: event_time(at)?,

@@ -6,7 +6,7 @@
 //! are bare (`commissioning`), as the standard context defines them; ILMD attributes use the
 //! `cbvmda:` prefix the standard context declares.
 
-use super::events::{EpcisEvent, Epc, Location};
+use super::events::{Epc, EpcisEvent, Location};
 
 /// The EPCIS 2.0 JSON-LD context (EPCIS 2.0 §9.2).
 pub const CONTEXT: &str = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld";
@@ -15,7 +15,9 @@ pub const CONTEXT: &str = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-conte
 pub fn header(out: &mut Vec<u8>, creation_date: &str) {
     out.extend_from_slice(b"{\"@context\":[");
     push_string(out, CONTEXT);
-    out.extend_from_slice(b"],\"type\":\"EPCISDocument\",\"schemaVersion\":\"2.0\",\"creationDate\":");
+    out.extend_from_slice(
+        b"],\"type\":\"EPCISDocument\",\"schemaVersion\":\"2.0\",\"creationDate\":",
+    );
     push_string(out, creation_date);
     out.extend_from_slice(b",\"epcisBody\":{\"eventList\":[");
 }

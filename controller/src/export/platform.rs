@@ -83,7 +83,10 @@ pub fn batch_header(context: &ExportContext) -> BatchHeader {
         field("product.name", Some(product.name.clone())),
         field("product.category", Some(product.category.clone())),
         field("product.model", Some(product.model.clone())),
-        field("product.production_date", Some(batch.production_date.clone())),
+        field(
+            "product.production_date",
+            Some(batch.production_date.clone()),
+        ),
         field(
             "product.warranty",
             product.warranty_months.map(|m| format!("{m} months")),
@@ -211,7 +214,9 @@ where
     for level in [PackageLevel::Carton, PackageLevel::Pallet] {
         let mut after = String::new();
         loop {
-            let page = store.export_packages_page(batch, level, &after, PAGE).await?;
+            let page = store
+                .export_packages_page(batch, level, &after, PAGE)
+                .await?;
             let Some(last) = page.last() else { break };
             after = last.sscc.clone();
             for package in &page {

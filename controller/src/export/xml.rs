@@ -7,7 +7,7 @@
 
 use super::ExportError;
 use super::event_hash::CBVMDA_NAMESPACE;
-use super::events::{EpcisEvent, Epc, Location};
+use super::events::{Epc, EpcisEvent, Location};
 
 /// The document's opening, up to the first event.
 pub fn header(out: &mut Vec<u8>, creation_date: &str) {

@@ -55,7 +55,15 @@ pub(crate) async fn set_gln(db: &Db, actor: &Actor, gln: Option<&str>) -> Result
             "not set: tracemark producer set --name … first",
         ));
     }
-    finish(tx, actor, head, "producer.gln", "producer", json!({ "gln": gln })).await
+    finish(
+        tx,
+        actor,
+        head,
+        "producer.gln",
+        "producer",
+        json!({ "gln": gln }),
+    )
+    .await
 }
 
 pub(crate) async fn gln(db: &Db) -> Result<Option<String>, StoreError> {
@@ -78,14 +86,13 @@ pub(crate) async fn set_prefix_length(
     length: Option<u8>,
 ) -> Result<(), StoreError> {
     let (mut tx, head) = begin(db).await?;
-    let updated =
-        sqlx::query("UPDATE products SET gs1_company_prefix_length = $1 WHERE id = $2")
-            .bind(length.map(i64::from))
-            .bind(product)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::db("store the company prefix length"))?
-            .rows_affected();
+    let updated = sqlx::query("UPDATE products SET gs1_company_prefix_length = $1 WHERE id = $2")
+        .bind(length.map(i64::from))
+        .bind(product)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::db("store the company prefix length"))?
+        .rows_affected();
     if updated == 0 {
         return Err(StoreError::NotFound {
             what: "product",
@@ -159,7 +166,13 @@ pub(crate) async fn printing_events(
     .await
     .map_err(StoreError::db(WHAT))?;
     rows.iter()
-        .map(|r| Ok((get(r, "seq", WHAT)?, get(r, "at", WHAT)?, get(r, "detail", WHAT)?)))
+        .map(|r| {
+            Ok((
+                get(r, "seq", WHAT)?,
+                get(r, "at", WHAT)?,
+                get(r, "detail", WHAT)?,
+            ))
+        })
         .collect()
 }
 
