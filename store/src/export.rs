@@ -114,9 +114,11 @@ const PAGE_CODES: usize = 20_000;
 impl LogCursor {
     /// A walk starting at the batch's creation.
     pub fn start(context: &ExportContext) -> LogCursor {
+        // One event first: a group commit may hold 50,000 codes, and the limit doubles while
+        // pages stay small.
         LogCursor {
             after: context.first_seq - 1,
-            limit: 64,
+            limit: 1,
         }
     }
 }

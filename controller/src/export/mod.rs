@@ -7,7 +7,7 @@
 //! what the schemas leave out. [`write_batch`] drives them over the store's pages.
 //!
 //! Streamed: the header is written first, then the events as each page is read (a page is at
-//! most a few thousand codes, [`PAGE`]), through a buffer flushed at [`FLUSH_BYTES`]; memory
+//! most some 20,000 identifiers, [`PAGE`], [`PACKAGE_PAGE`]), through a buffer flushed at [`FLUSH_BYTES`]; memory
 //! does not grow with the batch. Deterministic: the same batch state gives the same bytes (no
 //! clock, no map order: pages are read in key order and the creation date is the batch's
 //! close), because a delivery is retried byte-identical.
@@ -25,8 +25,12 @@ use tracemark_store::{PackageLevel, Store, StoreError};
 
 use events::{EpcisEvent, EventBuilder};
 
-/// Rows read per page (packages, destroyed codes, platform codes).
+/// Rows read per page (destroyed codes, platform codes).
 pub const PAGE: i64 = 5_000;
+
+/// Packages read per page: each comes with its children (a carton of 100 units, a pallet of
+/// 40 cartons), so a page stays near 20,000 identifiers.
+pub const PACKAGE_PAGE: i64 = 200;
 
 /// The buffer is written out when it holds this much.
 pub const FLUSH_BYTES: usize = 256 * 1024;
@@ -300,7 +304,7 @@ where
         let mut after = String::new();
         loop {
             let page = store
-                .export_packages_page(context.batch.id, level, &after, PAGE)
+                .export_packages_page(context.batch.id, level, &after, PACKAGE_PAGE)
                 .await?;
             let Some(last) = page.last() else { break };
             after = last.sscc.clone();

@@ -14,7 +14,7 @@ use tracemark_store::export::{ExportCode, ExportContext, ExportPackage};
 use tracemark_store::{PackageLevel, Store};
 
 use super::json::push_string;
-use super::{ExportError, ExportProgress, ExportSummary, PAGE, Sink};
+use super::{ExportError, ExportProgress, ExportSummary, PACKAGE_PAGE, PAGE, Sink};
 
 /// One data field of SPEC §1 with its value and its disclosure.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -215,7 +215,7 @@ where
         let mut after = String::new();
         loop {
             let page = store
-                .export_packages_page(batch, level, &after, PAGE)
+                .export_packages_page(batch, level, &after, PACKAGE_PAGE)
                 .await?;
             let Some(last) = page.last() else { break };
             after = last.sscc.clone();
