@@ -435,3 +435,47 @@ async fn export_commands(store: Store) {
 }
 
 both!(export_commands);
+
+/// A provider's own format is one implementation of `PlatformFormat`: here a CSV of codes.
+struct CodesCsv;
+
+impl tracemark::export::platform::PlatformFormat for CodesCsv {
+    fn content_type(&self) -> &'static str {
+        "text/csv"
+    }
+    fn begin(&self, out: &mut Vec<u8>, header: &tracemark::export::platform::BatchHeader) {
+        out.extend_from_slice(format!("batch,{}\n", header.batch).as_bytes());
+    }
+    fn package(
+        &self,
+        _: &mut Vec<u8>,
+        _: PackageLevel,
+        _: &tracemark_store::export::ExportPackage,
+        _: u64,
+    ) {
+    }
+    fn codes_begin(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"code,state\n");
+    }
+    fn code(&self, out: &mut Vec<u8>, code: &tracemark_store::export::ExportCode, _: u64) {
+        out.extend_from_slice(format!("{},{}\n", code.code, code.state.as_str()).as_bytes());
+    }
+    fn end(&self, _: &mut Vec<u8>) {}
+}
+
+async fn provider_format(store: Store) {
+    let packed = packed_batch(&store).await;
+    let mut out = Vec::new();
+    let summary = tracemark::export::write_platform(&store, packed.batch, &CodesCsv, &mut out)
+        .await
+        .expect("export");
+    let text = String::from_utf8(out).expect("UTF-8");
+    assert_eq!(summary.units, 9);
+    assert_eq!(text.lines().count(), 2 + 9, "{text}");
+    assert!(
+        text.contains(&format!("{},destroyed\n", packed.destroyed)),
+        "{text}"
+    );
+}
+
+both!(provider_format);

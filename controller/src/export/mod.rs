@@ -160,12 +160,7 @@ where
     P: FnMut(ExportProgress),
 {
     let context = store.export_context(batch).await?;
-    let mut sink = Sink {
-        out,
-        buffer: Vec::with_capacity(FLUSH_BYTES + 64 * 1024),
-        bytes: 0,
-        progress,
-    };
+    let mut sink = Sink::new(out, progress);
     let mut summary = ExportSummary {
         batch,
         ..ExportSummary::default()
@@ -195,6 +190,29 @@ where
     Ok(summary)
 }
 
+/// Writes the platform payload of batch `batch` in a provider's own `format` (docs/upload.md:
+/// the real interface comes from the operator), streamed like [`write_batch`].
+pub async fn write_platform<W>(
+    store: &Store,
+    batch: i64,
+    format: &dyn platform::PlatformFormat,
+    out: W,
+) -> Result<ExportSummary, ExportError>
+where
+    W: AsyncWrite + Unpin,
+{
+    let context = store.export_context(batch).await?;
+    let mut sink = Sink::new(out, |_| {});
+    let mut summary = ExportSummary {
+        batch,
+        ..ExportSummary::default()
+    };
+    platform::write(store, &context, format, &mut sink, &mut summary).await?;
+    sink.flush().await?;
+    summary.bytes = sink.bytes;
+    Ok(summary)
+}
+
 /// Where a document goes: a buffer written out when full.
 #[derive(Debug)]
 pub(crate) struct Sink<W, P> {
@@ -205,6 +223,15 @@ pub(crate) struct Sink<W, P> {
 }
 
 impl<W: AsyncWrite + Unpin, P: FnMut(ExportProgress)> Sink<W, P> {
+    fn new(out: W, progress: P) -> Self {
+        Sink {
+            out,
+            buffer: Vec::with_capacity(FLUSH_BYTES + 64 * 1024),
+            bytes: 0,
+            progress,
+        }
+    }
+
     /// Writes the buffer out once it is full.
     pub(crate) async fn maybe_flush(&mut self) -> Result<(), ExportError> {
         if self.buffer.len() >= FLUSH_BYTES {
