@@ -138,7 +138,22 @@ struct Run<'a> {
     codes: Vec<std::borrow::Cow<'a, str>>,
 }
 
+/// The reads of one export, on a connection of its own (see `sql::export::Reader`).
+#[derive(Debug)]
+pub struct ExportReader {
+    store: Store,
+    reader: q::Reader,
+}
+
 impl Store {
+    /// A reader for an export's pages; its connection closes when it is dropped.
+    pub async fn export_reader(&self) -> Result<ExportReader, StoreError> {
+        Ok(ExportReader {
+            store: self.clone(),
+            reader: q::reader(&self.db).await?,
+        })
+    }
+
     /// Reads what an export of batch `batch` needs; refuses when the log no longer holds the
     /// batch's history (a retention purge removed it).
     pub async fn export_context(&self, batch: i64) -> Result<ExportContext, StoreError> {
@@ -168,113 +183,6 @@ impl Store {
             batch,
             product,
         })
-    }
-
-    /// The next events of the batch's log that printed codes of the batch, from `cursor`:
-    /// the groups (empty when the walk is done) and where to continue.
-    pub async fn commissioned_page(
-        &self,
-        context: &ExportContext,
-        cursor: LogCursor,
-    ) -> Result<(Vec<CommissionGroup>, LogCursor), StoreError> {
-        let events =
-            q::printing_events(&self.db, cursor.after, context.through_seq, cursor.limit).await?;
-        let Some(last) = events.last().map(|e| e.0) else {
-            return Ok((Vec::new(), cursor));
-        };
-        let mut printed: Vec<(i64, &str, Vec<&str>)> = Vec::with_capacity(events.len());
-        let mut details = Vec::with_capacity(events.len());
-        for (seq, _, detail) in &events {
-            let parsed: TransitionDetail<'_> = serde_json::from_str(detail).map_err(|e| {
-                StoreError::corrupt(format!("event {seq}: codes.transition detail: {e}"))
-            })?;
-            details.push((*seq, parsed));
-        }
-        for ((seq, parsed), (_, at, _)) in details.iter().zip(&events) {
-            let codes: Vec<&str> = parsed
-                .changes
-                .iter()
-                .filter(|run| run.to == "printed")
-                .flat_map(|run| run.codes.iter().map(|c| c.as_ref()))
-                .collect();
-            printed.push((*seq, at.as_str(), codes));
-        }
-        let all: Vec<&str> = printed.iter().flat_map(|p| p.2.iter().copied()).collect();
-        let located = self.locator.locate(self, &all).await?;
-        let ours: Vec<i64> = located
-            .values()
-            .filter(|(product, _)| *product == context.product.id)
-            .map(|(_, counter)| *counter)
-            .collect();
-        let mut members: HashSet<i64> = HashSet::with_capacity(ours.len());
-        for chunk in ours.chunks(10_000) {
-            members.extend(
-                q::counters_of_batch(&self.db, &context.product.id, context.batch.id, chunk)
-                    .await?,
-            );
-        }
-        let is_member = |code: &str| {
-            located
-                .get(code)
-                .is_some_and(|(p, c)| *p == context.product.id && members.contains(c))
-        };
-        let groups = printed
-            .into_iter()
-            .filter_map(|(seq, at, codes)| {
-                let codes: Vec<String> = codes
-                    .into_iter()
-                    .filter(|c| is_member(c))
-                    .map(str::to_owned)
-                    .collect();
-                (!codes.is_empty()).then(|| CommissionGroup {
-                    seq,
-                    at: at.to_owned(),
-                    codes,
-                })
-            })
-            .collect();
-        let limit = if all.len() > PAGE_CODES {
-            (cursor.limit / 2).max(1)
-        } else if all.len() < PAGE_CODES / 4 {
-            (cursor.limit * 2).min(4096)
-        } else {
-            cursor.limit
-        };
-        Ok((groups, LogCursor { after: last, limit }))
-    }
-
-    /// Destroyed codes of the batch after `after` = (event seq, counter), at most `limit`,
-    /// in the order they were destroyed.
-    pub async fn destroyed_page(
-        &self,
-        batch: i64,
-        after: (i64, i64),
-        limit: i64,
-    ) -> Result<Vec<StateChange>, StoreError> {
-        q::destroyed_page(&self.db, batch, after, limit).await
-    }
-
-    /// Packages of the batch at `level` after SSCC `after` (`""`: from the first), at most
-    /// `limit`, with their children; voided ones left out.
-    pub async fn export_packages_page(
-        &self,
-        batch: i64,
-        level: PackageLevel,
-        after: &str,
-        limit: i64,
-    ) -> Result<Vec<ExportPackage>, StoreError> {
-        q::packages_page(&self.db, batch, level, after, limit).await
-    }
-
-    /// Codes of the batch after counter `after` (`-1`: from the first), in counter order, at
-    /// most `limit`.
-    pub async fn export_codes_page(
-        &self,
-        batch: i64,
-        after: i64,
-        limit: i64,
-    ) -> Result<Vec<ExportCode>, StoreError> {
-        q::codes_page(&self.db, batch, after, limit).await
     }
 
     /// Sets (or with `None` clears) the plant's Global Location Number (13 digits, valid check
@@ -313,5 +221,124 @@ impl Store {
     /// The product's GS1 company prefix length, when set.
     pub async fn company_prefix_length(&self, product: &str) -> Result<Option<u8>, StoreError> {
         q::prefix_length(&self.db, product).await
+    }
+}
+
+impl ExportReader {
+    /// The next events of the batch's log that printed codes of the batch, from `cursor`:
+    /// the groups (empty when the walk is done) and where to continue.
+    pub async fn commissioned_page(
+        &mut self,
+        context: &ExportContext,
+        cursor: LogCursor,
+    ) -> Result<(Vec<CommissionGroup>, LogCursor), StoreError> {
+        let events = q::printing_events(
+            &mut self.reader,
+            cursor.after,
+            context.through_seq,
+            cursor.limit,
+        )
+        .await?;
+        let Some(last) = events.last().map(|e| e.0) else {
+            return Ok((Vec::new(), cursor));
+        };
+        let mut printed: Vec<(i64, &str, Vec<&str>)> = Vec::with_capacity(events.len());
+        let mut details = Vec::with_capacity(events.len());
+        for (seq, _, detail) in &events {
+            let parsed: TransitionDetail<'_> = serde_json::from_str(detail).map_err(|e| {
+                StoreError::corrupt(format!("event {seq}: codes.transition detail: {e}"))
+            })?;
+            details.push((*seq, parsed));
+        }
+        for ((seq, parsed), (_, at, _)) in details.iter().zip(&events) {
+            let codes: Vec<&str> = parsed
+                .changes
+                .iter()
+                .filter(|run| run.to == "printed")
+                .flat_map(|run| run.codes.iter().map(|c| c.as_ref()))
+                .collect();
+            printed.push((*seq, at.as_str(), codes));
+        }
+        let all: Vec<&str> = printed.iter().flat_map(|p| p.2.iter().copied()).collect();
+        let located = self.store.locator.locate(&self.store, &all).await?;
+        let ours: Vec<i64> = located
+            .values()
+            .filter(|(product, _)| *product == context.product.id)
+            .map(|(_, counter)| *counter)
+            .collect();
+        let mut members: HashSet<i64> = HashSet::with_capacity(ours.len());
+        for chunk in ours.chunks(10_000) {
+            members.extend(
+                q::counters_of_batch(
+                    &mut self.reader,
+                    &context.product.id,
+                    context.batch.id,
+                    chunk,
+                )
+                .await?,
+            );
+        }
+        let is_member = |code: &str| {
+            located
+                .get(code)
+                .is_some_and(|(p, c)| *p == context.product.id && members.contains(c))
+        };
+        let groups = printed
+            .into_iter()
+            .filter_map(|(seq, at, codes)| {
+                let codes: Vec<String> = codes
+                    .into_iter()
+                    .filter(|c| is_member(c))
+                    .map(str::to_owned)
+                    .collect();
+                (!codes.is_empty()).then(|| CommissionGroup {
+                    seq,
+                    at: at.to_owned(),
+                    codes,
+                })
+            })
+            .collect();
+        let limit = if all.len() > PAGE_CODES {
+            (cursor.limit / 2).max(1)
+        } else if all.len() < PAGE_CODES / 4 {
+            (cursor.limit * 2).min(4096)
+        } else {
+            cursor.limit
+        };
+        Ok((groups, LogCursor { after: last, limit }))
+    }
+
+    /// Destroyed codes of the batch after `after` = (event seq, counter), at most `limit`,
+    /// in the order they were destroyed.
+    pub async fn destroyed_page(
+        &mut self,
+        batch: i64,
+        after: (i64, i64),
+        limit: i64,
+    ) -> Result<Vec<StateChange>, StoreError> {
+        q::destroyed_page(&mut self.reader, batch, after, limit).await
+    }
+
+    /// Packages of the batch at `level` after SSCC `after` (`""`: from the first), at most
+    /// `limit`, with their children; voided ones left out.
+    pub async fn export_packages_page(
+        &mut self,
+        batch: i64,
+        level: PackageLevel,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<ExportPackage>, StoreError> {
+        q::packages_page(&mut self.reader, batch, level, after, limit).await
+    }
+
+    /// Codes of the batch after counter `after` (`-1`: from the first), in counter order, at
+    /// most `limit`.
+    pub async fn export_codes_page(
+        &mut self,
+        batch: i64,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<ExportCode>, StoreError> {
+        q::codes_page(&mut self.reader, batch, after, limit).await
     }
 }

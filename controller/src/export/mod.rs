@@ -279,6 +279,7 @@ where
 {
     let builder = EventBuilder::new(context)?;
     let created = creation_date(context)?;
+    let mut reader = store.export_reader().await?;
     match syntax {
         Syntax::Json => json::header(&mut sink.buffer, &created),
         Syntax::Xml => xml::header(&mut sink.buffer, &created),
@@ -303,7 +304,7 @@ where
     let mut units = 0u64;
     let mut cursor = LogCursor::start(context);
     loop {
-        let (groups, next) = store.commissioned_page(context, cursor).await?;
+        let (groups, next) = reader.commissioned_page(context, cursor).await?;
         if next.after == cursor.after {
             break;
         }
@@ -330,7 +331,7 @@ where
     for level in [PackageLevel::Carton, PackageLevel::Pallet] {
         let mut after = String::new();
         loop {
-            let page = store
+            let page = reader
                 .export_packages_page(context.batch.id, level, &after, PACKAGE_PAGE)
                 .await?;
             let Some(last) = page.last() else { break };
@@ -354,7 +355,7 @@ where
     let mut after = (-1, -1);
     let mut pending: Option<(i64, String, Vec<String>)> = None;
     loop {
-        let page = store.destroyed_page(context.batch.id, after, PAGE).await?;
+        let page = reader.destroyed_page(context.batch.id, after, PAGE).await?;
         let Some(last) = page.last() else { break };
         after = (last.seq, last.counter);
         for change in page {

@@ -209,12 +209,13 @@ where
     P: FnMut(ExportProgress),
 {
     let batch = context.batch.id;
+    let mut reader = store.export_reader().await?;
     format.begin(&mut sink.buffer, &batch_header(context));
     let mut packages = 0u64;
     for level in [PackageLevel::Carton, PackageLevel::Pallet] {
         let mut after = String::new();
         loop {
-            let page = store
+            let page = reader
                 .export_packages_page(batch, level, &after, PACKAGE_PAGE)
                 .await?;
             let Some(last) = page.last() else { break };
@@ -232,7 +233,7 @@ where
     let mut destroyed = 0u64;
     let mut after = -1;
     loop {
-        let page = store.export_codes_page(batch, after, PAGE).await?;
+        let page = reader.export_codes_page(batch, after, PAGE).await?;
         let Some(last) = page.last() else { break };
         after = last.counter;
         for code in &page {

@@ -7,9 +7,42 @@ use serde_json::json;
 use sqlx::any::AnyRow;
 
 use super::audit::{begin, finish};
-use super::{Db, get};
+use super::{Db, Dialect, get};
 use crate::export::{ExportCode, ExportPackage, StateChange};
 use crate::{Actor, CodeState, PackageLevel, PackageState, StoreError, now};
+
+/// A connection of its own for an export's pages: detached from the pool (closed when the
+/// export ends) and, on SQLite, with a small page cache. An export reads a batch once, in key
+/// order, so the pool's 64 MiB cache per connection (kept for the line's hot pages) would only
+/// grow the process by the size of the batch's pages (docs/performance.md "EPCIS export").
+#[derive(Debug)]
+pub(crate) struct Reader {
+    conn: sqlx::AnyConnection,
+    dialect: Dialect,
+}
+
+/// SQLite page cache of an export's connection (KiB, as `PRAGMA cache_size` takes a negative
+/// size).
+const READER_CACHE_KIB: i64 = 8 * 1024;
+
+pub(crate) async fn reader(db: &Db) -> Result<Reader, StoreError> {
+    let mut conn = db
+        .pool
+        .acquire()
+        .await
+        .map_err(StoreError::db("open a connection for the export"))?
+        .detach();
+    if db.dialect == Dialect::Sqlite {
+        sqlx::query(&format!("PRAGMA cache_size = -{READER_CACHE_KIB}"))
+            .execute(&mut conn)
+            .await
+            .map_err(StoreError::db("set the export's page cache"))?;
+    }
+    Ok(Reader {
+        conn,
+        dialect: db.dialect,
+    })
+}
 
 /// Code states that mean the code was printed, i.e. commissioned (SPEC §3: every state reached
 /// through `printed`). `reserved`, `sent` and `voided` codes were never on a product.
@@ -146,7 +179,7 @@ pub(crate) async fn commissioned_count(db: &Db, batch: i64) -> Result<i64, Store
 /// `codes.transition` events in `(after, through]` that printed some code, at most `limit`, in
 /// order: (seq, at, detail).
 pub(crate) async fn printing_events(
-    db: &Db,
+    reader: &mut Reader,
     after: i64,
     through: i64,
     limit: i64,
@@ -162,7 +195,7 @@ pub(crate) async fn printing_events(
     .bind(after)
     .bind(through)
     .bind(limit)
-    .fetch_all(&db.pool)
+    .fetch_all(&mut reader.conn)
     .await
     .map_err(StoreError::db(WHAT))?;
     rows.iter()
@@ -178,7 +211,7 @@ pub(crate) async fn printing_events(
 
 /// Of `counters` of `product`, those whose code belongs to `batch`.
 pub(crate) async fn counters_of_batch(
-    db: &Db,
+    reader: &mut Reader,
     product: &str,
     batch: i64,
     counters: &[i64],
@@ -186,12 +219,12 @@ pub(crate) async fn counters_of_batch(
     const WHAT: &str = "check which printed codes belong to the batch";
     let rows = sqlx::query(&format!(
         "SELECT counter FROM codes WHERE product_id = $1 AND batch_id = $2 AND {}",
-        db.dialect.counter_in_json(3)
+        reader.dialect.counter_in_json(3)
     ))
     .bind(product)
     .bind(batch)
     .bind(serde_json::to_string(counters).unwrap_or_default())
-    .fetch_all(&db.pool)
+    .fetch_all(&mut reader.conn)
     .await
     .map_err(StoreError::db(WHAT))?;
     rows.iter().map(|r| get(r, "counter", WHAT)).collect()
@@ -201,7 +234,7 @@ pub(crate) async fn counters_of_batch(
 /// `limit`, each with the time of the event that destroyed it (destroyed is final, so the
 /// code's last event is that one; `None` when the event was purged).
 pub(crate) async fn destroyed_page(
-    db: &Db,
+    reader: &mut Reader,
     batch: i64,
     after: (i64, i64),
     limit: i64,
@@ -219,7 +252,7 @@ pub(crate) async fn destroyed_page(
     .bind(after.0)
     .bind(after.1)
     .bind(limit)
-    .fetch_all(&db.pool)
+    .fetch_all(&mut reader.conn)
     .await
     .map_err(StoreError::db(WHAT))?;
     rows.iter()
@@ -238,7 +271,7 @@ pub(crate) async fn destroyed_page(
 /// their children (units of a carton, cartons of a pallet) in text order. Voided packages
 /// (never used) are left out.
 pub(crate) async fn packages_page(
-    db: &Db,
+    reader: &mut Reader,
     batch: i64,
     level: PackageLevel,
     after: &str,
@@ -255,7 +288,7 @@ pub(crate) async fn packages_page(
     .bind(after)
     .bind(PackageState::Voided.as_str())
     .bind(limit)
-    .fetch_all(&db.pool)
+    .fetch_all(&mut reader.conn)
     .await
     .map_err(StoreError::db(WHAT))?;
     let mut packages = rows
@@ -271,17 +304,17 @@ pub(crate) async fn packages_page(
         PackageLevel::Carton => format!(
             "SELECT package_sscc AS parent, code AS child FROM codes WHERE {} \
              ORDER BY package_sscc, code",
-            db.dialect.text_in_json("package_sscc", 1)
+            reader.dialect.text_in_json("package_sscc", 1)
         ),
         PackageLevel::Pallet => format!(
             "SELECT parent_sscc AS parent, sscc AS child FROM packages WHERE {} \
              ORDER BY parent_sscc, sscc",
-            db.dialect.text_in_json("parent_sscc", 1)
+            reader.dialect.text_in_json("parent_sscc", 1)
         ),
     };
     let rows = sqlx::query(&children)
         .bind(ssccs)
-        .fetch_all(&db.pool)
+        .fetch_all(&mut reader.conn)
         .await
         .map_err(StoreError::db("read the packages' children"))?;
     // Both lists are in SSCC order: one merge.
@@ -314,7 +347,7 @@ fn package_row(row: &AnyRow, what: &str) -> Result<ExportPackage, StoreError> {
 /// Codes of the batch after counter `after`, in counter order, at most `limit`, with their
 /// final state, reject reason and carton.
 pub(crate) async fn codes_page(
-    db: &Db,
+    reader: &mut Reader,
     batch: i64,
     after: i64,
     limit: i64,
@@ -327,7 +360,7 @@ pub(crate) async fn codes_page(
     .bind(batch)
     .bind(after)
     .bind(limit)
-    .fetch_all(&db.pool)
+    .fetch_all(&mut reader.conn)
     .await
     .map_err(StoreError::db(WHAT))?;
     rows.iter()
