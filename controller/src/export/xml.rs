@@ -129,7 +129,16 @@ fn element(out: &mut Vec<u8>, name: &str, text: &str) {
 
 /// Character data with the five XML escapes (XML 1.0 §2.4; `"` too, for attribute values).
 fn push_text(out: &mut Vec<u8>, text: &str) {
-    for &b in text.as_bytes() {
+    let bytes = text.as_bytes();
+    // Identifiers seldom need an escape: copy them whole.
+    if !bytes
+        .iter()
+        .any(|b| matches!(b, b'&' | b'<' | b'>' | b'"' | b'\''))
+    {
+        out.extend_from_slice(bytes);
+        return;
+    }
+    for &b in bytes {
         match b {
             b'&' => out.extend_from_slice(b"&amp;"),
             b'<' => out.extend_from_slice(b"&lt;"),
