@@ -425,6 +425,47 @@ async fn export_commands(store: Store) {
         assert!(std::fs::read(&file).expect("the file") == expected);
         assert!(!dir.path().join("doc.partial").exists());
     }
+    // Master data for the EPC forms, refused with the field named and nothing written.
+    let out = tracemark(&url, &["producer", "set", "--gln", "9506000000016"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("gln: "), "{}", stderr(&out));
+    let out = tracemark(&url, &["producer", "set", "--gln", GLN]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), format!("GLN {GLN}"));
+    let add = |length: &str| {
+        tracemark(
+            &url,
+            &[
+                "product",
+                "add",
+                "--id",
+                "q",
+                "--gtin",
+                "04012345000009",
+                "--name",
+                "Q",
+                "--gs1-company-prefix-length",
+                length,
+            ],
+        )
+    };
+    let out = add("5");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("gs1_company_prefix_length: 5 is not between 6 and 12"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        store.product("q").await.is_err(),
+        "a refused product was added"
+    );
+    assert!(add("7").status.success());
+    assert_eq!(
+        store.company_prefix_length("q").await.expect("read"),
+        Some(7)
+    );
+
     let out = tracemark(&url, &["export", "epcis", "--batch", "999"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(

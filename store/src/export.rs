@@ -99,6 +99,19 @@ pub struct ExportCode {
     pub package: Option<String>,
 }
 
+/// Checks a GS1 company prefix length for EPC URNs: 6 to 12 digits (GS1 EPC Tag Data Standard
+/// §7.1).
+pub fn check_prefix_length(length: u8) -> Result<(), StoreError> {
+    if tracemark_codes::gs1::epc::COMPANY_PREFIX_LENGTHS.contains(&usize::from(length)) {
+        Ok(())
+    } else {
+        Err(StoreError::invalid(
+            "gs1_company_prefix_length",
+            format!("{length} is not between 6 and 12 (GS1 EPC Tag Data Standard §7.1)"),
+        ))
+    }
+}
+
 /// Where a log walk continues: after this event seq, and how many events to read next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LogCursor {
@@ -207,13 +220,8 @@ impl Store {
         product: &str,
         length: Option<u8>,
     ) -> Result<(), StoreError> {
-        if let Some(length) = length
-            && !tracemark_codes::gs1::epc::COMPANY_PREFIX_LENGTHS.contains(&usize::from(length))
-        {
-            return Err(StoreError::invalid(
-                "gs1_company_prefix_length",
-                format!("{length} is not between 6 and 12 (GS1 EPC Tag Data Standard §7.1)"),
-            ));
+        if let Some(length) = length {
+            check_prefix_length(length)?;
         }
         q::set_prefix_length(&self.db, &self.actor, product, length).await
     }

@@ -150,10 +150,12 @@ pub(crate) fn run(command: ProductCommand, context: &Context) -> Result<(), CliE
                     pack_sizes: Some(args.pack_sizes),
                     min_grade: Some(args.min_grade),
                 };
-                let product = products::add(&store, actor, draft).await?;
-                if let Some(length) = args.gs1_company_prefix_length {
-                    products::set_company_prefix_length(&store, actor, &product.id, length).await?;
-                }
+                let product = match args.gs1_company_prefix_length {
+                    Some(length) => {
+                        products::add_with_prefix_length(&store, actor, draft, length).await?
+                    }
+                    None => products::add(&store, actor, draft).await?,
+                };
                 println!("product {} added (GTIN {})", product.id, product.key);
             }
             ProductCommand::List { format } => {
