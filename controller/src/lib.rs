@@ -6,6 +6,7 @@ pub mod app;
 pub mod broker;
 pub mod commissioning;
 pub use tracemark_config as config;
+pub mod export;
 pub mod http;
 pub mod line;
 pub mod mqtt_endpoint;

@@ -10,6 +10,7 @@
 pub mod audit;
 pub mod backup;
 pub mod case_rework;
+pub mod export;
 pub mod label;
 mod locate;
 mod migrate;

@@ -79,7 +79,7 @@ fn push_segment(uri: &mut String, ai: &str, value: &str) {
 
 /// Percent-encodes everything but RFC 3986 unreserved characters (Digital Link URI Syntax §4.8:
 /// the CSET 82 characters outside the unreserved set are percent-encoded).
-fn percent_encode(out: &mut String, value: &str) {
+pub(crate) fn percent_encode(out: &mut String, value: &str) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &b in value.as_bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {

@@ -18,6 +18,7 @@ pub mod check;
 mod code;
 mod digital_link;
 mod element;
+pub mod epc;
 mod error;
 mod hri;
 mod keys;

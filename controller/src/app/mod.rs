@@ -16,6 +16,7 @@ pub mod audit;
 pub mod batches;
 pub mod codes;
 pub mod devices;
+pub mod exports;
 pub mod lines;
 pub mod packing;
 pub mod products;

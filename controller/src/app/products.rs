@@ -205,6 +205,40 @@ pub async fn set_sscc_coding(
         .await?)
 }
 
+/// Sets (or with `None` clears) the plant's Global Location Number, the EPCIS bizLocation
+/// (docs/upload.md).
+pub async fn set_gln(store: &Store, actor: &Actor, gln: Option<&str>) -> Result<(), AppError> {
+    Ok(store.with_actor(actor.clone()).set_gln(gln).await?)
+}
+
+/// Adds a product with the length (6–12) of the GS1 company prefix inside its GTIN; a length
+/// out of range is refused before anything is written.
+pub async fn add_with_prefix_length(
+    store: &Store,
+    actor: &Actor,
+    draft: ProductDraft,
+    length: u8,
+) -> Result<Product, AppError> {
+    tracemark_store::export::check_prefix_length(length)?;
+    let product = add(store, actor, draft).await?;
+    set_company_prefix_length(store, actor, &product.id, length).await?;
+    Ok(product)
+}
+
+/// Sets the length (6–12) of the GS1 company prefix inside a product's GTIN, which its EPC
+/// URNs need (GS1 EPC Tag Data Standard §7.1).
+pub async fn set_company_prefix_length(
+    store: &Store,
+    actor: &Actor,
+    product: &str,
+    length: u8,
+) -> Result<(), AppError> {
+    Ok(store
+        .with_actor(actor.clone())
+        .set_company_prefix_length(product, Some(length))
+        .await?)
+}
+
 /// The producer, or an input error saying how to set it.
 pub async fn producer(store: &Store) -> Result<Producer, AppError> {
     store

@@ -8,6 +8,7 @@ pub(crate) mod codes;
 mod config;
 mod demo;
 mod driver;
+mod export;
 mod import;
 mod pack;
 mod product;
@@ -86,6 +87,9 @@ enum Command {
     /// Devices: probe one device of a line config.
     #[command(subcommand)]
     Driver(driver::DriverCommand),
+    /// Export a batch: EPCIS 2.0 (JSON-LD, XML) or the platform payload.
+    #[command(subcommand)]
+    Export(export::ExportCommand),
     /// Write a verified snapshot of the store (SQLite or PostgreSQL) to an SQLite file.
     Backup(backup::BackupArgs),
     /// Restore a snapshot into a new SQLite file or an empty PostgreSQL database (after
@@ -224,6 +228,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
         Command::Pack(command) => pack::run(command, &context),
         Command::Config(command) => config::run(command),
         Command::Driver(command) => driver::run(command),
+        Command::Export(command) => export::run(command, &context),
         Command::Backup(args) => backup::backup(args, &context),
         Command::Restore(args) => backup::restore(args, &context),
         Command::Demo(args) => demo::run(&args, &context),

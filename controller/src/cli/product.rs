@@ -82,6 +82,10 @@ pub(crate) struct ProductArgs {
     /// Lowest ISO/IEC 15415 print grade that passes verification: A, B, C or D.
     #[arg(long, default_value = DEFAULT_MIN_GRADE.as_str())]
     min_grade: String,
+    /// Digits of the GS1 company prefix inside the GTIN (6–12), for EPC URNs; by default the
+    /// producer's GS1 company prefix when the GTIN starts with it.
+    #[arg(long)]
+    gs1_company_prefix_length: Option<u8>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -89,19 +93,19 @@ pub(crate) enum ProducerCommand {
     /// Set the producer's master data, and/or its GS1 company prefix for SSCCs.
     Set {
         /// 生产单位名称.
-        #[arg(long, required_unless_present = "gs1_company_prefix")]
+        #[arg(long, required_unless_present_any = ["gs1_company_prefix", "gln"])]
         name: Option<String>,
         /// 统一社会信用代码 (18 characters).
-        #[arg(long, required_unless_present = "gs1_company_prefix")]
+        #[arg(long, required_unless_present_any = ["gs1_company_prefix", "gln"])]
         uscc: Option<String>,
         /// 生产/注册地址.
-        #[arg(long, required_unless_present = "gs1_company_prefix")]
+        #[arg(long, required_unless_present_any = ["gs1_company_prefix", "gln"])]
         address: Option<String>,
         /// 联系方式.
-        #[arg(long, required_unless_present = "gs1_company_prefix")]
+        #[arg(long, required_unless_present_any = ["gs1_company_prefix", "gln"])]
         contact: Option<String>,
         /// 营业执照 number.
-        #[arg(long, required_unless_present = "gs1_company_prefix")]
+        #[arg(long, required_unless_present_any = ["gs1_company_prefix", "gln"])]
         business_licence: Option<String>,
         /// The GS1 company prefix (4–12 digits) the SSCCs of cartons and pallets are built
         /// with (the producer must be set).
@@ -110,6 +114,10 @@ pub(crate) enum ProducerCommand {
         /// The SSCC extension digit (0–9).
         #[arg(long, default_value_t = 0, requires = "gs1_company_prefix")]
         sscc_extension_digit: u8,
+        /// The plant's GLN (13 digits): the EPCIS bizLocation, and with the line's name as
+        /// extension the readPoint (docs/upload.md).
+        #[arg(long)]
+        gln: Option<String>,
     },
     /// Show the producer as JSON.
     Show,
@@ -142,7 +150,12 @@ pub(crate) fn run(command: ProductCommand, context: &Context) -> Result<(), CliE
                     pack_sizes: Some(args.pack_sizes),
                     min_grade: Some(args.min_grade),
                 };
-                let product = products::add(&store, actor, draft).await?;
+                let product = match args.gs1_company_prefix_length {
+                    Some(length) => {
+                        products::add_with_prefix_length(&store, actor, draft, length).await?
+                    }
+                    None => products::add(&store, actor, draft).await?,
+                };
                 println!("product {} added (GTIN {})", product.id, product.key);
             }
             ProductCommand::List { format } => {
@@ -187,6 +200,7 @@ pub(crate) fn run_producer(command: ProducerCommand, context: &Context) -> Resul
                 business_licence,
                 gs1_company_prefix,
                 sscc_extension_digit,
+                gln,
             } => {
                 match (name, uscc, address, contact, business_licence) {
                     (Some(name), Some(uscc), Some(address), Some(contact), Some(licence)) => {
@@ -219,6 +233,10 @@ pub(crate) fn run_producer(command: ProducerCommand, context: &Context) -> Resul
                     println!(
                         "GS1 company prefix {prefix}, SSCC extension digit {sscc_extension_digit}"
                     );
+                }
+                if let Some(gln) = gln {
+                    products::set_gln(&store, context.actor(), Some(&gln)).await?;
+                    println!("GLN {gln}");
                 }
             }
             ProducerCommand::Show => {
