@@ -40,6 +40,13 @@ fn config(dir: &Path, shipped: &str, replacements: &[(&str, String)]) -> PathBuf
     }
     let file = dir.join(shipped);
     std::fs::write(&file, text).expect("write the config");
+    // The files a config names relative to itself (label templates) come along.
+    let labels = path.with_file_name("labels");
+    std::fs::create_dir_all(dir.join("labels")).expect("labels dir");
+    for entry in std::fs::read_dir(&labels).expect("line-configs/labels") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), dir.join("labels").join(entry.file_name())).expect("copy");
+    }
     file
 }
 

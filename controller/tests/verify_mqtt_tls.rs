@@ -270,6 +270,12 @@ fn a_line_config_with_mqtts_gives_a_tls_endpoint_with_its_files() {
          client_cert_file = \"client.pem\"\nclient_key_file = \"client.key\"\n"
     );
     let path = dir.path().join("line.toml");
+    // Written elsewhere: the label template it names relative to itself, made absolute.
+    let labels = Path::new(env!("CARGO_MANIFEST_DIR")).join("../line-configs/labels");
+    let rest = rest.replace(
+        "template = \"labels/",
+        &format!("template = \"{}/", labels.display()),
+    );
     std::fs::write(&path, format!("{before}{mqtt}{rest}")).expect("write the config");
     let line = tracemark::config::load_with_env(&path, Default::default()).expect("valid config");
     let broker = line.mqtt.as_ref().expect("[mqtt]");
