@@ -77,6 +77,11 @@ const SQLITE: Embedded = &[
         "label_count",
         include_str!("../../migrations/sqlite/0012_label_count.sql"),
     ),
+    (
+        14,
+        "outbox",
+        include_str!("../../migrations/sqlite/0014_outbox.sql"),
+    ),
 ];
 
 const POSTGRES: Embedded = &[
@@ -139,6 +144,11 @@ const POSTGRES: Embedded = &[
         12,
         "label_count",
         include_str!("../../migrations/postgres/0012_label_count.sql"),
+    ),
+    (
+        14,
+        "outbox",
+        include_str!("../../migrations/postgres/0014_outbox.sql"),
     ),
 ];
 
