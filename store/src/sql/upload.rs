@@ -174,11 +174,11 @@ pub(crate) async fn enqueue_batch(tx: &mut Tx, batch_id: i64) -> Result<Vec<Stri
     for target in &targets {
         // The uuid is the Idempotency-Key and webhook-id of every attempt (SPEC §6).
         let uuid = uuid::Uuid::new_v4().to_string();
-        sqlx::query(&format!(
+        sqlx::query(
             "INSERT INTO upload_delivery (batch_id, target, uuid, format, gzip, state, attempts, \
              next_attempt_at, enqueued_at) VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $7) \
-             ON CONFLICT (batch_id, target) DO NOTHING"
-        ))
+             ON CONFLICT (batch_id, target) DO NOTHING",
+        )
         .bind(batch_id)
         .bind(&target.name)
         .bind(&uuid)
