@@ -36,7 +36,9 @@ impl From<UploadError> for AppError {
     fn from(error: UploadError) -> Self {
         match error {
             UploadError::Store(error) => error.into(),
-            UploadError::Target { target, reason } => AppError::input(target, reason),
+            UploadError::Target { target, reason } => {
+                AppError::input(format!("upload target {target}"), reason)
+            }
             other => AppError::internal("upload", other),
         }
     }

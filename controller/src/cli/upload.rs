@@ -107,7 +107,7 @@ pub(crate) fn run(command: UploadCommand, context: &Context) -> Result<(), CliEr
                 let format: UploadFormat = args
                     .format
                     .parse()
-                    .map_err(|e: tracemark_store::StoreError| CliError::input("--format", e))?;
+                    .map_err(|e: tracemark_store::StoreError| CliError::Input(e.to_string()))?;
                 let target = uploads::add_target(
                     &store,
                     actor,

@@ -241,29 +241,29 @@ pub fn read_keys(target: &UploadTarget) -> Result<Keys, UploadError> {
         target: target.name.clone(),
         reason,
     };
-    let read = |path: &Path, prefix: &str| -> Result<Vec<u8>, UploadError> {
+    let read = |field: &str, path: &Path, prefix: &str| -> Result<Vec<u8>, UploadError> {
         let text = std::fs::read_to_string(path)
-            .map_err(|e| problem(format!("{}: {e}", path.display())))?;
+            .map_err(|e| problem(format!("{field} {}: {e}", path.display())))?;
         let text = text.trim();
         let encoded = text.strip_prefix(prefix).ok_or_else(|| {
             problem(format!(
-                "{}: the key must be written {prefix}<base64>",
+                "{field} {}: the key must be written {prefix}<base64>",
                 path.display()
             ))
         })?;
         STANDARD.decode(encoded).map_err(|e| {
             problem(format!(
-                "{}: not base64 after {prefix}: {e}",
+                "{field} {}: not base64 after {prefix}: {e}",
                 path.display()
             ))
         })
     };
     let secret = match &target.secret_file {
         Some(path) => {
-            let key = read(path, "whsec_")?;
+            let key = read("secret_file", path, "whsec_")?;
             if key.len() < 16 {
                 return Err(problem(format!(
-                    "{}: a secret of {} bytes is too short (at least 16; Standard Webhooks \
+                    "secret_file {}: a secret of {} bytes is too short (at least 16; Standard Webhooks \
                      suggests 24 to 64)",
                     path.display(),
                     key.len()
@@ -275,7 +275,7 @@ pub fn read_keys(target: &UploadTarget) -> Result<Keys, UploadError> {
     };
     let ed25519 = match &target.ed25519_key_file {
         Some(path) => {
-            let bytes = read(path, "whsk_")?;
+            let bytes = read("ed25519_key_file", path, "whsk_")?;
             // The 32-byte seed, or seed and public key (64 bytes) as some tools write it.
             let seed: [u8; 32] = bytes
                 .get(..32)
@@ -283,7 +283,7 @@ pub fn read_keys(target: &UploadTarget) -> Result<Keys, UploadError> {
                 .and_then(|s| s.try_into().ok())
                 .ok_or_else(|| {
                     problem(format!(
-                        "{}: an Ed25519 key is 32 bytes (the seed), not {}",
+                        "ed25519_key_file {}: an Ed25519 key is 32 bytes (the seed), not {}",
                         path.display(),
                         bytes.len()
                     ))
