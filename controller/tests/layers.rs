@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 /// The layer of each top-level module; a module may use modules of a lower layer, and modules
 /// of its own layer only where [`SIDEWAYS`] allows it.
-const LAYERS: [(&str, u8); 13] = [
+const LAYERS: [(&str, u8); 14] = [
     // Edges: the binary's command line and the HTTP server.
     ("main", 4),
     ("cli", 4),
@@ -21,6 +21,7 @@ const LAYERS: [(&str, u8); 13] = [
     ("verify", 2),
     ("commissioning", 2),
     ("probe", 2),
+    ("upload", 2),
     // What the runtimes are configured and connected with.
     ("config", 1), // `pub use tracemark_config as config` (config/)
     ("mqtt_endpoint", 1),

@@ -305,3 +305,80 @@ async fn a_target_down_is_delivered_once_it_is_up(store: Store) {
     assert_eq!(accepted_keys(&erp), vec![waited.uuid.clone()]);
 }
 both!(a_target_down_is_delivered_once_it_is_up);
+
+async fn a_changed_body_is_never_sent_and_a_lost_one_is_rendered_again(store: Store) {
+    let dir = tempdir();
+    let secret = write(dir.path(), "erp.secret", WRONG_SECRET);
+    let (url, erp) = receiver(erp_config()).await;
+    add_target(&store, "erp", &url, &secret, true).await;
+    let batch = closed_batch(&store, "A").await;
+    let config = sender(dir.path());
+    run_once(&store, &config).await;
+    let failed = store.delivery(batch, "erp").await.expect("delivery");
+    let recorded = failed
+        .body_sha256
+        .clone()
+        .expect("recorded before the first POST");
+    let spool = config.spool_dir.join(format!("{}.body", failed.uuid));
+    assert!(spool.is_file(), "kept for the retry");
+
+    // Someone edits the spool file: the delivery fails rather than send it.
+    std::fs::write(&spool, b"{\"not\": \"the document\"}").expect("tamper");
+    std::fs::write(&secret, SECRET).expect("fix the secret");
+    uploads::retry(&store, &actor(), batch, "erp")
+        .await
+        .expect("retry");
+    let report = run_once(&store, &config).await;
+    assert_eq!(report.failed.len(), 1, "{report:?}");
+    let refused = store.delivery(batch, "erp").await.expect("delivery");
+    let error = refused.last_error.clone().unwrap_or_default();
+    assert!(
+        error.contains(&recorded),
+        "names the recorded hash: {error}"
+    );
+    assert!(erp.accepted().is_empty());
+
+    // The file lost: rendered again from the store, the same bytes, delivered.
+    std::fs::remove_file(&spool).expect("lose the spool file");
+    uploads::retry(&store, &actor(), batch, "erp")
+        .await
+        .expect("retry");
+    let report = run_once(&store, &config).await;
+    assert_eq!(report.delivered.len(), 1, "{report:?}");
+    let delivered = store.delivery(batch, "erp").await.expect("delivery");
+    assert_eq!(delivered.body_sha256.as_deref(), Some(recorded.as_str()));
+    assert_eq!(accepted_keys(&erp), vec![failed.uuid.clone()]);
+    assert!(!spool.exists(), "removed once delivered");
+}
+both!(a_changed_body_is_never_sent_and_a_lost_one_is_rendered_again);
+
+/// A receiver that answers every POST with `status`.
+async fn answering(status: u16) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let code = axum::http::StatusCode::from_u16(status).expect("status");
+    let router = axum::Router::new().fallback(move || async move { (code, "{\"seen\": true}") });
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("http://{addr}/")
+}
+
+async fn conflict_is_delivered_and_forbidden_fails(store: Store) {
+    let dir = tempdir();
+    let secret = write(dir.path(), "erp.secret", SECRET);
+    add_target(&store, "has-it", &answering(409).await, &secret, false).await;
+    add_target(&store, "forbids", &answering(403).await, &secret, false).await;
+    let batch = closed_batch(&store, "A").await;
+    let report = run_once(&store, &sender(dir.path())).await;
+    assert_eq!(report.delivered.len(), 1, "{report:?}");
+    assert_eq!(report.failed.len(), 1, "{report:?}");
+    let has_it = store.delivery(batch, "has-it").await.expect("delivery");
+    assert_eq!(has_it.state, DeliveryState::Delivered);
+    assert_eq!(has_it.last_status, Some(409));
+    assert_eq!(has_it.last_reply.as_deref(), Some("{\"seen\": true}"));
+    let forbids = store.delivery(batch, "forbids").await.expect("delivery");
+    assert_eq!(forbids.state, DeliveryState::Failed);
+    assert_eq!(forbids.attempts, 1, "not retried");
+}
+both!(conflict_is_delivered_and_forbidden_fails);

@@ -10,8 +10,9 @@ use tracemark_store::{Actor, Store};
 
 use super::AppError;
 use crate::upload::UploadError;
-use crate::upload::deliver::{self, SenderConfig};
-use crate::upload::run::RunReport;
+use crate::upload::deliver;
+pub use crate::upload::deliver::SenderConfig;
+pub use crate::upload::run::RunReport;
 
 /// A target to add.
 #[derive(Debug, Clone)]

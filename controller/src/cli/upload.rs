@@ -5,8 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use tracemark::app::uploads::{self, NewTarget};
-use tracemark::upload::deliver::SenderConfig;
+use tracemark::app::uploads::{self, NewTarget, SenderConfig};
 use tracemark_store::upload::{Delivery, UploadFormat, UploadTarget};
 
 use super::{CliError, Context, block_on};
