@@ -40,9 +40,12 @@ fn pki() -> (String, String, String) {
     (ca.pem(), cert.pem(), key.serialize_pem())
 }
 
+/// Each request's head (lower-cased) and body length.
+type Seen = Arc<Mutex<Vec<(String, usize)>>>;
+
 /// Serves HTTPS on a free port in a thread: each request's head and body length recorded,
 /// answered 200. Returns the port and the record.
-fn tls_receiver(cert: &str, key: &str) -> (u16, Arc<Mutex<Vec<(String, usize)>>>) {
+fn tls_receiver(cert: &str, key: &str) -> (u16, Seen) {
     let certs = vec![CertificateDer::from_pem_slice(cert.as_bytes()).expect("cert")];
     let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).expect("key");
     let config = rustls::ServerConfig::builder_with_provider(Arc::new(
