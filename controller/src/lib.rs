@@ -11,4 +11,5 @@ pub mod http;
 pub mod line;
 pub mod mqtt_endpoint;
 pub mod probe;
+pub mod upload;
 pub mod verify;

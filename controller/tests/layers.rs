@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 /// The layer of each top-level module; a module may use modules of a lower layer, and modules
 /// of its own layer only where [`SIDEWAYS`] allows it.
-const LAYERS: [(&str, u8); 14] = [
+const LAYERS: [(&str, u8); 15] = [
     // Edges: the binary's command line and the HTTP server.
     ("main", 4),
     ("cli", 4),
@@ -22,6 +22,7 @@ const LAYERS: [(&str, u8); 14] = [
     ("commissioning", 2),
     ("probe", 2),
     ("export", 2),
+    ("upload", 2),
     // What the runtimes are configured and connected with.
     ("config", 1), // `pub use tracemark_config as config` (config/)
     ("mqtt_endpoint", 1),
@@ -34,12 +35,14 @@ const LAYERS: [(&str, u8); 14] = [
 /// packing with the twin; the packing stations' cameras (case camera, label scanner) arrive
 /// through the verifier's MQTT plumbing and payload parser; the endpoint settings come from the
 /// compiled config, and the embedded broker shares their packet limit.
-const SIDEWAYS: [(&str, &str); 10] = [
+const SIDEWAYS: [(&str, &str); 11] = [
     ("cli", "http"),
     ("probe", "line"),
     ("line", "verify"),
     ("line", "aggregation"),
     ("aggregation", "verify"),
+    // A delivery's body is the batch's export.
+    ("upload", "export"),
     ("commissioning", "aggregation"),
     ("commissioning", "line"),
     ("commissioning", "verify"),

@@ -20,6 +20,7 @@ pub mod reconcile;
 pub mod serial;
 mod sql;
 mod transfer;
+pub mod upload;
 pub mod vocab;
 pub mod writer;
 

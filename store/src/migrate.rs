@@ -82,6 +82,11 @@ const SQLITE: Embedded = &[
         "company_prefix_length",
         include_str!("../../migrations/sqlite/0013_company_prefix_length.sql"),
     ),
+    (
+        14,
+        "outbox",
+        include_str!("../../migrations/sqlite/0014_outbox.sql"),
+    ),
 ];
 
 const POSTGRES: Embedded = &[
@@ -149,6 +154,11 @@ const POSTGRES: Embedded = &[
         13,
         "company_prefix_length",
         include_str!("../../migrations/postgres/0013_company_prefix_length.sql"),
+    ),
+    (
+        14,
+        "outbox",
+        include_str!("../../migrations/postgres/0014_outbox.sql"),
     ),
 ];
 

@@ -4,7 +4,7 @@
 //! reconciliation), [`qa`] (settling rejects, samples), [`codes`] (allocation and manual state
 //! changes), [`lines`] (which batch a line produces), [`packing`] (cartons, pallets and their
 //! rework), [`devices`] (an integrator's probe of a
-//! device), [`audit`] (the event log and backups).
+//! device), [`audit`] (the event log and backups), [`uploads`] (delivery of closed batches).
 //! Every writing function takes the [`Actor`] it acts for, so each change is in the audit chain
 //! with its user and device (seed 003 §8.4); reads take none. Results are typed; an edge only
 //! parses its input and prints or serialises what it gets back.
@@ -21,6 +21,7 @@ pub mod lines;
 pub mod packing;
 pub mod products;
 pub mod qa;
+pub mod uploads;
 
 use tracemark_store::StoreError;
 pub use tracemark_store::{Actor, Store};

@@ -14,6 +14,7 @@ mod pack;
 mod product;
 mod qa;
 mod run;
+mod upload;
 
 use std::future::Future;
 
@@ -78,6 +79,9 @@ enum Command {
     /// Packing: cartons and pallets (SSCCs), add, remove, replace, unpack, close, reopen.
     #[command(subcommand)]
     Pack(pack::PackCommand),
+    /// Uploads: targets, deliveries of closed batches, and the delivery loop.
+    #[command(subcommand)]
+    Upload(upload::UploadCommand),
     /// The hash-chained event log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -223,6 +227,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
         Command::Product(command) => product::run(command, &context),
         Command::Producer(command) => product::run_producer(command, &context),
         Command::Batch(command) => batch::run(command, &context),
+        Command::Upload(command) => upload::run(command, &context),
         Command::Audit(command) => audit::run(command, &context),
         Command::Qa(command) => qa::run(command, &context),
         Command::Pack(command) => pack::run(command, &context),

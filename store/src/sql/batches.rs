@@ -193,7 +193,15 @@ pub(crate) async fn set_batch_state(
         )))?
         .rows_affected();
     }
-    let detail = json!({ "from": from.as_str(), "to": to.as_str(), "voided": voided });
+    let mut uploads = Vec::new();
+    if to == BatchState::Closed {
+        // SPEC §6: one delivery per upload target, in the transaction that closes the batch.
+        uploads = super::upload::enqueue_batch(&mut tx, id).await?;
+    }
+    let mut detail = json!({ "from": from.as_str(), "to": to.as_str(), "voided": voided });
+    if !uploads.is_empty() {
+        detail["uploads"] = json!(uploads);
+    }
     let subject = format!("batch:{id}");
     finish(tx, actor, head, "batch.state", &subject, detail).await?;
     batch(db, id).await?.ok_or_else(|| StoreError::NotFound {
