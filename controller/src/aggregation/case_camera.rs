@@ -420,11 +420,7 @@ impl Station {
     /// error says why; the operator takes over with `tracemark pack label`).
     async fn close_package(&mut self, sscc: &str) -> Result<Package, StoreError> {
         if let Some(station) = self.labels.as_mut() {
-            station
-                .get_mut()
-                .label_and_verify(sscc)
-                .await
-                .map_err(|e| StoreError::invalid("label", e))?;
+            station.get_mut().label_before_close(sscc).await?;
         }
         self.store
             .set_package_state(sscc, PackageState::Closed)

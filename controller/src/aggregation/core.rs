@@ -313,11 +313,7 @@ impl Packer {
     /// (docs/aggregation.md "Labels"); a package whose label never reads back stays open.
     async fn label(&mut self, sscc: &str) -> Result<(), StoreError> {
         match self.labels.as_mut() {
-            Some(station) => station
-                .label_and_verify(sscc)
-                .await
-                .map(drop)
-                .map_err(|e| StoreError::invalid("label", e)),
+            Some(station) => station.label_before_close(sscc).await,
             None => Ok(()),
         }
     }

@@ -124,9 +124,6 @@ pub async fn close(store: &Store, actor: &Actor, sscc: &str) -> Result<Package, 
     set_state(store, actor, sscc, PackageState::Closed).await
 }
 
-/// How long `label` waits for the broker to acknowledge the label scanner's subscription.
-const LABEL_SCANNER_READY: std::time::Duration = std::time::Duration::from_secs(5);
-
 /// Prints the label of the open package `sscc` on `line`'s label printer and has its scanner
 /// read it back (`[packing.label]`; the line's station, as the packing modes use it): after
 /// rework changed its count, or to label a package by hand. Reprints as the station does;
@@ -149,15 +146,19 @@ pub async fn label(
             ),
         });
     }
-    let mut station = LabelStation::for_line(store.clone(), line, LABEL_SCANNER_READY)
-        .await
-        .map_err(|e| AppError::input("config", e))?
-        .ok_or_else(|| {
-            AppError::input(
-                "config",
-                format!("line {} has no [packing.label]: no label printer", line.id),
-            )
-        })?;
+    let mut station = LabelStation::for_line(
+        store.clone(),
+        line,
+        crate::aggregation::label::SCANNER_READY,
+    )
+    .await
+    .map_err(|e| AppError::input("config", e))?
+    .ok_or_else(|| {
+        AppError::input(
+            "config",
+            format!("line {} has no [packing.label]: no label printer", line.id),
+        )
+    })?;
     station.label_and_verify(sscc).await.map_err(|e| match e {
         LabelError::Store(e) => e.into(),
         other => AppError::Conflict {

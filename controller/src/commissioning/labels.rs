@@ -4,7 +4,6 @@
 //! the run closed must physically carry, as its last label, a readable label of its own SSCC.
 
 use std::collections::HashSet;
-use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tracemark_sim::labels::{LabelFaultRates, LabelSim};
@@ -12,11 +11,8 @@ use tracemark_sim::marker::MarkerSim;
 use tracemark_store::{PackageState, Store, StoreError};
 
 use super::{CommissioningError, TwinRuntime, setup};
-use crate::aggregation::label::{LabelStation, SharedLabelStation};
+use crate::aggregation::label::{LabelStation, SCANNER_READY, SharedLabelStation};
 use crate::config::{Line, Transport};
-
-/// How long the label scanner's subscription may take.
-const SCANNER_READY: Duration = Duration::from_secs(5);
 
 /// Starts the simulators when `line` has `[packing.label]` and points the line at them.
 pub(super) async fn start(

@@ -142,6 +142,10 @@ impl LabelSettings {
     }
 }
 
+/// How long a station alone (`pack label`, `pack station`, the twin's hand packer) waits for
+/// the broker to acknowledge the label scanner's subscription ([`LabelStation::for_line`]).
+pub const SCANNER_READY: Duration = Duration::from_secs(5);
+
 /// One label station shared by the stations of a line that label (a manual carton station and
 /// its palletiser print on the same printer): one label at a time.
 pub type SharedLabelStation = Arc<Mutex<LabelStation>>;
@@ -224,6 +228,15 @@ impl LabelStation {
             )));
         }
         Ok(Some(Self::new(store, settings, reads)))
+    }
+
+    /// [`Self::label_and_verify`] as a packing station's close step needs it: `Ok` lets the
+    /// package close; a label that never verified is the close's error (field `label`).
+    pub async fn label_before_close(&mut self, sscc: &str) -> Result<(), StoreError> {
+        self.label_and_verify(sscc)
+            .await
+            .map(drop)
+            .map_err(|e| StoreError::invalid("label", e))
     }
 
     /// This station, to be shared by the stations of a line.

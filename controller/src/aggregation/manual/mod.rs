@@ -30,10 +30,6 @@ use super::label::{LabelReport, LabelStation, SharedLabelStation};
 use super::{PackingReport, Plan};
 use crate::config::{Line, ManualStation, Scanner};
 
-/// How long a station alone waits for the broker to acknowledge its label scanner's
-/// subscription.
-const LABEL_SCANNER_READY: std::time::Duration = std::time::Duration::from_secs(5);
-
 /// What a manual station did: its carton scanner and, if it has one, its palletiser.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ManualReport {
@@ -224,7 +220,7 @@ pub async fn spawn_alone(
                 .into(),
         ));
     }
-    let labels = LabelStation::for_line(store.clone(), line, LABEL_SCANNER_READY)
+    let labels = LabelStation::for_line(store.clone(), line, super::label::SCANNER_READY)
         .await
         .map_err(|e| StationError::Labels(e.to_string()))?
         .map(LabelStation::shared);

@@ -116,12 +116,7 @@ pub(super) async fn close_package(
         };
     }
     if let Some(station) = labels {
-        station
-            .lock()
-            .await
-            .label_and_verify(sscc)
-            .await
-            .map_err(|e| StoreError::invalid("label", e))?;
+        station.lock().await.label_before_close(sscc).await?;
     }
     // The close rule of `tracemark pack close` (a stale label), then the close.
     if let Some(reason) = store.package(sscc).await?.close_refusal() {
