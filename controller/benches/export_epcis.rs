@@ -2,9 +2,13 @@
 //! of N units (default 1,000,000) printed, verified and packed into cartons and pallets, exported
 //! as EPCIS JSON-LD and XML to a sink; prints the seconds of each export and the process's peak
 //! RSS (`VmHWM` of /proc/self/status). Target for 1,000,000 units: ≤ 10 s and ≤ 150 MB.
+//! With `--deliver`, it then delivers the JSON-LD document to the ERP receiver simulator over
+//! loopback, signed (figures in docs/performance.md "Upload delivery"): the body rendered into a
+//! spool file and hashed, then signed and POSTed, the receiver validating it against the EPCIS
+//! JSON Schema as it arrives. Target for 1,000,000 units: ≤ 20 s.
 //!
 //! `cargo bench -p tracemark --bench export_epcis -- [--units N] [--carton N] [--pallet N]
-//! [--db URL]`. Without `--db`, a fresh SQLite file (in /dev/shm when there is one: populating
+//! [--db URL] [--deliver]`. Without `--db`, a fresh SQLite file (in /dev/shm when there is one: populating
 //! is not what is measured). The batch is populated through the store's bulk paths by a child
 //! process (the same binary with `--populate`), so the peak RSS printed is the export's own.
 
@@ -24,6 +28,7 @@ struct Args {
     pallet: u64,
     db: Option<String>,
     populate: bool,
+    deliver: bool,
 }
 
 fn parse_args() -> Args {
@@ -33,6 +38,7 @@ fn parse_args() -> Args {
         pallet: 40,
         db: None,
         populate: false,
+        deliver: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -43,6 +49,7 @@ fn parse_args() -> Args {
             "--pallet" => args.pallet = value().parse().unwrap_or(args.pallet),
             "--db" => args.db = Some(value()),
             "--populate" => args.populate = true,
+            "--deliver" => args.deliver = true,
             _ => {} // cargo bench passes --bench
         }
     }
@@ -265,5 +272,91 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         store.close().await;
         Ok::<(), Box<dyn std::error::Error>>(())
-    })
+    })?;
+    if args.deliver {
+        // The receiver and the sender each get a core, as a plant's ERP and controller would.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        runtime.block_on(deliver(&url, batch, dir.path()))?;
+    }
+    Ok(())
+}
+
+/// Delivers batch `batch` as EPCIS JSON-LD to the receiver simulator, signed, and prints the
+/// seconds of rendering the body and of sending it.
+async fn deliver(
+    url: &str,
+    batch: i64,
+    dir: &std::path::Path,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use tracemark::upload::deliver::{self, SenderConfig};
+    use tracemark::upload::{Delivery, DeliveryState, ProgressHook, UploadFormat, UploadTarget};
+    use tracemark_sim::erp::signature::SigningSecret;
+    use tracemark_sim::erp::{ErpConfig, ErpSim};
+
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let store = Store::open(url, actor()).await?;
+    let (addr, erp) = ErpSim::start(ErpConfig::new(SigningSecret::parse(SECRET)?)).await?;
+    let secret_file = dir.join("erp.secret");
+    std::fs::write(&secret_file, SECRET)?;
+    let target = UploadTarget {
+        name: "erp".into(),
+        url: format!("http://{addr}/epcis"),
+        format: UploadFormat::EpcisJson,
+        secret_file: Some(secret_file),
+        ed25519_key_file: None,
+        ca_file: None,
+        gzip: false,
+        created_at: String::new(),
+    };
+    let delivery = Delivery {
+        id: 0,
+        batch_id: batch,
+        target: "erp".into(),
+        uuid: "0b9a9d67-5a26-4cf5-a1a4-4a8f0c1d2e3f".into(),
+        format: UploadFormat::EpcisJson,
+        gzip: false,
+        state: DeliveryState::Pending,
+        attempts: 0,
+        next_attempt_at_ms: 0,
+        last_error: None,
+        last_status: None,
+        last_reply: None,
+        body_sha256: None,
+        body_bytes: None,
+        enqueued_at: String::new(),
+        delivered_at: None,
+    };
+    let config = SenderConfig::new(dir.join("spool"));
+    let started = Instant::now();
+    let body = deliver::spool_body(&store, &config, &delivery).await?;
+    let rendered = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let keys = deliver::read_keys(&target)?;
+    let client = deliver::client(&target, &config)?;
+    let sent = deliver::post(
+        &client,
+        &target,
+        &keys,
+        &delivery,
+        &body,
+        &ProgressHook::default(),
+    )
+    .await?;
+    let sending = started.elapsed().as_secs_f64();
+    let accepted = erp.accepted();
+    println!(
+        "delivery: {:.1} MB body rendered to the spool file and hashed in {rendered:.2} s; \
+         signed (v1), POSTed and validated by the receiver in {sending:.2} s; total {:.2} s; \
+         answer {sent:?}; accepted {} document(s), {} events",
+        body.bytes as f64 / 1e6,
+        rendered + sending,
+        accepted.len(),
+        accepted.first().and_then(|a| a.events).unwrap_or(0)
+    );
+    erp.shutdown().await;
+    store.close().await;
+    Ok(())
 }

@@ -100,7 +100,8 @@ async fn broker_restart_in_the_middle_of_a_batch(stack: Stack) {
 /// `TRACEMARK_<SECTION>__<KEY>` overrides to simulators served here (the Linx on a
 /// pseudo-terminal, the PLC over TCP) and to Mosquitto: it fills the marker and starts
 /// printing; Ctrl-C (SIGINT) stops it gracefully — the marker buffer is cleared, every code it
-/// held is voided, the batch stays open to resume.
+/// held is voided, the batch stays open to resume. Meanwhile it delivers, in the background,
+/// a batch another line closed to the store's upload target (issue 15 item 3).
 async fn run_fills_the_marker_and_stops_gracefully_on_ctrl_c(stack: Stack) {
     use tracemark_sim::MarkerSim;
     let Some(mqtt) = common::mqtt_url() else {
@@ -168,10 +169,51 @@ async fn run_fills_the_marker_and_stops_gracefully_on_ctrl_c(stack: Stack) {
         .set_batch_state(batch.id, BatchState::Running)
         .await
         .expect("start");
+    // A batch another line closed, waiting for the ERP: `run` delivers it in the background.
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let secret_file = site.dir.path().join("erp.secret");
+    std::fs::write(&secret_file, secret).expect("write the secret");
+    let (erp_addr, erp) = tracemark_sim::erp::ErpSim::start(tracemark_sim::erp::ErpConfig::new(
+        tracemark_sim::erp::signature::SigningSecret::parse(secret).expect("secret"),
+    ))
+    .await
+    .expect("start the ERP receiver");
+    tracemark::app::uploads::add_target(
+        &store,
+        &common::actor(),
+        tracemark::app::uploads::NewTarget {
+            name: "erp".into(),
+            url: format!("http://{erp_addr}/epcis"),
+            format: tracemark_store::upload::UploadFormat::EpcisJson,
+            secret_file: Some(secret_file),
+            ed25519_key_file: None,
+            ca_file: None,
+            gzip: false,
+        },
+    )
+    .await
+    .expect("add the upload target");
+    let other = store
+        .create_batch(&NewBatch {
+            product_id: "demo-widget".into(),
+            lot: "OTHER-LINE".into(),
+            quantity: 10,
+            production_date: "2026-11-22".into(),
+            expiry_date: None,
+            line: Some("another-line".into()),
+            simulated: false,
+        })
+        .await
+        .expect("batch");
+    for state in [BatchState::Running, BatchState::Closed] {
+        store.set_batch_state(other.id, state).await.expect("close");
+    }
 
     let child = tokio::process::Command::new(common::bin())
         .args(["run", "--config"])
         .arg(tracemark_line_tests::line_config("demo.toml"))
+        .arg("--upload-spool-dir")
+        .arg(site.dir.path().join("upload-spool"))
         .envs(overrides)
         .env("TRACEMARK_DB", &site.db)
         .stdout(Stdio::piped())
@@ -191,6 +233,12 @@ async fn run_fills_the_marker_and_stops_gracefully_on_ctrl_c(stack: Stack) {
         std::fs::read_to_string(site.stderr_path()).unwrap_or_default()
     );
     assert!(!plc.snapshot().line_stop(), "the line was released");
+    let delivered = tokio::time::timeout(Duration::from_secs(30), erp.wait_accepted(1)).await;
+    assert!(
+        delivered.is_ok(),
+        "the closed batch never reached the ERP: {}",
+        std::fs::read_to_string(site.stderr_path()).unwrap_or_default()
+    );
 
     let pid = child.id().expect("running").to_string();
     let status = tokio::process::Command::new("kill")
@@ -224,6 +272,14 @@ async fn run_fills_the_marker_and_stops_gracefully_on_ctrl_c(stack: Stack) {
         BatchState::Running,
         "the batch stays open to resume"
     );
+    let delivery = store.delivery(other.id, "erp").await.expect("delivery");
+    assert_eq!(
+        delivery.state,
+        tracemark_store::upload::DeliveryState::Delivered
+    );
+    let accepted = erp.accepted();
+    assert_eq!(accepted.len(), 1);
+    assert_eq!(accepted[0].key, delivery.uuid);
     store.close().await;
     site.finish().await;
 }

@@ -13,6 +13,15 @@ use crate::upload::UploadError;
 use crate::upload::deliver;
 pub use crate::upload::deliver::SenderConfig;
 pub use crate::upload::run::RunReport;
+pub use crate::upload::run_only::RunOnlyDelivery;
+pub use crate::upload::{DeliveryProgress, ProgressHook};
+
+/// The name of the demo's run-only target.
+pub const SIMULATED_ERP_TARGET: &str = "demo-erp";
+
+/// How long the demo keeps retrying its receiver (it is in this process: only a defect makes
+/// it refuse for long).
+const SIMULATED_ERP_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// A target to add.
 #[derive(Debug, Clone)]
@@ -146,4 +155,134 @@ pub async fn run(
 ) -> Result<RunReport, AppError> {
     let store = store.with_actor(actor.clone());
     Ok(crate::upload::run::run(&store, config, once, shutdown).await?)
+}
+
+/// How long the background delivery waits after a store failure before it starts again.
+const BACKGROUND_RESTART: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Delivers in the background of a running line (`tracemark run`) until `shutdown` is true: as
+/// `upload run`, and a store failure is logged and the loop started again after a pause (the
+/// line must not stop because an upload could not be recorded; what was recorded stays).
+pub async fn run_in_background(
+    store: Store,
+    actor: Actor,
+    config: SenderConfig,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let store = store.with_actor(actor);
+    loop {
+        let mut stop = shutdown.clone();
+        let stopped = async move {
+            // A dropped sender also ends the loop.
+            let _ = stop.wait_for(|stop| *stop).await;
+        };
+        match crate::upload::run::run(&store, &config, false, stopped).await {
+            Ok(report) => {
+                tracing::info!(
+                    delivered = report.delivered.len(),
+                    failed = report.failed.len(),
+                    "background delivery stopped"
+                );
+                return;
+            }
+            Err(error) => {
+                tracing::error!(%error, "background delivery: restarting in {} s", BACKGROUND_RESTART.as_secs());
+                tokio::select! {
+                    () = tokio::time::sleep(BACKGROUND_RESTART) => {}
+                    _ = shutdown.wait_for(|stop| *stop) => return,
+                }
+            }
+        }
+    }
+}
+
+/// What the demo's receiver took.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SimulatedErpReceipt {
+    /// Where it listened.
+    pub url: String,
+    /// The delivery as sent.
+    pub delivery: RunOnlyDelivery,
+    /// Events in the document the receiver accepted and stored.
+    pub events: Option<usize>,
+    /// The receiver's receipt id.
+    pub receipt: String,
+    /// Whether the receiver's copy is byte for byte the body sent.
+    pub same_body: bool,
+}
+
+/// Delivers closed batch `batch` as EPCIS 2.0 JSON-LD to an ERP receiver simulator started for
+/// this call, through a target that lives only for it (issue 15 item 5: nothing is left
+/// configured for a later `upload run` to chase). Targets the user configured are not touched:
+/// closing the batch queued its deliveries to them. The body is signed with a secret made for
+/// this call; `spool_dir` holds the body and the secret while it runs, and is removed after.
+pub async fn deliver_to_simulated_erp(
+    store: &Store,
+    batch: i64,
+    spool_dir: &Path,
+    progress: ProgressHook,
+) -> Result<SimulatedErpReceipt, AppError> {
+    use tracemark_sim::erp::signature::SigningSecret;
+    use tracemark_sim::erp::{ErpConfig, ErpSim};
+
+    let io = |what: &'static str| {
+        move |e: std::io::Error| AppError::internal("upload", format!("{what}: {e}"))
+    };
+    std::fs::create_dir_all(spool_dir).map_err(io("create the demo's spool directory"))?;
+    let secret_text = {
+        use base64::Engine as _;
+        let key: [u8; 32] = rand::random();
+        format!(
+            "whsec_{}",
+            base64::engine::general_purpose::STANDARD.encode(key)
+        )
+    };
+    let secret_file = spool_dir.join("demo-erp.whsec");
+    std::fs::write(&secret_file, &secret_text).map_err(io("write the demo's secret"))?;
+    let secret = SigningSecret::parse(&secret_text)
+        .map_err(|e| AppError::internal("upload", format!("the demo's secret: {e}")))?;
+    let (addr, receiver) = ErpSim::start(ErpConfig::new(secret))
+        .await
+        .map_err(|e| AppError::internal("upload", format!("the demo's ERP receiver: {e}")))?;
+    let url = format!("http://{addr}/epcis/events");
+    let target = UploadTarget {
+        name: SIMULATED_ERP_TARGET.to_owned(),
+        url: url.clone(),
+        format: UploadFormat::EpcisJson,
+        secret_file: Some(secret_file),
+        ed25519_key_file: None,
+        ca_file: None,
+        gzip: false,
+        created_at: String::new(),
+    };
+    let mut config = SenderConfig::new(spool_dir.to_owned());
+    config.progress = progress;
+    let sent =
+        crate::upload::run_only::deliver(store, &config, &target, batch, SIMULATED_ERP_PATIENCE)
+            .await;
+    let accepted = receiver
+        .accepted()
+        .into_iter()
+        .find(|a| sent.as_ref().is_ok_and(|d| d.uuid == a.key));
+    receiver.shutdown().await;
+    if let Err(error) = std::fs::remove_dir_all(spool_dir) {
+        tracing::warn!(dir = %spool_dir.display(), %error, "the demo's spool directory not removed");
+    }
+    let delivery = sent?;
+    let accepted = accepted.ok_or_else(|| {
+        AppError::internal(
+            "upload",
+            format!(
+                "the demo's receiver answered {} but lists no document with key {}",
+                delivery.status, delivery.uuid
+            ),
+        )
+    })?;
+    Ok(SimulatedErpReceipt {
+        url,
+        same_body: accepted.body_sha256 == delivery.sha256,
+        events: accepted.events,
+        receipt: accepted.receipt,
+        delivery,
+    })
 }

@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::watch;
+use tracemark::app::uploads::{self, SimulatedErpReceipt};
 use tracemark::app::{batches, lines, packing, products, qa};
 use tracemark::commissioning::{self, FaultProfile, Options, PackingFaults, Report};
 use tracemark::config;
@@ -58,6 +59,9 @@ pub(crate) struct DemoArgs {
     /// rejects and closes the batch).
     #[arg(long)]
     keep_open: bool,
+    /// Do not deliver the closed batch to the demo's embedded ERP receiver.
+    #[arg(long)]
+    no_upload: bool,
     /// Print one JSON object with the reconciliation as the last line of stdout.
     #[arg(long)]
     json: bool,
@@ -137,6 +141,7 @@ pub(crate) fn run(args: &DemoArgs, context: &Context) -> Result<(), CliError> {
         http: args.http,
         device: "demo",
         allow_production_store: args.allow_production_store,
+        deliver: !args.no_upload,
     };
     commission(context, &args.config, options, output, !args.keep_open)
 }
@@ -157,6 +162,7 @@ pub(crate) fn simulate(args: &SimulateArgs, context: &Context) -> Result<(), Cli
         http: None,
         device: "simulate",
         allow_production_store: args.allow_production_store,
+        deliver: false,
     };
     commission(context, &args.config, options, output, true)
 }
@@ -184,6 +190,8 @@ struct Output {
     device: &'static str,
     /// Whether a store holding production batches may be written.
     allow_production_store: bool,
+    /// Whether the closed batch goes to an embedded ERP receiver (issue 15 item 5).
+    deliver: bool,
 }
 
 fn commission(
@@ -295,9 +303,29 @@ fn commission(
         }
         let after = batches::report(&store, batch.id).await?.reconciliation;
         let closed_balanced = closed.then_some(after.balanced);
-        print_report(&report, json, destroyed, closed_balanced);
+        let upload = if closed && after.balanced && output.deliver {
+            Some(deliver_to_simulated_erp(&store, batch.id).await?)
+        } else {
+            None
+        };
+        let queued = if closed {
+            uploads::status(&store)
+                .await?
+                .iter()
+                .filter(|d| d.batch_id == batch.id)
+                .count()
+        } else {
+            0
+        };
+        let outcome = Outcome {
+            destroyed,
+            closed_balanced,
+            upload: upload.as_ref(),
+            queued,
+        };
+        print_report(&report, json, &outcome);
         if let Some((server, view)) = live {
-            let summary = report_json(&report, destroyed, closed_balanced);
+            let summary = report_json(&report, &outcome);
             view.send_modify(|view| view.report = Some(summary));
             eprintln!(
                 "the live view stays on http://{}/ until Ctrl-C",
@@ -337,26 +365,54 @@ fn tempfile_dir() -> Result<PathBuf, CliError> {
     Ok(dir)
 }
 
-/// The report as one JSON object, with the QA step's outcome.
-fn report_json(
-    report: &Report,
+/// What followed the run: QA, the close, the delivery.
+struct Outcome<'a> {
+    /// Rejected units QA destroyed.
     destroyed: u64,
+    /// Whether the closed batch balances (none: not closed).
     closed_balanced: Option<bool>,
-) -> serde_json::Value {
+    /// What the demo's ERP receiver took.
+    upload: Option<&'a SimulatedErpReceipt>,
+    /// Deliveries the close queued for the user's own targets.
+    queued: usize,
+}
+
+/// Delivers the closed batch to an ERP receiver simulator started for it (issue 15 item 5).
+async fn deliver_to_simulated_erp(
+    store: &tracemark_store::Store,
+    batch: i64,
+) -> Result<SimulatedErpReceipt, CliError> {
+    let spool = std::env::temp_dir().join(format!(
+        "tracemark-demo-{}-upload-spool",
+        std::process::id()
+    ));
+    let progress = super::upload::delivery_progress();
+    Ok(uploads::deliver_to_simulated_erp(store, batch, &spool, progress).await?)
+}
+
+/// The report as one JSON object, with the QA step's and the delivery's outcome.
+fn report_json(report: &Report, outcome: &Outcome<'_>) -> serde_json::Value {
     let mut value = serde_json::to_value(report).unwrap_or_default();
     if let Some(object) = value.as_object_mut() {
-        object.insert("qa_destroyed".into(), destroyed.into());
+        object.insert("qa_destroyed".into(), outcome.destroyed.into());
         object.insert(
             "closed_balanced".into(),
-            closed_balanced.map_or(serde_json::Value::Null, Into::into),
+            outcome
+                .closed_balanced
+                .map_or(serde_json::Value::Null, Into::into),
         );
+        object.insert(
+            "upload".into(),
+            serde_json::to_value(outcome.upload).unwrap_or_default(),
+        );
+        object.insert("upload_queued".into(), outcome.queued.into());
     }
     value
 }
 
-fn print_report(report: &Report, json: bool, destroyed: u64, closed_balanced: Option<bool>) {
+fn print_report(report: &Report, json: bool, outcome: &Outcome<'_>) {
     if json {
-        println!("{}", report_json(report, destroyed, closed_balanced));
+        println!("{}", report_json(report, outcome));
         return;
     }
     let yes = |b: bool| if b { "yes" } else { "NO" };
@@ -432,10 +488,39 @@ fn print_report(report: &Report, json: bool, destroyed: u64, closed_balanced: Op
     for disagreement in &report.disagreements {
         println!("  ! {disagreement}");
     }
-    if let Some(balanced) = closed_balanced {
+    if let Some(balanced) = outcome.closed_balanced {
         println!(
-            "batch closed: {destroyed} rejected units destroyed by QA; reconciliation balanced: {}",
+            "batch closed: {} rejected units destroyed by QA; reconciliation balanced: {}",
+            outcome.destroyed,
             yes(balanced)
+        );
+    }
+    if let Some(receipt) = outcome.upload {
+        let delivery = &receipt.delivery;
+        println!(
+            "upload: batch {} delivered as EPCIS 2.0 JSON-LD to the demo's ERP receiver ({}, \
+             simulated, gone after this run)",
+            delivery.batch_id, receipt.url
+        );
+        println!(
+            "  accepted     {:>8}  events, {} bytes, signed (Standard Webhooks v1), {} attempt(s)",
+            receipt
+                .events
+                .map_or_else(|| "?".to_owned(), |e| e.to_string()),
+            delivery.bytes,
+            delivery.attempts
+        );
+        println!(
+            "  receipt      {}  (Idempotency-Key {}); the receiver's copy is the body sent: {}",
+            receipt.receipt,
+            delivery.uuid,
+            yes(receipt.same_body)
+        );
+    }
+    if outcome.queued > 0 {
+        println!(
+            "  queued for your {} upload target(s): `tracemark upload run --once` delivers them",
+            outcome.queued
         );
     }
 }

@@ -11,7 +11,7 @@ use tracemark::app::exports::{self, ExportFormat, ExportProgress, ExportSummary}
 use super::{CliError, Context, block_on};
 
 /// Batches with fewer units export too fast for a progress bar to help.
-const PROGRESS_FROM_UNITS: u64 = 50_000;
+pub(crate) const PROGRESS_FROM_UNITS: u64 = 50_000;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum ExportCommand {

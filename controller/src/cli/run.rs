@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 use tokio::sync::watch;
 use tracemark::app::lines;
+use tracemark::app::uploads::{self, SenderConfig};
 use tracemark::line::{LineOptions, LineSetup, LineStats, run_line};
 
 use super::{CliError, Context};
@@ -18,6 +19,14 @@ pub(crate) struct RunArgs {
     /// The batch to produce (default: the line's running or paused batch).
     #[arg(long)]
     batch: Option<i64>,
+    /// Do not deliver closed batches to the upload targets in the background (then
+    /// `tracemark upload run` does it).
+    #[arg(long)]
+    no_upload: bool,
+    /// Where delivery bodies are rendered (default: next to an SQLite store,
+    /// `<db file>.upload-spool/`).
+    #[arg(long, value_name = "DIR")]
+    upload_spool_dir: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: &RunArgs, context: &Context) -> Result<(), CliError> {
@@ -36,6 +45,21 @@ pub(crate) fn run(args: &RunArgs, context: &Context) -> Result<(), CliError> {
                 }
             }
         });
+        // Batches closed while the line runs (from the HMI or `batch close`) are delivered by
+        // this process too (issue 15 item 3), until the line has stopped.
+        let (upload_stop_tx, upload_stop_rx) = watch::channel(false);
+        let delivery = (!args.no_upload).then(|| {
+            let spool = args
+                .upload_spool_dir
+                .clone()
+                .unwrap_or_else(|| uploads::default_spool_dir(&store));
+            tokio::spawn(uploads::run_in_background(
+                store.clone(),
+                context.actor().clone(),
+                SenderConfig::new(spool),
+                upload_stop_rx,
+            ))
+        });
         let (stats_tx, _stats_rx) = watch::channel(LineStats::default());
         let setup = LineSetup {
             line,
@@ -43,9 +67,12 @@ pub(crate) fn run(args: &RunArgs, context: &Context) -> Result<(), CliError> {
             batch: batch.id,
             options: LineOptions::default(),
         };
-        let report = run_line(setup, stop_rx, stats_tx)
-            .await
-            .map_err(|e| CliError::Failed(e.into()))?;
+        let report = run_line(setup, stop_rx, stats_tx).await;
+        let _ = upload_stop_tx.send(true);
+        if let Some(delivery) = delivery {
+            let _ = delivery.await;
+        }
+        let report = report.map_err(|e| CliError::Failed(e.into()))?;
         println!(
             "{}",
             serde_json::to_string_pretty(&report).unwrap_or_default()

@@ -4,8 +4,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use std::sync::Mutex;
+
 use clap::{Args, Subcommand};
-use tracemark::app::uploads::{self, NewTarget, SenderConfig};
+use indicatif::{ProgressBar, ProgressStyle};
+use tracemark::app::uploads::{self, DeliveryProgress, NewTarget, ProgressHook, SenderConfig};
 use tracemark_store::upload::{Delivery, UploadFormat, UploadTarget};
 
 use super::{CliError, Context, block_on};
@@ -162,6 +165,7 @@ pub(crate) fn run(command: UploadCommand, context: &Context) -> Result<(), CliEr
                 config.backoff.base = Duration::from_millis(args.backoff_base_ms);
                 config.backoff.cap = Duration::from_millis(args.backoff_cap_ms);
                 config.backoff.max_retry_after = Duration::from_millis(args.max_retry_after_ms);
+                config.progress = delivery_progress();
                 let shutdown = async {
                     if tokio::signal::ctrl_c().await.is_err() {
                         std::future::pending::<()>().await;
@@ -248,4 +252,73 @@ fn one_line(text: &str) -> String {
     } else {
         flat
     }
+}
+
+/// Bodies this large (bytes) get a progress bar while they are sent.
+const PROGRESS_FROM_BYTES: u64 = 16 << 20;
+
+/// The bar of one stage of one delivery.
+struct Stage {
+    batch: i64,
+    sending: bool,
+    bar: ProgressBar,
+}
+
+/// Progress bars on stderr for the deliveries of large batches: units rendered, then bytes
+/// sent (hidden when stderr is not a terminal).
+pub(crate) fn delivery_progress() -> ProgressHook {
+    let current: Mutex<Option<Stage>> = Mutex::new(None);
+    ProgressHook::new(move |progress| {
+        let (batch, sending, done, total) = match progress {
+            DeliveryProgress::Rendering { batch, done, total } => (batch, false, done, total),
+            DeliveryProgress::Sending { batch, sent, total } => (batch, true, sent, total),
+        };
+        let large = if sending {
+            total >= PROGRESS_FROM_BYTES
+        } else {
+            total >= super::export::PROGRESS_FROM_UNITS
+        };
+        if !large {
+            return;
+        }
+        let mut current = current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if current
+            .as_ref()
+            .is_none_or(|s| s.batch != batch || s.sending != sending)
+        {
+            if let Some(old) = current.take() {
+                old.bar.finish_and_clear();
+            }
+            let (template, what) = if sending {
+                (
+                    "{msg} {bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                    "send",
+                )
+            } else {
+                (
+                    "{msg} {bar:40} {pos}/{len} units {per_sec} eta {eta}",
+                    "render",
+                )
+            };
+            let bar = ProgressBar::new(total);
+            bar.set_style(
+                ProgressStyle::with_template(template)
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar.set_message(format!("batch {batch} {what}"));
+            *current = Some(Stage {
+                batch,
+                sending,
+                bar,
+            });
+        }
+        if let Some(stage) = current.as_ref() {
+            stage.bar.set_position(done);
+            if done >= total {
+                stage.bar.finish_and_clear();
+            }
+        }
+    })
 }

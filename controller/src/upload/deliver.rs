@@ -10,13 +10,14 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use ed25519_dalek::hazmat::{ExpandedSecretKey, raw_sign_byupdate};
 use ed25519_dalek::{SigningKey, VerifyingKey};
+use futures_util::StreamExt as _;
 use hmac::{Hmac, Mac as _};
 use sha2::{Digest as _, Sha256, Sha512};
 use tokio::io::{AsyncWriteExt as _, BufWriter};
 use tracemark_store::Store;
 
 use super::document::write_document;
-use super::{Delivery, UploadError, UploadTarget};
+use super::{Delivery, DeliveryProgress, ProgressHook, UploadError, UploadTarget};
 
 /// How the sender behaves (the defaults suit a plant; tests shorten them).
 #[derive(Debug, Clone)]
@@ -29,6 +30,8 @@ pub struct SenderConfig {
     pub connect_timeout: Duration,
     /// The longest one whole POST may take (a large body over a slow link needs minutes).
     pub request_timeout: Duration,
+    /// Where rendering and sending report how far they are.
+    pub progress: ProgressHook,
 }
 
 impl SenderConfig {
@@ -39,6 +42,7 @@ impl SenderConfig {
             backoff: super::retry::Backoff::default(),
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(600),
+            progress: ProgressHook::default(),
         }
     }
 }
@@ -84,14 +88,11 @@ pub async fn prepare_body(
     config: &SenderConfig,
     delivery: &Delivery,
 ) -> Result<Body, UploadError> {
-    let path = spool_path(config, delivery);
-    if !tokio::fs::try_exists(&path)
-        .await
-        .map_err(UploadError::io("look for", &path))?
-    {
-        render(store, config, delivery, &path).await?;
-    }
-    let (sha256, bytes) = file_sha256(&path).await?;
+    let Body {
+        path,
+        sha256,
+        bytes,
+    } = spool_body(store, config, delivery).await?;
     match &delivery.body_sha256 {
         Some(recorded) if *recorded != sha256 => Err(UploadError::BodyChanged {
             batch: delivery.batch_id,
@@ -123,6 +124,28 @@ pub async fn prepare_body(
     }
 }
 
+/// The spool file of `delivery`, rendered now if missing, with its SHA-256 and length (nothing
+/// recorded: [`prepare_body`] checks and records them for the outbox).
+pub async fn spool_body(
+    store: &Store,
+    config: &SenderConfig,
+    delivery: &Delivery,
+) -> Result<Body, UploadError> {
+    let path = spool_path(config, delivery);
+    if !tokio::fs::try_exists(&path)
+        .await
+        .map_err(UploadError::io("look for", &path))?
+    {
+        render(store, config, delivery, &path).await?;
+    }
+    let (sha256, bytes) = file_sha256(&path).await?;
+    Ok(Body {
+        path,
+        sha256,
+        bytes,
+    })
+}
+
 async fn render(
     store: &Store,
     config: &SenderConfig,
@@ -138,7 +161,14 @@ async fn render(
         .await
         .map_err(UploadError::io("create", &raw))?;
     let mut out = BufWriter::new(file);
-    write_document(store, delivery.batch_id, delivery.format, &mut out).await?;
+    write_document(
+        store,
+        delivery.batch_id,
+        delivery.format,
+        &mut out,
+        &config.progress,
+    )
+    .await?;
     out.flush().await.map_err(UploadError::io("write", &raw))?;
     let file = out.into_inner();
     file.sync_all()
@@ -410,13 +440,14 @@ pub fn client(
         .map_err(|e| problem(format!("HTTP client: {e}")))
 }
 
-/// POSTs the body of `delivery` to `target` once.
+/// POSTs the body of `delivery` to `target` once, reporting the bytes sent to `progress`.
 pub async fn post(
     client: &reqwest::Client,
     target: &UploadTarget,
     keys: &Keys,
     delivery: &Delivery,
     body: &Body,
+    progress: &ProgressHook,
 ) -> Result<Sent, UploadError> {
     let timestamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -427,7 +458,16 @@ pub async fn post(
     let file = tokio::fs::File::open(&body.path)
         .await
         .map_err(UploadError::io("open", &body.path))?;
-    let stream = tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024);
+    let (batch, total) = (delivery.batch_id, body.bytes);
+    let progress = progress.clone();
+    let mut sent = 0u64;
+    let stream =
+        tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024).inspect(move |chunk| {
+            if let Ok(chunk) = chunk {
+                sent += chunk.len() as u64;
+                progress.report(DeliveryProgress::Sending { batch, sent, total });
+            }
+        });
     let mut request = client
         .post(&target.url)
         .header(

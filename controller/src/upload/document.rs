@@ -5,22 +5,31 @@
 use tokio::io::AsyncWrite;
 use tracemark_store::Store;
 
-use super::{UploadError, UploadFormat};
-use crate::export::{ExportFormat, write_batch};
+use super::{DeliveryProgress, ProgressHook, UploadError, UploadFormat};
+use crate::export::{ExportFormat, write_batch_with_progress};
 
-/// Writes the document of `batch` in `format` to `out` (flushed, not shut down).
+/// Writes the document of `batch` in `format` to `out` (flushed, not shut down), reporting
+/// its progress to `progress`.
 pub async fn write_document(
     store: &Store,
     batch: i64,
     format: UploadFormat,
     out: &mut (impl AsyncWrite + Unpin + Send),
+    progress: &ProgressHook,
 ) -> Result<(), UploadError> {
     let format = match format {
         UploadFormat::EpcisJson => ExportFormat::EpcisJson,
         UploadFormat::EpcisXml => ExportFormat::EpcisXml,
         UploadFormat::Platform => ExportFormat::Platform,
     };
-    write_batch(store, batch, format, out)
+    let report = |p: crate::export::ExportProgress| {
+        progress.report(DeliveryProgress::Rendering {
+            batch,
+            done: p.done,
+            total: p.total,
+        });
+    };
+    write_batch_with_progress(store, batch, format, out, report)
         .await
         .map(drop)
         .map_err(|e| UploadError::Render {

@@ -172,7 +172,8 @@ async fn attempt(
         Err(UploadError::Store(error)) => return Err(error.into()),
         Err(error) => return Ok(local_retry(error.to_string())),
     };
-    let sent = match deliver::post(&client, &target, &keys, delivery, &body).await {
+    let sent = match deliver::post(&client, &target, &keys, delivery, &body, &config.progress).await
+    {
         Ok(sent) => sent,
         Err(error) => return Ok(local_retry(error.to_string())),
     };

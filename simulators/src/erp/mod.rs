@@ -135,6 +135,8 @@ struct Shared {
     faults: Mutex<Faults>,
     store: Mutex<Store>,
     counters: Mutex<Counters>,
+    /// How many documents are accepted, for [`ErpHandle::wait_accepted`].
+    accepted_count: tokio::sync::watch::Sender<usize>,
 }
 
 /// A poisoned lock only means a request panicked while holding it; the data stays usable.
@@ -203,6 +205,7 @@ impl ErpSim {
             faults: Mutex::new(
                 Faults::new(config.faults, config.seed).with_script(config.fault_script),
             ),
+            accepted_count: tokio::sync::watch::Sender::new(store.list().len()),
             store: Mutex::new(store),
             counters: Mutex::new(Counters::default()),
         });
@@ -250,6 +253,14 @@ impl ErpHandle {
     /// Everything accepted, oldest first (with a directory: also what earlier runs accepted).
     pub fn accepted(&self) -> Vec<Accepted> {
         self.shared.lock_store().list()
+    }
+
+    /// Waits until at least `n` documents are accepted (a readiness signal for tests and
+    /// callers that deliver from another task or process).
+    pub async fn wait_accepted(&self, n: usize) {
+        let mut count = self.shared.accepted_count.subscribe();
+        // The sender lives in `shared`, which this handle holds: the wait cannot see it closed.
+        let _ = count.wait_for(|accepted| *accepted >= n).await;
     }
 
     /// The document accepted with `key`, as received (gzip undone).

@@ -248,6 +248,7 @@ async fn handle(shared: &Arc<Shared>, headers: &HeaderMap, body: Bytes) -> Resul
                 format!("cannot store the document: {error}"),
             )
         })?;
+        shared.accepted_count.send_replace(store.list().len());
         Ok(Answer {
             status: StatusCode::OK,
             body: answer,
