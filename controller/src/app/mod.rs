@@ -4,7 +4,8 @@
 //! reconciliation), [`qa`] (settling rejects, samples), [`codes`] (allocation and manual state
 //! changes), [`lines`] (which batch a line produces), [`packing`] (cartons, pallets and their
 //! rework), [`devices`] (an integrator's probe of a
-//! device), [`audit`] (the event log and backups), [`uploads`] (delivery of closed batches).
+//! device), [`audit`] (the event log and backups), [`uploads`] (delivery of closed batches),
+//! [`users`] (users, roles, sessions and API tokens).
 //! Every writing function takes the [`Actor`] it acts for, so each change is in the audit chain
 //! with its user and device (seed 003 §8.4); reads take none. Results are typed; an edge only
 //! parses its input and prints or serialises what it gets back.
@@ -22,6 +23,7 @@ pub mod packing;
 pub mod products;
 pub mod qa;
 pub mod uploads;
+pub mod users;
 
 use tracemark_store::StoreError;
 pub use tracemark_store::{Actor, Store};
@@ -58,6 +60,16 @@ pub enum AppError {
     /// The actor may not do this.
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// No valid credentials: no session or token, an unknown, expired or revoked one, or a
+    /// wrong name or password (which of them is never said).
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    /// Too many attempts (logins): try again after `retry_after_secs`.
+    #[error("too many attempts: try again in {retry_after_secs} s")]
+    RateLimited {
+        /// Seconds until the next attempt is taken.
+        retry_after_secs: u64,
+    },
     /// Something failed while doing the work (the database, a device, the file system).
     #[error("{context}: {source}")]
     Internal {
@@ -96,7 +108,9 @@ impl AppError {
             AppError::Input { .. }
             | AppError::NotFound { .. }
             | AppError::Conflict { .. }
-            | AppError::Forbidden(_) => 2,
+            | AppError::Forbidden(_)
+            | AppError::Unauthorized(_)
+            | AppError::RateLimited { .. } => 2,
         }
     }
 
@@ -104,7 +118,9 @@ impl AppError {
     pub fn http_status(&self) -> u16 {
         match self {
             AppError::Input { .. } => 400,
+            AppError::Unauthorized(_) => 401,
             AppError::Forbidden(_) => 403,
+            AppError::RateLimited { .. } => 429,
             AppError::NotFound { .. } => 404,
             AppError::Conflict { .. } => 409,
             AppError::Internal { .. } => 500,
@@ -169,6 +185,14 @@ mod tests {
                 409,
             ),
             (AppError::Forbidden("operator".into()), 2, 403),
+            (AppError::Unauthorized("no session".into()), 2, 401),
+            (
+                AppError::RateLimited {
+                    retry_after_secs: 3,
+                },
+                2,
+                429,
+            ),
             (
                 AppError::internal("write", std::io::Error::other("disk")),
                 1,
