@@ -217,6 +217,7 @@ pub fn parse_date(field: &'static str, text: &str) -> Result<Date, StoreError> {
 
 /// A batch (lot) of one product.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Batch {
     /// Store-assigned number.
     pub id: i64,

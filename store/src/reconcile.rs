@@ -9,6 +9,7 @@ use super::{CodeState, PackageLevel, PackageState};
 
 /// The counts of a batch and whether they balance.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Reconciliation {
     /// Codes issued for the batch.
     pub allocated: i64,
@@ -123,6 +124,7 @@ pub struct PackageFigures {
 /// (possibly short) or voided, no package over capacity, every packed unit in exactly one
 /// carton (one column holds the link, so never in two), every carton on at most one pallet.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PackageReconciliation {
     /// Cartons allocated (every state).
     pub cartons: i64,

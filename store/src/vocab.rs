@@ -141,7 +141,8 @@ impl fmt::Display for CodeState {
 }
 
 /// States of a batch: created → running ⇄ paused → closed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum BatchState {
     /// Registered, not started.

@@ -41,7 +41,7 @@ pub async fn get(store: &Store, id: i64) -> Result<Batch, AppError> {
 }
 
 /// A batch and its reconciliation (SPEC §3): every code accounted for.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BatchReport {
     /// The batch.
     pub batch: Batch,

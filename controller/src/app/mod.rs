@@ -20,6 +20,8 @@ pub mod devices;
 pub mod exports;
 pub mod lines;
 pub mod packing;
+pub mod page;
+pub mod permissions;
 pub mod products;
 pub mod qa;
 pub mod uploads;

@@ -14,6 +14,7 @@ mod pack;
 mod product;
 mod qa;
 mod run;
+mod serve;
 mod upload;
 
 use std::future::Future;
@@ -94,6 +95,8 @@ enum Command {
     /// Export a batch: EPCIS 2.0 (JSON-LD, XML) or the platform payload.
     #[command(subcommand)]
     Export(export::ExportCommand),
+    /// Serve the API (and the HMI) over the store: `--http ADDR`, HTTPS with `--tls-cert`.
+    Serve(serve::ServeArgs),
     /// Write a verified snapshot of the store (SQLite or PostgreSQL) to an SQLite file.
     Backup(backup::BackupArgs),
     /// Restore a snapshot into a new SQLite file or an empty PostgreSQL database (after
@@ -238,6 +241,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
         Command::Restore(args) => backup::restore(args, &context),
         Command::Demo(args) => demo::run(&args, &context),
         Command::Run(args) => run::run(&args, &context),
+        Command::Serve(args) => serve::run(&args, &context),
         Command::Simulate(args) => demo::simulate(&args, &context),
     }
 }

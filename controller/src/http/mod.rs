@@ -1,64 +1,21 @@
-//! The line's live view over HTTP (`tracemark demo --http ADDR`): a page for a person at the
-//! line, and the same figures as JSON for a script or a plant dashboard. Read-only: nothing
-//! on the line can be changed from here.
+//! The HTTP edge (issue 16; docs/api.md): the API under `/api/v1` with its OpenAPI document,
+//! users' roles enforced on every request, errors as RFC 9457 problem details — and the live
+//! view of a line run by `demo --http`.
 //!
-//! - `GET /` — the operator page (counts, marker state, alarm, rejects by reason as a chart);
-//!   it polls the JSON twice a second.
-//! - `GET /api/line` — [`LiveView`] as JSON.
+//! - [`server`]: `tracemark serve` (HTTP or HTTPS, the access log).
+//! - [`access`]: who may call which operation (one table, into the document and the check).
+//! - [`auth`]: bearer tokens, session cookies, CSRF, the role check.
+//! - [`problem`]: [`crate::app::AppError`] as problem details; JSON bodies that name the bad
+//!   member.
+//! - [`api`]: the operations, each calling the `app` function the CLI calls.
+//! - [`live`]: the live view (`demo --http`).
 
-use std::net::SocketAddr;
+pub mod access;
+pub mod api;
+pub mod auth;
+pub mod live;
+pub mod problem;
+pub mod server;
+pub mod state;
 
-use axum::Router;
-use axum::extract::State;
-use axum::response::{Html, Json};
-use axum::routing::get;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
-
-pub use crate::commissioning::LiveView;
-
-const PAGE: &str = include_str!("page.html");
-
-/// A running server.
-#[derive(Debug)]
-pub struct LiveServer {
-    /// Where it listens.
-    pub addr: SocketAddr,
-    task: JoinHandle<()>,
-}
-
-impl LiveServer {
-    /// Binds `addr` (port 0: any free port) and serves `view` until stopped or dropped.
-    pub async fn start(addr: SocketAddr, view: watch::Receiver<LiveView>) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(addr).await?;
-        let addr = listener.local_addr()?;
-        let app = Router::new()
-            .route("/", get(page))
-            .route("/api/line", get(line))
-            .with_state(view);
-        let task = tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
-                tracing::warn!(error = %e, "the live view server stopped");
-            }
-        });
-        Ok(Self { addr, task })
-    }
-
-    /// Stops serving (as dropping it does).
-    pub fn stop(self) {}
-}
-
-impl Drop for LiveServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn page() -> Html<&'static str> {
-    Html(PAGE)
-}
-
-async fn line(State(view): State<watch::Receiver<LiveView>>) -> Json<LiveView> {
-    Json(view.borrow().clone())
-}
+pub use live::{LiveServer, LiveView};

@@ -1,0 +1,131 @@
+//! Who may call which API operation (SPEC §8): [`OPERATIONS`] is the one table. It is read
+//! twice — into the OpenAPI document as each operation's `x-tracemark-roles` (and its
+//! `security`), and into the [`AccessTable`] the router checks every request against — so the
+//! document and the server cannot disagree. An operation missing from the table, or a table
+//! entry with no operation, stops the server from starting (and fails a test).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use axum::http::Method;
+use serde_json::json;
+use utoipa::openapi::security::SecurityRequirement;
+use utoipa::openapi::{HttpMethod, OpenApi};
+
+use crate::app::permissions::{READ, RUN_LINE};
+use crate::app::users::Role;
+
+/// The OpenAPI extension that lists an operation's roles.
+pub const ROLES_EXTENSION: &str = "x-tracemark-roles";
+
+/// Who may call an operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, logged in or not (logging in itself).
+    Public,
+    /// A logged-in user with one of these roles.
+    Roles(&'static [Role]),
+}
+
+/// Every operation of the API by its `operationId`, with who may call it.
+pub const OPERATIONS: &[(&str, Access)] = &[
+    ("login", Access::Public),
+    ("logout", Access::Roles(READ)),
+    ("current_session", Access::Roles(READ)),
+    ("list_batches", Access::Roles(READ)),
+    ("get_batch", Access::Roles(READ)),
+    ("batch_report", Access::Roles(READ)),
+    ("create_batch", Access::Roles(RUN_LINE)),
+    ("set_batch_state", Access::Roles(RUN_LINE)),
+];
+
+/// Each route's access, by method and path template (as axum's `MatchedPath` gives it).
+#[derive(Debug, Clone, Default)]
+pub struct AccessTable {
+    routes: BTreeMap<(String, String), Access>,
+}
+
+impl AccessTable {
+    /// Writes [`OPERATIONS`] into `openapi` (`x-tracemark-roles`, `security`) and returns the
+    /// table the router checks. Errs naming every operation without an entry, every entry
+    /// without an operation, and every operation without an `operationId`.
+    pub fn annotate(openapi: &mut OpenApi) -> Result<AccessTable, String> {
+        let declared: BTreeMap<&str, Access> = OPERATIONS.iter().copied().collect();
+        let mut seen = BTreeSet::new();
+        let mut problems = Vec::new();
+        let mut routes = BTreeMap::new();
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [
+                (HttpMethod::Get, &mut item.get),
+                (HttpMethod::Post, &mut item.post),
+                (HttpMethod::Put, &mut item.put),
+                (HttpMethod::Patch, &mut item.patch),
+                (HttpMethod::Delete, &mut item.delete),
+                (HttpMethod::Head, &mut item.head),
+                (HttpMethod::Options, &mut item.options),
+                (HttpMethod::Trace, &mut item.trace),
+            ];
+            for (method, operation) in operations {
+                let Some(operation) = operation.as_mut() else {
+                    continue;
+                };
+                let Some(id) = operation.operation_id.clone() else {
+                    problems.push(format!("{} {path}: no operationId", method_name(&method)));
+                    continue;
+                };
+                let Some(access) = declared.get(id.as_str()).copied() else {
+                    problems.push(format!(
+                        "{} {path} ({id}): not in http::access::OPERATIONS",
+                        method_name(&method)
+                    ));
+                    continue;
+                };
+                seen.insert(id);
+                let roles: Vec<&str> = match access {
+                    Access::Public => Vec::new(),
+                    Access::Roles(roles) => roles.iter().map(|r| r.as_str()).collect(),
+                };
+                operation
+                    .extensions
+                    .get_or_insert_with(Default::default)
+                    .insert(ROLES_EXTENSION.to_owned(), json!(roles));
+                if access == Access::Public {
+                    // An empty requirement: no credentials needed (OpenAPI 3.1 §4.8.10).
+                    operation.security = Some(vec![SecurityRequirement::default()]);
+                }
+                routes.insert((method_name(&method).to_owned(), path.clone()), access);
+            }
+        }
+        for (id, _) in OPERATIONS {
+            if !seen.contains(*id) {
+                problems.push(format!(
+                    "{id}: in http::access::OPERATIONS but no route has it"
+                ));
+            }
+        }
+        if problems.is_empty() {
+            Ok(AccessTable { routes })
+        } else {
+            Err(problems.join("; "))
+        }
+    }
+
+    /// The access of the route `path` (a template, e.g. `/api/v1/batches/{id}`) for `method`.
+    pub fn get(&self, method: &Method, path: &str) -> Option<Access> {
+        self.routes
+            .get(&(method.as_str().to_owned(), path.to_owned()))
+            .copied()
+    }
+}
+
+fn method_name(method: &HttpMethod) -> &'static str {
+    match method {
+        HttpMethod::Get => "GET",
+        HttpMethod::Post => "POST",
+        HttpMethod::Put => "PUT",
+        HttpMethod::Patch => "PATCH",
+        HttpMethod::Delete => "DELETE",
+        HttpMethod::Head => "HEAD",
+        HttpMethod::Options => "OPTIONS",
+        HttpMethod::Trace => "TRACE",
+    }
+}
