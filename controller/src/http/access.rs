@@ -31,6 +31,7 @@ pub const OPERATIONS: &[(&str, Access)] = &[
     ("login", Access::Public),
     ("logout", Access::Roles(READ)),
     ("current_session", Access::Roles(READ)),
+    ("set_language", Access::Roles(READ)),
     ("list_batches", Access::Roles(READ)),
     ("get_batch", Access::Roles(READ)),
     ("batch_report", Access::Roles(READ)),

@@ -8,11 +8,13 @@
 //! - [`problem`]: [`crate::app::AppError`] as problem details; JSON bodies that name the bad
 //!   member.
 //! - [`api`]: the operations, each calling the `app` function the CLI calls.
+//! - [`hmi`]: the operator's screens (server-rendered pages, zh-CN and en).
 //! - [`live`]: the live view (`demo --http`).
 
 pub mod access;
 pub mod api;
 pub mod auth;
+pub mod hmi;
 pub mod live;
 pub mod problem;
 pub mod server;

@@ -163,6 +163,7 @@ pub fn app(store: Store, tls: bool) -> Result<Router, ServeError> {
         tls,
     };
     let document = Arc::new(document);
+    let hmi = super::hmi::router().with_state(state.clone());
     let api = api
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::enforce))
         .with_state(state);
@@ -175,6 +176,7 @@ pub fn app(store: Store, tls: bool) -> Result<Router, ServeError> {
             }),
         )
         .merge(api)
+        .merge(hmi)
         .fallback(api::not_found)
         .layer(middleware::from_fn(access_log)))
 }

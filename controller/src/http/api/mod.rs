@@ -67,6 +67,7 @@ impl Modify for Security {
 pub fn build() -> Result<(Router<ApiState>, OpenApiDocument, AccessTable), String> {
     let router = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(session::login, session::current, session::logout))
+        .routes(routes!(session::set_language))
         .routes(routes!(batches::list, batches::create))
         .routes(routes!(batches::get))
         .routes(routes!(batches::report))

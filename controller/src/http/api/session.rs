@@ -122,3 +122,36 @@ pub async fn logout(
     let jar = jar.add(cleared_session_cookie(state.tls));
     Ok((axum::http::StatusCode::NO_CONTENT, jar))
 }
+
+/// A language change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LanguageChange {
+    /// `en` or `zh-CN`.
+    #[schema(value_type = String)]
+    pub language: Language,
+}
+
+/// Sets the logged-in user's language (the HMI's words).
+#[utoipa::path(
+    put,
+    path = "/api/v1/session/language",
+    operation_id = "set_language",
+    tag = "session",
+    request_body = LanguageChange,
+    responses(
+        (status = 204, description = "Set"),
+        (status = 400, description = "Not a language", body = Problem),
+        (status = 401, description = "Not logged in", body = Problem),
+    )
+)]
+pub async fn set_language(
+    State(state): State<ApiState>,
+    Extension(user): Extension<AuthUser>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    ApiJson(change): ApiJson<LanguageChange>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    let actor = user.actor(&crate::http::api::batches::device(peer));
+    users::set_language(&state.store, &actor, &user.name, change.language).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
