@@ -159,10 +159,11 @@ impl Browser {
 
     /// Opens `url` and waits for the page to load.
     pub async fn open(&self, url: &str) {
-        tokio::time::timeout(WAIT, self.client.goto(url))
-            .await
-            .unwrap_or_else(|_| panic!("{url} did not load within {WAIT:?}"))
-            .unwrap_or_else(|e| panic!("open {url}: {e}"));
+        match tokio::time::timeout(WAIT, self.client.goto(url)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => panic!("open {url}: {e}"),
+            Err(_) => panic!("{url} did not load within {WAIT:?}"),
+        }
     }
 
     /// The first element matching the CSS `selector`, once there is one; fails after [`WAIT`].
