@@ -1,7 +1,9 @@
 //! Helpers shared by the controller's tests and the whole-line suite (`tests/`, which includes
-//! this file): fresh SQLite files, fresh PostgreSQL schemas, the test broker, the binary.
+//! this file): fresh SQLite files, fresh PostgreSQL schemas, the test broker, the binary, and
+//! headless Chromium for the operator pages (`browser`).
 #![allow(dead_code, unreachable_pub)]
 
+pub mod browser;
 pub mod mosquitto;
 
 use std::path::{Path, PathBuf};
