@@ -83,11 +83,22 @@ async fn add_list_token_and_refusals() {
     input_error(&out, "password");
     let out = with_stdin(&url, &["user", "add", "li.na", "--role", "qa"], "");
     input_error(&out, "password");
-    input_error(&tracemark(&url, &["user", "role", "wang.li", "boss"]), "role");
+    input_error(
+        &tracemark(&url, &["user", "role", "wang.li", "boss"]),
+        "role",
+    );
     // A password as an argument is no option at all.
     let out = tracemark(
         &url,
-        &["user", "add", "li.na", "--role", "qa", "--password", PASSWORD],
+        &[
+            "user",
+            "add",
+            "li.na",
+            "--role",
+            "qa",
+            "--password",
+            PASSWORD,
+        ],
     );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 

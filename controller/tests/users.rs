@@ -78,7 +78,10 @@ async fn manage_users(store: Store) {
         .expect("language");
     assert_eq!(user.language, Language::ZhCn);
     let missing = users::set_role(&store, &actor(), "nobody", Role::Qa).await;
-    assert!(matches!(missing, Err(AppError::NotFound { what: "user", .. })));
+    assert!(matches!(
+        missing,
+        Err(AppError::NotFound { what: "user", .. })
+    ));
 
     users::set_password(&store, &actor(), "wang.li", NEW_PASSWORD)
         .await
@@ -105,7 +108,10 @@ async fn manage_users(store: Store) {
         .expect("disable");
     assert!(user.disabled);
     let refused = users::create_token(&store, &actor(), "wang.li", None).await;
-    assert!(matches!(refused, Err(AppError::Conflict { field: "name", .. })));
+    assert!(matches!(
+        refused,
+        Err(AppError::Conflict { field: "name", .. })
+    ));
 }
 both!(manage_users);
 
@@ -241,7 +247,11 @@ async fn tokens(store: Store) {
     // Not a token, a session secret offered as one, a token with one character changed.
     let mut altered = forever.token.clone();
     altered.pop();
-    altered.push(if forever.token.ends_with('A') { 'B' } else { 'A' });
+    altered.push(if forever.token.ends_with('A') {
+        'B'
+    } else {
+        'A'
+    });
     for junk in ["", "tmk_", "Bearer x", &altered, &forever.token[4..]] {
         is_unauthorized(users::authenticate_bearer(&store, junk).await);
     }
@@ -364,15 +374,19 @@ async fn audit_trail(store: Store) {
             ("user.disabled", "boss", "cli@hmi-1"),
         ]
     );
-    assert!(events.iter().all(|e| e.subject == "user:wang.li" || e.subject == "user:?"));
+    assert!(
+        events
+            .iter()
+            .all(|e| e.subject == "user:wang.li" || e.subject == "user:?")
+    );
     assert!(events[4].detail.contains("\"wrong_password\""));
     assert!(events[5].detail.contains("\"name\":null"));
     let report = store.verify_audit().await.expect("verify");
     assert_eq!(report.first_bad, None);
     assert_eq!(report.events, 10);
 
-    let listed = serde_json::to_string(&users::list_users(&store).await.expect("list"))
-        .expect("json");
+    let listed =
+        serde_json::to_string(&users::list_users(&store).await.expect("list")).expect("json");
     let tokens = serde_json::to_string(&users::list_tokens(&store, None).await.expect("tokens"))
         .expect("json");
     let all_events: String = events.iter().map(|e| format!("{e:?}\n")).collect();
@@ -399,14 +413,20 @@ async fn audit_trail(store: Store) {
             ("the tokens' list", &tokens),
         ] {
             assert!(
-                !text.as_bytes().windows(secret.len()).any(|w| w == secret.as_bytes()),
+                !text
+                    .as_bytes()
+                    .windows(secret.len())
+                    .any(|w| w == secret.as_bytes()),
                 "{what} holds a secret: {secret}"
             );
         }
     }
     // Nor does a user's Debug output.
     let debug = format!("{:?}", store.user("wang.li").await.expect("user"));
-    assert!(!debug.contains(&new_hash) && debug.contains("<hidden>"), "{debug}");
+    assert!(
+        !debug.contains(&new_hash) && debug.contains("<hidden>"),
+        "{debug}"
+    );
 }
 both!(audit_trail);
 

@@ -195,9 +195,8 @@ pub(crate) async fn set_column(
     } else {
         ("$1", "$2")
     };
-    let sql = format!(
-        "UPDATE users SET {statement}, updated_at = {at_param} WHERE name = {name_param}"
-    );
+    let sql =
+        format!("UPDATE users SET {statement}, updated_at = {at_param} WHERE name = {name_param}");
     let mut query = sqlx::query(&sql);
     if let Some(value) = value {
         query = query.bind(value);
@@ -228,13 +227,12 @@ pub(crate) async fn open_session(
     let (mut tx, head) = begin(db).await?;
     user_in(&mut tx, name).await?;
     // Housekeeping: the user's expired sessions go (they no longer authenticate anyway).
-    let rows = sqlx::query(
-        "SELECT secret_sha256, expires_at FROM user_sessions WHERE user_name = $1",
-    )
-    .bind(name)
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(StoreError::db(format!("read the sessions of {name}")))?;
+    let rows =
+        sqlx::query("SELECT secret_sha256, expires_at FROM user_sessions WHERE user_name = $1")
+            .bind(name)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(StoreError::db(format!("read the sessions of {name}")))?;
     let mut expired = 0_u64;
     for row in &rows {
         let at: String = get(row, "expires_at", "read a session")?;
@@ -244,7 +242,9 @@ pub(crate) async fn open_session(
                 .bind(&sha)
                 .execute(&mut *tx)
                 .await
-                .map_err(StoreError::db(format!("remove an expired session of {name}")))?
+                .map_err(StoreError::db(format!(
+                    "remove an expired session of {name}"
+                )))?
                 .rows_affected();
         }
     }
@@ -351,7 +351,15 @@ pub(crate) async fn add_token(
     .map_err(StoreError::db(format!("add a token of {name}")))?;
     let id: i64 = get(&row, "id", "read the new token's number")?;
     let detail = json!({ "name": name, "token": id, "expires_at": expires_at });
-    finish(tx, actor, head, "user.token_created", &subject(name), detail).await?;
+    finish(
+        tx,
+        actor,
+        head,
+        "user.token_created",
+        &subject(name),
+        detail,
+    )
+    .await?;
     Ok(TokenRecord {
         id,
         user: name.to_owned(),
