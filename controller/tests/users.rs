@@ -14,7 +14,9 @@ use tracemark_store::Store;
 
 const PASSWORD: &str = "correct horse battery";
 const NEW_PASSWORD: &str = "staple-2025-Tr0mbone";
-const CLIENT: &str = "http@192.0.2.7";
+const CLIENT: &str = "192.0.2.7";
+/// The device of a login event from [`CLIENT`].
+const DEVICE: &str = "http@192.0.2.7";
 
 fn sha256_hex(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
@@ -295,7 +297,7 @@ async fn rate_limit(store: Store) {
         is_unauthorized(users::login(&store, &limiter, "wang.li", "guess-guess", CLIENT).await);
     }
     // Locked: even the right password, from another client, is refused — without checking it.
-    for client in [CLIENT, "http@198.51.100.3"] {
+    for client in [CLIENT, "198.51.100.3"] {
         match users::login(&store, &limiter, "wang.li", PASSWORD, client).await {
             Err(AppError::RateLimited { retry_after_secs }) => {
                 assert!((1..=30).contains(&retry_after_secs), "{retry_after_secs}");
@@ -365,9 +367,9 @@ async fn audit_trail(store: Store) {
             ("user.added", "boss", "cli@hmi-1"),
             ("user.role", "boss", "cli@hmi-1"),
             ("user.language", "boss", "cli@hmi-1"),
-            ("user.login", "wang.li", CLIENT),
-            ("user.login_failed", "wang.li", CLIENT),
-            ("user.login_failed", "unknown", CLIENT),
+            ("user.login", "wang.li", DEVICE),
+            ("user.login_failed", "wang.li", DEVICE),
+            ("user.login_failed", "unknown", DEVICE),
             ("user.token_created", "boss", "cli@hmi-1"),
             ("user.password", "boss", "cli@hmi-1"),
             ("user.logout", "wang.li", "test-bench"),

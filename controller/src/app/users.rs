@@ -679,7 +679,9 @@ const LOGIN_REFUSED: &str = "wrong name or password";
 /// (wrong name or password, disabled) or [`AppError::RateLimited`]. Both outcomes are in the
 /// audit chain.
 ///
-/// The event's device is `client`; its user is `name` when it is a valid user name (else
+/// `client` is the peer's address (`192.0.2.7`); the event's device is `http@<client>`, as for
+/// the user's other writes over HTTP (a `client` naming its program, `x@…`, is kept as it is).
+/// The event's user is `name` when it is a valid user name (else
 /// [`Actor::UNKNOWN_USER`]: what was typed may be a password in the wrong field). Every login
 /// opens a new session with a new secret (no session fixation, OWASP Session Management Cheat
 /// Sheet "Renew the Session ID"); an edge replacing a cookie ends the old one with [`logout`].
@@ -693,7 +695,11 @@ pub async fn login(
     let named = validate_name(name).is_ok().then_some(name);
     let store = store.with_actor(Actor {
         user: named.unwrap_or(Actor::UNKNOWN_USER).to_owned(),
-        device: client.to_owned(),
+        device: if client.contains('@') {
+            client.to_owned()
+        } else {
+            format!("http@{client}")
+        },
     });
     if let Err(limited) = limiter.begin(name, client, Instant::now()) {
         store
