@@ -21,6 +21,7 @@ pub mod serial;
 mod sql;
 mod transfer;
 pub mod upload;
+pub mod users;
 pub mod vocab;
 pub mod writer;
 

@@ -87,6 +87,11 @@ const SQLITE: Embedded = &[
         "outbox",
         include_str!("../../migrations/sqlite/0014_outbox.sql"),
     ),
+    (
+        15,
+        "users",
+        include_str!("../../migrations/sqlite/0015_users.sql"),
+    ),
 ];
 
 const POSTGRES: Embedded = &[
@@ -159,6 +164,11 @@ const POSTGRES: Embedded = &[
         14,
         "outbox",
         include_str!("../../migrations/postgres/0014_outbox.sql"),
+    ),
+    (
+        15,
+        "users",
+        include_str!("../../migrations/postgres/0015_users.sql"),
     ),
 ];
 

@@ -225,6 +225,45 @@ const TABLES: &[Table] = &[
         identity: true,
     },
     Table {
+        name: "users",
+        columns: &[
+            ("name", Text),
+            ("role", Text),
+            ("password_hash", Text),
+            ("disabled", Int),
+            ("language", Text),
+            ("created_at", Text),
+            ("updated_at", Text),
+        ],
+        order_by: "name",
+        identity: false,
+    },
+    Table {
+        name: "user_sessions",
+        columns: &[
+            ("secret_sha256", Text),
+            ("user_name", Text),
+            ("csrf", Text),
+            ("created_at", Text),
+            ("expires_at", Text),
+        ],
+        order_by: "secret_sha256",
+        identity: false,
+    },
+    Table {
+        name: "api_tokens",
+        columns: &[
+            ("id", Int),
+            ("token_sha256", Text),
+            ("user_name", Text),
+            ("created_at", Text),
+            ("expires_at", Text),
+            ("revoked", Int),
+        ],
+        order_by: "id",
+        identity: true,
+    },
+    Table {
         name: "events",
         columns: &[
             ("seq", Int),

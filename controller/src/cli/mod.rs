@@ -16,6 +16,7 @@ mod qa;
 mod run;
 mod serve;
 mod upload;
+mod user;
 
 use std::future::Future;
 
@@ -83,6 +84,9 @@ enum Command {
     /// Uploads: targets, deliveries of closed batches, and the delivery loop.
     #[command(subcommand)]
     Upload(upload::UploadCommand),
+    /// Users, roles, passwords and API tokens.
+    #[command(subcommand)]
+    User(user::UserCommand),
     /// The hash-chained event log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -231,6 +235,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
         Command::Producer(command) => product::run_producer(command, &context),
         Command::Batch(command) => batch::run(command, &context),
         Command::Upload(command) => upload::run(command, &context),
+        Command::User(command) => user::run(command, &context),
         Command::Audit(command) => audit::run(command, &context),
         Command::Qa(command) => qa::run(command, &context),
         Command::Pack(command) => pack::run(command, &context),

@@ -17,6 +17,7 @@ pub(crate) mod packages;
 pub(crate) mod products;
 pub(crate) mod purge;
 pub(crate) mod upload;
+pub(crate) mod users;
 
 use std::str::FromStr;
 use std::time::Duration;
