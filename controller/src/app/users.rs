@@ -31,7 +31,19 @@ use tracemark_store::{Actor, Store};
 use super::AppError;
 
 /// What a user may do beyond reading (SPEC §8).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Runs the line: batches and alarms.
@@ -82,7 +94,9 @@ impl std::str::FromStr for Role {
 }
 
 /// The language of a user's screens.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 pub enum Language {
     /// English.
     #[default]
@@ -94,7 +108,7 @@ pub enum Language {
 }
 
 /// A user as listed (never with a password or token hash).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct User {
     /// The login name.
     pub name: String,
@@ -176,7 +190,7 @@ pub struct NewSession {
 }
 
 /// A token just made: printed once, stored only hashed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct NewToken {
     /// The bearer token.
     pub token: String,

@@ -11,7 +11,7 @@ use serde_json::json;
 use utoipa::openapi::security::SecurityRequirement;
 use utoipa::openapi::{HttpMethod, OpenApi};
 
-use crate::app::permissions::{READ, RUN_LINE};
+use crate::app::permissions::{ADMINISTER, READ, RUN_LINE};
 use crate::app::users::Role;
 
 /// The OpenAPI extension that lists an operation's roles.
@@ -37,6 +37,12 @@ pub const OPERATIONS: &[(&str, Access)] = &[
     ("batch_report", Access::Roles(READ)),
     ("create_batch", Access::Roles(RUN_LINE)),
     ("set_batch_state", Access::Roles(RUN_LINE)),
+    ("list_users", Access::Roles(READ)),
+    ("add_user", Access::Roles(ADMINISTER)),
+    ("set_user_role", Access::Roles(ADMINISTER)),
+    ("disable_user", Access::Roles(ADMINISTER)),
+    ("set_user_password", Access::Roles(ADMINISTER)),
+    ("create_user_token", Access::Roles(ADMINISTER)),
 ];
 
 /// Each route's access, by method and path template (as axum's `MatchedPath` gives it).

@@ -5,6 +5,7 @@
 
 pub mod batches;
 pub mod session;
+pub mod users;
 
 use axum::Router;
 use axum::response::IntoResponse;
@@ -68,6 +69,11 @@ pub fn build() -> Result<(Router<ApiState>, OpenApiDocument, AccessTable), Strin
     let router = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(session::login, session::current, session::logout))
         .routes(routes!(session::set_language))
+        .routes(routes!(users::list, users::add))
+        .routes(routes!(users::set_role))
+        .routes(routes!(users::disable))
+        .routes(routes!(users::set_password))
+        .routes(routes!(users::create_token))
         .routes(routes!(batches::list, batches::create))
         .routes(routes!(batches::get))
         .routes(routes!(batches::report))

@@ -29,10 +29,8 @@ pub struct SessionInfo {
     /// The user name.
     pub name: String,
     /// The role.
-    #[schema(value_type = String)]
     pub role: Role,
     /// The screens' language (`en`, `zh-CN`).
-    #[schema(value_type = String)]
     pub language: Language,
     /// The CSRF token (a session only; none for a bearer token).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -128,7 +126,6 @@ pub async fn logout(
 #[serde(deny_unknown_fields)]
 pub struct LanguageChange {
     /// `en` or `zh-CN`.
-    #[schema(value_type = String)]
     pub language: Language,
 }
 
