@@ -87,6 +87,11 @@ const SQLITE: Embedded = &[
         "outbox",
         include_str!("../../migrations/sqlite/0014_outbox.sql"),
     ),
+    (
+        16,
+        "batch_release",
+        include_str!("../../migrations/sqlite/0016_batch_release.sql"),
+    ),
 ];
 
 const POSTGRES: Embedded = &[
@@ -159,6 +164,11 @@ const POSTGRES: Embedded = &[
         14,
         "outbox",
         include_str!("../../migrations/postgres/0014_outbox.sql"),
+    ),
+    (
+        16,
+        "batch_release",
+        include_str!("../../migrations/postgres/0016_batch_release.sql"),
     ),
 ];
 
