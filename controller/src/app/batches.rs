@@ -126,12 +126,13 @@ pub async fn release(store: &Store, actor: &Actor, id: i64) -> Result<Batch, App
         .await
         .map_err(|err| match err {
             // Released by someone else between the check and the write.
-            tracemark_store::StoreError::Invalid { field, reason } if field == "released" => {
-                AppError::Conflict {
-                    field: "released",
-                    reason,
-                }
-            }
+            tracemark_store::StoreError::Invalid {
+                field: "released",
+                reason,
+            } => AppError::Conflict {
+                field: "released",
+                reason,
+            },
             other => other.into(),
         })
 }
