@@ -654,3 +654,51 @@ async fn upload_operations_over_http(store: Store) {
     assert_eq!(retried["state"], "pending", "{retried}");
 }
 both!(upload_operations_over_http);
+
+/// The command line calls the same functions: `batch release` (four eyes) and `qa rejects
+/// --all` (who settled each reject).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_releases_a_batch_and_lists_who_settled_rejects() {
+    let dir = tempdir();
+    let url = sqlite_url(dir.path());
+    let store = open(&url).await;
+    store
+        .add_product(&product("p", GTIN))
+        .await
+        .expect("product");
+    let (id, codes) = batch_with_rejects(&store, &named("li.wei"), "L1", 1, 1).await;
+    store.close().await;
+    let id = id.to_string();
+    let run = |args: &[&str]| tracemark(&url, args);
+
+    let destroyed = run(&["--user", "wang.fang", "qa", "destroy", &codes[1]]);
+    assert!(destroyed.status.success(), "{}", stderr(&destroyed));
+    let listed = run(&["qa", "rejects", &id, "--all"]);
+    assert!(
+        stdout(&listed).contains("destroyed by wang.fang at "),
+        "{}",
+        stdout(&listed)
+    );
+    let listed = run(&["qa", "rejects", &id, "--all", "--json"]);
+    let value: Value = serde_json::from_str(&stdout(&listed)).expect("JSON");
+    assert_eq!(value["settled"][0]["settled_by"], "wang.fang", "{value}");
+
+    let closed = run(&["--user", "li.wei", "batch", "close", &id]);
+    assert!(closed.status.success(), "{}", stderr(&closed));
+    let refused = run(&["--user", "li.wei", "batch", "release", &id]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stdout(&refused));
+    assert!(
+        stderr(&refused).contains("four eyes"),
+        "{}",
+        stderr(&refused)
+    );
+    let released = run(&["--user", "wang.fang", "batch", "release", &id]);
+    assert!(released.status.success(), "{}", stderr(&released));
+    assert!(
+        stdout(&released).contains("released by wang.fang"),
+        "{}",
+        stdout(&released)
+    );
+    let again = run(&["--user", "zhao.min", "batch", "release", &id]);
+    assert_eq!(again.status.code(), Some(2), "{}", stdout(&again));
+}
