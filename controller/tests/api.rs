@@ -147,6 +147,37 @@ async fn the_document_declares_roles_and_the_server_enforces_them(store: Store) 
     };
     assert_eq!(roles_of("list_batches"), known);
     assert_eq!(roles_of("create_batch"), ["operator"]);
+    for id in [
+        "list_rejects",
+        "list_packages",
+        "get_package",
+        "list_deliveries",
+    ] {
+        assert_eq!(roles_of(id), known, "{id}");
+    }
+    assert_eq!(roles_of("list_upload_targets"), known);
+    for id in [
+        "destroy_rejects",
+        "release_reject",
+        "sample_unit",
+        "release_batch",
+        "pack_add",
+        "pack_remove",
+        "pack_replace",
+        "pack_unpack",
+        "pack_close",
+        "pack_reopen",
+        "pack_void",
+    ] {
+        assert_eq!(roles_of(id), ["qa"], "{id}");
+    }
+    for id in [
+        "retry_delivery",
+        "add_upload_target",
+        "remove_upload_target",
+    ] {
+        assert_eq!(roles_of(id), ["integrator"], "{id}");
+    }
     assert_eq!(roles_of("login"), Vec::<String>::new());
 }
 both!(the_document_declares_roles_and_the_server_enforces_them);

@@ -36,8 +36,8 @@ use time::format_description::well_known::Rfc3339;
 
 pub use audit::{AuditReport, Event};
 pub use model::{
-    Batch, CodeRecord, NewBatch, Producer, Product, format_pack_sizes, parse_pack_sizes,
-    validate_uscc,
+    Batch, CodeRecord, NewBatch, Producer, Product, Settlement, format_pack_sizes,
+    parse_pack_sizes, validate_uscc,
 };
 pub use package::{LinkProblem, Package, PackageContents, Refusal, SsccCoding};
 pub use vocab::{
@@ -409,6 +409,29 @@ impl Store {
         sql::batches::set_batch_state(&self.db, &self.actor, id, to).await
     }
 
+    /// Records that QA released closed batch `id` (SPEC §8); the rules are the caller's
+    /// (`tracemark::app::batches::release`). Refused when it is not closed or was released.
+    pub async fn release_batch(&self, id: i64) -> Result<Batch, StoreError> {
+        self.batch(id).await?;
+        sql::batches::release_batch(&self.db, &self.actor, id).await
+    }
+
+    /// The user who first set batch `id` running: its `started_by`, else (a batch started
+    /// before that was recorded) the audit chain's `batch.state` event from created to
+    /// running; `None` when it never ran or the event was purged.
+    pub async fn batch_starter(&self, id: i64) -> Result<Option<String>, StoreError> {
+        match self.batch(id).await?.started_by {
+            Some(user) => Ok(Some(user)),
+            None => sql::batches::starter_from_events(&self.db, id).await,
+        }
+    }
+
+    /// Who settled each destroyed or released code of batch `batch`, and when.
+    pub async fn settlements(&self, batch: i64) -> Result<Vec<Settlement>, StoreError> {
+        self.batch(batch).await?;
+        sql::codes::settlements(&self.db, batch).await
+    }
+
     /// Code counts of a batch per state.
     pub async fn batch_counts(&self, id: i64) -> Result<Vec<(CodeState, i64)>, StoreError> {
         self.batch(id).await?;
@@ -652,6 +675,7 @@ impl Transition {
 
 /// The read a decision was made on: the grade (ISO/IEC 15415 letter) and the data as decoded.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CodeRead {
     /// The grade, if the reader gave one.
     pub grade: Option<Grade>,

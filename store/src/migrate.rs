@@ -92,6 +92,11 @@ const SQLITE: Embedded = &[
         "users",
         include_str!("../../migrations/sqlite/0015_users.sql"),
     ),
+    (
+        16,
+        "batch_release",
+        include_str!("../../migrations/sqlite/0016_batch_release.sql"),
+    ),
 ];
 
 const POSTGRES: Embedded = &[
@@ -169,6 +174,11 @@ const POSTGRES: Embedded = &[
         15,
         "users",
         include_str!("../../migrations/postgres/0015_users.sql"),
+    ),
+    (
+        16,
+        "batch_release",
+        include_str!("../../migrations/postgres/0016_batch_release.sql"),
     ),
 ];
 

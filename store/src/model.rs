@@ -243,6 +243,13 @@ pub struct Batch {
     /// plant: reports, the HMI and the public lookup say so. Still exported and delivered like
     /// any batch, so an ERP link can be tested end to end.
     pub simulated: bool,
+    /// The user who first set it running: the one who may not release it (SPEC §8, four
+    /// eyes). `None` before it ran, or when it started before this was recorded.
+    pub started_by: Option<String>,
+    /// The QA user who released it (closed and balanced), when released.
+    pub released_by: Option<String>,
+    /// When it was released (RFC 3339).
+    pub released_at: Option<String>,
 }
 
 /// What `batch create` is given.
@@ -307,6 +314,7 @@ impl NewBatch {
 
 /// One issued code.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CodeRecord {
     /// The product.
     pub product_id: String,
@@ -331,6 +339,17 @@ pub struct CodeRecord {
     pub release_read: Option<CodeRead>,
     /// The SSCC of the carton it is packed in (SPEC §3a), if it is.
     pub package: Option<String>,
+}
+
+/// Who settled a reject (destroyed or released it) and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Settlement {
+    /// The code.
+    pub code: String,
+    /// The user of the event that settled it.
+    pub by: String,
+    /// When (RFC 3339).
+    pub at: String,
 }
 
 #[cfg(test)]

@@ -42,6 +42,7 @@ impl SsccCoding {
 
 /// A carton or pallet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Package {
     /// Its SSCC, 18 digits.
     pub sscc: String,
@@ -92,12 +93,15 @@ impl Package {
 
 /// A package and what is in it: a pallet's cartons (each with its units), a carton's units.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PackageContents {
     /// The package.
     #[serde(flatten)]
     pub package: Package,
     /// A pallet's cartons.
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    // The type holds itself: its schema refers to itself instead of expanding forever.
+    #[cfg_attr(feature = "openapi", schema(no_recursion))]
     pub cartons: Vec<PackageContents>,
     /// A carton's unit codes.
     #[serde(skip_serializing_if = "Vec::is_empty")]

@@ -16,6 +16,7 @@ pub const MAX_REPLY_BYTES: usize = 2048;
 
 /// What a target receives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum UploadFormat {
     /// EPCIS 2.0 JSON-LD.
@@ -77,6 +78,7 @@ impl FromStr for UploadFormat {
 
 /// Where closed batches are delivered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UploadTarget {
     /// Its unique name.
     pub name: String,
@@ -85,10 +87,13 @@ pub struct UploadTarget {
     /// What it receives.
     pub format: UploadFormat,
     /// The file holding the Standard Webhooks secret (`whsec_<base64>`).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub secret_file: Option<PathBuf>,
     /// The file holding the Ed25519 signing key (`whsk_<base64 of the 32-byte seed>`).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub ed25519_key_file: Option<PathBuf>,
     /// A PEM file of the CA certificates trusted for `https://` (default: the system's).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub ca_file: Option<PathBuf>,
     /// Whether bodies are sent `Content-Encoding: gzip`.
     pub gzip: bool,
@@ -98,6 +103,7 @@ pub struct UploadTarget {
 
 /// Where a delivery stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryState {
     /// Not delivered yet: due at `next_attempt_at_ms`.
@@ -137,6 +143,7 @@ impl FromStr for DeliveryState {
 
 /// One closed batch to one target.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Delivery {
     /// Its row id.
     pub id: i64,

@@ -35,6 +35,7 @@ fn one_of<T: Copy>(
 
 /// Unit code states (SPEC §3). Transitions only go forward; see [`CodeState::can_become`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CodeState {
     /// Allocated to this controller, not yet sent to a marker.
@@ -204,6 +205,7 @@ impl fmt::Display for BatchState {
 
 /// The level of a logistic package (SPEC §3a): units go into cartons, cartons onto pallets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PackageLevel {
     /// Holds units.
@@ -254,6 +256,7 @@ impl fmt::Display for PackageLevel {
 /// go `allocated → closed` directly. A package never used (batch end) is `voided`. A carton
 /// taken off its pallet in rework goes `palletised → closed`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PackageState {
     /// Its SSCC is allocated; nothing printed yet.
@@ -348,6 +351,7 @@ impl fmt::Display for PackageState {
 
 /// Why a unit is rejected (SPEC §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RejectReason {
     /// The camera read nothing.
@@ -407,6 +411,7 @@ impl fmt::Display for RejectReason {
 
 /// An ISO/IEC 15415 overall symbol grade, `A` (best) to `F` (fail).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Grade {
     /// 0.0–0.5: fail.
     F,

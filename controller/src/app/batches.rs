@@ -61,3 +61,78 @@ pub async fn report(store: &Store, id: i64) -> Result<BatchReport, AppError> {
         packages: store.package_reconciliation(id).await?,
     })
 }
+
+/// QA releases batch `id` (SPEC §8): it must be closed and balanced — every code and package
+/// accounted for (SPEC §3) — and not released yet (409 otherwise); and the releasing user must
+/// not be the one who started it (four eyes; 403). Who released it, and when, goes on the batch
+/// and into the audit chain.
+pub async fn release(store: &Store, actor: &Actor, id: i64) -> Result<Batch, AppError> {
+    let BatchReport {
+        batch,
+        reconciliation,
+        packages,
+    } = report(store, id).await?;
+    if !actor.is_identified() {
+        return Err(AppError::Forbidden(format!(
+            "a batch release needs a named user, and none could be found (user {:?})",
+            Actor::UNKNOWN_USER
+        )));
+    }
+    if let Some(by) = &batch.released_by {
+        return Err(AppError::Conflict {
+            field: "released",
+            reason: format!(
+                "batch {id} was released by {by} at {}",
+                batch.released_at.as_deref().unwrap_or("?")
+            ),
+        });
+    }
+    if batch.state != BatchState::Closed {
+        return Err(AppError::Conflict {
+            field: "state",
+            reason: format!(
+                "batch {id} is {}: only a closed batch is released",
+                batch.state
+            ),
+        });
+    }
+    let problems: Vec<String> = reconciliation
+        .problems
+        .into_iter()
+        .chain(packages.problems)
+        .collect();
+    if !reconciliation.balanced || !packages.balanced {
+        return Err(AppError::Conflict {
+            field: "reconciliation",
+            reason: format!(
+                "batch {id} does not balance: {}",
+                if problems.is_empty() {
+                    "see tracemark batch report".to_owned()
+                } else {
+                    problems.join("; ")
+                }
+            ),
+        });
+    }
+    if store.batch_starter(id).await?.as_deref() == Some(actor.user.as_str()) {
+        return Err(AppError::Forbidden(format!(
+            "{} started batch {id}: another QA user must release it (four eyes, SPEC §8)",
+            actor.user
+        )));
+    }
+    store
+        .with_actor(actor.clone())
+        .release_batch(id)
+        .await
+        .map_err(|err| match err {
+            // Released by someone else between the check and the write.
+            tracemark_store::StoreError::Invalid {
+                field: "released",
+                reason,
+            } => AppError::Conflict {
+                field: "released",
+                reason,
+            },
+            other => other.into(),
+        })
+}

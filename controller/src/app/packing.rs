@@ -15,7 +15,7 @@ use tracemark_store::{
 use super::AppError;
 
 /// A batch's packages and their reconciliation.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PackageList {
     /// The batch.
     pub batch: i64,
@@ -82,6 +82,57 @@ pub async fn remove(
             "items",
             "give unit codes or carton SSCCs, not both",
         ))
+    }
+}
+
+/// [`remove`], for items that must all be in package `sscc` (a unit in carton `sscc`, a carton
+/// on pallet `sscc`): an item elsewhere is refused, naming it, and nothing changes.
+pub async fn remove_from(
+    store: &Store,
+    actor: &Actor,
+    sscc: &str,
+    items: &[String],
+) -> Result<Vec<(String, String)>, AppError> {
+    check_in(store, sscc, items).await?;
+    remove(store, actor, items).await
+}
+
+/// [`replace`], for a unit `old` that must be in carton `sscc`.
+pub async fn replace_in(
+    store: &Store,
+    actor: &Actor,
+    sscc: &str,
+    old: &str,
+    new: &str,
+) -> Result<Package, AppError> {
+    check_in(store, sscc, &[old.to_owned()]).await?;
+    replace(store, actor, old, new).await
+}
+
+/// Refuses, naming them, the items (unit codes or carton SSCCs) that are not in package `sscc`.
+async fn check_in(store: &Store, sscc: &str, items: &[String]) -> Result<(), AppError> {
+    store.package(sscc).await?;
+    let mut elsewhere = Vec::new();
+    for item in items {
+        let holder = if is_sscc(item) {
+            store.package(item).await?.parent
+        } else {
+            store.code(item).await?.package
+        };
+        if holder.as_deref() != Some(sscc) {
+            elsewhere.push(format!(
+                "{item} is in {}",
+                holder.as_deref().unwrap_or("no package")
+            ));
+        }
+    }
+    if elsewhere.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::Conflict {
+            field: "pack",
+            reason: format!("{sscc}: {}", elsewhere.join("; ")),
+        })
     }
 }
 

@@ -1,6 +1,8 @@
 //! What QA does with rejected and verified units (SPEC §3: `rejected → destroyed | released`,
 //! `verified → sampled`). Every action is one audited transition with the acting user.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 use tracemark_store::{Actor, CodeRead, CodeRecord, CodeState, Grade, Store, Transition};
 
@@ -10,7 +12,7 @@ use super::AppError;
 pub const LIST_LIMIT: i64 = 100_000;
 
 /// A batch's rejects still to settle, and how many were settled.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Rejects {
     /// The batch.
     pub batch: i64,
@@ -23,8 +25,20 @@ pub struct Rejects {
     /// The rejected units, with their reason and the read they were rejected on.
     pub rejected: Vec<CodeRecord>,
     /// With `all`: the rejects already settled (destroyed, then released), each with the reason
-    /// and read it was rejected on, and a release's re-scan.
-    pub settled: Vec<CodeRecord>,
+    /// and read it was rejected on, a release's re-scan, and who settled it when.
+    pub settled: Vec<SettledReject>,
+}
+
+/// A reject QA settled, and who did it when (seed 003 §8.4: every change names its user).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SettledReject {
+    /// The unit, destroyed or released.
+    #[serde(flatten)]
+    pub code: CodeRecord,
+    /// The user who settled it (`None`: its event was purged after retention).
+    pub settled_by: Option<String>,
+    /// When (RFC 3339).
+    pub settled_at: Option<String>,
 }
 
 /// The rejects of batch `batch` QA still has to settle; with `all`, those settled too.
@@ -34,8 +48,21 @@ pub async fn rejects(store: &Store, batch: i64, all: bool) -> Result<Rejects, Ap
         .await?;
     let mut settled = Vec::new();
     if all {
+        let mut who: HashMap<String, (String, String)> = store
+            .settlements(batch)
+            .await?
+            .into_iter()
+            .map(|s| (s.code, (s.by, s.at)))
+            .collect();
         for state in [CodeState::Destroyed, CodeState::Released] {
-            settled.extend(store.codes_of_batch(batch, state, LIST_LIMIT).await?);
+            for code in store.codes_of_batch(batch, state, LIST_LIMIT).await? {
+                let (settled_by, settled_at) = who.remove(&code.code).unzip();
+                settled.push(SettledReject {
+                    code,
+                    settled_by,
+                    settled_at,
+                });
+            }
         }
     }
     let counts = store.batch_counts(batch).await?;

@@ -19,6 +19,8 @@ pub(crate) enum BatchCommand {
     Resume(IdArg),
     /// Close the batch; codes never printed are voided.
     Close(IdArg),
+    /// QA: release the closed, balanced batch (never by the user who started it: SPEC §8).
+    Release(IdArg),
     /// List batches, newest first.
     List,
     /// Show one batch as JSON.
@@ -73,13 +75,17 @@ fn to_json(value: &impl serde::Serialize) -> Result<String, CliError> {
 
 fn summary(batch: &Batch) -> String {
     format!(
-        "batch {} {} lot {} quantity {} produced {} {}{}",
+        "batch {} {} lot {} quantity {} produced {} {}{}{}",
         batch.id,
         batch.product_id,
         batch.lot,
         batch.quantity,
         batch.production_date,
         batch.state,
+        match (&batch.released_by, &batch.released_at) {
+            (Some(by), Some(at)) => format!(" released by {by} at {at}"),
+            _ => String::new(),
+        },
         if batch.simulated {
             " SIMULATED (made against the line's twin, not by the plant)"
         } else {
@@ -118,6 +124,10 @@ pub(crate) fn run(command: BatchCommand, context: &Context) -> Result<(), CliErr
             BatchCommand::Pause(IdArg { id }) => change(id, BatchState::Paused).await?,
             BatchCommand::Resume(IdArg { id }) => change(id, BatchState::Running).await?,
             BatchCommand::Close(IdArg { id }) => change(id, BatchState::Closed).await?,
+            BatchCommand::Release(IdArg { id }) => {
+                let batch = batches::release(&store, actor, id).await?;
+                println!("{}", summary(&batch));
+            }
             BatchCommand::List => {
                 for batch in batches::list(&store).await? {
                     println!("{}", summary(&batch));

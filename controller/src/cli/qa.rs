@@ -100,7 +100,16 @@ fn print_rejects(rejects: &qa::Rejects, json: bool) -> Result<(), CliError> {
             "released": released, "rejected": rejected.iter().map(entry).collect::<Vec<_>>(),
         });
         if !settled.is_empty() {
-            out["settled"] = settled.iter().map(entry).collect::<Vec<_>>().into();
+            let settled: Vec<_> = settled
+                .iter()
+                .map(|s| {
+                    let mut e = entry(&s.code);
+                    e["settled_by"] = s.settled_by.clone().into();
+                    e["settled_at"] = s.settled_at.clone().into();
+                    e
+                })
+                .collect();
+            out["settled"] = settled.into();
         }
         println!("{out}");
         return Ok(());
@@ -108,7 +117,15 @@ fn print_rejects(rejects: &qa::Rejects, json: bool) -> Result<(), CliError> {
     println!(
         "batch {batch}: {to_settle} rejected to settle, {destroyed} destroyed, {released} released"
     );
-    for code in rejected.iter().chain(settled) {
+    let settled = settled.iter().map(|s| {
+        let by = s
+            .settled_by
+            .as_deref()
+            .zip(s.settled_at.as_deref())
+            .map_or(String::new(), |(by, at)| format!(" by {by} at {at}"));
+        (&s.code, by)
+    });
+    for (code, by) in rejected.iter().map(|c| (c, String::new())).chain(settled) {
         let reason = code.reason.map_or("(no reason)", RejectReason::as_str);
         let state = if code.state == CodeState::Rejected {
             String::new()
@@ -121,7 +138,11 @@ fn print_rejects(rejects: &qa::Rejects, json: bool) -> Result<(), CliError> {
             }) => format!("; re-scan grade {grade}"),
             _ => String::new(),
         };
-        println!("{}  {reason:<10}  {}{rescan}{state}", code.code, seen(code));
+        println!(
+            "{}  {reason:<10}  {}{rescan}{state}{by}",
+            code.code,
+            seen(code)
+        );
     }
     Ok(())
 }

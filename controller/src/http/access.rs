@@ -11,7 +11,7 @@ use serde_json::json;
 use utoipa::openapi::security::SecurityRequirement;
 use utoipa::openapi::{HttpMethod, OpenApi};
 
-use crate::app::permissions::{ADMINISTER, READ, RUN_LINE};
+use crate::app::permissions::{ADMINISTER, INTEGRATE, QUALITY, READ, RUN_LINE};
 use crate::app::users::Role;
 
 /// The OpenAPI extension that lists an operation's roles.
@@ -43,6 +43,25 @@ pub const OPERATIONS: &[(&str, Access)] = &[
     ("disable_user", Access::Roles(ADMINISTER)),
     ("set_user_password", Access::Roles(ADMINISTER)),
     ("create_user_token", Access::Roles(ADMINISTER)),
+    ("list_rejects", Access::Roles(READ)),
+    ("destroy_rejects", Access::Roles(QUALITY)),
+    ("release_reject", Access::Roles(QUALITY)),
+    ("sample_unit", Access::Roles(QUALITY)),
+    ("release_batch", Access::Roles(QUALITY)),
+    ("list_packages", Access::Roles(READ)),
+    ("get_package", Access::Roles(READ)),
+    ("pack_add", Access::Roles(QUALITY)),
+    ("pack_remove", Access::Roles(QUALITY)),
+    ("pack_replace", Access::Roles(QUALITY)),
+    ("pack_unpack", Access::Roles(QUALITY)),
+    ("pack_close", Access::Roles(QUALITY)),
+    ("pack_reopen", Access::Roles(QUALITY)),
+    ("pack_void", Access::Roles(QUALITY)),
+    ("list_deliveries", Access::Roles(READ)),
+    ("retry_delivery", Access::Roles(INTEGRATE)),
+    ("list_upload_targets", Access::Roles(READ)),
+    ("add_upload_target", Access::Roles(INTEGRATE)),
+    ("remove_upload_target", Access::Roles(INTEGRATE)),
 ];
 
 /// Each route's access, by method and path template (as axum's `MatchedPath` gives it).

@@ -8,7 +8,7 @@ use super::{Db, get};
 use crate::{Actor, Batch, BatchState, CodeState, NewBatch, StoreError, now};
 
 const BATCH_COLUMNS: &str = "id, product_id, lot, quantity, production_date, expiry_date, line, \
-    state, created_at, closed_at, simulated";
+    state, created_at, closed_at, simulated, started_by, released_by, released_at";
 
 fn batch_from_row(row: &AnyRow) -> Result<Batch, StoreError> {
     const WHAT: &str = "read a batch";
@@ -24,6 +24,9 @@ fn batch_from_row(row: &AnyRow) -> Result<Batch, StoreError> {
         created_at: get(row, "created_at", WHAT)?,
         closed_at: get(row, "closed_at", WHAT)?,
         simulated: get::<i64>(row, "simulated", WHAT)? != 0,
+        started_by: get(row, "started_by", WHAT)?,
+        released_by: get(row, "released_by", WHAT)?,
+        released_at: get(row, "released_at", WHAT)?,
     })
 }
 
@@ -169,6 +172,15 @@ pub(crate) async fn set_batch_state(
             format!("batch {id} cannot go from {from} to {to}"),
         ));
     }
+    if from == BatchState::Created && to == BatchState::Running {
+        // SPEC §8 four eyes: whoever starts the batch may not release it.
+        sqlx::query("UPDATE batches SET started_by = $1 WHERE id = $2")
+            .bind(&actor.user)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db(format!("record who started batch {id}")))?;
+    }
     let closed_at = (to == BatchState::Closed).then(now);
     sqlx::query("UPDATE batches SET state = $1, closed_at = $2 WHERE id = $3")
         .bind(to.as_str())
@@ -208,6 +220,64 @@ pub(crate) async fn set_batch_state(
         what: "batch",
         id: id.to_string(),
     })
+}
+
+/// Records the release of closed batch `id` by `actor` (SPEC §8); the caller checked the
+/// rules (`tracemark::app::batches::release`). Refused when the batch is not closed or was
+/// released already, checked again here inside the transaction so two releases at once cannot
+/// both succeed.
+pub(crate) async fn release_batch(db: &Db, actor: &Actor, id: i64) -> Result<Batch, StoreError> {
+    let (mut tx, head) = begin(db).await?;
+    let released_at = now();
+    let updated = sqlx::query(
+        "UPDATE batches SET released_by = $1, released_at = $2 \
+         WHERE id = $3 AND state = $4 AND released_at IS NULL",
+    )
+    .bind(&actor.user)
+    .bind(&released_at)
+    .bind(id)
+    .bind(BatchState::Closed.as_str())
+    .execute(&mut *tx)
+    .await
+    .map_err(StoreError::db(format!("release batch {id}")))?
+    .rows_affected();
+    if updated == 0 {
+        return Err(StoreError::invalid(
+            "released",
+            format!("batch {id} is not closed, or was released already"),
+        ));
+    }
+    let subject = format!("batch:{id}");
+    let detail = json!({ "released_at": released_at });
+    finish(tx, actor, head, "batch.release", &subject, detail).await?;
+    batch(db, id).await?.ok_or_else(|| StoreError::NotFound {
+        what: "batch",
+        id: id.to_string(),
+    })
+}
+
+/// The user of the first event that set batch `id` running from created (the audit chain's
+/// answer for a batch started before `started_by` was recorded); `None` when the chain has no
+/// such event (never started, or purged).
+pub(crate) async fn starter_from_events(db: &Db, id: i64) -> Result<Option<String>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT actor_user, detail FROM events WHERE kind = 'batch.state' AND subject = $1 \
+         ORDER BY seq",
+    )
+    .bind(format!("batch:{id}"))
+    .fetch_all(&db.pool)
+    .await
+    .map_err(StoreError::db(format!("read the events of batch {id}")))?;
+    for row in &rows {
+        let detail: String = get(row, "detail", "read an event")?;
+        let detail: serde_json::Value = serde_json::from_str(&detail).unwrap_or_default();
+        if detail["from"] == BatchState::Created.as_str()
+            && detail["to"] == BatchState::Running.as_str()
+        {
+            return Ok(Some(get(row, "actor_user", "read an event")?));
+        }
+    }
+    Ok(None)
 }
 
 /// Code counts of a batch per state.

@@ -13,7 +13,8 @@ use super::audit::{begin, finish};
 use super::{Db, get};
 use crate::locate::Location;
 use crate::{
-    Actor, CodeRead, CodeRecord, CodeState, Grade, RejectReason, Scheme, StoreError, Transition,
+    Actor, CodeRead, CodeRecord, CodeState, Grade, RejectReason, Scheme, Settlement, StoreError,
+    Transition,
 };
 
 /// A code's state as the changes of one call move it: the state and the reject reason it keeps.
@@ -296,6 +297,35 @@ pub(crate) async fn codes_of_batch(
         "list the {state} codes of batch {batch}"
     )))?;
     rows.iter().map(code_record).collect()
+}
+
+/// Who settled each destroyed or released code of batch `batch`, and when: the user and time
+/// of the event that last changed it (both states are final, so that event is QA's decision).
+/// A code whose event was purged (seed 003 §8.5) is left out.
+pub(crate) async fn settlements(db: &Db, batch: i64) -> Result<Vec<Settlement>, StoreError> {
+    const WHAT: &str = "read a settlement";
+    let rows = sqlx::query(
+        "SELECT c.code AS code, e.actor_user AS actor_user, e.at AS at \
+         FROM codes c JOIN events e ON e.seq = c.last_event \
+         WHERE c.batch_id = $1 AND c.state IN ($2, $3)",
+    )
+    .bind(batch)
+    .bind(CodeState::Destroyed.as_str())
+    .bind(CodeState::Released.as_str())
+    .fetch_all(&db.pool)
+    .await
+    .map_err(StoreError::db(format!(
+        "read who settled the rejects of batch {batch}"
+    )))?;
+    rows.iter()
+        .map(|row| {
+            Ok(Settlement {
+                code: get(row, "code", WHAT)?,
+                by: get(row, "actor_user", WHAT)?,
+                at: get(row, "at", WHAT)?,
+            })
+        })
+        .collect()
 }
 
 /// A row of [`CODE_WITH_READ`] as a record.

@@ -4,8 +4,11 @@
 //! [`crate::http::access::OPERATIONS`] and are enforced by [`crate::http::auth::enforce`].
 
 pub mod batches;
+pub mod packing;
+pub mod qa;
 pub mod session;
 pub mod users;
+pub mod uploads;
 
 use axum::Router;
 use axum::response::IntoResponse;
@@ -77,7 +80,25 @@ pub fn build() -> Result<(Router<ApiState>, OpenApiDocument, AccessTable), Strin
         .routes(routes!(batches::list, batches::create))
         .routes(routes!(batches::get))
         .routes(routes!(batches::report))
-        .routes(routes!(batches::set_state));
+        .routes(routes!(batches::set_state))
+        .routes(routes!(qa::rejects))
+        .routes(routes!(qa::destroy))
+        .routes(routes!(qa::release))
+        .routes(routes!(qa::sample))
+        .routes(routes!(qa::release_batch))
+        .routes(routes!(packing::list))
+        .routes(routes!(packing::get))
+        .routes(routes!(packing::add))
+        .routes(routes!(packing::remove))
+        .routes(routes!(packing::replace))
+        .routes(routes!(packing::unpack))
+        .routes(routes!(packing::close))
+        .routes(routes!(packing::reopen))
+        .routes(routes!(packing::void))
+        .routes(routes!(uploads::deliveries))
+        .routes(routes!(uploads::retry))
+        .routes(routes!(uploads::targets, uploads::add_target))
+        .routes(routes!(uploads::remove_target));
     let (router, mut document) = router.split_for_parts();
     let access = AccessTable::annotate(&mut document)?;
     Ok((router, document, access))
