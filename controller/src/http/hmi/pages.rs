@@ -116,7 +116,7 @@ struct QaPage {
     batch: Option<i64>,
     all: bool,
     rejected: Vec<CodeRecord>,
-    settled: Vec<CodeRecord>,
+    settled: Vec<qa::SettledReject>,
 }
 
 /// QA: a batch's rejects with reason, expected and decoded data and grade; destroy, release
