@@ -36,6 +36,11 @@ pub const OPERATIONS: &[(&str, Access)] = &[
     ("batch_report", Access::Roles(READ)),
     ("create_batch", Access::Roles(RUN_LINE)),
     ("set_batch_state", Access::Roles(RUN_LINE)),
+    ("list_lines", Access::Roles(READ)),
+    ("get_line", Access::Roles(READ)),
+    ("line_events", Access::Roles(READ)),
+    // Outside /api/v1, for Prometheus: a bearer token of any role (docs/api.md "Metrics").
+    ("metrics", Access::Roles(READ)),
 ];
 
 /// Each route's access, by method and path template (as axum's `MatchedPath` gives it).

@@ -4,6 +4,7 @@
 //! [`crate::http::access::OPERATIONS`] and are enforced by [`crate::http::auth::enforce`].
 
 pub mod batches;
+pub mod lines;
 pub mod session;
 
 use axum::Router;
@@ -70,7 +71,11 @@ pub fn build() -> Result<(Router<ApiState>, OpenApiDocument, AccessTable), Strin
         .routes(routes!(batches::list, batches::create))
         .routes(routes!(batches::get))
         .routes(routes!(batches::report))
-        .routes(routes!(batches::set_state));
+        .routes(routes!(batches::set_state))
+        .routes(routes!(lines::list))
+        .routes(routes!(lines::get))
+        .routes(routes!(lines::events))
+        .routes(routes!(super::metrics::metrics));
     let (router, mut document) = router.split_for_parts();
     let access = AccessTable::annotate(&mut document)?;
     Ok((router, document, access))
