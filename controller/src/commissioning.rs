@@ -69,9 +69,9 @@ fn setup(what: &'static str) -> impl FnOnce(std::io::Error) -> CommissioningErro
     move |source| CommissioningError::Setup { what, source }
 }
 
-/// What the page shows: the run, the twin's progress, the controller's counters and, once the
-/// run has ended, its report.
-#[derive(Debug, Clone, Default, Serialize)]
+/// A live line as the page, the API (`/api/v1/lines`) and `/metrics` show it: the run, the
+/// units done, the controller's counters and, once the run has ended, its report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct LiveView {
     /// The line id.
     pub line_id: String,
@@ -85,10 +85,50 @@ pub struct LiveView {
     pub units_done: u64,
     /// The belt is held by the controller (an alarm).
     pub stopped: bool,
-    /// The controller's counters.
+    /// The controller's counters (`LineStats`: units, sent, printed, verified, rejected by
+    /// reason, diverted, underruns, line_stops, marker_faults, marker, alarm, …).
+    #[schema(value_type = Object)]
     pub line: LineStats,
     /// The end-of-run report (reconciliation and comparison), once there is one.
+    #[schema(value_type = Option<Object>)]
     pub report: Option<serde_json::Value>,
+}
+
+impl LiveView {
+    /// The view of `line_id` about to produce `batch`, nothing counted yet.
+    pub fn new(line_id: &str, batch: i64, simulated: bool, units_target: u64) -> LiveView {
+        LiveView {
+            line_id: line_id.to_owned(),
+            batch,
+            simulated,
+            units_target,
+            ..LiveView::default()
+        }
+    }
+
+    /// Takes in the runtime's counters, with the units done and whether the belt is held as
+    /// the caller knows them (the twin's ground truth in a simulation, the runtime's own
+    /// counters on a real line). The one place a view is made from [`LineStats`]; returns
+    /// whether anything changed, so watchers are woken only for news
+    /// (`watch::Sender::send_if_modified`).
+    pub fn observe(&mut self, stats: &LineStats, units_done: u64, stopped: bool) -> bool {
+        let changed =
+            self.line != *stats || self.units_done != units_done || self.stopped != stopped;
+        if changed {
+            self.line.clone_from(stats);
+            self.units_done = units_done;
+            self.stopped = stopped;
+        }
+        changed
+    }
+
+    /// [`LiveView::observe`] for a line without a twin (`tracemark run`): the units the
+    /// photocell saw are the units done, and the belt is held once an alarm stopped it —
+    /// `run` does not acknowledge alarms by itself (`LineOptions::acknowledge_alarms_after`
+    /// is `None`), so a stopped line stays stopped until the run ends.
+    pub fn observe_runtime(&mut self, stats: &LineStats) -> bool {
+        self.observe(stats, stats.units, stats.line_stops > 0)
+    }
 }
 
 /// How often the camera damages prints.
@@ -637,11 +677,7 @@ async fn show_progress(
         let progress = *twin.borrow_and_update();
         let stats = line.borrow().clone();
         if let Some(live) = &live {
-            live.send_modify(|view| {
-                view.units_done = progress.done;
-                view.stopped = progress.stopped;
-                view.line = stats.clone();
-            });
+            live.send_if_modified(|view| view.observe(&stats, progress.done, progress.stopped));
         }
         bar.set_position(progress.done);
         let state = if progress.stopped {

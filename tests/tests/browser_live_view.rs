@@ -79,7 +79,7 @@ async fn the_live_view_counts_units_in_chromium_and_shows_the_report() {
 
     let report = browser
         .guard(async {
-            browser.open(&url).await;
+            browser.open(&format!("{url}live")).await;
             // Twice a count while the line runs (no report yet), the second above the first.
             let first = browser
                 .wait_text("#units", "units past the gate", |t| {

@@ -62,10 +62,10 @@ async fn the_demo_serves_its_live_view_and_report_over_http() {
 
     let client = reqwest::Client::new();
     let page = client
-        .get(&url)
+        .get(format!("{url}live"))
         .send()
         .await
-        .expect("GET /")
+        .expect("GET /live")
         .text()
         .await
         .expect("page");

@@ -14,7 +14,8 @@ use tracemark::app::uploads::{self, SimulatedErpReceipt};
 use tracemark::app::{batches, lines, packing, products, qa};
 use tracemark::commissioning::{self, FaultProfile, Options, PackingFaults, Report};
 use tracemark::config;
-use tracemark::http::{LiveServer, LiveView};
+use tracemark::http::server::{HttpServer, LiveOptions, ServeOptions};
+use tracemark::http::{LiveLines, LiveView};
 use tracemark_sim::Fault;
 use tracemark_store::{BatchState, Grade};
 
@@ -66,7 +67,9 @@ pub(crate) struct DemoArgs {
     #[arg(long)]
     json: bool,
     /// Serve the live view on this address (e.g. `127.0.0.1:8080`, port 0 for any): a page at
-    /// `/`, the figures as JSON at `/api/line`. It stays up after the run until Ctrl-C.
+    /// `/live`, the figures as JSON at `/api/line` (no login), and the API over the demo's store
+    /// with the line at `/api/v1/lines` and `/metrics` (docs/api.md). It stays up after the run
+    /// until Ctrl-C.
     #[arg(long, value_name = "ADDR")]
     http: Option<SocketAddr>,
     /// Write into a store that holds production batches (named by --db or TRACEMARK_DB). The
@@ -236,18 +239,24 @@ fn commission(
         .await?;
         let live = match output.http {
             Some(addr) => {
-                let (tx, rx) = watch::channel(LiveView {
-                    line_id: line.id.clone(),
-                    batch: batch.id,
-                    simulated: batch.simulated,
-                    units_target: options.units,
-                    ..LiveView::default()
-                });
-                let server = LiveServer::start(addr, rx).await.map_err(|e| {
-                    CliError::input("--http", format!("cannot listen on {addr}: {e}"))
-                })?;
+                let (tx, rx) = watch::channel(LiveView::new(
+                    &line.id,
+                    batch.id,
+                    batch.simulated,
+                    options.units,
+                ));
+                let live = LiveOptions {
+                    lines: LiveLines::none().with(&line.id, rx),
+                    // The demo's line is its twin's, its batch simulated: its page needs no login.
+                    public_page: true,
+                };
+                let server =
+                    HttpServer::start_live(store.clone(), ServeOptions { addr, tls: None }, live)
+                        .await
+                        .map_err(|e| CliError::input("--http", e))?;
                 // On stderr, so `--json` keeps stdout to the one object.
-                eprintln!("http: http://{}/", server.addr);
+                eprintln!("http: {}/", server.url());
+                eprintln!("hmi: {}/  (log in; the line page without login: {}/live)", server.url(), server.url());
                 options.live = Some(tx.clone());
                 Some((server, tx))
             }
@@ -327,12 +336,9 @@ fn commission(
         if let Some((server, view)) = live {
             let summary = report_json(&report, &outcome);
             view.send_modify(|view| view.report = Some(summary));
-            eprintln!(
-                "the live view stays on http://{}/ until Ctrl-C",
-                server.addr
-            );
+            eprintln!("the live view stays on {}/ until Ctrl-C", server.url());
             tokio::signal::ctrl_c().await.context("wait for Ctrl-C")?;
-            server.stop();
+            drop(server);
         }
         if report.ok() && (!closed || after.balanced) {
             Ok(())

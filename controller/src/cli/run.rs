@@ -1,12 +1,18 @@
-//! `tracemark run --config FILE [--batch ID]`: the line runtime against the real devices of a
-//! line config, until Ctrl-C (graceful stop: printing stops, the belt drains, leftovers voided).
+//! `tracemark run --config FILE [--batch ID] [--http ADDR [--line-page]]`: the line runtime
+//! against the real devices of a line config, until Ctrl-C (graceful stop: printing stops, the
+//! belt drains, leftovers voided); with `--http`, the API over the store with the line live in
+//! it (docs/api.md "Live lines").
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Args;
 use tokio::sync::watch;
 use tracemark::app::lines;
 use tracemark::app::uploads::{self, SenderConfig};
+use tracemark::http::live;
+use tracemark::http::server::{HttpServer, LiveOptions, ServeOptions};
+use tracemark::http::{LiveLines, LiveView};
 use tracemark::line::{LineOptions, LineSetup, LineStats, run_line};
 
 use super::{CliError, Context};
@@ -27,6 +33,14 @@ pub(crate) struct RunArgs {
     /// `<db file>.upload-spool/`).
     #[arg(long, value_name = "DIR")]
     upload_spool_dir: Option<PathBuf>,
+    /// Serve the API over the store on this address with this line live in it
+    /// (`/api/v1/lines/ID`, its server-sent events, `/metrics`); port 0: any free port.
+    #[arg(long, value_name = "ADDR")]
+    http: Option<SocketAddr>,
+    /// With --http, also serve the line's page at `/live` and its figures at `/api/line` to anyone
+    /// who reaches the address, without login (a screen at the line, on the plant network).
+    #[arg(long, requires = "http")]
+    line_page: bool,
 }
 
 pub(crate) fn run(args: &RunArgs, context: &Context) -> Result<(), CliError> {
@@ -60,7 +74,26 @@ pub(crate) fn run(args: &RunArgs, context: &Context) -> Result<(), CliError> {
                 upload_stop_rx,
             ))
         });
-        let (stats_tx, _stats_rx) = watch::channel(LineStats::default());
+        let (stats_tx, stats_rx) = watch::channel(LineStats::default());
+        let _server = match args.http {
+            Some(addr) => {
+                let target = u64::try_from(batch.quantity).unwrap_or(0);
+                let (view_tx, view_rx) =
+                    watch::channel(LiveView::new(&line.id, batch.id, batch.simulated, target));
+                let shown = LiveOptions {
+                    lines: LiveLines::none().with(&line.id, view_rx),
+                    public_page: args.line_page,
+                };
+                let options = ServeOptions { addr, tls: None };
+                let server = HttpServer::start_live(store.clone(), options, shown)
+                    .await
+                    .map_err(|e| CliError::input("--http", e))?;
+                eprintln!("http: {}/api/v1/lines/{}", server.url(), line.id);
+                tokio::spawn(live::follow_runtime(stats_rx, view_tx));
+                Some(server)
+            }
+            None => None,
+        };
         let setup = LineSetup {
             line,
             store,

@@ -62,6 +62,11 @@ pub const OPERATIONS: &[(&str, Access)] = &[
     ("list_upload_targets", Access::Roles(READ)),
     ("add_upload_target", Access::Roles(INTEGRATE)),
     ("remove_upload_target", Access::Roles(INTEGRATE)),
+    ("list_lines", Access::Roles(READ)),
+    ("get_line", Access::Roles(READ)),
+    ("line_events", Access::Roles(READ)),
+    // Outside /api/v1, for Prometheus: a bearer token of any role (docs/api.md "Metrics").
+    ("metrics", Access::Roles(READ)),
 ];
 
 /// Each route's access, by method and path template (as axum's `MatchedPath` gives it).

@@ -24,7 +24,7 @@ use tracemark_store::Store;
 
 use super::api;
 use super::auth::{self, LoggedUser};
-use super::state::ApiState;
+use super::state::{ApiState, LiveLines};
 use crate::app::users::LoginLimiter;
 
 /// Where and how to serve.
@@ -34,6 +34,16 @@ pub struct ServeOptions {
     pub addr: SocketAddr,
     /// Serve HTTPS with this certificate chain and key (PEM files).
     pub tls: Option<TlsFiles>,
+}
+
+/// The live lines a server shows besides the store (`run --http`, `demo --http`).
+#[derive(Debug, Clone, Default)]
+pub struct LiveOptions {
+    /// The lines, in `/api/v1/lines`, their events and `/metrics`.
+    pub lines: LiveLines,
+    /// Also serve the first line's page at `/` and its figures at `/api/line` without login
+    /// (`http::live`).
+    pub public_page: bool,
 }
 
 /// A server's certificate chain and private key, PEM.
@@ -98,9 +108,18 @@ pub struct HttpServer {
 impl HttpServer {
     /// Binds and serves the API over `store` until dropped.
     pub async fn start(store: Store, options: ServeOptions) -> Result<HttpServer, ServeError> {
+        HttpServer::start_live(store, options, LiveOptions::default()).await
+    }
+
+    /// Binds and serves the API over `store` and the live lines of `live` until dropped.
+    pub async fn start_live(
+        store: Store,
+        options: ServeOptions,
+        live: LiveOptions,
+    ) -> Result<HttpServer, ServeError> {
         let acceptor = options.tls.as_ref().map(tls_acceptor).transpose()?;
         let tls = acceptor.is_some();
-        let app = app(store, tls)?;
+        let app = app(store, tls, live)?;
         let listener =
             TcpListener::bind(options.addr)
                 .await
@@ -152,22 +171,26 @@ impl Drop for HttpServer {
     }
 }
 
-/// The whole application: the API under `/api/v1` (roles enforced), its OpenAPI document,
-/// and the access log around everything.
-pub fn app(store: Store, tls: bool) -> Result<Router, ServeError> {
+/// The whole application: the API under `/api/v1` and `/metrics` (roles enforced), its
+/// OpenAPI document, the live line's page when asked for, and the access log around
+/// everything.
+pub fn app(store: Store, tls: bool, live: LiveOptions) -> Result<Router, ServeError> {
     let (api, document, access) = api::build().map_err(ServeError::Routes)?;
+    let page = (live.public_page && !live.lines.is_empty())
+        .then(|| super::live::page_routes(live.lines.clone()));
     let state = ApiState {
         store,
         limiter: Arc::new(LoginLimiter::default()),
         access: Arc::new(access),
         tls,
+        lines: live.lines,
     };
     let document = Arc::new(document);
     let hmi = super::hmi::router().with_state(state.clone());
     let api = api
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::enforce))
         .with_state(state);
-    Ok(Router::new()
+    let mut router = Router::new()
         .route(
             "/api/v1/openapi.json",
             get(move || {
@@ -176,7 +199,11 @@ pub fn app(store: Store, tls: bool) -> Result<Router, ServeError> {
             }),
         )
         .merge(api)
-        .merge(hmi)
+        .merge(hmi);
+    if let Some(page) = page {
+        router = router.merge(page);
+    }
+    Ok(router
         .fallback(api::not_found)
         .layer(middleware::from_fn(access_log)))
 }

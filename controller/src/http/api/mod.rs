@@ -6,6 +6,7 @@
 pub mod batches;
 pub mod packing;
 pub mod qa;
+pub mod lines;
 pub mod session;
 pub mod users;
 pub mod uploads;
@@ -98,7 +99,11 @@ pub fn build() -> Result<(Router<ApiState>, OpenApiDocument, AccessTable), Strin
         .routes(routes!(uploads::deliveries))
         .routes(routes!(uploads::retry))
         .routes(routes!(uploads::targets, uploads::add_target))
-        .routes(routes!(uploads::remove_target));
+        .routes(routes!(uploads::remove_target))
+        .routes(routes!(lines::list))
+        .routes(routes!(lines::get))
+        .routes(routes!(lines::events))
+        .routes(routes!(super::metrics::metrics));
     let (router, mut document) = router.split_for_parts();
     let access = AccessTable::annotate(&mut document)?;
     Ok((router, document, access))
