@@ -293,10 +293,10 @@ async fn the_line_page_needs_no_login_and_the_rest_does() {
     let client = reqwest::Client::new();
     line.send_modify(|view| view.line.verified = 9);
     let page = client
-        .get(format!("{base}/"))
+        .get(format!("{base}/live"))
         .send()
         .await
-        .expect("GET /")
+        .expect("GET /live")
         .text()
         .await
         .expect("the page");

@@ -256,7 +256,11 @@ fn commission(
                         .map_err(|e| CliError::input("--http", e))?;
                 // On stderr, so `--json` keeps stdout to the one object.
                 eprintln!("http: {}/", server.url());
-                eprintln!("hmi: {}/  (log in; the line page without login: {}/live)", server.url(), server.url());
+                eprintln!(
+                    "hmi: {}/  (log in; the line page without login: {}/live)",
+                    server.url(),
+                    server.url()
+                );
                 options.live = Some(tx.clone());
                 Some((server, tx))
             }

@@ -4,12 +4,12 @@
 //! [`crate::http::access::OPERATIONS`] and are enforced by [`crate::http::auth::enforce`].
 
 pub mod batches;
+pub mod lines;
 pub mod packing;
 pub mod qa;
-pub mod lines;
 pub mod session;
-pub mod users;
 pub mod uploads;
+pub mod users;
 
 use axum::Router;
 use axum::response::IntoResponse;
