@@ -11,8 +11,8 @@ use std::time::Duration;
 use fantoccini::Locator;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tracemark::app::users::{self, Role};
-use tracemark_line_tests::common::browser::Browser;
 use tracemark_line_tests::common::actor;
+use tracemark_line_tests::common::browser::Browser;
 use tracemark_line_tests::{Stack, one_line_at_a_time};
 
 /// 1,500 units at 3,000 a minute with heavy camera damage: half a minute of line, long enough to
@@ -141,7 +141,9 @@ async fn operators_and_qa_work_the_line_from_the_browser() {
             // The operator: the count rises live on the overview.
             log_in(&browser, &base, "li.wei").await;
             let first = browser
-                .wait_text(".line-panel .units", "units", |t| number(t).is_some_and(|n| n > 0))
+                .wait_text(".line-panel .units", "units", |t| {
+                    number(t).is_some_and(|n| n > 0)
+                })
                 .await;
             let first = number(&first).unwrap_or(0);
             browser
@@ -200,7 +202,10 @@ async fn operators_and_qa_work_the_line_from_the_browser() {
                 if number(&browser.text("#rec-awaiting-qa").await).is_some_and(|n| n > 0) {
                     break;
                 }
-                assert!(tokio::time::Instant::now() < deadline, "no reject awaiting QA");
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "no reject awaiting QA"
+                );
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
             let destroyed_before = number(&browser.text("#rec-destroyed").await).unwrap_or(0);
