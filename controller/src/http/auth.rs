@@ -6,7 +6,8 @@
 //! user goes into the request's extensions for the handler ([`axum::Extension<AuthUser>`]) and
 //! into the response's for the access log.
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -14,14 +15,51 @@ use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 
 use super::access::Access;
 use super::problem::ApiError;
+use super::server::Peer;
 use super::state::ApiState;
-use crate::app::AppError;
 use crate::app::users::{self, AuthUser, Via};
+use crate::app::{Actor, AppError};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "tracemark_session";
 /// The header a cookie-authenticated write carries its CSRF token in.
 pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// Who an authenticated request acts for: the user the [`enforce`] check let through, and the
+/// actor its writes are recorded with — that user on the device `http@<client address>`.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The user.
+    pub user: AuthUser,
+    /// The user on this request's device.
+    pub actor: Actor,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        // Put there by `enforce`; an operation without a role check has no caller.
+        let user = parts.extensions.get::<AuthUser>().cloned().ok_or_else(|| {
+            ApiError(AppError::Unauthorized(
+                "log in (POST /api/v1/session) or send a bearer token".into(),
+            ))
+        })?;
+        let device = parts.extensions.get::<ConnectInfo<Peer>>().map_or_else(
+            || "http".to_owned(),
+            |ConnectInfo(Peer(addr))| device(*addr),
+        );
+        Ok(Caller {
+            actor: user.actor(&device),
+            user,
+        })
+    }
+}
+
+/// The device an API write is recorded with: the client's address.
+pub fn device(peer: std::net::SocketAddr) -> String {
+    format!("http@{}", peer.ip())
+}
 
 /// Who made a request, for the access log (set on the response).
 #[derive(Debug, Clone)]

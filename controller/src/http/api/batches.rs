@@ -1,25 +1,17 @@
 //! `/api/v1/batches`: the batches, their life cycle and reconciliation, through
 //! [`crate::app::batches`] (the same functions `tracemark batch …` calls).
 
-use axum::Extension;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
-use std::net::SocketAddr;
 use tracemark_store::{Batch, BatchState, NewBatch};
 use utoipa::ToSchema;
 
 use crate::app::batches::{self, BatchReport};
 use crate::app::page::{Page, PageRequest};
-use crate::app::users::AuthUser;
+use crate::http::auth::Caller;
 use crate::http::problem::{ApiError, ApiJson, Problem};
-use crate::http::server::Peer;
 use crate::http::state::ApiState;
-
-/// The device an API write is recorded with: the client's address.
-pub fn device(peer: SocketAddr) -> String {
-    format!("http@{}", peer.ip())
-}
 
 /// A batch to register.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -119,8 +111,7 @@ pub async fn report(
 )]
 pub async fn create(
     State(state): State<ApiState>,
-    Extension(user): Extension<AuthUser>,
-    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    caller: Caller,
     ApiJson(request): ApiJson<NewBatchRequest>,
 ) -> Result<(StatusCode, axum::Json<Batch>), ApiError> {
     let batch = NewBatch {
@@ -132,7 +123,7 @@ pub async fn create(
         line: request.line,
         simulated: false,
     };
-    let actor = user.actor(&device(peer));
+    let actor = caller.actor;
     let created = batches::create(&state.store, &actor, &batch).await?;
     Ok((StatusCode::CREATED, axum::Json(created)))
 }
@@ -155,12 +146,11 @@ pub async fn create(
 )]
 pub async fn set_state(
     State(state): State<ApiState>,
-    Extension(user): Extension<AuthUser>,
-    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    caller: Caller,
     Path(id): Path<i64>,
     ApiJson(change): ApiJson<StateChange>,
 ) -> Result<axum::Json<Batch>, ApiError> {
-    let actor = user.actor(&device(peer));
+    let actor = caller.actor;
     Ok(axum::Json(
         batches::set_state(&state.store, &actor, id, change.state).await?,
     ))

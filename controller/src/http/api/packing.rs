@@ -3,17 +3,14 @@
 //! [`crate::app::packing`] (the functions `tracemark pack …` calls). Labels need the line's
 //! printer and stay with `tracemark pack label`.
 
-use axum::Extension;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 use tracemark_store::{Package, PackageContents};
 use utoipa::ToSchema;
 
-use super::batches::device;
 use crate::app::packing::{self, PackageList};
-use crate::app::users::AuthUser;
+use crate::http::auth::Caller;
 use crate::http::problem::{ApiError, ApiJson, Problem};
-use crate::http::server::Peer;
 use crate::http::state::ApiState;
 
 /// Items to put into or take out of a package.
@@ -110,12 +107,11 @@ pub async fn get(
 )]
 pub async fn add(
     State(state): State<ApiState>,
-    Extension(user): Extension<AuthUser>,
-    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    caller: Caller,
     Path(sscc): Sscc,
     ApiJson(request): ApiJson<ItemsRequest>,
 ) -> Result<axum::Json<Package>, ApiError> {
-    let actor = user.actor(&device(peer));
+    let actor = caller.actor;
     Ok(axum::Json(
         packing::add(&state.store, &actor, &sscc, &request.codes).await?,
     ))
@@ -138,12 +134,11 @@ pub async fn add(
 )]
 pub async fn remove(
     State(state): State<ApiState>,
-    Extension(user): Extension<AuthUser>,
-    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    caller: Caller,
     Path(sscc): Sscc,
     ApiJson(request): ApiJson<ItemsRequest>,
 ) -> Result<axum::Json<Vec<RemovedItem>>, ApiError> {
-    let actor = user.actor(&device(peer));
+    let actor = caller.actor;
     let removed = packing::remove_from(&state.store, &actor, &sscc, &request.codes).await?;
     Ok(axum::Json(
         removed
@@ -170,12 +165,11 @@ pub async fn remove(
 )]
 pub async fn replace(
     State(state): State<ApiState>,
-    Extension(user): Extension<AuthUser>,
-    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    caller: Caller,
     Path(sscc): Sscc,
     ApiJson(request): ApiJson<ReplaceRequest>,
 ) -> Result<axum::Json<Package>, ApiError> {
-    let actor = user.actor(&device(peer));
+    let actor = caller.actor;
     Ok(axum::Json(
         packing::replace_in(&state.store, &actor, &sscc, &request.old, &request.new).await?,
     ))
@@ -196,11 +190,10 @@ pub async fn replace(
 )]
 pub async fn unpack(
     State(state): State<ApiState>,
-    Extension(user): Extension<AuthUser>,
-    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    caller: Caller,
     Path(sscc): Sscc,
 ) -> Result<axum::Json<Unpacked>, ApiError> {
-    let actor = user.actor(&device(peer));
+    let actor = caller.actor;
     let removed = packing::unpack(&state.store, &actor, &sscc).await?;
     Ok(axum::Json(Unpacked { sscc, removed }))
 }
@@ -220,11 +213,10 @@ pub async fn unpack(
 )]
 pub async fn close(
     State(state): State<ApiState>,
-    Extension(user): Extension<AuthUser>,
-    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    caller: Caller,
     Path(sscc): Sscc,
 ) -> Result<axum::Json<Package>, ApiError> {
-    let actor = user.actor(&device(peer));
+    let actor = caller.actor;
     Ok(axum::Json(
         packing::close(&state.store, &actor, &sscc).await?,
     ))
@@ -245,11 +237,10 @@ pub async fn close(
 )]
 pub async fn reopen(
     State(state): State<ApiState>,
-    Extension(user): Extension<AuthUser>,
-    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    caller: Caller,
     Path(sscc): Sscc,
 ) -> Result<axum::Json<Package>, ApiError> {
-    let actor = user.actor(&device(peer));
+    let actor = caller.actor;
     Ok(axum::Json(
         packing::reopen(&state.store, &actor, &sscc).await?,
     ))
@@ -270,11 +261,10 @@ pub async fn reopen(
 )]
 pub async fn void(
     State(state): State<ApiState>,
-    Extension(user): Extension<AuthUser>,
-    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    caller: Caller,
     Path(sscc): Sscc,
 ) -> Result<axum::Json<Package>, ApiError> {
-    let actor = user.actor(&device(peer));
+    let actor = caller.actor;
     Ok(axum::Json(
         packing::void(&state.store, &actor, &sscc).await?,
     ))

@@ -3,19 +3,16 @@
 //! calls), and the release of a whole batch ([`crate::app::batches::release`], `tracemark batch
 //! release`). Each write is the acting user's decision, in the audit chain with their name.
 
-use axum::Extension;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 use tracemark_store::{Batch, Grade};
 use utoipa::{IntoParams, ToSchema};
 
-use super::batches::device;
 use crate::app::batches;
 use crate::app::page::{Page, PageRequest};
 use crate::app::qa::{self, SettledReject};
-use crate::app::users::AuthUser;
+use crate::http::auth::Caller;
 use crate::http::problem::{ApiError, ApiJson, Problem};
-use crate::http::server::Peer;
 use crate::http::state::ApiState;
 
 /// Which rejects to list, and which page.
@@ -156,11 +153,10 @@ pub async fn rejects(
 )]
 pub async fn destroy(
     State(state): State<ApiState>,
-    Extension(user): Extension<AuthUser>,
-    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    caller: Caller,
     ApiJson(request): ApiJson<DestroyRequest>,
 ) -> Result<axum::Json<Destroyed>, ApiError> {
-    let actor = user.actor(&device(peer));
+    let actor = caller.actor;
     let destroyed = qa::destroy(&state.store, &actor, &request.codes).await?;
     Ok(axum::Json(Destroyed { destroyed }))
 }
@@ -181,11 +177,10 @@ pub async fn destroy(
 )]
 pub async fn release(
     State(state): State<ApiState>,
-    Extension(user): Extension<AuthUser>,
-    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    caller: Caller,
     ApiJson(request): ApiJson<ReleaseRequest>,
 ) -> Result<axum::Json<Released>, ApiError> {
-    let actor = user.actor(&device(peer));
+    let actor = caller.actor;
     let grade = qa::release(
         &state.store,
         &actor,
@@ -216,11 +211,10 @@ pub async fn release(
 )]
 pub async fn sample(
     State(state): State<ApiState>,
-    Extension(user): Extension<AuthUser>,
-    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    caller: Caller,
     ApiJson(request): ApiJson<SampleRequest>,
 ) -> Result<axum::Json<Sampled>, ApiError> {
-    let actor = user.actor(&device(peer));
+    let actor = caller.actor;
     qa::sample(&state.store, &actor, &request.code).await?;
     Ok(axum::Json(Sampled { code: request.code }))
 }
@@ -242,11 +236,10 @@ pub async fn sample(
 )]
 pub async fn release_batch(
     State(state): State<ApiState>,
-    Extension(user): Extension<AuthUser>,
-    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<axum::Json<Batch>, ApiError> {
-    let actor = user.actor(&device(peer));
+    let actor = caller.actor;
     Ok(axum::Json(
         batches::release(&state.store, &actor, id).await?,
     ))

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::users::{self, AuthUser, Language, Role, Via};
+use crate::http::auth::Caller;
 use crate::http::auth::{SESSION_COOKIE, cleared_session_cookie, session_cookie};
 use crate::http::problem::{ApiError, ApiJson, Problem};
 use crate::http::server::Peer;
@@ -144,11 +145,15 @@ pub struct LanguageChange {
 )]
 pub async fn set_language(
     State(state): State<ApiState>,
-    Extension(user): Extension<AuthUser>,
-    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    caller: Caller,
     ApiJson(change): ApiJson<LanguageChange>,
 ) -> Result<axum::http::StatusCode, ApiError> {
-    let actor = user.actor(&crate::http::api::batches::device(peer));
-    users::set_language(&state.store, &actor, &user.name, change.language).await?;
+    users::set_language(
+        &state.store,
+        &caller.actor,
+        &caller.user.name,
+        change.language,
+    )
+    .await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }

@@ -5,20 +5,17 @@
 
 use std::path::PathBuf;
 
-use axum::Extension;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use tracemark_store::upload::{Delivery, UploadFormat, UploadTarget};
 use utoipa::ToSchema;
 
-use super::batches::device;
 use crate::app::AppError;
 use crate::app::page::{Page, PageRequest};
 use crate::app::uploads::{self, NewTarget};
-use crate::app::users::AuthUser;
+use crate::http::auth::Caller;
 use crate::http::problem::{ApiError, ApiJson, Problem};
-use crate::http::server::Peer;
 use crate::http::state::ApiState;
 
 /// A target to add (as `tracemark upload target add` takes it).
@@ -93,11 +90,10 @@ pub async fn deliveries(
 )]
 pub async fn retry(
     State(state): State<ApiState>,
-    Extension(user): Extension<AuthUser>,
-    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    caller: Caller,
     Path((batch, target)): Path<(i64, String)>,
 ) -> Result<axum::Json<Delivery>, ApiError> {
-    let actor = user.actor(&device(peer));
+    let actor = caller.actor;
     Ok(axum::Json(
         uploads::retry(&state.store, &actor, batch, &target).await?,
     ))
@@ -132,12 +128,11 @@ pub async fn targets(
 )]
 pub async fn add_target(
     State(state): State<ApiState>,
-    Extension(user): Extension<AuthUser>,
-    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    caller: Caller,
     ApiJson(request): ApiJson<NewTargetRequest>,
 ) -> Result<(StatusCode, axum::Json<UploadTarget>), ApiError> {
     let format: UploadFormat = request.format.parse().map_err(AppError::from)?;
-    let actor = user.actor(&device(peer));
+    let actor = caller.actor;
     let target = uploads::add_target(
         &state.store,
         &actor,
@@ -169,11 +164,10 @@ pub async fn add_target(
 )]
 pub async fn remove_target(
     State(state): State<ApiState>,
-    Extension(user): Extension<AuthUser>,
-    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    caller: Caller,
     Path(name): Path<String>,
 ) -> Result<axum::Json<RemovedTarget>, ApiError> {
-    let actor = user.actor(&device(peer));
+    let actor = caller.actor;
     let failed_deliveries = uploads::remove_target(&state.store, &actor, &name).await?;
     Ok(axum::Json(RemovedTarget {
         name,

@@ -2,17 +2,15 @@
 //! [`crate::app::users`] (the same functions `tracemark user …` calls). No answer ever holds a
 //! password or a hash; a new token is in the one answer that makes it.
 
-use axum::Extension;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::batches::device;
 use crate::app::page::{Page, PageRequest};
-use crate::app::users::{self, AuthUser, NewToken, Role, User};
+use crate::app::users::{self, NewToken, Role, User};
+use crate::http::auth::Caller;
 use crate::http::problem::{ApiError, ApiJson, Problem};
-use crate::http::server::Peer;
 use crate::http::state::ApiState;
 
 /// A user to add.
@@ -87,11 +85,10 @@ pub async fn list(
 )]
 pub async fn add(
     State(state): State<ApiState>,
-    Extension(user): Extension<AuthUser>,
-    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    caller: Caller,
     ApiJson(request): ApiJson<NewUserRequest>,
 ) -> Result<(StatusCode, axum::Json<User>), ApiError> {
-    let actor = user.actor(&device(peer));
+    let actor = caller.actor;
     let added = users::add_user(
         &state.store,
         &actor,
@@ -119,12 +116,11 @@ pub async fn add(
 )]
 pub async fn set_role(
     State(state): State<ApiState>,
-    Extension(user): Extension<AuthUser>,
-    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    caller: Caller,
     Path(name): Path<String>,
     ApiJson(change): ApiJson<RoleChange>,
 ) -> Result<axum::Json<User>, ApiError> {
-    let actor = user.actor(&device(peer));
+    let actor = caller.actor;
     Ok(axum::Json(
         users::set_role(&state.store, &actor, &name, change.role).await?,
     ))
@@ -144,11 +140,10 @@ pub async fn set_role(
 )]
 pub async fn disable(
     State(state): State<ApiState>,
-    Extension(user): Extension<AuthUser>,
-    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    caller: Caller,
     Path(name): Path<String>,
 ) -> Result<axum::Json<User>, ApiError> {
-    let actor = user.actor(&device(peer));
+    let actor = caller.actor;
     Ok(axum::Json(
         users::disable_user(&state.store, &actor, &name).await?,
     ))
@@ -170,12 +165,11 @@ pub async fn disable(
 )]
 pub async fn set_password(
     State(state): State<ApiState>,
-    Extension(user): Extension<AuthUser>,
-    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    caller: Caller,
     Path(name): Path<String>,
     ApiJson(change): ApiJson<PasswordChange>,
 ) -> Result<StatusCode, ApiError> {
-    let actor = user.actor(&device(peer));
+    let actor = caller.actor;
     users::set_password(&state.store, &actor, &name, &change.password).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -196,12 +190,11 @@ pub async fn set_password(
 )]
 pub async fn create_token(
     State(state): State<ApiState>,
-    Extension(user): Extension<AuthUser>,
-    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    caller: Caller,
     Path(name): Path<String>,
     ApiJson(request): ApiJson<TokenRequest>,
 ) -> Result<(StatusCode, axum::Json<NewToken>), ApiError> {
-    let actor = user.actor(&device(peer));
+    let actor = caller.actor;
     let token = users::create_token(&state.store, &actor, &name, request.expires_days).await?;
     Ok((StatusCode::CREATED, axum::Json(token)))
 }
