@@ -166,6 +166,57 @@ impl Site {
     }
 }
 
+/// A `tracemark demo … --http 127.0.0.1:0` running on a site, serving its pages.
+#[derive(Debug)]
+pub struct DemoServer {
+    /// The demo.
+    pub child: tokio::process::Child,
+    /// Its base URL, with the trailing `/` (`http://127.0.0.1:PORT/`).
+    pub url: String,
+    /// Its whole stderr, once it has ended (for failure messages).
+    pub stderr: tokio::task::JoinHandle<String>,
+}
+
+impl Site {
+    /// Starts `tracemark demo ARGS… --http 127.0.0.1:0` and waits until it names its address
+    /// on stderr (`http: URL`, the readiness signal); fails with its stderr after a minute.
+    pub async fn demo_with_http(&self, args: &[&str]) -> DemoServer {
+        use tokio::io::{AsyncBufReadExt, BufReader};
+        let mut child = self
+            .command("demo", args)
+            .args(["--http", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start tracemark demo");
+        let stderr = child.stderr.take().expect("stderr");
+        let (url_tx, url_rx) = tokio::sync::oneshot::channel();
+        let stderr = tokio::spawn(async move {
+            let mut url_tx = Some(url_tx);
+            let mut text = String::new();
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(url) = line.strip_prefix("http: ")
+                    && let Some(tx) = url_tx.take()
+                {
+                    let _ = tx.send(url.to_owned());
+                }
+                text.push_str(&line);
+                text.push('\n');
+            }
+            text
+        });
+        let Ok(Ok(url)) = tokio::time::timeout(Duration::from_secs(60), url_rx).await else {
+            let _ = child.kill().await;
+            panic!(
+                "the demo named no address within a minute:\n{}",
+                stderr.await.unwrap_or_default()
+            );
+        };
+        DemoServer { child, url, stderr }
+    }
+}
+
 /// A config in `line-configs/`.
 pub fn line_config(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -5,11 +5,10 @@
 //! to Chinese. Chromium comes from Debian (`scripts/install-chromium.sh`); without it this prints
 //! `skipped: …` and passes, unless `CI` is set. A failing step keeps a screenshot.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use fantoccini::Locator;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tracemark::app::users::{self, Role};
 use tracemark_line_tests::common::actor;
 use tracemark_line_tests::common::browser::Browser;
@@ -93,48 +92,19 @@ async fn operators_and_qa_work_the_line_from_the_browser() {
         .token;
     store.close().await;
 
-    let mut child = site
-        .command(
-            "demo",
-            &[
-                "--units",
-                &UNITS.to_string(),
-                "--speed",
-                "3000",
-                "--faults",
-                "heavy",
-                "--keep-open",
-            ],
-        )
-        .args(["--http", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start tracemark demo");
-    let stderr = child.stderr.take().expect("stderr");
-    let (url_tx, url_rx) = tokio::sync::oneshot::channel();
-    let stderr_reader = tokio::spawn(async move {
-        let mut url_tx = Some(url_tx);
-        let mut text = String::new();
-        let mut lines = BufReader::new(stderr).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(url) = line.strip_prefix("http: ")
-                && let Some(tx) = url_tx.take()
-            {
-                let _ = tx.send(url.trim_end_matches('/').to_owned());
-            }
-            text.push_str(&line);
-            text.push('\n');
-        }
-        text
-    });
-    let Ok(Ok(base)) = tokio::time::timeout(Duration::from_secs(60), url_rx).await else {
-        let _ = child.kill().await;
-        panic!(
-            "the demo named no address within a minute:\n{}",
-            stderr_reader.await.unwrap_or_default()
-        );
-    };
+    let demo = site
+        .demo_with_http(&[
+            "--units",
+            &UNITS.to_string(),
+            "--speed",
+            "3000",
+            "--faults",
+            "heavy",
+            "--keep-open",
+        ])
+        .await;
+    let mut child = demo.child;
+    let base = demo.url.trim_end_matches('/').to_owned();
 
     browser
         .guard(async {

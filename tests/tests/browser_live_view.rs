@@ -3,11 +3,10 @@
 //! browser test). Chromium and chromedriver come from Debian (`scripts/install-chromium.sh`);
 //! without them this prints `skipped: …` and passes, unless `CI` is set.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tracemark_line_tests::common::browser::Browser;
 use tracemark_line_tests::{Stack, one_line_at_a_time};
 
@@ -33,49 +32,17 @@ async fn the_live_view_counts_units_in_chromium_and_shows_the_report() {
         .site()
         .await
         .expect("the embedded stack needs no service");
-    let mut child = site
-        .command(
-            "demo",
-            &[
-                "--units",
-                &UNITS.to_string(),
-                "--speed",
-                SPEED,
-                "--faults",
-                "none",
-            ],
-        )
-        .args(["--http", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start tracemark demo");
-    // The demo's stderr names its address once it listens (`http: http://ADDR/`): the readiness
-    // signal. The rest is kept for the failure messages.
-    let stderr = child.stderr.take().expect("stderr");
-    let (url_tx, url_rx) = tokio::sync::oneshot::channel();
-    let stderr_reader = tokio::spawn(async move {
-        let mut url_tx = Some(url_tx);
-        let mut text = String::new();
-        let mut lines = BufReader::new(stderr).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(url) = line.strip_prefix("http: ")
-                && let Some(tx) = url_tx.take()
-            {
-                let _ = tx.send(url.to_owned());
-            }
-            text.push_str(&line);
-            text.push('\n');
-        }
-        text
-    });
-    let Ok(Ok(url)) = tokio::time::timeout(Duration::from_secs(60), url_rx).await else {
-        let _ = child.kill().await;
-        panic!(
-            "the demo named no address within a minute:\n{}",
-            stderr_reader.await.unwrap_or_default()
-        );
-    };
+    let demo = site
+        .demo_with_http(&[
+            "--units",
+            &UNITS.to_string(),
+            "--speed",
+            SPEED,
+            "--faults",
+            "none",
+        ])
+        .await;
+    let (child, url, stderr_reader) = (demo.child, demo.url, demo.stderr);
 
     let report = browser
         .guard(async {
