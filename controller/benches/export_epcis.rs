@@ -292,7 +292,7 @@ async fn deliver(
     dir: &std::path::Path,
 ) -> Result<(), Box<dyn std::error::Error>> {
     use tracemark::upload::deliver::{self, SenderConfig};
-    use tracemark::upload::{Delivery, DeliveryState, ProgressHook, UploadFormat, UploadTarget};
+    use tracemark::upload::{ProgressHook, UploadFormat, UploadTarget};
     use tracemark_sim::erp::signature::SigningSecret;
     use tracemark_sim::erp::{ErpConfig, ErpSim};
 
@@ -311,24 +311,11 @@ async fn deliver(
         gzip: false,
         created_at: String::new(),
     };
-    let delivery = Delivery {
-        id: 0,
-        batch_id: batch,
-        target: "erp".into(),
-        uuid: "0b9a9d67-5a26-4cf5-a1a4-4a8f0c1d2e3f".into(),
-        format: UploadFormat::EpcisJson,
-        gzip: false,
-        state: DeliveryState::Pending,
-        attempts: 0,
-        next_attempt_at_ms: 0,
-        last_error: None,
-        last_status: None,
-        last_reply: None,
-        body_sha256: None,
-        body_bytes: None,
-        enqueued_at: String::new(),
-        delivered_at: None,
-    };
+    let delivery = tracemark::upload::run_only::delivery_for(
+        &target,
+        batch,
+        "0b9a9d67-5a26-4cf5-a1a4-4a8f0c1d2e3f".into(),
+    );
     let config = SenderConfig::new(dir.join("spool"));
     let started = Instant::now();
     let body = deliver::spool_body(&store, &config, &delivery).await?;

@@ -185,7 +185,11 @@ pub fn app(store: Store, tls: bool, live: LiveOptions) -> Result<Router, ServeEr
         tls,
         lines: live.lines,
     };
-    let document = Arc::new(document);
+    // Serialised once: the document does not change while the server runs.
+    let document = axum::body::Bytes::from(
+        serde_json::to_vec(&document)
+            .map_err(|e| ServeError::Routes(format!("the OpenAPI document: {e}")))?,
+    );
     let hmi = super::hmi::router().with_state(state.clone());
     let api = api
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::enforce))
@@ -195,7 +199,12 @@ pub fn app(store: Store, tls: bool, live: LiveOptions) -> Result<Router, ServeEr
             "/api/v1/openapi.json",
             get(move || {
                 let document = document.clone();
-                async move { axum::Json(document.as_ref().clone()) }
+                async move {
+                    (
+                        [(axum::http::header::CONTENT_TYPE, "application/json")],
+                        document,
+                    )
+                }
             }),
         )
         .merge(api)

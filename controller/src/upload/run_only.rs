@@ -43,24 +43,7 @@ pub async fn deliver(
     batch: i64,
     give_up_after: Duration,
 ) -> Result<RunOnlyDelivery, UploadError> {
-    let delivery = Delivery {
-        id: 0,
-        batch_id: batch,
-        target: target.name.clone(),
-        uuid: uuid::Uuid::new_v4().to_string(),
-        format: target.format,
-        gzip: target.gzip,
-        state: DeliveryState::Pending,
-        attempts: 0,
-        next_attempt_at_ms: 0,
-        last_error: None,
-        last_status: None,
-        last_reply: None,
-        body_sha256: None,
-        body_bytes: None,
-        enqueued_at: String::new(),
-        delivered_at: None,
-    };
+    let delivery = delivery_for(target, batch, uuid::Uuid::new_v4().to_string());
     let body = deliver::spool_body(store, config, &delivery).await?;
     let outcome = attempts(config, target, &delivery, &body, give_up_after).await;
     if let Err(error) = tokio::fs::remove_file(&body.path).await {
@@ -77,6 +60,29 @@ pub async fn deliver(
         bytes: body.bytes,
         sha256: body.sha256,
     })
+}
+
+/// A delivery of `batch` to `target` under `uuid` that is in no outbox: pending, never
+/// attempted, its format and gzip setting the target's.
+pub fn delivery_for(target: &UploadTarget, batch: i64, uuid: String) -> Delivery {
+    Delivery {
+        id: 0,
+        batch_id: batch,
+        target: target.name.clone(),
+        uuid,
+        format: target.format,
+        gzip: target.gzip,
+        state: DeliveryState::Pending,
+        attempts: 0,
+        next_attempt_at_ms: 0,
+        last_error: None,
+        last_status: None,
+        last_reply: None,
+        body_sha256: None,
+        body_bytes: None,
+        enqueued_at: String::new(),
+        delivered_at: None,
+    }
 }
 
 /// POSTs until the receiver settles it: the attempts made, the status and the reply.

@@ -117,10 +117,15 @@ function wirePage() {
     button.addEventListener("click", () =>
       api("POST", "/api/v1/qa/destroy", { codes: [button.dataset.destroy] }).then(() => location.reload()));
   }
+  // Release after a re-scan: what the verification scanner read, and the grade it gave.
   for (const button of document.querySelectorAll("[data-release]")) {
     button.addEventListener("click", () => {
-      const scan = prompt("scan");
-      if (scan) api("POST", "/api/v1/qa/release", { code: button.dataset.release, scan }).then(() => location.reload());
+      const scan = prompt(button.dataset.promptScan);
+      if (!scan) return;
+      const grade = prompt(button.dataset.promptGrade);
+      if (!grade) return;
+      api("POST", "/api/v1/qa/release", { code: button.dataset.release, scan, grade })
+        .then(() => location.reload());
     });
   }
   const form = document.getElementById("start-batch");
