@@ -10,6 +10,7 @@ mod labels;
 mod manual;
 mod packing;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use indicatif::ProgressBar;
@@ -26,7 +27,9 @@ use tracemark_sim::{Fault, MarkerSim};
 use crate::aggregation::plan_for;
 use crate::broker::EmbeddedBroker;
 use crate::config::{Line, Mqtt, Transport};
-use crate::line::{LineOptions, LineSetup, LineStats, run_line};
+use crate::line::{
+    ControlInbox, LineCommand, LineOptions, LineSetup, LineStats, line_control, run_line_controlled,
+};
 use tracemark_drivers::transport::{DataBits, Parity, StopBits};
 use tracemark_store::Grade;
 use tracemark_store::reconcile::Reconciliation;
@@ -281,11 +284,24 @@ pub fn demo_product(id: &str, min_grade: Grade) -> tracemark_store::Product {
 
 /// Runs `line` against the twin for `batch` and reports.
 pub async fn run(
+    line: Line,
+    store: Store,
+    batch: i64,
+    options: Options,
+    bar: ProgressBar,
+) -> Result<Report, CommissioningError> {
+    run_controlled(line, store, batch, options, bar, ControlInbox::unused()).await
+}
+
+/// [`run`], the line taking an operator's commands from `control` (`demo --http`: pause,
+/// resume, stop, acknowledge from the HMI). A paused line holds the twin's belt too.
+pub async fn run_controlled(
     mut line: Line,
     store: Store,
     batch: i64,
     options: Options,
     bar: ProgressBar,
+    control: ControlInbox,
 ) -> Result<Report, CommissioningError> {
     let broker = match &options.broker {
         Some((host, port)) => {
@@ -319,9 +335,10 @@ pub async fn run(
     // A simulator of the marker's own protocol, with the marker's options (the one choice
     // `tracemark-sim line` makes too).
     let sim = tracemark_sim::bench::line::marker_sim(&marker);
-    run_with(sim, line, store, batch, options, broker, bar).await
+    run_with(sim, line, store, batch, options, broker, bar, control).await
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run_with<M: MarkerSim>(
     marker_sim: M,
     mut line: Line,
@@ -330,6 +347,7 @@ async fn run_with<M: MarkerSim>(
     options: Options,
     broker: (String, u16),
     bar: ProgressBar,
+    control: ControlInbox,
 ) -> Result<Report, CommissioningError> {
     let reader = line
         .readers
@@ -405,7 +423,14 @@ async fn run_with<M: MarkerSim>(
             ..LineOptions::default()
         },
     };
-    let controller = tokio::spawn(run_line(setup, stop_rx, stats_tx));
+    // An operator's stop also stops the twin's infeed, before the line hears of it — as the
+    // operator of a real line stops the infeed with the line — so the units on the belt are
+    // exactly those the line's drain runs out past the gate.
+    let (twin_stop_tx, twin_stop_rx) = watch::channel(false);
+    let twin_stop_tx = Arc::new(twin_stop_tx);
+    let (progress_tx, progress_rx) = watch::channel(TwinProgress::default());
+    let control = relay_stops(control, twin_stop_tx.clone(), progress_rx.clone());
+    let controller = tokio::spawn(run_line_controlled(setup, stop_rx, stats_tx, control));
 
     let (camera_broker, line_id) = (broker.clone(), line.id.clone());
     let publisher = twin_runtime
@@ -459,8 +484,6 @@ async fn run_with<M: MarkerSim>(
         };
         twin = twin.with_case_station(CaseStation::new(config, publisher.clone()));
     }
-    let (progress_tx, progress_rx) = watch::channel(TwinProgress::default());
-    let (twin_stop_tx, twin_stop_rx) = watch::channel(false);
     let twin_task = twin_runtime.spawn(twin.run(publisher, progress_tx, twin_stop_rx));
 
     bar.set_length(options.units);
@@ -503,6 +526,28 @@ async fn run_with<M: MarkerSim>(
     }
     report.marker_faults_injected = options.marker_faults.len() as u64;
     Ok(report)
+}
+
+/// Passes an operator's commands from `control` on to the line's inbox it returns, stopping
+/// the twin's infeed (`twin_stop`) before a stop reaches the line.
+fn relay_stops(
+    mut control: ControlInbox,
+    twin_stop: Arc<watch::Sender<bool>>,
+    mut twin: watch::Receiver<TwinProgress>,
+) -> ControlInbox {
+    let (line, inbox) = line_control();
+    tokio::spawn(async move {
+        while let Some((command, answer)) = control.next().await {
+            if matches!(command, LineCommand::Stop { .. }) {
+                twin_stop.send_replace(true);
+                // One tick of the twin's conveyor after the flag: no unit enters from then on.
+                twin.borrow_and_update();
+                let _ = twin.changed().await;
+            }
+            answer.send(line.send(command).await);
+        }
+    });
+    inbox
 }
 
 /// The twin's side of a run — its conveyor, the marker simulator, the camera's MQTT client —

@@ -409,6 +409,20 @@ impl Store {
         sql::batches::set_batch_state(&self.db, &self.actor, id, to).await
     }
 
+    /// Records an operator's command to line `line_id` while it produced `batch` (SPEC §8):
+    /// one `line.<verb>` event (`line.paused`, `line.resumed`, `line.stopped`,
+    /// `line.alarm_acknowledged`) with the batch and the operator's reason. The line carried it
+    /// out before; the rules are the caller's (`tracemark::app::line_control`).
+    pub async fn record_line_command(
+        &self,
+        line_id: &str,
+        batch: i64,
+        verb: &str,
+        reason: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sql::batches::record_line_command(&self.db, &self.actor, line_id, batch, verb, reason).await
+    }
+
     /// Records that QA released closed batch `id` (SPEC §8); the rules are the caller's
     /// (`tracemark::app::batches::release`). Refused when it is not closed or was released.
     pub async fn release_batch(&self, id: i64) -> Result<Batch, StoreError> {

@@ -18,6 +18,7 @@ pub mod batches;
 pub mod codes;
 pub mod devices;
 pub mod exports;
+pub mod line_control;
 pub mod lines;
 pub mod packing;
 pub mod page;

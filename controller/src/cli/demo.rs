@@ -16,6 +16,7 @@ use tracemark::commissioning::{self, FaultProfile, Options, PackingFaults, Repor
 use tracemark::config;
 use tracemark::http::server::{HttpServer, LiveOptions, ServeOptions};
 use tracemark::http::{LiveLines, LiveView};
+use tracemark::line::line_control;
 use tracemark_sim::Fault;
 use tracemark_store::{BatchState, Grade};
 
@@ -237,6 +238,8 @@ fn commission(
             options.units,
         )
         .await?;
+        // With --http, operators pause, resume, stop and acknowledge from the HMI.
+        let (control, inbox) = line_control();
         let live = match output.http {
             Some(addr) => {
                 let (tx, rx) = watch::channel(LiveView::new(
@@ -246,7 +249,7 @@ fn commission(
                     options.units,
                 ));
                 let live = LiveOptions {
-                    lines: LiveLines::none().with(&line.id, rx),
+                    lines: LiveLines::none().with_control(&line.id, rx, control),
                     // The demo's line is its twin's, its batch simulated: its page needs no login.
                     public_page: true,
                 };
@@ -303,7 +306,9 @@ fn commission(
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
-        let report = commissioning::run(line, store.clone(), batch.id, options, bar).await?;
+        let report =
+            commissioning::run_controlled(line, store.clone(), batch.id, options, bar, inbox)
+                .await?;
         let mut destroyed = 0;
         let mut closed = false;
         if close && report.ok() {

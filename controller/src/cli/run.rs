@@ -13,7 +13,7 @@ use tracemark::app::uploads::{self, SenderConfig};
 use tracemark::http::live;
 use tracemark::http::server::{HttpServer, LiveOptions, ServeOptions};
 use tracemark::http::{LiveLines, LiveView};
-use tracemark::line::{LineOptions, LineSetup, LineStats, run_line};
+use tracemark::line::{LineOptions, LineSetup, LineStats, line_control, run_line_controlled};
 
 use super::{CliError, Context};
 
@@ -75,13 +75,15 @@ pub(crate) fn run(args: &RunArgs, context: &Context) -> Result<(), CliError> {
             ))
         });
         let (stats_tx, stats_rx) = watch::channel(LineStats::default());
+        // Operators' commands (pause, resume, stop, acknowledge) come through the HMI and API.
+        let (control, inbox) = line_control();
         let _server = match args.http {
             Some(addr) => {
                 let target = u64::try_from(batch.quantity).unwrap_or(0);
                 let (view_tx, view_rx) =
                     watch::channel(LiveView::new(&line.id, batch.id, batch.simulated, target));
                 let shown = LiveOptions {
-                    lines: LiveLines::none().with(&line.id, view_rx),
+                    lines: LiveLines::none().with_control(&line.id, view_rx, control),
                     public_page: args.line_page,
                 };
                 let options = ServeOptions { addr, tls: None };
@@ -100,7 +102,7 @@ pub(crate) fn run(args: &RunArgs, context: &Context) -> Result<(), CliError> {
             batch: batch.id,
             options: LineOptions::default(),
         };
-        let report = run_line(setup, stop_rx, stats_tx).await;
+        let report = run_line_controlled(setup, stop_rx, stats_tx, inbox).await;
         let _ = upload_stop_tx.send(true);
         if let Some(delivery) = delivery {
             let _ = delivery.await;

@@ -65,6 +65,10 @@ pub const OPERATIONS: &[(&str, Access)] = &[
     ("list_lines", Access::Roles(READ)),
     ("get_line", Access::Roles(READ)),
     ("line_events", Access::Roles(READ)),
+    ("pause_line", Access::Roles(RUN_LINE)),
+    ("resume_line", Access::Roles(RUN_LINE)),
+    ("stop_line", Access::Roles(RUN_LINE)),
+    ("acknowledge_line_alarm", Access::Roles(RUN_LINE)),
     // Outside /api/v1, for Prometheus: a bearer token of any role (docs/api.md "Metrics").
     ("metrics", Access::Roles(READ)),
 ];

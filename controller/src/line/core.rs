@@ -20,6 +20,7 @@ use tokio::task::{JoinError, JoinHandle};
 use tracemark_drivers::marker::{MarkerEvent, MarkerHandle};
 
 use super::LineStats;
+use super::control::{ControlError, ControlInbox, Request};
 use super::feeder::CodeBook;
 use super::gate::{IoCommand, IoEvent};
 use super::machine::{Action, LineEvent, LineMachine};
@@ -48,6 +49,10 @@ enum Input {
     ResultsEnded,
     FeederEnded(Result<Result<(), StoreError>, JoinError>),
     RestartDue,
+    /// An operator's command, with where its answer goes.
+    Command(Request),
+    /// The control's senders are gone: no more commands.
+    ControlEnded,
     /// Nothing to hand over (the stop signal changed without asking for a stop).
     Nothing,
 }
@@ -124,11 +129,13 @@ impl Core {
         mut marker: mpsc::Receiver<MarkerEvent>,
         mut results: mpsc::Receiver<Received>,
         mut feeder: Feeder,
+        mut control: ControlInbox,
     ) -> (LineStats, u64) {
         self.machine.start(&mut self.actions);
         self.perform(&feeder).await;
         let mut marker_open = true;
         let mut feeding = true;
+        let mut controlled = true;
         while !self.machine.finished() {
             let stopping = self.machine.stopping();
             let restart_at = self.machine.restart_at();
@@ -144,9 +151,13 @@ impl Core {
                 received = results.recv() => received.map_or(Input::ResultsEnded, Input::Received),
                 ended = &mut feeder, if feeding => Input::FeederEnded(ended),
                 () = sleep_until(restart_at), if restart_at.is_some() => Input::RestartDue,
+                request = control.rx.recv(), if controlled => {
+                    request.map_or(Input::ControlEnded, Input::Command)
+                }
             };
             match input {
                 Input::MarkerEnded => marker_open = false,
+                Input::ControlEnded => controlled = false,
                 Input::FeederEnded(_) => feeding = false,
                 _ => {}
             }
@@ -189,6 +200,14 @@ impl Core {
         match input {
             Input::Stop => self.event(now, LineEvent::StopRequested),
             Input::RestartDue => self.event(now, LineEvent::Tick),
+            Input::Command((command, answer)) => {
+                let mode = self.machine.command(&command, &mut self.actions);
+                tracing::info!(?command, ?mode, "operator command");
+                // The actions first: the answer says the line did it.
+                self.perform(feeder).await;
+                let _ = answer.send(mode.map_err(ControlError::Refused));
+                return;
+            }
             Input::Io(event) => self.io_event(now, event),
             Input::IoEnded => self.event(now, LineEvent::IoEnded),
             Input::Marker(event) => self.marker_event(now, event),
@@ -224,7 +243,7 @@ impl Core {
                 let why = format!("allocation task failed: {e}");
                 self.event(now, LineEvent::FeederFailed(why));
             }
-            Input::MarkerEnded | Input::Nothing => {}
+            Input::MarkerEnded | Input::ControlEnded | Input::Nothing => {}
         }
         self.perform(feeder).await;
     }

@@ -31,6 +31,7 @@ use tracemark_drivers::lineio::StackLight;
 use tracemark_drivers::marker::MarkerState;
 
 use super::LineStats;
+use super::control::{LineCommand, LineMode};
 use super::gate::IoCommand;
 use crate::verify::{
     Outcome, Printed, ReadResult, RejectReason, Tracker, TrackerConfig, Verdict, gs1_code_of,
@@ -173,6 +174,10 @@ pub(crate) struct LineMachine {
     stopping: bool,
     /// After a stop, the encoder count by which every unit printed before it is past the gate.
     drain_until: Option<u64>,
+    /// Polls after a stop that may still move `drain_until` later.
+    drain_polls: u8,
+    /// Where the last unit the photocell saw entered (encoder count).
+    last_entry: Option<u64>,
     /// The line I/O or the camera results ended: the core cannot go on.
     ended: bool,
     /// The line I/O task takes no more commands: alarms no longer try to stop the line through
@@ -180,6 +185,10 @@ pub(crate) struct LineMachine {
     io_lost: bool,
     /// Camera results that decided a unit.
     decisions: u64,
+    /// The operator's hold on the belt, with its reason ([`LineCommand::Pause`]).
+    held: Option<String>,
+    /// An alarm stopped the line and no restart has let it run since.
+    alarmed: bool,
 }
 
 impl LineMachine {
@@ -204,9 +213,13 @@ impl LineMachine {
             lead,
             stopping: false,
             drain_until: None,
+            drain_polls: 0,
+            last_entry: None,
             ended: false,
             io_lost: false,
             decisions: 0,
+            held: None,
+            alarmed: false,
         }
     }
 
@@ -374,7 +387,7 @@ impl LineMachine {
                     out.push(Action::StartMarker);
                 } else {
                     self.restart = None;
-                    self.resume(out);
+                    self.restarted(out);
                 }
             }
             LineEvent::MarkerStarted(result) => {
@@ -398,7 +411,7 @@ impl LineMachine {
                     Ok(()) => {}
                     Err(error) => tracing::warn!(%error, "the marker does not restart yet"),
                 }
-                self.resume(out);
+                self.restarted(out);
             }
             LineEvent::Result(result) => {
                 if let Some(verdict) = self.tracker.result(result, gs1_code_of) {
@@ -424,7 +437,12 @@ impl LineMachine {
     /// Every reject is settled by the gate, and the belt is empty or has moved every unit that
     /// was on it at the stop past the gate (units entering after a stop carry no print).
     fn drained(&self) -> bool {
-        let belt_clear = self.tracker.units_in_flight() == 0
+        // The tracker lets a unit go `lead` counts before the gate (where late decisions are
+        // made): the belt is clear once the last unit seen has physically reached the gate.
+        let last_at_gate = self
+            .last_entry
+            .is_none_or(|entry| self.stats.encoder >= entry + self.gate_counts);
+        let belt_clear = (self.tracker.units_in_flight() == 0 && last_at_gate)
             || self
                 .drain_until
                 .is_some_and(|until| self.stats.encoder >= until);
@@ -436,7 +454,14 @@ impl LineMachine {
             return;
         }
         self.stopping = true;
+        // Draining runs the belt: an operator's hold ends with the run.
+        self.held = None;
+        self.stats.paused = None;
         self.drain_until = Some(self.stats.encoder + self.gate_counts + self.lead);
+        // The last poll taken may be older than the stop; the next two polls move the drain's
+        // end to the belt as it stood after it, so a unit that entered between the last poll
+        // and the stop is run out past the gate too.
+        self.drain_polls = 2;
         // Nothing more is printed; units on the belt run out past the gate and are decided.
         out.push(Action::StopFeeder);
         out.push(Action::StopMarker);
@@ -454,6 +479,7 @@ impl LineMachine {
         out: &mut Vec<Action>,
     ) {
         for &at in detections {
+            self.last_entry = Some(at);
             self.tracker.unit_detected(at);
             self.stats.units += 1;
         }
@@ -462,6 +488,13 @@ impl LineMachine {
             self.alarm(now, format!("{missed} photocell detections lost"), out);
         }
         self.stats.encoder = encoder;
+        if self.stopping && self.drain_polls > 0 {
+            // The belt as it stood when the stop came is known only from a poll read after it:
+            // one already read then may still have been on its way (see `begin_stop`).
+            self.drain_polls -= 1;
+            let until = encoder + self.gate_counts + self.lead;
+            self.drain_until = self.drain_until.max(Some(until));
+        }
         for verdict in self.tracker.advance(encoder + self.lead) {
             self.verdict(now, verdict, out);
         }
@@ -577,6 +610,8 @@ impl LineMachine {
             return;
         }
         self.stats.line_stops += 1;
+        self.alarmed = true;
+        self.stats.alarm_active = true;
         self.io(Action::LineStop(true), out);
         self.io(Action::Light(StackLight::Red), out);
         self.restart_at = self.acknowledge_after.map(|after| now + after);
@@ -592,9 +627,83 @@ impl LineMachine {
         out.push(Action::QueryMarker);
     }
 
+    /// A restart after an alarm is done: the belt runs again, unless the operator holds it.
+    fn restarted(&mut self, out: &mut Vec<Action>) {
+        self.alarmed = false;
+        self.stats.alarm_active = false;
+        if self.held.is_some() {
+            self.io(Action::Light(StackLight::Amber), out);
+        } else {
+            self.resume(out);
+        }
+    }
+
     fn resume(&mut self, out: &mut Vec<Action>) {
         self.io(Action::LineStop(false), out);
         self.io(Action::Light(StackLight::Green), out);
+    }
+
+    /// An operator's command ([`LineCommand`]); `Err` says why it was not carried out, and
+    /// nothing changed then.
+    pub(crate) fn command(
+        &mut self,
+        command: &LineCommand,
+        out: &mut Vec<Action>,
+    ) -> Result<LineMode, String> {
+        if self.stopping {
+            // Stopping twice is stopping; anything else has nothing left to act on.
+            return match command {
+                LineCommand::Stop { .. } => Ok(self.mode()),
+                _ => Err("the line is stopping: the run is ending".to_owned()),
+            };
+        }
+        match command {
+            LineCommand::Pause { reason } => {
+                let first = self.held.is_none();
+                self.held = Some(reason.clone());
+                self.stats.paused = Some(reason.clone());
+                // An alarm already holds the belt, red; the hold shows once it is acknowledged.
+                if first && !self.alarmed {
+                    self.io(Action::LineStop(true), out);
+                    self.io(Action::Light(StackLight::Amber), out);
+                }
+            }
+            LineCommand::Resume => {
+                if self.held.is_none() {
+                    return Err("the line is not paused".to_owned());
+                }
+                if self.alarmed {
+                    return Err(
+                        "an alarm holds the line: acknowledge it first, then resume".to_owned()
+                    );
+                }
+                self.held = None;
+                self.stats.paused = None;
+                self.resume(out);
+            }
+            LineCommand::Acknowledge => {
+                if !self.alarmed {
+                    return Err("no alarm holds the line".to_owned());
+                }
+                // A restart already under way (the demo's stand-in, a second operator) is this
+                // acknowledgement's restart too.
+                if self.restart.is_none() {
+                    self.restart_at = None;
+                    self.begin_restart(out);
+                }
+            }
+            LineCommand::Stop { .. } => self.begin_stop(out),
+        }
+        Ok(self.mode())
+    }
+
+    /// Where the line is, as the operator sees it.
+    pub(crate) fn mode(&self) -> LineMode {
+        LineMode {
+            paused: self.held.clone(),
+            alarm_active: self.alarmed,
+            stopping: self.stopping,
+        }
     }
 
     /// A line stop or light command, unless the line I/O task is known to have ended (each

@@ -8,6 +8,7 @@ use tracemark_drivers::lineio::StackLight;
 use tracemark_drivers::marker::{FaultReason, MarkerState};
 
 use super::{Action, LineEvent, LineMachine};
+use crate::line::control::{LineCommand, LineMode};
 use crate::line::gate::IoCommand;
 use crate::verify::{Grade, ReadResult, RejectReason, TrackedReader, TrackerConfig};
 use tracemark_store::{CodeRead, CodeState, Transition};
@@ -621,4 +622,163 @@ fn lost_detections_stop_the_line() {
     });
     assert_eq!(actions, stops_with("2 photocell detections lost"));
     assert_eq!(line.machine.stats().missed_detections, 2);
+}
+
+impl Line {
+    fn command(&mut self, command: LineCommand) -> (Result<LineMode, String>, Vec<Action>) {
+        let mut out = Vec::new();
+        let answer = self.machine.command(&command, &mut out);
+        (answer, out)
+    }
+}
+
+fn pause(reason: &str) -> LineCommand {
+    LineCommand::Pause {
+        reason: reason.to_owned(),
+    }
+}
+
+/// An operator's pause holds the belt, amber, and keeps the units on it tracked; resume lets it
+/// run, green. Resuming a line that is not paused, or acknowledging with no alarm, is refused
+/// and asks for nothing.
+#[test]
+fn a_pause_holds_the_belt_until_resumed() {
+    let mut line = Line::new();
+    line.sent(0..=0);
+    line.units(1..=1);
+    let (answer, actions) = line.command(pause("ink change"));
+    assert_eq!(
+        actions,
+        [Action::LineStop(true), Action::Light(StackLight::Amber)]
+    );
+    let mode = answer.expect("paused");
+    assert_eq!(mode.paused.as_deref(), Some("ink change"));
+    assert!(!mode.alarm_active && !mode.stopping);
+    assert_eq!(line.machine.stats().paused.as_deref(), Some("ink change"));
+    // Pausing again changes the reason only: the belt is held already.
+    let (answer, actions) = line.command(pause("ink change, second cartridge"));
+    assert!(actions.is_empty(), "{actions:?}");
+    assert_eq!(
+        answer.expect("paused").paused.as_deref(),
+        Some("ink change, second cartridge")
+    );
+    let (refused, actions) = line.command(LineCommand::Acknowledge);
+    assert_eq!(refused, Err("no alarm holds the line".to_owned()));
+    assert!(actions.is_empty());
+
+    let (answer, actions) = line.command(LineCommand::Resume);
+    assert_eq!(
+        actions,
+        [Action::LineStop(false), Action::Light(StackLight::Green)]
+    );
+    assert_eq!(answer.expect("running"), LineMode::default());
+    assert_eq!(line.machine.stats().paused, None);
+    let (refused, actions) = line.command(LineCommand::Resume);
+    assert_eq!(refused, Err("the line is not paused".to_owned()));
+    assert!(actions.is_empty());
+    // The unit held on the belt is still tracked: its code reads as verified.
+    line.printed(0);
+    assert_eq!(line.read(1, Some(0)), [verified(0)]);
+}
+
+/// An alarm without the demo's stand-in holds the line until an operator acknowledges it; a
+/// resume is refused meanwhile. A line paused during the alarm restarts its marker on the
+/// acknowledgement but keeps the belt held, amber, until resumed.
+#[test]
+fn an_alarm_waits_for_its_acknowledgement_and_a_pause_outlasts_it() {
+    let mut line = Line::new();
+    let actions = line.handle(LineEvent::PrintWithoutCode(2));
+    assert_eq!(
+        actions,
+        stops_with("the marker printed 2 time(s) without a code")
+    );
+    assert!(line.machine.stats().alarm_active);
+    assert_eq!(line.machine.restart_at(), None, "no stand-in: it waits");
+    let (answer, actions) = line.command(pause("clean the print head"));
+    assert!(actions.is_empty(), "the alarm holds the belt already");
+    assert!(answer.expect("paused").alarm_active);
+    let (refused, _) = line.command(LineCommand::Resume);
+    assert_eq!(
+        refused,
+        Err("an alarm holds the line: acknowledge it first, then resume".to_owned())
+    );
+
+    let (answer, actions) = line.command(LineCommand::Acknowledge);
+    assert_eq!(actions, [Action::QueryMarker]);
+    assert!(answer.is_ok());
+    // A second acknowledgement while the restart is under way asks for nothing more.
+    let (again, actions) = line.command(LineCommand::Acknowledge);
+    assert!(again.is_ok() && actions.is_empty(), "{actions:?}");
+    let connected = LineEvent::MarkerQueried {
+        state: &MarkerState::Connected,
+        printing: true,
+    };
+    assert_eq!(line.handle(connected), [Action::StartMarker]);
+    assert_eq!(
+        line.handle(LineEvent::MarkerStarted(Ok(()))),
+        [Action::Light(StackLight::Amber)],
+        "restarted, still held"
+    );
+    assert!(!line.machine.stats().alarm_active);
+    let (answer, actions) = line.command(LineCommand::Resume);
+    assert_eq!(
+        actions,
+        [Action::LineStop(false), Action::Light(StackLight::Green)]
+    );
+    assert_eq!(answer.expect("running"), LineMode::default());
+}
+
+/// A stop with a reason drains the line as Ctrl-C does, ending a pause (the belt must run for
+/// the units on it to reach the gate); after it, only another stop is taken.
+#[test]
+fn a_stop_ends_a_pause_and_drains() {
+    let mut line = Line::new();
+    line.command(pause("break")).0.expect("paused");
+    let (answer, actions) = line.command(LineCommand::Stop {
+        reason: "end of shift".into(),
+    });
+    assert_eq!(
+        actions,
+        [
+            Action::StopFeeder,
+            Action::StopMarker,
+            Action::LineStop(false)
+        ]
+    );
+    let mode = answer.expect("stopping");
+    assert!(mode.stopping && mode.paused.is_none());
+    assert!(line.machine.stopping());
+    let (again, actions) = line.command(LineCommand::Stop {
+        reason: "again".into(),
+    });
+    assert!(again.is_ok() && actions.is_empty());
+    let (refused, actions) = line.command(pause("too late"));
+    assert_eq!(
+        refused,
+        Err("the line is stopping: the run is ending".to_owned())
+    );
+    assert!(actions.is_empty());
+}
+
+/// A stop drains until the last unit seen is physically at the gate — also one that entered
+/// between the last poll and the stop (reported by the next poll), and one already decided —
+/// so the end of the run does not hold a unit on the belt before the gate.
+#[test]
+fn a_unit_reported_by_the_poll_after_a_stop_is_run_out() {
+    let mut line = Line::new();
+    line.sent(0..=1);
+    line.units(1..=1);
+    line.printed(0);
+    line.handle(LineEvent::StopRequested);
+    // The next poll reports unit 2, which entered before the stop reached the machine.
+    line.units(2..=2);
+    line.printed(1);
+    assert_eq!(line.read(1, Some(0)), [verified(0)]);
+    assert_eq!(line.read(2, Some(1)), [verified(1)]);
+    // Both decided, unit 2 out of the tracker's register (it lets go `LEAD` before the gate),
+    // but not yet at the gate: the run goes on.
+    line.run_to(entry(2) + GATE - LEAD);
+    assert!(!line.machine.finished(), "unit 2 is still before the gate");
+    line.run_to(entry(2) + GATE);
+    assert!(line.machine.finished());
 }

@@ -15,6 +15,7 @@
 //! the units already on the belt run out past the gate and are decided, then the outputs are set
 //! safe and every code still `reserved` or `sent` is voided.
 
+mod control;
 mod core;
 mod devices;
 mod feeder;
@@ -41,6 +42,9 @@ use crate::mqtt_endpoint::EndpointError;
 use crate::verify::{self, mqtt::Link};
 use tracemark_store::{BatchState, Store, StoreError};
 
+pub use control::{
+    CommandAnswer, ControlError, ControlInbox, LineCommand, LineControl, LineMode, line_control,
+};
 pub use devices::{ascii_config, marker_device, zpl_config};
 pub use recover::Recovered;
 
@@ -130,6 +134,11 @@ pub struct LineStats {
     pub marker: String,
     /// The last alarm, in words.
     pub alarm: Option<String>,
+    /// An alarm stopped the line and waits to be acknowledged (or, in the demo, for its
+    /// stand-in operator).
+    pub alarm_active: bool,
+    /// The operator holds the belt: the reason they gave (`LineCommand::Pause`).
+    pub paused: Option<String>,
     /// From a camera result received to its decision made (and a reject's gate command issued),
     /// at the end of the run.
     pub decision_latency: Latency,
@@ -253,6 +262,17 @@ pub async fn run_line(
     setup: LineSetup,
     stop: watch::Receiver<bool>,
     stats: watch::Sender<LineStats>,
+) -> Result<LineReport, LineError> {
+    run_line_controlled(setup, stop, stats, ControlInbox::unused()).await
+}
+
+/// [`run_line`], taking an operator's commands from `control` too (pause, resume, stop with
+/// a reason, acknowledge an alarm: [`LineCommand`]).
+pub async fn run_line_controlled(
+    setup: LineSetup,
+    stop: watch::Receiver<bool>,
+    stats: watch::Sender<LineStats>,
+    control: ControlInbox,
 ) -> Result<LineReport, LineError> {
     let LineSetup {
         line,
@@ -467,7 +487,7 @@ pub async fn run_line(
         packing_tx,
     );
     let (stats, store_errors) = core
-        .run(stop, io_events, marker_events, results, feeder)
+        .run(stop, io_events, marker_events, results, feeder, control)
         .await;
     let _ = io_task.await;
     let _ = publisher.await;

@@ -298,3 +298,17 @@ pub(crate) async fn batch_counts(db: &Db, id: i64) -> Result<Vec<(CodeState, i64
         })
         .collect()
 }
+
+pub(crate) async fn record_line_command(
+    db: &Db,
+    actor: &Actor,
+    line_id: &str,
+    batch: i64,
+    verb: &str,
+    reason: Option<&str>,
+) -> Result<(), StoreError> {
+    let (tx, head) = begin(db).await?;
+    let detail = json!({ "batch": batch, "reason": reason });
+    let subject = format!("line:{line_id}");
+    finish(tx, actor, head, &format!("line.{verb}"), &subject, detail).await
+}

@@ -8,6 +8,7 @@ use tracemark_store::{Batch, BatchState, NewBatch};
 use utoipa::ToSchema;
 
 use crate::app::batches::{self, BatchReport};
+use crate::app::line_control;
 use crate::app::page::{Page, PageRequest};
 use crate::http::auth::Caller;
 use crate::http::problem::{ApiError, ApiJson, Problem};
@@ -37,6 +38,10 @@ pub struct NewBatchRequest {
 pub struct StateChange {
     /// `running` (start, resume), `paused` or `closed`.
     pub state: BatchState,
+    /// Why, for a pause of a batch a line of this process is producing (the line is paused
+    /// with it; `POST /api/v1/lines/{id}/pause`). At most 200 characters.
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 /// The batches, newest first.
@@ -129,7 +134,8 @@ pub async fn create(
 }
 
 /// Starts, pauses, resumes or closes a batch (closing voids its unprinted codes and closes its
-/// open packages short).
+/// open packages short). A batch a line of this process is producing pauses and resumes with
+/// its line, and is closed only once the line has stopped (409).
 #[utoipa::path(
     post,
     path = "/api/v1/batches/{id}/state",
@@ -150,8 +156,15 @@ pub async fn set_state(
     Path(id): Path<i64>,
     ApiJson(change): ApiJson<StateChange>,
 ) -> Result<axum::Json<Batch>, ApiError> {
-    let actor = caller.actor;
-    Ok(axum::Json(
-        batches::set_state(&state.store, &actor, id, change.state).await?,
-    ))
+    let running = state.lines.running_batch(id);
+    let batch = line_control::set_batch_state(
+        &state.store,
+        &caller.actor,
+        running,
+        id,
+        change.state,
+        change.reason.as_deref(),
+    )
+    .await?;
+    Ok(axum::Json(batch))
 }

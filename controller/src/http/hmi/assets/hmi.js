@@ -66,8 +66,8 @@ function watchLines() {
         }
         last = { at: now, units: v.units_done };
       });
-      for (const button of panel.querySelectorAll("[data-action]")) {
-        button.addEventListener("click", () => setBatchState(panel.dataset.batch, button.dataset.action));
+      for (const button of panel.querySelectorAll("[data-line-command]")) {
+        button.addEventListener("click", () => lineCommand(panel, id, button));
       }
     }
   }).catch(() => { holder.textContent = holder.dataset.empty; });
@@ -87,9 +87,60 @@ function showLine(panel, v) {
   set(".rejected", rejected);
   set(".underruns", s.underruns ?? 0);
   const light = panel.querySelector(".stack-light");
-  light.className = "stack-light" + (v.stopped ? " stopped" : "");
+  // Held by the operator: amber; held by an alarm (or for a reason the line has not said): red.
+  const held = s.paused && !s.alarm_active ? " paused" : v.stopped || s.alarm_active ? " stopped" : "";
+  light.className = "stack-light" + held;
+  // The marker's state: grey while it prints (connected), colour for anything else.
+  const marker = panel.querySelector(".marker-state");
+  if (marker) {
+    marker.textContent = s.marker ?? "";
+    marker.className = "marker-state" + (s.marker && s.marker !== "connected" ? " abnormal" : "");
+  }
   const alarm = panel.querySelector(".alarm");
   alarm.textContent = s.alarm ?? "";
+  alarm.classList.toggle("abnormal", Boolean(s.alarm_active));
+  // Colour only for what is abnormal (ISA-101): an alarm red, a pause amber, running grey.
+  const state = panel.querySelector(".line-state");
+  if (state) {
+    let text = "";
+    if (s.alarm_active) text = state.dataset.alarm;
+    else if (s.paused) text = `${state.dataset.paused}: ${s.paused}`;
+    state.textContent = text;
+    state.className = "line-state" + (s.alarm_active ? " abnormal" : s.paused ? " warn" : "");
+  }
+  panel.dataset.paused = s.paused ? "true" : "false";
+  const acknowledge = panel.querySelector(".acknowledge");
+  if (acknowledge) acknowledge.hidden = !s.alarm_active;
+}
+
+// An operator's command to a line (pause and stop need a reason, for the audit chain).
+function lineCommand(panel, id, button) {
+  const command = button.dataset.lineCommand;
+  const input = panel.querySelector("input.reason");
+  const reason = input ? input.value.trim() : "";
+  let body;
+  if (button.dataset.needsReason !== undefined) {
+    if (!reason) { toast(button.dataset.needsReason, true); input?.focus(); return; }
+    body = { reason };
+  }
+  api("POST", `/api/v1/lines/${encodeURIComponent(id)}/${command}`, body).then((mode) => {
+    if (input) input.value = "";
+    showMode(panel, mode);
+  }).catch(() => {});
+}
+
+// The line's answer to a command, shown at once (the next event confirms it).
+function showMode(panel, mode) {
+  if (!mode) return;
+  panel.dataset.paused = mode.paused ? "true" : "false";
+  const state = panel.querySelector(".line-state");
+  if (state && mode.paused && !mode.alarm_active) {
+    state.textContent = `${state.dataset.paused}: ${mode.paused}`;
+    state.className = "line-state warn";
+  } else if (state && mode.stopping) {
+    state.textContent = state.dataset.stopping;
+    state.className = "line-state";
+  }
 }
 
 function drawTrend(polyline, rates) {
