@@ -5,6 +5,7 @@
 //! only hides controls a role may not use). Live figures come from the API's server-sent
 //! events. Colour only for what is abnormal (ISA-101): a normal line is grey.
 
+mod admin_pages;
 pub mod i18n;
 mod pages;
 
@@ -34,6 +35,10 @@ pub fn router() -> Router<ApiState> {
         .route("/batches", get(pages::batches))
         .route("/batches/{id}", get(pages::batch))
         .route("/qa", get(pages::qa))
+        .route("/uploads", get(admin_pages::uploads))
+        .route("/users", get(admin_pages::users))
+        .route("/packing", get(admin_pages::packing))
+        .route("/hmi/admin.js", get(admin_pages::js))
         .route("/hmi/hmi.css", get(css))
         .route("/hmi/hmi.js", get(js))
 }

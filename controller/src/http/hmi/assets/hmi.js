@@ -28,7 +28,7 @@ async function api(method, path, body) {
     const detail = value && value.detail ? value.detail : response.statusText;
     const field = value && value.field ? value.field + ": " : "";
     toast(`${response.status} ${field}${detail}`, true);
-    throw new Error(detail);
+    throw new Error(`${response.status} ${field}${detail}`);
   }
   return value;
 }
