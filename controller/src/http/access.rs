@@ -65,6 +65,9 @@ pub const OPERATIONS: &[(&str, Access)] = &[
     ("list_lines", Access::Roles(READ)),
     ("get_line", Access::Roles(READ)),
     ("line_events", Access::Roles(READ)),
+    ("list_line_configs", Access::Roles(INTEGRATE)),
+    ("list_devices", Access::Roles(READ)),
+    ("probe_device", Access::Roles(INTEGRATE)),
     // Outside /api/v1, for Prometheus: a bearer token of any role (docs/api.md "Metrics").
     ("metrics", Access::Roles(READ)),
 ];

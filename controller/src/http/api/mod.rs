@@ -4,6 +4,7 @@
 //! [`crate::http::access::OPERATIONS`] and are enforced by [`crate::http::auth::enforce`].
 
 pub mod batches;
+pub mod integrator;
 pub mod lines;
 pub mod packing;
 pub mod qa;
@@ -103,6 +104,9 @@ pub fn build() -> Result<(Router<ApiState>, OpenApiDocument, AccessTable), Strin
         .routes(routes!(lines::list))
         .routes(routes!(lines::get))
         .routes(routes!(lines::events))
+        .routes(routes!(integrator::configs))
+        .routes(routes!(integrator::devices))
+        .routes(routes!(integrator::probe))
         .routes(routes!(super::metrics::metrics));
     let (router, mut document) = router.split_for_parts();
     let access = AccessTable::annotate(&mut document)?;
