@@ -6,6 +6,7 @@
 //! events. Colour only for what is abnormal (ISA-101): a normal line is grey.
 
 pub mod i18n;
+mod integrator_page;
 mod pages;
 
 use axum::Router;
@@ -36,6 +37,8 @@ pub fn router() -> Router<ApiState> {
         .route("/qa", get(pages::qa))
         .route("/hmi/hmi.css", get(css))
         .route("/hmi/hmi.js", get(js))
+        .route("/integrator", get(integrator_page::page))
+        .route("/hmi/integrator.js", get(integrator_page::js))
 }
 
 /// What every page shows around its content: the user, the language, the CSRF token.
