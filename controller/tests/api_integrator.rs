@@ -269,7 +269,12 @@ async fn probes_of_simulated_devices_report_every_step_with_its_round_trip(store
     let integrator = token(&store, "chen.jie", Role::Integrator).await;
     let dir = tempdir();
     let devices = simulated_devices(dir.path()).await;
-    let server = serve(store.clone(), &[devices.config.clone()], LiveLines::none()).await;
+    let server = serve(
+        store.clone(),
+        std::slice::from_ref(&devices.config),
+        LiveLines::none(),
+    )
+    .await;
     let base = server.url();
 
     let (status, report) = probe(&base, "0", "inkjet", &integrator, json!({})).await;
@@ -352,7 +357,7 @@ async fn a_running_lines_marker_is_refused_and_its_state_is_live(store: Store) {
     line.send_modify(|v| v.line.marker = "connected".into());
     let server = serve(
         store.clone(),
-        &[devices.config.clone()],
+        std::slice::from_ref(&devices.config),
         LiveLines::none().with("demo", view),
     )
     .await;
