@@ -112,7 +112,7 @@ async fn operators_command_the_line_and_the_chain_says_who_and_why(store: Store)
         },
         LiveOptions {
             lines: LiveLines::none().with_control("line-1", view, control),
-            public_page: false,
+            ..LiveOptions::default()
         },
     )
     .await

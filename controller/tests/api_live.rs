@@ -36,6 +36,7 @@ async fn serve(store: Store, view: watch::Receiver<LiveView>, public_page: bool)
         LiveOptions {
             lines: LiveLines::none().with("line-1", view),
             public_page,
+            ..LiveOptions::default()
         },
     )
     .await

@@ -4,7 +4,7 @@
 //! reconciliation), [`qa`] (settling rejects, samples), [`codes`] (allocation and manual state
 //! changes), [`lines`] (which batch a line produces), [`packing`] (cartons, pallets and their
 //! rework), [`devices`] (an integrator's probe of a
-//! device), [`audit`] (the event log and backups), [`uploads`] (delivery of closed batches),
+//! device), [`line_configs`] (the configs a server knows, their errors, devices and probes), [`audit`] (the event log and backups), [`uploads`] (delivery of closed batches),
 //! [`users`] (users, roles, sessions and API tokens).
 //! Every writing function takes the [`Actor`] it acts for, so each change is in the audit chain
 //! with its user and device (seed 003 §8.4); reads take none. Results are typed; an edge only
@@ -19,6 +19,7 @@ pub mod codes;
 pub mod devices;
 pub mod exports;
 pub mod line_control;
+pub mod line_configs;
 pub mod lines;
 pub mod packing;
 pub mod page;

@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::watch;
+use tracemark::app::line_configs::LineConfigs;
 use tracemark::app::uploads::{self, SimulatedErpReceipt};
 use tracemark::app::{batches, lines, packing, products, qa};
 use tracemark::commissioning::{self, FaultProfile, Options, PackingFaults, Report};
@@ -209,7 +210,7 @@ fn commission(
     if options.units == 0 {
         return Err(CliError::input("--units", "must be at least 1"));
     }
-    let line = load_config(config_path)?;
+    let (config_file, line) = load_config(config_path)?;
     let product_id = line
         .product
         .clone()
@@ -252,6 +253,7 @@ fn commission(
                     lines: LiveLines::none().with_control(&line.id, rx, control),
                     // The demo's line is its twin's, its batch simulated: its page needs no login.
                     public_page: true,
+                    configs: LineConfigs::new([config_file.clone()]),
                 };
                 let server =
                     HttpServer::start_live(store.clone(), ServeOptions { addr, tls: None }, live)
@@ -359,19 +361,24 @@ fn commission(
     })
 }
 
-fn load_config(path: &Path) -> Result<config::Line, CliError> {
-    let loaded = if !path.exists() && path == Path::new(DEMO_CONFIG_PATH) {
+/// The line of `path` (the built-in demo config, written to a temporary directory, when `path`
+/// is the default and absent), with the file it was loaded from.
+fn load_config(path: &Path) -> Result<(PathBuf, config::Line), CliError> {
+    let (file, loaded) = if !path.exists() && path == Path::new(DEMO_CONFIG_PATH) {
         let dir = tempfile_dir()?;
         let file = dir.join("demo.toml");
         std::fs::write(&file, DEMO_CONFIG).context("write the built-in demo config")?;
         std::fs::create_dir_all(dir.join("labels")).context("create a temporary directory")?;
         std::fs::write(dir.join("labels/logistic-label.zpl"), DEMO_LABEL_TEMPLATE)
             .context("write the built-in label template")?;
-        config::load(&file)
+        let loaded = config::load(&file);
+        (file, loaded)
     } else {
-        config::load(path)
+        (path.to_owned(), config::load(path))
     };
-    loaded.map_err(|errors| CliError::Input(errors.to_string()))
+    loaded
+        .map(|line| (file, line))
+        .map_err(|errors| CliError::Input(errors.to_string()))
 }
 
 fn tempfile_dir() -> Result<PathBuf, CliError> {

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use tokio::sync::watch;
+use tracemark::app::line_configs::LineConfigs;
 use tracemark::app::lines;
 use tracemark::app::uploads::{self, SenderConfig};
 use tracemark::http::live;
@@ -85,6 +86,7 @@ pub(crate) fn run(args: &RunArgs, context: &Context) -> Result<(), CliError> {
                 let shown = LiveOptions {
                     lines: LiveLines::none().with_control(&line.id, view_rx, control),
                     public_page: args.line_page,
+                    configs: LineConfigs::new([args.config.clone()]),
                 };
                 let options = ServeOptions { addr, tls: None };
                 let server = HttpServer::start_live(store.clone(), options, shown)

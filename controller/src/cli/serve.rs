@@ -1,11 +1,13 @@
-//! `tracemark serve [--http ADDR] [--tls-cert FILE --tls-key FILE]`: the API over the store
-//! (issue 16 item 1; docs/api.md), until Ctrl-C.
+//! `tracemark serve [--http ADDR] [--tls-cert FILE --tls-key FILE] [--config FILE]…`: the API
+//! over the store (issue 16 item 1; docs/api.md), until Ctrl-C; the line configs named are
+//! shown to the integrator (`/integrator`, `/api/v1/line-configs`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Args;
-use tracemark::http::server::{HttpServer, ServeOptions, TlsFiles};
+use tracemark::app::line_configs::LineConfigs;
+use tracemark::http::server::{HttpServer, LiveOptions, ServeOptions, TlsFiles};
 
 use super::{CliError, Context, block_on};
 
@@ -20,6 +22,10 @@ pub(crate) struct ServeArgs {
     /// The PEM private key of --tls-cert.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// A line config to show the integrator, with its validation errors and its devices to
+    /// probe (repeatable). Read again on every request: edits on disk show at once.
+    #[arg(long = "config", value_name = "FILE")]
+    configs: Vec<PathBuf>,
 }
 
 pub(crate) fn run(args: &ServeArgs, context: &Context) -> Result<(), CliError> {
@@ -36,16 +42,22 @@ pub(crate) fn run(args: &ServeArgs, context: &Context) -> Result<(), CliError> {
             addr: args.http,
             tls,
         };
-        let server = HttpServer::start(store, options).await.map_err(|e| {
-            CliError::input(
-                if args.tls_cert.is_some() {
-                    "--tls-cert/--tls-key"
-                } else {
-                    "--http"
-                },
-                e,
-            )
-        })?;
+        let live = LiveOptions {
+            configs: LineConfigs::new(args.configs.iter().cloned()),
+            ..LiveOptions::default()
+        };
+        let server = HttpServer::start_live(store, options, live)
+            .await
+            .map_err(|e| {
+                CliError::input(
+                    if args.tls_cert.is_some() {
+                        "--tls-cert/--tls-key"
+                    } else {
+                        "--http"
+                    },
+                    e,
+                )
+            })?;
         // The first line on stdout: scripts and tests wait for it.
         println!("tracemark: serving {}/api/v1", server.url());
         tokio::select! {

@@ -69,6 +69,9 @@ pub const OPERATIONS: &[(&str, Access)] = &[
     ("resume_line", Access::Roles(RUN_LINE)),
     ("stop_line", Access::Roles(RUN_LINE)),
     ("acknowledge_line_alarm", Access::Roles(RUN_LINE)),
+    ("list_line_configs", Access::Roles(INTEGRATE)),
+    ("list_devices", Access::Roles(READ)),
+    ("probe_device", Access::Roles(INTEGRATE)),
     // Outside /api/v1, for Prometheus: a bearer token of any role (docs/api.md "Metrics").
     ("metrics", Access::Roles(READ)),
 ];

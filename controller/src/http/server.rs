@@ -25,6 +25,7 @@ use tracemark_store::Store;
 use super::api;
 use super::auth::{self, LoggedUser};
 use super::state::{ApiState, LiveLines};
+use crate::app::line_configs::LineConfigs;
 use crate::app::users::LoginLimiter;
 
 /// Where and how to serve.
@@ -44,6 +45,8 @@ pub struct LiveOptions {
     /// Also serve the first line's page at `/` and its figures at `/api/line` without login
     /// (`http::live`).
     pub public_page: bool,
+    /// The line configs shown to the integrator, with their errors, devices and probes.
+    pub configs: LineConfigs,
 }
 
 /// A server's certificate chain and private key, PEM.
@@ -184,6 +187,7 @@ pub fn app(store: Store, tls: bool, live: LiveOptions) -> Result<Router, ServeEr
         access: Arc::new(access),
         tls,
         lines: live.lines,
+        configs: live.configs,
     };
     // Serialised once: the document does not change while the server runs.
     let document = axum::body::Bytes::from(

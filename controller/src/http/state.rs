@@ -8,6 +8,7 @@ use tracemark_store::Store;
 
 use super::access::AccessTable;
 use crate::app::line_control::RunningLine;
+use crate::app::line_configs::LineConfigs;
 use crate::app::users::LoginLimiter;
 use crate::commissioning::LiveView;
 use crate::line::LineControl;
@@ -25,6 +26,8 @@ pub struct ApiState {
     pub tls: bool,
     /// The lines this process runs (`run --http`, `demo --http`); none for `serve`.
     pub lines: LiveLines,
+    /// The line config files it shows the integrator (`serve --config`, `run`, `demo`).
+    pub configs: LineConfigs,
 }
 
 /// The live lines a server shows, by line id: each a watch of its [`LiveView`], published by

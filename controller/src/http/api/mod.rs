@@ -5,6 +5,7 @@
 
 pub mod batches;
 pub mod line_control;
+pub mod integrator;
 pub mod lines;
 pub mod packing;
 pub mod qa;
@@ -108,6 +109,9 @@ pub fn build() -> Result<(Router<ApiState>, OpenApiDocument, AccessTable), Strin
         .routes(routes!(line_control::resume))
         .routes(routes!(line_control::stop))
         .routes(routes!(line_control::acknowledge))
+        .routes(routes!(integrator::configs))
+        .routes(routes!(integrator::devices))
+        .routes(routes!(integrator::probe))
         .routes(routes!(super::metrics::metrics));
     let (router, mut document) = router.split_for_parts();
     let access = AccessTable::annotate(&mut document)?;

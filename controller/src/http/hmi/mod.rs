@@ -7,6 +7,7 @@
 
 mod admin_pages;
 pub mod i18n;
+mod integrator_page;
 mod pages;
 
 use axum::Router;
@@ -41,6 +42,8 @@ pub fn router() -> Router<ApiState> {
         .route("/hmi/admin.js", get(admin_pages::js))
         .route("/hmi/hmi.css", get(css))
         .route("/hmi/hmi.js", get(js))
+        .route("/integrator", get(integrator_page::page))
+        .route("/hmi/integrator.js", get(integrator_page::js))
 }
 
 /// What every page shows around its content: the user, the language, the CSRF token.
