@@ -5,7 +5,8 @@
 //! changes), [`lines`] (which batch a line produces), [`packing`] (cartons, pallets and their
 //! rework), [`devices`] (an integrator's probe of a
 //! device), [`audit`] (the event log and backups), [`uploads`] (delivery of closed batches),
-//! [`users`] (users, roles, sessions and API tokens).
+//! [`users`] (users, roles, sessions and API tokens), [`reject_images`] (the camera's image of
+//! a rejected unit).
 //! Every writing function takes the [`Actor`] it acts for, so each change is in the audit chain
 //! with its user and device (seed 003 §8.4); reads take none. Results are typed; an edge only
 //! parses its input and prints or serialises what it gets back.
@@ -24,6 +25,7 @@ pub mod page;
 pub mod permissions;
 pub mod products;
 pub mod qa;
+pub mod reject_images;
 pub mod uploads;
 pub mod users;
 
