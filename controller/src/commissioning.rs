@@ -469,7 +469,9 @@ async fn run_with<M: MarkerSim>(
             .filter(|(plan, _)| plan.case_packer_count)
             .map(|(plan, _)| plan.units_per_case),
     };
-    let camera = VisionSim::new(&reader.name, options.faults.rates(), options.seed ^ 0x5eed);
+    let camera = VisionSim::new(&reader.name, options.faults.rates(), options.seed ^ 0x5eed)
+        // The camera's image output for bad reads: the controller stores them per reject.
+        .with_images(true);
     let mut twin = Twin::new(twin_config, marker_sim, plc_sim, camera);
     // A `case_camera` station: the twin fills physical cases and its case camera publishes
     // each through the same MQTT client as the line camera.
@@ -684,6 +686,11 @@ pub(super) async fn twin_mqtt_client(
     use rumqttc::{AsyncClient, Event, MqttOptions, Packet};
     let mut options = MqttOptions::new(client_id, broker.0.clone(), broker.1);
     options.set_keep_alive(Duration::from_secs(30));
+    // rumqttc's default limit (10 KiB) would break the connection on a camera's reject image.
+    options.set_max_packet_size(
+        crate::mqtt_endpoint::MAX_PACKET,
+        crate::mqtt_endpoint::MAX_PACKET,
+    );
     let (client, mut events) = AsyncClient::new(options, capacity);
     let (ready_tx, ready) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {

@@ -194,6 +194,12 @@ pub trait ResultPublisher: Send + 'static {
     /// Publishes one payload of camera `reader`; blocking is allowed (it runs on the camera's
     /// own thread).
     fn publish(&mut self, reader: &str, payload: Vec<u8>);
+
+    /// Publishes the image (PNG) of read `seq` of camera `reader`, after its result; a
+    /// publisher without an image channel drops it.
+    fn publish_image(&mut self, reader: &str, seq: u64, png: Vec<u8>) {
+        let _ = (reader, seq, png);
+    }
 }
 
 /// Publishes on each reader's topic of a line, `tracemark/<line>/vision/<reader>/result`,
@@ -225,6 +231,16 @@ impl ResultPublisher for MqttPublisher {
             .publish(topic, rumqttc::QoS::AtLeastOnce, false, payload);
         if let Err(e) = self.runtime.block_on(publish) {
             tracing::warn!(error = %e, "twin camera cannot publish");
+        }
+    }
+
+    fn publish_image(&mut self, reader: &str, seq: u64, png: Vec<u8>) {
+        let topic = crate::vision::image_topic(&self.line, reader, seq);
+        let publish = self
+            .client
+            .publish(topic, rumqttc::QoS::AtLeastOnce, false, png);
+        if let Err(e) = self.runtime.block_on(publish) {
+            tracing::warn!(error = %e, "twin camera cannot publish an image");
         }
     }
 }
@@ -515,13 +531,20 @@ fn camera_thread(
                     }
                     continue;
                 }
-                let result = match &job.printed {
+                let mut result = match &job.printed {
                     Some(data) => camera
                         .inspect(data)
                         .unwrap_or_else(|_| camera.nothing_printed()),
                     None => camera.nothing_printed(),
                 };
                 publisher.publish(camera.reader(), camera.payload(&result, job.encoder));
+                // The image of a bad read follows its result, encoded only now: the result
+                // is never held up by it.
+                if let Some(png) = result.png() {
+                    publisher.publish_image(camera.reader(), result.seq, png);
+                }
+                // The ground truth goes on without the pixels.
+                result.image = None;
                 if !later_cameras.is_empty() {
                     seen.insert(job.unit, result.clone());
                 }

@@ -100,6 +100,11 @@ impl DamageRates {
 /// One simulated read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VisionResult {
+    /// The damaged image the decoder saw, kept only for a bad read when the camera sends
+    /// images ([`VisionSim::with_images`]): a no-read, a wrong code, or a grade below `B`.
+    /// Raw pixels, encoded as PNG by [`VisionResult::png`] after the result is published, so
+    /// the result is never held up by the encoding.
+    pub image: Option<image::GrayImage>,
     /// The reader's sequence number.
     pub seq: u64,
     /// What the decoder read (scanner message with `]d2`), `None` for a no-read.
@@ -110,6 +115,36 @@ pub struct VisionResult {
     pub damage: Damage,
     /// Ground truth: the element string actually printed (`None` when blank).
     pub printed: Option<String>,
+}
+
+impl VisionResult {
+    /// The kept image as PNG (grey, 8 bits), `None` without one.
+    pub fn png(&self) -> Option<Vec<u8>> {
+        let image = self.image.as_ref()?;
+        png_of(image)
+    }
+}
+
+/// Encodes a grey image as PNG (fast compression: a camera does not spend time on it).
+pub fn png_of(image: &image::GrayImage) -> Option<Vec<u8>> {
+    use image::ImageEncoder;
+    use image::codecs::png::{CompressionType, FilterType, PngEncoder};
+    let mut out = Vec::with_capacity(image.len() / 4 + 128);
+    PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::NoFilter)
+        .write_image(
+            image.as_raw(),
+            image.width(),
+            image.height(),
+            image::ExtendedColorType::L8,
+        )
+        .ok()?;
+    Some(out)
+}
+
+/// The topic a camera of line `line` publishes the image of its read `seq` on:
+/// `tracemark/<line>/vision/<reader>/image/<seq>` (docs/verification.md "Reject images").
+pub fn image_topic(line: &str, reader: &str, seq: u64) -> String {
+    format!("tracemark/{line}/vision/{reader}/image/{seq}")
 }
 
 /// Why a unit could not be simulated.
@@ -132,6 +167,7 @@ pub struct VisionSim {
     rates: DamageRates,
     seq: u64,
     rng: u64,
+    images: bool,
 }
 
 impl VisionSim {
@@ -142,7 +178,16 @@ impl VisionSim {
             rates,
             seq: 0,
             rng: seed | 1,
+            images: false,
         }
+    }
+
+    /// Keeps the image of each bad read (see [`VisionResult::image`]), as a camera with an
+    /// image output channel does for its failed reads. Off by default: only bad reads are
+    /// kept, so a line at 6,000 units/min encodes a few images a second, not a hundred.
+    pub fn with_images(mut self, images: bool) -> Self {
+        self.images = images;
+        self
     }
 
     /// xorshift64*: a repeatable stream of draws in [0, 1).
@@ -249,12 +294,16 @@ impl VisionSim {
             Damage::MissingModules => 'D',
             Damage::Blank => 'F',
         });
+        // What a line rejects whatever the product's minimum grade: nothing read, another
+        // code than printed, or a grade below B.
+        let bad = data.is_none() || damage == Damage::WrongCode || grade.is_some_and(|g| g > 'B');
         Ok(VisionResult {
             seq: self.seq,
             data,
             grade,
             damage,
             printed: (damage != Damage::Blank).then_some(element),
+            image: (self.images && bad).then_some(image),
         })
     }
 
@@ -268,6 +317,10 @@ impl VisionSim {
             grade: None,
             damage: Damage::Blank,
             printed: None,
+            // A real camera sends the empty field of view it saw; the simulator the same.
+            image: self
+                .images
+                .then(|| image::GrayImage::from_pixel(120, 120, image::Luma([255]))),
         }
     }
 

@@ -17,6 +17,7 @@ mod migrate;
 pub mod model;
 pub mod package;
 pub mod reconcile;
+pub mod reject_image;
 pub mod serial;
 mod sql;
 mod transfer;

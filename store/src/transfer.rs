@@ -190,6 +190,20 @@ const TABLES: &[Table] = &[
         identity: false,
     },
     Table {
+        name: "reject_images",
+        columns: &[
+            ("code", Text),
+            ("reader", Text),
+            ("seq", Int),
+            ("path", Text),
+            ("size", Int),
+            ("sha256", Text),
+            ("received_at", Text),
+        ],
+        order_by: "code",
+        identity: false,
+    },
+    Table {
         name: "upload_target",
         columns: &[
             ("name", Text),

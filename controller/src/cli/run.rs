@@ -42,6 +42,10 @@ pub(crate) struct RunArgs {
     /// who reaches the address, without login (a screen at the line, on the plant network).
     #[arg(long, requires = "http")]
     line_page: bool,
+    /// Where the cameras' images of rejected units are stored (default: `reject_images/` next
+    /// to an SQLite store's file, else in the working directory).
+    #[arg(long, value_name = "DIR")]
+    reject_images: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: &RunArgs, context: &Context) -> Result<(), CliError> {
@@ -102,7 +106,10 @@ pub(crate) fn run(args: &RunArgs, context: &Context) -> Result<(), CliError> {
             line,
             store,
             batch: batch.id,
-            options: LineOptions::default(),
+            options: LineOptions {
+                reject_images: args.reject_images.clone(),
+                ..LineOptions::default()
+            },
         };
         let report = run_line_controlled(setup, stop_rx, stats_tx, inbox).await;
         let _ = upload_stop_tx.send(true);

@@ -48,6 +48,7 @@ pub const OPERATIONS: &[(&str, Access)] = &[
     ("release_reject", Access::Roles(QUALITY)),
     ("sample_unit", Access::Roles(QUALITY)),
     ("release_batch", Access::Roles(QUALITY)),
+    ("reject_image", Access::Roles(READ)),
     ("list_packages", Access::Roles(READ)),
     ("get_package", Access::Roles(READ)),
     ("pack_add", Access::Roles(QUALITY)),

@@ -77,6 +77,8 @@ pub(super) struct Core {
     /// their capacity, so handling an event allocates nothing here.
     actions: Vec<Action>,
     spare: Vec<Action>,
+    /// Notes to the reject-image task, when it runs (`images.rs`).
+    images: Option<super::images::ImageNotes>,
 }
 
 impl std::fmt::Debug for Core {
@@ -117,7 +119,15 @@ impl Core {
             decision_us: Vec::new(),
             actions: Vec::with_capacity(16),
             spare: Vec::with_capacity(16),
+            images: None,
         }
+    }
+
+    /// Tells the reject-image task which read decided each reject and which code it was
+    /// recorded for, without waiting for it.
+    pub(super) fn with_images(mut self, notes: super::images::ImageNotes) -> Self {
+        self.images = Some(notes);
+        self
     }
 
     /// Runs until a requested stop has drained the line; returns the counters and the number
@@ -174,6 +184,14 @@ impl Core {
         feeder.abort();
         self.machine.finish(&mut self.actions);
         self.perform(&feeder).await;
+        if let Some(images) = &self.images
+            && images.lost > 0
+        {
+            tracing::warn!(
+                notes = images.lost,
+                "reject-image notes lost: their images dropped"
+            );
+        }
         let Core {
             machine,
             stats_tx,
@@ -215,6 +233,9 @@ impl Core {
                 let received = Instant::now();
                 let decisions = self.machine.decisions();
                 self.event(now, LineEvent::Result(&result));
+                if let Some(images) = &mut self.images {
+                    images.decided(&result, &self.actions);
+                }
                 self.perform(feeder).await;
                 // Result received → decision recorded and, for a reject, the gate command
                 // handed to the line I/O task.
@@ -252,8 +273,8 @@ impl Core {
         self.machine.handle(now, event, &mut self.actions);
     }
 
-    fn io_event(&mut self, now: Instant, event: IoEvent) {
-        let event = match &event {
+    fn io_event(&mut self, now: Instant, event_in: IoEvent) {
+        let event = match &event_in {
             IoEvent::Ready => return,
             IoEvent::Poll {
                 encoder,
@@ -269,6 +290,11 @@ impl Core {
             IoEvent::LinkLost(error) => LineEvent::IoLinkLost(error),
         };
         self.event(now, event);
+        if let (IoEvent::Diverted(unit) | IoEvent::GateFault(unit), Some(images)) =
+            (&event_in, &mut self.images)
+        {
+            images.settled(*unit, &self.actions);
+        }
     }
 
     /// The marker names codes by id; the machine by text, from the code book.

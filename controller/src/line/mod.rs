@@ -20,6 +20,7 @@ mod core;
 mod devices;
 mod feeder;
 mod gate;
+mod images;
 mod machine;
 mod publish;
 mod recover;
@@ -73,6 +74,10 @@ pub struct LineOptions {
     pub acknowledge_alarms_after: Option<Duration>,
     /// How long to wait for each device and the broker at start. Default 10 s.
     pub connect_timeout: Duration,
+    /// Where the cameras' images of rejected units are stored (docs/verification.md "Reject
+    /// images"); `None`: `reject_images` next to an SQLite store's file, else in the working
+    /// directory ([`verify::images::default_dir`]). Default `None`.
+    pub reject_images: Option<std::path::PathBuf>,
 }
 
 impl Default for LineOptions {
@@ -82,6 +87,7 @@ impl Default for LineOptions {
             marker_poll: Duration::from_millis(10),
             acknowledge_alarms_after: None,
             connect_timeout: Duration::from_secs(10),
+            reject_images: None,
         }
     }
 }
@@ -389,6 +395,8 @@ pub async fn run_line_controlled(
     })?;
 
     let broker = subscription.endpoint.describe();
+    // Reject images: a task of their own, outside the decision path (verify::images).
+    let (image_notes, image_task) = images_task(&line, &store, &subscription, &options).await?;
     let (results, mut link) = verify::mqtt::spawn_subscription(subscription.clone())?;
     let publisher = tokio::spawn(publish::publish_state(
         subscription.endpoint,
@@ -485,12 +493,18 @@ pub async fn run_line_controlled(
         options.acknowledge_alarms_after,
         late_lead(&line, pitch_counts),
         packing_tx,
-    );
+    )
+    .with_images(image_notes);
     let (stats, store_errors) = core
         .run(stop, io_events, marker_events, results, feeder, control)
         .await;
     let _ = io_task.await;
     let _ = publisher.await;
+    // The core's notes have ended: the task stores the images still on their way, then ends.
+    match image_task.await {
+        Ok(counted) => tracing::info!(?counted, "reject images"),
+        Err(e) => tracing::error!(error = %e, "the reject-image task failed"),
+    }
     // The core's acknowledgements have ended, and with them the packing task's input: it closes
     // the open case and pallet short and ends.
     let packing = match packing_task {
@@ -518,6 +532,40 @@ pub async fn run_line_controlled(
         packing,
         voided_at_stop,
     })
+}
+
+/// Starts the reject-image task and waits (within the connect timeout) for its subscription,
+/// so the first rejects' images are not missed; a broker slow to acknowledge it only costs
+/// images, never the run.
+async fn images_task(
+    line: &Line,
+    store: &Store,
+    subscription: &verify::mqtt::Subscription,
+    options: &LineOptions,
+) -> Result<
+    (
+        images::ImageNotes,
+        tokio::task::JoinHandle<verify::images::ImageStats>,
+    ),
+    LineError,
+> {
+    let settings = verify::images::ImageSettings {
+        endpoint: subscription.endpoint.clone(),
+        line: line.id.clone(),
+        readers: line.readers.iter().map(|r| r.name.clone()).collect(),
+        dir: options
+            .reject_images
+            .clone()
+            .unwrap_or_else(|| verify::images::default_dir(store.url())),
+        bounds: verify::images::Bounds::default(),
+    };
+    let (notes_tx, notes) = mpsc::channel(images::NOTES);
+    let (task, mut ready) = verify::images::spawn_images(settings, store.clone(), notes)?;
+    let subscribed = tokio::time::timeout(options.connect_timeout, ready.wait_for(|r| *r)).await;
+    if !matches!(subscribed, Ok(Ok(_))) {
+        tracing::warn!("the reject-image subscription is not acknowledged yet; going on");
+    }
+    Ok((images::ImageNotes::new(notes_tx), task))
 }
 
 /// How long before the gate a unit without a camera result is decided `late`: half a pitch

@@ -5,8 +5,10 @@
 //!   without ever panicking;
 //! - [`tracker`]: the shift register and the decision, pure and I/O-free, so it is tested and
 //!   benchmarked alone (`cargo bench -p tracemark --bench verify`);
-//! - [`mqtt`]: the subscription that feeds results in (QoS 1, persistent session).
+//! - [`mqtt`]: the subscription that feeds results in (QoS 1, persistent session);
+//! - [`images`]: the cameras' images of rejected units, matched by read and stored as files.
 
+pub mod images;
 pub mod mqtt;
 pub mod payload;
 pub mod tracker;

@@ -9,6 +9,7 @@ pub mod integrator;
 pub mod lines;
 pub mod packing;
 pub mod qa;
+pub mod reject_images;
 pub mod session;
 pub mod uploads;
 pub mod users;
@@ -89,6 +90,7 @@ pub fn build() -> Result<(Router<ApiState>, OpenApiDocument, AccessTable), Strin
         .routes(routes!(qa::release))
         .routes(routes!(qa::sample))
         .routes(routes!(qa::release_batch))
+        .routes(routes!(reject_images::image))
         .routes(routes!(packing::list))
         .routes(routes!(packing::get))
         .routes(routes!(packing::add))

@@ -117,6 +117,8 @@ struct QaPage {
     all: bool,
     rejected: Vec<CodeRecord>,
     settled: Vec<qa::SettledReject>,
+    /// Code → the URL of its camera image, for the rejects that have one.
+    images: std::collections::HashMap<String, String>,
 }
 
 /// QA: a batch's rejects with reason, expected and decoded data and grade; destroy, release
@@ -142,6 +144,17 @@ pub(super) async fn qa(
         },
         None => (Vec::new(), Vec::new()),
     };
+    let codes: Vec<String> = rejected.iter().map(|r| r.code.clone()).collect();
+    let images = match crate::app::reject_images::with_images(&state.store, &codes).await {
+        Ok(found) => found
+            .into_iter()
+            .map(|code| {
+                let url = crate::http::api::reject_images::image_url(&code);
+                (code, url)
+            })
+            .collect(),
+        Err(error) => return error_page(error),
+    };
     render(&QaPage {
         c: Chrome::new(&user, "qa"),
         batches,
@@ -149,5 +162,6 @@ pub(super) async fn qa(
         all: query.all,
         rejected,
         settled,
+        images,
     })
 }
