@@ -97,6 +97,11 @@ const SQLITE: Embedded = &[
         "batch_release",
         include_str!("../../migrations/sqlite/0016_batch_release.sql"),
     ),
+    (
+        17,
+        "reject_index",
+        include_str!("../../migrations/sqlite/0017_reject_index.sql"),
+    ),
 ];
 
 const POSTGRES: Embedded = &[
@@ -179,6 +184,11 @@ const POSTGRES: Embedded = &[
         16,
         "batch_release",
         include_str!("../../migrations/postgres/0016_batch_release.sql"),
+    ),
+    (
+        17,
+        "reject_index",
+        include_str!("../../migrations/postgres/0017_reject_index.sql"),
     ),
 ];
 
