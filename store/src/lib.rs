@@ -447,6 +447,14 @@ impl Store {
         sql::codes::settlements(&self.db, batch).await
     }
 
+    /// Code counts of a batch in the states QA settles (rejected, destroyed, released), per
+    /// state; states with no code are left out. Reads only those codes, where
+    /// [`Store::batch_counts`] reads all the batch's.
+    pub async fn reject_counts(&self, id: i64) -> Result<Vec<(CodeState, i64)>, StoreError> {
+        self.batch(id).await?;
+        sql::batches::reject_counts(&self.db, id).await
+    }
+
     /// Code counts of a batch per state.
     pub async fn batch_counts(&self, id: i64) -> Result<Vec<(CodeState, i64)>, StoreError> {
         self.batch(id).await?;

@@ -102,6 +102,11 @@ const SQLITE: Embedded = &[
         "reject_images",
         include_str!("../../migrations/sqlite/0017_reject_images.sql"),
     ),
+    (
+        18,
+        "reject_index",
+        include_str!("../../migrations/sqlite/0018_reject_index.sql"),
+    ),
 ];
 
 const POSTGRES: Embedded = &[
@@ -189,6 +194,11 @@ const POSTGRES: Embedded = &[
         17,
         "reject_images",
         include_str!("../../migrations/postgres/0017_reject_images.sql"),
+    ),
+    (
+        18,
+        "reject_index",
+        include_str!("../../migrations/postgres/0018_reject_index.sql"),
     ),
 ];
 

@@ -65,7 +65,9 @@ pub async fn rejects(store: &Store, batch: i64, all: bool) -> Result<Rejects, Ap
             }
         }
     }
-    let counts = store.batch_counts(batch).await?;
+    // QA's states only (a partial index on SQLite): counting every state would read every code
+    // of the batch, 100,000 for a large one (docs/performance.md, issue 16).
+    let counts = store.reject_counts(batch).await?;
     let count = |state: CodeState| {
         counts
             .iter()

@@ -280,6 +280,30 @@ pub(crate) async fn starter_from_events(db: &Db, id: i64) -> Result<Option<Strin
     Ok(None)
 }
 
+/// Code counts of a batch in the states QA settles (rejected, destroyed, released): from the
+/// partial index on those states (migration 0017), so the count costs the batch's rejects, not
+/// its codes.
+pub(crate) async fn reject_counts(db: &Db, id: i64) -> Result<Vec<(CodeState, i64)>, StoreError> {
+    const WHAT: &str = "count the rejects of a batch";
+    let rows = sqlx::query(&format!(
+        "SELECT c.state AS state, COUNT(*) AS n FROM codes c \
+         WHERE c.batch_id = $1 AND {} GROUP BY c.state",
+        super::codes::REJECT_STATES
+    ))
+    .bind(id)
+    .fetch_all(&db.pool)
+    .await
+    .map_err(StoreError::db(format!("count the rejects of batch {id}")))?;
+    rows.iter()
+        .map(|row| {
+            Ok((
+                get::<String>(row, "state", WHAT)?.parse()?,
+                get(row, "n", WHAT)?,
+            ))
+        })
+        .collect()
+}
+
 /// Code counts of a batch per state.
 pub(crate) async fn batch_counts(db: &Db, id: i64) -> Result<Vec<(CodeState, i64)>, StoreError> {
     const WHAT: &str = "count the codes of a batch";
