@@ -231,7 +231,7 @@ fn run_once(
             },
             LiveOptions {
                 lines: LiveLines::none().with(&line.id, view_rx.clone()),
-                public_page: false,
+                ..LiveOptions::default()
             },
         )
         .await

@@ -7,8 +7,8 @@ use tokio::sync::watch;
 use tracemark_store::Store;
 
 use super::access::AccessTable;
-use crate::app::line_control::RunningLine;
 use crate::app::line_configs::LineConfigs;
+use crate::app::line_control::RunningLine;
 use crate::app::users::LoginLimiter;
 use crate::commissioning::LiveView;
 use crate::line::LineControl;

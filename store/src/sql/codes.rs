@@ -278,7 +278,7 @@ pub(crate) async fn code(
     code_record(&row).map(Some)
 }
 
-/// The condition the partial index `codes_batch_rejects` (migration 0017) is defined on. A
+/// The condition the partial index `codes_batch_rejects` (migration 0018) is defined on. A
 /// query uses the index only when its own condition holds this text or one of its terms: SQLite
 /// proves a partial index usable by comparing terms, and a bound parameter matches none.
 pub(crate) const REJECT_STATES: &str =

@@ -4,8 +4,8 @@
 //! [`crate::http::access::OPERATIONS`] and are enforced by [`crate::http::auth::enforce`].
 
 pub mod batches;
-pub mod line_control;
 pub mod integrator;
+pub mod line_control;
 pub mod lines;
 pub mod packing;
 pub mod qa;
