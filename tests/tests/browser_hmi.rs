@@ -8,7 +8,6 @@
 use std::process::Command;
 use std::time::Duration;
 
-use fantoccini::Locator;
 use tracemark::app::users::{self, Role};
 use tracemark_line_tests::common::actor;
 use tracemark_line_tests::common::browser::Browser;
@@ -22,51 +21,6 @@ const END: Duration = Duration::from_secs(120);
 
 fn number(text: &str) -> Option<u64> {
     text.trim().parse().ok()
-}
-
-async fn log_in(browser: &Browser, base: &str, name: &str) {
-    browser.open(&format!("{base}/login")).await;
-    let client = browser.client();
-    client
-        .find(Locator::Css("#name"))
-        .await
-        .expect("the name field")
-        .send_keys(name)
-        .await
-        .expect("type the name");
-    client
-        .find(Locator::Css("#password"))
-        .await
-        .expect("the password field")
-        .send_keys(PASSWORD)
-        .await
-        .expect("type the password");
-    client
-        .find(Locator::Css("#login-submit"))
-        .await
-        .expect("the button")
-        .click()
-        .await
-        .expect("log in");
-    browser
-        .wait_text("#user", &format!("{name} logged in"), |t| t.contains(name))
-        .await;
-}
-
-async fn click(browser: &Browser, selector: &str) {
-    browser
-        .wait_for(selector)
-        .await
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("click {selector}: {e}"));
-}
-
-async fn displayed(browser: &Browser, selector: &str) -> bool {
-    match browser.client().find(Locator::Css(selector)).await {
-        Ok(element) => element.is_displayed().await.unwrap_or(false),
-        Err(_) => false,
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -109,7 +63,7 @@ async fn operators_and_qa_work_the_line_from_the_browser() {
     browser
         .guard(async {
             // The operator: the count rises live on the overview.
-            log_in(&browser, &base, "li.wei").await;
+            browser.log_in(&base, "li.wei", PASSWORD).await;
             let first = browser
                 .wait_text(".line-panel .units", "units", |t| {
                     number(t).is_some_and(|n| n > 0)
@@ -130,7 +84,9 @@ async fn operators_and_qa_work_the_line_from_the_browser() {
                 .trim()
                 .to_owned();
             browser.open(&format!("{base}/batches/{batch}")).await;
-            click(&browser, ".controls[data-batch] [data-action=paused]").await;
+            browser
+                .click(".controls[data-batch] [data-action=paused]")
+                .await;
             browser
                 .wait_text("#batch-state", "paused", |t| t == "paused")
                 .await;
@@ -144,13 +100,15 @@ async fn operators_and_qa_work_the_line_from_the_browser() {
                     .as_deref(),
                 Some("paused")
             );
-            click(&browser, ".controls[data-batch] [data-action=running]").await;
+            browser
+                .click(".controls[data-batch] [data-action=running]")
+                .await;
             browser
                 .wait_text("#batch-state", "running", |t| t == "running")
                 .await;
             // No QA controls for an operator, and the API refuses them.
             browser.open(&format!("{base}/qa?batch={batch}")).await;
-            assert!(!displayed(&browser, "[data-destroy]").await);
+            assert!(!browser.displayed("[data-destroy]").await);
             let refused = reqwest::Client::new()
                 .post(format!("{base}/api/v1/qa/destroy"))
                 .bearer_auth(&operator_token)
@@ -159,11 +117,11 @@ async fn operators_and_qa_work_the_line_from_the_browser() {
                 .await
                 .expect("an answer");
             assert_eq!(refused.status().as_u16(), 403);
-            click(&browser, "#logout").await;
+            browser.click("#logout").await;
             browser.wait_for("#login-form").await;
 
             // The run ends; QA destroys a reject and the reconciliation shows it.
-            log_in(&browser, &base, "zhang.qa").await;
+            browser.log_in(&base, "zhang.qa", PASSWORD).await;
             // Heavy damage rejects about one unit in seven: the page, reloaded, shows some
             // awaiting QA within seconds (a poll under a deadline: the page does not push).
             let deadline = tokio::time::Instant::now() + END;
@@ -180,9 +138,9 @@ async fn operators_and_qa_work_the_line_from_the_browser() {
             }
             let destroyed_before = number(&browser.text("#rec-destroyed").await).unwrap_or(0);
             browser.open(&format!("{base}/qa?batch={batch}")).await;
-            assert!(displayed(&browser, "[data-destroy]").await);
+            assert!(browser.displayed("[data-destroy]").await);
             let _ = browser.screenshot("qa").await;
-            click(&browser, "[data-destroy]").await;
+            browser.click("[data-destroy]").await;
             browser.wait_for("#rejects").await;
             browser.open(&format!("{base}/batches/{batch}")).await;
             browser

@@ -10,7 +10,6 @@
 use std::process::Command;
 use std::time::Duration;
 
-use fantoccini::Locator;
 use tracemark::app::uploads::{self, NewTarget};
 use tracemark::app::users::{self, Role};
 use tracemark::app::{batches, packing};
@@ -25,46 +24,6 @@ const PASSWORD: &str = "correct horse battery";
 const PRODUCT: &str = "demo-widget";
 /// How long the demo may take to run its few units and close the batch.
 const RUN_END: Duration = Duration::from_secs(120);
-
-async fn log_in(browser: &Browser, base: &str, name: &str) {
-    browser.open(&format!("{base}/login")).await;
-    type_into(browser, "#name", name).await;
-    type_into(browser, "#password", PASSWORD).await;
-    click(browser, "#login-submit").await;
-    browser
-        .wait_text("#user", &format!("{name} logged in"), |t| t.contains(name))
-        .await;
-}
-
-async fn log_out(browser: &Browser) {
-    click(browser, "#logout").await;
-    browser.wait_for("#login-form").await;
-}
-
-async fn type_into(browser: &Browser, selector: &str, text: &str) {
-    browser
-        .wait_for(selector)
-        .await
-        .send_keys(text)
-        .await
-        .unwrap_or_else(|e| panic!("type into {selector}: {e}"));
-}
-
-async fn click(browser: &Browser, selector: &str) {
-    browser
-        .wait_for(selector)
-        .await
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("click {selector}: {e}"));
-}
-
-async fn displayed(browser: &Browser, selector: &str) -> bool {
-    match browser.client().find(Locator::Css(selector)).await {
-        Ok(element) => element.is_displayed().await.unwrap_or(false),
-        Err(_) => false,
-    }
-}
 
 /// Waits (polling the store under a deadline: the demo says nothing when its run ends) until
 /// the demo's batch is closed.
@@ -170,24 +129,24 @@ async fn admin_integrator_and_qa_use_their_pages() {
     browser
         .guard(async {
             // The administrator adds an integrator, and makes them a token (shown once).
-            log_in(&browser, &base, "boss").await;
+            browser.log_in(&base, "boss", PASSWORD).await;
             browser.open(&format!("{base}/users")).await;
-            type_into(&browser, "#add-user-name", "zhou.int").await;
+            browser.type_into("#add-user-name", "zhou.int").await;
             browser
                 .wait_for("#add-user-role")
                 .await
                 .select_by_value("integrator")
                 .await
                 .expect("choose the role");
-            type_into(&browser, "#add-user-password", PASSWORD).await;
-            click(&browser, "#add-user-submit").await;
+            browser.type_into("#add-user-password", PASSWORD).await;
+            browser.click("#add-user-submit").await;
             let row = "tr[data-user='zhou.int']";
             browser
                 .wait_text(&format!("{row} td.role"), "the new integrator", |t| {
                     t == "integrator"
                 })
                 .await;
-            click(&browser, &format!("{row} [data-create-token]")).await;
+            browser.click(&format!("{row} [data-create-token]")).await;
             let token = browser
                 .wait_text("#new-token-value", "the new token", |t| !t.is_empty())
                 .await;
@@ -199,47 +158,55 @@ async fn admin_integrator_and_qa_use_their_pages() {
                 .await
                 .expect("an answer");
             assert_eq!(session.status().as_u16(), 200, "the token works");
-            log_out(&browser).await;
+            browser.log_out().await;
 
             // The new integrator logs in and retries the failed delivery.
-            log_in(&browser, &base, "zhou.int").await;
+            browser.log_in(&base, "zhou.int", PASSWORD).await;
             browser.open(&format!("{base}/uploads")).await;
             let delivery = format!("tr[data-delivery='{failed}/erp']");
             browser
                 .wait_text(&format!("{delivery} td.state"), "failed", |t| t == "failed")
                 .await;
             let _ = browser.screenshot("uploads").await;
-            click(&browser, &format!("{delivery} [data-retry-batch]")).await;
+            browser
+                .click(&format!("{delivery} [data-retry-batch]"))
+                .await;
             browser
                 .wait_text(&format!("{delivery} td.state"), "pending again", |t| {
                     t == "pending"
                 })
                 .await;
-            assert!(!displayed(&browser, &format!("{delivery} [data-retry-batch]")).await);
+            assert!(
+                !browser
+                    .displayed(&format!("{delivery} [data-retry-batch]"))
+                    .await
+            );
             // No user controls for an integrator.
             browser.open(&format!("{base}/users")).await;
-            assert!(!displayed(&browser, "#add-user").await);
-            log_out(&browser).await;
+            assert!(!browser.displayed("#add-user").await);
+            browser.log_out().await;
 
             // QA takes a unit out of the carton: its count drops from 3 to 2.
-            log_in(&browser, &base, "wang.fang").await;
+            browser.log_in(&base, "wang.fang", PASSWORD).await;
             browser.open(&format!("{base}/packing?sscc={carton}")).await;
             browser
                 .wait_text("#package-count", "3 units", |t| t == "3")
                 .await;
             let _ = browser.screenshot("packing").await;
-            click(
-                &browser,
-                &format!("tr[data-unit='{}'] [data-remove]", codes[0]),
-            )
-            .await;
+            browser
+                .click(&format!("tr[data-unit='{}'] [data-remove]", codes[0]))
+                .await;
             browser
                 .wait_text("#package-count", "2 units", |t| t == "2")
                 .await;
-            assert!(!displayed(&browser, &format!("tr[data-unit='{}']", codes[0])).await);
+            assert!(
+                !browser
+                    .displayed(&format!("tr[data-unit='{}']", codes[0]))
+                    .await
+            );
             // A refusal shows the API's problem on the page: an open carton cannot be
             // reopened (409).
-            click(&browser, "[data-pack-op='reopen']").await;
+            browser.click("[data-pack-op='reopen']").await;
             browser
                 .wait_text("#problem", "the refusal", |t| t.starts_with("409"))
                 .await;

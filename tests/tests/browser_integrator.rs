@@ -31,35 +31,6 @@ async fn listen() -> (TcpListener, std::net::SocketAddr) {
     (listener, addr)
 }
 
-async fn log_in(browser: &Browser, base: &str, name: &str) {
-    browser.open(&format!("{base}/login")).await;
-    let client = browser.client();
-    client
-        .find(Locator::Css("#name"))
-        .await
-        .expect("the name field")
-        .send_keys(name)
-        .await
-        .expect("type the name");
-    client
-        .find(Locator::Css("#password"))
-        .await
-        .expect("the password field")
-        .send_keys(PASSWORD)
-        .await
-        .expect("type the password");
-    client
-        .find(Locator::Css("#login-submit"))
-        .await
-        .expect("the button")
-        .click()
-        .await
-        .expect("log in");
-    browser
-        .wait_text("#user", &format!("{name} logged in"), |t| t.contains(name))
-        .await;
-}
-
 /// Clicks the probe of `device` (of config 0) and waits for its report's summary.
 async fn probe(browser: &Browser, device: &str) -> String {
     let button = format!("button.probe[data-probe-config='0'][data-probe-device='{device}']");
@@ -147,7 +118,7 @@ async fn an_integrator_probes_a_device_and_sees_each_step() {
     let (mut child, base) = serve(&site.db, &good, &broken).await;
     browser
         .guard(async {
-            log_in(&browser, &base, "chen.jie").await;
+            browser.log_in(&base, "chen.jie", PASSWORD).await;
             browser.open(&format!("{base}/integrator")).await;
             // The broken config: its error by key, in colour; the good one grey.
             let error = browser

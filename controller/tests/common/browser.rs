@@ -180,6 +180,50 @@ impl Browser {
         }
     }
 
+    /// Types `text` into the first element matching `selector` (waiting for it to exist).
+    pub async fn type_into(&self, selector: &str, text: &str) {
+        self.wait_for(selector)
+            .await
+            .send_keys(text)
+            .await
+            .unwrap_or_else(|e| panic!("type into {selector}: {e}"));
+    }
+
+    /// Clicks the first element matching `selector` (waiting for it to exist).
+    pub async fn click(&self, selector: &str) {
+        self.wait_for(selector)
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click {selector}: {e}"));
+    }
+
+    /// Whether an element matches `selector` and is shown (a control a role may not use is
+    /// hidden).
+    pub async fn displayed(&self, selector: &str) -> bool {
+        match self.client.find(Locator::Css(selector)).await {
+            Ok(element) => element.is_displayed().await.unwrap_or(false),
+            Err(_) => false,
+        }
+    }
+
+    /// Logs `name` in on the HMI at `base` with `password`, and waits for the page that names
+    /// the user.
+    pub async fn log_in(&self, base: &str, name: &str, password: &str) {
+        self.open(&format!("{base}/login")).await;
+        self.type_into("#name", name).await;
+        self.type_into("#password", password).await;
+        self.click("#login-submit").await;
+        self.wait_text("#user", &format!("{name} logged in"), |t| t.contains(name))
+            .await;
+    }
+
+    /// Logs the user out and waits for the login form.
+    pub async fn log_out(&self) {
+        self.click("#logout").await;
+        self.wait_for("#login-form").await;
+    }
+
     /// The rendered text of the first element matching `selector` (waiting for it to exist).
     pub async fn text(&self, selector: &str) -> String {
         self.wait_for(selector)
