@@ -420,6 +420,7 @@ async fn run_with<M: MarkerSim>(
         batch,
         options: LineOptions {
             acknowledge_alarms_after: Some(Duration::from_millis(300)),
+            reject_images: Some(simulation_images_dir(store.url())),
             ..LineOptions::default()
         },
     };
@@ -528,6 +529,18 @@ async fn run_with<M: MarkerSim>(
     }
     report.marker_faults_injected = options.marker_faults.len() as u64;
     Ok(report)
+}
+
+/// Where a simulation keeps its rejects' images: beside an SQLite store's file, as a line does
+/// (`verify::images::default_dir`); with PostgreSQL, a line would use its working directory,
+/// but a simulation is no plant's line and must not leave files where it was started (a
+/// source tree, say): the system's temporary directory.
+fn simulation_images_dir(store_url: &str) -> std::path::PathBuf {
+    if store_url.starts_with("sqlite:") {
+        crate::verify::images::default_dir(store_url)
+    } else {
+        std::env::temp_dir().join("tracemark-reject-images")
+    }
 }
 
 /// Passes an operator's commands from `control` on to the line's inbox it returns, stopping
