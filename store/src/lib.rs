@@ -384,6 +384,16 @@ impl Store {
         sql::batches::batches(&self.db).await
     }
 
+    /// At most `limit` batches, newest first, after skipping `offset`, and how many batches
+    /// there are: a page of a plant's years of batches without reading them all.
+    pub async fn batches_page(
+        &self,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<Batch>, i64), StoreError> {
+        sql::batches::batches_page(&self.db, offset, limit).await
+    }
+
     /// The oldest running or paused batch of line `line` (and of `product`, when given): a line
     /// finishes the batch it started first.
     pub async fn open_batch_of_line(

@@ -740,3 +740,27 @@ async fn blocks_reserved_ahead(store: Store) {
     assert_chain_ok(&store).await;
 }
 both!(blocks_reserved_ahead);
+
+/// A page of batches is read as one page, newest first, with the count of all of them.
+async fn batch_pages(store: Store) {
+    store
+        .add_product(&product("p", "09506000134352"))
+        .await
+        .expect("a product");
+    for _ in 0..7 {
+        running_batch(&store, "p", 10).await;
+    }
+    let (first, total) = store.batches_page(0, 3).await.expect("a page");
+    assert_eq!(total, 7);
+    assert_eq!(
+        first.iter().map(|b| b.id).collect::<Vec<_>>(),
+        [7, 6, 5],
+        "newest first"
+    );
+    let (last, _) = store.batches_page(6, 3).await.expect("the last page");
+    assert_eq!(last.iter().map(|b| b.id).collect::<Vec<_>>(), [1]);
+    let (past, total) = store.batches_page(9, 3).await.expect("past the end");
+    assert!(past.is_empty());
+    assert_eq!(total, 7);
+}
+both!(batch_pages);

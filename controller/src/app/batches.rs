@@ -6,6 +6,7 @@ use tracemark_store::reconcile::{PackageReconciliation, Reconciliation};
 use tracemark_store::{Actor, Batch, BatchState, NewBatch, Store};
 
 use super::AppError;
+use super::page::{Page, PageRequest};
 
 /// Registers a batch (the lot must be new for the product).
 pub async fn create(store: &Store, actor: &Actor, batch: &NewBatch) -> Result<Batch, AppError> {
@@ -33,6 +34,14 @@ pub async fn set_state(
 /// Every batch, newest first.
 pub async fn list(store: &Store) -> Result<Vec<Batch>, AppError> {
     Ok(store.batches().await?)
+}
+
+/// A page of the batches, newest first, read as one page from the store (a plant keeps years
+/// of batches; the API's and the HMI's lists read only what they show).
+pub async fn list_page(store: &Store, request: PageRequest) -> Result<Page<Batch>, AppError> {
+    let (offset, limit) = request.offset_limit()?;
+    let (items, total) = store.batches_page(offset, limit).await?;
+    request.of(items, total)
 }
 
 /// One batch.

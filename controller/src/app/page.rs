@@ -52,6 +52,25 @@ impl PageRequest {
         Ok((page, per_page))
     }
 
+    /// Where the page starts and how many items it holds, for a store that reads one page.
+    pub fn offset_limit(self) -> Result<(i64, i64), AppError> {
+        let (page, per_page) = self.checked()?;
+        let offset = i64::from(page - 1) * i64::from(per_page);
+        Ok((offset, i64::from(per_page)))
+    }
+
+    /// The page made of `items`, read from the store with [`PageRequest::offset_limit`], of a
+    /// list of `total`.
+    pub fn of<T>(self, items: Vec<T>, total: i64) -> Result<Page<T>, AppError> {
+        let (page, per_page) = self.checked()?;
+        Ok(Page {
+            items,
+            page,
+            per_page,
+            total: u64::try_from(total).unwrap_or(0),
+        })
+    }
+
     /// The page of `all` this request asks for (a page past the end is empty).
     pub fn slice<T>(self, all: Vec<T>) -> Result<Page<T>, AppError> {
         let (page, per_page) = self.checked()?;

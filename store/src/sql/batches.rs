@@ -97,6 +97,27 @@ pub(crate) async fn batches(db: &Db) -> Result<Vec<Batch>, StoreError> {
     rows.iter().map(batch_from_row).collect()
 }
 
+/// At most `limit` batches, newest first, after skipping `offset`; and how many there are.
+pub(crate) async fn batches_page(
+    db: &Db,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<Batch>, i64), StoreError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {BATCH_COLUMNS} FROM batches ORDER BY id DESC LIMIT $1 OFFSET $2"
+    ))
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(&db.pool)
+    .await
+    .map_err(StoreError::db("list a page of batches"))?;
+    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM batches")
+        .fetch_one(&db.pool)
+        .await
+        .map_err(StoreError::db("count batches"))?;
+    Ok((rows.iter().map(batch_from_row).collect::<Result<_, _>>()?, total))
+}
+
 /// The oldest running or paused batch of `line` (of `product`, when given).
 pub(crate) async fn open_batch_of_line(
     db: &Db,

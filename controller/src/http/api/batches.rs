@@ -60,7 +60,7 @@ pub async fn list(
     State(state): State<ApiState>,
     Query(page): Query<PageRequest>,
 ) -> Result<axum::Json<Page<Batch>>, ApiError> {
-    Ok(axum::Json(page.slice(batches::list(&state.store).await?)?))
+    Ok(axum::Json(batches::list_page(&state.store, page).await?))
 }
 
 /// One batch.

@@ -61,10 +61,7 @@ pub(super) async fn batches(
         Ok(user) => user,
         Err(to_login) => return to_login,
     };
-    let page = match batches::list(&state.store)
-        .await
-        .and_then(|all| request.slice(all))
-    {
+    let page = match batches::list_page(&state.store, request).await {
         Ok(page) => page,
         Err(error) => return error_page(error),
     };
