@@ -115,7 +115,10 @@ pub(crate) async fn batches_page(
         .fetch_one(&db.pool)
         .await
         .map_err(StoreError::db("count batches"))?;
-    Ok((rows.iter().map(batch_from_row).collect::<Result<_, _>>()?, total))
+    Ok((
+        rows.iter().map(batch_from_row).collect::<Result<_, _>>()?,
+        total,
+    ))
 }
 
 /// The oldest running or paused batch of `line` (of `product`, when given).
