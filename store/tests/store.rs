@@ -747,8 +747,19 @@ async fn batch_pages(store: Store) {
         .add_product(&product("p", "09506000134352"))
         .await
         .expect("a product");
-    for _ in 0..7 {
-        running_batch(&store, "p", 10).await;
+    for n in 1..=7 {
+        store
+            .create_batch(&NewBatch {
+                product_id: "p".into(),
+                lot: format!("L{n}"),
+                quantity: 10,
+                production_date: "2025-03-01".into(),
+                expiry_date: None,
+                line: None,
+                simulated: false,
+            })
+            .await
+            .expect("a batch");
     }
     let (first, total) = store.batches_page(0, 3).await.expect("a page");
     assert_eq!(total, 7);
