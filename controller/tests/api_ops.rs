@@ -9,6 +9,7 @@ mod common;
 
 use common::*;
 use serde_json::{Value, json};
+use tracemark::app::page::PageRequest;
 use tracemark::app::users::{self, Role};
 use tracemark::app::{AppError, batches, packing, qa};
 use tracemark::http::server::{HttpServer, ServeOptions};
@@ -238,6 +239,77 @@ async fn rework_through_a_package_refuses_items_of_another(store: Store) {
         .expect("replace");
 }
 both!(rework_through_a_package_refuses_items_of_another);
+
+/// The rejects list is read from the store a page at a time: its pages, laid end to end, are
+/// the whole list (rejected, then destroyed, then released, each in counter order) with who
+/// settled each, and a page past the end is empty.
+async fn rejects_are_read_a_page_at_a_time(store: Store) {
+    store
+        .add_product(&product("p", GTIN))
+        .await
+        .expect("product");
+    let (id, codes) = batch_with_rejects(&store, &named("li.wei"), "L1", 1, 8).await;
+    let qa_user = named("wang.fang");
+    qa::destroy(&store, &qa_user, &codes[2..5])
+        .await
+        .expect("destroy three");
+    qa::release(&store, &qa_user, &codes[6], &scan_of(&codes[6]), "B")
+        .await
+        .expect("release one");
+    let whole = qa::rejects(&store, id, true).await.expect("the whole list");
+    let mut expected: Vec<(String, Option<String>)> = whole
+        .rejected
+        .iter()
+        .map(|c| (c.code.clone(), None))
+        .collect();
+    expected.extend(
+        whole
+            .settled
+            .iter()
+            .map(|s| (s.code.code.clone(), s.settled_by.clone())),
+    );
+    assert_eq!(expected.len(), 8, "{expected:?}");
+
+    let mut paged = Vec::new();
+    for page in 1..=4 {
+        let request = PageRequest {
+            page: Some(page),
+            per_page: Some(3),
+        };
+        let answer = qa::rejects_page(&store, id, true, request)
+            .await
+            .expect("a page");
+        assert_eq!(answer.units.total, 8);
+        assert_eq!(
+            (answer.to_settle, answer.destroyed, answer.released),
+            (4, 3, 1)
+        );
+        if page == 4 {
+            assert!(answer.units.items.is_empty(), "past the end");
+        }
+        paged.extend(
+            answer
+                .units
+                .items
+                .into_iter()
+                .map(|u| (u.code.code, u.settled_by)),
+        );
+    }
+    assert_eq!(paged, expected);
+    assert!(
+        paged[4..]
+            .iter()
+            .all(|(_, by)| by.as_deref() == Some("wang.fang")),
+        "{paged:?}"
+    );
+
+    let open = qa::rejects_page(&store, id, false, PageRequest::default())
+        .await
+        .expect("rejects to settle");
+    assert_eq!(open.units.total, 4);
+    assert_eq!(open.units.items.len(), 4);
+}
+both!(rejects_are_read_a_page_at_a_time);
 
 // ---- through HTTP (needs app::users) ----
 
@@ -654,6 +726,67 @@ async fn upload_operations_over_http(store: Store) {
     assert_eq!(retried["state"], "pending", "{retried}");
 }
 both!(upload_operations_over_http);
+
+async fn token_operations_over_http(store: Store) {
+    let admin = token(&store, "boss", Role::Admin).await;
+    let op = token(&store, "li.wei", Role::Operator).await;
+    let machine = users::create_token(&store, &actor(), "li.wei", Some(30))
+        .await
+        .expect("a second token (app::users)")
+        .token;
+    let api = Api::start(&store).await;
+
+    let listed = api
+        .allowed("GET", "/users/li.wei/tokens", &op, &admin, None, 200)
+        .await;
+    assert_eq!(listed["total"], 2, "{listed}");
+    let text = listed.to_string();
+    assert!(
+        !text.contains(&machine) && !text.contains("sha256") && !text.contains("hash"),
+        "no token or hash in the list: {text}"
+    );
+    let second = listed["items"][1]["id"].as_i64().expect("a token id");
+    assert!(listed["items"][1]["expires_at"].is_string(), "{listed}");
+
+    // Another user's path cannot revoke it, and nothing changes.
+    let (status, problem) = api
+        .call(
+            "DELETE",
+            &format!("/users/boss/tokens/{second}"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(status, 404, "{problem}");
+    let (status, _) = api.call("GET", "/session", &machine, None).await;
+    assert_eq!(status, 200, "the token still works after a refused revoke");
+    let (status, problem) = api.call("GET", "/users/nobody/tokens", &admin, None).await;
+    assert_eq!(status, 404, "{problem}");
+
+    let revoked = api
+        .allowed(
+            "DELETE",
+            &format!("/users/li.wei/tokens/{second}"),
+            &op,
+            &admin,
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(revoked["revoked"], true, "{revoked}");
+    let (status, _) = api.call("GET", "/session", &machine, None).await;
+    assert_eq!(status, 401, "a revoked token is refused");
+    let (status, _) = api.call("GET", "/session", &op, None).await;
+    assert_eq!(status, 200, "the user's other token still works");
+    let events = store.events(0, 10_000).await.expect("events");
+    let revocations: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == "user.token_revoked")
+        .collect();
+    assert_eq!(revocations.len(), 1, "one revocation in the audit chain");
+    assert_eq!(revocations[0].user, "boss", "{:?}", revocations[0]);
+}
+both!(token_operations_over_http);
 
 /// The command line calls the same functions: `batch release` (four eyes) and `qa rejects
 /// --all` (who settled each reject).

@@ -454,7 +454,20 @@ impl Store {
     /// Who settled each destroyed or released code of batch `batch`, and when.
     pub async fn settlements(&self, batch: i64) -> Result<Vec<Settlement>, StoreError> {
         self.batch(batch).await?;
-        sql::codes::settlements(&self.db, batch).await
+        sql::codes::settlements(&self.db, batch, None).await
+    }
+
+    /// Who settled the codes [`Store::codes_of_batch_window`] lists for the same `state`
+    /// (destroyed or released), `offset` and `limit`, and when.
+    pub async fn settlements_window(
+        &self,
+        batch: i64,
+        state: CodeState,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<Settlement>, StoreError> {
+        self.batch(batch).await?;
+        sql::codes::settlements(&self.db, batch, Some((state, offset, limit))).await
     }
 
     /// Code counts of a batch in the states QA settles (rejected, destroyed, released), per
@@ -569,7 +582,20 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<CodeRecord>, StoreError> {
         self.batch(batch).await?;
-        sql::codes::codes_of_batch(&self.db, batch, state, limit).await
+        sql::codes::codes_of_batch(&self.db, batch, state, 0, limit).await
+    }
+
+    /// Codes of a batch in `state`, in counter order: `limit` of them after the first
+    /// `offset` (one page of a list).
+    pub async fn codes_of_batch_window(
+        &self,
+        batch: i64,
+        state: CodeState,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<CodeRecord>, StoreError> {
+        self.batch(batch).await?;
+        sql::codes::codes_of_batch(&self.db, batch, state, offset, limit).await
     }
 
     /// Codes, issued and reserved serials, and the next counter of a product.

@@ -61,6 +61,7 @@ pub struct SessionRecord {
 
 /// An API token as stored (without its hash).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenRecord {
     /// Its number, to revoke it by.
     pub id: i64,

@@ -2,7 +2,7 @@
 //! `tracemark demo --http` after a short run (36 units: about a second of line) that leaves a
 //! closed batch delivered to the demo's ERP receiver. Then, in the same store: a delivery that
 //! failed, and an open carton of three units. An administrator adds an integrator on the users
-//! page and makes a token for them (shown once); the new user logs in and retries the failed
+//! page and makes a token for them (shown once), then revokes it; the new user logs in and retries the failed
 //! delivery on the uploads page; QA takes a unit out of the carton on the packing page and its
 //! count drops. Each page's screenshot is kept for docs/hmi.md. Without Chromium this prints
 //! `skipped: …` and passes, unless `CI` is set.
@@ -158,6 +158,35 @@ async fn admin_integrator_and_qa_use_their_pages() {
                 .await
                 .expect("an answer");
             assert_eq!(session.status().as_u16(), 200, "the token works");
+
+            // ... and revokes it from the token list (after the page's confirmation): the
+            // token is refused from then on.
+            browser.open(&format!("{base}/users")).await;
+            let token_row = "tr[data-token-user='zhou.int']";
+            browser
+                .client()
+                .execute("window.confirm = () => true;", Vec::new())
+                .await
+                .expect("accept the page's confirmation");
+            browser
+                .click(&format!("{token_row} [data-revoke-token]"))
+                .await;
+            browser
+                .wait_text(&format!("{token_row} td.token-state"), "revoked", |t| {
+                    t == "revoked"
+                })
+                .await;
+            let refused = reqwest::Client::new()
+                .get(format!("{base}/api/v1/session"))
+                .bearer_auth(token.trim())
+                .send()
+                .await
+                .expect("an answer");
+            assert_eq!(
+                refused.status().as_u16(),
+                401,
+                "the revoked token is refused"
+            );
             browser.log_out().await;
 
             // The new integrator logs in and retries the failed delivery.

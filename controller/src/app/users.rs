@@ -686,6 +686,27 @@ pub async fn revoke_token(store: &Store, actor: &Actor, id: i64) -> Result<Token
     Ok(store.with_actor(actor.clone()).revoke_token(id).await?)
 }
 
+/// Revokes token `id` of user `name`: [`AppError::NotFound`] when `name` has no token `id`, so
+/// an API path naming one user cannot revoke another's token.
+pub async fn revoke_user_token(
+    store: &Store,
+    actor: &Actor,
+    name: &str,
+    id: i64,
+) -> Result<TokenRecord, AppError> {
+    if !list_tokens(store, Some(name))
+        .await?
+        .iter()
+        .any(|token| token.id == id)
+    {
+        return Err(AppError::NotFound {
+            what: "token",
+            id: format!("{id} of user {name}"),
+        });
+    }
+    revoke_token(store, actor, id).await
+}
+
 /// What every refused login is told: never which of name, password or state was wrong.
 const LOGIN_REFUSED: &str = "wrong name or password";
 

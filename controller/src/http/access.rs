@@ -43,6 +43,8 @@ pub const OPERATIONS: &[(&str, Access)] = &[
     ("disable_user", Access::Roles(ADMINISTER)),
     ("set_user_password", Access::Roles(ADMINISTER)),
     ("create_user_token", Access::Roles(ADMINISTER)),
+    ("list_user_tokens", Access::Roles(ADMINISTER)),
+    ("revoke_user_token", Access::Roles(ADMINISTER)),
     ("list_rejects", Access::Roles(READ)),
     ("destroy_rejects", Access::Roles(QUALITY)),
     ("release_reject", Access::Roles(QUALITY)),

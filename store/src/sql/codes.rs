@@ -284,22 +284,25 @@ pub(crate) async fn code(
 pub(crate) const REJECT_STATES: &str =
     "(c.state = 'rejected' OR c.state = 'destroyed' OR c.state = 'released')";
 
-/// Codes of a batch in `state`, in counter order, at most `limit`.
+/// Codes of a batch in `state`, in counter order: `limit` of them after the first `offset`.
 pub(crate) async fn codes_of_batch(
     db: &Db,
     batch: i64,
     state: CodeState,
+    offset: i64,
     limit: i64,
 ) -> Result<Vec<CodeRecord>, StoreError> {
     // The state is written into the text, not bound: `c.state = 'rejected'` is one of the
     // terms of the partial index on QA's states (see REJECT_STATES), so QA's lists read that
     // index instead of every code of the batch. `as_str` is one of the fixed state names.
     let rows = sqlx::query(&format!(
-        "{CODE_WITH_READ} WHERE c.batch_id = $1 AND c.state = '{}' ORDER BY c.counter LIMIT $2",
+        "{CODE_WITH_READ} WHERE c.batch_id = $1 AND c.state = '{}' \
+         ORDER BY c.counter LIMIT $2 OFFSET $3",
         state.as_str()
     ))
     .bind(batch)
     .bind(limit)
+    .bind(offset)
     .fetch_all(&db.pool)
     .await
     .map_err(StoreError::db(format!(
@@ -308,34 +311,58 @@ pub(crate) async fn codes_of_batch(
     rows.iter().map(code_record).collect()
 }
 
-/// Who settled each destroyed or released code of batch `batch`, and when: the user and time
-/// of the event that last changed it (both states are final, so that event is QA's decision).
-/// A code whose event was purged (seed 003 §8.5) is left out.
-pub(crate) async fn settlements(db: &Db, batch: i64) -> Result<Vec<Settlement>, StoreError> {
+/// Who settled the destroyed or released codes of batch `batch`, and when: the user and time
+/// of the event that last changed each (both states are final, so that event is QA's
+/// decision). With `window` (`state`, `offset`, `limit`), only the codes of that state that
+/// [`codes_of_batch`] lists for the same window. A code whose event was purged (seed 003 §8.5)
+/// is left out.
+pub(crate) async fn settlements(
+    db: &Db,
+    batch: i64,
+    window: Option<(CodeState, i64, i64)>,
+) -> Result<Vec<Settlement>, StoreError> {
     const WHAT: &str = "read a settlement";
-    // REJECT_STATES: the partial index on QA's states, not every code of the batch.
+    let (states, page) = match window {
+        // As in codes_of_batch: the state in the text, for the partial index.
+        Some((state, offset, limit)) => (
+            format!("c.state = '{}'", state.as_str()),
+            format!("ORDER BY c.counter LIMIT {limit} OFFSET {offset}"),
+        ),
+        None => (
+            format!(
+                "c.state IN ('{}', '{}')",
+                CodeState::Destroyed.as_str(),
+                CodeState::Released.as_str()
+            ),
+            String::new(),
+        ),
+    };
+    // The window is cut from the codes before the join (LEFT JOIN: a purged event does not
+    // shift it), so it holds the same codes as codes_of_batch's.
     let rows = sqlx::query(&format!(
         "SELECT c.code AS code, e.actor_user AS actor_user, e.at AS at \
-         FROM codes c JOIN events e ON e.seq = c.last_event \
-         WHERE c.batch_id = $1 AND {REJECT_STATES} AND c.state IN ($2, $3)",
+         FROM (SELECT c.code, c.last_event, c.counter FROM codes c \
+               WHERE c.batch_id = $1 AND {REJECT_STATES} AND {states} {page}) c \
+         LEFT JOIN events e ON e.seq = c.last_event",
     ))
     .bind(batch)
-    .bind(CodeState::Destroyed.as_str())
-    .bind(CodeState::Released.as_str())
     .fetch_all(&db.pool)
     .await
     .map_err(StoreError::db(format!(
         "read who settled the rejects of batch {batch}"
     )))?;
-    rows.iter()
-        .map(|row| {
-            Ok(Settlement {
-                code: get(row, "code", WHAT)?,
-                by: get(row, "actor_user", WHAT)?,
-                at: get(row, "at", WHAT)?,
-            })
-        })
-        .collect()
+    let mut settled = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let (Some(by), Some(at)) = (get(row, "actor_user", WHAT)?, get(row, "at", WHAT)?) else {
+            continue;
+        };
+        settled.push(Settlement {
+            code: get(row, "code", WHAT)?,
+            by,
+            at,
+        });
+    }
+    Ok(settled)
 }
 
 /// A row of [`CODE_WITH_READ`] as a record.

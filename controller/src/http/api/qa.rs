@@ -9,8 +9,8 @@ use tracemark_store::{Batch, Grade};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::app::batches;
-use crate::app::page::{Page, PageRequest};
-use crate::app::qa::{self, SettledReject};
+use crate::app::page::PageRequest;
+use crate::app::qa::{self, RejectsPage};
 use crate::http::auth::Caller;
 use crate::http::problem::{ApiError, ApiJson, Problem};
 use crate::http::state::ApiState;
@@ -26,22 +26,6 @@ pub struct RejectsQuery {
     pub page: Option<u32>,
     /// Items per page, 1 to 500.
     pub per_page: Option<u32>,
-}
-
-/// A batch's rejects: the counts, and one page of the units (those to settle first, then,
-/// with `all`, the settled ones).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RejectsPage {
-    /// The batch.
-    pub batch: i64,
-    /// Rejected units not yet destroyed or released.
-    pub to_settle: usize,
-    /// Destroyed so far.
-    pub destroyed: i64,
-    /// Released so far.
-    pub released: i64,
-    /// The units: rejected ones (no `settled_by`), then settled ones.
-    pub units: Page<SettledReject>,
 }
 
 /// Rejected units to record as destroyed.
@@ -117,24 +101,9 @@ pub async fn rejects(
         page: query.page,
         per_page: query.per_page,
     };
-    let rejects = qa::rejects(&state.store, id, query.all).await?;
-    let units = rejects
-        .rejected
-        .into_iter()
-        .map(|code| SettledReject {
-            code,
-            settled_by: None,
-            settled_at: None,
-        })
-        .chain(rejects.settled)
-        .collect();
-    Ok(axum::Json(RejectsPage {
-        batch: rejects.batch,
-        to_settle: rejects.to_settle,
-        destroyed: rejects.destroyed,
-        released: rejects.released,
-        units: page.slice(units)?,
-    }))
+    Ok(axum::Json(
+        qa::rejects_page(&state.store, id, query.all, page).await?,
+    ))
 }
 
 /// Records rejected units as destroyed, all or none; their reject reason and read stay.

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::app::page::{Page, PageRequest};
-use crate::app::users::{self, NewToken, Role, User};
+use crate::app::users::{self, NewToken, Role, TokenRecord, User};
 use crate::http::auth::Caller;
 use crate::http::problem::{ApiError, ApiJson, Problem};
 use crate::http::state::ApiState;
@@ -197,4 +197,53 @@ pub async fn create_token(
     let actor = caller.actor;
     let token = users::create_token(&state.store, &actor, &name, request.expires_days).await?;
     Ok((StatusCode::CREATED, axum::Json(token)))
+}
+
+/// A user's tokens, by number: never a token or its hash.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{name}/tokens",
+    operation_id = "list_user_tokens",
+    tag = "users",
+    params(("name" = String, Path, description = "The user"), PageRequest),
+    responses(
+        (status = 200, description = "A page of tokens", body = Page<TokenRecord>),
+        (status = 400, description = "A bad page", body = Problem),
+        (status = 404, description = "No such user", body = Problem),
+    )
+)]
+pub async fn list_tokens(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    Query(page): Query<PageRequest>,
+) -> Result<axum::Json<Page<TokenRecord>>, ApiError> {
+    Ok(axum::Json(page.slice(
+        users::list_tokens(&state.store, Some(&name)).await?,
+    )?))
+}
+
+/// Revokes one of a user's tokens for good (the same as `tracemark user revoke-token`).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/users/{name}/tokens/{id}",
+    operation_id = "revoke_user_token",
+    tag = "users",
+    params(
+        ("name" = String, Path, description = "The user"),
+        ("id" = i64, Path, description = "The token's number"),
+    ),
+    responses(
+        (status = 200, description = "Revoked", body = TokenRecord),
+        (status = 404, description = "No such user, or no such token of theirs", body = Problem),
+    )
+)]
+pub async fn revoke_token(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path((name, id)): Path<(String, i64)>,
+) -> Result<axum::Json<TokenRecord>, ApiError> {
+    let actor = caller.actor;
+    Ok(axum::Json(
+        users::revoke_user_token(&state.store, &actor, &name, id).await?,
+    ))
 }

@@ -17,7 +17,7 @@ use tracemark_store::{Batch, BatchState, PackageContents, PackageLevel, PackageS
 use super::{Chrome, error_page, page_user, render};
 use crate::app::packing::{self, PackageList};
 use crate::app::page::{Page, PageRequest};
-use crate::app::users::{self, Language, Role, User};
+use crate::app::users::{self, Language, Role, TokenRecord, User};
 use crate::app::{batches, uploads};
 use crate::http::access::{Access, OPERATIONS};
 use crate::http::state::ApiState;
@@ -144,6 +144,10 @@ struct UsersPage {
     may_disable: bool,
     may_set_password: bool,
     may_create_token: bool,
+    /// Every user's tokens (never a token or its hash), for an administrator only.
+    tokens: Vec<TokenRecord>,
+    may_list_tokens: bool,
+    may_revoke_token: bool,
 }
 
 impl UsersPage {
@@ -179,7 +183,19 @@ pub(super) async fn users(
         Ok(page) => page,
         Err(error) => return error_page(error),
     };
+    let may_list_tokens = may(user.role, "list_user_tokens");
+    let tokens = if may_list_tokens {
+        match users::list_tokens(&state.store, None).await {
+            Ok(tokens) => tokens,
+            Err(error) => return error_page(error),
+        }
+    } else {
+        Vec::new()
+    };
     render(&UsersPage {
+        tokens,
+        may_list_tokens,
+        may_revoke_token: may(user.role, "revoke_user_token"),
         may_add: may(user.role, "add_user"),
         may_set_role: may(user.role, "set_user_role"),
         may_disable: may(user.role, "disable_user"),

@@ -4,7 +4,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
-use tracemark_store::{Batch, CodeRecord};
+use tracemark_store::{Batch, CodeRecord, CodeState};
 
 use super::{Chrome, error_page, page_user, render};
 use crate::app::batches::{self, BatchReport};
@@ -103,6 +103,7 @@ pub(super) struct QaQuery {
     batch: Option<i64>,
     #[serde(default)]
     all: bool,
+    page: Option<u32>,
 }
 
 #[derive(askama::Template)]
@@ -114,6 +115,12 @@ struct QaPage {
     all: bool,
     rejected: Vec<CodeRecord>,
     settled: Vec<qa::SettledReject>,
+    /// Rejects still to settle (all of them, not this page's).
+    to_settle: i64,
+    /// This page's number, and whether pages come before and after it.
+    page: u32,
+    earlier: bool,
+    later: bool,
     /// Code → the URL of its camera image, for the rejects that have one.
     images: std::collections::HashMap<String, String>,
 }
@@ -134,12 +141,25 @@ pub(super) async fn qa(
         Err(error) => return error_page(error),
     };
     let batch = query.batch.or_else(|| batches.first().map(|b| b.id));
-    let (rejected, settled) = match batch {
-        Some(id) => match qa::rejects(&state.store, id, query.all).await {
-            Ok(rejects) => (rejects.rejected, rejects.settled),
+    let request = PageRequest {
+        page: query.page,
+        per_page: None,
+    };
+    let (rejected, settled, to_settle, page, later) = match batch {
+        Some(id) => match qa::rejects_page(&state.store, id, query.all, request).await {
+            Ok(rejects) => {
+                let units = rejects.units;
+                let later = u64::from(units.page) * u64::from(units.per_page) < units.total;
+                let (rejected, settled): (Vec<_>, Vec<_>) = units
+                    .items
+                    .into_iter()
+                    .partition(|unit| unit.code.state == CodeState::Rejected);
+                let rejected = rejected.into_iter().map(|unit| unit.code).collect();
+                (rejected, settled, rejects.to_settle, units.page, later)
+            }
             Err(error) => return error_page(error),
         },
-        None => (Vec::new(), Vec::new()),
+        None => (Vec::new(), Vec::new(), 0, 1, false),
     };
     let codes: Vec<String> = rejected.iter().map(|r| r.code.clone()).collect();
     let images = match crate::app::reject_images::with_images(&state.store, &codes).await {
@@ -159,6 +179,10 @@ pub(super) async fn qa(
         all: query.all,
         rejected,
         settled,
+        to_settle,
+        page,
+        earlier: page > 1,
+        later,
         images,
     })
 }

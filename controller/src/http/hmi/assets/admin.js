@@ -86,6 +86,14 @@ function wireUsers() {
       });
     });
   }
+  for (const row of document.querySelectorAll("tr[data-token]")) {
+    const revoke = row.querySelector("[data-revoke-token]");
+    revoke?.addEventListener("click", () => {
+      if (!confirmed(revoke)) return;
+      const user = encodeURIComponent(row.dataset.tokenUser);
+      act(api("DELETE", `/api/v1/users/${user}/tokens/${row.dataset.token}`));
+    });
+  }
 }
 
 function wirePacking() {
