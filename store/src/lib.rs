@@ -12,6 +12,7 @@ pub mod backup;
 pub mod case_rework;
 pub mod export;
 pub mod label;
+pub mod lookup;
 mod locate;
 mod migrate;
 pub mod model;
