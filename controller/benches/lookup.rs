@@ -152,7 +152,11 @@ async fn fill(store: &Store, args: &Args) -> Result<Vec<String>, Box<dyn std::er
         store.set_batch_state(batch.id, BatchState::Running).await?;
         let codes = store.allocate("bench", size, Some(batch.id)).await?.codes;
         let step = (size / per_batch).max(1) as usize;
-        let chosen: Vec<String> = codes.into_iter().step_by(step).take(per_batch as usize).collect();
+        let chosen: Vec<String> = codes
+            .into_iter()
+            .step_by(step)
+            .take(per_batch as usize)
+            .collect();
         for to in [CodeState::Sent, CodeState::Printed, CodeState::Verified] {
             let changes: Vec<Transition> = chosen
                 .iter()
@@ -184,7 +188,11 @@ fn script(paths: &[String], json: bool) -> String {
     for path in paths {
         lua.push_str(&format!("  \"{path}\",\n"));
     }
-    let accept = if json { "application/json" } else { "text/html" };
+    let accept = if json {
+        "application/json"
+    } else {
+        "text/html"
+    };
     lua.push_str(&format!(
         r#"}}
 local i = 0
@@ -286,7 +294,11 @@ async fn run(label: &str, url: &str, args: &Args) -> Result<(), Box<dyn std::err
         args.wrk_threads,
         args.connections,
         args.seconds,
-        if args.json { "application/json" } else { "text/html" },
+        if args.json {
+            "application/json"
+        } else {
+            "text/html"
+        },
         paths.len()
     );
     println!("  | lookups/s | p50 | p90 | p99 | max | not 200 | socket errors |");

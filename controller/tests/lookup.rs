@@ -210,10 +210,7 @@ impl Seen {
                 );
                 for (name, value) in headers {
                     assert!(
-                        !value
-                            .as_bytes()
-                            .windows(needle.len())
-                            .any(|w| w == needle),
+                        !value.as_bytes().windows(needle.len()).any(|w| w == needle),
                         "{url}: header {name} holds {secret}"
                     );
                 }
@@ -227,15 +224,25 @@ fn json(body: &str) -> Value {
 }
 
 const JSON: [(&str, &str); 1] = [("accept", "application/json")];
-const HTML_EN: [(&str, &str); 2] = [("accept", "text/html"), ("accept-language", "en-US,en;q=0.9")];
+const HTML_EN: [(&str, &str); 2] = [
+    ("accept", "text/html"),
+    ("accept-language", "en-US,en;q=0.9"),
+];
 
 async fn every_state_and_no_private_value(store: Store) {
     let f = fixture(&store).await;
     // The serial key of the product is private too.
     let key_hex: String = sqlx::query_scalar("SELECT key_hex FROM product_keys")
-        .fetch_one(&sqlx::AnyPool::connect(store.url()).await.unwrap_or_else(|_| {
-            panic!("the test reads the key through its own pool: {}", store.url())
-        }))
+        .fetch_one(
+            &sqlx::AnyPool::connect(store.url())
+                .await
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "the test reads the key through its own pool: {}",
+                        store.url()
+                    )
+                }),
+        )
         .await
         .unwrap_or_default();
     let mut secrets = f.secrets.clone();
@@ -272,7 +279,10 @@ async fn every_state_and_no_private_value(store: Store) {
     assert_eq!(answer["product"]["manual"], MANUAL);
     assert!(answer["product"]["inspection_report"].is_null(), "{answer}");
     assert_eq!(answer["producer"]["uscc"], "91350100M000100Y43");
-    assert!(answer.get("flow").is_none(), "no flow until the producer publishes some");
+    assert!(
+        answer.get("flow").is_none(),
+        "no flow until the producer publishes some"
+    );
 
     // The linkset, by parameter and by Accept (RFC 9264 §4.2).
     for (link_url, headers) in [
@@ -298,7 +308,11 @@ async fn every_state_and_no_private_value(store: Store) {
             context["https://gs1.org/voc/instructions"][0]["href"],
             MANUAL
         );
-        assert!(context.get("https://gs1.org/voc/certificationInfo").is_none());
+        assert!(
+            context
+                .get("https://gs1.org/voc/certificationInfo")
+                .is_none()
+        );
     }
     // A link type the unit has is followed; one it has not falls back to the page.
     let no_redirect = reqwest::Client::builder()
@@ -306,20 +320,38 @@ async fn every_state_and_no_private_value(store: Store) {
         .build()
         .expect("a client");
     let (status, headers, _) = seen
-        .get(&no_redirect, &format!("{url}?linkType=gs1:instructions"), &[])
+        .get(
+            &no_redirect,
+            &format!("{url}?linkType=gs1:instructions"),
+            &[],
+        )
         .await;
     assert_eq!(status, 307);
     assert_eq!(headers["location"], MANUAL);
     let (status, _, body) = seen
-        .get(&no_redirect, &format!("{url}?linkType=gs1:certificationInfo"), &HTML_EN)
+        .get(
+            &no_redirect,
+            &format!("{url}?linkType=gs1:certificationInfo"),
+            &HTML_EN,
+        )
         .await;
-    assert_eq!(status, 200, "the private report is no link: the page instead");
+    assert_eq!(
+        status, 200,
+        "the private report is no link: the page instead"
+    );
     assert!(body.contains("data-state=\"genuine\""));
     // With the lot in the path, and as raw scanner data in every form.
     let (status, _, body) = seen
-        .get(&client, &format!("{base}/01/{GTIN}/10/L7/21/{}", serial(&f.genuine)), &JSON)
+        .get(
+            &client,
+            &format!("{base}/01/{GTIN}/10/L7/21/{}", serial(&f.genuine)),
+            &JSON,
+        )
         .await;
-    assert_eq!((status, json(&body)["state"].clone()), (200, "genuine".into()));
+    assert_eq!(
+        (status, json(&body)["state"].clone()),
+        (200, "genuine".into())
+    );
     let element_string = format!("]d201{GTIN}10L7\u{1d}21{}", serial(&f.genuine));
     for data in [element_string.as_str(), f.genuine.as_str(), url.as_str()] {
         let (status, _, body) = seen
@@ -378,7 +410,10 @@ async fn every_state_and_no_private_value(store: Store) {
     ] {
         let (status, headers, body) = seen.get(&client, &format!("{base}{path}"), &[]).await;
         assert_eq!(status, 400, "{path}: {body}");
-        assert_eq!(headers["content-type"], "application/problem+json", "{path}");
+        assert_eq!(
+            headers["content-type"], "application/problem+json",
+            "{path}"
+        );
         assert_eq!(headers["access-control-allow-origin"], "*");
         let problem = json(&body);
         assert_eq!(problem["status"], 400);
@@ -402,24 +437,31 @@ async fn every_state_and_no_private_value(store: Store) {
     assert_eq!(status, 200);
     let description = json(&body);
     assert_eq!(description["resolverRoot"], base);
-    assert_eq!(description["supportedPrimaryKeys"], serde_json::json!(["01"]));
+    assert_eq!(
+        description["supportedPrimaryKeys"],
+        serde_json::json!(["01"])
+    );
     assert_eq!(description["linkTypeDefaultCanBeLinkset"], true);
 
     // HEAD (no body, no scan counted) and OPTIONS (CORS preflight).
     let before = json(&seen.get(&client, &url, &JSON).await.2)["scans"]["count"].clone();
-    let (status, headers, body) = seen
-        .send(&client, reqwest::Method::HEAD, &url, &[])
-        .await;
+    let (status, headers, body) = seen.send(&client, reqwest::Method::HEAD, &url, &[]).await;
     assert_eq!((status, body.as_str()), (200, ""));
     assert_eq!(headers["access-control-allow-origin"], "*");
     let after = json(&seen.get(&client, &url, &JSON).await.2)["scans"]["count"].clone();
-    assert_eq!(after, serde_json::json!(before.as_u64().expect("a count") + 1));
+    assert_eq!(
+        after,
+        serde_json::json!(before.as_u64().expect("a count") + 1)
+    );
     let (status, headers, _) = seen
         .send(
             &client,
             reqwest::Method::OPTIONS,
             &url,
-            &[("origin", "https://shop.example"), ("access-control-request-method", "GET")],
+            &[
+                ("origin", "https://shop.example"),
+                ("access-control-request-method", "GET"),
+            ],
         )
         .await;
     assert_eq!(status, 204);
@@ -433,7 +475,11 @@ async fn every_state_and_no_private_value(store: Store) {
 
     // The language: Accept-Language, the parameter, and the page's own link.
     let (_, _, zh) = seen
-        .get(&client, &url, &[("accept-language", "zh-CN,zh;q=0.9,en;q=0.5")])
+        .get(
+            &client,
+            &url,
+            &[("accept-language", "zh-CN,zh;q=0.9,en;q=0.5")],
+        )
         .await;
     assert!(zh.contains("lang=\"zh-CN\"") && zh.contains("正品"), "{zh}");
     assert!(zh.contains("?lang=en"), "the link to English: {zh}");
@@ -461,7 +507,12 @@ async fn every_state_and_no_private_value(store: Store) {
     let url = format!("{}{}", server.url(), path_of(&f.genuine));
     let answer = json(&seen.get(&client, &url, &JSON).await.2);
     assert_eq!(answer["product"]["inspection_report"], PRIVATE_REPORT);
-    let linkset = json(&seen.get(&client, &format!("{url}?linkType=linkset"), &[]).await.2);
+    let linkset = json(
+        &seen
+            .get(&client, &format!("{url}?linkType=linkset"), &[])
+            .await
+            .2,
+    );
     assert_eq!(
         linkset["linkset"][0]["https://gs1.org/voc/certificationInfo"][0]["href"],
         PRIVATE_REPORT
@@ -502,7 +553,10 @@ async fn scans_are_counted_and_a_copied_code_is_flagged(store: Store) {
         let answer = json(&seen.get(&client, &url, &JSON).await.2);
         assert_eq!(answer["state"], "genuine", "scan {n}: {answer}");
         assert_eq!(answer["scans"]["count"], n);
-        let at = answer["scans"]["first_at"].as_str().expect("a time").to_owned();
+        let at = answer["scans"]["first_at"]
+            .as_str()
+            .expect("a time")
+            .to_owned();
         assert_eq!(first.get_or_insert(at.clone()), &at, "the first scan stays");
     }
     let answer = json(&seen.get(&client, &url, &JSON).await.2);
@@ -510,13 +564,19 @@ async fn scans_are_counted_and_a_copied_code_is_flagged(store: Store) {
     assert_eq!(answer["scans"]["count"], 4);
     let (_, _, page) = seen.get(&client, &url, &HTML_EN).await;
     assert!(page.contains("data-state=\"scanned_often\""), "{page}");
-    assert!(page.contains(first.as_deref().expect("a first scan")), "{page}");
+    assert!(
+        page.contains(first.as_deref().expect("a first scan")),
+        "{page}"
+    );
     // An invalid code's scans are counted too, but it stays invalid.
     let destroyed = format!("{}{}", server.url(), path_of(&f.destroyed));
     for _ in 0..5 {
         seen.get(&client, &destroyed, &JSON).await;
     }
-    assert_eq!(json(&seen.get(&client, &destroyed, &JSON).await.2)["state"], "invalid");
+    assert_eq!(
+        json(&seen.get(&client, &destroyed, &JSON).await.2)["state"],
+        "invalid"
+    );
 
     // Shut down: the waiting counts are written, and a new server goes on from them.
     server.shutdown().await;
@@ -569,7 +629,11 @@ async fn clients_are_rate_limited(store: Store) {
     assert!((1..=2).contains(&wait), "{wait}");
     // The API is not held up by the lookup's limit.
     let (status, _, _) = seen
-        .get(&client, &format!("{}/api/v1/openapi.json", server.url()), &[])
+        .get(
+            &client,
+            &format!("{}/api/v1/openapi.json", server.url()),
+            &[],
+        )
         .await;
     assert_eq!(status, 200);
     seen.assert_none_contains(&f.secrets);
@@ -586,17 +650,27 @@ async fn the_public_listener_serves_only_the_lookup(store: Store) {
     let client = reqwest::Client::new();
     let mut seen = Seen::default();
     let (status, _, body) = seen
-        .get(&client, &format!("{}{}", public.url(), path_of(&f.genuine)), &JSON)
+        .get(
+            &client,
+            &format!("{}{}", public.url(), path_of(&f.genuine)),
+            &JSON,
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     for path in ["/api/v1/openapi.json", "/login", "/", "/api/v1/batches"] {
-        let (status, _, body) = seen.get(&client, &format!("{}{path}", public.url()), &[]).await;
+        let (status, _, body) = seen
+            .get(&client, &format!("{}{path}", public.url()), &[])
+            .await;
         assert_eq!(status, 404, "{path}: {body}");
     }
     // Both listeners count into one book.
     let answer = json(
         &seen
-            .get(&client, &format!("{}{}", server.url(), path_of(&f.genuine)), &JSON)
+            .get(
+                &client,
+                &format!("{}{}", server.url(), path_of(&f.genuine)),
+                &JSON,
+            )
             .await
             .2,
     );

@@ -49,6 +49,8 @@ pub struct LookupRow {
     pub scans: i64,
     /// The first written scan (RFC 3339).
     pub first_scan_at: Option<String>,
+    /// The last written scan (RFC 3339): tells which batch of counts the row already holds.
+    pub last_scan_at: Option<String>,
 }
 
 /// Scans of one code to add: `scans` more, the first at `first_at`, the last at `last_at`.
@@ -130,7 +132,7 @@ impl Store {
         };
         let row = sqlx::query(
             "SELECT c.code, c.state, b.lot, b.production_date, b.expiry_date, b.simulated, \
-             s.scans, s.first_at FROM codes c \
+             s.scans, s.first_at, s.last_at FROM codes c \
              LEFT JOIN batches b ON b.id = c.batch_id \
              LEFT JOIN code_scans s ON s.product_id = c.product_id AND s.counter = c.counter \
              WHERE c.product_id = $1 AND c.counter = $2",
@@ -158,6 +160,7 @@ impl Store {
             simulated: get::<Option<i64>>(&row, "simulated", WHAT)?.unwrap_or(0) != 0,
             scans: get::<Option<i64>>(&row, "scans", WHAT)?.unwrap_or(0),
             first_scan_at: get(&row, "first_at", WHAT)?,
+            last_scan_at: get(&row, "last_at", WHAT)?,
         }))
     }
 

@@ -9,7 +9,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 use tracemark::app::line_configs::LineConfigs;
-use tracemark::app::lookup::{DEFAULT_BURST, DEFAULT_RATE_PER_SECOND, DEFAULT_SCAN_ALERT, LookupSettings};
+use tracemark::app::lookup::{
+    DEFAULT_BURST, DEFAULT_RATE_PER_SECOND, DEFAULT_SCAN_ALERT, LookupSettings,
+};
 use tracemark::http::server::{HttpServer, LiveOptions, ServeOptions, TlsFiles};
 
 use super::{CliError, Context, block_on};

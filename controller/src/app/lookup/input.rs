@@ -58,7 +58,10 @@ impl CodeQuery {
 
     fn from_gs1(code: &Gs1Code) -> Result<CodeQuery, AppError> {
         let gtin = code.gtin().ok_or_else(|| {
-            AppError::input("code", "a GS1 code names a unit by its GTIN (01) and serial (21)")
+            AppError::input(
+                "code",
+                "a GS1 code names a unit by its GTIN (01) and serial (21)",
+            )
         })?;
         Ok(CodeQuery::Gs1 {
             gtin: gtin.to_owned(),

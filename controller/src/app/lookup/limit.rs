@@ -95,7 +95,11 @@ mod tests {
         }
         let wait = limiter.check(a, t0).expect_err("the burst is spent");
         assert_eq!(wait, Duration::from_millis(100));
-        assert_eq!(limiter.check(b, t0), Ok(()), "another client is not held up");
+        assert_eq!(
+            limiter.check(b, t0),
+            Ok(()),
+            "another client is not held up"
+        );
         assert_eq!(limiter.check(a, t0 + Duration::from_millis(100)), Ok(()));
         assert!(limiter.check(a, t0 + Duration::from_millis(100)).is_err());
     }

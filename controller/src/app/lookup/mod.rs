@@ -416,7 +416,12 @@ impl Lookup {
 
     async fn count_scan(&self, row: &LookupRow) -> ScanInfo {
         let now = tracemark_store::lookup::timestamp();
-        let (waiting, codes) = self.inner.scans.record(&row.product_id, row.counter, &now);
+        let (waiting, codes) = self.inner.scans.record(
+            &row.product_id,
+            row.counter,
+            &now,
+            row.last_scan_at.as_deref(),
+        );
         if codes >= scans::MAX_PENDING {
             // Bounded memory: this scan waits for the flush the others are waiting for.
             if let Err(error) = self.flush().await {
@@ -433,7 +438,10 @@ impl Lookup {
     }
 
     fn peek_scans(&self, row: &LookupRow) -> ScanInfo {
-        let waiting = self.inner.scans.peek(&row.product_id, row.counter);
+        let waiting =
+            self.inner
+                .scans
+                .peek(&row.product_id, row.counter, row.last_scan_at.as_deref());
         let (scans, first_at) = waiting.map_or((0, None), |w| (w.scans, Some(w.first_at)));
         ScanInfo {
             count: u64::try_from(row.scans + scans).unwrap_or(0),

@@ -81,7 +81,10 @@ async fn guard(State(lookup): State<Lookup>, request: Request, next: Next) -> Re
 async fn preflight() -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
     let headers = response.headers_mut();
-    headers.insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, OPTIONS"));
+    headers.insert(
+        header::ALLOW,
+        HeaderValue::from_static("GET, HEAD, OPTIONS"),
+    );
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_METHODS,
         HeaderValue::from_static("GET, HEAD, OPTIONS"),
@@ -276,9 +279,8 @@ async fn answer(
 /// not to be cached (the scan count changes with every scan).
 fn decorate(headers: &mut HeaderMap, anchor: &str) {
     let separator = if anchor.contains('?') { '&' } else { '?' };
-    let link = format!(
-        "<{anchor}{separator}linkType=linkset>; rel=\"linkset\"; type=\"{LINKSET_JSON}\""
-    );
+    let link =
+        format!("<{anchor}{separator}linkType=linkset>; rel=\"linkset\"; type=\"{LINKSET_JSON}\"");
     if let Ok(value) = HeaderValue::from_str(&link) {
         headers.insert(header::LINK, value);
     }
@@ -298,7 +300,9 @@ fn json_with_type(value: &impl serde::Serialize, media_type: &'static str) -> Re
                 .insert(header::CONTENT_TYPE, HeaderValue::from_static(media_type));
             response
         }
-        Err(error) => ApiError(AppError::internal("serialise a lookup answer", error)).into_response(),
+        Err(error) => {
+            ApiError(AppError::internal("serialise a lookup answer", error)).into_response()
+        }
     }
 }
 

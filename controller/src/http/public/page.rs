@@ -123,7 +123,11 @@ fn sections(answer: &LookupAnswer, w: &Words) -> Vec<Section> {
         row("product.gtin", "lookup_gtin", &p.gtin),
     ];
     if let Some(date) = &p.production_date {
-        product.push(row("product.production_date", "lookup_production_date", date));
+        product.push(row(
+            "product.production_date",
+            "lookup_production_date",
+            date,
+        ));
     }
     if let Some(months) = p.warranty_months {
         let value = format!("{months} {}", w.t("lookup_months"));
@@ -188,7 +192,11 @@ fn sections(answer: &LookupAnswer, w: &Words) -> Vec<Section> {
                 "lookup_scan_count",
                 answer.scans.count.to_string(),
             ),
-            row("scans.first_at", "lookup_first_scan", &answer.scans.first_at),
+            row(
+                "scans.first_at",
+                "lookup_first_scan",
+                &answer.scans.first_at,
+            ),
         ],
     });
     out
@@ -204,32 +212,32 @@ fn render(page: &LookupPage, status: StatusCode) -> Response {
 /// The page of a found unit.
 pub(super) fn answer(answer: &LookupAnswer, language: Language, uri: &Uri) -> Response {
     let w = i18n::words(language);
-    let (state, state_class, headline_key, detail_key) = match (answer.state, answer.invalid_because)
-    {
-        (Verdict::Genuine, _) => ("genuine", "genuine", "lookup_state_genuine", None),
-        (Verdict::ScannedOften, _) => (
-            "scanned_often",
-            "warning",
-            "lookup_state_scanned_often",
-            Some("lookup_detail_scanned_often"),
-        ),
-        (Verdict::Simulated, _) => (
-            "simulated",
-            "warning",
-            "lookup_state_simulated",
-            Some("lookup_detail_simulated"),
-        ),
-        (Verdict::Invalid, because) => (
-            "invalid",
-            "warning",
-            "lookup_state_invalid",
-            Some(match because {
-                Some(InvalidBecause::Destroyed) => "lookup_detail_destroyed",
-                Some(InvalidBecause::Voided) => "lookup_detail_voided",
-                Some(InvalidBecause::Rejected) | None => "lookup_detail_rejected",
-            }),
-        ),
-    };
+    let (state, state_class, headline_key, detail_key) =
+        match (answer.state, answer.invalid_because) {
+            (Verdict::Genuine, _) => ("genuine", "genuine", "lookup_state_genuine", None),
+            (Verdict::ScannedOften, _) => (
+                "scanned_often",
+                "warning",
+                "lookup_state_scanned_often",
+                Some("lookup_detail_scanned_often"),
+            ),
+            (Verdict::Simulated, _) => (
+                "simulated",
+                "warning",
+                "lookup_state_simulated",
+                Some("lookup_detail_simulated"),
+            ),
+            (Verdict::Invalid, because) => (
+                "invalid",
+                "warning",
+                "lookup_state_invalid",
+                Some(match because {
+                    Some(InvalidBecause::Destroyed) => "lookup_detail_destroyed",
+                    Some(InvalidBecause::Voided) => "lookup_detail_voided",
+                    Some(InvalidBecause::Rejected) | None => "lookup_detail_rejected",
+                }),
+            ),
+        };
     let page = LookupPage {
         w,
         lang: i18n::html_lang(language),
@@ -341,7 +349,9 @@ mod tests {
         assert_eq!(language(&headers, None), Language::ZhCn);
         headers.insert(
             header::ACCEPT_LANGUAGE,
-            "fr;q=1, en-GB;q=0.8, zh-CN;q=0.5".parse().expect("a header"),
+            "fr;q=1, en-GB;q=0.8, zh-CN;q=0.5"
+                .parse()
+                .expect("a header"),
         );
         assert_eq!(language(&headers, None), Language::En);
         assert_eq!(language(&headers, Some("lang=zh-CN")), Language::ZhCn);
