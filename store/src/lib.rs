@@ -13,6 +13,7 @@ pub mod case_rework;
 pub mod export;
 pub mod label;
 mod locate;
+pub mod lookup;
 mod migrate;
 pub mod model;
 pub mod package;

@@ -23,6 +23,7 @@ pub mod exports;
 pub mod line_configs;
 pub mod line_control;
 pub mod lines;
+pub mod lookup;
 pub mod packing;
 pub mod page;
 pub mod permissions;

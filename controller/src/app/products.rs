@@ -246,3 +246,62 @@ pub async fn producer(store: &Store) -> Result<Producer, AppError> {
         .await?
         .ok_or_else(|| AppError::input("producer", "not set (tracemark producer set)"))
 }
+
+/// A change to a product's documents (issue 17; SPEC §1 data fields): each `None` keeps what
+/// is stored; `Some("")` clears a text.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DocumentsChange {
+    /// 出厂检验报告或型式检验报告: text or an http(s) URL.
+    pub inspection_report: Option<String>,
+    /// Whether the public lookup shows the inspection report (table 3: the producer decides;
+    /// private until they say so).
+    pub inspection_report_public: Option<bool>,
+    /// 使用说明书或警示说明: an http(s) URL.
+    pub manual: Option<String>,
+}
+
+/// The longest document text or URL taken.
+pub const MAX_DOCUMENT_LEN: usize = 2_000;
+
+/// Changes the documents of product `id` (in the audit chain); the documents as now stored.
+pub async fn set_documents(
+    store: &Store,
+    actor: &Actor,
+    id: &str,
+    change: DocumentsChange,
+) -> Result<tracemark_store::lookup::ProductDocuments, AppError> {
+    let mut documents = store.product_documents(id).await?;
+    let text = |field: &str, value: String, url: bool| -> Result<Option<String>, AppError> {
+        let value = value.trim().to_owned();
+        if value.is_empty() {
+            return Ok(None);
+        }
+        if value.chars().count() > MAX_DOCUMENT_LEN {
+            return Err(AppError::input(
+                field,
+                format!("at most {MAX_DOCUMENT_LEN} characters"),
+            ));
+        }
+        if url && !super::lookup::linkset::is_url(&value) {
+            return Err(AppError::input(
+                field,
+                format!("{value:?} is not an http:// or https:// URL"),
+            ));
+        }
+        Ok(Some(value))
+    };
+    if let Some(report) = change.inspection_report {
+        documents.inspection_report = text("inspection_report", report, false)?;
+    }
+    if let Some(manual) = change.manual {
+        documents.manual = text("manual", manual, true)?;
+    }
+    if let Some(public) = change.inspection_report_public {
+        documents.inspection_report_public = public;
+    }
+    store
+        .with_actor(actor.clone())
+        .set_product_documents(id, &documents)
+        .await?;
+    Ok(documents)
+}

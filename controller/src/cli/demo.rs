@@ -254,6 +254,7 @@ fn commission(
                     // The demo's line is its twin's, its batch simulated: its page needs no login.
                     public_page: true,
                     configs: LineConfigs::new([config_file.clone()]),
+                    ..LiveOptions::default()
                 };
                 let server =
                     HttpServer::start_live(store.clone(), ServeOptions { addr, tls: None }, live)

@@ -29,6 +29,41 @@ pub(crate) enum ProductCommand {
         /// The file, `.toml` or `.csv`.
         file: std::path::PathBuf,
     },
+    /// Set a product's inspection report and manual, and whether the public lookup shows the
+    /// report (docs/lookup.md); prints the documents as JSON.
+    Documents {
+        /// The product id.
+        id: String,
+        #[command(flatten)]
+        documents: DocumentsArgs,
+    },
+}
+
+/// A product's documents (SPEC §1 data fields); an option not given keeps what is stored, an
+/// empty text clears it.
+#[derive(Debug, Args)]
+pub(crate) struct DocumentsArgs {
+    /// 出厂检验报告或型式检验报告: text or an http(s) URL. Private unless
+    /// --inspection-report-public true.
+    #[arg(long, value_name = "TEXT_OR_URL")]
+    inspection_report: Option<String>,
+    /// Whether the public lookup shows the inspection report (the producer decides).
+    #[arg(long, value_name = "true|false")]
+    inspection_report_public: Option<bool>,
+    /// 使用说明书或警示说明: an http(s) URL, shown by the public lookup.
+    #[arg(long, value_name = "URL")]
+    manual: Option<String>,
+}
+
+impl DocumentsArgs {
+    fn change(self) -> Option<products::DocumentsChange> {
+        let change = products::DocumentsChange {
+            inspection_report: self.inspection_report,
+            inspection_report_public: self.inspection_report_public,
+            manual: self.manual,
+        };
+        (change != products::DocumentsChange::default()).then_some(change)
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -86,6 +121,8 @@ pub(crate) struct ProductArgs {
     /// producer's GS1 company prefix when the GTIN starts with it.
     #[arg(long)]
     gs1_company_prefix_length: Option<u8>,
+    #[command(flatten)]
+    documents: DocumentsArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -156,6 +193,9 @@ pub(crate) fn run(command: ProductCommand, context: &Context) -> Result<(), CliE
                     }
                     None => products::add(&store, actor, draft).await?,
                 };
+                if let Some(change) = args.documents.change() {
+                    products::set_documents(&store, actor, &product.id, change).await?;
+                }
                 println!("product {} added (GTIN {})", product.id, product.key);
             }
             ProductCommand::List { format } => {
@@ -171,6 +211,11 @@ pub(crate) fn run(command: ProductCommand, context: &Context) -> Result<(), CliE
                         }
                     }
                 }
+            }
+            ProductCommand::Documents { id, documents } => {
+                let change = documents.change().unwrap_or_default();
+                let stored = products::set_documents(&store, actor, &id, change).await?;
+                println!("{}", to_json(&stored)?);
             }
             ProductCommand::Show { id } => {
                 println!("{}", to_json(&products::get(&store, &id).await?)?);

@@ -91,6 +91,7 @@ pub(crate) fn run(args: &RunArgs, context: &Context) -> Result<(), CliError> {
                     lines: LiveLines::none().with_control(&line.id, view_rx, control),
                     public_page: args.line_page,
                     configs: LineConfigs::new([args.config.clone()]),
+                    ..LiveOptions::default()
                 };
                 let options = ServeOptions { addr, tls: None };
                 let server = HttpServer::start_live(store.clone(), options, shown)

@@ -10,6 +10,7 @@
 //!   member.
 //! - [`api`]: the operations, each calling the `app` function the CLI calls.
 //! - [`hmi`]: the operator's screens (server-rendered pages, zh-CN and en).
+//! - [`public`]: the public code lookup (issue 17; docs/lookup.md), no login.
 //! - [`live`]: the live line's page (`demo --http`, `run --http … --line-page`).
 //! - [`metrics`]: `/metrics` for Prometheus.
 
@@ -20,6 +21,7 @@ pub mod hmi;
 pub mod live;
 pub mod metrics;
 pub mod problem;
+pub mod public;
 pub mod server;
 pub mod state;
 

@@ -26,6 +26,7 @@ use super::api;
 use super::auth::{self, LoggedUser};
 use super::state::{ApiState, LiveLines};
 use crate::app::line_configs::LineConfigs;
+use crate::app::lookup::{Lookup, LookupSettings};
 use crate::app::users::LoginLimiter;
 
 /// Where and how to serve.
@@ -47,6 +48,8 @@ pub struct LiveOptions {
     pub public_page: bool,
     /// The line configs shown to the integrator, with their errors, devices and probes.
     pub configs: LineConfigs,
+    /// The public code lookup's settings (docs/lookup.md).
+    pub lookup: LookupSettings,
 }
 
 /// A server's certificate chain and private key, PEM.
@@ -105,6 +108,8 @@ pub struct HttpServer {
     pub addr: SocketAddr,
     /// Whether it serves HTTPS.
     pub tls: bool,
+    /// The public code lookup it serves (shared with a `--public-http` listener).
+    pub lookup: Lookup,
     task: JoinHandle<()>,
 }
 
@@ -120,9 +125,29 @@ impl HttpServer {
         options: ServeOptions,
         live: LiveOptions,
     ) -> Result<HttpServer, ServeError> {
+        let lookup = Lookup::new(store.clone(), live.lookup.clone());
+        let tls = options.tls.is_some();
+        let app = app(store, tls, live, lookup.clone())?;
+        HttpServer::serve(app, options, lookup, "the API").await
+    }
+
+    /// Binds and serves only the public code lookup of `lookup` (`--public-http`).
+    pub async fn start_public(
+        lookup: Lookup,
+        options: ServeOptions,
+    ) -> Result<HttpServer, ServeError> {
+        let app = super::public::public_only(lookup.clone());
+        HttpServer::serve(app, options, lookup, "the public code lookup").await
+    }
+
+    async fn serve(
+        app: Router,
+        options: ServeOptions,
+        lookup: Lookup,
+        what: &'static str,
+    ) -> Result<HttpServer, ServeError> {
         let acceptor = options.tls.as_ref().map(tls_acceptor).transpose()?;
         let tls = acceptor.is_some();
-        let app = app(store, tls, live)?;
         let listener =
             TcpListener::bind(options.addr)
                 .await
@@ -149,8 +174,21 @@ impl HttpServer {
                 }
             }),
         };
-        tracing::info!(%addr, tls, "serving the API");
-        Ok(HttpServer { addr, tls, task })
+        tracing::info!(%addr, tls, "serving {what}");
+        Ok(HttpServer {
+            addr,
+            tls,
+            lookup,
+            task,
+        })
+    }
+
+    /// Stops serving and writes the public lookup's waiting scan counts.
+    pub async fn shutdown(self) {
+        self.task.abort();
+        if let Err(error) = self.lookup.flush().await {
+            tracing::error!(%error, "the last scan counts could not be written");
+        }
     }
 
     /// The base URL (`http://ADDR` or `https://ADDR`).
@@ -166,6 +204,11 @@ impl HttpServer {
     pub async fn wait(mut self) {
         let _ = (&mut self.task).await;
     }
+
+    /// Serves until the task ends, keeping the server (to [`HttpServer::shutdown`] it after).
+    pub async fn wait_running(&mut self) {
+        let _ = (&mut self.task).await;
+    }
 }
 
 impl Drop for HttpServer {
@@ -175,9 +218,14 @@ impl Drop for HttpServer {
 }
 
 /// The whole application: the API under `/api/v1` and `/metrics` (roles enforced), its
-/// OpenAPI document, the live line's page when asked for, and the access log around
-/// everything.
-pub fn app(store: Store, tls: bool, live: LiveOptions) -> Result<Router, ServeError> {
+/// OpenAPI document, the HMI, the public code lookup (`http::public`, no login), the live
+/// line's page when asked for, and the access log around everything.
+pub fn app(
+    store: Store,
+    tls: bool,
+    live: LiveOptions,
+    lookup: Lookup,
+) -> Result<Router, ServeError> {
     let (api, document, access) = api::build().map_err(ServeError::Routes)?;
     let page = (live.public_page && !live.lines.is_empty())
         .then(|| super::live::page_routes(live.lines.clone()));
@@ -212,7 +260,8 @@ pub fn app(store: Store, tls: bool, live: LiveOptions) -> Result<Router, ServeEr
             }),
         )
         .merge(api)
-        .merge(hmi);
+        .merge(hmi)
+        .merge(super::public::router(lookup));
     if let Some(page) = page {
         router = router.merge(page);
     }
@@ -222,7 +271,7 @@ pub fn app(store: Store, tls: bool, live: LiveOptions) -> Result<Router, ServeEr
 }
 
 /// One line per request (seed 003 §11: access logs).
-async fn access_log(request: Request, next: Next) -> Response {
+pub(crate) async fn access_log(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let client = request
         .extensions()
