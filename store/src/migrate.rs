@@ -107,6 +107,11 @@ const SQLITE: Embedded = &[
         "reject_index",
         include_str!("../../migrations/sqlite/0018_reject_index.sql"),
     ),
+    (
+        20,
+        "shipments",
+        include_str!("../../migrations/sqlite/0020_shipments.sql"),
+    ),
 ];
 
 const POSTGRES: Embedded = &[
@@ -199,6 +204,11 @@ const POSTGRES: Embedded = &[
         18,
         "reject_index",
         include_str!("../../migrations/postgres/0018_reject_index.sql"),
+    ),
+    (
+        20,
+        "shipments",
+        include_str!("../../migrations/postgres/0020_shipments.sql"),
     ),
 ];
 
