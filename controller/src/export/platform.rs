@@ -58,14 +58,17 @@ pub trait PlatformFormat: Send + Sync {
     fn codes_begin(&self, out: &mut Vec<u8>);
     /// One code; `index` counts from 0.
     fn code(&self, out: &mut Vec<u8>, code: &ExportCode, index: u64);
-    /// Between the codes and the flow records.
-    fn flow_begin(&self, out: &mut Vec<u8>);
+    /// Between the codes and the flow records. By default nothing: a format without flow
+    /// records.
+    fn flow_begin(&self, _out: &mut Vec<u8>) {}
     /// One flow record (a shipment of the batch's packages, SPEC §10); `index` counts from 0.
-    fn flow(&self, out: &mut Vec<u8>, record: &FlowRecord<'_>, index: u64);
+    /// By default nothing.
+    fn flow(&self, _out: &mut Vec<u8>, _record: &FlowRecord<'_>, _index: u64) {}
     /// The close.
     fn end(&self, out: &mut Vec<u8>);
-    /// A shipment's own document: its flow record alone (docs/shipping.md).
-    fn shipment(&self, out: &mut Vec<u8>, record: &FlowRecord<'_>);
+    /// A shipment's own document: its flow record alone (docs/shipping.md). By default
+    /// nothing.
+    fn shipment(&self, _out: &mut Vec<u8>, _record: &FlowRecord<'_>) {}
 }
 
 /// A shipment as the payload's flow section holds it: the `flow.*` fields with the product's
