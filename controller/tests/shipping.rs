@@ -600,3 +600,94 @@ async fn shipping_over_the_api(store: Store) {
     );
 }
 both!(shipping_over_the_api);
+
+/// Each shipment reaches every upload target once, as its own signed document (EPCIS for one
+/// target, the flow document for another), next to the batch's; a second run sends nothing.
+async fn shipments_are_delivered_once(store: Store) {
+    use tracemark::app::uploads;
+    use tracemark::upload::deliver::SenderConfig;
+    use tracemark_sim::erp::signature::SigningSecret;
+    use tracemark_sim::erp::{ErpConfig, ErpSim};
+    use tracemark_store::upload::DeliveryState;
+
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let dir = tempdir();
+    let secret = dir.path().join("erp.secret");
+    std::fs::write(&secret, SECRET).expect("write the secret");
+    let (addr, erp) = ErpSim::start(ErpConfig::new(
+        SigningSecret::parse(SECRET).expect("secret"),
+    ))
+    .await
+    .expect("start the receiver");
+    for (name, format) in [
+        ("erp", UploadFormat::EpcisJson),
+        ("platform", UploadFormat::Platform),
+    ] {
+        uploads::add_target(
+            &store,
+            &actor(),
+            uploads::NewTarget {
+                name: name.into(),
+                url: format!("http://{addr}/{name}"),
+                format,
+                secret_file: Some(secret.clone()),
+                ed25519_key_file: None,
+                ca_file: None,
+                gzip: false,
+            },
+        )
+        .await
+        .expect("a target");
+    }
+    let packed = packed(&store).await;
+    store
+        .set_batch_state(packed.batch, BatchState::Closed)
+        .await
+        .expect("close");
+    let shipped = store
+        .ship(&shipment(&[&packed.pallet, &packed.loose], "PO-7"))
+        .await
+        .expect("ship");
+    let mut config = SenderConfig::new(dir.path().join("spool"));
+    config.backoff.base = std::time::Duration::from_millis(5);
+    config.backoff.cap = std::time::Duration::from_millis(40);
+    let me = actor();
+    let run = uploads::run(&store, &me, &config, true, std::future::pending());
+    let report = tokio::time::timeout(std::time::Duration::from_secs(60), run)
+        .await
+        .expect("the run ends")
+        .expect("the run succeeds");
+    assert_eq!(report.delivered.len(), 4, "{report:?}");
+    assert!(report.failed.is_empty(), "{report:?}");
+    let deliveries = store.deliveries().await.expect("deliveries");
+    assert!(
+        deliveries
+            .iter()
+            .all(|d| d.state == DeliveryState::Delivered),
+        "{deliveries:?}"
+    );
+    for delivery in deliveries
+        .iter()
+        .filter(|d| d.shipment_id == Some(shipped.id))
+    {
+        let document: Value =
+            serde_json::from_slice(&erp.document(&delivery.uuid).expect("the receiver has it"))
+                .expect("JSON");
+        if delivery.target == "erp" {
+            assert_shipping_event(
+                &shipping_events(&document)[0],
+                &shipped.ssccs.iter().map(String::as_str).collect::<Vec<_>>(),
+                "PO-7",
+            );
+        } else {
+            assert_eq!(document["flow"][0]["shipment"], shipped.id);
+        }
+    }
+    assert_eq!(erp.accepted().len(), 4);
+    let again = uploads::run(&store, &actor(), &config, true, std::future::pending())
+        .await
+        .expect("a second run");
+    assert_eq!(again.attempts, 0);
+    erp.shutdown().await;
+}
+both!(shipments_are_delivered_once);
