@@ -39,6 +39,13 @@ pub struct ExportContext {
     pub through_seq: i64,
     /// Codes of the batch that were commissioned (printed).
     pub commissioned: i64,
+    /// The document's cut for shipments (docs/shipping.md "What upload sends"): the event that
+    /// closed the batch, else `through_seq`. Shipments recorded after it are not in the batch's
+    /// document, which so stays the same bytes once the batch is closed; they travel in
+    /// documents of their own.
+    pub shipments_through: i64,
+    /// The product's flow fields that are public (SPEC §1: the producer decides).
+    pub flow_public: Vec<crate::FlowField>,
 }
 
 /// Codes that changed state in one event: the commissioning of printed units, or a destruction.
@@ -82,6 +89,8 @@ pub struct ExportPackage {
     pub closed_at: Option<String>,
     /// Its units (a carton) or cartons (a pallet).
     pub children: Vec<String>,
+    /// The shipment that shipped it.
+    pub shipment: Option<i64>,
 }
 
 /// A code of the batch with its final state (the platform payload).
@@ -97,6 +106,8 @@ pub struct ExportCode {
     pub reason: Option<RejectReason>,
     /// Its carton, if packed.
     pub package: Option<String>,
+    /// The shipment of its carton, if shipped.
+    pub shipment: Option<i64>,
 }
 
 /// Checks a GS1 company prefix length for EPC URNs: 6 to 12 digits (GS1 EPC Tag Data Standard
@@ -185,7 +196,16 @@ impl Store {
                 )
             })?;
         let (through_seq, _) = self.audit_head().await?;
+        let shipments_through = match batch.state {
+            crate::BatchState::Closed => q::batch_closed_seq(&self.db, batch.id)
+                .await?
+                .unwrap_or(through_seq)
+                .min(through_seq),
+            _ => through_seq,
+        };
         Ok(ExportContext {
+            flow_public: crate::sql::shipments::disclosure(&self.db, &product.id).await?,
+            shipments_through,
             producer: self.producer().await?,
             sscc_coding: self.sscc_coding().await?,
             gln: q::gln(&self.db).await?,
@@ -337,6 +357,16 @@ impl ExportReader {
         limit: i64,
     ) -> Result<Vec<ExportPackage>, StoreError> {
         q::packages_page(&mut self.reader, batch, level, after, limit).await
+    }
+
+    /// The shipments holding packages of the batch of `context`, recorded up to its
+    /// `shipments_through`, by id.
+    pub async fn export_shipments(
+        &mut self,
+        context: &ExportContext,
+    ) -> Result<Vec<crate::Shipment>, StoreError> {
+        crate::sql::shipments::of_batch(&self.store.db, context.batch.id, context.shipments_through)
+            .await
     }
 
     /// Codes of the batch after counter `after` (`-1`: from the first), in counter order, at

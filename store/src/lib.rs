@@ -20,6 +20,7 @@ pub mod package;
 pub mod reconcile;
 pub mod reject_image;
 pub mod serial;
+pub mod shipment;
 mod sql;
 mod transfer;
 pub mod upload;
@@ -42,6 +43,7 @@ pub use model::{
     parse_pack_sizes, validate_uscc,
 };
 pub use package::{LinkProblem, Package, PackageContents, Refusal, SsccCoding};
+pub use shipment::{FlowField, NewShipment, ShipProblem, ShipRefusal, Shipment};
 pub use vocab::{
     BatchState, CODE_STATES, CodeParts, CodeState, Grade, PackageLevel, PackageState, RejectReason,
     Scheme, SerialAlphabet,
@@ -98,6 +100,13 @@ pub enum StoreError {
         package: Option<String>,
         /// Every refused child, in the order given.
         refusals: Vec<Refusal>,
+    },
+    /// A shipment was refused (issue 17 item 2): every SSCC refused with its reason; nothing
+    /// was written.
+    #[error("ship: {}", shipment::list_ship_refusals(refusals))]
+    ShipRefused {
+        /// Every refused SSCC, in the order given.
+        refusals: Vec<ShipRefusal>,
     },
     /// A database operation failed; its transaction was rolled back.
     #[error("{context}: {source}")]

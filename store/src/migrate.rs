@@ -112,6 +112,11 @@ const SQLITE: Embedded = &[
         "public_lookup",
         include_str!("../../migrations/sqlite/0019_public_lookup.sql"),
     ),
+    (
+        20,
+        "shipments",
+        include_str!("../../migrations/sqlite/0020_shipments.sql"),
+    ),
 ];
 
 const POSTGRES: Embedded = &[
@@ -209,6 +214,11 @@ const POSTGRES: Embedded = &[
         19,
         "public_lookup",
         include_str!("../../migrations/postgres/0019_public_lookup.sql"),
+    ),
+    (
+        20,
+        "shipments",
+        include_str!("../../migrations/postgres/0020_shipments.sql"),
     ),
 ];
 

@@ -68,6 +68,8 @@ pub struct Package {
     pub closed_at: Option<String>,
     /// The count on its verified label (AI 37); `None`: no verified label.
     pub label_count: Option<i64>,
+    /// The shipment that shipped it (docs/shipping.md).
+    pub shipment_id: Option<i64>,
 }
 
 impl Package {

@@ -143,6 +143,37 @@ const TABLES: &[Table] = &[
         order_by: "company_prefix, extension_digit",
         identity: false,
     },
+    // Before packages: a shipped package names its shipment.
+    Table {
+        name: "shipments",
+        columns: &[
+            ("id", Int),
+            ("sale_time", Text),
+            ("buyer_name", Text),
+            ("buyer_address", Text),
+            ("buyer_contact", Text),
+            ("order_ref", Text),
+            ("quantity", Int),
+            ("event_seq", Int),
+            ("recorded_at", Text),
+        ],
+        order_by: "id",
+        identity: true,
+    },
+    Table {
+        name: "product_flow_disclosure",
+        columns: &[
+            ("product_id", Text),
+            ("sale_time", Int),
+            ("buyer_name", Int),
+            ("buyer_address", Int),
+            ("buyer_contact", Int),
+            ("quantity", Int),
+            ("updated_at", Text),
+        ],
+        order_by: "product_id",
+        identity: false,
+    },
     // Pallets before cartons ('pallet' > 'carton'): a carton names its pallet.
     Table {
         name: "packages",
@@ -158,6 +189,7 @@ const TABLES: &[Table] = &[
             ("closed_at", Text),
             ("last_event", Int),
             ("label_count", Int),
+            ("shipment_id", Int),
         ],
         order_by: "level DESC, sscc",
         identity: false,
@@ -252,6 +284,7 @@ const TABLES: &[Table] = &[
             ("body_bytes", Int),
             ("enqueued_at", Text),
             ("delivered_at", Text),
+            ("shipment_id", Int),
         ],
         order_by: "id",
         identity: true,

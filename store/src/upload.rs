@@ -141,14 +141,35 @@ impl FromStr for DeliveryState {
     }
 }
 
-/// One closed batch to one target.
+/// What a delivery carries: a closed batch, or a shipment (its own document,
+/// docs/shipping.md "What upload sends").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliverySubject {
+    /// A batch's document.
+    Batch(i64),
+    /// A shipment's document.
+    Shipment(i64),
+}
+
+impl fmt::Display for DeliverySubject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeliverySubject::Batch(id) => write!(f, "batch {id}"),
+            DeliverySubject::Shipment(id) => write!(f, "shipment {id}"),
+        }
+    }
+}
+
+/// One closed batch (or one shipment) to one target.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Delivery {
     /// Its row id.
     pub id: i64,
-    /// The batch.
+    /// The batch (of a shipment's delivery: the batch of its first package).
     pub batch_id: i64,
+    /// A shipment's delivery: the shipment, whose own document it carries.
+    pub shipment_id: Option<i64>,
     /// The target's name.
     pub target: String,
     /// The `Idempotency-Key` and `webhook-id`: fixed at enqueue, never changed.
@@ -221,6 +242,16 @@ pub(crate) fn truncate_reply(text: &str) -> String {
         end -= 1;
     }
     format!("{}…", &text[..end])
+}
+
+impl Delivery {
+    /// What it carries.
+    pub fn subject(&self) -> DeliverySubject {
+        match self.shipment_id {
+            Some(id) => DeliverySubject::Shipment(id),
+            None => DeliverySubject::Batch(self.batch_id),
+        }
+    }
 }
 
 impl Store {
@@ -326,7 +357,37 @@ impl Store {
         batch_id: i64,
         target: &str,
     ) -> Result<Delivery, StoreError> {
-        sql::upload::retry(&self.db, &self.actor, batch_id, target).await?;
+        sql::upload::retry(
+            &self.db,
+            &self.actor,
+            DeliverySubject::Batch(batch_id),
+            target,
+        )
+        .await?;
         self.delivery(batch_id, target).await
+    }
+
+    /// Puts the failed delivery of shipment `shipment` to `target` back to pending, due now,
+    /// with the same uuid (and body). One `upload.retry` event.
+    pub async fn retry_shipment_delivery(
+        &self,
+        shipment: i64,
+        target: &str,
+    ) -> Result<Delivery, StoreError> {
+        sql::upload::retry(
+            &self.db,
+            &self.actor,
+            DeliverySubject::Shipment(shipment),
+            target,
+        )
+        .await?;
+        self.deliveries()
+            .await?
+            .into_iter()
+            .find(|d| d.shipment_id == Some(shipment) && d.target == target)
+            .ok_or_else(|| StoreError::NotFound {
+                what: "delivery",
+                id: format!("shipment {shipment} to {target}"),
+            })
     }
 }

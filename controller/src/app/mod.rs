@@ -7,7 +7,8 @@
 //! device), [`line_configs`] (the configs a server knows, their errors, devices and probes),
 //! [`line_control`] (an operator's commands to a running line), [`audit`] (the event log and
 //! backups), [`uploads`] (delivery of closed batches), [`users`] (users, roles, sessions and API
-//! tokens), [`reject_images`] (the camera's image of a rejected unit).
+//! tokens), [`reject_images`] (the camera's image of a rejected unit), [`shipping`] (shipments,
+//! their flow records and what of them is public).
 //! Every writing function takes the [`Actor`] it acts for, so each change is in the audit chain
 //! with its user and device (seed 003 §8.4); reads take none. Results are typed; an edge only
 //! parses its input and prints or serialises what it gets back.
@@ -30,6 +31,7 @@ pub mod permissions;
 pub mod products;
 pub mod qa;
 pub mod reject_images;
+pub mod shipping;
 pub mod uploads;
 pub mod users;
 
@@ -156,6 +158,11 @@ impl From<StoreError> for AppError {
                     package.map(|p| format!("{p}: ")).unwrap_or_default(),
                     tracemark_store::package::list_refusals(&refusals)
                 ),
+            },
+            // A shipment refused (issue 17 item 2): every SSCC with its reason.
+            StoreError::ShipRefused { refusals } => AppError::Conflict {
+                field: "sscc",
+                reason: tracemark_store::shipment::list_ship_refusals(&refusals),
             },
             // A database that cannot be opened is the user's to correct (a wrong URL, a file
             // that is not a store); the message names it.

@@ -11,6 +11,9 @@ pub const READ: &[Role] = &Role::ALL;
 pub const RUN_LINE: &[Role] = &[Role::Operator];
 /// Quality: reject dispositions, samples, carton rework, batch release (four eyes).
 pub const QUALITY: &[Role] = &[Role::Qa];
+/// Shipping closed pallets and cartons (issue 17 item 2; docs/shipping.md "Who ships"): dispatch
+/// is floor work, as running the line is; QA's gate before it is the batch release.
+pub const SHIP: &[Role] = &[Role::Operator];
 /// Wiring the line: line configs, device probes, upload targets.
 pub const INTEGRATE: &[Role] = &[Role::Integrator];
 /// Administering: users and roles, retention purge, backup.

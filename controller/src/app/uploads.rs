@@ -131,6 +131,20 @@ pub async fn retry(
         .await?)
 }
 
+/// Puts the failed delivery of shipment `shipment` (its own document, docs/shipping.md) to
+/// `target` back to pending: the same key, the same body.
+pub async fn retry_shipment(
+    store: &Store,
+    actor: &Actor,
+    shipment: i64,
+    target: &str,
+) -> Result<Delivery, AppError> {
+    Ok(store
+        .with_actor(actor.clone())
+        .retry_shipment_delivery(shipment, target)
+        .await?)
+}
+
 /// The spool directory when none is given: next to an SQLite store's file
 /// (`<file>.upload-spool/`), else `tracemark-upload-spool/` in the working directory.
 pub fn default_spool_dir(store: &Store) -> PathBuf {

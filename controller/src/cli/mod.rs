@@ -15,6 +15,7 @@ mod product;
 mod qa;
 mod run;
 mod serve;
+mod ship;
 mod upload;
 mod user;
 
@@ -81,6 +82,8 @@ enum Command {
     /// Packing: cartons and pallets (SSCCs), add, remove, replace, unpack, close, reopen.
     #[command(subcommand)]
     Pack(pack::PackCommand),
+    /// Ship closed pallets and cartons to a buyer, with the flow record (docs/shipping.md).
+    Ship(ship::ShipArgs),
     /// Uploads: targets, deliveries of closed batches, and the delivery loop.
     #[command(subcommand)]
     Upload(upload::UploadCommand),
@@ -239,6 +242,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
         Command::Audit(command) => audit::run(command, &context),
         Command::Qa(command) => qa::run(command, &context),
         Command::Pack(command) => pack::run(command, &context),
+        Command::Ship(args) => ship::run(args, &context),
         Command::Config(command) => config::run(command),
         Command::Driver(command) => driver::run(command),
         Command::Export(command) => export::run(command, &context),

@@ -2,6 +2,7 @@
 
 use clap::{Args, Subcommand, ValueEnum};
 use tracemark::app::products::{self, ProductDraft};
+use tracemark::app::shipping;
 use tracemark_store::Producer;
 use tracemark_store::model::{
     DEFAULT_MIN_GRADE, DEFAULT_RETENTION_YEARS, DEFAULT_SERIAL_ALPHABET, DEFAULT_SERIAL_LENGTH,
@@ -36,6 +37,16 @@ pub(crate) enum ProductCommand {
         id: String,
         #[command(flatten)]
         documents: DocumentsArgs,
+    },
+    /// Which flow fields of the product's shipments are public (seed 000 annex 2 §一(三): the
+    /// producer decides; none by default). Without --fields, prints the current choice.
+    FlowPublic {
+        /// The product id.
+        id: String,
+        /// The public fields, comma-separated: sale_time, buyer_name, buyer_address,
+        /// buyer_contact, quantity; `none` makes them all private.
+        #[arg(long)]
+        fields: Option<String>,
     },
 }
 
@@ -226,6 +237,25 @@ pub(crate) fn run(command: ProductCommand, context: &Context) -> Result<(), CliE
                     .await
                     .map_err(|e| super::import::in_file(&file, e))?;
                 println!("{count} products imported");
+            }
+            ProductCommand::FlowPublic { id, fields } => {
+                let disclosure = match fields {
+                    Some(text) => {
+                        let public = tracemark_store::FlowField::parse_list(&text)?;
+                        shipping::set_flow_public(&store, actor, &id, &public).await?
+                    }
+                    None => shipping::flow_public(&store, &id).await?,
+                };
+                let names: Vec<&str> = disclosure.public.iter().map(|f| f.key()).collect();
+                println!(
+                    "product {}: public flow fields: {}",
+                    disclosure.product,
+                    if names.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        names.join(", ")
+                    }
+                );
             }
         }
         store.close().await;

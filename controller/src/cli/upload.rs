@@ -30,7 +30,11 @@ pub(crate) enum UploadCommand {
     /// Put a failed delivery back to pending (same key, same body).
     Retry {
         /// The batch.
-        batch: i64,
+        #[arg(required_unless_present = "shipment", conflicts_with = "shipment")]
+        batch: Option<i64>,
+        /// A shipment's delivery instead (its own document, docs/shipping.md).
+        #[arg(long, value_name = "ID")]
+        shipment: Option<i64>,
         /// The target's name.
         #[arg(long)]
         target: String,
@@ -149,11 +153,25 @@ pub(crate) fn run(command: UploadCommand, context: &Context) -> Result<(), CliEr
                     print_deliveries(&deliveries);
                 }
             }
-            UploadCommand::Retry { batch, target } => {
-                let delivery = uploads::retry(&store, actor, batch, &target).await?;
+            UploadCommand::Retry {
+                batch,
+                shipment,
+                target,
+            } => {
+                let delivery = match (batch, shipment) {
+                    (_, Some(shipment)) => {
+                        uploads::retry_shipment(&store, actor, shipment, &target).await?
+                    }
+                    (Some(batch), None) => uploads::retry(&store, actor, batch, &target).await?,
+                    (None, None) => {
+                        return Err(CliError::input("batch", "give BATCH or --shipment"));
+                    }
+                };
                 println!(
-                    "batch {} to {}: pending again (key {})",
-                    delivery.batch_id, delivery.target, delivery.uuid
+                    "{} to {}: pending again (key {})",
+                    delivery.subject(),
+                    delivery.target,
+                    delivery.uuid
                 );
             }
             UploadCommand::Run(args) => {
@@ -182,9 +200,12 @@ pub(crate) fn run(command: UploadCommand, context: &Context) -> Result<(), CliEr
                         report.failed.len()
                     );
                     for failed in &report.failed {
+                        let subject = match failed.shipment_id {
+                            Some(shipment) => format!("shipment {shipment}"),
+                            None => format!("batch {}", failed.batch_id),
+                        };
                         println!(
-                            "failed: batch {} to {}: {}",
-                            failed.batch_id,
+                            "failed: {subject} to {}: {}",
                             failed.target,
                             failed.error.as_deref().unwrap_or("")
                         );
@@ -233,9 +254,14 @@ fn print_deliveries(deliveries: &[Delivery]) {
             (None, Some(reply)) => one_line(reply),
             (None, None) => String::new(),
         };
+        // A shipment's own document (docs/shipping.md) shows as `7/s3`: its first batch and it.
+        let batch = match d.shipment_id {
+            Some(shipment) => format!("{}/s{shipment}", d.batch_id),
+            None => d.batch_id.to_string(),
+        };
         println!(
             "{:<6} {:<16} {:<9} {:>8} {:<6} {}",
-            d.batch_id,
+            batch,
             d.target,
             d.state.as_str(),
             d.attempts,

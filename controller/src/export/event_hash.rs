@@ -58,6 +58,23 @@ pub fn pre_hash(event: &EpcisEvent) -> String {
     }
     push_location(&mut out, "readPoint", event.read_point.as_ref());
     push_location(&mut out, "bizLocation", event.biz_location.as_ref());
+    if !event.biz_transactions.is_empty() {
+        // Each entry as `type=…bizTransaction=…` (the type is the element's attribute, which
+        // comes first), entries sorted (CBV 2.0 §8.9.2).
+        let mut entries: Vec<String> = event
+            .biz_transactions
+            .iter()
+            .map(|t| {
+                format!(
+                    "type=https://ref.gs1.org/cbv/BTT-{}bizTransaction={}",
+                    t.kind, t.id
+                )
+            })
+            .collect();
+        entries.sort_unstable();
+        out.push_str("bizTransactionList");
+        entries.iter().for_each(|e| out.push_str(e));
+    }
     if let Some(ilmd) = &event.ilmd {
         let mut entries: Vec<String> = ilmd
             .attributes()
@@ -129,6 +146,7 @@ mod tests {
             disposition: None,
             read_point: None,
             biz_location: None,
+            biz_transactions: Vec::new(),
             ilmd: None,
             event_id: String::new(),
         }
@@ -221,6 +239,33 @@ mod tests {
             ),
             "{}",
             pre_hash(&event)
+        );
+    }
+
+    /// The published single-event example (epcisDocWithSingleEvent), a shipping ObjectEvent
+    /// with a `po` bizTransaction, rebuilt from its fields: the pre-hash string and hash below.
+    #[test]
+    fn published_shipping_event_with_biz_transaction() {
+        let mut event = blank(
+            EventType::Object,
+            "2022-02-17T02:33:31.116Z",
+            "-06:00",
+            Action::Observe,
+        );
+        event.epcs = vec![
+            epc("https://id.gs1.org/01/10614141073464/21/2018"),
+            epc("https://id.gs1.org/01/10614141073464/21/2017"),
+        ];
+        event.biz_step = "shipping";
+        event.disposition = Some("in_transit");
+        event.read_point = at("https://id.gs1.org/414/0614141073467/254/1234");
+        event.biz_transactions = vec![super::super::events::BizTransaction {
+            kind: "po",
+            id: "http://transaction.acme.com/po/12345678".to_owned(),
+        }];
+        assert_eq!(
+            event_id(&event),
+            "ni:///sha-256;ffa491b16867e34a7791a8d5389d826afc24e63a121026b6a4004ace38631b4b?ver=CBV2.0"
         );
     }
 

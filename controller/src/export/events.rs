@@ -6,6 +6,7 @@
 //! | a package's SSCC (not voided)           | ObjectEvent ADD, commissioning, active                 |
 //! | a closed carton / pallet                | AggregationEvent ADD, packing, parentID + childEPCs    |
 //! | codes destroyed in one audit event      | ObjectEvent DELETE, destroying, destroyed              |
+//! | a shipment of the batch's packages      | ObjectEvent OBSERVE, shipping, in_transit, SSCCs, po   |
 //!
 //! Every event carries both forms of its identifiers (Digital Link for JSON-LD, EPC URN for
 //! XML; EPCIS 2.0 §7.3.3) and its CBV 2.0 §8.9.2 hash as `eventID`.
@@ -113,6 +114,16 @@ impl Ilmd {
     }
 }
 
+/// A business transaction (EPCIS 2.0 §7.3.5.3): its CBV 2.0 §7.3 type, bare (`po`), and its
+/// identifier, a URI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BizTransaction {
+    /// The type, bare (`po`: purchase order).
+    pub kind: &'static str,
+    /// The identifier.
+    pub id: String,
+}
+
 /// One EPCIS event, ready to be written in either syntax.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EpcisEvent {
@@ -138,6 +149,8 @@ pub struct EpcisEvent {
     pub read_point: Option<Location>,
     /// Where the objects are: the plant.
     pub biz_location: Option<Location>,
+    /// The business transactions it belongs to (a shipment's order).
+    pub biz_transactions: Vec<BizTransaction>,
     /// Only on commissioning.
     pub ilmd: Option<Ilmd>,
     /// The CBV 2.0 §8.9.2 hash.
@@ -159,6 +172,8 @@ pub struct EventBuilder {
     read_point: Location,
     biz_location: Location,
     ilmd: Ilmd,
+    uscc: String,
+    gln: Option<String>,
 }
 
 impl EventBuilder {
@@ -193,6 +208,12 @@ impl EventBuilder {
                 production_date: context.batch.production_date.clone(),
                 expiry_date: context.batch.expiry_date.clone(),
             },
+            uscc: context
+                .producer
+                .as_ref()
+                .map(|p| p.uscc.clone())
+                .unwrap_or_else(|| "unknown".to_owned()),
+            gln: context.gln.clone(),
         })
     }
 
@@ -254,6 +275,7 @@ impl EventBuilder {
             disposition: None,
             read_point: Some(self.read_point.clone()),
             biz_location: Some(self.biz_location.clone()),
+            biz_transactions: Vec::new(),
             ilmd: None,
             event_id: String::new(),
         })
@@ -318,6 +340,62 @@ impl EventBuilder {
             .collect::<Result<_, _>>()?;
         event.biz_step = "packing";
         Ok(Some(event.finish()))
+    }
+
+    /// The shipping of `shipment` (docs/shipping.md): an ObjectEvent OBSERVE, bizStep
+    /// `shipping`, disposition `in_transit` (CBV 2.0 §7.1, §7.2), the SSCCs named as its
+    /// epcList, the buyer's order as a `po` bizTransaction, at the sale time. The readPoint is
+    /// the plant, as for the line's events, without the line: dispatch is at no line. No
+    /// bizLocation: once in transit the objects are at no location of the plant (EPCIS 2.0
+    /// §7.3.4, bizLocation is where they are until a later event says otherwise).
+    pub fn shipping(
+        &self,
+        shipment: &tracemark_store::Shipment,
+    ) -> Result<EpcisEvent, ExportError> {
+        let mut event = self.event(EventType::Object, &shipment.sale_time, Action::Observe)?;
+        event.epcs = shipment
+            .ssccs
+            .iter()
+            .map(|sscc| self.sscc_epc(sscc))
+            .collect::<Result<_, _>>()?;
+        event.biz_step = "shipping";
+        event.disposition = Some("in_transit");
+        event.read_point = Some(self.biz_location.clone());
+        event.biz_location = None;
+        if let Some(order) = &shipment.order_ref {
+            event.biz_transactions = vec![BizTransaction {
+                kind: "po",
+                id: self.order_uri(order),
+            }];
+        }
+        Ok(event.finish())
+    }
+
+    /// The order reference as a URI: itself when it is one (`urn:…`, `https://…`); else, with
+    /// the plant's GLN, the CBV business transaction URN `urn:epcglobal:cbv:bt:<GLN>:<ref>`
+    /// (CBV 2.0 §8.5, the form for an identifier the GLN's owner assigned); else a URN of
+    /// tracemark's own under the producer's USCC, as the locations are.
+    fn order_uri(&self, order: &str) -> String {
+        let is_uri = order.split_once(':').is_some_and(|(scheme, rest)| {
+            !scheme.is_empty()
+                && !rest.is_empty()
+                && scheme
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+                && scheme.as_bytes()[0].is_ascii_alphabetic()
+                && !order.contains(char::is_whitespace)
+        });
+        if is_uri {
+            return order.to_owned();
+        }
+        match self.gln.as_deref() {
+            Some(gln) => format!("urn:epcglobal:cbv:bt:{gln}:{}", urn_escape(order)),
+            None => format!(
+                "urn:tracemark:plant:{}:po:{}",
+                urn_escape(&self.uscc),
+                urn_escape(order)
+            ),
+        }
     }
 
     /// The destruction of codes at `at`.

@@ -59,6 +59,20 @@ pub fn event(out: &mut Vec<u8>, event: &EpcisEvent, first: bool) {
     }
     push_location(out, "readPoint", event.read_point.as_ref());
     push_location(out, "bizLocation", event.biz_location.as_ref());
+    if !event.biz_transactions.is_empty() {
+        out.extend_from_slice(b",\"bizTransactionList\":[");
+        for (i, transaction) in event.biz_transactions.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"{\"type\":");
+            push_string(out, transaction.kind);
+            out.extend_from_slice(b",\"bizTransaction\":");
+            push_string(out, &transaction.id);
+            out.push(b'}');
+        }
+        out.push(b']');
+    }
     if let Some(ilmd) = &event.ilmd {
         out.extend_from_slice(b",\"ilmd\":{");
         for (i, (name, value)) in ilmd.attributes().into_iter().enumerate() {

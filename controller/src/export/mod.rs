@@ -17,6 +17,7 @@ pub mod events;
 pub mod json;
 pub mod platform;
 pub mod rules;
+pub mod shipment;
 pub mod xml;
 
 use tokio::io::{AsyncWrite, AsyncWriteExt};
@@ -70,6 +71,8 @@ pub struct ExportSummary {
     pub packages: u64,
     /// Destroyed codes.
     pub destroyed: u64,
+    /// Shipments of the batch's packages in the document (docs/shipping.md).
+    pub shipments: u64,
     /// Bytes written.
     pub bytes: u64,
 }
@@ -389,6 +392,13 @@ where
             emit(sink, event)?;
         }
     }
+    // 4. Shipments of the batch's packages, up to the document's cut (a closed batch: its
+    // close; docs/shipping.md "What upload sends"), one shipping event each.
+    let shipments = reader.export_shipments(context).await?;
+    for shipment in &shipments {
+        emit(sink, builder.shipping(shipment)?)?;
+    }
+    summary.shipments = shipments.len() as u64;
     match syntax {
         Syntax::Json => json::footer(&mut sink.buffer),
         Syntax::Xml => xml::footer(&mut sink.buffer),

@@ -9,9 +9,11 @@
 //! file implementing the trait. [`TracemarkPlatform`] is tracemark's own JSON shape
 //! (`tracemark.platform.v1`, docs/upload.md).
 
+use std::collections::HashSet;
+
 use tokio::io::AsyncWrite;
 use tracemark_store::export::{ExportCode, ExportContext, ExportPackage};
-use tracemark_store::{PackageLevel, Store};
+use tracemark_store::{CodeState, FlowField, PackageLevel, PackageState, Shipment, Store};
 
 use super::json::push_string;
 use super::{ExportError, ExportProgress, ExportSummary, PACKAGE_PAGE, PAGE, Sink};
@@ -56,8 +58,43 @@ pub trait PlatformFormat: Send + Sync {
     fn codes_begin(&self, out: &mut Vec<u8>);
     /// One code; `index` counts from 0.
     fn code(&self, out: &mut Vec<u8>, code: &ExportCode, index: u64);
-    /// The end: the flow records (none until shipping exists, SPEC §10) and the close.
+    /// Between the codes and the flow records. By default nothing: a format without flow
+    /// records.
+    fn flow_begin(&self, _out: &mut Vec<u8>) {}
+    /// One flow record (a shipment of the batch's packages, SPEC §10); `index` counts from 0.
+    /// By default nothing.
+    fn flow(&self, _out: &mut Vec<u8>, _record: &FlowRecord<'_>, _index: u64) {}
+    /// The close.
     fn end(&self, out: &mut Vec<u8>);
+    /// A shipment's own document: its flow record alone (docs/shipping.md). By default
+    /// nothing.
+    fn shipment(&self, _out: &mut Vec<u8>, _record: &FlowRecord<'_>) {}
+}
+
+/// A shipment as the payload's flow section holds it: the `flow.*` fields with the product's
+/// disclosure (seed 000 annex 2 §一(三): the producer decides what is public).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowRecord<'a> {
+    /// The shipment.
+    pub shipment: &'a Shipment,
+    /// `flow.sale_time`, `flow.buyer_name`, `flow.buyer_address`, `flow.buyer_contact`,
+    /// `flow.quantity`, each with its public flag.
+    pub fields: Vec<Field>,
+}
+
+impl<'a> FlowRecord<'a> {
+    /// The record of `shipment`, its fields public as `public` says.
+    pub fn new(shipment: &'a Shipment, public: &[FlowField]) -> Self {
+        let fields = FlowField::ALL
+            .into_iter()
+            .map(|field| Field {
+                key: field.key(),
+                value: Some(field.value(shipment)),
+                public: public.contains(&field),
+            })
+            .collect();
+        FlowRecord { shipment, fields }
+    }
 }
 
 /// The batch's SPEC §1 fields from the context.
@@ -113,7 +150,8 @@ pub fn batch_header(context: &ExportContext) -> BatchHeader {
 
 /// tracemark's own platform JSON, `tracemark.platform.v1`:
 /// `{"format", "batch", "fields": [{"key","value","public"}], "packages": [{"sscc","level",
-/// "state","parent"}], "codes": [{"code","state","reason","package"}], "flow": []}`.
+/// "state","parent"}], "codes": [{"code","state","reason","package"}], "flow": [{"shipment",
+/// "order","ssccs","fields": [{"key","value","public"}]}]}`.
 /// Every code is `product.trace_code` (public).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TracemarkPlatform;
@@ -134,20 +172,9 @@ impl PlatformFormat for TracemarkPlatform {
         push_optional(out, header.closed_at.as_deref());
         out.extend_from_slice(b",\"scheme\":");
         push_string(out, &header.scheme);
-        out.extend_from_slice(b"},\"fields\":[");
-        for (i, field) in header.fields.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            out.extend_from_slice(b"{\"key\":");
-            push_string(out, field.key);
-            out.extend_from_slice(b",\"value\":");
-            push_optional(out, field.value.as_deref());
-            out.extend_from_slice(b",\"public\":");
-            out.extend_from_slice(if field.public { b"true" } else { b"false" });
-            out.push(b'}');
-        }
-        out.extend_from_slice(b"],\"trace_code_public\":true,\"packages\":[");
+        out.extend_from_slice(b"},\"fields\":");
+        push_fields(out, &header.fields);
+        out.extend_from_slice(b",\"trace_code_public\":true,\"packages\":[");
     }
 
     fn package(&self, out: &mut Vec<u8>, level: PackageLevel, package: &ExportPackage, index: u64) {
@@ -184,9 +211,70 @@ impl PlatformFormat for TracemarkPlatform {
         out.push(b'}');
     }
 
-    fn end(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(b"],\"flow\":[]}\n");
+    fn flow_begin(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"],\"flow\":[");
     }
+
+    fn flow(&self, out: &mut Vec<u8>, record: &FlowRecord<'_>, index: u64) {
+        if index > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"shipment\":");
+        out.extend_from_slice(record.shipment.id.to_string().as_bytes());
+        out.extend_from_slice(b",\"order\":");
+        push_optional(out, record.shipment.order_ref.as_deref());
+        out.extend_from_slice(b",\"ssccs\":[");
+        for (i, sscc) in record.shipment.ssccs.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            push_string(out, sscc);
+        }
+        out.extend_from_slice(b"],\"fields\":");
+        push_fields(out, &record.fields);
+        out.push(b'}');
+    }
+
+    fn end(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"]}\n");
+    }
+
+    /// `{"format":"tracemark.platform.flow.v1","flow":[<record>]}`.
+    fn shipment(&self, out: &mut Vec<u8>, record: &FlowRecord<'_>) {
+        out.extend_from_slice(b"{\"format\":\"tracemark.platform.flow.v1\",\"flow\":[");
+        self.flow(out, record, 0);
+        self.end(out);
+    }
+}
+
+/// `[{"key","value","public"}, …]`.
+fn push_fields(out: &mut Vec<u8>, fields: &[Field]) {
+    out.push(b'[');
+    for (i, field) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"key\":");
+        push_string(out, field.key);
+        out.extend_from_slice(b",\"value\":");
+        push_optional(out, field.value.as_deref());
+        out.extend_from_slice(b",\"public\":");
+        out.extend_from_slice(if field.public { b"true" } else { b"false" });
+        out.push(b'}');
+    }
+    out.push(b']');
+}
+
+/// A package shipped after the document's cut as it was before: a carton on a pallet
+/// `palletised`, any other `closed` (the only states a package ships from).
+fn before_shipping(mut package: ExportPackage) -> ExportPackage {
+    package.state = if package.parent.is_some() {
+        PackageState::Palletised
+    } else {
+        PackageState::Closed
+    };
+    package.shipment = None;
+    package
 }
 
 fn push_optional(out: &mut Vec<u8>, value: Option<&str>) {
@@ -210,6 +298,11 @@ where
 {
     let batch = context.batch.id;
     let mut reader = store.export_reader().await?;
+    // The document's cut (docs/shipping.md "What upload sends"): a package or unit shipped
+    // after it shows the state it had before, so a closed batch's payload stays the same bytes.
+    let shipments = reader.export_shipments(context).await?;
+    let in_cut: HashSet<i64> = shipments.iter().map(|s| s.id).collect();
+    let after_cut = |shipment: Option<i64>| shipment.is_some_and(|id| !in_cut.contains(&id));
     format.begin(&mut sink.buffer, &batch_header(context));
     let mut packages = 0u64;
     for level in [PackageLevel::Carton, PackageLevel::Pallet] {
@@ -220,8 +313,13 @@ where
                 .await?;
             let Some(last) = page.last() else { break };
             after = last.sscc.clone();
-            for package in &page {
-                format.package(&mut sink.buffer, level, package, packages);
+            for package in page {
+                let package = if after_cut(package.shipment) {
+                    before_shipping(package)
+                } else {
+                    package
+                };
+                format.package(&mut sink.buffer, level, &package, packages);
                 packages += 1;
             }
             sink.maybe_flush().await?;
@@ -236,17 +334,28 @@ where
         let page = reader.export_codes_page(batch, after, PAGE).await?;
         let Some(last) = page.last() else { break };
         after = last.counter;
-        for code in &page {
+        for mut code in page {
+            if code.state == CodeState::Shipped && after_cut(code.shipment) {
+                code.state = CodeState::Packed;
+                code.shipment = None;
+            }
+            let code = &code;
             format.code(&mut sink.buffer, code, codes);
             codes += 1;
-            if code.state == tracemark_store::CodeState::Destroyed {
+            if code.state == CodeState::Destroyed {
                 destroyed += 1;
             }
         }
         sink.maybe_flush().await?;
         sink.report(codes, total.max(codes));
     }
+    format.flow_begin(&mut sink.buffer);
+    for (index, shipment) in shipments.iter().enumerate() {
+        let record = FlowRecord::new(shipment, &context.flow_public);
+        format.flow(&mut sink.buffer, &record, index as u64);
+    }
     format.end(&mut sink.buffer);
+    summary.shipments = shipments.len() as u64;
     summary.units = codes;
     summary.packages = packages;
     summary.destroyed = destroyed;

@@ -3,7 +3,7 @@
 //! values their URNs (`urn:epcglobal:cbv:bizstep:commissioning`, CBV 2.0 §6), ILMD attributes
 //! elements of the `urn:epcglobal:cbv:mda:` namespace. Element order is the XSD's sequence:
 //! eventTime, eventTimeZoneOffset, eventID, then epcList | parentID, childEPCs, action, bizStep,
-//! disposition, readPoint, bizLocation, ilmd.
+//! disposition, readPoint, bizLocation, bizTransactionList, ilmd.
 
 use super::ExportError;
 use super::event_hash::CBVMDA_NAMESPACE;
@@ -54,6 +54,18 @@ pub fn event(out: &mut Vec<u8>, event: &EpcisEvent) -> Result<(), ExportError> {
     }
     push_location(out, "readPoint", event.read_point.as_ref())?;
     push_location(out, "bizLocation", event.biz_location.as_ref())?;
+    if !event.biz_transactions.is_empty() {
+        push_open(out, "bizTransactionList");
+        for transaction in &event.biz_transactions {
+            // CBV 2.0 §7.3: the type's URN in XML, `urn:epcglobal:cbv:btt:po`.
+            out.extend_from_slice(b"<bizTransaction type=\"urn:epcglobal:cbv:btt:");
+            push_text(out, transaction.kind);
+            out.extend_from_slice(b"\">");
+            push_text(out, &transaction.id);
+            push_close(out, "bizTransaction");
+        }
+        push_close(out, "bizTransactionList");
+    }
     if let Some(ilmd) = &event.ilmd {
         push_open(out, "ilmd");
         for (attribute, value) in ilmd.attributes() {

@@ -11,7 +11,7 @@ use serde_json::json;
 use utoipa::openapi::security::SecurityRequirement;
 use utoipa::openapi::{HttpMethod, OpenApi};
 
-use crate::app::permissions::{ADMINISTER, INTEGRATE, QUALITY, READ, RUN_LINE};
+use crate::app::permissions::{ADMINISTER, INTEGRATE, QUALITY, READ, RUN_LINE, SHIP};
 use crate::app::users::Role;
 
 /// The OpenAPI extension that lists an operation's roles.
@@ -60,6 +60,8 @@ pub const OPERATIONS: &[(&str, Access)] = &[
     ("pack_close", Access::Roles(QUALITY)),
     ("pack_reopen", Access::Roles(QUALITY)),
     ("pack_void", Access::Roles(QUALITY)),
+    ("list_shipments", Access::Roles(READ)),
+    ("create_shipment", Access::Roles(SHIP)),
     ("list_deliveries", Access::Roles(READ)),
     ("retry_delivery", Access::Roles(INTEGRATE)),
     ("list_upload_targets", Access::Roles(READ)),

@@ -161,14 +161,7 @@ async fn render(
         .await
         .map_err(UploadError::io("create", &raw))?;
     let mut out = BufWriter::new(file);
-    write_document(
-        store,
-        delivery.batch_id,
-        delivery.format,
-        &mut out,
-        &config.progress,
-    )
-    .await?;
+    write_document(store, delivery, &mut out, &config.progress).await?;
     out.flush().await.map_err(UploadError::io("write", &raw))?;
     let file = out.into_inner();
     file.sync_all()

@@ -34,6 +34,9 @@ pub struct RunReport {
 pub struct Settled {
     /// The batch.
     pub batch_id: i64,
+    /// A shipment's own document (docs/shipping.md): the shipment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shipment_id: Option<i64>,
     /// The target.
     pub target: String,
     /// The key.
@@ -98,13 +101,14 @@ pub async fn deliver_due(
             store.record_delivery_attempt(delivery.id, &record).await?;
             let settled = |error: Option<String>| Settled {
                 batch_id: delivery.batch_id,
+                shipment_id: delivery.shipment_id,
                 target: delivery.target.clone(),
                 uuid: delivery.uuid.clone(),
                 error,
             };
             match &record {
                 AttemptRecord::Delivered { .. } => {
-                    tracing::info!(batch = delivery.batch_id, target = %delivery.target, "delivered");
+                    tracing::info!(batch = delivery.batch_id, shipment = delivery.shipment_id, target = %delivery.target, "delivered");
                     report.delivered.push(settled(None));
                     let path = deliver::spool_path(config, delivery);
                     if let Err(error) = tokio::fs::remove_file(&path).await {

@@ -68,6 +68,7 @@ pub fn delivery_for(target: &UploadTarget, batch: i64, uuid: String) -> Delivery
     Delivery {
         id: 0,
         batch_id: batch,
+        shipment_id: None,
         target: target.name.clone(),
         uuid,
         format: target.format,

@@ -162,6 +162,20 @@ pub(crate) async fn batch_created_seq(db: &Db, batch: i64) -> Result<Option<i64>
     get(&row, "seq", WHAT)
 }
 
+/// The event that closed batch `batch` (its last `batch.state` event; closed is final), if it
+/// is in the log.
+pub(crate) async fn batch_closed_seq(db: &Db, batch: i64) -> Result<Option<i64>, StoreError> {
+    const WHAT: &str = "find the batch's close event";
+    let row = sqlx::query(
+        "SELECT MAX(seq) AS seq FROM events WHERE kind = 'batch.state' AND subject = $1",
+    )
+    .bind(format!("batch:{batch}"))
+    .fetch_one(&db.pool)
+    .await
+    .map_err(StoreError::db(WHAT))?;
+    get(&row, "seq", WHAT)
+}
+
 /// How many codes of the batch were commissioned.
 pub(crate) async fn commissioned_count(db: &Db, batch: i64) -> Result<i64, StoreError> {
     const WHAT: &str = "count the commissioned codes";
@@ -279,7 +293,7 @@ pub(crate) async fn packages_page(
 ) -> Result<Vec<ExportPackage>, StoreError> {
     const WHAT: &str = "read the batch's packages";
     let rows = sqlx::query(
-        "SELECT sscc, state, parent_sscc, created_at, closed_at FROM packages \
+        "SELECT sscc, state, parent_sscc, created_at, closed_at, shipment_id FROM packages \
          WHERE batch_id = $1 AND level = $2 AND sscc > $3 AND state <> $4 \
          ORDER BY sscc LIMIT $5",
     )
@@ -340,6 +354,7 @@ fn package_row(row: &AnyRow, what: &str) -> Result<ExportPackage, StoreError> {
         parent: get(row, "parent_sscc", what)?,
         created_at: get(row, "created_at", what)?,
         closed_at: get(row, "closed_at", what)?,
+        shipment: get(row, "shipment_id", what)?,
         children: Vec::new(),
     })
 }
@@ -354,8 +369,10 @@ pub(crate) async fn codes_page(
 ) -> Result<Vec<ExportCode>, StoreError> {
     const WHAT: &str = "read the batch's codes";
     let rows = sqlx::query(
-        "SELECT counter, code, state, reason, package_sscc FROM codes \
-         WHERE batch_id = $1 AND counter > $2 ORDER BY counter LIMIT $3",
+        "SELECT c.counter AS counter, c.code AS code, c.state AS state, c.reason AS reason, \
+         c.package_sscc AS package_sscc, p.shipment_id AS shipment_id FROM codes c \
+         LEFT JOIN packages p ON p.sscc = c.package_sscc \
+         WHERE c.batch_id = $1 AND c.counter > $2 ORDER BY c.counter LIMIT $3",
     )
     .bind(batch)
     .bind(after)
@@ -373,6 +390,7 @@ pub(crate) async fn codes_page(
                     .map(|r| r.parse())
                     .transpose()?,
                 package: get(r, "package_sscc", WHAT)?,
+                shipment: get(r, "shipment_id", WHAT)?,
             })
         })
         .collect()

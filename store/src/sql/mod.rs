@@ -16,6 +16,7 @@ pub(crate) mod loose;
 pub(crate) mod packages;
 pub(crate) mod products;
 pub(crate) mod purge;
+pub(crate) mod shipments;
 pub(crate) mod upload;
 pub(crate) mod users;
 

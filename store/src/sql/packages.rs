@@ -161,7 +161,7 @@ pub(crate) async fn create(
 const PACKAGE_SELECT: &str = "SELECT p.sscc AS sscc, p.level AS level, p.batch_id AS batch_id, \
     b.product_id AS product_id, p.capacity AS capacity, p.state AS state, \
     p.parent_sscc AS parent_sscc, p.short AS short, p.created_at AS created_at, \
-    p.closed_at AS closed_at, p.label_count AS label_count, \
+    p.closed_at AS closed_at, p.label_count AS label_count, p.shipment_id AS shipment_id, \
     (SELECT COUNT(*) FROM codes c WHERE c.package_sscc = p.sscc) AS units, \
     (SELECT COUNT(*) FROM packages q WHERE q.parent_sscc = p.sscc) AS cartons \
     FROM packages p JOIN batches b ON b.id = p.batch_id";
@@ -183,6 +183,7 @@ fn package_from_row(row: &AnyRow) -> Result<Package, StoreError> {
         created_at: get(row, "created_at", WHAT)?,
         closed_at: get(row, "closed_at", WHAT)?,
         label_count: get(row, "label_count", WHAT)?,
+        shipment_id: get(row, "shipment_id", WHAT)?,
     })
 }
 

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 use super::audit::{begin, finish};
 use super::{Db, get};
-use crate::upload::{AttemptRecord, Delivery, UploadTarget, truncate_reply};
+use crate::upload::{AttemptRecord, Delivery, DeliverySubject, UploadTarget, truncate_reply};
 use crate::{Actor, StoreError, now};
 
 type Tx = Transaction<'static, Any>;
@@ -17,7 +17,7 @@ const TARGET_COLUMNS: &str =
 
 const DELIVERY_COLUMNS: &str = "id, batch_id, target, uuid, format, gzip, state, attempts, \
     next_attempt_at, last_error, last_status, last_reply, body_sha256, body_bytes, enqueued_at, \
-    delivered_at";
+    delivered_at, shipment_id";
 
 /// Now, unix milliseconds.
 pub(crate) fn now_ms() -> i64 {
@@ -46,6 +46,7 @@ fn delivery_from_row(row: &AnyRow) -> Result<Delivery, StoreError> {
     Ok(Delivery {
         id: get(row, "id", WHAT)?,
         batch_id: get(row, "batch_id", WHAT)?,
+        shipment_id: get(row, "shipment_id", WHAT)?,
         target: get(row, "target", WHAT)?,
         uuid: get(row, "uuid", WHAT)?,
         format: get::<String>(row, "format", WHAT)?.parse()?,
@@ -163,6 +164,24 @@ pub(crate) async fn remove_target(db: &Db, actor: &Actor, name: &str) -> Result<
 /// Enqueues one delivery of `batch_id` per target, inside the transaction closing the batch
 /// (SPEC §6: the outbox and the close commit together or not at all). Returns the targets.
 pub(crate) async fn enqueue_batch(tx: &mut Tx, batch_id: i64) -> Result<Vec<String>, StoreError> {
+    enqueue(tx, batch_id, None).await
+}
+
+/// Enqueues one delivery of shipment `shipment` (its own document, docs/shipping.md) per
+/// target, inside the transaction recording it; `batch_id` is the batch of its first package.
+pub(crate) async fn enqueue_shipment(
+    tx: &mut Tx,
+    shipment: i64,
+    batch_id: i64,
+) -> Result<Vec<String>, StoreError> {
+    enqueue(tx, batch_id, Some(shipment)).await
+}
+
+async fn enqueue(
+    tx: &mut Tx,
+    batch_id: i64,
+    shipment: Option<i64>,
+) -> Result<Vec<String>, StoreError> {
     let rows = sqlx::query(&format!(
         "SELECT {TARGET_COLUMNS} FROM upload_target ORDER BY name"
     ))
@@ -174,11 +193,16 @@ pub(crate) async fn enqueue_batch(tx: &mut Tx, batch_id: i64) -> Result<Vec<Stri
     for target in &targets {
         // The uuid is the Idempotency-Key and webhook-id of every attempt (SPEC §6).
         let uuid = uuid::Uuid::new_v4().to_string();
-        sqlx::query(
+        // The conflict targets name the partial unique indexes of migration 0020.
+        let conflict = match shipment {
+            None => "ON CONFLICT (batch_id, target) WHERE shipment_id IS NULL DO NOTHING",
+            Some(_) => "ON CONFLICT (shipment_id, target) WHERE shipment_id IS NOT NULL DO NOTHING",
+        };
+        sqlx::query(&format!(
             "INSERT INTO upload_delivery (batch_id, target, uuid, format, gzip, state, attempts, \
-             next_attempt_at, enqueued_at) VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $7) \
-             ON CONFLICT (batch_id, target) DO NOTHING",
-        )
+             next_attempt_at, enqueued_at, shipment_id) \
+             VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $7, $8) {conflict}"
+        ))
         .bind(batch_id)
         .bind(&target.name)
         .bind(&uuid)
@@ -186,6 +210,7 @@ pub(crate) async fn enqueue_batch(tx: &mut Tx, batch_id: i64) -> Result<Vec<Stri
         .bind(i64::from(target.gzip))
         .bind(due)
         .bind(&enqueued_at)
+        .bind(shipment)
         .execute(&mut **tx)
         .await
         .map_err(StoreError::db(format!(
@@ -231,7 +256,8 @@ pub(crate) async fn delivery(
     target: &str,
 ) -> Result<Option<Delivery>, StoreError> {
     let row = sqlx::query(&format!(
-        "SELECT {DELIVERY_COLUMNS} FROM upload_delivery WHERE batch_id = $1 AND target = $2"
+        "SELECT {DELIVERY_COLUMNS} FROM upload_delivery WHERE batch_id = $1 AND target = $2 \
+         AND shipment_id IS NULL"
     ))
     .bind(batch_id)
     .bind(target)
@@ -382,31 +408,35 @@ pub(crate) async fn record_attempt(
 pub(crate) async fn retry(
     db: &Db,
     actor: &Actor,
-    batch_id: i64,
+    subject: DeliverySubject,
     target: &str,
 ) -> Result<(), StoreError> {
     let (mut tx, head) = begin(db).await?;
+    let (filter, id) = match subject {
+        DeliverySubject::Batch(id) => ("batch_id = $1 AND shipment_id IS NULL", id),
+        DeliverySubject::Shipment(id) => ("shipment_id = $1", id),
+    };
     let row = sqlx::query(&format!(
-        "SELECT {DELIVERY_COLUMNS} FROM upload_delivery WHERE batch_id = $1 AND target = $2"
+        "SELECT {DELIVERY_COLUMNS} FROM upload_delivery WHERE {filter} AND target = $2"
     ))
-    .bind(batch_id)
+    .bind(id)
     .bind(target)
     .fetch_optional(&mut *tx)
     .await
     .map_err(StoreError::db(format!(
-        "read the delivery of batch {batch_id} to {target}"
+        "read the delivery of {subject} to {target}"
     )))?;
     let Some(delivery) = row.as_ref().map(delivery_from_row).transpose()? else {
         return Err(StoreError::NotFound {
             what: "delivery",
-            id: format!("batch {batch_id} to {target}"),
+            id: format!("{subject} to {target}"),
         });
     };
     if delivery.state != crate::upload::DeliveryState::Failed {
         return Err(StoreError::invalid(
             "state",
             format!(
-                "the delivery of batch {batch_id} to {target} is {}, not failed",
+                "the delivery of {subject} to {target} is {}, not failed",
                 delivery.state.as_str()
             ),
         ));
@@ -428,18 +458,21 @@ pub(crate) async fn retry(
         .execute(&mut *tx)
         .await
         .map_err(StoreError::db(format!(
-            "put the delivery of batch {batch_id} to {target} back to pending"
+            "put the delivery of {subject} to {target} back to pending"
         )))?;
-    let detail = json!({
-        "batch": batch_id, "target": target, "uuid": delivery.uuid,
+    let mut detail = json!({
+        "batch": delivery.batch_id, "target": target, "uuid": delivery.uuid,
         "attempts": delivery.attempts, "last_error": delivery.last_error,
     });
+    if let DeliverySubject::Shipment(id) = subject {
+        detail["shipment"] = json!(id);
+    }
     finish(
         tx,
         actor,
         head,
         "upload.retry",
-        &format!("batch:{batch_id}"),
+        &format!("batch:{}", delivery.batch_id),
         detail,
     )
     .await

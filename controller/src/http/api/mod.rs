@@ -11,6 +11,7 @@ pub mod packing;
 pub mod qa;
 pub mod reject_images;
 pub mod session;
+pub mod shipping;
 pub mod uploads;
 pub mod users;
 
@@ -101,6 +102,7 @@ pub fn build() -> Result<(Router<ApiState>, OpenApiDocument, AccessTable), Strin
         .routes(routes!(packing::close))
         .routes(routes!(packing::reopen))
         .routes(routes!(packing::void))
+        .routes(routes!(shipping::list, shipping::create))
         .routes(routes!(uploads::deliveries))
         .routes(routes!(uploads::retry))
         .routes(routes!(uploads::targets, uploads::add_target))
