@@ -18,6 +18,7 @@ pub mod model;
 pub mod package;
 pub mod reconcile;
 pub mod reject_image;
+pub mod report;
 pub mod serial;
 mod sql;
 mod transfer;

@@ -107,6 +107,11 @@ const SQLITE: Embedded = &[
         "reject_index",
         include_str!("../../migrations/sqlite/0018_reject_index.sql"),
     ),
+    (
+        21,
+        "report_index",
+        include_str!("../../migrations/sqlite/0021_report_index.sql"),
+    ),
 ];
 
 const POSTGRES: Embedded = &[
@@ -199,6 +204,11 @@ const POSTGRES: Embedded = &[
         18,
         "reject_index",
         include_str!("../../migrations/postgres/0018_reject_index.sql"),
+    ),
+    (
+        21,
+        "report_index",
+        include_str!("../../migrations/postgres/0021_report_index.sql"),
     ),
 ];
 
