@@ -139,7 +139,14 @@ async fn fill(store: &Store, url: &str, units: u64) -> Result<i64, BoxError> {
         RejectReason::Late,
     ];
     for to in [CodeState::Sent, CodeState::Printed] {
-        apply(store, codes.iter().map(|c| Transition::to(c.as_str(), to)).collect()).await?;
+        apply(
+            store,
+            codes
+                .iter()
+                .map(|c| Transition::to(c.as_str(), to))
+                .collect(),
+        )
+        .await?;
     }
     let rejects: Vec<Transition> = codes
         .iter()
@@ -205,7 +212,11 @@ async fn fill(store: &Store, url: &str, units: u64) -> Result<i64, BoxError> {
     if let Some(file) = url.strip_prefix("sqlite://") {
         // Fold the fill's write-ahead log into the database, as SQLite's checkpoints do for a
         // store at rest.
-        execute(&format!("sqlite://{file}"), "PRAGMA wal_checkpoint(TRUNCATE)").await?;
+        execute(
+            &format!("sqlite://{file}"),
+            "PRAGMA wal_checkpoint(TRUNCATE)",
+        )
+        .await?;
     } else {
         execute(url, "ANALYZE").await?;
     }

@@ -15,8 +15,7 @@ use tracemark::app::users::{self, Language, Role};
 use tracemark::app::{batches, packing};
 use tracemark::http::server::{HttpServer, ServeOptions};
 use tracemark_store::{
-    BatchState, CodeRead, CodeState, Grade, NewBatch, PackageLevel, RejectReason, Store,
-    Transition,
+    BatchState, CodeRead, CodeState, Grade, NewBatch, PackageLevel, RejectReason, Store, Transition,
 };
 
 const GTIN: &str = "09506000134352";
@@ -27,6 +26,8 @@ struct Made {
     batch: i64,
     verified: i64,
     rejected: i64,
+    /// Camera reads stored.
+    reads: i64,
     /// Reads per grade, in `report::GRADES` order.
     grades: [i64; 6],
     /// Rejects per reason, most first.
@@ -44,9 +45,10 @@ async fn apply(store: &Store, changes: Vec<Transition>) {
     store.transition_all(&changes).await.expect("transitions");
 }
 
-/// A closed batch of 40 codes: 35 printed (25 verified with grades A–C, 10 rejected for four
-/// reasons, 8 of those destroyed and 2 released), 5 never printed (voided at the close), 10
-/// packed in a carton; paused and resumed, the line stopped and its alarm acknowledged.
+/// A closed batch of 40 codes: 36 printed (25 verified with grades A–C, 10 rejected with a
+/// read for four reasons, 8 of those destroyed and 2 released, and one rejected late without a
+/// read and destroyed: a unit without a decision time), 4 never printed (voided at the close),
+/// 10 packed in a carton; paused and resumed, the line stopped and its alarm acknowledged.
 async fn fill(store: &Store) -> Made {
     packing_producer(store).await;
     store
@@ -59,11 +61,14 @@ async fn fill(store: &Store) -> Made {
         .await
         .expect("allocate")
         .codes;
-    let printed = &codes[..35];
+    let printed = &codes[..36];
     for to in [CodeState::Sent, CodeState::Printed] {
         apply(
             store,
-            printed.iter().map(|c| Transition::to(c.as_str(), to)).collect(),
+            printed
+                .iter()
+                .map(|c| Transition::to(c.as_str(), to))
+                .collect(),
         )
         .await;
     }
@@ -125,10 +130,22 @@ async fn fill(store: &Store) -> Made {
         }
     }
     apply(store, changes).await;
+    // No camera result before the gate: rejected late, no read.
+    apply(
+        store,
+        vec![Transition {
+            code: printed[35].clone(),
+            to: CodeState::Rejected,
+            reason: Some(RejectReason::Late),
+            read: None,
+        }],
+    )
+    .await;
     apply(
         store,
         printed[25..33]
             .iter()
+            .chain([&printed[35]])
             .map(|c| Transition::to(c.as_str(), CodeState::Destroyed))
             .collect(),
     )
@@ -157,7 +174,8 @@ async fn fill(store: &Store) -> Made {
     Made {
         batch: batch.id,
         verified: 25,
-        rejected: 10,
+        rejected: 11,
+        reads: 35,
         // A 10 + 1 duplicate, B 10 + 2 mismatches, C 5, D 4 low grades, F 0, none 3 no-reads.
         grades: [11, 12, 5, 4, 0, 3],
         reasons: vec![
@@ -165,13 +183,16 @@ async fn fill(store: &Store) -> Made {
             ("no_read", 3),
             ("mismatch", 2),
             ("duplicate", 1),
+            ("late", 1),
         ],
     }
 }
 
 /// The values of attribute `name` in `html` after `from` and before `to`.
 fn attrs(html: &str, from: &str, to: &str, name: &str) -> Vec<String> {
-    let start = html.find(from).unwrap_or_else(|| panic!("no {from} in the page"));
+    let start = html
+        .find(from)
+        .unwrap_or_else(|| panic!("no {from} in the page"));
     let rest = &html[start..];
     let end = rest.find(to).unwrap_or(rest.len());
     let needle = format!(" {name}=\"");
@@ -197,7 +218,9 @@ async fn figures_equal_the_reconciliation_and_the_database(store: Store) {
     let made = fill(&store).await;
     let r = report::batch(&store, made.batch).await.expect("the report");
     // The very reconciliation `tracemark batch report --json` prints.
-    let json = batches::report(&store, made.batch).await.expect("reconcile");
+    let json = batches::report(&store, made.batch)
+        .await
+        .expect("reconcile");
     assert_eq!(
         serde_json::to_value(&r.summary).expect("json"),
         serde_json::to_value(&json).expect("json")
@@ -206,14 +229,15 @@ async fn figures_equal_the_reconciliation_and_the_database(store: Store) {
     assert!(rec.balanced, "{:?}", rec.problems);
     assert_eq!(
         (rec.verified, rec.rejected, rec.voided),
-        (made.verified, made.rejected, 5)
+        (made.verified, made.rejected, 4)
     );
     // The throughput sums to the units decided, the rejects in it to the rejects.
     let units: i64 = r.throughput.iter().map(|b| b.units).sum();
     let rejected: i64 = r.throughput.iter().map(|b| b.rejected).sum();
     assert_eq!(units + r.undated_units, rec.verified + rec.rejected);
     assert_eq!(rejected + r.undated_rejected, rec.rejected);
-    assert_eq!(r.undated_units, 0);
+    // The late reject has no read, and QA's destroy is its last change: undated.
+    assert_eq!((r.undated_units, r.undated_rejected), (1, 1));
     for b in &r.throughput {
         assert!(b.start < b.end, "{b:?}");
         if b.units > 0 {
@@ -232,7 +256,7 @@ async fn figures_equal_the_reconciliation_and_the_database(store: Store) {
     // The grades: every read once.
     let grades: Vec<i64> = r.grades.iter().map(|g| g.reads).collect();
     assert_eq!(grades, made.grades);
-    assert_eq!(r.reads, made.verified + made.rejected);
+    assert_eq!(r.reads, made.reads);
     // The timeline: this batch's events and its line's commands while it ran, not another's.
     let kinds: Vec<MarkKind> = r.timeline.iter().map(|m| m.kind).collect();
     assert_eq!(
@@ -253,7 +277,10 @@ async fn figures_equal_the_reconciliation_and_the_database(store: Store) {
     assert_eq!(r.summary.batch.started_by.as_deref(), Some("tester"));
     assert!(r.audit.first_bad.is_none(), "{:?}", r.audit);
     assert_eq!(
-        (r.summary.packages.cartons_closed, r.summary.packages.cartons_open),
+        (
+            r.summary.packages.cartons_closed,
+            r.summary.packages.cartons_open
+        ),
         (1, 0)
     );
 
@@ -272,15 +299,24 @@ async fn figures_equal_the_reconciliation_and_the_database(store: Store) {
         );
         assert!(html.contains(&format!("<title id=\"{chart}-title\">")));
     }
-    let bar_units = attrs(&html, "<svg id=\"chart-throughput\"", "</svg>", "data-units");
+    let bar_units = attrs(
+        &html,
+        "<svg id=\"chart-throughput\"",
+        "</svg>",
+        "data-units",
+    );
     assert_eq!(bar_units.len(), r.throughput.len());
-    assert_eq!(sum(&bar_units), rec.verified + rec.rejected);
+    assert_eq!(sum(&bar_units) + 1, rec.verified + rec.rejected);
     let row_units = attrs(&html, "id=\"throughput-table\"", "</table>", "data-units");
-    assert_eq!(sum(&row_units), rec.verified + rec.rejected);
+    assert_eq!(sum(&row_units) + 1, rec.verified + rec.rejected);
+    assert!(html.contains("<span id=\"undated-units\">1</span>"));
     let pareto = attrs(&html, "<svg id=\"chart-pareto\"", "</svg>", "data-units");
     assert_eq!(sum(&pareto), rec.rejected);
     let pareto_reasons = attrs(&html, "<svg id=\"chart-pareto\"", "</svg>", "data-reason");
-    assert_eq!(pareto_reasons, ["low_grade", "no_read", "mismatch", "duplicate"]);
+    assert_eq!(
+        pareto_reasons,
+        ["low_grade", "no_read", "mismatch", "duplicate", "late"]
+    );
     let grade_reads = attrs(&html, "<svg id=\"chart-grades\"", "</svg>", "data-reads");
     let expected: Vec<String> = made.grades.iter().map(i64::to_string).collect();
     assert_eq!(grade_reads, expected);
@@ -457,7 +493,9 @@ async fn the_command_writes_html_and_pdf_and_names_a_missing_chromium() {
     let html_arg = html.to_string_lossy().into_owned();
     let out = tracemark(
         &url,
-        &["report", "batch", &id, "--out", &html_arg, "--lang", "zh-CN"],
+        &[
+            "report", "batch", &id, "--out", &html_arg, "--lang", "zh-CN",
+        ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let page = std::fs::read_to_string(&html).expect("the page");
@@ -528,7 +566,9 @@ async fn the_page_renders_in_chromium() {
     browser
         .guard(async {
             browser.log_in(&base, "li.wei", PASSWORD).await;
-            browser.open(&format!("{base}/batches/{}", made.batch)).await;
+            browser
+                .open(&format!("{base}/batches/{}", made.batch))
+                .await;
             browser.click("#batch-report-link").await;
             browser
                 .wait_text("#report-title", "the report's title", |t| {
@@ -558,7 +598,7 @@ async fn the_page_renders_in_chromium() {
                 .find_all(fantoccini::Locator::Css("#chart-pareto g.bar"))
                 .await
                 .expect("the bars");
-            assert_eq!(bars.len(), 4);
+            assert_eq!(bars.len(), 5);
             browser
                 .screenshot("page")
                 .await

@@ -11,8 +11,8 @@ use super::{CodeState, Event, Grade, RejectReason, Store, StoreError, sql};
 /// Units decided in one time bucket with one final state and one read grade.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DecisionCell {
-    /// The bucket, `0..buckets`; `None` when the event that decided the units was purged
-    /// (seed 003 §8.5 retention), so its time is unknown.
+    /// The bucket, `0..buckets`; `None` when the units' decision time is unknown: no read
+    /// stored and settled or packed since, or the deciding event purged (seed 003 §8.5).
     pub bucket: Option<i64>,
     /// The units' state now.
     pub state: CodeState,
@@ -39,6 +39,15 @@ pub struct Decisions {
     pub cells: Vec<DecisionCell>,
 }
 
+/// The event a unit was decided in: its stored read's; without a read, its last state change
+/// while that is still the decision (verified, rejected). A unit without a read that was
+/// settled, packed or sampled since has no decision time (its last change is QA's or
+/// packing's): it is counted as undated rather than placed at the wrong time.
+/// A release's re-scan moves the read's event to the release: such a unit is undated too.
+const EV: &str = "CASE WHEN r.event IS NOT NULL AND (c.state <> 'released' \
+     OR (r.release_grade IS NULL AND r.release_data IS NULL)) THEN r.event \
+     WHEN r.event IS NULL AND c.state IN ('verified', 'rejected') THEN c.last_event END";
+
 /// The states of a code the camera has decided on (SPEC §3: verified or rejected, and every
 /// state that follows those).
 const DECIDED: &str = "('verified', 'packed', 'shipped', 'sampled', 'rejected', 'destroyed', \
@@ -47,7 +56,8 @@ const DECIDED: &str = "('verified', 'packed', 'shipped', 'sampled', 'rejected', 
 impl Store {
     /// The decided units of batch `id`, counted per bucket (of `buckets` between its first and
     /// last decision), final state and grade. A unit's time is the event of its stored read
-    /// (the camera's decision; QA's re-scan for a released unit), else its last state change.
+    /// (the camera's decision), else its last state change while it is still verified or
+    /// rejected; otherwise it is undated ([`DecisionCell::bucket`]).
     pub async fn batch_decisions(&self, id: i64, buckets: i64) -> Result<Decisions, StoreError> {
         self.batch(id).await?;
         let buckets = buckets.max(1);
@@ -61,13 +71,13 @@ impl Store {
         // with the events reads one row per event, not per unit.
         let statement = format!(
             "WITH d AS (\
-               SELECT COALESCE(r.event, c.last_event) AS ev, c.state AS state, r.grade AS grade, \
+               SELECT {EV} AS ev, c.state AS state, r.grade AS grade, \
                  CAST(CASE WHEN r.event IS NULL THEN 0 ELSE 1 END AS BIGINT) AS has_read, \
                  COUNT(*) AS n \
                FROM codes c LEFT JOIN code_reads r \
                  ON r.product_id = c.product_id AND r.counter = c.counter \
                WHERE c.batch_id = $1 AND c.state IN {DECIDED} \
-               GROUP BY COALESCE(r.event, c.last_event), c.state, r.grade, \
+               GROUP BY {EV}, c.state, r.grade, \
                  CAST(CASE WHEN r.event IS NULL THEN 0 ELSE 1 END AS BIGINT)), \
              t AS (SELECT d.state, d.grade, d.has_read, d.n, {epoch} AS s \
                FROM d LEFT JOIN events e ON e.seq = d.ev), \
@@ -99,7 +109,9 @@ impl Store {
                 decisions.buckets = k;
             }
             let grade = sql::get::<Option<String>>(row, "grade", WHAT)?
-                .map(|g| Grade::parse(&g).ok_or_else(|| StoreError::corrupt(format!("grade {g:?}"))))
+                .map(|g| {
+                    Grade::parse(&g).ok_or_else(|| StoreError::corrupt(format!("grade {g:?}")))
+                })
                 .transpose()?;
             decisions.cells.push(DecisionCell {
                 bucket: sql::get(row, "bucket", WHAT)?,

@@ -352,7 +352,9 @@ fn pareto(reasons: Vec<(Option<RejectReason>, i64)>) -> Vec<ReasonCount> {
         .map(|(reason, units)| {
             running += units;
             ReasonCount {
-                reason: reason.map_or("unknown_reason", RejectReason::as_str).to_owned(),
+                reason: reason
+                    .map_or("unknown_reason", RejectReason::as_str)
+                    .to_owned(),
                 units,
                 cumulative: running as f64 * 100.0 / total.max(1) as f64,
             }

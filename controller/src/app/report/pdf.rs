@@ -91,7 +91,10 @@ fn print_blocking(program: &Path, html: &Path, pdf: &Path) -> Result<(), AppErro
                 let _ = std::fs::remove_file(&log);
                 return Err(AppError::internal(
                     "print the PDF",
-                    format!("{} did not finish within {PRINT_TIMEOUT:?}", program.display()),
+                    format!(
+                        "{} did not finish within {PRINT_TIMEOUT:?}",
+                        program.display()
+                    ),
                 ));
             }
             // Polling a child process: std has no wait with a deadline.

@@ -74,7 +74,11 @@ fn count(n: i64) -> String {
 
 fn view(r: &Report, language: Language, hmi: bool) -> ReportPage<'_> {
     let w = i18n::words(language);
-    let reason_keys: Vec<String> = r.rejects.iter().map(|x| format!("reason_{}", x.reason)).collect();
+    let reason_keys: Vec<String> = r
+        .rejects
+        .iter()
+        .map(|x| format!("reason_{}", x.reason))
+        .collect();
     ReportPage {
         w,
         lang: i18n::html_lang(language),
@@ -221,7 +225,10 @@ fn grades(w: &Words, r: &Report) -> String {
                     } else {
                         0.0
                     },
-                    data: vec![("grade", g.grade.to_owned()), ("reads", g.reads.to_string())],
+                    data: vec![
+                        ("grade", g.grade.to_owned()),
+                        ("reads", g.reads.to_string()),
+                    ],
                 }
             })
             .collect()
@@ -263,7 +270,11 @@ fn timeline(w: &Words, r: &Report) -> String {
         .iter()
         .map(|m| {
             let what = w.t(m.kind.key());
-            let reason = m.reason.as_deref().map(|x| format!(": {x}")).unwrap_or_default();
+            let reason = m
+                .reason
+                .as_deref()
+                .map(|x| format!(": {x}"))
+                .unwrap_or_default();
             Tick {
                 at: m.unix,
                 label: what.to_owned(),

@@ -81,7 +81,7 @@ fn nice_max(max: f64) -> f64 {
         return 1.0;
     }
     let magnitude = 10f64.powf(max.log10().floor());
-    for step in [1.0, 2.0, 2.5, 5.0, 10.0] {
+    for step in [1.0, 2.0, 4.0, 8.0, 10.0] {
         if max <= step * magnitude {
             return step * magnitude;
         }
@@ -287,8 +287,8 @@ pub fn rate_line(
     let _ = write!(
         out,
         "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" fill=\"#374151\">%</text></svg>",
-        LEFT - 20.0,
-        TOP - 2.0
+        LEFT - 40.0,
+        TOP + 3.0
     );
     out
 }
@@ -395,11 +395,15 @@ mod tests {
 
     #[test]
     fn text_is_escaped_and_axes_are_round() {
-        assert_eq!(esc("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            esc("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
         assert_eq!(nice_max(0.0), 1.0);
-        assert_eq!(nice_max(7.0), 10.0);
+        assert_eq!(nice_max(7.0), 8.0);
         assert_eq!(nice_max(180.0), 200.0);
-        assert_eq!(nice_max(2_400.0), 2_500.0);
+        assert_eq!(nice_max(2_400.0), 4_000.0);
+        assert_eq!(nice_max(35.0), 40.0);
     }
 
     #[test]
