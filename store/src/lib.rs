@@ -19,6 +19,7 @@ pub mod model;
 pub mod package;
 pub mod reconcile;
 pub mod reject_image;
+pub mod report;
 pub mod serial;
 pub mod shipment;
 mod sql;

@@ -117,6 +117,11 @@ const SQLITE: Embedded = &[
         "shipments",
         include_str!("../../migrations/sqlite/0020_shipments.sql"),
     ),
+    (
+        21,
+        "report_index",
+        include_str!("../../migrations/sqlite/0021_report_index.sql"),
+    ),
 ];
 
 const POSTGRES: Embedded = &[
@@ -219,6 +224,11 @@ const POSTGRES: Embedded = &[
         20,
         "shipments",
         include_str!("../../migrations/postgres/0020_shipments.sql"),
+    ),
+    (
+        21,
+        "report_index",
+        include_str!("../../migrations/postgres/0021_report_index.sql"),
     ),
 ];
 

@@ -8,7 +8,8 @@
 //! [`line_control`] (an operator's commands to a running line), [`audit`] (the event log and
 //! backups), [`uploads`] (delivery of closed batches), [`users`] (users, roles, sessions and API
 //! tokens), [`reject_images`] (the camera's image of a rejected unit), [`shipping`] (shipments,
-//! their flow records and what of them is public).
+//! their flow records and what of them is public), [`report`] (the batch report with its
+//! charts, and its PDF).
 //! Every writing function takes the [`Actor`] it acts for, so each change is in the audit chain
 //! with its user and device (seed 003 §8.4); reads take none. Results are typed; an edge only
 //! parses its input and prints or serialises what it gets back.
@@ -31,6 +32,7 @@ pub mod permissions;
 pub mod products;
 pub mod qa;
 pub mod reject_images;
+pub mod report;
 pub mod shipping;
 pub mod uploads;
 pub mod users;

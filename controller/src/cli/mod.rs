@@ -13,6 +13,7 @@ mod import;
 mod pack;
 mod product;
 mod qa;
+mod report;
 mod run;
 mod serve;
 mod ship;
@@ -102,6 +103,9 @@ enum Command {
     /// Export a batch: EPCIS 2.0 (JSON-LD, XML) or the platform payload.
     #[command(subcommand)]
     Export(export::ExportCommand),
+    /// Reports: a batch's report with charts, as HTML or PDF (docs/reports.md).
+    #[command(subcommand)]
+    Report(report::ReportCommand),
     /// Serve the API (and the HMI) over the store: `--http ADDR`, HTTPS with `--tls-cert`.
     Serve(serve::ServeArgs),
     /// Write a verified snapshot of the store (SQLite or PostgreSQL) to an SQLite file.
@@ -246,6 +250,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
         Command::Config(command) => config::run(command),
         Command::Driver(command) => driver::run(command),
         Command::Export(command) => export::run(command, &context),
+        Command::Report(command) => report::run(command, &context),
         Command::Backup(args) => backup::backup(args, &context),
         Command::Restore(args) => backup::restore(args, &context),
         Command::Demo(args) => demo::run(&args, &context),

@@ -116,7 +116,7 @@ pub(crate) async fn events(db: &Db, after: i64, limit: i64) -> Result<Vec<Event>
     rows.iter().map(event_from_row).collect()
 }
 
-fn event_from_row(row: &AnyRow) -> Result<Event, StoreError> {
+pub(crate) fn event_from_row(row: &AnyRow) -> Result<Event, StoreError> {
     const WHAT: &str = "read an event";
     Ok(Event {
         seq: get(row, "seq", WHAT)?,

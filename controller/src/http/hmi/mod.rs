@@ -9,6 +9,7 @@ mod admin_pages;
 pub mod i18n;
 mod integrator_page;
 mod pages;
+pub mod report;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Form, State};
@@ -35,6 +36,7 @@ pub fn router() -> Router<ApiState> {
         .route("/login", get(login_page).post(login_submit))
         .route("/batches", get(pages::batches))
         .route("/batches/{id}", get(pages::batch))
+        .route("/batches/{id}/report", get(report::page))
         .route("/qa", get(pages::qa))
         .route("/uploads", get(admin_pages::uploads))
         .route("/users", get(admin_pages::users))
