@@ -32,6 +32,8 @@ use tracemark_store::{CodeState, Producer, Product, Store};
 pub use input::CodeQuery;
 
 use super::AppError;
+use super::shipping::{self, PublicFlow};
+use tracemark_store::FlowField;
 use limit::RateLimiter;
 use scans::ScanBook;
 
@@ -220,30 +222,6 @@ impl PublicProduct {
     }
 }
 
-/// One flow record's public fields (seed 000 annex 2 §一(三)): each present only when the
-/// producer made it public.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct PublicFlowRecord {
-    /// 销售时间.
-    pub sale_time: Option<String>,
-    /// 购方名称.
-    pub buyer_name: Option<String>,
-    /// 购方地址.
-    pub buyer_address: Option<String>,
-    /// 购方联系方式.
-    pub buyer_contact: Option<String>,
-    /// 销售数量.
-    pub quantity: Option<u64>,
-}
-
-/// The unit's public flow information. The hook for `app::shipping::public_flow` (issue 17
-/// item 2, another module): [`Lookup::public_flow`] answers `None` until it is wired in.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct PublicFlow {
-    /// The shipments of the unit, oldest first.
-    pub records: Vec<PublicFlowRecord>,
-}
-
 /// The answer to a lookup of an issued code: everything in it is public.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LookupAnswer {
@@ -258,7 +236,8 @@ pub struct LookupAnswer {
     pub producer: Option<PublicProducer>,
     /// The product.
     pub product: PublicProduct,
-    /// The public flow information, when the producer publishes some.
+    /// The public fields of the shipment that took the unit away (seed 000 annex 2 §一(三)),
+    /// when it was shipped and the producer publishes some ([`shipping::public_flow`]'s rule).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flow: Option<PublicFlow>,
 }
@@ -268,6 +247,8 @@ pub struct LookupAnswer {
 struct ProductInfo {
     product: Product,
     documents: ProductDocuments,
+    /// The flow fields the producer publishes for this product (none by default).
+    flow_public: Vec<FlowField>,
 }
 
 /// Something kept for a while.
@@ -393,15 +374,26 @@ impl Lookup {
             scans,
             producer: producer.as_deref().cloned(),
             product: PublicProduct::of(&product.product, &product.documents, &row),
-            flow: self.public_flow(&row),
+            flow: self.public_flow(&row, &product).await?,
         })
     }
 
-    /// The unit's public flow information. Returns `None` until the shipping module's
-    /// `app::shipping::public_flow` (the producer's per-product disclosure of flow records,
-    /// its own migration) is wired in here.
-    fn public_flow(&self, _row: &LookupRow) -> Option<PublicFlow> {
-        None
+    /// The public fields of the unit's shipment: only for a shipped unit of a product whose
+    /// producer publishes some (the disclosure is cached with the product, so a lookup of an
+    /// unshipped unit costs no query here).
+    async fn public_flow(
+        &self,
+        row: &LookupRow,
+        product: &ProductInfo,
+    ) -> Result<Option<PublicFlow>, AppError> {
+        if product.flow_public.is_empty() || row.state != CodeState::Shipped {
+            return Ok(None);
+        }
+        let Some(shipment) = self.inner.store.shipment_of_code(&row.code).await? else {
+            return Ok(None);
+        };
+        let flow = PublicFlow::of(&shipment, &product.flow_public);
+        Ok((!flow.is_empty()).then_some(flow))
     }
 
     /// Writes the waiting scan counts now (the server calls it when it shuts down).
@@ -460,6 +452,7 @@ impl Lookup {
         let info = Arc::new(ProductInfo {
             product: self.inner.store.product(id).await?,
             documents: self.inner.store.product_documents(id).await?,
+            flow_public: self.inner.store.flow_disclosure(id).await?,
         });
         lock(&self.inner.products).insert(id.to_owned(), (Instant::now(), info.clone()));
         Ok(info)

@@ -183,6 +183,27 @@ fn sections(answer: &LookupAnswer, w: &Words) -> Vec<Section> {
         title_key: "lookup_product",
         rows: product,
     });
+    if let Some(flow) = &answer.flow {
+        let mut rows = Vec::new();
+        for (field, key, value) in [
+            ("flow.sale_time", "lookup_sale_time", &flow.sale_time),
+            ("flow.buyer_name", "lookup_buyer_name", &flow.buyer_name),
+            ("flow.buyer_address", "lookup_buyer_address", &flow.buyer_address),
+            ("flow.buyer_contact", "lookup_buyer_contact", &flow.buyer_contact),
+        ] {
+            if let Some(value) = value {
+                rows.push(row(field, key, value));
+            }
+        }
+        if let Some(quantity) = flow.quantity {
+            rows.push(row("flow.quantity", "lookup_quantity", quantity.to_string()));
+        }
+        out.push(Section {
+            id: "flow",
+            title_key: "lookup_flow",
+            rows,
+        });
+    }
     out.push(Section {
         id: "scans",
         title_key: "lookup_scans",
@@ -290,7 +311,13 @@ mod tests {
     use super::*;
 
     /// Every key the page draws (tested against both languages).
-    const KEYS: [&str; 40] = [
+    const KEYS: [&str; 46] = [
+        "lookup_flow",
+        "lookup_sale_time",
+        "lookup_buyer_name",
+        "lookup_buyer_address",
+        "lookup_buyer_contact",
+        "lookup_quantity",
         "lookup_title",
         "lookup_other_language",
         "lookup_state_genuine",
