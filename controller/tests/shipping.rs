@@ -16,7 +16,8 @@ use tracemark::app::shipping::{self, PublicFlow};
 use tracemark::app::users::{self, Role};
 use tracemark::export::shipment::write_shipment;
 use tracemark::export::{ExportFormat, rules, write_batch};
-use tracemark::http::server::{HttpServer, ServeOptions};
+use tracemark::app::lookup::LookupSettings;
+use tracemark::http::server::{HttpServer, LiveOptions, ServeOptions};
 use tracemark_store::upload::{UploadFormat, UploadTarget};
 use tracemark_store::{
     BatchState, CodeState, FlowField, NewShipment, PackageLevel, PackageState, Store,
@@ -415,6 +416,86 @@ async fn no_flow_before_shipping(store: Store) {
     );
 }
 both!(no_flow_before_shipping);
+
+/// The public lookup of a shipped unit shows the flow fields the producer made public (SPEC
+/// §9) and no byte of the page or of the JSON answer holds the others; a unit not shipped has
+/// no flow section.
+async fn the_lookup_shows_only_the_public_flow(store: Store) {
+    let packed = packed(&store).await;
+    shipping::set_flow_public(
+        &store,
+        &actor(),
+        "p",
+        &[FlowField::SaleTime, FlowField::Quantity],
+    )
+    .await
+    .expect("publish the sale time and quantity");
+    store
+        .ship(&shipment(&[&packed.pallet], "PO-7731"))
+        .await
+        .expect("ship the pallet");
+    let server = HttpServer::start_live(
+        store.clone(),
+        ServeOptions {
+            addr: "127.0.0.1:0".parse().expect("an address"),
+            tls: None,
+        },
+        LiveOptions {
+            lookup: LookupSettings {
+                rate_per_second: 0,
+                ..LookupSettings::default()
+            },
+            ..LiveOptions::default()
+        },
+    )
+    .await
+    .expect("serve");
+    let client = reqwest::Client::new();
+    let url = |code: &str| {
+        let serial = code.split("(21)").nth(1).expect("a serial");
+        format!("{}/01/{GTIN}/21/{serial}", server.url())
+    };
+    let shipped = url(&packed.units[0]);
+    let page = client
+        .get(&shipped)
+        .send()
+        .await
+        .expect("the page")
+        .text()
+        .await
+        .expect("a body");
+    let answer: Value = client
+        .get(&shipped)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .expect("the answer")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(answer["flow"]["quantity"], 6, "{answer}");
+    assert!(answer["flow"]["sale_time"].is_string(), "{answer}");
+    assert!(page.contains("data-field=\"flow.quantity\""), "{page}");
+    let json = answer.to_string();
+    for private in [BUYER, ADDRESS, CONTACT, "PO-7731"] {
+        assert!(!page.contains(private), "{private} on the page");
+        assert!(!json.contains(private), "{private} in {json}");
+    }
+
+    // The loose carton was not shipped: no flow.
+    let loose_unit = &packed.units[6];
+    let answer: Value = client
+        .get(url(loose_unit))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .expect("the answer")
+        .json()
+        .await
+        .expect("JSON");
+    assert!(answer.get("flow").is_none(), "{answer}");
+}
+both!(the_lookup_shows_only_the_public_flow);
 
 /// The command line: a refusal exits 2 naming every SSCC and changes nothing; a shipment
 /// prints its summary; the disclosure command.
