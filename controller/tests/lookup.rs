@@ -189,7 +189,7 @@ impl Seen {
     ) -> (u16, HeaderMap, String) {
         let mut request = client.request(method, url);
         for (name, value) in headers {
-            request = request.header(*name, HeaderValue::from_static(*value));
+            request = request.header(*name, HeaderValue::from_static(value));
         }
         let response = request.send().await.expect("a response");
         let status = response.status().as_u16();

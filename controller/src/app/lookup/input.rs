@@ -122,14 +122,13 @@ pub fn scan(data: &str, digital_identity_prefix: &str) -> Result<CodeQuery, AppE
             return ecode(ecode_text);
         }
         let prefix = digital_identity_prefix.trim_matches('/');
-        if !prefix.is_empty() {
-            if let Some(rest) = path
+        if !prefix.is_empty()
+            && let Some(rest) = path
                 .strip_prefix('/')
                 .and_then(|p| p.strip_prefix(prefix))
                 .and_then(|p| p.strip_prefix('/'))
-            {
-                return digital_identity(prefix, rest);
-            }
+        {
+            return digital_identity(prefix, rest);
         }
     }
     match parse_any(data, &SchemeOptions::default()) {

@@ -444,10 +444,10 @@ impl Lookup {
 
     async fn product(&self, id: &str) -> Result<Arc<ProductInfo>, AppError> {
         let fresh = |at: &Instant| at.elapsed() < self.inner.settings.cache_for;
-        if let Some((at, info)) = lock(&self.inner.products).get(id) {
-            if fresh(at) {
-                return Ok(info.clone());
-            }
+        if let Some((at, info)) = lock(&self.inner.products).get(id)
+            && fresh(at)
+        {
+            return Ok(info.clone());
         }
         let info = Arc::new(ProductInfo {
             product: self.inner.store.product(id).await?,
@@ -459,10 +459,10 @@ impl Lookup {
     }
 
     async fn producer(&self) -> Result<Option<Arc<PublicProducer>>, AppError> {
-        if let Some((at, producer)) = lock(&self.inner.producer).as_ref() {
-            if at.elapsed() < self.inner.settings.cache_for {
-                return Ok(producer.clone());
-            }
+        if let Some((at, producer)) = lock(&self.inner.producer).as_ref()
+            && at.elapsed() < self.inner.settings.cache_for
+        {
+            return Ok(producer.clone());
         }
         let producer = self
             .inner
