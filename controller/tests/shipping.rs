@@ -12,11 +12,11 @@ use std::path::{Path, PathBuf};
 
 use common::*;
 use serde_json::Value;
+use tracemark::app::lookup::LookupSettings;
 use tracemark::app::shipping::{self, PublicFlow};
 use tracemark::app::users::{self, Role};
 use tracemark::export::shipment::write_shipment;
 use tracemark::export::{ExportFormat, rules, write_batch};
-use tracemark::app::lookup::LookupSettings;
 use tracemark::http::server::{HttpServer, LiveOptions, ServeOptions};
 use tracemark_store::upload::{UploadFormat, UploadTarget};
 use tracemark_store::{

@@ -32,10 +32,10 @@ use tracemark_store::{CodeState, Producer, Product, Store};
 pub use input::CodeQuery;
 
 use super::AppError;
-use super::shipping::{self, PublicFlow};
-use tracemark_store::FlowField;
+use super::shipping::PublicFlow;
 use limit::RateLimiter;
 use scans::ScanBook;
+use tracemark_store::FlowField;
 
 /// How the lookup behaves (`tracemark serve --lookup-…`; docs/lookup.md).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -237,7 +237,7 @@ pub struct LookupAnswer {
     /// The product.
     pub product: PublicProduct,
     /// The public fields of the shipment that took the unit away (seed 000 annex 2 §一(三)),
-    /// when it was shipped and the producer publishes some ([`shipping::public_flow`]'s rule).
+    /// when it was shipped and the producer publishes some ([`super::shipping::public_flow`]'s rule).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flow: Option<PublicFlow>,
 }

@@ -188,15 +188,27 @@ fn sections(answer: &LookupAnswer, w: &Words) -> Vec<Section> {
         for (field, key, value) in [
             ("flow.sale_time", "lookup_sale_time", &flow.sale_time),
             ("flow.buyer_name", "lookup_buyer_name", &flow.buyer_name),
-            ("flow.buyer_address", "lookup_buyer_address", &flow.buyer_address),
-            ("flow.buyer_contact", "lookup_buyer_contact", &flow.buyer_contact),
+            (
+                "flow.buyer_address",
+                "lookup_buyer_address",
+                &flow.buyer_address,
+            ),
+            (
+                "flow.buyer_contact",
+                "lookup_buyer_contact",
+                &flow.buyer_contact,
+            ),
         ] {
             if let Some(value) = value {
                 rows.push(row(field, key, value));
             }
         }
         if let Some(quantity) = flow.quantity {
-            rows.push(row("flow.quantity", "lookup_quantity", quantity.to_string()));
+            rows.push(row(
+                "flow.quantity",
+                "lookup_quantity",
+                quantity.to_string(),
+            ));
         }
         out.push(Section {
             id: "flow",
