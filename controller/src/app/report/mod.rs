@@ -191,10 +191,14 @@ pub struct Pause {
 
 /// The report of batch `id`.
 pub async fn batch(store: &Store, id: i64) -> Result<Report, AppError> {
-    let summary = batches::report(store, id).await?;
+    // The two passes over the batch's codes, the reconciliation's counts and the time series,
+    // run side by side: each is one statement on a pooled connection of its own, and on a
+    // million-unit batch each takes seconds (docs/performance.md "Batch report").
+    let (summary, decisions) = tokio::try_join!(batches::report(store, id), async {
+        Ok::<_, AppError>(store.batch_decisions(id, BUCKETS).await?)
+    })?;
     let product = store.product(&summary.batch.product_id).await?;
     let producer = store.producer().await?;
-    let decisions = store.batch_decisions(id, BUCKETS).await?;
     let reasons = store.batch_reject_reasons(id).await?;
     let events = store
         .batch_timeline(id, summary.batch.line.as_deref())
