@@ -9,6 +9,7 @@ use serde::Serialize;
 use tracemark_drivers::transport::{DataBits, Parity, StopBits};
 use tracemark_store::{Grade, StoreError};
 
+use super::dispatch::Dispatch;
 use super::lineio::{Gate, Placement, Plc, check_gate, check_plcs};
 use super::marker::{Marker, check_markers};
 use super::packing::{Packing, check_packing};
@@ -56,6 +57,8 @@ pub struct Line {
     pub gate: Option<Gate>,
     /// The packing station, if the line packs (`[packing]`).
     pub packing: Option<Packing>,
+    /// The dispatch scanner station, if the line has one (`[dispatch]`).
+    pub dispatch: Option<Dispatch>,
 }
 
 /// How a device is reached, checked.
@@ -261,6 +264,10 @@ pub(crate) fn compile(raw: RawLine, base: &Path) -> Result<Line, Vec<ConfigError
         .as_ref()
         .and_then(|p| check_packing(p, &readers_named, &mut errors))
         .map(|p| Packing { label, ..p });
+    let dispatch = raw
+        .dispatch
+        .as_ref()
+        .and_then(|d| super::dispatch::check_dispatch(d, &mut errors));
     match (raw.line, raw.conveyor, errors.0.is_empty()) {
         (Some(line), Some(conveyor), true) => Ok(Line {
             name: line.name.unwrap_or_else(|| line.id.clone()),
@@ -275,6 +282,7 @@ pub(crate) fn compile(raw: RawLine, base: &Path) -> Result<Line, Vec<ConfigError
             plcs,
             gate,
             packing,
+            dispatch,
         }),
         _ => Err(errors.0),
     }

@@ -8,6 +8,7 @@
 //! together, each with its key path, so an integrator fixes a config in one pass.
 
 mod compile;
+mod dispatch;
 mod label;
 mod lineio;
 mod marker;
@@ -25,6 +26,7 @@ use serde_json::Value;
 
 use compile::compile;
 pub use compile::{Line, Mqtt, Reader, Transport};
+pub use dispatch::{Dispatch, DispatchCommands};
 pub use label::{LabelSection, PackingLabel};
 pub use lineio::{Gate, Plc};
 pub use marker::{MARKER_TYPES, Marker, MarkerKind};
@@ -97,8 +99,8 @@ impl fmt::Display for ConfigErrors {
 impl std::error::Error for ConfigErrors {}
 
 /// The sections a line config may have, in the order errors are reported.
-const SECTIONS: [&str; 8] = [
-    "line", "conveyor", "mqtt", "markers", "readers", "plcs", "gate", "packing",
+const SECTIONS: [&str; 9] = [
+    "line", "conveyor", "mqtt", "markers", "readers", "plcs", "gate", "packing", "dispatch",
 ];
 
 /// The raw sections of a config, each present only when it deserialised cleanly.
@@ -112,6 +114,7 @@ pub(crate) struct RawLine {
     pub(crate) plcs: BTreeMap<String, raw::PlcSection>,
     pub(crate) gate: Option<raw::GateSection>,
     pub(crate) packing: Option<raw::PackingSection>,
+    pub(crate) dispatch: Option<dispatch::DispatchSection>,
     /// Sections that were present (even if they had errors), so a missing one is reported
     /// only when it is really missing.
     pub(crate) present: Vec<&'static str>,
@@ -229,6 +232,7 @@ fn split_sections(tree: Value, errors: &mut Vec<ConfigError>) -> RawLine {
             "mqtt" => raw.mqtt = section(name, value, errors),
             "gate" => raw.gate = section(name, value, errors),
             "packing" => raw.packing = section(name, value, errors),
+            "dispatch" => raw.dispatch = section(name, value, errors),
             "markers" => raw.markers = devices(name, value, &mut raw.broken, errors),
             "readers" => raw.readers = devices(name, value, &mut raw.broken, errors),
             "plcs" => {

@@ -122,6 +122,23 @@ pub(super) fn check_scanner(
         ("cancel", &c.cancel),
         ("remove", &c.remove),
     ];
+    check_commands(path, &all, errors);
+    (errors.len() == before).then(|| Scanner {
+        transport,
+        listen: raw.listen,
+        require_identifier: raw.require_identifier,
+        commands: Commands {
+            new: c.new.clone(),
+            close: c.close.clone(),
+            cancel: c.cancel.clone(),
+            remove: c.remove.clone(),
+        },
+    })
+}
+
+/// Checks the command barcodes' texts `all` (key, text) of the scanner at `path`: printable
+/// ASCII, not digits only (a GTIN or an SSCC must never read as a command), distinct.
+pub(super) fn check_commands(path: &str, all: &[(&str, &String)], errors: &mut Errors) {
     for (i, (key, text)) in all.iter().enumerate() {
         let key = format!("{path}.commands.{key}");
         if text.is_empty() || !text.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
@@ -136,15 +153,4 @@ pub(super) fn check_scanner(
             errors.push(&key, format!("{text:?} is also the `{other}` command"));
         }
     }
-    (errors.len() == before).then(|| Scanner {
-        transport,
-        listen: raw.listen,
-        require_identifier: raw.require_identifier,
-        commands: Commands {
-            new: c.new.clone(),
-            close: c.close.clone(),
-            cancel: c.cancel.clone(),
-            remove: c.remove.clone(),
-        },
-    })
 }

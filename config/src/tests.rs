@@ -129,7 +129,7 @@ x = 1
 "#,
     );
     let expected = [
-        "extras: unknown section (expected one of: line, conveyor, mqtt, markers, readers, plcs, gate, packing)",
+        "extras: unknown section (expected one of: line, conveyor, mqtt, markers, readers, plcs, gate, packing, dispatch)",
         "line.colour: unknown key `colour` (expected one of: id, name, product)",
         "line.id: \"Line 1\" must be 1–32 characters",
         "markers.m3.position_mm: invalid type",

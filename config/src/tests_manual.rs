@@ -71,3 +71,40 @@ fn a_manual_station_without_a_scanner_or_with_bad_commands_is_refused() {
         ["packing.scanner: only a `manual` station has hand scanners"]
     );
 }
+
+#[test]
+fn a_dispatch_station_has_a_scanner_and_its_commands() {
+    let line = load_text(&format!(
+        "{MINIMAL}\n[dispatch]\ntransport = {{ type = \"tcp\", address = \"0.0.0.0:7010\" }}\n\
+         listen = true\n[dispatch.commands]\nship = \"LOAD TRUCK\"\n"
+    ))
+    .expect("dispatch");
+    let dispatch = line.dispatch.expect("dispatch");
+    assert!(dispatch.listen);
+    assert!(dispatch.require_identifier);
+    assert_eq!(dispatch.transport.describe(), "tcp 0.0.0.0:7010");
+    assert_eq!(
+        dispatch.commands,
+        DispatchCommands {
+            ship: "LOAD TRUCK".into(),
+            cancel: "CANCEL".into(),
+            remove: "REMOVE".into(),
+        }
+    );
+    assert!(load_text(MINIMAL).expect("minimal").dispatch.is_none());
+    let errors = errors_of(&format!(
+        "{MINIMAL}\n[dispatch]\ntransport = {{ type = \"serial\", path = \"/dev/ttyACM0\" }}\n\
+         listen = true\n[dispatch.commands]\nship = \"CANCEL\"\nremove = \"123\"\n"
+    ));
+    assert_eq!(
+        errors,
+        [
+            "dispatch.listen: only a tcp transport can listen (a serial port is always opened)",
+            "dispatch.commands.cancel: \"CANCEL\" is also the `ship` command",
+            "dispatch.commands.remove: \"123\" is digits only: it could be read as a code",
+        ]
+    );
+    let errors = errors_of(&format!("{MINIMAL}\n[dispatch]\nlisten = true\n"));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with("dispatch"), "{errors:?}");
+}

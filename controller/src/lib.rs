@@ -5,6 +5,7 @@ pub mod aggregation;
 pub mod app;
 pub mod broker;
 pub mod commissioning;
+pub mod dispatch;
 pub use tracemark_config as config;
 pub mod export;
 pub mod http;

@@ -10,6 +10,7 @@
 pub mod audit;
 pub mod backup;
 pub mod case_rework;
+pub mod dispatch;
 pub mod export;
 pub mod label;
 mod locate;
@@ -39,6 +40,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 pub use audit::{AuditReport, Event};
+pub use dispatch::{DispatchOrder, NewDispatchOrder};
 pub use model::{
     Batch, CodeRecord, NewBatch, Producer, Product, Settlement, format_pack_sizes,
     parse_pack_sizes, validate_uscc,

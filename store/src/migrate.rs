@@ -122,6 +122,11 @@ const SQLITE: Embedded = &[
         "report_index",
         include_str!("../../migrations/sqlite/0021_report_index.sql"),
     ),
+    (
+        22,
+        "dispatch_orders",
+        include_str!("../../migrations/sqlite/0022_dispatch_orders.sql"),
+    ),
 ];
 
 const POSTGRES: Embedded = &[
@@ -229,6 +234,11 @@ const POSTGRES: Embedded = &[
         21,
         "report_index",
         include_str!("../../migrations/postgres/0021_report_index.sql"),
+    ),
+    (
+        22,
+        "dispatch_orders",
+        include_str!("../../migrations/postgres/0022_dispatch_orders.sql"),
     ),
 ];
 

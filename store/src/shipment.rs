@@ -253,7 +253,7 @@ impl fmt::Display for FlowField {
 }
 
 /// A required text of a flow record: trimmed, not empty, at most [`MAX_TEXT`] characters.
-fn required(field: &'static str, text: &str) -> Result<String, StoreError> {
+pub(crate) fn required(field: &'static str, text: &str) -> Result<String, StoreError> {
     let text = text.trim();
     if text.is_empty() {
         return Err(StoreError::invalid(
@@ -315,8 +315,27 @@ impl Store {
     /// Ships the closed pallets and cartons named (see the module docs): all or nothing.
     pub async fn ship(&self, shipment: &NewShipment) -> Result<Shipment, StoreError> {
         let shipment = shipment.validated()?;
-        let id = sql::shipments::ship(&self.db, &self.actor, &shipment).await?;
-        self.shipment(id).await
+        match sql::shipments::ship(&self.db, &self.actor, &shipment, false).await? {
+            Some(id) => self.shipment(id).await,
+            None => Err(StoreError::corrupt("a shipment was checked, not recorded")),
+        }
+    }
+
+    /// What [`Store::ship`] would answer for these SSCCs, changing nothing: `Ok(())`, or
+    /// `ShipRefused` with every SSCC refused and why (the dispatch station checks each scan so).
+    pub async fn check_ship(&self, ssccs: &[String]) -> Result<(), StoreError> {
+        let probe = NewShipment {
+            ssccs: ssccs.to_vec(),
+            sale_time: None,
+            buyer_name: "-".into(),
+            buyer_address: "-".into(),
+            buyer_contact: "-".into(),
+            order_ref: None,
+        }
+        .validated()?;
+        sql::shipments::ship(&self.db, &self.actor, &probe, true)
+            .await
+            .map(|_| ())
     }
 
     /// One shipment.

@@ -160,6 +160,21 @@ const TABLES: &[Table] = &[
         order_by: "id",
         identity: true,
     },
+    // After shipments: a filled order names its shipment.
+    Table {
+        name: "dispatch_orders",
+        columns: &[
+            ("order_ref", Text),
+            ("buyer_name", Text),
+            ("buyer_address", Text),
+            ("buyer_contact", Text),
+            ("created_at", Text),
+            ("event_seq", Int),
+            ("shipment_id", Int),
+        ],
+        order_by: "order_ref",
+        identity: false,
+    },
     Table {
         name: "product_flow_disclosure",
         columns: &[

@@ -21,6 +21,7 @@ pub mod audit;
 pub mod batches;
 pub mod codes;
 pub mod devices;
+pub mod dispatch;
 pub mod exports;
 pub mod line_configs;
 pub mod line_control;

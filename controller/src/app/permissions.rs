@@ -14,6 +14,9 @@ pub const QUALITY: &[Role] = &[Role::Qa];
 /// Shipping closed pallets and cartons (issue 17 item 2; docs/shipping.md "Who ships"): dispatch
 /// is floor work, as running the line is; QA's gate before it is the batch release.
 pub const SHIP: &[Role] = &[Role::Operator];
+/// Entering dispatch orders (docs/shipping.md "The dispatch station"): the ERP pushes them
+/// with an integrator's token, or the dispatch clerk on the floor enters them.
+pub const DISPATCH_ORDERS: &[Role] = &[Role::Operator, Role::Integrator];
 /// Wiring the line: line configs, device probes, upload targets.
 pub const INTEGRATE: &[Role] = &[Role::Integrator];
 /// Administering: users and roles, retention purge, backup.

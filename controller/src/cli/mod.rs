@@ -7,6 +7,7 @@ mod batch;
 pub(crate) mod codes;
 mod config;
 mod demo;
+mod dispatch;
 mod driver;
 mod export;
 mod import;
@@ -85,6 +86,9 @@ enum Command {
     Pack(pack::PackCommand),
     /// Ship closed pallets and cartons to a buyer, with the flow record (docs/shipping.md).
     Ship(ship::ShipArgs),
+    /// Dispatch orders and the dispatch scanner station (docs/shipping.md).
+    #[command(subcommand)]
+    Dispatch(dispatch::DispatchCommand),
     /// Uploads: targets, deliveries of closed batches, and the delivery loop.
     #[command(subcommand)]
     Upload(upload::UploadCommand),
@@ -247,6 +251,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
         Command::Qa(command) => qa::run(command, &context),
         Command::Pack(command) => pack::run(command, &context),
         Command::Ship(args) => ship::run(args, &context),
+        Command::Dispatch(command) => dispatch::run(command, &context),
         Command::Config(command) => config::run(command),
         Command::Driver(command) => driver::run(command),
         Command::Export(command) => export::run(command, &context),

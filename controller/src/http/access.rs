@@ -11,7 +11,9 @@ use serde_json::json;
 use utoipa::openapi::security::SecurityRequirement;
 use utoipa::openapi::{HttpMethod, OpenApi};
 
-use crate::app::permissions::{ADMINISTER, INTEGRATE, QUALITY, READ, RUN_LINE, SHIP};
+use crate::app::permissions::{
+    ADMINISTER, DISPATCH_ORDERS, INTEGRATE, QUALITY, READ, RUN_LINE, SHIP,
+};
 use crate::app::users::Role;
 
 /// The OpenAPI extension that lists an operation's roles.
@@ -62,6 +64,9 @@ pub const OPERATIONS: &[(&str, Access)] = &[
     ("pack_void", Access::Roles(QUALITY)),
     ("list_shipments", Access::Roles(READ)),
     ("create_shipment", Access::Roles(SHIP)),
+    ("list_dispatch_orders", Access::Roles(READ)),
+    ("get_dispatch_order", Access::Roles(READ)),
+    ("create_dispatch_order", Access::Roles(DISPATCH_ORDERS)),
     ("list_deliveries", Access::Roles(READ)),
     ("retry_delivery", Access::Roles(INTEGRATE)),
     ("list_upload_targets", Access::Roles(READ)),

@@ -201,6 +201,8 @@ pub struct LineReport {
     pub packing: Option<PackingReport>,
     /// Codes still `reserved` or `sent` at the end, voided.
     pub voided_at_stop: u64,
+    /// What the dispatch station shipped (`[dispatch]`).
+    pub dispatch: Option<crate::dispatch::DispatchStats>,
 }
 
 /// Why the line could not run.
@@ -333,6 +335,20 @@ pub async fn run_line_controlled(
             Some(task)
         }
         _ => None,
+    };
+    // `[dispatch]`: the dispatch scanner station beside the line (shipping is tied to no
+    // batch); its port too is opened before any device starts.
+    let dispatch_task = match &line.dispatch {
+        Some(dispatch) => {
+            let actor = store.actor().on_device(&format!("dispatch@{}", line.id));
+            let (task, at) =
+                crate::dispatch::spawn_dispatch(&store, &actor, dispatch, stop.clone())
+                    .await
+                    .map_err(|e| LineError::Packing(format!("the dispatch scanner: {e}")))?;
+            tracing::info!(%at, "dispatch station");
+            Some(task)
+        }
+        None => None,
     };
 
     let min_grade = product.min_grade;
@@ -522,6 +538,13 @@ pub async fn run_line_controlled(
             None => None,
         },
     };
+    let dispatch = match dispatch_task {
+        Some(task) => Some(
+            task.await
+                .map_err(|e| LineError::Packing(format!("the dispatch station failed: {e}")))?,
+        ),
+        None => None,
+    };
     let voided_at_stop = recover::void_unprinted(&store, batch.id).await?;
     let mut stats = stats;
     stats.store_errors += store_errors + packing.as_ref().map_or(0, |p| p.failed);
@@ -531,6 +554,7 @@ pub async fn run_line_controlled(
         stats,
         packing,
         voided_at_stop,
+        dispatch,
     })
 }
 

@@ -9,6 +9,7 @@ pub(crate) mod allocation;
 pub(crate) mod audit;
 pub(crate) mod batches;
 pub(crate) mod codes;
+pub(crate) mod dispatch;
 pub(crate) mod export;
 pub(crate) mod labels;
 pub(crate) mod links;

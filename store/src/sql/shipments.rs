@@ -41,12 +41,15 @@ fn problem(package: &Package, named: &HashSet<&str>) -> Option<ShipProblem> {
     None
 }
 
-/// Records `shipment` (validated); returns its id.
+/// Records `shipment` (validated); returns its id. With `dry_run`, only checks: the
+/// transaction is dropped (rolled back) after the checks and `None` is returned — the dispatch
+/// station answers each scan with exactly what the shipment would refuse.
 pub(crate) async fn ship(
     db: &Db,
     actor: &Actor,
     shipment: &NewShipment,
-) -> Result<i64, StoreError> {
+    dry_run: bool,
+) -> Result<Option<i64>, StoreError> {
     const WHAT: &str = "read the packages to ship";
     let (mut tx, head) = begin(db).await?;
     let named: HashSet<&str> = shipment.ssccs.iter().map(String::as_str).collect();
@@ -140,6 +143,9 @@ pub(crate) async fn ship(
         refusals.sort_by_key(|r| order.get(r.sscc.as_str()).copied().unwrap_or(usize::MAX));
         return Err(StoreError::ShipRefused { refusals });
     }
+    if dry_run {
+        return Ok(None);
+    }
     let quantity: i64 = sqlx::query_scalar(&format!(
         "SELECT COUNT(*) FROM codes WHERE {}",
         db.dialect.text_in_json("package_sscc", 1)
@@ -164,6 +170,24 @@ pub(crate) async fn ship(
     .fetch_one(&mut *tx)
     .await
     .map_err(StoreError::db("record the shipment"))?;
+    // The dispatch order it fills, if one is open under its reference (docs/shipping.md "The
+    // dispatch station"): filled once, by the first shipment that names it.
+    let order_filled = match &shipment.order_ref {
+        Some(order) => {
+            sqlx::query(
+                "UPDATE dispatch_orders SET shipment_id = $1 \
+                 WHERE order_ref = $2 AND shipment_id IS NULL",
+            )
+            .bind(id)
+            .bind(order)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db("fill the dispatch order"))?
+            .rows_affected()
+                == 1
+        }
+        None => false,
+    };
     let mut packages: Vec<&str> = accepted.keys().map(String::as_str).collect();
     for (named, cartons) in &accepted {
         packages.extend(cartons.iter().map(String::as_str).filter(|c| c != named));
@@ -183,6 +207,7 @@ pub(crate) async fn ship(
         "buyer_address": shipment.buyer_address,
         "buyer_contact": shipment.buyer_contact,
         "order": shipment.order_ref,
+        "order_filled": order_filled,
         "quantity": quantity,
         "ssccs": ssccs,
         "packages": packages,
@@ -197,7 +222,7 @@ pub(crate) async fn ship(
         detail,
     )
     .await?;
-    Ok(id)
+    Ok(Some(id))
 }
 
 /// Marks the packages and the units in `cartons` (a JSON list) shipped, checking every row

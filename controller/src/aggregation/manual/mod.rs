@@ -12,8 +12,8 @@
 
 mod rules;
 mod scan;
-mod station;
-mod task;
+pub(crate) mod station;
+pub(crate) mod task;
 
 #[cfg(test)]
 mod station_tests;

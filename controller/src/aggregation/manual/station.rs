@@ -79,14 +79,14 @@ pub(crate) struct Reply {
 }
 
 impl Reply {
-    fn ok(text: impl Into<String>) -> Self {
+    pub(crate) fn ok(text: impl Into<String>) -> Self {
         Self {
             good: true,
             text: text.into(),
         }
     }
 
-    fn bad(subject: &str, reason: impl fmt::Display) -> Self {
+    pub(crate) fn bad(subject: &str, reason: impl fmt::Display) -> Self {
         Self {
             good: false,
             text: format!("{subject} {reason}"),

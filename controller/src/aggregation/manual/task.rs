@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use tokio::sync::watch;
-use tracemark_drivers::scanner::{ParseOptions, ScannerLink, ScannerListener};
+use tracemark_drivers::scanner::{ParseOptions, Scan, ScanError, ScannerLink, ScannerListener};
 use tracemark_drivers::transport::{BoxedStream, Transport as DeviceTransport};
 use tracemark_store::{Actor, PackageLevel, Store};
 
@@ -34,7 +34,15 @@ pub enum ScannerSource {
 impl ScannerSource {
     /// The source a configured scanner names: binds its port when it listens.
     pub async fn for_scanner(scanner: &Scanner) -> std::io::Result<Self> {
-        match (&scanner.transport, scanner.listen) {
+        Self::for_transport(&scanner.transport, scanner.listen).await
+    }
+
+    /// The source of a scanner at `transport`: binds its port when it `listen`s.
+    pub async fn for_transport(
+        transport: &crate::config::Transport,
+        listen: bool,
+    ) -> std::io::Result<Self> {
+        match (transport, listen) {
             (crate::config::Transport::Tcp { host, port }, true) => {
                 let address = if host.contains(':') {
                     format!("[{host}]:{port}")
@@ -95,36 +103,131 @@ pub struct StationSetup {
     pub labels: Option<SharedLabelStation>,
 }
 
+/// What a scanner station does with each line of its scanner: a manual packing station's
+/// carton or pallet scanner, or the dispatch station (`crate::dispatch`).
+pub(crate) trait ScanHandler {
+    /// Answers a scan.
+    async fn scan(&mut self, scan: Scan) -> Reply;
+    /// Answers a line that is no scan (the driver's reason).
+    fn unreadable(&mut self, error: ScanError) -> Reply;
+}
+
+/// Serves the scanner at `source` with `handler` until `stop` turns true: opens or accepts its
+/// link, answers every line, and when the link drops waits for the scanner again (trying
+/// again every [`RECONNECT`] when it cannot be reached). `station` names it in the logs.
+pub(crate) async fn serve_scanner<H: ScanHandler>(
+    handler: &mut H,
+    source: &ScannerSource,
+    options: ParseOptions,
+    station: &str,
+    stop: &mut watch::Receiver<bool>,
+) {
+    let from = source.describe();
+    tracing::info!(%station, %from, "scanner station ready");
+    loop {
+        // `wait_for` also ends when the sender is gone: a station never outlives its run.
+        let stream = tokio::select! {
+            _ = stop.wait_for(|s| *s) => return,
+            link = source.next_link() => link,
+        };
+        let stream = match stream {
+            Ok(stream) => stream,
+            Err(error) => {
+                tracing::warn!(%station, %from, %error, "scanner not reachable");
+                tokio::select! {
+                    _ = stop.wait_for(|s| *s) => return,
+                    () = tokio::time::sleep(RECONNECT) => {}
+                }
+                continue;
+            }
+        };
+        serve_link(handler, stream, options, station, stop).await;
+    }
+}
+
+/// Serves one link until it drops or `stop` turns true.
+async fn serve_link<H: ScanHandler>(
+    handler: &mut H,
+    stream: BoxedStream,
+    options: ParseOptions,
+    station: &str,
+    stop: &mut watch::Receiver<bool>,
+) {
+    let mut link = ScannerLink::new(stream, options);
+    loop {
+        let line = tokio::select! {
+            _ = stop.wait_for(|s| *s) => return,
+            line = link.next_scan() => line,
+        };
+        let reply = match line {
+            Ok(Some(Ok(scan))) => handler.scan(scan).await,
+            Ok(Some(Err(error))) => handler.unreadable(error),
+            Ok(None) => {
+                tracing::info!(%station, "scanner disconnected");
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(%station, %error, "scanner link failed");
+                return;
+            }
+        };
+        if reply.good {
+            tracing::info!(%station, "{reply}");
+        } else {
+            tracing::warn!(%station, "{reply}");
+        }
+        if let Err(error) = link.reply(&reply.to_string()).await {
+            tracing::warn!(%station, %error, "cannot answer the scanner");
+            return;
+        }
+    }
+}
+
+/// A packing station's scanner: its setup and decisions.
+struct PackingHandler {
+    setup: StationSetup,
+    station: Station,
+}
+
+impl ScanHandler for PackingHandler {
+    async fn scan(&mut self, scan: Scan) -> Reply {
+        let read = recognise(&scan, &self.setup.commands);
+        match self.station.scan(read) {
+            Step::Reply(reply) => reply,
+            Step::Ask(ask) => {
+                let answer = ask_store(&self.setup, ask).await;
+                self.station.answer(answer)
+            }
+        }
+    }
+
+    fn unreadable(&mut self, error: ScanError) -> Reply {
+        self.station.unreadable(error)
+    }
+}
+
 /// Runs the station until `stop` turns true; returns what it did.
 pub async fn run_station(
     setup: StationSetup,
     source: ScannerSource,
     mut stop: watch::Receiver<bool>,
 ) -> StationStats {
-    let mut station = Station::new(setup.level);
     let level = setup.level;
-    let from = source.describe();
-    tracing::info!(%level, %from, batch = setup.batch, "packing station ready");
-    loop {
-        // `wait_for` also ends when the sender is gone: a station never outlives its run.
-        let stream = tokio::select! {
-            _ = stop.wait_for(|s| *s) => break,
-            link = source.next_link() => link,
-        };
-        let stream = match stream {
-            Ok(stream) => stream,
-            Err(error) => {
-                tracing::warn!(%level, %from, %error, "scanner not reachable");
-                tokio::select! {
-                    _ = stop.wait_for(|s| *s) => break,
-                    () = tokio::time::sleep(RECONNECT) => {}
-                }
-                continue;
-            }
-        };
-        serve(&setup, &mut station, stream, &mut stop).await;
-    }
-    if let Some((sscc, scanned)) = station.open_package() {
+    let options = setup.options;
+    tracing::info!(%level, batch = setup.batch, "packing station");
+    let mut handler = PackingHandler {
+        station: Station::new(level),
+        setup,
+    };
+    serve_scanner(
+        &mut handler,
+        &source,
+        options,
+        &level.to_string(),
+        &mut stop,
+    )
+    .await;
+    if let Some((sscc, scanned)) = handler.station.open_package() {
         tracing::warn!(
             %level,
             %sscc,
@@ -133,57 +236,7 @@ pub async fn run_station(
              and the units again, then CLOSE)"
         );
     }
-    station.stats().clone()
-}
-
-/// Serves one link until it drops or `stop` turns true.
-async fn serve(
-    setup: &StationSetup,
-    station: &mut Station,
-    stream: BoxedStream,
-    stop: &mut watch::Receiver<bool>,
-) {
-    let mut link = ScannerLink::new(stream, setup.options);
-    loop {
-        let line = tokio::select! {
-            _ = stop.wait_for(|s| *s) => return,
-            line = link.next_scan() => line,
-        };
-        let reply = match line {
-            Ok(Some(Ok(scan))) => {
-                let read = recognise(&scan, &setup.commands);
-                match station.scan(read) {
-                    Step::Reply(reply) => reply,
-                    Step::Ask(ask) => {
-                        let answer = ask_store(setup, ask).await;
-                        station.answer(answer)
-                    }
-                }
-            }
-            Ok(Some(Err(error))) => station.unreadable(error),
-            Ok(None) => {
-                tracing::info!(level = %setup.level, "scanner disconnected");
-                return;
-            }
-            Err(error) => {
-                tracing::warn!(level = %setup.level, %error, "scanner link failed");
-                return;
-            }
-        };
-        log(setup.level, &reply);
-        if let Err(error) = link.reply(&reply.to_string()).await {
-            tracing::warn!(level = %setup.level, %error, "cannot answer the scanner");
-            return;
-        }
-    }
-}
-
-fn log(level: PackageLevel, reply: &Reply) {
-    if reply.good {
-        tracing::info!(station = %level, "{reply}");
-    } else {
-        tracing::warn!(station = %level, "{reply}");
-    }
+    handler.station.stats().clone()
 }
 
 fn view(package: &tracemark_store::Package) -> PackageView {

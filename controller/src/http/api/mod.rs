@@ -103,6 +103,8 @@ pub fn build() -> Result<(Router<ApiState>, OpenApiDocument, AccessTable), Strin
         .routes(routes!(packing::reopen))
         .routes(routes!(packing::void))
         .routes(routes!(shipping::list, shipping::create))
+        .routes(routes!(shipping::list_orders, shipping::create_order))
+        .routes(routes!(shipping::get_order))
         .routes(routes!(uploads::deliveries))
         .routes(routes!(uploads::retry))
         .routes(routes!(uploads::targets, uploads::add_target))
