@@ -24,6 +24,7 @@ pub mod serial;
 pub mod shipment;
 mod sql;
 mod transfer;
+mod unreachable;
 pub mod upload;
 pub mod users;
 pub mod vocab;
