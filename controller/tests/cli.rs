@@ -611,3 +611,36 @@ fn backup_and_restore_sqlite() {
     assert!(shown.contains("\"counter\": 1050"), "{shown}");
     assert_eq!(log(&url).lines().count(), 2, "the original is untouched");
 }
+
+/// `--store-fault` (issue 18) is checked before anything runs: exit 2, the option, the value
+/// and what is wrong with it named, and no store created.
+#[test]
+fn bad_store_fault_values_are_refused_before_anything_runs() {
+    let dir = tempdir();
+    let url = sqlite_url(dir.path());
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../line-configs/demo.toml");
+    for (value, reason) in [
+        (
+            "outage:25s",
+            "expected outage:AT:DURATION, e.g. outage:25s:15s",
+        ),
+        ("crash:1s:2s", "unknown fault \"crash\""),
+        ("outage:soon:15s", "AT: \"soon\" is not a duration"),
+        ("outage:25s:0s", "DURATION: must be more than 0"),
+    ] {
+        for command in [
+            vec!["demo", "--store-fault", value],
+            vec!["simulate", "--config", config, "--store-fault", value],
+        ] {
+            let out = tracemark(&url, &command);
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(2), "{command:?}: {err}");
+            assert!(
+                err.contains(&format!("invalid value '{value}' for '--store-fault")),
+                "{command:?}: {err}"
+            );
+            assert!(err.contains(reason), "{command:?}: {err}");
+        }
+    }
+    assert!(!dir.path().join("tracemark.db").exists());
+}

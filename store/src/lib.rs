@@ -12,11 +12,13 @@ pub mod backup;
 pub mod case_rework;
 pub mod dispatch;
 pub mod export;
+pub mod fault;
 pub mod label;
 mod locate;
 pub mod lookup;
 mod migrate;
 pub mod model;
+mod open;
 pub mod package;
 pub mod reconcile;
 pub mod reject_image;
@@ -25,17 +27,15 @@ pub mod serial;
 pub mod shipment;
 mod sql;
 mod transfer;
+mod unreachable;
 pub mod upload;
 pub mod users;
 pub mod vocab;
 pub mod writer;
 
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::sync::Arc;
 
-use sqlx::Connection;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -247,72 +247,12 @@ pub struct Store {
     actor: Actor,
     url: String,
     locator: locate::CodeLocator,
-}
-
-/// The URL without a password, for messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            match userinfo.find(':') {
-                Some(colon) => format!(
-                    "{}{}:***{}",
-                    &url[..scheme + 3],
-                    &userinfo[..colon],
-                    &url[at..]
-                ),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
+    /// The injected outage and its fault proxies, when the store was opened with one
+    /// (`fault`); the proxies end with the last clone.
+    fault: Option<Arc<open::Injected>>,
 }
 
 impl Store {
-    /// Opens (creating an SQLite file if missing) and migrates the database at `url`.
-    ///
-    /// A file that is not an SQLite database, or a database with foreign tables and no
-    /// tracemark migration history, is refused without being changed.
-    pub async fn open(url: &str, actor: Actor) -> Result<Store, StoreError> {
-        let shown = redact(url);
-        let open_err = |reason: String| StoreError::Open {
-            url: shown.clone(),
-            reason,
-        };
-        let db = if url.starts_with("sqlite:") {
-            let base = SqliteConnectOptions::from_str(url).map_err(|e| open_err(e.to_string()))?;
-            if base.get_filename().exists() {
-                // Probe with a plain native connection first: the pool's WAL pragma would
-                // rewrite the header of a file that turns out not to be ours.
-                let mut probe = SqliteConnection::connect_with(&base)
-                    .await
-                    .map_err(|e| open_err(e.to_string()))?;
-                migrate::check_sqlite(&mut probe).await.map_err(open_err)?;
-                probe.close().await.map_err(|e| open_err(e.to_string()))?;
-            }
-            sql::open_sqlite(base)
-                .await
-                .map_err(|e| open_err(e.to_string()))?
-        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            sql::open_postgres(url)
-                .await
-                .map_err(|e| open_err(e.to_string()))?
-        } else {
-            return Err(StoreError::invalid(
-                "db",
-                format!("{shown}: the URL must start with sqlite: or postgres:"),
-            ));
-        };
-        let store = Store {
-            db,
-            actor,
-            url: shown.clone(),
-            locator: locate::CodeLocator::default(),
-        };
-        migrate::run(&store).await.map_err(open_err)?;
-        Ok(store)
-    }
-
     /// The same store acting for someone else.
     pub fn with_actor(&self, actor: Actor) -> Store {
         Store {

@@ -304,7 +304,7 @@ pub(super) async fn run(store: &Store) -> Result<(), String> {
     };
     let mut attempt = 0;
     loop {
-        match migrator.run(&db.pool).await {
+        match migrator.run(db.pool.inner()).await {
             Ok(()) => return Ok(()),
             Err(e) if attempt < retries => {
                 attempt += 1;

@@ -19,6 +19,7 @@ use tracemark::http::server::{HttpServer, LiveOptions, ServeOptions};
 use tracemark::http::{LiveLines, LiveView};
 use tracemark::line::line_control;
 use tracemark_sim::Fault;
+use tracemark_store::fault::StoreFault;
 use tracemark_store::{BatchState, Grade};
 
 use super::{CliError, Context};
@@ -78,6 +79,11 @@ pub(crate) struct DemoArgs {
     /// simulated batch is marked as such; without this flag such a store is refused.
     #[arg(long)]
     allow_production_store: bool,
+    /// Make the store unreachable AT after it is opened, for DURATION, e.g. `outage:25s:15s`
+    /// (repeatable; units ms, s, m): on PostgreSQL a proxy in front of the database drops every
+    /// connection and refuses new ones, on SQLite the pool refuses (docs/plant.md).
+    #[arg(long = "store-fault", value_name = "outage:AT:DURATION")]
+    store_faults: Vec<StoreFault>,
 }
 
 /// `tracemark simulate`: the same run for any line config.
@@ -113,6 +119,11 @@ pub(crate) struct SimulateArgs {
     /// simulated batch is marked as such; without this flag such a store is refused.
     #[arg(long)]
     allow_production_store: bool,
+    /// Make the store unreachable AT after it is opened, for DURATION, e.g. `outage:25s:15s`
+    /// (repeatable; units ms, s, m): on PostgreSQL a proxy in front of the database drops every
+    /// connection and refuses new ones, on SQLite the pool refuses (docs/plant.md).
+    #[arg(long = "store-fault", value_name = "outage:AT:DURATION")]
+    store_faults: Vec<StoreFault>,
 }
 
 fn parse_marker_fault(text: &str) -> Result<(u64, Fault), String> {
@@ -148,7 +159,15 @@ pub(crate) fn run(args: &DemoArgs, context: &Context) -> Result<(), CliError> {
         allow_production_store: args.allow_production_store,
         deliver: !args.no_upload,
     };
-    commission(context, &args.config, options, output, !args.keep_open)
+    let faults = &args.store_faults;
+    commission(
+        context,
+        &args.config,
+        options,
+        output,
+        faults,
+        !args.keep_open,
+    )
 }
 
 pub(crate) fn simulate(args: &SimulateArgs, context: &Context) -> Result<(), CliError> {
@@ -169,7 +188,14 @@ pub(crate) fn simulate(args: &SimulateArgs, context: &Context) -> Result<(), Cli
         allow_production_store: args.allow_production_store,
         deliver: false,
     };
-    commission(context, &args.config, options, output, true)
+    commission(
+        context,
+        &args.config,
+        options,
+        output,
+        &args.store_faults,
+        true,
+    )
 }
 
 fn parse_broker(url: &str) -> Result<(String, u16), CliError> {
@@ -204,6 +230,7 @@ fn commission(
     config_path: &Path,
     mut options: Options,
     output: Output,
+    store_faults: &[StoreFault],
     close: bool,
 ) -> Result<(), CliError> {
     let json = output.json;
@@ -216,7 +243,7 @@ fn commission(
         .clone()
         .ok_or_else(|| CliError::input("config", "[line] names no product: the run needs one"))?;
     crate::cli::block_on_line(async {
-        let (store, named) = context.open_for_simulation().await?;
+        let (store, named) = context.open_for_simulation(store_faults).await?;
         if named {
             lines::check_simulation_store(&store, output.allow_production_store).await?;
         }
@@ -279,6 +306,12 @@ fn commission(
                 line.id, options.units, product.id, product.key, batch.id, batch.lot
             );
             println!("  records in {}", store.url());
+            for fault in tracemark_store::fault::windows(store_faults) {
+                println!(
+                    "  store fault: unreachable from {:?} to {:?} after the store opened",
+                    fault.0, fault.1
+                );
+            }
             for marker in &line.markers {
                 println!(
                     "  marker {} ({}) at {} mm, simulated over its own protocol",

@@ -25,6 +25,7 @@ use std::future::Future;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use tracemark::app::AppError;
+use tracemark_store::fault::{Outage, StoreFault};
 use tracemark_store::{Actor, DEFAULT_DB, Store, StoreError};
 
 /// tracemark — production-line controller for product traceability.
@@ -186,10 +187,19 @@ impl Context {
         self.db.as_deref().unwrap_or(DEFAULT_DB)
     }
 
-    /// The store named, or [`SCRATCH_DB`]; and whether it was named.
-    pub(crate) async fn open_for_simulation(&self) -> Result<(Store, bool), CliError> {
+    /// The store named, or [`SCRATCH_DB`]; and whether it was named. With `faults`
+    /// (`--store-fault`), the store is unreachable in their windows, counted from now.
+    pub(crate) async fn open_for_simulation(
+        &self,
+        faults: &[StoreFault],
+    ) -> Result<(Store, bool), CliError> {
         let url = self.db.as_deref().unwrap_or(SCRATCH_DB);
-        let store = Store::open(url, self.actor.clone()).await?;
+        let actor = self.actor.clone();
+        let store = if faults.is_empty() {
+            Store::open(url, actor).await?
+        } else {
+            Store::open_with_outage(url, actor, Outage::scheduled(faults)).await?
+        };
         Ok((store, self.db.is_some()))
     }
 

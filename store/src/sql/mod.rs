@@ -11,24 +11,28 @@ pub(crate) mod batches;
 pub(crate) mod codes;
 pub(crate) mod dispatch;
 pub(crate) mod export;
+pub(crate) mod hosts;
 pub(crate) mod labels;
 pub(crate) mod links;
 pub(crate) mod loose;
 pub(crate) mod packages;
+mod pool;
 pub(crate) mod products;
 pub(crate) mod purge;
 pub(crate) mod shipments;
 pub(crate) mod upload;
 pub(crate) mod users;
 
-use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{Any, AnyPool, ConnectOptions, Executor, Row};
+use sqlx::{Any, ConnectOptions, Executor, Row};
 
+pub(crate) use self::pool::Pool;
 use crate::StoreError;
+use crate::fault::{AbortOnDrop, Outage};
 
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,8 +44,11 @@ pub(crate) enum Dialect {
 /// A store's connection pool and its dialect.
 #[derive(Debug, Clone)]
 pub(crate) struct Db {
-    pub(crate) pool: AnyPool,
+    pub(crate) pool: Pool,
     pub(crate) dialect: Dialect,
+    /// The failover watcher of a multi-host PostgreSQL store (`hosts`), ended with the last
+    /// clone.
+    _failover: Option<Arc<AbortOnDrop>>,
 }
 
 /// Set on every SQLite connection (what `SqliteConnectOptions` would set; `Any` connects from
@@ -54,8 +61,12 @@ const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 60000; \
 // synchronous = FULL: durable when acknowledged, a committed code survives power loss, not
 // only kill -9. cache_size: 64 MiB per connection keeps a line's pages hot (docs/performance.md).
 
-/// Connects to the SQLite store described by `options` (creating the file if missing).
-pub(crate) async fn open_sqlite(options: SqliteConnectOptions) -> Result<Db, sqlx::Error> {
+/// Connects to the SQLite store described by `options` (creating the file if missing),
+/// refusing while `outage` is on (`crate::fault`).
+pub(crate) async fn open_sqlite(
+    options: SqliteConnectOptions,
+    outage: Option<Outage>,
+) -> Result<Db, sqlx::Error> {
     sqlx::any::install_default_drivers();
     let url = options.create_if_missing(true).to_url_lossy();
     let pool = AnyPoolOptions::new()
@@ -66,22 +77,25 @@ pub(crate) async fn open_sqlite(options: SqliteConnectOptions) -> Result<Db, sql
         .connect_with(AnyConnectOptions::from_url(&url)?)
         .await?;
     Ok(Db {
-        pool,
+        pool: Pool::new(pool, outage),
         dialect: Dialect::Sqlite,
+        _failover: None,
     })
 }
 
-/// Connects to the PostgreSQL store at `url`.
-pub(crate) async fn open_postgres(url: &str) -> Result<Db, sqlx::Error> {
+/// Connects to the PostgreSQL store at `hosts`: the primary among them, followed through a
+/// failover when there are several (`hosts`). (An injected outage is the fault proxies' work:
+/// the hosts are theirs then.)
+pub(crate) async fn open_postgres(hosts: &hosts::Hosts) -> Result<Db, String> {
     sqlx::any::install_default_drivers();
-    let pool = AnyPoolOptions::new()
+    let options = AnyPoolOptions::new()
         .max_connections(4)
-        .acquire_timeout(Duration::from_secs(30))
-        .connect_with(AnyConnectOptions::from_str(url)?)
-        .await?;
+        .acquire_timeout(Duration::from_secs(30));
+    let (pool, failover) = hosts::open_pool(hosts, options).await?;
     Ok(Db {
-        pool,
+        pool: Pool::new(pool, None),
         dialect: Dialect::Postgres,
+        _failover: failover.map(Arc::new),
     })
 }
 
@@ -140,8 +154,8 @@ mod tests {
     async fn sqlite_connections_get_the_store_settings() {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("s.db").display());
-        let options = SqliteConnectOptions::from_str(&url).expect("options");
-        let db = open_sqlite(options).await.expect("open");
+        let options = std::str::FromStr::from_str(&url).expect("options");
+        let db = open_sqlite(options, None).await.expect("open");
         let mut conns = Vec::new();
         for _ in 0..2 {
             let mut conn = db.pool.acquire().await.expect("acquire");
