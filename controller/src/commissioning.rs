@@ -6,6 +6,7 @@
 
 mod case_camera;
 mod compare;
+pub mod dispatch;
 mod labels;
 mod manual;
 mod packing;
@@ -66,6 +67,9 @@ pub enum CommissioningError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The demo's dispatch station refused a scan (`dispatch.rs`), with its answer.
+    #[error("the dispatch station: {0}")]
+    Dispatch(String),
 }
 
 fn setup(what: &'static str) -> impl FnOnce(std::io::Error) -> CommissioningError {

@@ -96,15 +96,41 @@ async fn demo_delivers_its_batch_and_queues_it_for_configured_targets(stack: Sta
         .collect();
     assert_eq!(names, ["erp"]);
 
+    // The demo's dock shipped the packed batch through the dispatch station; the shipment is a
+    // document of its own, queued beside the batch's (docs/shipping.md "What upload sends").
+    let dock = &summary["dispatch"];
+    assert!(
+        dock["order"]
+            .as_str()
+            .is_some_and(|o| o.starts_with("DEMO-")),
+        "{summary:#}"
+    );
+    assert!(
+        dock["shipment"]["quantity"].as_u64().unwrap_or(0) > 0,
+        "{summary:#}"
+    );
     let status = json_of(&tracemark(&site, &["upload", "status", "--json"]).await);
     let deliveries = status.as_array().expect("an array");
-    assert_eq!(deliveries.len(), 1, "{status:#}");
-    assert_eq!(deliveries[0]["state"], "pending", "{status:#}");
-    assert_eq!(
-        deliveries[0]["batch_id"], upload["delivery"]["batch_id"],
+    assert_eq!(deliveries.len(), 2, "{status:#}");
+    assert!(
+        deliveries.iter().all(|d| d["state"] == "pending"),
         "{status:#}"
     );
-    let key = deliveries[0]["uuid"].as_str().expect("a key").to_owned();
+    let batch_delivery = deliveries
+        .iter()
+        .find(|d| d["shipment_id"].is_null())
+        .expect("the batch's delivery");
+    assert_eq!(
+        batch_delivery["batch_id"], upload["delivery"]["batch_id"],
+        "{status:#}"
+    );
+    assert!(
+        deliveries
+            .iter()
+            .any(|d| d["shipment_id"] == dock["shipment"]["id"]),
+        "{status:#}"
+    );
+    let key = batch_delivery["uuid"].as_str().expect("a key").to_owned();
     assert_ne!(
         upload["delivery"]["uuid"].as_str(),
         Some(key.as_str()),
@@ -128,22 +154,30 @@ async fn demo_delivers_its_batch_and_queues_it_for_configured_targets(stack: Sta
     );
     assert_eq!(
         run["delivered"].as_array().map(Vec::len),
-        Some(1),
+        Some(2),
         "{run:#}"
     );
     assert_eq!(run["failed"].as_array().map(Vec::len), Some(0), "{run:#}");
     let accepted = erp.accepted();
-    assert_eq!(accepted.len(), 1);
-    assert_eq!(accepted[0].key, key);
+    assert_eq!(accepted.len(), 2);
+    let batch_document = accepted
+        .iter()
+        .find(|a| a.key == key)
+        .expect("the batch's document");
     // An EPCIS document names its batch by the lot (the ILMD's lotNumber).
-    assert!(accepted[0].batch_id.is_some(), "{:?}", accepted[0]);
+    assert!(batch_document.batch_id.is_some(), "{batch_document:?}");
     assert_eq!(
-        accepted[0].events,
+        batch_document.events,
         upload["events"].as_u64().map(|e| e as usize),
         "the same document the demo's receiver took"
     );
     let status = json_of(&tracemark(&site, &["upload", "status", "--json"]).await);
-    assert_eq!(status[0]["state"], "delivered", "{status:#}");
+    assert!(
+        status
+            .as_array()
+            .is_some_and(|all| all.iter().all(|d| d["state"] == "delivered")),
+        "{status:#}"
+    );
     // Nothing left: a second run makes no attempt.
     let again = json_of(
         &tracemark(

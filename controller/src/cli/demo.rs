@@ -371,11 +371,18 @@ fn commission(
         } else {
             0
         };
+        // The demo's dock: the packed batch leaves through the dispatch station.
+        let shipped = if closed && after.balanced && output.deliver {
+            commissioning::dispatch::ship_at_the_dock(&store, actor, batch.id).await?
+        } else {
+            None
+        };
         let outcome = Outcome {
             destroyed,
             closed_balanced,
             upload: upload.as_ref(),
             queued,
+            shipped: shipped.as_ref(),
         };
         print_report(&report, json, &outcome);
         if let Some((server, view)) = live {
@@ -431,6 +438,8 @@ struct Outcome<'a> {
     upload: Option<&'a SimulatedErpReceipt>,
     /// Deliveries the close queued for the user's own targets.
     queued: usize,
+    /// What the demo's dispatch station shipped.
+    shipped: Option<&'a commissioning::dispatch::DockShipment>,
 }
 
 /// Delivers the closed batch to an ERP receiver simulator started for it (issue 15 item 5).
@@ -462,6 +471,10 @@ fn report_json(report: &Report, outcome: &Outcome<'_>) -> serde_json::Value {
             serde_json::to_value(outcome.upload).unwrap_or_default(),
         );
         object.insert("upload_queued".into(), outcome.queued.into());
+        object.insert(
+            "dispatch".into(),
+            serde_json::to_value(outcome.shipped).unwrap_or_default(),
+        );
     }
     value
 }
@@ -577,6 +590,19 @@ fn print_report(report: &Report, json: bool, outcome: &Outcome<'_>) {
         println!(
             "  queued for your {} upload target(s): `tracemark upload run --once` delivers them",
             outcome.queued
+        );
+    }
+    if let Some(dock) = outcome.shipped {
+        let shipment = &dock.shipment;
+        println!(
+            "dispatch: order {} shipped at the dispatch station (a simulated hand scanner over \
+             TCP, {} scans)",
+            dock.order, dock.scans
+        );
+        println!(
+            "  shipment {}: {} package(s), {} units to {}; flow record kept, nothing of it public \
+             until `tracemark product flow-public`",
+            shipment.id, shipment.packages, shipment.quantity, shipment.buyer_name
         );
     }
 }
