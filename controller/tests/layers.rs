@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 /// The layer of each top-level module; a module may use modules of a lower layer, and modules
 /// of its own layer only where [`SIDEWAYS`] allows it.
-const LAYERS: [(&str, u8); 15] = [
+const LAYERS: [(&str, u8); 16] = [
     // Edges: the binary's command line and the HTTP server.
     ("main", 4),
     ("cli", 4),
@@ -18,6 +18,7 @@ const LAYERS: [(&str, u8); 15] = [
     // Runtimes.
     ("line", 2),
     ("aggregation", 2),
+    ("dispatch", 2),
     ("verify", 2),
     ("commissioning", 2),
     ("probe", 2),
@@ -35,8 +36,13 @@ const LAYERS: [(&str, u8); 15] = [
 /// packing with the twin; the packing stations' cameras (case camera, label scanner) arrive
 /// through the verifier's MQTT plumbing and payload parser; the endpoint settings come from the
 /// compiled config, and the embedded broker shares their packet limit.
-const SIDEWAYS: [(&str, &str); 11] = [
+const SIDEWAYS: [(&str, &str); 14] = [
     ("cli", "http"),
+    // The dispatch station serves its scanner with the packing stations' scanner loop; it runs
+    // beside the line, and the demo's dock (commissioning) drives it.
+    ("dispatch", "aggregation"),
+    ("line", "dispatch"),
+    ("commissioning", "dispatch"),
     ("probe", "line"),
     ("line", "verify"),
     ("line", "aggregation"),

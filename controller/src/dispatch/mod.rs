@@ -6,12 +6,15 @@
 //! record.
 //!
 //! - `station.rs`: what a scan is and the station's decisions, without I/O;
+//! - `rules.rs`: what the store is asked — the order, a dry run of the shipment per scan, the
+//!   shipment;
 //! - here: the task around it — the scanner link (the manual packing station's
-//!   [`serve_scanner`]), the store through `app::dispatch`, the replies.
+//!   [`serve_scanner`]), the store, the replies.
 //!
 //! It runs beside the line in `tracemark run` when the config has `[dispatch]`, or alone
 //! (`tracemark dispatch station --line CONFIG`): shipping is not tied to a batch.
 
+mod rules;
 mod station;
 
 #[cfg(test)]
@@ -27,7 +30,6 @@ use tracemark_store::{Actor, Store};
 use crate::aggregation::manual::ScannerSource;
 use crate::aggregation::manual::station::Reply;
 use crate::aggregation::manual::task::{ScanHandler, serve_scanner};
-use crate::app::dispatch as rules;
 use crate::config::{Dispatch, DispatchCommands};
 use station::{Answer, Ask, Station, Step, recognise};
 
@@ -147,8 +149,7 @@ async fn ask_store(setup: &DispatchSetup, ask: Ask) -> Answer {
         Ask::Ship { order_ref, ssccs } => Answer::Shipped(
             rules::ship_order(store, &setup.actor, &order_ref, &ssccs)
                 .await
-                .map(|s| (s.id, s.packages, s.quantity))
-                .map_err(|e| e.to_string()),
+                .map(|s| (s.id, s.packages, s.quantity)),
         ),
     }
 }

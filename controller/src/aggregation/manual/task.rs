@@ -104,7 +104,7 @@ pub struct StationSetup {
 }
 
 /// What a scanner station does with each line of its scanner: a manual packing station's
-/// carton or pallet scanner, or the dispatch station (`crate::dispatch`).
+/// carton or pallet scanner, or the dispatch station (docs/shipping.md).
 pub(crate) trait ScanHandler {
     /// Answers a scan.
     async fn scan(&mut self, scan: Scan) -> Reply;
