@@ -483,6 +483,8 @@ pub async fn run_line_controlled(
     })?;
 
     let book = feeder::CodeBook::default();
+    // Whether the store answers the feeder (false while it waits through an outage; logged).
+    let (store_reachable, _) = watch::channel(true);
     let feeder = tokio::spawn(feeder::feed(
         store.clone(),
         product.id.clone(),
@@ -490,6 +492,7 @@ pub async fn run_line_controlled(
         16,
         book.clone(),
         code_tx,
+        store_reachable,
     ));
     handle
         .start()
