@@ -13,8 +13,9 @@
 //! read (grades A, B, C in turn) by SQL, each read dated by one of `units / 500` audit events
 //! of their own (a line's group commits of 500 units), so the report's time series join that
 //! many events, as on a line. The batch is paused, resumed and closed. Then the report
-//! (`app::report::batch`: the reconciliation, the time series, the Pareto, the grades, the
-//! timeline, deliveries and the verification of the whole audit chain) is made `--runs` times
+//! (`app::report::batch`: one pass over the batch's codes for the reconciliation and the time
+//! series, the Pareto, the grades, the timeline, deliveries and the verification of the whole
+//! audit chain) is made `--runs` times
 //! and the HTML drawn; each part is also timed alone.
 
 use std::time::Instant;
@@ -267,8 +268,8 @@ async fn run(label: &str, url: &str, args: &Args) -> Result<(), BoxError> {
     tracemark::app::batches::report(&store, batch).await?;
     part("reconciliation (batch report --json)", t);
     let t = Instant::now();
-    store.batch_decisions(batch, report::BUCKETS).await?;
-    part("time series, grades (one grouped query)", t);
+    store.batch_tally(batch, report::BUCKETS).await?;
+    part("report's one pass (counts, links, time series)", t);
     let t = Instant::now();
     store.batch_reject_reasons(batch).await?;
     part("rejects by reason", t);

@@ -229,6 +229,37 @@ async fn shipments_in_documents(store: Store) {
         .await
         .expect("close the batch");
 
+    // The batch's own delivery and its shipment's are read apart, each by its query (the
+    // batch report shows them in two labelled tables).
+    let own = store
+        .batch_deliveries(packed.batch)
+        .await
+        .expect("the batch's deliveries");
+    assert_eq!(
+        own.iter()
+            .map(|d| (d.target.as_str(), d.shipment_id))
+            .collect::<Vec<_>>(),
+        [("erp", None)]
+    );
+    let shipped = store
+        .batch_shipment_deliveries(packed.batch)
+        .await
+        .expect("the shipments' deliveries");
+    assert_eq!(
+        shipped
+            .iter()
+            .map(|d| (d.target.as_str(), d.shipment_id))
+            .collect::<Vec<_>>(),
+        [("erp", Some(first.id))]
+    );
+    let report = tracemark::app::report::batch(&store, packed.batch)
+        .await
+        .expect("the batch report");
+    assert_eq!(
+        (report.deliveries, report.shipment_deliveries),
+        (own, shipped)
+    );
+
     // EPCIS JSON-LD: valid, the shipping event with the pallet and the order.
     let json = export(&store, packed.batch, ExportFormat::EpcisJson).await;
     let document: Value = serde_json::from_slice(&json).expect("JSON");

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::sql::audit::{begin, finish};
 use crate::sql::get;
-use crate::{CodeState, Scheme, Store, StoreError, now};
+use crate::{CodeState, Scheme, Store, StoreError, now, sql};
 
 /// A product's documents (SPEC §1 data fields; seed 003 table 3).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -45,6 +45,8 @@ pub struct LookupRow {
     pub expiry_date: Option<String>,
     /// Made by `simulate` or `demo`, not by production.
     pub simulated: bool,
+    /// The carton the unit is in (its SSCC), when packed: leads to its shipment.
+    pub package: Option<String>,
     /// Scans written so far (not those still in memory).
     pub scans: i64,
     /// The first written scan (RFC 3339).
@@ -54,7 +56,7 @@ pub struct LookupRow {
 }
 
 /// Scans of one code to add: `scans` more, the first at `first_at`, the last at `last_at`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ScanCount {
     /// The product.
     pub product_id: String,
@@ -131,7 +133,7 @@ impl Store {
             return Ok(None);
         };
         let row = sqlx::query(
-            "SELECT c.code, c.state, b.lot, b.production_date, b.expiry_date, b.simulated, \
+            "SELECT c.code, c.state, c.package_sscc, b.lot, b.production_date, b.expiry_date, b.simulated, \
              s.scans, s.first_at, s.last_at FROM codes c \
              LEFT JOIN batches b ON b.id = c.batch_id \
              LEFT JOIN code_scans s ON s.product_id = c.product_id AND s.counter = c.counter \
@@ -158,6 +160,7 @@ impl Store {
             production_date: get(&row, "production_date", WHAT)?,
             expiry_date: get(&row, "expiry_date", WHAT)?,
             simulated: get::<Option<i64>>(&row, "simulated", WHAT)?.unwrap_or(0) != 0,
+            package: get(&row, "package_sscc", WHAT)?,
             scans: get::<Option<i64>>(&row, "scans", WHAT)?.unwrap_or(0),
             first_scan_at: get(&row, "first_at", WHAT)?,
             last_scan_at: get(&row, "last_at", WHAT)?,
@@ -165,31 +168,49 @@ impl Store {
     }
 
     /// Adds scan counts, all in one transaction: a code's count grows, its first scan stays,
-    /// its last moves.
+    /// its last moves. The counts go as JSON arrays of [`SCANS_PER_STATEMENT`] codes, one
+    /// statement each: a statement per code made a flush of a busy second thousands of round
+    /// trips to PostgreSQL, taken from the lookups' own connections (docs/performance.md
+    /// "Public lookup (issue 17)").
     pub async fn add_scans(&self, scans: &[ScanCount]) -> Result<(), StoreError> {
         if scans.is_empty() {
             return Ok(());
         }
         const WHAT: &str = "add scan counts";
+        let rows = match self.db.dialect {
+            sql::Dialect::Postgres => {
+                "SELECT x.product_id, x.counter, x.scans, x.first_at, x.last_at \
+                 FROM json_to_recordset($1::json) AS x(product_id text, counter bigint, \
+                 scans bigint, first_at text, last_at text)"
+            }
+            // `WHERE true`: SQLite's grammar needs it before an upsert's ON CONFLICT.
+            sql::Dialect::Sqlite => {
+                "SELECT json_extract(value, '$.product_id'), json_extract(value, '$.counter'), \
+                 json_extract(value, '$.scans'), json_extract(value, '$.first_at'), \
+                 json_extract(value, '$.last_at') FROM json_each($1) WHERE true"
+            }
+        };
+        let statement = format!(
+            "INSERT INTO code_scans (product_id, counter, scans, first_at, last_at) {rows} \
+             ON CONFLICT (product_id, counter) DO UPDATE \
+             SET scans = code_scans.scans + excluded.scans, last_at = excluded.last_at"
+        );
         let mut tx = self.db.pool.begin().await.map_err(StoreError::db(WHAT))?;
-        for scan in scans {
-            sqlx::query(
-                "INSERT INTO code_scans (product_id, counter, scans, first_at, last_at) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (product_id, counter) DO UPDATE \
-                 SET scans = code_scans.scans + excluded.scans, last_at = excluded.last_at",
-            )
-            .bind(&scan.product_id)
-            .bind(scan.counter)
-            .bind(scan.scans)
-            .bind(&scan.first_at)
-            .bind(&scan.last_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::db(WHAT))?;
+        for chunk in scans.chunks(SCANS_PER_STATEMENT) {
+            let json = serde_json::to_string(chunk)
+                .map_err(|e| StoreError::corrupt(format!("scan counts as JSON: {e}")))?;
+            sqlx::query(&statement)
+                .bind(json)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db(WHAT))?;
         }
         tx.commit().await.map_err(StoreError::db(WHAT))
     }
 }
+
+/// Codes per statement of [`Store::add_scans`]: a few hundred kilobytes of JSON.
+pub const SCANS_PER_STATEMENT: usize = 2_000;
 
 /// Now, as the store writes times (RFC 3339, UTC).
 pub fn timestamp() -> String {

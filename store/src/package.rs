@@ -380,7 +380,20 @@ impl Store {
         batch_id: i64,
     ) -> Result<PackageReconciliation, StoreError> {
         self.batch(batch_id).await?;
-        let figures = sql::packages::figures(&self.db, batch_id).await?;
+        let figures = sql::packages::figures(&self.db, batch_id, None).await?;
+        Ok(PackageReconciliation::from_figures(&figures))
+    }
+
+    /// [`Store::package_reconciliation`] of the batch `tally` counted (the codes' links to
+    /// cartons taken from it instead of another pass over the batch's codes).
+    pub async fn package_reconciliation_of(
+        &self,
+        batch_id: i64,
+        tally: &crate::report::BatchTally,
+    ) -> Result<PackageReconciliation, StoreError> {
+        self.batch(batch_id).await?;
+        let links = (tally.packed_in_no_carton, tally.linked_not_packed);
+        let figures = sql::packages::figures(&self.db, batch_id, Some(links)).await?;
         Ok(PackageReconciliation::from_figures(&figures))
     }
 

@@ -53,14 +53,45 @@ const EV: &str = "CASE WHEN r.event IS NOT NULL AND (c.state <> 'released' \
 const DECIDED: &str = "('verified', 'packed', 'shipped', 'sampled', 'rejected', 'destroyed', \
      'released')";
 
+/// Every code of a batch counted in one pass: what the reconciliation counts (per state, and
+/// the codes' links to cartons) and the decisions in time. One statement reads each code once,
+/// so the reconciliation and the charts of a report agree even while the line runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct BatchTally {
+    /// Codes per state (states without a code left out): [`Store::batch_counts`].
+    pub counts: Vec<(CodeState, i64)>,
+    /// Codes `packed` or `shipped` linked to no carton ([`crate::reconcile::PackageFigures`]).
+    pub packed_in_no_carton: i64,
+    /// Codes linked to a carton while not `packed` or `shipped`.
+    pub linked_not_packed: i64,
+    /// The decided units in time: [`Store::batch_decisions`].
+    pub decisions: Decisions,
+}
+
+/// Whether the camera has decided on a code in `state` ([`DECIDED`]).
+fn decided(state: CodeState) -> bool {
+    use CodeState::*;
+    matches!(
+        state,
+        Verified | Packed | Shipped | Sampled | Rejected | Destroyed | Released
+    )
+}
+
 impl Store {
     /// The decided units of batch `id`, counted per bucket (of `buckets` between its first and
     /// last decision), final state and grade. A unit's time is the event of its stored read
     /// (the camera's decision), else its last state change while it is still verified or
     /// rejected; otherwise it is undated ([`DecisionCell::bucket`]).
     pub async fn batch_decisions(&self, id: i64, buckets: i64) -> Result<Decisions, StoreError> {
+        Ok(self.batch_tally(id, buckets).await?.decisions)
+    }
+
+    /// Every code of batch `id` counted in one pass ([`BatchTally`]): per state, per link to a
+    /// carton, and the decided ones per bucket of time as [`Store::batch_decisions`].
+    pub async fn batch_tally(&self, id: i64, buckets: i64) -> Result<BatchTally, StoreError> {
         self.batch(id).await?;
         let buckets = buckets.max(1);
+        let codes = sql::batches::BatchCodes::of(&self.db, id).await?;
         let epoch = match self.db.dialect {
             sql::Dialect::Sqlite => "CAST(strftime('%s', e.at) AS INTEGER)",
             sql::Dialect::Postgres => {
@@ -68,45 +99,66 @@ impl Store {
             }
         };
         // Grouped by event first: a group commit decides many units in one event, so the join
-        // with the events reads one row per event, not per unit.
+        // with the events reads one row per event, not per unit. A code not decided yet has no
+        // event (it is counted, not placed in time).
         let statement = format!(
             "WITH d AS (\
-               SELECT {EV} AS ev, c.state AS state, r.grade AS grade, \
+               SELECT CASE WHEN c.state IN {DECIDED} THEN {EV} END AS ev, c.state AS state, \
+                 r.grade AS grade, \
                  CAST(CASE WHEN r.event IS NULL THEN 0 ELSE 1 END AS BIGINT) AS has_read, \
+                 CAST(CASE WHEN c.package_sscc IS NULL THEN 0 ELSE 1 END AS BIGINT) AS linked, \
                  COUNT(*) AS n \
                FROM codes c LEFT JOIN code_reads r \
                  ON r.product_id = c.product_id AND r.counter = c.counter \
-               WHERE c.batch_id = $1 AND c.state IN {DECIDED} \
-               GROUP BY {EV}, c.state, r.grade, \
-                 CAST(CASE WHEN r.event IS NULL THEN 0 ELSE 1 END AS BIGINT)), \
-             t AS (SELECT d.state, d.grade, d.has_read, d.n, {epoch} AS s \
+               WHERE {filter} \
+               GROUP BY 1, 2, 3, 4, 5), \
+             t AS (SELECT d.state, d.grade, d.has_read, d.linked, d.n, {epoch} AS s \
                FROM d LEFT JOIN events e ON e.seq = d.ev), \
              span AS (SELECT MIN(s) AS lo, MAX(s) AS hi, \
                CASE WHEN MAX(s) - MIN(s) + 1 < $2 THEN MAX(s) - MIN(s) + 1 ELSE $2 END AS k \
                FROM t) \
              SELECT (t.s - span.lo) * span.k / (span.hi - span.lo + 1) AS bucket, \
                span.lo AS lo, span.hi AS hi, span.k AS k, t.state AS state, t.grade AS grade, \
-               t.has_read AS has_read, CAST(SUM(t.n) AS BIGINT) AS units \
+               t.has_read AS has_read, t.linked AS linked, CAST(SUM(t.n) AS BIGINT) AS units \
              FROM t CROSS JOIN span \
              GROUP BY (t.s - span.lo) * span.k / (span.hi - span.lo + 1), span.lo, span.hi, \
-               span.k, t.state, t.grade, t.has_read"
+               span.k, t.state, t.grade, t.has_read, t.linked",
+            filter = codes.filter(3),
         );
-        const WHAT: &str = "count a batch's decisions";
-        let rows = sqlx::query(&statement)
-            .bind(id)
-            .bind(buckets)
+        const WHAT: &str = "count a batch's codes";
+        let rows = codes
+            .bind(sqlx::query(&statement).bind(id).bind(buckets))
             .fetch_all(&self.db.pool)
             .await
-            .map_err(StoreError::db(format!("count the decisions of batch {id}")))?;
-        let mut decisions = Decisions {
-            buckets,
-            ..Decisions::default()
+            .map_err(StoreError::db(format!("count the codes of batch {id}")))?;
+        let mut tally = BatchTally {
+            decisions: Decisions {
+                buckets,
+                ..Decisions::default()
+            },
+            ..BatchTally::default()
         };
+        let decisions = &mut tally.decisions;
         for row in &rows {
             decisions.first = decisions.first.or(sql::get(row, "lo", WHAT)?);
             decisions.last = decisions.last.or(sql::get(row, "hi", WHAT)?);
             if let Some(k) = sql::get::<Option<i64>>(row, "k", WHAT)? {
                 decisions.buckets = k;
+            }
+            let state: CodeState = sql::get::<String>(row, "state", WHAT)?.parse()?;
+            let units: i64 = sql::get(row, "units", WHAT)?;
+            match tally.counts.iter_mut().find(|(s, _)| *s == state) {
+                Some((_, n)) => *n += units,
+                None => tally.counts.push((state, units)),
+            }
+            let in_carton_state = matches!(state, CodeState::Packed | CodeState::Shipped);
+            match (sql::get::<i64>(row, "linked", WHAT)? != 0, in_carton_state) {
+                (false, true) => tally.packed_in_no_carton += units,
+                (true, false) => tally.linked_not_packed += units,
+                _ => {}
+            }
+            if !decided(state) {
+                continue;
             }
             let grade = sql::get::<Option<String>>(row, "grade", WHAT)?
                 .map(|g| {
@@ -115,13 +167,13 @@ impl Store {
                 .transpose()?;
             decisions.cells.push(DecisionCell {
                 bucket: sql::get(row, "bucket", WHAT)?,
-                state: sql::get::<String>(row, "state", WHAT)?.parse()?,
+                state,
                 grade,
                 read: sql::get::<i64>(row, "has_read", WHAT)? != 0,
-                units: sql::get(row, "units", WHAT)?,
+                units,
             });
         }
-        Ok(decisions)
+        Ok(tally)
     }
 
     /// The rejected units of batch `id` (rejected, destroyed or released) per reject reason,
@@ -186,5 +238,27 @@ impl Store {
             events.push(event);
         }
         Ok(events)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_decided_states_are_the_sql_list() {
+        let mut listed: Vec<&str> = crate::vocab::CODE_STATES
+            .iter()
+            .filter(|s| decided(**s))
+            .map(|s| s.as_str())
+            .collect();
+        let mut sql: Vec<&str> = DECIDED
+            .trim_matches(|c| c == '(' || c == ')')
+            .split(", ")
+            .map(|s| s.trim_matches('\''))
+            .collect();
+        listed.sort_unstable();
+        sql.sort_unstable();
+        assert_eq!(listed, sql);
     }
 }

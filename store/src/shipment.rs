@@ -365,10 +365,16 @@ impl Store {
 
     /// The shipment that holds unit `code` (through its carton), if it shipped.
     pub async fn shipment_of_code(&self, code: &str) -> Result<Option<Shipment>, StoreError> {
-        let Some(carton) = self.code(code).await?.package else {
-            return Ok(None);
-        };
-        match self.package(&carton).await?.shipment_id {
+        match self.code(code).await?.package {
+            Some(carton) => self.shipment_of_package(&carton).await,
+            None => Ok(None),
+        }
+    }
+
+    /// The shipment that holds package `sscc` (a carton, or its pallet's), if it shipped: for
+    /// a caller that has read the unit's record already (its `package`).
+    pub async fn shipment_of_package(&self, sscc: &str) -> Result<Option<Shipment>, StoreError> {
+        match self.package(sscc).await?.shipment_id {
             Some(id) => self.shipment(id).await.map(Some),
             None => Ok(None),
         }

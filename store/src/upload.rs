@@ -303,6 +303,21 @@ impl Store {
         sql::upload::deliveries(&self.db, None).await
     }
 
+    /// The deliveries of batch `batch_id`'s own document, by target.
+    pub async fn batch_deliveries(&self, batch_id: i64) -> Result<Vec<Delivery>, StoreError> {
+        sql::upload::deliveries_of_batch(&self.db, batch_id, false).await
+    }
+
+    /// The deliveries of the shipments that carry units of batch `batch_id` (any of its
+    /// cartons or pallets), by shipment and target: each shipment is its own document
+    /// (docs/shipping.md "What upload sends").
+    pub async fn batch_shipment_deliveries(
+        &self,
+        batch_id: i64,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        sql::upload::deliveries_of_batch(&self.db, batch_id, true).await
+    }
+
     /// The delivery of `batch_id` to `target`.
     pub async fn delivery(&self, batch_id: i64, target: &str) -> Result<Delivery, StoreError> {
         sql::upload::delivery(&self.db, batch_id, target)

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 use tracemark_store::reconcile::{PackageReconciliation, Reconciliation};
+use tracemark_store::report::BatchTally;
 use tracemark_store::{Actor, Batch, BatchState, NewBatch, Store};
 
 use super::AppError;
@@ -68,6 +69,20 @@ pub async fn report(store: &Store, id: i64) -> Result<BatchReport, AppError> {
         batch,
         reconciliation: Reconciliation::from_counts(&counts),
         packages: store.package_reconciliation(id).await?,
+    })
+}
+
+/// [`report`] of batch `id` from a tally the caller already made (the batch report counts
+/// every code once for this and its charts): the same figures, from the same rules.
+pub async fn report_of_tally(
+    store: &Store,
+    id: i64,
+    tally: &BatchTally,
+) -> Result<BatchReport, AppError> {
+    Ok(BatchReport {
+        batch: store.batch(id).await?,
+        reconciliation: Reconciliation::from_counts(&tally.counts),
+        packages: store.package_reconciliation_of(id, tally).await?,
     })
 }
 

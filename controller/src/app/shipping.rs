@@ -125,7 +125,11 @@ pub async fn public_flow(store: &Store, code: &str) -> Result<Option<PublicFlow>
     if public.is_empty() {
         return Ok(None);
     }
-    let Some(shipment) = store.shipment_of_code(code).await? else {
+    // The unit's record is read once: its carton leads to the shipment.
+    let Some(carton) = record.package.as_deref() else {
+        return Ok(None);
+    };
+    let Some(shipment) = store.shipment_of_package(carton).await? else {
         return Ok(None);
     };
     let flow = PublicFlow::of(&shipment, &public);

@@ -328,15 +328,111 @@ pub(crate) async fn reject_counts(db: &Db, id: i64) -> Result<Vec<(CodeState, i6
         .collect()
 }
 
+/// How a pass over every code of a batch reads them.
+///
+/// On SQLite through `codes_batch` (0003) each code costs a descent of the primary key from the
+/// index entry: a million-unit batch reads a million times from the root. A batch's codes are
+/// allocated in blocks of consecutive counters, so when its codes fill most of one counter range
+/// of one product, reading that range of the primary key in order and keeping the batch's rows
+/// is about three times cheaper (docs/performance.md "Batch report (issue 17)"). Batches
+/// allocated in turns with others of the same product spread wider: those keep the index.
+/// PostgreSQL's planner chooses for itself (a bitmap scan of the index reads the heap in order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum BatchCodes {
+    /// `codes_batch`, the batch's index entries.
+    ByIndex,
+    /// The primary key's range `(product_id, lo..=hi)`, the rows of other batches skipped.
+    ByRange {
+        product_id: String,
+        lo: i64,
+        hi: i64,
+    },
+}
+
+/// A range read is chosen while at most this many rows are read per row of the batch.
+const RANGE_SPREAD: i64 = 2;
+
+impl BatchCodes {
+    /// How to read the codes of batch `id` (an index-only count on SQLite, nothing on
+    /// PostgreSQL).
+    pub(crate) async fn of(db: &Db, id: i64) -> Result<BatchCodes, StoreError> {
+        const WHAT: &str = "find the counter range of a batch";
+        if db.dialect != super::Dialect::Sqlite {
+            return Ok(BatchCodes::ByIndex);
+        }
+        // Covered by `codes_batch` (its entries hold the key `product_id, counter`), in index
+        // order: no table row is read.
+        let rows = sqlx::query(
+            "SELECT product_id, COUNT(*) AS n, MIN(counter) AS lo, MAX(counter) AS hi \
+             FROM codes WHERE batch_id = $1 GROUP BY product_id",
+        )
+        .bind(id)
+        .fetch_all(&db.pool)
+        .await
+        .map_err(StoreError::db(format!(
+            "find the counter range of batch {id}"
+        )))?;
+        let [row] = rows.as_slice() else {
+            // No code, or (never made by the store) codes of two products.
+            return Ok(BatchCodes::ByIndex);
+        };
+        let n: i64 = get(row, "n", WHAT)?;
+        let lo: i64 = get(row, "lo", WHAT)?;
+        let hi: i64 = get(row, "hi", WHAT)?;
+        if hi.saturating_sub(lo).saturating_add(1) > n.saturating_mul(RANGE_SPREAD) {
+            return Ok(BatchCodes::ByIndex);
+        }
+        Ok(BatchCodes::ByRange {
+            product_id: get(row, "product_id", WHAT)?,
+            lo,
+            hi,
+        })
+    }
+
+    /// The SQL condition selecting the batch's codes (alias `c`); the batch's id is bound at
+    /// `$1`, and the range (when one is read) at `$first`, `$first + 1` and `$first + 2`
+    /// ([`BatchCodes::bind`]).
+    pub(crate) fn filter(&self, first: u32) -> String {
+        match self {
+            BatchCodes::ByIndex => "c.batch_id = $1".to_owned(),
+            // `+c.batch_id`: an expression, not a column, so SQLite does not take `codes_batch`
+            // for this term and reads the primary key's range.
+            BatchCodes::ByRange { .. } => format!(
+                "c.product_id = ${first} AND c.counter >= ${} AND c.counter <= ${} \
+                 AND +c.batch_id = $1",
+                first + 1,
+                first + 2
+            ),
+        }
+    }
+
+    /// Binds the range's parameters after those bound before (see [`BatchCodes::filter`]).
+    pub(crate) fn bind<'q>(
+        &'q self,
+        query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+        match self {
+            BatchCodes::ByIndex => query,
+            BatchCodes::ByRange { product_id, lo, hi } => {
+                query.bind(product_id.as_str()).bind(*lo).bind(*hi)
+            }
+        }
+    }
+}
+
 /// Code counts of a batch per state.
 pub(crate) async fn batch_counts(db: &Db, id: i64) -> Result<Vec<(CodeState, i64)>, StoreError> {
     const WHAT: &str = "count the codes of a batch";
-    let rows =
-        sqlx::query("SELECT state, COUNT(*) AS n FROM codes WHERE batch_id = $1 GROUP BY state")
-            .bind(id)
-            .fetch_all(&db.pool)
-            .await
-            .map_err(StoreError::db(format!("count the codes of batch {id}")))?;
+    let codes = BatchCodes::of(db, id).await?;
+    let statement = format!(
+        "SELECT c.state AS state, COUNT(*) AS n FROM codes c WHERE {} GROUP BY c.state",
+        codes.filter(2)
+    );
+    let rows = codes
+        .bind(sqlx::query(&statement).bind(id))
+        .fetch_all(&db.pool)
+        .await
+        .map_err(StoreError::db(format!("count the codes of batch {id}")))?;
     rows.iter()
         .map(|row| {
             Ok((

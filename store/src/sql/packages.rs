@@ -334,7 +334,14 @@ pub(crate) async fn set_state(
 
 /// What the package reconciliation of batch `batch_id` rests on, read in one transaction (one
 /// snapshot on PostgreSQL; SQLite reads are serialised with writes anyway).
-pub(crate) async fn figures(db: &Db, batch_id: i64) -> Result<PackageFigures, StoreError> {
+/// The package figures of batch `batch_id`. `code_links`: the codes' `packed_in_no_carton`
+/// and `linked_not_packed` when the caller counted them already in its own pass over the
+/// batch's codes (the batch report's [`crate::report::BatchTally`]); `None`: counted here.
+pub(crate) async fn figures(
+    db: &Db,
+    batch_id: i64,
+    code_links: Option<(i64, i64)>,
+) -> Result<PackageFigures, StoreError> {
     const WHAT: &str = "count the packages of a batch";
     let mut tx = db.pool.begin().await.map_err(StoreError::db(WHAT))?;
     let rows = sqlx::query(
@@ -361,39 +368,48 @@ pub(crate) async fn figures(db: &Db, batch_id: i64) -> Result<PackageFigures, St
             .await
             .map_err(StoreError::db(WHAT))
     };
-    let figures = PackageFigures {
-        packages,
-        over_capacity: count(
-            "SELECT COUNT(*) FROM packages p WHERE p.batch_id = $1 AND p.capacity < \
+    let figures =
+        PackageFigures {
+            packages,
+            over_capacity: count(
+                "SELECT COUNT(*) FROM packages p WHERE p.batch_id = $1 AND p.capacity < \
              (SELECT COUNT(*) FROM codes c WHERE c.package_sscc = p.sscc) \
              + (SELECT COUNT(*) FROM packages q WHERE q.parent_sscc = p.sscc)",
-        )
-        .await?,
-        packed_in_no_carton: count(
-            "SELECT COUNT(*) FROM codes WHERE batch_id = $1 \
-             AND state IN ('packed', 'shipped') AND package_sscc IS NULL",
-        )
-        .await?,
-        linked_not_packed: count(
-            "SELECT COUNT(*) FROM codes WHERE batch_id = $1 AND package_sscc IS NOT NULL \
-             AND state NOT IN ('packed', 'shipped')",
-        )
-        .await?,
-        linked_to_no_carton: count(
-            "SELECT COUNT(*) FROM codes c WHERE c.batch_id = $1 AND c.package_sscc IS NOT NULL \
+            )
+            .await?,
+            packed_in_no_carton: match code_links {
+                Some((packed_in_no_carton, _)) => packed_in_no_carton,
+                None => {
+                    count(
+                        "SELECT COUNT(*) FROM codes WHERE batch_id = $1 \
+                     AND state IN ('packed', 'shipped') AND package_sscc IS NULL",
+                    )
+                    .await?
+                }
+            },
+            linked_not_packed: match code_links {
+                Some((_, linked_not_packed)) => linked_not_packed,
+                None => count(
+                    "SELECT COUNT(*) FROM codes WHERE batch_id = $1 AND package_sscc IS NOT NULL \
+                     AND state NOT IN ('packed', 'shipped')",
+                )
+                .await?,
+            },
+            linked_to_no_carton: count(
+                "SELECT COUNT(*) FROM codes c WHERE c.batch_id = $1 AND c.package_sscc IS NOT NULL \
              AND NOT EXISTS (SELECT 1 FROM packages p WHERE p.sscc = c.package_sscc \
              AND p.level = 'carton')",
-        )
-        .await?,
-        pallet_link_wrong: count(
-            "SELECT COUNT(*) FROM packages p WHERE p.batch_id = $1 AND p.level = 'carton' AND (\
+            )
+            .await?,
+            pallet_link_wrong: count(
+                "SELECT COUNT(*) FROM packages p WHERE p.batch_id = $1 AND p.level = 'carton' AND (\
              (p.parent_sscc IS NULL AND p.state = 'palletised') \
              OR (p.parent_sscc IS NOT NULL AND p.state NOT IN ('palletised', 'shipped')) \
              OR (p.parent_sscc IS NOT NULL AND NOT EXISTS (SELECT 1 FROM packages q \
              WHERE q.sscc = p.parent_sscc AND q.level = 'pallet')))",
-        )
-        .await?,
-    };
+            )
+            .await?,
+        };
     tx.commit().await.map_err(StoreError::db(WHAT))?;
     Ok(figures)
 }

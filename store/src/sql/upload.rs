@@ -250,6 +250,37 @@ pub(crate) async fn deliveries(
     rows.iter().map(delivery_from_row).collect()
 }
 
+/// The deliveries of batch `batch_id`'s own document (`shipment`: false), or those of the
+/// shipments that carry any of its packages (`shipment`: true; a shipment's delivery keeps in
+/// `batch_id` only its first package's batch, so a shipment of two batches is found from the
+/// packages), by target (and shipment).
+pub(crate) async fn deliveries_of_batch(
+    db: &Db,
+    batch_id: i64,
+    shipment: bool,
+) -> Result<Vec<Delivery>, StoreError> {
+    let statement = if shipment {
+        format!(
+            "SELECT {DELIVERY_COLUMNS} FROM upload_delivery WHERE shipment_id IN \
+             (SELECT shipment_id FROM packages WHERE batch_id = $1 AND shipment_id IS NOT NULL) \
+             ORDER BY shipment_id, target"
+        )
+    } else {
+        format!(
+            "SELECT {DELIVERY_COLUMNS} FROM upload_delivery \
+             WHERE batch_id = $1 AND shipment_id IS NULL ORDER BY target"
+        )
+    };
+    let rows = sqlx::query(&statement)
+        .bind(batch_id)
+        .fetch_all(&db.pool)
+        .await
+        .map_err(StoreError::db(format!(
+            "read the upload deliveries of batch {batch_id}"
+        )))?;
+    rows.iter().map(delivery_from_row).collect()
+}
+
 pub(crate) async fn delivery(
     db: &Db,
     batch_id: i64,

@@ -389,7 +389,10 @@ impl Lookup {
         if product.flow_public.is_empty() || row.state != CodeState::Shipped {
             return Ok(None);
         }
-        let Some(shipment) = self.inner.store.shipment_of_code(&row.code).await? else {
+        let Some(carton) = row.package.as_deref() else {
+            return Ok(None);
+        };
+        let Some(shipment) = self.inner.store.shipment_of_package(carton).await? else {
             return Ok(None);
         };
         let flow = PublicFlow::of(&shipment, &product.flow_public);

@@ -65,8 +65,12 @@ pub struct Report {
     pub pauses: Vec<Pause>,
     /// The start and end of the timeline (unix seconds).
     pub span: (i64, i64),
-    /// The batch's deliveries to the upload targets.
+    /// The deliveries of the batch's own document to the upload targets.
     pub deliveries: Vec<Delivery>,
+    /// The deliveries of the shipments that carry the batch's units (each shipment is its
+    /// own document, docs/shipping.md): shown apart, since a shipment may carry other
+    /// batches' units too.
+    pub shipment_deliveries: Vec<Delivery>,
     /// The audit chain's verification.
     pub audit: AuditReport,
 }
@@ -191,24 +195,20 @@ pub struct Pause {
 
 /// The report of batch `id`.
 pub async fn batch(store: &Store, id: i64) -> Result<Report, AppError> {
-    // The two passes over the batch's codes, the reconciliation's counts and the time series,
-    // run side by side: each is one statement on a pooled connection of its own, and on a
-    // million-unit batch each takes seconds (docs/performance.md "Batch report").
-    let (summary, decisions) = tokio::try_join!(batches::report(store, id), async {
-        Ok::<_, AppError>(store.batch_decisions(id, BUCKETS).await?)
-    })?;
+    // One pass over the batch's codes gives both the reconciliation's counts and the time
+    // series: on a million-unit batch each pass takes a second or more (docs/performance.md
+    // "Batch report (issue 17)"), and one statement makes the two agree while the line runs.
+    let tally = store.batch_tally(id, BUCKETS).await?;
+    let summary = batches::report_of_tally(store, id, &tally).await?;
+    let decisions = tally.decisions;
     let product = store.product(&summary.batch.product_id).await?;
     let producer = store.producer().await?;
     let reasons = store.batch_reject_reasons(id).await?;
     let events = store
         .batch_timeline(id, summary.batch.line.as_deref())
         .await?;
-    let deliveries = store
-        .deliveries()
-        .await?
-        .into_iter()
-        .filter(|d| d.batch_id == id)
-        .collect();
+    let deliveries = store.batch_deliveries(id).await?;
+    let shipment_deliveries = store.batch_shipment_deliveries(id).await?;
     let audit = super::audit::verify(store).await?;
     let now = OffsetDateTime::now_utc();
     let timeline: Vec<Mark> = events.iter().filter_map(mark).collect();
@@ -238,6 +238,7 @@ pub async fn batch(store: &Store, id: i64) -> Result<Report, AppError> {
         pauses,
         span,
         deliveries,
+        shipment_deliveries,
         audit,
     })
 }
