@@ -154,7 +154,7 @@ where
 mod tests {
     use super::*;
     use tracemark_store::fault::Outage;
-    use tracemark_store::{Actor, CodeState, Grade, NewBatch};
+    use tracemark_store::{Actor, CodeState, Grade, NewBatch, Product, Scheme, SerialAlphabet};
 
     /// An outage before the first block: the feeder waits (and says so), then the codes come.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -170,7 +170,23 @@ mod tests {
             .await
             .expect("open");
         store
-            .add_product(&crate::commissioning::demo_product("p", Grade::C))
+            .add_product(&Product {
+                id: "p".into(),
+                scheme: Scheme::Gs1,
+                key: "09506000134352".into(),
+                name: "P".into(),
+                category: "wire and cable".into(),
+                model: "BV 2.5".into(),
+                mandatory_standard: "GB/T 5023.3-2008".into(),
+                licence_no: None,
+                ccc_cert_no: None,
+                warranty_months: None,
+                retention_years: 5,
+                serial_alphabet: SerialAlphabet::Digits,
+                serial_length: 12,
+                pack_sizes: Vec::new(),
+                min_grade: Grade::C,
+            })
             .await
             .expect("product");
         let batch = store
