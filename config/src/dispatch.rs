@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::compile::{Errors, Transport, check_transport};
 use super::raw::TransportSection;
-use super::scanner::check_commands;
+use super::scanner::{check_commands, default_cancel, default_remove, yes};
 
 /// `[dispatch]` as written.
 #[derive(Debug, Clone, Deserialize)]
@@ -31,10 +31,6 @@ pub(crate) struct DispatchSection {
     /// The command barcodes. Default `SHIP`, `CANCEL`, `REMOVE`.
     #[serde(default)]
     pub commands: DispatchCommandsSection,
-}
-
-fn yes() -> bool {
-    true
 }
 
 /// `[dispatch.commands]` as written.
@@ -64,12 +60,6 @@ impl Default for DispatchCommandsSection {
 
 fn default_ship() -> String {
     "SHIP".into()
-}
-fn default_cancel() -> String {
-    "CANCEL".into()
-}
-fn default_remove() -> String {
-    "REMOVE".into()
 }
 
 /// The dispatch station, checked.

@@ -27,7 +27,7 @@ pub struct ScannerSection {
     pub commands: CommandsSection,
 }
 
-fn yes() -> bool {
+pub(super) fn yes() -> bool {
     true
 }
 
@@ -67,10 +67,10 @@ fn default_new() -> String {
 fn default_close() -> String {
     "CLOSE".into()
 }
-fn default_cancel() -> String {
+pub(super) fn default_cancel() -> String {
     "CANCEL".into()
 }
-fn default_remove() -> String {
+pub(super) fn default_remove() -> String {
     "REMOVE".into()
 }
 
