@@ -20,7 +20,7 @@ use tracemark::dispatch::{DispatchSetup, run_dispatch};
 use tracemark::http::server::{HttpServer, ServeOptions};
 use tracemark_drivers::scanner::{ParseOptions, ScannerListener};
 use tracemark_sim::scanner::HandScanner;
-use tracemark_store::{CodeState, NewDispatchOrder, PackageLevel, PackageState, Store};
+use tracemark_store::{CodeState, NewDispatchOrder, PackageLevel, Store};
 
 const GTIN: &str = "09506000134352";
 const BUYER: &str = "某某五金店";
@@ -41,32 +41,7 @@ async fn dock(store: &Store) -> Dock {
     store.add_product(&p).await.expect("add");
     packing_producer(store).await;
     let (batch, units) = verified_batch(store, "p", "A", 10).await;
-    let mut cartons = Vec::new();
-    for chunk in units[..9].chunks(3) {
-        let carton = store
-            .create_package(batch.id, PackageLevel::Carton, None)
-            .await
-            .expect("carton");
-        store.pack(&carton.sscc, chunk).await.expect("pack");
-        store
-            .set_package_state(&carton.sscc, PackageState::Closed)
-            .await
-            .expect("close");
-        cartons.push(carton.sscc);
-    }
-    let pallet = store
-        .create_package(batch.id, PackageLevel::Pallet, None)
-        .await
-        .expect("pallet")
-        .sscc;
-    store
-        .pack_cartons(&pallet, &cartons[..2])
-        .await
-        .expect("palletise");
-    store
-        .set_package_state(&pallet, PackageState::Closed)
-        .await
-        .expect("close the pallet");
+    let (pallet, cartons) = cartons_and_a_pallet(store, batch.id, &units[..9]).await;
     let open = store
         .create_package(batch.id, PackageLevel::Carton, None)
         .await

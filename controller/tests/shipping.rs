@@ -19,9 +19,7 @@ use tracemark::export::shipment::write_shipment;
 use tracemark::export::{ExportFormat, rules, write_batch};
 use tracemark::http::server::{HttpServer, LiveOptions, ServeOptions};
 use tracemark_store::upload::{UploadFormat, UploadTarget};
-use tracemark_store::{
-    BatchState, CodeState, FlowField, NewShipment, PackageLevel, PackageState, Store,
-};
+use tracemark_store::{BatchState, CodeState, FlowField, NewShipment, Store};
 
 /// GTIN of the packing producer's company prefix (9506000).
 const GTIN: &str = "09506000134352";
@@ -100,32 +98,7 @@ async fn packed(store: &Store) -> Packed {
     packing_producer(store).await;
     store.set_gln(Some(GLN)).await.expect("GLN");
     let (batch, units) = verified_batch(store, "p", "A", 9).await;
-    let mut cartons = Vec::new();
-    for chunk in units.chunks(3) {
-        let carton = store
-            .create_package(batch.id, PackageLevel::Carton, None)
-            .await
-            .expect("carton");
-        store.pack(&carton.sscc, chunk).await.expect("pack");
-        store
-            .set_package_state(&carton.sscc, PackageState::Closed)
-            .await
-            .expect("close");
-        cartons.push(carton.sscc);
-    }
-    let pallet = store
-        .create_package(batch.id, PackageLevel::Pallet, None)
-        .await
-        .expect("pallet")
-        .sscc;
-    store
-        .pack_cartons(&pallet, &cartons[..2])
-        .await
-        .expect("palletise");
-    store
-        .set_package_state(&pallet, PackageState::Closed)
-        .await
-        .expect("close the pallet");
+    let (pallet, cartons) = cartons_and_a_pallet(store, batch.id, &units).await;
     Packed {
         batch: batch.id,
         units,

@@ -145,6 +145,43 @@ pub async fn running_batch(store: &Store, product: &str, quantity: i64) -> Batch
         .expect("start the batch")
 }
 
+/// Closed cartons of three of `units` (of batch `batch`), the first two on a closed pallet:
+/// what the shipping tests ship. Returns the pallet and the cartons, in order.
+pub async fn cartons_and_a_pallet(
+    store: &Store,
+    batch: i64,
+    units: &[String],
+) -> (String, Vec<String>) {
+    use tracemark_store::{PackageLevel, PackageState};
+    let mut cartons = Vec::new();
+    for chunk in units.chunks(3) {
+        let carton = store
+            .create_package(batch, PackageLevel::Carton, None)
+            .await
+            .expect("carton");
+        store.pack(&carton.sscc, chunk).await.expect("pack");
+        store
+            .set_package_state(&carton.sscc, PackageState::Closed)
+            .await
+            .expect("close");
+        cartons.push(carton.sscc);
+    }
+    let pallet = store
+        .create_package(batch, PackageLevel::Pallet, None)
+        .await
+        .expect("pallet")
+        .sscc;
+    store
+        .pack_cartons(&pallet, &cartons[..2])
+        .await
+        .expect("palletise");
+    store
+        .set_package_state(&pallet, PackageState::Closed)
+        .await
+        .expect("close the pallet");
+    (pallet, cartons)
+}
+
 /// The GS1 company prefix of the packing tests.
 pub const COMPANY_PREFIX: &str = "9506000";
 
