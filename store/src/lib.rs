@@ -13,6 +13,8 @@ pub mod case_rework;
 pub mod dispatch;
 pub mod export;
 pub mod fault;
+mod forward;
+pub mod journal;
 pub mod label;
 mod locate;
 pub mod lookup;
@@ -41,6 +43,7 @@ use time::format_description::well_known::Rfc3339;
 
 pub use audit::{AuditReport, Event};
 pub use dispatch::{DispatchOrder, NewDispatchOrder};
+pub use forward::Forwarded;
 pub use model::{
     Batch, CodeRecord, NewBatch, Producer, Product, Settlement, format_pack_sizes,
     parse_pack_sizes, validate_uscc,
@@ -140,6 +143,14 @@ pub enum StoreError {
     /// whether it was committed is unknown (read the code's state to find out).
     #[error("the store writer stopped before answering")]
     WriterNoAnswer,
+    /// The edge journal (`journal`) could not be opened, written or read.
+    #[error("edge journal {path}: {what}")]
+    Journal {
+        /// The journal's file.
+        path: String,
+        /// What failed, and the error.
+        what: String,
+    },
     /// Copying a backup file failed; the store was not changed.
     #[error("copy {} to {}: {source}", from.display(), to.display())]
     FileCopy {

@@ -127,6 +127,11 @@ const SQLITE: Embedded = &[
         "dispatch_orders",
         include_str!("../../migrations/sqlite/0022_dispatch_orders.sql"),
     ),
+    (
+        23,
+        "journal_marks",
+        include_str!("../../migrations/sqlite/0023_journal_marks.sql"),
+    ),
 ];
 
 const POSTGRES: Embedded = &[
@@ -239,6 +244,11 @@ const POSTGRES: Embedded = &[
         22,
         "dispatch_orders",
         include_str!("../../migrations/postgres/0022_dispatch_orders.sql"),
+    ),
+    (
+        23,
+        "journal_marks",
+        include_str!("../../migrations/postgres/0023_journal_marks.sql"),
     ),
 ];
 

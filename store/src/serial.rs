@@ -59,6 +59,46 @@ pub fn gs1_code(gtin: &str, serial: &str) -> String {
     crate::Scheme::Gs1.code_text(gtin, serial)
 }
 
+/// The codes of a product's serial counters, as the store issues them: what a controller that
+/// holds a block needs to issue from it while the store cannot be reached (issue 18), and
+/// what the store itself issues with — so the two always agree.
+#[derive(Debug)]
+pub struct SerialIssuer {
+    product: Product,
+    serials: SerialGenerator,
+}
+
+impl SerialIssuer {
+    /// The issuer of `product` under its serial key.
+    pub fn new(product: Product, key: &[u8; KEY_LEN]) -> Result<SerialIssuer, StoreError> {
+        let serials = generator(&product, key)?;
+        Ok(SerialIssuer { product, serials })
+    }
+
+    /// The product.
+    pub fn product(&self) -> &Product {
+        &self.product
+    }
+
+    /// The serials and the code texts of counters `first..end`, in counter order.
+    pub fn codes(&self, first: i64, end: i64) -> Result<(Vec<String>, Vec<String>), StoreError> {
+        let count = usize::try_from(end - first).unwrap_or(0);
+        let mut serials = Vec::with_capacity(count);
+        let mut codes = Vec::with_capacity(count);
+        for counter in first..end {
+            let counter = u64::try_from(counter)
+                .map_err(|_| StoreError::Corrupt(format!("negative serial counter {counter}")))?;
+            let serial = self
+                .serials
+                .serial(counter)
+                .map_err(|e| StoreError::invalid("count", e.to_string()))?;
+            codes.push(gs1_code(&self.product.key, &serial));
+            serials.push(serial);
+        }
+        Ok((serials, codes))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,21 +1,31 @@
 //! Group commit for code state changes on the hot path: one writer task owns the writes, takes
 //! every change waiting in its queue (up to a limit), applies them in one transaction with one
 //! event, and only then answers each caller — so an acknowledged change is durable, and the
-//! cost of a commit is shared by all changes in its group.
+//! cost of a commit is shared by all changes in its group. Codes a controller issues from the
+//! blocks it holds go through the same queue ([`WriterHandle::issue`]), so an issue is always
+//! recorded before the changes of its codes.
 //!
-//! A group that fails because the store cannot be reached (`StoreError::is_unreachable`: a
-//! central PostgreSQL restarting, issue 18) is held and committed again, in order, once the
-//! store answers — every [`RETRY_FIRST`] doubling to [`RETRY_MAX`], for at most
-//! [`HOLD_FOR`]; meanwhile new changes wait in the queue behind it, and
-//! [`WriterHandle::status`] says how many are held. The changes are held in memory only: a
-//! crash during an outage loses them (the edge journal of issue 18 item 2 will keep them on
-//! disk).
+//! When the store cannot be reached (`StoreError::is_unreachable`: a central PostgreSQL
+//! restarting, issue 18):
+//! - **with an edge journal** ([`create_writer_with_journal`], `crate::journal`), the writer
+//!   appends what it cannot commit to the journal, in order, and answers once it is on disk;
+//!   everything after it goes to the journal too, until the journal has been forwarded to the
+//!   store — every [`RETRY_FIRST`] doubling to [`RETRY_MAX`] — and is empty. Every commit
+//!   carries its journal number, so a group whose COMMIT answer was lost, journaled and
+//!   forwarded again, is not applied twice;
+//! - **without one** ([`create_writer`]), it holds the failing group in memory and commits it
+//!   again, in order, once the store answers (for at most [`HOLD_FOR`]); new changes wait in
+//!   the queue behind it. A crash meanwhile loses them.
+//!
+//! [`WriterHandle::status`] says which, and how much is held or spooled.
 
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
+use super::journal::{Entry, IssueRange, Journal};
 use super::{Store, StoreError, Transition};
 
 /// Changes applied in one transaction at most.
@@ -27,21 +37,39 @@ pub const RETRY_FIRST: Duration = Duration::from_millis(100);
 /// The longest wait between two attempts at a held group.
 pub const RETRY_MAX: Duration = Duration::from_secs(2);
 
-/// How long a group is held for a store that cannot be reached before it fails as before.
+/// How long a group is held for a store that cannot be reached before it fails as before
+/// (without a journal).
 pub const HOLD_FOR: Duration = Duration::from_secs(300);
+
+/// Records forwarded from the journal per pair of transactions.
+pub const FORWARD_RECORDS: u64 = 20_000;
+
+/// How long a writer whose every handle is gone keeps forwarding its journal before it ends
+/// (what is left is forwarded by the next writer on the journal).
+pub const FORWARD_AT_CLOSE: Duration = Duration::from_secs(10);
 
 /// What the writer is doing about the store.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct WriterStatus {
-    /// The store cannot be reached: the group of `held` changes waits for it.
+    /// The store cannot be reached: the group of `held` changes waits for it, or what comes
+    /// goes to the journal.
     pub unreachable: bool,
-    /// Changes held in the group being committed again (0 while the store answers).
+    /// Changes held in the group being committed again (without a journal).
     pub held: usize,
+    /// Records (codes issued, changes) in the journal waiting to be forwarded.
+    pub spooled: u64,
+}
+
+/// What a caller queues.
+#[derive(Debug)]
+enum Item {
+    Change(Transition),
+    Issue(IssueRange),
 }
 
 #[derive(Debug)]
 struct Request {
-    change: Transition,
+    item: Item,
     reply: oneshot::Sender<Result<(), StoreError>>,
 }
 
@@ -53,7 +81,7 @@ pub struct WriterHandle {
 }
 
 impl WriterHandle {
-    /// Whether the store answers the writer, and how many changes it holds when it does not.
+    /// Whether the store answers the writer, and how much it holds or spools when it does not.
     pub fn status(&self) -> watch::Receiver<WriterStatus> {
         self.status.clone()
     }
@@ -67,9 +95,19 @@ impl WriterHandle {
     /// is committed. Changes are applied in the order they are queued, so a caller that must
     /// not wait for each commit — the line runtime — still gets `sent` before `printed`.
     pub async fn submit(&self, change: Transition) -> Result<Committed, StoreError> {
+        self.queue(Item::Change(change)).await
+    }
+
+    /// Issues the codes of `range` (from a block this controller holds), in order with the
+    /// changes queued before and after it; answers once they are committed or journaled.
+    pub async fn issue(&self, range: IssueRange) -> Result<(), StoreError> {
+        self.queue(Item::Issue(range)).await?.await
+    }
+
+    async fn queue(&self, item: Item) -> Result<Committed, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.tx
-            .send(Request { change, reply })
+            .send(Request { item, reply })
             .await
             .map_err(|_| StoreError::WriterStopped)?;
         Ok(Committed(answer))
@@ -103,6 +141,91 @@ pub fn create_writer(store: Store, max_group: usize) -> (WriterHandle, JoinHandl
     (WriterHandle { tx, status }, task)
 }
 
+/// Creates a writer that spools to `journal` while the store cannot be reached (module docs).
+/// What the journal holds from before is forwarded first, before anything queued is
+/// committed.
+pub async fn create_writer_with_journal(
+    store: Store,
+    max_group: usize,
+    journal: Journal,
+) -> Result<(WriterHandle, JoinHandle<()>), StoreError> {
+    let max_group = max_group.max(1);
+    let spooled = journal.size().await?.records;
+    let (tx, rx) = mpsc::channel(max_group * 2);
+    let (status_tx, status) = watch::channel(WriterStatus {
+        spooled,
+        ..WriterStatus::default()
+    });
+    let spool = Spool {
+        store,
+        journal,
+        status: status_tx,
+        spooled,
+        wait: RETRY_FIRST,
+        next_try: Instant::now(),
+    };
+    let task = tokio::spawn(spool.run(rx, max_group));
+    Ok((WriterHandle { tx, status }, task))
+}
+
+/// Consecutive requests of one kind: what one transaction commits.
+enum Run<'a> {
+    Changes(&'a [Request]),
+    Issues(&'a [Request]),
+}
+
+/// `group` cut into runs of one kind, in order.
+fn runs(group: &[Request]) -> Vec<Run<'_>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for i in 1..=group.len() {
+        let ends = i == group.len()
+            || matches!(group[i].item, Item::Issue(_))
+                != matches!(group[start].item, Item::Issue(_));
+        if ends {
+            let slice = &group[start..i];
+            out.push(match slice[0].item {
+                Item::Issue(_) => Run::Issues(slice),
+                Item::Change(_) => Run::Changes(slice),
+            });
+            start = i;
+        }
+    }
+    out
+}
+
+fn changes_of(requests: &[Request]) -> Vec<Transition> {
+    requests
+        .iter()
+        .filter_map(|r| match &r.item {
+            Item::Change(change) => Some(change.clone()),
+            Item::Issue(_) => None,
+        })
+        .collect()
+}
+
+fn ranges_of(requests: &[Request]) -> Vec<IssueRange> {
+    requests
+        .iter()
+        .filter_map(|r| match &r.item {
+            Item::Issue(range) => Some(range.clone()),
+            Item::Change(_) => None,
+        })
+        .collect()
+}
+
+/// Answers every request of `requests` with `failed` (shared).
+fn fail_all(requests: Vec<Request>, failed: StoreError) {
+    let changes = requests.len();
+    let source = std::sync::Arc::new(failed);
+    for request in requests {
+        let _ = request.reply.send(Err(StoreError::GroupFailed {
+            changes,
+            source: source.clone(),
+        }));
+    }
+}
+
 async fn run(
     store: Store,
     mut rx: mpsc::Receiver<Request>,
@@ -114,25 +237,40 @@ async fn run(
         if rx.recv_many(&mut group, max_group).await == 0 {
             return;
         }
-        let changes: Vec<Transition> = group.iter().map(|r| r.change.clone()).collect();
-        match commit_holding(&store, &changes, &status).await {
-            Ok(results) => {
-                for (request, result) in group.drain(..).zip(results) {
-                    // A caller that gave up waiting does not stop the others.
-                    let _ = request.reply.send(result);
+        let mut answers: Vec<Result<(), StoreError>> = Vec::with_capacity(group.len());
+        let mut failed = None;
+        for run in runs(&group) {
+            let outcome = match run {
+                Run::Changes(requests) => {
+                    commit_holding(&store, &changes_of(requests), &status).await
+                }
+                Run::Issues(requests) => {
+                    let ranges = ranges_of(requests);
+                    let tagged: Vec<(i64, &IssueRange)> = ranges.iter().map(|r| (0, r)).collect();
+                    store
+                        .issue_tagged(&tagged, None)
+                        .await
+                        .map(|()| requests.iter().map(|_| Ok(())).collect())
+                }
+            };
+            match outcome {
+                Ok(results) => answers.extend(results),
+                Err(err) => {
+                    failed = Some(err);
+                    break;
                 }
             }
-            Err(err) => {
-                tracing::error!(error = %err, changes = group.len(), "group commit failed");
-                let changes = group.len();
-                let source = std::sync::Arc::new(err);
-                for request in group.drain(..) {
-                    let _ = request.reply.send(Err(StoreError::GroupFailed {
-                        changes,
-                        source: source.clone(),
-                    }));
-                }
-            }
+        }
+        let answered = answers.len();
+        let mut rest = group.split_off(answered);
+        for (request, result) in group.drain(..).zip(answers) {
+            // A caller that gave up waiting does not stop the others.
+            let _ = request.reply.send(result);
+        }
+        if let Some(err) = failed {
+            // What follows a failed run is not tried: it could depend on it.
+            tracing::error!(error = %err, changes = rest.len(), "group commit failed");
+            fail_all(std::mem::take(&mut rest), err);
         }
     }
 }
@@ -144,7 +282,7 @@ async fn commit_holding(
     changes: &[Transition],
     status: &watch::Sender<WriterStatus>,
 ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
-    let started = tokio::time::Instant::now();
+    let started = Instant::now();
     let mut wait = RETRY_FIRST;
     loop {
         match store.transition(changes).await {
@@ -159,6 +297,7 @@ async fn commit_holding(
                 status.send_replace(WriterStatus {
                     unreachable: true,
                     held: changes.len(),
+                    spooled: 0,
                 });
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(RETRY_MAX);
@@ -174,6 +313,214 @@ async fn commit_holding(
                 return answer;
             }
         }
+    }
+}
+
+/// The writer with an edge journal.
+struct Spool {
+    store: Store,
+    journal: Journal,
+    status: watch::Sender<WriterStatus>,
+    /// Records in the journal.
+    spooled: u64,
+    /// The wait before the next forwarding attempt after a failed one.
+    wait: Duration,
+    next_try: Instant,
+}
+
+impl Spool {
+    async fn run(mut self, mut rx: mpsc::Receiver<Request>, max_group: usize) {
+        let mut group = Vec::with_capacity(max_group);
+        loop {
+            if self.spooled > 0 {
+                // Spooling: what comes goes to the journal, in order, while the journal is
+                // forwarded whenever the store may answer.
+                while group.len() < max_group {
+                    match rx.try_recv() {
+                        Ok(request) => group.push(request),
+                        Err(_) => break,
+                    }
+                }
+                if !group.is_empty() {
+                    self.append(std::mem::take(&mut group)).await;
+                    continue;
+                }
+                if Instant::now() >= self.next_try {
+                    self.forward_once().await;
+                    continue;
+                }
+                tokio::select! {
+                    received = rx.recv_many(&mut group, max_group) => {
+                        if received == 0 {
+                            self.close().await;
+                            return;
+                        }
+                    }
+                    () = tokio::time::sleep_until(self.next_try) => {}
+                }
+                continue;
+            }
+            if rx.recv_many(&mut group, max_group).await == 0 {
+                self.journal.close().await;
+                return;
+            }
+            self.commit(std::mem::take(&mut group)).await;
+        }
+    }
+
+    /// Commits `group` run by run, each tagged with a journal number; from the first run the
+    /// store cannot be reached for, the rest goes to the journal (that run under its number,
+    /// so that if its COMMIT was in fact made, forwarding skips it).
+    async fn commit(&mut self, mut group: Vec<Request>) {
+        let mut answers: Vec<Result<(), StoreError>> = Vec::with_capacity(group.len());
+        let mut unreachable_at: Option<(usize, i64, StoreError)> = None;
+        for run in runs(&group) {
+            let seq = self.journal.next_seq();
+            let (len, outcome) = match run {
+                Run::Changes(requests) => {
+                    let changes = changes_of(requests);
+                    let entry = [(seq, changes.as_slice())];
+                    let outcome = self
+                        .store
+                        .transition_tagged(&entry, self.journal.id())
+                        .await;
+                    (requests.len(), outcome)
+                }
+                Run::Issues(requests) => {
+                    let ranges = ranges_of(requests);
+                    let tagged: Vec<(i64, &IssueRange)> = ranges.iter().map(|r| (seq, r)).collect();
+                    let outcome = self
+                        .store
+                        .issue_tagged(&tagged, Some(self.journal.id()))
+                        .await
+                        .map(|()| requests.iter().map(|_| Ok(())).collect());
+                    (requests.len(), outcome)
+                }
+            };
+            match outcome {
+                Ok(results) => answers.extend(results),
+                Err(err) if err.is_unreachable() => {
+                    unreachable_at = Some((answers.len(), seq, err));
+                    break;
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, changes = len, "group commit failed");
+                    let source = std::sync::Arc::new(err);
+                    answers.extend((0..len).map(|_| {
+                        Err(StoreError::GroupFailed {
+                            changes: len,
+                            source: source.clone(),
+                        })
+                    }));
+                }
+            }
+        }
+        let answered = answers.len();
+        let rest = group.split_off(answered);
+        for (request, result) in group.drain(..).zip(answers) {
+            let _ = request.reply.send(result);
+        }
+        if let Some((_, seq, err)) = unreachable_at {
+            tracing::warn!(
+                error = %err,
+                records = rest.len(),
+                journal = %self.journal.path().display(),
+                "the store cannot be reached: the line's records go to the edge journal"
+            );
+            self.next_try = Instant::now() + RETRY_FIRST;
+            self.wait = RETRY_FIRST;
+            self.append_from(rest, Some(seq)).await;
+        }
+    }
+
+    /// Appends `group` to the journal and answers it.
+    async fn append(&mut self, group: Vec<Request>) {
+        self.append_from(group, None).await;
+    }
+
+    /// Appends `group`, its first run under `first_seq` when given, and answers it once on disk.
+    async fn append_from(&mut self, group: Vec<Request>, first_seq: Option<i64>) {
+        let mut first_seq = first_seq;
+        let entries: Vec<(i64, Entry)> = runs(&group)
+            .into_iter()
+            .map(|run| {
+                let seq = first_seq.take().unwrap_or_else(|| self.journal.next_seq());
+                match run {
+                    Run::Changes(requests) => (seq, Entry::Changes(changes_of(requests))),
+                    Run::Issues(requests) => (seq, Entry::Issues(ranges_of(requests))),
+                }
+            })
+            .collect();
+        let records: u64 = entries.iter().map(|(_, e)| e.size()).sum();
+        match self.journal.append(&entries).await {
+            Ok(()) => {
+                self.spooled += records;
+                self.publish(true);
+                for request in group {
+                    let _ = request.reply.send(Ok(()));
+                }
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "the edge journal cannot be written");
+                fail_all(group, err);
+            }
+        }
+    }
+
+    /// Forwards one batch of the journal; says when it is empty.
+    async fn forward_once(&mut self) {
+        match self
+            .store
+            .forward_journal(&self.journal, FORWARD_RECORDS)
+            .await
+        {
+            Ok(forwarded) if forwarded.entries == 0 => {
+                tracing::info!("the store answers again: the edge journal is forwarded");
+                self.spooled = 0;
+                self.publish(false);
+            }
+            Ok(forwarded) => {
+                self.spooled = self.spooled.saturating_sub(forwarded.records);
+                self.wait = RETRY_FIRST;
+                self.publish(false);
+            }
+            Err(err) => {
+                if err.is_unreachable() {
+                    tracing::debug!(error = %err, "the store still cannot be reached");
+                } else {
+                    tracing::error!(error = %err, "forwarding the edge journal failed");
+                }
+                self.next_try = Instant::now() + self.wait;
+                self.wait = (self.wait * 2).min(RETRY_MAX);
+                self.publish(true);
+            }
+        }
+    }
+
+    /// Every handle is gone: forward what is left for a while, and leave the rest on disk.
+    async fn close(&mut self) {
+        let until = Instant::now() + FORWARD_AT_CLOSE;
+        while self.spooled > 0 && Instant::now() < until {
+            tokio::time::sleep_until(self.next_try.min(until)).await;
+            self.forward_once().await;
+        }
+        if self.spooled > 0 {
+            tracing::warn!(
+                records = self.spooled,
+                journal = %self.journal.path().display(),
+                "the edge journal keeps records the store has not taken: they are forwarded \
+                 when the line runs next"
+            );
+        }
+        self.journal.close().await;
+    }
+
+    fn publish(&self, unreachable: bool) {
+        self.status.send_replace(WriterStatus {
+            unreachable,
+            held: 0,
+            spooled: self.spooled,
+        });
     }
 }
 

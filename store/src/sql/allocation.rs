@@ -7,7 +7,7 @@ use sqlx::{Any, Transaction};
 use super::audit::{Head, begin, finish};
 use super::{Db, Dialect, get};
 use crate::model::max_issuable;
-use crate::serial::{generator, gs1_code, key_from_hex};
+use crate::serial::{SerialIssuer, key_from_hex};
 use crate::{Actor, Allocation, Block, IssuedCounts, Product, StoreError, now};
 
 /// Advances the product's counter by `n` (one atomic statement: concurrent controllers get
@@ -75,7 +75,7 @@ async fn reserve(
 }
 
 /// Inserts the codes of counters `first..end` (state `reserved`) in one statement.
-async fn insert_codes(
+pub(super) async fn insert_codes(
     tx: &mut Transaction<'static, Any>,
     dialect: Dialect,
     head: &Head,
@@ -95,19 +95,8 @@ async fn insert_codes(
             )))?;
     let key_hex = key_hex
         .ok_or_else(|| StoreError::Corrupt(format!("product {} has no serial key", product.id)))?;
-    let serials_of = generator(product, &key_from_hex(&product.id, &key_hex)?)?;
-    let count = usize::try_from(end - first).unwrap_or(0);
-    let mut serials = Vec::with_capacity(count);
-    let mut codes = Vec::with_capacity(count);
-    for counter in first..end {
-        let counter = u64::try_from(counter)
-            .map_err(|_| StoreError::Corrupt(format!("negative serial counter {counter}")))?;
-        let serial = serials_of
-            .serial(counter)
-            .map_err(|e| StoreError::invalid("count", e.to_string()))?;
-        codes.push(gs1_code(&product.key, &serial));
-        serials.push(serial);
-    }
+    let issuer = SerialIssuer::new(product.clone(), &key_from_hex(&product.id, &key_hex)?)?;
+    let (serials, codes) = issuer.codes(first, end)?;
     // Rows go in counter order, so the primary key grows at its end (there is no index on the
     // code text: crate::locate).
     let codes_json = serde_json::to_string(&codes).unwrap_or_default();

@@ -9,8 +9,10 @@ use std::collections::HashMap;
 use serde_json::json;
 use sqlx::any::AnyRow;
 
-use super::audit::{begin, finish};
-use super::{Db, get};
+use sqlx::{Any, Transaction};
+
+use super::audit::{Head, begin, finish};
+use super::{Db, Dialect, get};
 use crate::locate::Location;
 use crate::{
     Actor, CodeRead, CodeRecord, CodeState, Grade, RejectReason, Scheme, Settlement, StoreError,
@@ -30,6 +32,25 @@ pub(crate) async fn transition(
     all_or_nothing: bool,
 ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
     let (mut tx, head) = begin(db).await?;
+    let (results, detail) =
+        apply(&mut tx, db.dialect, &head, changes, located, all_or_nothing).await?;
+    if let Some(detail) = detail {
+        finish(tx, actor, head, "codes.transition", "codes", detail).await?;
+    }
+    Ok(results)
+}
+
+/// Applies `changes` in `tx` under the event `head` will be: the answer for each change, and
+/// the event's detail — `None` when nothing is to be written (nothing valid, or with
+/// `all_or_nothing` one refusal), and the transaction must be dropped.
+pub(crate) async fn apply(
+    tx: &mut Transaction<'static, Any>,
+    dialect: Dialect,
+    head: &Head,
+    changes: &[Transition],
+    located: &HashMap<&str, Location>,
+    all_or_nothing: bool,
+) -> Result<(Vec<Result<(), StoreError>>, Option<serde_json::Value>), StoreError> {
     // Rows by primary key, per product.
     let mut by_product: HashMap<&str, Vec<i64>> = HashMap::new();
     for (product, counter) in located.values() {
@@ -43,11 +64,11 @@ pub(crate) async fn transition(
         const WHAT: &str = "read code states";
         let rows = sqlx::query(&format!(
             "SELECT code, state, reason FROM codes WHERE product_id = $1 AND {}",
-            db.dialect.counter_in_json(2)
+            dialect.counter_in_json(2)
         ))
         .bind(product)
         .bind(serde_json::to_string(counters).unwrap_or_default())
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut **tx)
         .await
         .map_err(StoreError::db(WHAT))?;
         for row in &rows {
@@ -76,7 +97,7 @@ pub(crate) async fn transition(
     }
     if applied.is_empty() || (all_or_nothing && applied.len() < changes.len()) {
         // Nothing valid: roll back, the chain head stays where it was.
-        return Ok(results);
+        return Ok((results, None));
     }
     // One UPDATE per final (state, reason): codes changed twice in the group get their last
     // state.
@@ -100,14 +121,14 @@ pub(crate) async fn transition(
             updated += sqlx::query(&format!(
                 "UPDATE codes SET state = $1, reason = $2, last_event = $3 \
                  WHERE product_id = $4 AND {}",
-                db.dialect.counter_in_json(5)
+                dialect.counter_in_json(5)
             ))
             .bind(state.as_str())
             .bind(reason.map(RejectReason::as_str))
             .bind(head.seq)
             .bind(product)
             .bind(serde_json::to_string(&counters).unwrap_or_default())
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await
             .map_err(StoreError::db(format!(
                 "set {} codes to {state}",
@@ -147,16 +168,14 @@ pub(crate) async fn transition(
             .bind(read.grade.map(Grade::as_str))
             .bind(&read.data)
             .bind(head.seq)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await
             .map_err(StoreError::db(format!(
                 "record the read of {}",
                 change.code
             )))?;
     }
-    let detail = transition_detail(&applied);
-    finish(tx, actor, head, "codes.transition", "codes", detail).await?;
-    Ok(results)
+    Ok((results, Some(transition_detail(&applied))))
 }
 
 /// The `codes.transition` event's detail. Its bytes are hashed into the chain: keep the keys

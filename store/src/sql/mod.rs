@@ -12,6 +12,7 @@ pub(crate) mod codes;
 pub(crate) mod dispatch;
 pub(crate) mod export;
 pub(crate) mod hosts;
+pub(crate) mod journal;
 pub(crate) mod labels;
 pub(crate) mod links;
 pub(crate) mod loose;

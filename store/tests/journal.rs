@@ -1,0 +1,287 @@
+//! The edge journal (issue 18 item 2) on SQLite and PostgreSQL: a writer that cannot reach the
+//! store journals the line's records (codes issued from a held block, state changes with their
+//! reads) and answers; once the store answers it forwards them in order, and a journal
+//! forwarded again — a crash between the store's commit and the journal's removal — applies
+//! nothing twice.
+
+#[macro_use]
+#[path = "../../controller/tests/common/mod.rs"]
+mod common;
+
+use common::*;
+use tracemark_store::fault::Outage;
+use tracemark_store::journal::{Entry, IssueRange, Journal};
+use tracemark_store::writer::{DEFAULT_MAX_GROUP, create_writer_with_journal};
+use tracemark_store::{CodeRead, CodeState, Grade, RejectReason, Store, Transition};
+
+const GTIN: &str = "09506000134352";
+
+async fn open_with(url: &str, outage: &Outage) -> Store {
+    Store::open_with_outage(url, actor(), outage.clone())
+        .await
+        .expect("open the store behind the fault")
+}
+
+/// A held block of `p1` and the batch to issue for.
+async fn block_and_batch(store: &Store) -> (tracemark_store::Block, i64) {
+    store.add_product(&product("p1", GTIN)).await.expect("add");
+    let batch = running_batch(store, "p1", 100).await.id;
+    let block = store.reserve_block("p1", 100).await.expect("reserve");
+    (block, batch)
+}
+
+fn range(block: &tracemark_store::Block, from: i64, to: i64, batch: i64) -> IssueRange {
+    IssueRange {
+        product_id: "p1".into(),
+        block_id: block.id,
+        first_counter: block.first_counter + from,
+        end_counter: block.first_counter + to,
+        batch: Some(batch),
+    }
+}
+
+fn verified(code: &str) -> Transition {
+    Transition {
+        code: code.to_owned(),
+        to: CodeState::Verified,
+        reason: None,
+        read: Some(CodeRead {
+            grade: Some(Grade::B),
+            data: Some(code.to_owned()),
+        }),
+    }
+}
+
+/// Through an outage the writer answers from the journal; afterwards every record is in the
+/// store in order, the journal is empty, and the audit chain verifies.
+async fn records_ride_an_outage(store: Store) {
+    let outage = store.outage().expect("opened with an outage").clone();
+    let dir = tempdir();
+    let (block, batch) = block_and_batch(&store).await;
+    let issuer = store.serial_issuer("p1").await.expect("issuer");
+    let journal = Journal::open(&dir.path().join("journal.db"))
+        .await
+        .expect("journal");
+    let (writer, task) = create_writer_with_journal(store.clone(), DEFAULT_MAX_GROUP, journal)
+        .await
+        .expect("writer");
+    let mut status = writer.status();
+
+    // Before the outage: committed at once, the journal stays empty.
+    writer
+        .issue(range(&block, 0, 4, batch))
+        .await
+        .expect("issue");
+    let (_, before) = issuer
+        .codes(block.first_counter, block.first_counter + 4)
+        .expect("codes");
+    writer
+        .transition(Transition::to(before[0].as_str(), CodeState::Sent))
+        .await
+        .expect("sent");
+    assert_eq!(status.borrow().spooled, 0);
+
+    outage.begin();
+    // Answered during the outage: issued from the held block and changed, all journaled.
+    writer
+        .issue(range(&block, 4, 8, batch))
+        .await
+        .expect("issue");
+    let (_, during) = issuer
+        .codes(block.first_counter + 4, block.first_counter + 8)
+        .expect("codes");
+    for code in &during {
+        writer
+            .transition(Transition::to(code.as_str(), CodeState::Sent))
+            .await
+            .expect("sent");
+        writer
+            .transition(Transition::to(code.as_str(), CodeState::Printed))
+            .await
+            .expect("printed");
+    }
+    writer
+        .transition(verified(&during[0]))
+        .await
+        .expect("verified");
+    writer
+        .transition(Transition {
+            code: during[1].clone(),
+            to: CodeState::Rejected,
+            reason: Some(RejectReason::LowGrade),
+            read: Some(CodeRead {
+                grade: Some(Grade::D),
+                data: Some(during[1].clone()),
+            }),
+        })
+        .await
+        .expect("rejected");
+    let spooled = status
+        .wait_for(|s| s.unreachable && s.spooled >= 4 + 10)
+        .await
+        .expect("spooling")
+        .spooled;
+    assert_eq!(spooled, 14, "4 codes issued and 10 changes in the journal");
+
+    outage.end();
+    status
+        .wait_for(|s| !s.unreachable && s.spooled == 0)
+        .await
+        .expect("forwarded");
+    // After the journal, straight to the store again.
+    writer
+        .transition(Transition {
+            code: during[2].clone(),
+            to: CodeState::Rejected,
+            reason: Some(RejectReason::NoRead),
+            read: Some(CodeRead::default()),
+        })
+        .await
+        .expect("rejected after");
+    drop(writer);
+    task.await.expect("the writer ends");
+
+    let states: Vec<CodeState> = {
+        let mut states = Vec::new();
+        for code in &during {
+            states.push(store.code(code).await.expect("issued code").state);
+        }
+        states
+    };
+    assert_eq!(
+        states,
+        vec![
+            CodeState::Verified,
+            CodeState::Rejected,
+            CodeState::Rejected,
+            CodeState::Printed
+        ]
+    );
+    let counts = store.issued_counts("p1").await.expect("counts");
+    assert_eq!((counts.codes, counts.issued), (8, 8));
+    let report = store.verify_audit().await.expect("verify");
+    assert!(report.first_bad.is_none(), "{report:?}");
+    let journal = Journal::open(&dir.path().join("journal.db"))
+        .await
+        .expect("journal");
+    assert_eq!(journal.size().await.expect("size").entries, 0);
+}
+
+both!(forwarded_again_applies_nothing_twice);
+
+/// A crash after the store committed a forwarded run and before the journal removed it: the
+/// same entries are forwarded again, and the marks skip every one of them.
+async fn forwarded_again_applies_nothing_twice(store: Store) {
+    let dir = tempdir();
+    let (block, batch) = block_and_batch(&store).await;
+    let issuer = store.serial_issuer("p1").await.expect("issuer");
+    let (_, codes) = issuer
+        .codes(block.first_counter, block.first_counter + 3)
+        .expect("codes");
+    let journal = Journal::open(&dir.path().join("journal.db"))
+        .await
+        .expect("journal");
+    let entries = vec![
+        (
+            journal.next_seq(),
+            Entry::Issues(vec![range(&block, 0, 3, batch)]),
+        ),
+        (
+            journal.next_seq(),
+            Entry::Changes(
+                codes
+                    .iter()
+                    .map(|c| Transition::to(c.as_str(), CodeState::Sent))
+                    .collect(),
+            ),
+        ),
+        (
+            journal.next_seq(),
+            Entry::Changes(vec![
+                Transition::to(codes[0].as_str(), CodeState::Printed),
+                verified(&codes[0]),
+            ]),
+        ),
+    ];
+    journal.append(&entries).await.expect("append");
+    let forwarded = store
+        .forward_journal(&journal, 1_000)
+        .await
+        .expect("forward");
+    assert_eq!((forwarded.entries, forwarded.records), (3, 8));
+    assert!(forwarded.refused.is_empty(), "{:?}", forwarded.refused);
+    let (events, _) = store.audit_head().await.expect("head");
+
+    // The removal "lost": the same entries, same numbers, forwarded again.
+    journal.append(&entries).await.expect("append again");
+    let again = store
+        .forward_journal(&journal, 1_000)
+        .await
+        .expect("forward");
+    assert_eq!(again.entries, 3);
+    assert!(
+        again.refused.is_empty(),
+        "nothing refused: {:?}",
+        again.refused
+    );
+    assert_eq!(
+        store.audit_head().await.expect("head").0,
+        events,
+        "nothing written the second time"
+    );
+    assert_eq!(
+        store.code(&codes[0]).await.expect("code").state,
+        CodeState::Verified
+    );
+    assert_eq!(
+        store.code(&codes[2]).await.expect("code").state,
+        CodeState::Sent
+    );
+    assert_eq!(store.issued_counts("p1").await.expect("counts").codes, 3);
+    assert_eq!(journal.size().await.expect("size").entries, 0);
+
+    // A range that is not the block's next (issued already, without the journal's number)
+    // is refused, not issued twice.
+    let foreign = Journal::open(&dir.path().join("other.db"))
+        .await
+        .expect("journal");
+    let seq = foreign.next_seq();
+    foreign
+        .append(&[(seq, Entry::Issues(vec![range(&block, 0, 3, batch)]))])
+        .await
+        .expect("append");
+    let refused = store
+        .forward_journal(&foreign, 1_000)
+        .await
+        .expect_err("refused");
+    assert!(
+        refused.to_string().contains("are not the next"),
+        "{refused}"
+    );
+    assert_eq!(store.issued_counts("p1").await.expect("counts").codes, 3);
+}
+
+mod sqlite {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn records_ride_an_outage() {
+        let dir = tempdir();
+        let store = open_with(&sqlite_url(dir.path()), &Outage::manual()).await;
+        super::records_ride_an_outage(store).await;
+    }
+}
+
+mod postgres {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn records_ride_an_outage() {
+        let Some(base) = pg_base_url() else { return };
+        let (url, schema) = pg_schema_url(&base).await;
+        let store = open_with(&url, &Outage::manual()).await;
+        super::records_ride_an_outage(store.clone()).await;
+        store.close().await;
+        drop_pg_schema(&base, &schema).await;
+    }
+}
