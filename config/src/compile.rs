@@ -41,6 +41,9 @@ pub struct Line {
     pub product: Option<String>,
     /// Nominal speed, units per minute.
     pub speed_upm: u32,
+    /// Minutes of production at the nominal speed held in reserved serial blocks (docs/plant.md
+    /// "Codes in hand").
+    pub codes_in_hand_minutes: u32,
     /// Encoder counts per millimetre.
     pub counts_per_mm: f64,
     /// Shortest distance between product fronts, mm.
@@ -273,6 +276,9 @@ pub(crate) fn compile(raw: RawLine, base: &Path) -> Result<Line, Vec<ConfigError
             name: line.name.unwrap_or_else(|| line.id.clone()),
             id: line.id,
             product: line.product,
+            codes_in_hand_minutes: line
+                .codes_in_hand_minutes
+                .unwrap_or(DEFAULT_CODES_IN_HAND_MINUTES),
             speed_upm: conveyor.speed_upm,
             counts_per_mm: conveyor.counts_per_mm,
             min_pitch_mm: conveyor.min_pitch_mm,
@@ -294,6 +300,14 @@ fn check_line(line: &raw::LineSection, errors: &mut Errors) {
             .id
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if let Some(minutes) = line.codes_in_hand_minutes
+        && !(1..=240).contains(&minutes)
+    {
+        errors.push(
+            "line.codes_in_hand_minutes",
+            format!("{minutes} is not between 1 and 240"),
+        );
+    }
     if !ok {
         errors.push(
             "line.id",
@@ -304,6 +318,17 @@ fn check_line(line: &raw::LineSection, errors: &mut Errors) {
         );
     }
 }
+
+impl Line {
+    /// Codes the controller holds ahead in reserved serial blocks: `codes_in_hand_minutes` of
+    /// production at the nominal speed.
+    pub fn codes_in_hand(&self) -> u64 {
+        u64::from(self.codes_in_hand_minutes) * u64::from(self.speed_upm)
+    }
+}
+
+/// Minutes of production held in serial blocks when `[line] codes_in_hand_minutes` is not set.
+pub(crate) const DEFAULT_CODES_IN_HAND_MINUTES: u32 = 10;
 
 fn check_conveyor(conveyor: &raw::ConveyorSection, errors: &mut Errors) {
     if !(1..=12_000).contains(&conveyor.speed_upm) {

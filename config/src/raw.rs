@@ -22,6 +22,11 @@ pub struct LineSection {
     /// The product produced by default (an id from `tracemark product list`). Optional.
     #[serde(default)]
     pub product: Option<String>,
+    /// Minutes of production at the nominal speed the controller holds serials for ahead
+    /// (reserved blocks), so a central store outage does not starve the marker (issue 18,
+    /// docs/plant.md). 1–240. Default 10.
+    #[serde(default)]
+    pub codes_in_hand_minutes: Option<u32>,
 }
 
 /// `[conveyor]`: speed and encoder. Distances in the config are millimetres from the

@@ -264,6 +264,7 @@ fn run_once(
             seed: 1,
             broker: Some(("127.0.0.1".to_owned(), broker_port)),
             live: Some(view_tx.clone()),
+            journal: None,
         };
         let load_before = load_average();
         let mut before = ThreadCpu::default();

@@ -210,6 +210,7 @@ fn main() {
                 seed: i as u64 + 1,
                 broker: Some(("127.0.0.1".to_owned(), broker.addr().port())),
                 live: None,
+                journal: None,
             };
             runs.push(tokio::spawn(commissioning::run(
                 line,

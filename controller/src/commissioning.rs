@@ -181,6 +181,8 @@ pub struct Options {
     pub broker: Option<(String, u16)>,
     /// Where to publish the live view while the line runs (`--http`).
     pub live: Option<watch::Sender<LiveView>>,
+    /// The edge journal's file (`--journal`); `None`: [`simulation_journal`].
+    pub journal: Option<std::path::PathBuf>,
 }
 
 /// The reconciliation of a run and its comparison with ground truth.
@@ -425,6 +427,12 @@ async fn run_with<M: MarkerSim>(
         options: LineOptions {
             acknowledge_alarms_after: Some(Duration::from_millis(300)),
             reject_images: Some(simulation_images_dir(store.url())),
+            journal: Some(
+                options
+                    .journal
+                    .clone()
+                    .unwrap_or_else(|| simulation_journal(store.url(), &line.id)),
+            ),
             ..LineOptions::default()
         },
     };
@@ -539,6 +547,19 @@ async fn run_with<M: MarkerSim>(
 /// (`verify::images::default_dir`); with PostgreSQL, a line would use its working directory,
 /// but a simulation is no plant's line and must not leave files where it was started (a
 /// source tree, say): the system's temporary directory.
+/// A simulation's edge journal when none is named: next to an SQLite store's file, else in the
+/// system's temporary directory (a simulation on a plant's PostgreSQL leaves nothing in the
+/// working directory).
+fn simulation_journal(store_url: &str, line_id: &str) -> std::path::PathBuf {
+    if store_url.starts_with("sqlite:") {
+        tracemark_store::journal::default_path(store_url, line_id)
+    } else {
+        std::env::temp_dir()
+            .join("tracemark-journals")
+            .join(format!("journal-{line_id}.db"))
+    }
+}
+
 fn simulation_images_dir(store_url: &str) -> std::path::PathBuf {
     if store_url.starts_with("sqlite:") {
         crate::verify::images::default_dir(store_url)
@@ -749,11 +770,14 @@ async fn show_progress(
             live.send_if_modified(|view| view.observe(&stats, progress.done, progress.stopped));
         }
         bar.set_position(progress.done);
-        let state = if progress.stopped {
+        let mut state = if progress.stopped {
             format!("STOPPED: {}", stats.alarm.clone().unwrap_or_default())
         } else {
             format!("marker {}", stats.marker)
         };
+        if let Some(central) = &stats.central_store {
+            state = format!("{state}  {central}");
+        }
         bar.set_message(format!(
             "verified {}  rejected {}  diverted {}  underruns {}  {state}",
             stats.verified,

@@ -84,6 +84,11 @@ pub(crate) struct DemoArgs {
     /// connection and refuses new ones, on SQLite the pool refuses (docs/plant.md).
     #[arg(long = "store-fault", value_name = "outage:AT:DURATION")]
     store_faults: Vec<StoreFault>,
+    /// The edge journal's file, where the line's records wait while the store cannot be
+    /// reached (docs/plant.md; default: `journal-LINE.db` next to an SQLite store's file, else
+    /// in the system's temporary directory).
+    #[arg(long, value_name = "FILE")]
+    journal: Option<PathBuf>,
 }
 
 /// `tracemark simulate`: the same run for any line config.
@@ -124,6 +129,11 @@ pub(crate) struct SimulateArgs {
     /// connection and refuses new ones, on SQLite the pool refuses (docs/plant.md).
     #[arg(long = "store-fault", value_name = "outage:AT:DURATION")]
     store_faults: Vec<StoreFault>,
+    /// The edge journal's file, where the line's records wait while the store cannot be
+    /// reached (docs/plant.md; default: `journal-LINE.db` next to an SQLite store's file, else
+    /// in the system's temporary directory).
+    #[arg(long, value_name = "FILE")]
+    journal: Option<PathBuf>,
 }
 
 fn parse_marker_fault(text: &str) -> Result<(u64, Fault), String> {
@@ -151,6 +161,7 @@ pub(crate) fn run(args: &DemoArgs, context: &Context) -> Result<(), CliError> {
         seed: args.seed,
         broker,
         live: None,
+        journal: args.journal.clone(),
     };
     let output = Output {
         json: args.json,
@@ -180,6 +191,7 @@ pub(crate) fn simulate(args: &SimulateArgs, context: &Context) -> Result<(), Cli
         seed: 1,
         broker: args.mqtt.as_deref().map(parse_broker).transpose()?,
         live: None,
+        journal: args.journal.clone(),
     };
     let output = Output {
         json: args.json,

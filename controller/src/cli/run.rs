@@ -46,6 +46,11 @@ pub(crate) struct RunArgs {
     /// to an SQLite store's file, else in the working directory).
     #[arg(long, value_name = "DIR")]
     reject_images: Option<PathBuf>,
+    /// The edge journal's file, where the line's records wait while the central store cannot
+    /// be reached (docs/plant.md; default: `journal-LINE.db` next to an SQLite store's file,
+    /// else in the working directory). Keep it on the controller's local disk.
+    #[arg(long, value_name = "FILE")]
+    journal: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: &RunArgs, context: &Context) -> Result<(), CliError> {
@@ -109,6 +114,7 @@ pub(crate) fn run(args: &RunArgs, context: &Context) -> Result<(), CliError> {
             batch: batch.id,
             options: LineOptions {
                 reject_images: args.reject_images.clone(),
+                journal: args.journal.clone(),
                 ..LineOptions::default()
             },
         };

@@ -26,17 +26,19 @@ use super::gate::{IoCommand, IoEvent};
 use super::machine::{Action, LineEvent, LineMachine};
 use crate::verify::TrackerConfig;
 use crate::verify::mqtt::Received;
-use tracemark_store::writer::{Committed, WriterHandle, create_writer};
-use tracemark_store::{CodeState, Store, StoreError, Transition};
+use tracemark_store::writer::{Committed, WriterHandle, WriterStatus};
+use tracemark_store::{CodeState, Transition};
+
+use super::feeder::{FeedError, Hand};
 
 /// Changes per group commit.
-const MAX_GROUP: usize = 10_000;
+pub(super) const MAX_GROUP: usize = 10_000;
 
 /// Decision latencies kept for the percentiles (a 10-minute run at 100 units/s is 60,000).
 const MAX_SAMPLES: usize = 1 << 20;
 
 /// The feeder task, as the core holds it.
-type Feeder = JoinHandle<Result<(), StoreError>>;
+type Feeder = JoinHandle<Result<(), FeedError>>;
 
 /// What one turn of the loop received.
 enum Input {
@@ -47,7 +49,7 @@ enum Input {
     MarkerEnded,
     Received(Received),
     ResultsEnded,
-    FeederEnded(Result<Result<(), StoreError>, JoinError>),
+    FeederEnded(Result<Result<(), FeedError>, JoinError>),
     RestartDue,
     /// An operator's command, with where its answer goes.
     Command(Request),
@@ -66,6 +68,10 @@ pub(super) struct Core {
     stats_tx: watch::Sender<LineStats>,
     writer: WriterHandle,
     writer_task: JoinHandle<()>,
+    /// The writer's view of the central store, and the feeder's codes in hand: the line's
+    /// `central_store` state.
+    writer_status: watch::Receiver<WriterStatus>,
+    hand: watch::Receiver<Hand>,
     /// Commits to await in order, each with the code to forward to packing once committed.
     acks: mpsc::UnboundedSender<(Committed, Option<String>)>,
     /// Verified codes go to the packing task (`[packing]`).
@@ -92,7 +98,8 @@ impl std::fmt::Debug for Core {
 impl Core {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn new(
-        store: Store,
+        (writer, writer_task): (WriterHandle, JoinHandle<()>),
+        hand: watch::Receiver<Hand>,
         config: TrackerConfig,
         book: CodeBook,
         io: mpsc::Sender<IoCommand>,
@@ -102,7 +109,6 @@ impl Core {
         lead: u64,
         packing: Option<mpsc::Sender<String>>,
     ) -> Self {
-        let (writer, writer_task) = create_writer(store, MAX_GROUP);
         let (acks, acks_rx) = mpsc::unbounded_channel();
         let packs = packing.is_some();
         Self {
@@ -111,6 +117,8 @@ impl Core {
             io,
             marker,
             stats_tx,
+            writer_status: writer.status(),
+            hand,
             writer,
             writer_task,
             acks,
@@ -172,7 +180,9 @@ impl Core {
                 _ => {}
             }
             self.input(input, &feeder).await;
-            self.stats_tx.send_replace(self.machine.stats().clone());
+            let mut stats = self.machine.stats().clone();
+            stats.central_store = self.central_store();
+            self.stats_tx.send_replace(stats);
         }
         // Ends the marker task: it clears the device and reports what it voided.
         if let Err(e) = self.marker.shutdown().await {
@@ -210,6 +220,13 @@ impl Core {
         let failed = acks_task.await.unwrap_or(1);
         stats_tx.send_replace(stats.clone());
         (stats, failed)
+    }
+
+    /// The central store in words, while it cannot be reached or the journal is forwarded.
+    fn central_store(&self) -> Option<String> {
+        let writer = *self.writer_status.borrow();
+        let hand = *self.hand.borrow();
+        describe_central_store(writer, hand)
     }
 
     /// Hands what was received to the machine, in its terms, and carries out what it decides.
@@ -438,6 +455,37 @@ async fn await_commits(
         }
     }
     failed
+}
+
+/// The line's `central_store` state: `None` while the store answers and nothing waits.
+fn describe_central_store(writer: WriterStatus, hand: Hand) -> Option<String> {
+    let codes = group_digits(hand.codes);
+    if writer.unreachable || !hand.reachable {
+        Some(format!(
+            "central store unreachable, spooling, {} records in the journal, {codes} codes in hand",
+            group_digits(writer.spooled)
+        ))
+    } else if writer.spooled > 0 {
+        Some(format!(
+            "central store answers, forwarding the journal: {} records left, {codes} codes in hand",
+            group_digits(writer.spooled)
+        ))
+    } else {
+        None
+    }
+}
+
+/// `59880` as `59,880`.
+fn group_digits(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 async fn sleep_until(at: Option<Instant>) {

@@ -41,6 +41,7 @@ use crate::aggregation::{PackingReport, manual, plan_for, start_station};
 use crate::config::{Line, PackingMode, Transport};
 use crate::mqtt_endpoint::EndpointError;
 use crate::verify::{self, mqtt::Link};
+use tracemark_store::writer::create_writer_with_journal;
 use tracemark_store::{BatchState, Store, StoreError};
 
 pub use control::{
@@ -78,6 +79,10 @@ pub struct LineOptions {
     /// images"); `None`: `reject_images` next to an SQLite store's file, else in the working
     /// directory ([`verify::images::default_dir`]). Default `None`.
     pub reject_images: Option<std::path::PathBuf>,
+    /// The edge journal's file (docs/plant.md "The edge journal"); `None`:
+    /// `journal-LINE.db` next to an SQLite store's file, else in the working directory
+    /// ([`tracemark_store::journal::default_path`]). Default `None`.
+    pub journal: Option<std::path::PathBuf>,
 }
 
 impl Default for LineOptions {
@@ -88,6 +93,7 @@ impl Default for LineOptions {
             acknowledge_alarms_after: None,
             connect_timeout: Duration::from_secs(10),
             reject_images: None,
+            journal: None,
         }
     }
 }
@@ -148,6 +154,10 @@ pub struct LineStats {
     /// From a camera result received to its decision made (and a reject's gate command issued),
     /// at the end of the run.
     pub decision_latency: Latency,
+    /// The central store, in words, while it cannot be reached or the edge journal is being
+    /// forwarded (e.g. "central store unreachable, spooling, 120 records in the journal, 59,880
+    /// codes in hand"); `None` while it answers and nothing waits.
+    pub central_store: Option<String>,
 }
 
 /// Percentiles of a latency, in microseconds.
@@ -296,6 +306,28 @@ pub async fn run_line_controlled(
         store.set_batch_state(batch.id, BatchState::Running).await?;
     }
     let product = store.product(&batch.product_id).await?;
+    // The edge journal first: what an earlier run left in it (an outage it ended in, a crash)
+    // reaches the store before anything is settled or recorded on top of it.
+    let journal_path = options
+        .journal
+        .clone()
+        .unwrap_or_else(|| tracemark_store::journal::default_path(store.url(), &line.id));
+    let journal = tracemark_store::journal::Journal::open(&journal_path).await?;
+    let (writer, writer_task) =
+        create_writer_with_journal(store.clone(), core::MAX_GROUP, journal).await?;
+    let left = writer.status().borrow().spooled;
+    if left > 0 {
+        tracing::info!(
+            records = left,
+            journal = %journal_path.display(),
+            "forwarding what the edge journal kept from the last run"
+        );
+        writer
+            .status()
+            .wait_for(|s| s.spooled == 0)
+            .await
+            .map_err(|_| StoreError::WriterStopped)?;
+    }
     let recovered = recover::settle(&store, batch.id).await?;
 
     // Packing is checked before any device is started: a line that cannot pack does not run.
@@ -483,16 +515,21 @@ pub async fn run_line_controlled(
     })?;
 
     let book = feeder::CodeBook::default();
-    // Whether the store answers the feeder (false while it waits through an outage; logged).
-    let (store_reachable, _) = watch::channel(true);
+    // What the feeder holds in reserved blocks, and whether the store answers it.
+    let (hand_tx, hand) = watch::channel(feeder::Hand::default());
+    let plan = feeder::FeedPlan {
+        issuer: store.serial_issuer(&product.id).await?,
+        batch: batch.id,
+        chunk: 16,
+        in_hand: line.codes_in_hand(),
+    };
     let feeder = tokio::spawn(feeder::feed(
         store.clone(),
-        product.id.clone(),
-        batch.id,
-        16,
+        plan,
+        writer.clone(),
         book.clone(),
         code_tx,
-        store_reachable,
+        hand_tx,
     ));
     handle
         .start()
@@ -503,7 +540,8 @@ pub async fn run_line_controlled(
         })?;
     // The core lets the line run (line stop off, green) as it starts.
     let core = core::Core::new(
-        store.clone(),
+        (writer, writer_task),
+        hand,
         tracker_config,
         book,
         io_tx,

@@ -96,6 +96,13 @@ function showLine(panel, v) {
     marker.textContent = s.marker ?? "";
     marker.className = "marker-state" + (s.marker && s.marker !== "connected" ? " abnormal" : "");
   }
+  // The central store while it cannot be reached or the edge journal is forwarded
+  // (docs/plant.md): amber, not an alarm — the line runs on.
+  const central = panel.querySelector(".central-store");
+  if (central) {
+    central.textContent = s.central_store ?? "";
+    central.hidden = !s.central_store;
+  }
   const alarm = panel.querySelector(".alarm");
   alarm.textContent = s.alarm ?? "";
   alarm.classList.toggle("abnormal", Boolean(s.alarm_active));
