@@ -13,11 +13,18 @@ use sqlx::Connection;
 use tracemark_line_tests::{Stack, assert_clean_run, on_both_stacks, one_line_at_a_time};
 use tracemark_store::journal::Journal;
 
-/// The line config: no packing (packing is not journaled, docs/plant.md).
-fn config() -> String {
-    tracemark_line_tests::line_config("cable.toml")
-        .display()
-        .to_string()
+/// The demo line without its packing station (packing is not journaled, docs/plant.md),
+/// written into the site's directory.
+fn config(site: &tracemark_line_tests::Site) -> String {
+    let demo = std::fs::read_to_string(tracemark_line_tests::line_config("demo.toml"))
+        .expect("the demo config");
+    let unpacked = demo
+        .split("\n[packing")
+        .next()
+        .expect("the sections before [packing]");
+    let path = site.dir.path().join("line.toml");
+    tracemark_line_tests::write_line_config(&path, unpacked);
+    path.display().to_string()
 }
 
 /// Records the journal at `path` holds, read without writing it (the controller owns it).
@@ -63,7 +70,7 @@ async fn an_outage_in_the_middle_of_a_batch(stack: Stack) {
     let _line = one_line_at_a_time().await;
     let journal = site.dir.path().join("journal.db");
     let journal_arg = journal.display().to_string();
-    let config = config();
+    let config = config(&site);
     let out = site
         .run(
             "simulate",
@@ -102,7 +109,7 @@ async fn sigkill_during_an_outage_then_restart(stack: Stack) {
     let _line = one_line_at_a_time().await;
     let journal = site.dir.path().join("journal.db");
     let journal_arg = journal.display().to_string();
-    let config = config();
+    let config = config(&site);
     let mut child = site
         .command(
             "simulate",
