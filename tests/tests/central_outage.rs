@@ -61,8 +61,8 @@ async fn assert_after(site: &tracemark_line_tests::Site, journal: &Path) {
     );
 }
 
-/// A 4-second outage in the middle of a 600-unit batch: the run ends clean and balanced, the
-/// line never stopped and the marker never ran empty.
+/// A 4-second outage in the middle of a 400-unit batch (16 s at 1,500 units/min): the run
+/// ends clean and balanced, the line never stopped and the marker never ran empty.
 async fn an_outage_in_the_middle_of_a_batch(stack: Stack) {
     let Some(site) = stack.site().await else {
         return;
@@ -78,9 +78,9 @@ async fn an_outage_in_the_middle_of_a_batch(stack: Stack) {
                 "--config",
                 &config,
                 "--units",
-                "600",
+                "400",
                 "--speed",
-                "3000",
+                "1500",
                 "--store-fault",
                 "outage:3s:4s",
                 "--journal",
@@ -88,7 +88,7 @@ async fn an_outage_in_the_middle_of_a_batch(stack: Stack) {
             ],
         )
         .await;
-    let s = assert_clean_run(&out, 600);
+    let s = assert_clean_run(&out, 400);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("the line's records go to the edge journal"),
@@ -117,9 +117,9 @@ async fn sigkill_during_an_outage_then_restart(stack: Stack) {
                 "--config",
                 &config,
                 "--units",
-                "3000",
+                "1500",
                 "--speed",
-                "3000",
+                "1500",
                 "--store-fault",
                 "outage:3s:60s",
                 "--journal",
@@ -159,7 +159,7 @@ async fn sigkill_during_an_outage_then_restart(stack: Stack) {
                 "--units",
                 "100",
                 "--speed",
-                "3000",
+                "1500",
                 "--journal",
                 &journal_arg,
             ],
