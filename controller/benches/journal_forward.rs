@@ -91,7 +91,7 @@ async fn run(label: &str, url: &str, units: u64) -> Result<(), Box<dyn std::erro
             let (_, codes) = issuer.codes(at, end)?;
             for code in codes {
                 unit += 1;
-                let decision = if unit % 33 == 0 {
+                let decision = if unit.is_multiple_of(33) {
                     Transition {
                         code: code.clone(),
                         to: CodeState::Rejected,

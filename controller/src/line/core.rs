@@ -480,7 +480,7 @@ fn group_digits(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -492,5 +492,44 @@ async fn sleep_until(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod central_store_tests {
+    use super::*;
+
+    #[test]
+    fn the_central_store_is_described_only_while_something_waits() {
+        let hand = Hand {
+            reachable: true,
+            codes: 59_880,
+        };
+        assert_eq!(describe_central_store(WriterStatus::default(), hand), None);
+        let away = WriterStatus {
+            unreachable: true,
+            held: 0,
+            spooled: 1_240,
+        };
+        assert_eq!(
+            describe_central_store(away, hand).as_deref(),
+            Some(
+                "central store unreachable, spooling, 1,240 records in the journal, 59,880 \
+                 codes in hand"
+            )
+        );
+        let forwarding = WriterStatus {
+            unreachable: false,
+            held: 0,
+            spooled: 600,
+        };
+        assert_eq!(
+            describe_central_store(forwarding, hand).as_deref(),
+            Some(
+                "central store answers, forwarding the journal: 600 records left, 59,880 codes in hand"
+            )
+        );
+        assert_eq!(group_digits(0), "0");
+        assert_eq!(group_digits(1_000_000), "1,000,000");
     }
 }
