@@ -101,6 +101,7 @@ fn every_error_is_reported_with_its_key_path() {
 [line]
 id = "Line 1"
 colour = "red"
+codes_in_hand_minutes = 0
 [conveyor]
 speed_upm = 0
 [markers.m1]
@@ -130,7 +131,8 @@ x = 1
     );
     let expected = [
         "extras: unknown section (expected one of: line, conveyor, mqtt, markers, readers, plcs, gate, packing, dispatch)",
-        "line.colour: unknown key `colour` (expected one of: id, name, product)",
+        "line.colour: unknown key `colour` (expected one of: id, name, product, codes_in_hand_minutes)",
+        "line.codes_in_hand_minutes: 0 is not between 1 and 240",
         "line.id: \"Line 1\" must be 1–32 characters",
         "markers.m3.position_mm: invalid type",
         "conveyor.speed_upm: 0 is not between 1 and 12000",
