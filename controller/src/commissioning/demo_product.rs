@@ -103,6 +103,7 @@ mod tests {
         let distinct: std::collections::BTreeSet<&String> = gtins.iter().collect();
         assert_eq!(distinct.len(), ids.len(), "{gtins:?}");
         // Pinned: a product's GTIN must not change between releases.
-        assert_eq!(demo_gtin("bv-2.5-coil"), demo_gtin("bv-2.5-coil"));
+        assert_eq!(demo_gtin("bv-2.5-coil"), "09506000356495");
+        assert_eq!(demo_gtin("widget-c"), "09506000986579");
     }
 }
