@@ -557,3 +557,23 @@ ERROR tracemark::line::core: a code state change was refused error=db: timeout\n
         2
     );
 }
+
+#[test]
+fn the_database_of_a_url_is_replaced() {
+    use tracemark_line_tests::plant::with_database;
+    assert_eq!(
+        with_database("postgres://postgres@127.0.0.1:5432/test", "h_x"),
+        "postgres://postgres@127.0.0.1:5432/h_x"
+    );
+    assert_eq!(
+        with_database(
+            "postgres://u:p@db1:5432,db2:5432/plant?sslmode=disable",
+            "h_x"
+        ),
+        "postgres://u:p@db1:5432,db2:5432/h_x?sslmode=disable"
+    );
+    assert_eq!(
+        with_database("postgres://postgres@127.0.0.1", "h_x"),
+        "postgres://postgres@127.0.0.1/h_x"
+    );
+}
