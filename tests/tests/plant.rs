@@ -577,3 +577,128 @@ fn the_database_of_a_url_is_replaced() {
         "postgres://postgres@127.0.0.1/h_x"
     );
 }
+
+/// Sessions of `db` inside a transaction and waiting for their controller, now.
+async fn idle_in_transaction(db: &str) -> i64 {
+    use sqlx::Connection as _;
+    let mut conn = sqlx::PgConnection::connect(db).await.expect("connect");
+    let n = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+         AND state = 'idle in transaction'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .expect("pg_stat_activity");
+    let _ = conn.close().await;
+    n
+}
+
+/// Sends `signal` (`STOP`, `CONT`) to process `pid`.
+fn signal(pid: u32, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success(), "kill -{signal} {pid}");
+}
+
+/// A controller frozen inside a transaction (SIGSTOP: as a paused VM, or a host gone without
+/// closing its connections) holds the audit head's row lock, which every writing transaction
+/// of every controller takes first. The server ends such a session after
+/// `idle_in_transaction_session_timeout` (the store sets 10 s unless the URL says otherwise;
+/// 2 s here), so the other controllers go on: they finish their share while it is still
+/// frozen. Thawed, it finds its session gone, asks again, and finishes too; nothing is issued
+/// twice. (Without the timeout the others wait as long as the frozen one: seen on this
+/// machine before the store set it, in 5 freezes of 6.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_controller_frozen_in_a_transaction_does_not_stop_the_others() {
+    let Some(base) = common::pg_base_url() else {
+        return;
+    };
+    let _lines = one_line_at_a_time().await;
+    let database = FreshDatabase::create(&base, "frozen").await;
+    let db = format!(
+        "{}?options[idle_in_transaction_session_timeout]=2s",
+        database.url
+    );
+    let store = common::open(&db).await;
+    store
+        .add_product(&common::product("p1", "09506000134352"))
+        .await
+        .expect("add the product");
+    let mut rng = common::Rng::from_env_or_time();
+    let share = 40_000;
+    let spawn = |device: &str| {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_block_issuer"));
+        command
+            .args([
+                "--product",
+                "p1",
+                "--count",
+                &share.to_string(),
+                "--chunk",
+                "500",
+            ])
+            .env("TRACEMARK_DB", &db)
+            .env("TRACEMARK_DEVICE", device)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start block_issuer")
+    };
+    // Freeze the first at random moments until it is caught inside a transaction: the
+    // others' transactions last milliseconds, a frozen one stays.
+    let mut frozen = spawn("frozen-1");
+    let pid = frozen.id().expect("running");
+    let others = [spawn("line-2"), spawn("line-3")];
+    let mut caught = false;
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(50 + rng.below(200))).await;
+        signal(pid, "STOP");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        if idle_in_transaction(&db).await > 0 {
+            caught = true;
+            break;
+        }
+        signal(pid, "CONT");
+    }
+    assert!(caught, "never froze it inside a transaction");
+    let froze = Instant::now();
+    for other in others {
+        let out = tokio::time::timeout(Duration::from_secs(30), other.wait_with_output())
+            .await
+            .expect("the others finish while one is frozen")
+            .expect("wait");
+        assert!(out.status.success(), "{}", common::stderr(&out));
+    }
+    let others_done = froze.elapsed();
+    assert!(
+        matches!(frozen.try_wait(), Ok(None)),
+        "the frozen one is still there"
+    );
+    signal(pid, "CONT");
+    let out = frozen
+        .wait_with_output()
+        .await
+        .expect("the thawed one ends");
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    println!(
+        "the others finished {:.1} s after the freeze; the thawed one: {}",
+        others_done.as_secs_f64(),
+        common::stderr(&out).lines().next().unwrap_or("no retry")
+    );
+    let state = PlantState::read(&db).await;
+    state.assert_consistent();
+    for device in ["frozen-1", "line-2", "line-3"] {
+        assert_eq!(
+            state.codes_by_owner.get(device).copied(),
+            Some(share),
+            "{device}"
+        );
+    }
+    assert_issued_counts(&store, "p1", &state).await;
+    store.close().await;
+    assert_audit_verifies(&db);
+    database.drop_now().await;
+}

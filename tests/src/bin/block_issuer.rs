@@ -2,15 +2,18 @@
 //! (`controller/src/line/feeder.rs`) — reserve a serial block for this device, issue codes from
 //! it a chunk at a time, reserve the next when it runs out — as a process of its own, so the
 //! plant suite (`tests/tests/plant.rs`) can run several on one PostgreSQL and `kill -9` them at
-//! random moments. Like the line, a restart abandons the rest of the block it held.
+//! random moments. Like the line, a restart abandons the rest of the block it held, and a store
+//! that cannot be reached is asked again.
 //!
 //! `block_issuer --product ID --count N [--block SIZE] [--chunk SIZE]`, the store from
 //! `TRACEMARK_DB`, the device (the blocks' owner) from `TRACEMARK_DEVICE`. Prints
 //! `issued N` when done.
 
+use std::future::Future;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
-use tracemark_store::{Actor, Store};
+use tracemark_store::{Actor, Store, StoreError};
 
 /// What to issue.
 struct Args {
@@ -50,6 +53,28 @@ fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
+/// `ask`'s answer, asking again while the store cannot be reached, as the line's feeder does
+/// (every 100 ms doubling to 2 s; for at most a minute here).
+async fn answered<T, F, Fut>(mut ask: F) -> Result<T, String>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, StoreError>>,
+{
+    let started = Instant::now();
+    let mut wait = Duration::from_millis(100);
+    loop {
+        match ask().await {
+            Ok(answer) => return Ok(answer),
+            Err(error) if error.is_unreachable() && started.elapsed() < Duration::from_secs(60) => {
+                eprintln!("block_issuer: the store cannot be reached ({error}); asking again");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(2));
+            }
+            Err(error) => return Err(error.to_string()),
+        }
+    }
+}
+
 async fn issue(args: &Args) -> Result<u64, String> {
     let url = std::env::var("TRACEMARK_DB").map_err(|_| "TRACEMARK_DB is not set".to_owned())?;
     let store = Store::open(&url, Actor::from_env(None))
@@ -60,20 +85,14 @@ async fn issue(args: &Args) -> Result<u64, String> {
     while issued < args.count {
         let current = match block.take() {
             Some(current) => current,
-            None => store
-                .reserve_block(&args.product, args.block)
-                .await
-                .map_err(|e| e.to_string())?,
+            None => answered(|| store.reserve_block(&args.product, args.block)).await?,
         };
         let left = u64::try_from(current.end_counter - current.issued_end).unwrap_or(0);
         if left == 0 {
             continue;
         }
         let n = args.chunk.min(left).min(args.count - issued);
-        let codes = store
-            .issue_from_block(&args.product, current.id, n, None)
-            .await
-            .map_err(|e| e.to_string())?;
+        let codes = answered(|| store.issue_from_block(&args.product, current.id, n, None)).await?;
         issued += codes.codes.len() as u64;
         block = Some(tracemark_store::Block {
             issued_end: codes.first_counter + codes.codes.len() as i64,
