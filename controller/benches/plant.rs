@@ -201,9 +201,15 @@ async fn run(args: Args, base: String) -> ExitCode {
         .into_iter()
         .map(|child| tokio::spawn(child.wait_with_output()))
         .collect();
+    let mut line_wall = vec![Duration::ZERO; pids.len()];
     let mut every = tokio::time::interval(Duration::from_millis(250));
     while !waits.iter().all(|w| w.is_finished()) {
         every.tick().await;
+        for (i, wait) in waits.iter().enumerate() {
+            if !wait.is_finished() {
+                line_wall[i] = started.elapsed();
+            }
+        }
         for (i, pid) in pids.iter().enumerate() {
             line_cpu[i] = line_cpu[i].max(process_cpu(*pid));
         }
@@ -228,17 +234,21 @@ async fn run(args: Args, base: String) -> ExitCode {
     }
 
     println!(
-        "| line | product | units | units/min | underruns | escapes | unaccounted | balanced | closed balanced | store errors | decision p50 | p99 | max | packed | cartons | process CPU |"
+        "| line | product | units | units/min | underruns | rejected | line stops | escapes | unaccounted | balanced | closed balanced | store errors | decision p50 | p99 | max | packed | cartons | process CPU | wall |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     let mut problems = Vec::new();
-    for (((line, product), (success, s)), cpu) in lines.iter().zip(&summaries).zip(&line_cpu) {
+    for ((((line, product), (success, s)), cpu), ended) in
+        lines.iter().zip(&summaries).zip(&line_cpu).zip(&line_wall)
+    {
         let l = &s["line"]["decision_latency"];
         println!(
-            "| {line} | {product} | {} | {} | {} | {} | {} | {} | {} | {} | {} µs | {} µs | {} µs | {} | {} | {:.1} s |",
+            "| {line} | {product} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} µs | {} µs | {} µs | {} | {} | {:.1} s | {:.0} s |",
             s["units"],
             s["units_per_min"],
             s["line"]["underruns"],
+            s["rejected"],
+            s["line"]["line_stops"],
             s["escapes"],
             s["unaccounted"],
             s["balanced"],
@@ -249,7 +259,8 @@ async fn run(args: Args, base: String) -> ExitCode {
             l["max_us"],
             s["packed"],
             s["cartons"],
-            cpu.as_secs_f64()
+            cpu.as_secs_f64(),
+            ended.as_secs_f64()
         );
         let clean = *success
             && s["units"] == units
@@ -262,10 +273,15 @@ async fn run(args: Args, base: String) -> ExitCode {
             && s["line"]["underruns"] == 0
             && s["disagreements"].as_array().is_some_and(Vec::is_empty);
         if !clean {
+            // Its first log lines (a line that slips keeps alarming: the rest repeats them).
+            let log = std::fs::read_to_string(dir.path().join(format!("{line}.stderr")))
+                .unwrap_or_default();
+            let first: Vec<&str> = log.lines().take(12).collect();
             problems.push(format!(
-                "{line} is not clean (exit ok: {success}): {}",
-                std::fs::read_to_string(dir.path().join(format!("{line}.stderr")))
-                    .unwrap_or_default()
+                "{line} is not clean (exit ok: {success}; {} log lines, the first):\n{}\n{}",
+                log.lines().count(),
+                first.join("\n"),
+                serde_json::to_string(s).unwrap_or_default()
             ));
         }
     }
@@ -320,6 +336,11 @@ async fn run(args: Args, base: String) -> ExitCode {
         state.duplicate_texts.is_empty(),
         checks.is_ok()
     );
+    if !problems.is_empty() {
+        // The lines' whole logs, for a look after the run.
+        let logs = dir.keep();
+        println!("the lines' logs: {}", logs.display());
+    }
     if args.keep {
         println!("kept: {}", database.url);
     } else {

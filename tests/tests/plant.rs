@@ -40,6 +40,10 @@ fn simulate(
         .env("TRACEMARK_USER", "tester")
         .env("TRACEMARK_LINE__ID", line)
         .env("TRACEMARK_LINE__PRODUCT", product)
+        // Several real-time lines in debug builds on a 2-core machine that runs other work too:
+        // the Linx simulator's answer to a status poll came later than demo.toml's 300 ms now
+        // and then (a marker fault, and the run not clean). These tests are about the store.
+        .env("TRACEMARK_MARKERS__INKJET__TIMEOUT_MS", "1500")
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(stderr).expect("stderr file"))
         .kill_on_drop(true)
@@ -125,9 +129,9 @@ async fn assert_issued_counts(store: &Store, product: &str, state: &PlantState) 
 /// Three lines, three `tracemark simulate` processes, started at once on one empty PostgreSQL
 /// database (each migrates it, each adds the product its line makes; two lines make the same
 /// one). `kill -9` of one line in the middle of its batch leaves the other two running to a
-/// clean end; restarted, it resumes its batch and ends clean. No two blocks overlap, every code
-/// of a batch comes from blocks its own line reserved, every batch closes balanced, the audit
-/// chain verifies.
+/// clean end; restarted at once beside them, it resumes its batch and ends clean. No two
+/// blocks overlap, every code of a batch comes from blocks its own line reserved, every batch
+/// closes balanced, the audit chain verifies.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_lines_on_one_postgres_one_killed_the_others_run_on() {
     let Some(base) = common::pg_base_url() else {
@@ -163,6 +167,10 @@ async fn three_lines_on_one_postgres_one_killed_the_others_run_on() {
     killed.start_kill().expect("SIGKILL line b");
     killed.wait().await.expect("reap line b");
     let killed_at = started.elapsed();
+    // Restarted at once, beside the two still running: it resumes its open batch, settles
+    // what the kill left in flight, and ends clean.
+    let restart = 40;
+    let restarted = simulate(db, &config, lines[1], (restart, speed), &stderr[1]);
     for ((line, _), (child, err)) in [lines[0], lines[2]]
         .iter()
         .zip(children.into_iter().zip([&stderr[0], &stderr[2]]))
@@ -172,14 +180,12 @@ async fn three_lines_on_one_postgres_one_killed_the_others_run_on() {
         let s = assert_clean_run(&out, units);
         assert_eq!(s["line_id"], *line, "{s:#}");
         assert_eq!(s["closed_balanced"], true, "{s:#}");
+        // demo.toml packs: the lines' cartons take SSCCs from the one counter they share.
+        assert!(s["cartons"].as_u64().unwrap_or(0) > 0, "{s:#}");
+        assert_eq!(s["aggregation_disagreements"], 0, "{s:#}");
     }
     let others_done = started.elapsed();
-    // Line b again: it resumes its open batch, settles what the kill left, and ends clean.
-    let restart = 40;
-    let out = simulate(db, &config, lines[1], (restart, speed), &stderr[1])
-        .wait_with_output()
-        .await
-        .expect("line b ends");
+    let out = restarted.wait_with_output().await.expect("line b ends");
     let s = assert_clean_run(&with_stderr(out, &stderr[1]), restart);
     assert_eq!(s["line_id"], "plant-b", "{s:#}");
     assert!(
@@ -189,7 +195,7 @@ async fn three_lines_on_one_postgres_one_killed_the_others_run_on() {
         "the kill left nothing in flight to settle: {s:#}"
     );
     println!(
-        "killed line b at {:.1} s, lines a and c done at {:.1} s, b's restart at {:.1} s",
+        "killed line b at {:.1} s, lines a and c done at {:.1} s, b's restart done at {:.1} s",
         killed_at.as_secs_f64(),
         others_done.as_secs_f64(),
         started.elapsed().as_secs_f64()
