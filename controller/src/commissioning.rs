@@ -6,6 +6,7 @@
 
 mod case_camera;
 mod compare;
+mod demo_product;
 pub mod dispatch;
 mod labels;
 mod manual;
@@ -25,6 +26,8 @@ use tracemark_sim::twin::{MqttPublisher, Twin, TwinConfig, TwinProgress};
 use tracemark_sim::vision::{DamageRates, VisionSim};
 use tracemark_sim::{Fault, MarkerSim};
 
+pub use demo_product::{DEMO_GTIN, demo_gtin, demo_product};
+
 use crate::aggregation::plan_for;
 use crate::broker::EmbeddedBroker;
 use crate::config::{Line, Mqtt, Transport};
@@ -32,7 +35,6 @@ use crate::line::{
     ControlInbox, LineCommand, LineOptions, LineSetup, LineStats, line_control, run_line_controlled,
 };
 use tracemark_drivers::transport::{DataBits, Parity, StopBits};
-use tracemark_store::Grade;
 use tracemark_store::reconcile::Reconciliation;
 use tracemark_store::{Store, StoreError};
 
@@ -262,29 +264,6 @@ impl Report {
             && self.duplicates == 0
             && self.unaccounted == 0
             && self.balanced
-    }
-}
-
-/// The product a demo or a simulation creates when the store does not have the line's product:
-/// the GTIN GS1 uses in its own examples, FF1 serials of 10 characters from the `safe`
-/// alphabet, the camera's minimum grade.
-pub fn demo_product(id: &str, min_grade: Grade) -> tracemark_store::Product {
-    tracemark_store::Product {
-        id: id.to_owned(),
-        scheme: tracemark_store::Scheme::Gs1,
-        key: "09506000134352".into(),
-        name: "Demo widget".into(),
-        category: "household electrical appliance".into(),
-        model: "DW-1".into(),
-        mandatory_standard: "GB 4706.1-2005".into(),
-        licence_no: None,
-        ccc_cert_no: Some("2024010701000001".into()),
-        warranty_months: Some(12),
-        retention_years: 3,
-        serial_alphabet: tracemark_store::SerialAlphabet::Safe,
-        serial_length: 10,
-        pack_sizes: vec![10, 40],
-        min_grade,
     }
 }
 

@@ -6,9 +6,12 @@ use crate::StoreError;
 /// SQLSTATEs that say the server went away or cannot serve writes now (PostgreSQL manual,
 /// appendix A): class 08 is "connection exception"; 57P01–57P03 are an administrator's
 /// shutdown, a crash shutdown and a server not yet accepting connections; 25006 is a write on
-/// a read-only server (a standby that is not promoted yet, during a failover).
+/// a read-only server (a standby that is not promoted yet, during a failover); 25P03 is a
+/// session the server ended because the controller sat too long inside a transaction
+/// (`idle_in_transaction_session_timeout`, set by the store: `sql::IDLE_IN_TRANSACTION`) — a
+/// controller that was frozen, its transaction rolled back.
 fn unreachable_sqlstate(code: &str) -> bool {
-    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "25006")
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "25006" | "25P03")
 }
 
 fn unreachable_sqlx(error: &sqlx::Error) -> bool {
@@ -62,7 +65,7 @@ mod tests {
         assert!(!db(sqlx::Error::RowNotFound).is_unreachable());
         assert!(!StoreError::invalid("count", "too large").is_unreachable());
         assert!(!StoreError::corrupt("x").is_unreachable());
-        for code in ["08006", "08001", "57P01", "57P03", "25006"] {
+        for code in ["08006", "08001", "57P01", "57P03", "25006", "25P03"] {
             assert!(unreachable_sqlstate(code), "{code}");
         }
         for code in ["23505", "40001", "42P01"] {

@@ -11,6 +11,7 @@
 
 #[path = "../../controller/tests/common/mod.rs"]
 pub mod common;
+pub mod plant;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -1,7 +1,7 @@
 //! `simulate` and `demo` keep to scratch records (issue 19): without `--db` they write a store of
 //! their own and leave the production default byte for byte as it was; given a store that holds
 //! production batches they refuse unless asked; what they write is marked simulated and
-//! carries the device `simulate` or `demo`.
+//! carries the device `simulate@<line>` or `demo@<line>`.
 
 use std::path::Path;
 use std::process::Output;
@@ -96,7 +96,7 @@ async fn simulate_without_db_leaves_the_production_store_byte_identical() {
         before,
         "simulate wrote into the production default"
     );
-    // Its records are in the scratch store, marked and attributed to `simulate`.
+    // Its records are in the scratch store, marked and attributed to `simulate` on its line.
     let scratch = dir.path().join("tracemark-scratch.db");
     let store = common::open(&format!("sqlite://{}", scratch.display())).await;
     let batches = store.batches().await.expect("batches");
@@ -105,14 +105,14 @@ async fn simulate_without_db_leaves_the_production_store_byte_identical() {
     let events = store.events(0, 100_000).await.expect("events");
     let by_simulate = events
         .iter()
-        .filter(|e| e.device == "simulate" && e.user == "integrator")
+        .filter(|e| e.device == "simulate@demo" && e.user == "integrator")
         .count();
-    assert!(by_simulate > 0, "no event from device simulate");
+    assert!(by_simulate > 0, "no event from device simulate@demo");
     assert!(
         events
             .iter()
             .filter(|e| e.kind.starts_with("batch.") || e.kind == "codes.transition")
-            .all(|e| e.device == "simulate"),
+            .all(|e| e.device == "simulate@demo"),
         "every batch and code event of the run is the simulation's"
     );
     store.close().await;

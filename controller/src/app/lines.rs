@@ -5,6 +5,16 @@ use tracemark_store::{Actor, Batch, BatchState, NewBatch, Product, Store};
 
 use super::AppError;
 
+/// Who a line controller's writes are recorded as: `actor`'s user on the device
+/// `<program>@<line>` — `line@cable-3` for `tracemark run`, `simulate@cable-3` and `demo@demo`
+/// for a simulation — as the line's stations are `packing@<line>` and `dispatch@<line>`.
+/// Several controllers share one store (docs/plant.md "Many controllers on one PostgreSQL"):
+/// the owner of every serial block and the device of every event name the line that wrote it,
+/// whichever host it runs on and however many lines run there.
+pub fn controller_actor(actor: &Actor, program: &str, line: &str) -> Actor {
+    actor.on_device(&format!("{program}@{line}"))
+}
+
 /// The oldest batch of line `line` (and of `product`, when given) that is running or paused, if
 /// any: a line finishes the batch it started first.
 pub async fn open_batch(

@@ -159,7 +159,9 @@ pub async fn get(store: &Store, id: &str) -> Result<Product, AppError> {
 }
 
 /// The product `id`, created as `make()` describes it when the store does not have it (the demo
-/// and a simulation bring their own product).
+/// and a simulation bring their own product). Several controllers may start on one store at
+/// once (docs/plant.md "Many controllers on one PostgreSQL"): when another adds `id` between
+/// this one's look and its add, the add is refused and the product the other added is taken.
 pub async fn get_or_add(
     store: &Store,
     actor: &Actor,
@@ -169,7 +171,13 @@ pub async fn get_or_add(
     match store.product(id).await {
         Ok(product) => Ok(product),
         Err(StoreError::NotFound { .. }) => {
-            Ok(store.with_actor(actor.clone()).add_product(&make()).await?)
+            match store.with_actor(actor.clone()).add_product(&make()).await {
+                Ok(product) => Ok(product),
+                Err(refused) => match store.product(id).await {
+                    Ok(product) => Ok(product),
+                    Err(_) => Err(refused.into()),
+                },
+            }
         }
         Err(e) => Err(e.into()),
     }
@@ -304,4 +312,71 @@ pub async fn set_documents(
         .set_product_documents(id, &documents)
         .await?;
     Ok(documents)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commissioning::demo_product;
+
+    async fn scratch_store(dir: &std::path::Path) -> Store {
+        let url = format!("sqlite://{}", dir.join("t.db").display());
+        let actor = Actor {
+            user: "tester".into(),
+            device: "test".into(),
+        };
+        Store::open(&url, actor).await.expect("open")
+    }
+
+    /// Two controllers starting on one store at once: the other adds the product between this
+    /// one's look and its add. This one takes the other's product instead of failing.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_product_another_controller_adds_meanwhile_is_taken() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = scratch_store(dir.path()).await;
+        let other = store.clone();
+        let actor = store.actor().clone();
+        let make = || {
+            // The other controller's add, between the look and the add (a test may block here:
+            // the runtime has a second worker).
+            tokio::task::block_in_place(|| {
+                tokio::runtime::Handle::current()
+                    .block_on(other.add_product(&demo_product("widget-c", Grade::B)))
+            })
+            .expect("the other controller adds it");
+            demo_product("widget-c", Grade::C)
+        };
+        let product = get_or_add(&store, &actor, "widget-c", make)
+            .await
+            .expect("the product the other added");
+        assert_eq!(
+            product.min_grade,
+            Grade::B,
+            "the other controller's product"
+        );
+        assert_eq!(store.products().await.expect("products").len(), 1);
+    }
+
+    /// Any other refusal of the add is still an error: here another product holds the GTIN.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_add_refused_for_another_reason_fails() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = scratch_store(dir.path()).await;
+        let actor = store.actor().clone();
+        store
+            .add_product(&demo_product("demo-widget", Grade::C))
+            .await
+            .expect("add");
+        let same_gtin = || Product {
+            id: "widget-d".into(),
+            ..demo_product("demo-widget", Grade::C)
+        };
+        let error = get_or_add(&store, &actor, "widget-d", same_gtin)
+            .await
+            .expect_err("the GTIN is taken");
+        assert!(
+            error.to_string().contains("already product demo-widget"),
+            "{error}"
+        );
+    }
 }

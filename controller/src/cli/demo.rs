@@ -229,7 +229,8 @@ struct Output {
     json: bool,
     /// Serve the live view here.
     http: Option<SocketAddr>,
-    /// The device its writes are recorded with: `demo` or `simulate`.
+    /// The program its writes are recorded with, on the line (`lines::controller_actor`):
+    /// `demo` or `simulate`.
     device: &'static str,
     /// Whether a store holding production batches may be written.
     allow_production_store: bool,
@@ -259,7 +260,7 @@ fn commission(
         if named {
             lines::check_simulation_store(&store, output.allow_production_store).await?;
         }
-        let actor = &context.actor().on_device(output.device);
+        let actor = &lines::controller_actor(context.actor(), output.device, &line.id);
         let store = store.with_actor(actor.clone());
         // The demo product's minimum grade is the default, C; a reader with a stricter
         // `min_grade` demands more (`verify::tracker_config_for`).

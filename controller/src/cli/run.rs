@@ -57,7 +57,8 @@ pub(crate) fn run(args: &RunArgs, context: &Context) -> Result<(), CliError> {
     let line = tracemark::config::load(&args.config)
         .map_err(|errors| CliError::Input(errors.to_string()))?;
     super::block_on_line(async {
-        let store = context.open().await?;
+        let actor = lines::controller_actor(context.actor(), "line", &line.id);
+        let store = context.open().await?.with_actor(actor);
         let batch = lines::batch_to_run(&store, &line.id, args.batch).await?;
         let (stop_tx, stop_rx) = watch::channel(false);
         tokio::spawn(async move {

@@ -1,9 +1,11 @@
 //! Helpers shared by the controller's tests and the whole-line suite (`tests/`, which includes
-//! this file): fresh SQLite files, fresh PostgreSQL schemas, the test broker, the binary, and
-//! headless Chromium for the operator pages (`browser`).
+//! this file): fresh SQLite files, fresh PostgreSQL schemas, the test broker, the binary,
+//! headless Chromium for the operator pages (`browser`), and a PostgreSQL primary with a
+//! synchronous standby for the failover tests (`clusters`).
 #![allow(dead_code, unreachable_pub)]
 
 pub mod browser;
+pub mod clusters;
 pub mod mosquitto;
 
 use std::path::{Path, PathBuf};

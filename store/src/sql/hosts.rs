@@ -92,6 +92,30 @@ impl Hosts {
         format!("{}{}{}", self.head, self.hosts[i], self.tail)
     }
 
+    /// The same URL with the server setting `key` = `value` for its sessions
+    /// (`options[key]=value`), unless the URL sets `key` already.
+    pub(crate) fn with_session_default(&self, key: &str, value: &str) -> Hosts {
+        let (before_fragment, fragment) = match self.tail.find('#') {
+            Some(at) => self.tail.split_at(at),
+            None => (self.tail.as_str(), ""),
+        };
+        let query = before_fragment
+            .split_once('?')
+            .map_or("", |(_, query)| query);
+        if query.contains(key) {
+            return self.clone();
+        }
+        let separator = if before_fragment.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
+        Hosts {
+            tail: format!("{before_fragment}{separator}options[{key}]={value}{fragment}"),
+            ..self.clone()
+        }
+    }
+
     /// The same URL with other hosts (the fault proxies' addresses).
     pub(crate) fn with_hosts(&self, hosts: Vec<String>) -> Hosts {
         Hosts {
@@ -261,6 +285,36 @@ async fn watch(pool: AnyPool, hosts: Hosts, mut current: usize, monitor: AnyConn
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_session_default_is_added_unless_the_url_sets_it() {
+        let key = "idle_in_transaction_session_timeout";
+        let with = |url: &str| {
+            Hosts::parse(url)
+                .expect("parse")
+                .with_session_default(key, "10s")
+                .url(0)
+        };
+        assert_eq!(
+            with("postgres://tm@h1:5432/db"),
+            "postgres://tm@h1:5432/db?options[idle_in_transaction_session_timeout]=10s"
+        );
+        assert_eq!(
+            with("postgres://tm@h1/db?sslmode=disable"),
+            "postgres://tm@h1/db?sslmode=disable&options[idle_in_transaction_session_timeout]=10s"
+        );
+        let set = "postgres://tm@h1/db?options[idle_in_transaction_session_timeout]=2s";
+        assert_eq!(with(set), set);
+        let set = "postgres://tm@h1/db?options=-c%20idle_in_transaction_session_timeout%3D0";
+        assert_eq!(with(set), set);
+        let hosts = Hosts::parse("postgres://tm@h1:5432,h2:5433/db")
+            .expect("parse")
+            .with_session_default(key, "10s");
+        assert_eq!(
+            hosts.url(1),
+            "postgres://tm@h2:5433/db?options[idle_in_transaction_session_timeout]=10s"
+        );
+    }
 
     #[test]
     fn splits_a_multi_host_url() {

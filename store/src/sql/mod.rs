@@ -84,11 +84,24 @@ pub(crate) async fn open_sqlite(
     })
 }
 
+/// How long the server lets a store's session sit inside a transaction waiting for the
+/// controller before it ends the session (and rolls the transaction back), unless the URL sets
+/// it (`options[idle_in_transaction_session_timeout]=…`). Every writing transaction takes the
+/// audit head's row lock first (`audit::begin`), and the store's transactions never wait on
+/// anything but the network: a controller frozen inside one — stopped, its VM paused, its host
+/// gone without closing its connections — would otherwise hold that lock, and with it every
+/// other controller on the database, until TCP keepalive gives up (two hours by default).
+/// Ten seconds is far beyond any transaction of the store, and bounds what one lost controller
+/// costs the plant (docs/plant.md "Many controllers on one PostgreSQL").
+const IDLE_IN_TRANSACTION: (&str, &str) = ("idle_in_transaction_session_timeout", "10s");
+
 /// Connects to the PostgreSQL store at `hosts`: the primary among them, followed through a
 /// failover when there are several (`hosts`). (An injected outage is the fault proxies' work:
 /// the hosts are theirs then.)
 pub(crate) async fn open_postgres(hosts: &hosts::Hosts) -> Result<Db, String> {
     sqlx::any::install_default_drivers();
+    let hosts = hosts.with_session_default(IDLE_IN_TRANSACTION.0, IDLE_IN_TRANSACTION.1);
+    let hosts = &hosts;
     let options = AnyPoolOptions::new()
         .max_connections(4)
         .acquire_timeout(Duration::from_secs(30));
