@@ -112,6 +112,19 @@ const TABLES: &[Table] = &[
         order_by: "id",
         identity: true,
     },
+    // What each controller's edge journal has applied (issue 18): a store moved or restored
+    // keeps skipping what it already holds.
+    Table {
+        name: "journal_marks",
+        columns: &[
+            ("journal_id", Text),
+            ("issues_through", Int),
+            ("changes_through", Int),
+            ("at", Text),
+        ],
+        order_by: "journal_id",
+        identity: false,
+    },
     Table {
         name: "batches",
         columns: &[
