@@ -379,16 +379,6 @@ impl Journal {
 /// The journal's file when none is named: `journal-LINE.db` next to an SQLite store's file,
 /// else in the working directory (as the reject images are).
 pub fn default_path(store_url: &str, line_id: &str) -> PathBuf {
-    let file = store_url
-        .strip_prefix("sqlite://")
-        .or_else(|| store_url.strip_prefix("sqlite:"))
-        .map(|rest| rest.split('?').next().unwrap_or(rest));
-    let parent = file
-        .map(Path::new)
-        .and_then(Path::parent)
-        .filter(|p| !p.as_os_str().is_empty())
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
     let name: String = line_id
         .chars()
         .map(|c| {
@@ -399,7 +389,23 @@ pub fn default_path(store_url: &str, line_id: &str) -> PathBuf {
             }
         })
         .collect();
-    let path = parent.join(format!("journal-{name}.db"));
+    beside_the_store(store_url, &format!("journal-{name}.db"))
+}
+
+/// `name` next to an SQLite store's file, else in the working directory, as an absolute path:
+/// where a controller keeps its local files (the edge journal, reject images) by default.
+pub fn beside_the_store(store_url: &str, name: &str) -> PathBuf {
+    let file = store_url
+        .strip_prefix("sqlite://")
+        .or_else(|| store_url.strip_prefix("sqlite:"))
+        .map(|rest| rest.split('?').next().unwrap_or(rest));
+    let parent = file
+        .map(Path::new)
+        .and_then(Path::parent)
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let path = parent.join(name);
     std::path::absolute(&path).unwrap_or(path)
 }
 

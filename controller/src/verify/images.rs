@@ -11,7 +11,7 @@
 //! and bytes; nothing about images can change a code's state.
 
 use std::collections::{HashMap, VecDeque};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use rumqttc::{AsyncClient, Event, Packet, QoS};
@@ -32,18 +32,7 @@ pub const PNG_SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, 
 /// The directory of reject images when none is configured: `reject_images` next to an SQLite
 /// store's file, else in the working directory.
 pub fn default_dir(store_url: &str) -> PathBuf {
-    let file = store_url
-        .strip_prefix("sqlite://")
-        .or_else(|| store_url.strip_prefix("sqlite:"))
-        .map(|rest| rest.split('?').next().unwrap_or(rest));
-    let parent = file
-        .map(Path::new)
-        .and_then(Path::parent)
-        .filter(|p| !p.as_os_str().is_empty())
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
-    let dir = parent.join("reject_images");
-    std::path::absolute(&dir).unwrap_or(dir)
+    tracemark_store::journal::beside_the_store(store_url, "reject_images")
 }
 
 /// What the core tells the image task.
