@@ -29,7 +29,8 @@ impl Store {
             .ok_or_else(|| {
                 StoreError::Corrupt(format!("product {product_id} has no serial key"))
             })?;
-        SerialIssuer::new(product.clone(), &key_from_hex(&product.id, &key_hex)?)
+        let key = key_from_hex(&product.id, &key_hex)?;
+        SerialIssuer::new(product, &key)
     }
 
     /// Issues the codes of `ranges` (one transaction, one event): each must start where its

@@ -342,7 +342,7 @@ impl Spool {
                     }
                 }
                 if !group.is_empty() {
-                    self.append(std::mem::take(&mut group)).await;
+                    self.append_from(std::mem::take(&mut group), None).await;
                     continue;
                 }
                 if Instant::now() >= self.next_try {
@@ -431,11 +431,6 @@ impl Spool {
             self.wait = RETRY_FIRST;
             self.append_from(rest, Some(seq)).await;
         }
-    }
-
-    /// Appends `group` to the journal and answers it.
-    async fn append(&mut self, group: Vec<Request>) {
-        self.append_from(group, None).await;
     }
 
     /// Appends `group`, its first run under `first_seq` when given, and answers it once on disk.
