@@ -4,18 +4,21 @@
 //! with the forwarded stream) are packed; refused cases are recorded with their reasons; a case
 //! whose unit is never verified is refused once the hold runs out; the last case closes short,
 //! and accepted cases fill pallets. After a restart, a case read redelivered for a case already
-//! packed is recognised, not reworked.
+//! packed is recognised, not reworked. In a central store outage the cases are decided and
+//! packed once the line's records have reached the store (issue 18).
 
 #[macro_use]
 mod common;
 
 use common::*;
-use tokio::sync::mpsc;
-use tracemark::aggregation::Plan;
+use tokio::sync::{mpsc, watch};
 use tracemark::aggregation::case_camera::spawn_case_camera;
 use tracemark::aggregation::case_mqtt::CaseReceived;
 use tracemark::aggregation::case_read::{CaseRead, SymbolRead};
+use tracemark::aggregation::{Plan, StoreGate};
 use tracemark_store::case_rework::CASE_REJECTED;
+use tracemark_store::fault::Outage;
+use tracemark_store::writer::WriterStatus;
 use tracemark_store::{CodeState, PackageLevel, Store, Transition};
 
 const GTIN: &str = "09506000134352";
@@ -74,7 +77,14 @@ async fn station_decides_and_packs(store: Store) {
         cases_per_pallet: 2,
         case_packer_count: false,
     };
-    let (codes_tx, task) = spawn_case_camera(store.clone(), batch.id, plan, cases, None);
+    let (codes_tx, task) = spawn_case_camera(
+        store.clone(),
+        batch.id,
+        plan,
+        cases,
+        None,
+        StoreGate::default(),
+    );
     let v: Vec<&str> = verified.iter().map(String::as_str).collect();
     let l: Vec<&str> = late.iter().map(String::as_str).collect();
     // 1: units of an earlier run, known from the store at start.
@@ -155,7 +165,14 @@ async fn station_decides_and_packs(store: Store) {
     // A restart: a new task, and the broker redelivers case 2's read, which the killed run had
     // not acknowledged. Its carton is the record: no rework, nothing packed twice.
     let (cases_tx, cases) = mpsc::channel(16);
-    let (codes_tx, task) = spawn_case_camera(store.clone(), batch.id, plan, cases, None);
+    let (codes_tx, task) = spawn_case_camera(
+        store.clone(),
+        batch.id,
+        plan,
+        cases,
+        None,
+        StoreGate::default(),
+    );
     cases_tx.send(case(2, &l[0..4], false)).await.expect("send");
     // A case of units packed in two cartons is not a repeat: rework.
     cases_tx
@@ -172,3 +189,83 @@ async fn station_decides_and_packs(store: Store) {
 }
 
 both!(station_decides_and_packs);
+
+/// A central store outage (issue 18, `aggregation::store_gate`): the line's records wait in the
+/// edge journal, so the station is fed units whose `verified` the store does not hold yet. The
+/// cases read meanwhile are packed once the journal has been forwarded; nothing fails, nothing
+/// is packed twice.
+async fn cases_read_in_an_outage_are_packed_once_the_journal_is_forwarded(store: Store) {
+    store
+        .add_product(&product("p", GTIN))
+        .await
+        .expect("add the product");
+    packing_producer(&store).await;
+    let (batch, verified) = verified_batch(&store, "p", "L1", 4).await;
+    // Four more whose `verified` went into the journal: printed, as far as the store knows.
+    let journaled = store
+        .allocate("p", 4, Some(batch.id))
+        .await
+        .expect("allocate")
+        .codes;
+    set(&store, &journaled, &[CodeState::Sent, CodeState::Printed]).await;
+
+    // The station's own connection to the store goes down with the outage.
+    let outage = Outage::manual();
+    let station_store = Store::open_with_outage(store.url(), actor(), outage.clone())
+        .await
+        .expect("the station's store");
+    outage.begin();
+    let (status, writer) = watch::channel(WriterStatus {
+        unreachable: true,
+        held: 0,
+        spooled: 4,
+    });
+    let (cases_tx, cases) = mpsc::channel(16);
+    let plan = Plan {
+        units_per_case: 4,
+        cases_per_pallet: 2,
+        case_packer_count: false,
+    };
+    let (codes_tx, task) = spawn_case_camera(
+        station_store.clone(),
+        batch.id,
+        plan,
+        cases,
+        None,
+        StoreGate::of_writer(writer),
+    );
+    for code in &journaled {
+        codes_tx.send(code.clone()).await.expect("forward");
+    }
+    let v: Vec<&str> = verified.iter().map(String::as_str).collect();
+    let j: Vec<&str> = journaled.iter().map(String::as_str).collect();
+    cases_tx.send(case(1, &v, false)).await.expect("send");
+    cases_tx.send(case(2, &j, false)).await.expect("send");
+    let during = store.packages_of_batch(batch.id).await.expect("packages");
+    assert!(
+        during.is_empty(),
+        "nothing packed in the outage: {during:?}"
+    );
+
+    // The store answers again, and the writer forwards its journal: then packing goes on.
+    outage.end();
+    set(&store, &journaled, &[CodeState::Verified]).await;
+    status.send_replace(WriterStatus::default());
+    drop(codes_tx);
+    drop(cases_tx);
+    let report = task.await.expect("the task");
+    assert_eq!(report.failed, 0, "{report:?}");
+    assert_eq!(report.cases_reworked, 0, "{report:?}");
+    assert_eq!(report.packed, 8, "{report:?}");
+    assert_eq!(report.cartons, 2, "{report:?}");
+    assert_eq!(report.pallets, 1, "{report:?}");
+    for code in verified.iter().chain(&journaled) {
+        let record = store.code(code).await.expect("code");
+        assert_eq!(record.state, CodeState::Packed, "{code}");
+    }
+    let packages = store.packages_of_batch(batch.id).await.expect("packages");
+    assert_eq!(packages.len(), 3, "two cartons on one pallet: {packages:?}");
+    station_store.close().await;
+}
+
+both!(cases_read_in_an_outage_are_packed_once_the_journal_is_forwarded);

@@ -3,7 +3,8 @@
 //! records wait in the edge journal and reach the store once it answers — also when the
 //! controller is killed with `kill -9` during the outage and started again. Nothing is lost or
 //! issued twice, the batch balances against ground truth, the audit chain verifies and the
-//! journal is empty afterwards.
+//! journal is empty afterwards. The line packs by case camera and labels its packages (the
+//! demo line): packing waits for the journal to reach the store, then packs every case.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -13,17 +14,17 @@ use sqlx::Connection;
 use tracemark_line_tests::{Stack, assert_clean_run, on_both_stacks, one_line_at_a_time};
 use tracemark_store::journal::Journal;
 
-/// The demo line without its packing station (packing is not journaled, docs/plant.md),
-/// written into the site's directory.
+/// The demo line, with its case camera packing station and label station, written into the
+/// site's directory.
 fn config(site: &tracemark_line_tests::Site) -> String {
     let demo = std::fs::read_to_string(tracemark_line_tests::line_config("demo.toml"))
         .expect("the demo config");
-    let unpacked = demo
-        .split("\n[packing")
-        .next()
-        .expect("the sections before [packing]");
+    assert!(
+        demo.contains("[packing.label]"),
+        "the demo line packs and labels"
+    );
     let path = site.dir.path().join("line.toml");
-    tracemark_line_tests::write_line_config(&path, unpacked);
+    tracemark_line_tests::write_line_config(&path, &demo);
     path.display().to_string()
 }
 
@@ -96,6 +97,12 @@ async fn an_outage_in_the_middle_of_a_batch(stack: Stack) {
     );
     assert_eq!(s["line"]["line_stops"], 0, "{s:#}");
     assert_eq!(s["line"]["underruns"], 0, "{s:#}");
+    // Packing waited for the journal and then packed every case: none failed (store_errors,
+    // above), none left loose, every carton holds the units physically in its case.
+    assert_eq!(s["aggregation_disagreements"], 0, "{s:#}");
+    assert_eq!(s["loose"], 0, "{s:#}");
+    assert!(s["cartons"].as_u64().unwrap_or(0) >= 400 / 12, "{s:#}");
+    assert_eq!(s["labels"]["failed"], 0, "{s:#}");
     assert_after(&site, &journal).await;
     site.finish().await;
 }

@@ -25,6 +25,7 @@ use tracemark_store::{PackageLevel, PackageState, Store, StoreError};
 
 use super::label::{LabelReport, LabelStation};
 use super::machine::{PackAction, PackEvent, PackMachine, Plan};
+use super::store_gate::{self, StoreGate};
 
 /// Verified codes waiting for the packing task (about 40 s at 100 units/s).
 pub const CHANNEL: usize = 4096;
@@ -57,6 +58,14 @@ pub struct PackingReport {
     /// The label station's work, with `[packing.label]`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub labels: Option<LabelReport>,
+    /// Milliseconds packing waited for the line's records to reach the central store (an
+    /// outage, then its journal forwarded: `store_gate.rs`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub waited_for_store_ms: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The case packer's count as the line I/O reads it (IR 84–85, wrapping); `None` before the
@@ -65,14 +74,16 @@ pub type CasePackerCount = watch::Receiver<Option<u32>>;
 
 /// Spawns the packing task for `batch`; send it the verified codes in gate order and drop the
 /// sender at the end of the run. With `plan.case_packer_count`, `cases` is the case packer's
-/// count; with `labels`, each package is labelled and verified before it closes. Its handle
-/// returns what it did.
+/// count; with `labels`, each package is labelled and verified before it closes. Its store
+/// work waits at `gate` while the line's records are not in the store. Its handle returns
+/// what it did.
 pub fn spawn_packing(
     store: Store,
     batch: i64,
     plan: Plan,
     cases: Option<CasePackerCount>,
     labels: Option<LabelStation>,
+    gate: StoreGate,
 ) -> (mpsc::Sender<String>, JoinHandle<PackingReport>) {
     let (tx, rx) = mpsc::channel(CHANNEL);
     let task = Packer {
@@ -85,6 +96,7 @@ pub fn spawn_packing(
         spare_pallet: None,
         report: PackingReport::default(),
         labels,
+        gate,
     };
     (tx, tokio::spawn(task.run(rx, cases)))
 }
@@ -101,6 +113,7 @@ struct Packer {
     spare_pallet: Option<String>,
     report: PackingReport,
     labels: Option<LabelStation>,
+    gate: StoreGate,
 }
 
 impl Packer {
@@ -165,6 +178,7 @@ impl Packer {
             }
             if ended {
                 self.report.labels = self.labels.as_ref().map(|s| s.report().clone());
+                self.report.waited_for_store_ms = millis(self.gate.waited());
                 return self.report;
             }
         }
@@ -237,10 +251,7 @@ impl Packer {
                     Some(sscc) => sscc,
                     None => {
                         let capacity = i64::from(self.plan.units_per_case);
-                        self.store
-                            .create_package(self.batch, PackageLevel::Carton, Some(capacity))
-                            .await?
-                            .sscc
+                        self.create(PackageLevel::Carton, capacity).await?
                     }
                 };
                 self.cartons.insert(case, sscc);
@@ -256,12 +267,9 @@ impl Packer {
                     "carton",
                     "its SSCC could not be allocated",
                 ))?;
-                self.store.pack(&sscc, &codes).await?;
+                store_gate::pack_units(&mut self.gate, &self.store, &sscc, &codes).await?;
                 self.label(&sscc).await?;
-                let closed = self
-                    .store
-                    .set_package_state(&sscc, PackageState::Closed)
-                    .await?;
+                let closed = store_gate::close(&mut self.gate, &self.store, &sscc).await?;
                 self.report.packed += codes.len() as u64;
                 self.report.cartons += 1;
                 self.report.partial_cartons += u64::from(closed.short);
@@ -271,10 +279,7 @@ impl Packer {
                     Some(sscc) => sscc,
                     None => {
                         let capacity = i64::from(self.plan.cases_per_pallet);
-                        self.store
-                            .create_package(self.batch, PackageLevel::Pallet, Some(capacity))
-                            .await?
-                            .sscc
+                        self.create(PackageLevel::Pallet, capacity).await?
                     }
                 };
                 self.pallets.insert(pallet, sscc);
@@ -291,15 +296,12 @@ impl Packer {
                     .filter_map(|case| self.cartons.remove(case))
                     .collect();
                 if !cartons.is_empty() {
-                    self.store.pack_cartons(&sscc, &cartons).await?;
+                    store_gate::pack_cartons(&mut self.gate, &self.store, &sscc, &cartons).await?;
                     self.label(&sscc).await?;
-                    self.store
-                        .set_package_state(&sscc, PackageState::Closed)
-                        .await?;
+                    store_gate::close(&mut self.gate, &self.store, &sscc).await?;
                 } else {
-                    self.store
-                        .set_package_state(&sscc, PackageState::Voided)
-                        .await?;
+                    let voided = PackageState::Voided;
+                    store_gate::set_state(&mut self.gate, &self.store, &sscc, voided).await?;
                 }
                 self.report.pallets += 1;
             }
@@ -313,10 +315,22 @@ impl Packer {
     /// (docs/aggregation.md "Labels"); a package whose label never reads back stays open.
     async fn label(&mut self, sscc: &str) -> Result<(), StoreError> {
         match self.labels.as_mut() {
-            Some(station) => station.label_before_close(sscc).await,
+            Some(station) => store_gate::label(&mut self.gate, station, sscc).await,
             None => Ok(()),
         }
     }
+
+    /// Allocates the SSCC of a new package of the batch, through the gate.
+    async fn create(&mut self, level: PackageLevel, capacity: i64) -> Result<String, StoreError> {
+        store_gate::create(&mut self.gate, &self.store, self.batch, level, capacity)
+            .await
+            .map(|package| package.sscc)
+    }
+}
+
+/// Milliseconds, saturating.
+pub(super) fn millis(waited: std::time::Duration) -> u64 {
+    u64::try_from(waited.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// A package never closed yet: the station's own, still being filled. (A `reopened` one is in

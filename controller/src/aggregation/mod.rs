@@ -32,9 +32,11 @@ mod core;
 pub mod label;
 mod machine;
 pub mod manual;
+pub mod store_gate;
 
 pub use self::core::{CHANNEL, CasePackerCount, PackingReport, spawn_packing};
 pub use machine::Plan;
+pub use store_gate::StoreGate;
 
 use std::time::Duration;
 
@@ -50,8 +52,10 @@ use tracemark_store::{Product, Store};
 /// verified codes (line/core.rs forwards them), the handle returns what it did. A case camera's
 /// subscription is made and acknowledged by the broker first (within `connect_timeout`).
 /// `cases` is the case packer's count when `plan.case_packer_count` (inferred mode); `labels`
-/// the label station of `[packing.label]`.
+/// the label station of `[packing.label]`; `gate` the line's store writer's status, which
+/// packing waits for in a central store outage (`store_gate.rs`).
 /// `Err` says why the station cannot start.
+#[allow(clippy::too_many_arguments)] // each is one thing the station is made of
 pub async fn start_station(
     store: Store,
     batch: i64,
@@ -59,13 +63,14 @@ pub async fn start_station(
     line: &Line,
     cases: Option<CasePackerCount>,
     labels: Option<label::LabelStation>,
+    gate: StoreGate,
     connect_timeout: Duration,
 ) -> Result<(mpsc::Sender<String>, JoinHandle<PackingReport>), String> {
     let Some(packing) = &line.packing else {
         return Err("the line has no [packing]".to_owned());
     };
     match (packing.mode, &packing.case_camera) {
-        (PackingMode::Inferred, _) => Ok(spawn_packing(store, batch, plan, cases, labels)),
+        (PackingMode::Inferred, _) => Ok(spawn_packing(store, batch, plan, cases, labels, gate)),
         (PackingMode::CaseCamera, Some(camera)) => {
             let subscription = crate::verify::subscription_for(line)
                 .ok_or("the case camera needs an [mqtt] broker")?;
@@ -90,7 +95,7 @@ pub async fn start_station(
                 ));
             }
             Ok(case_camera::spawn_case_camera(
-                store, batch, plan, cases, labels,
+                store, batch, plan, cases, labels, gate,
             ))
         }
         (PackingMode::CaseCamera, None) => Err("case_camera without a case camera".to_owned()),

@@ -50,6 +50,8 @@ enum Input {
     Received(Received),
     ResultsEnded,
     FeederEnded(Result<Result<(), FeedError>, JoinError>),
+    /// The feeder's codes in hand changed (or, `None`, it ended).
+    Hand(Option<Hand>),
     RestartDue,
     /// An operator's command, with where its answer goes.
     Command(Request),
@@ -154,6 +156,7 @@ impl Core {
         let mut marker_open = true;
         let mut feeding = true;
         let mut controlled = true;
+        let mut hand_open = true;
         while !self.machine.finished() {
             let stopping = self.machine.stopping();
             let restart_at = self.machine.restart_at();
@@ -168,6 +171,9 @@ impl Core {
                 }
                 received = results.recv() => received.map_or(Input::ResultsEnded, Input::Received),
                 ended = &mut feeder, if feeding => Input::FeederEnded(ended),
+                changed = self.hand.changed(), if hand_open => {
+                    Input::Hand(changed.ok().map(|()| *self.hand.borrow_and_update()))
+                }
                 () = sleep_until(restart_at), if restart_at.is_some() => Input::RestartDue,
                 request = control.rx.recv(), if controlled => {
                     request.map_or(Input::ControlEnded, Input::Command)
@@ -177,6 +183,7 @@ impl Core {
                 Input::MarkerEnded => marker_open = false,
                 Input::ControlEnded => controlled = false,
                 Input::FeederEnded(_) => feeding = false,
+                Input::Hand(None) => hand_open = false,
                 _ => {}
             }
             self.input(input, &feeder).await;
@@ -281,7 +288,11 @@ impl Core {
                 let why = format!("allocation task failed: {e}");
                 self.event(now, LineEvent::FeederFailed(why));
             }
-            Input::MarkerEnded | Input::ControlEnded | Input::Nothing => {}
+            Input::Hand(Some(hand)) => {
+                let empty = hand.empty();
+                self.event(now, LineEvent::Hand { empty });
+            }
+            Input::Hand(None) | Input::MarkerEnded | Input::ControlEnded | Input::Nothing => {}
         }
         self.perform(feeder).await;
     }

@@ -11,8 +11,10 @@
 //!
 //! Blocks are reserved in the store, in a task of their own so the marker is never kept
 //! waiting for one. While the store cannot be reached the line runs on the blocks in hand
-//! (asking again every [`RETRY_FIRST`] doubling to [`RETRY_MAX`]); when they run out before
-//! the store answers, allocation ends with [`FeedError::HandEmpty`], which stops the line.
+//! (asking again every [`RETRY_FIRST`] doubling to [`RETRY_MAX`]). When they run out before
+//! the store answers, the hand says so (`Hand::empty`) and the line core stops the line with
+//! an alarm; the feeder keeps asking, and once a block comes the marker is fed again and the
+//! alarm can be acknowledged (`line/machine.rs`).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -43,9 +45,6 @@ pub(crate) enum FeedError {
     /// The store refused (or the writer failed).
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// Every code in hand is issued and the store still cannot be reached for another block.
-    #[error("no codes left in hand and the central store cannot be reached: {0}")]
-    HandEmpty(StoreError),
 }
 
 /// What the feeder holds, for the line's state.
@@ -55,6 +54,14 @@ pub(crate) struct Hand {
     pub(crate) reachable: bool,
     /// Serials held in reserved blocks, not issued yet.
     pub(crate) codes: u64,
+}
+
+impl Hand {
+    /// Every code in hand is issued and the store cannot be reached for another block: the
+    /// line must stop until it answers.
+    pub(crate) fn empty(&self) -> bool {
+        !self.reachable && self.codes == 0
+    }
 }
 
 impl Default for Hand {
@@ -184,10 +191,13 @@ impl Blocks {
                 }
                 self.next_try = Instant::now() + self.wait;
                 self.wait = (self.wait * 2).min(RETRY_MAX);
-                self.publish(false);
-                if self.codes() == 0 {
-                    return Err(FeedError::HandEmpty(error));
+                if self.codes() == 0 && self.hand.borrow().codes > 0 {
+                    tracing::error!(
+                        %error,
+                        "no codes left in hand and the central store cannot be reached"
+                    );
                 }
+                self.publish(false);
                 Ok(())
             }
             Err(other) => Err(FeedError::Store(other)),
@@ -229,10 +239,13 @@ pub(crate) async fn feed(
         blocks.top_up(target);
         blocks.settle(false).await?;
         let Some(block) = blocks.held.front_mut() else {
-            // Nothing in hand: wait for the reservation (starting one now, whatever the
-            // back-off); an outage now ends allocation (`HandEmpty`).
+            // Nothing in hand: wait for a reservation, asking again after the back-off while
+            // the store cannot be reached (the hand says so; the line core stops the line).
             if blocks.reserving.is_none() {
-                blocks.next_try = Instant::now();
+                tokio::select! {
+                    () = marker.closed() => return Ok(()),
+                    () = tokio::time::sleep_until(blocks.next_try) => {}
+                }
                 blocks.top_up(target);
             }
             tokio::select! {
@@ -395,20 +408,34 @@ mod tests {
         assert!(task.await.expect("the feeder").is_ok());
     }
 
-    /// No block in hand and no store: allocation ends, saying why (the line stops on it).
+    /// No block in hand and no store: the hand says it is empty (the line stops on it), and
+    /// the marker is fed again once the store answers.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn an_empty_hand_in_an_outage_ends_allocation() {
+    async fn an_empty_hand_waits_for_the_store_and_feeds_again() {
         let dir = tempfile::tempdir().expect("a directory");
         let (store, outage, batch, writer) = setup(dir.path()).await;
         let plan = plan(&store, batch, 10).await;
         outage.begin();
-        let (marker, _codes) = mpsc::channel(2);
-        let (hand, _seen) = watch::channel(Hand::default());
-        let ended = feed(store, plan, writer, CodeBook::default(), marker, hand).await;
-        match ended {
-            Err(FeedError::HandEmpty(error)) => assert!(error.is_unreachable(), "{error}"),
-            other => panic!("expected HandEmpty, got {other:?}"),
-        }
+        let (marker, mut codes) = mpsc::channel(2);
+        let (hand, mut seen) = watch::channel(Hand::default());
+        let task = tokio::spawn(feed(
+            store.clone(),
+            plan,
+            writer,
+            CodeBook::default(),
+            marker,
+            hand,
+        ));
+        seen.wait_for(Hand::empty).await.expect("the hand is empty");
+        assert!(codes.try_recv().is_err(), "no code without a block");
         outage.end();
+        let code = codes.recv().await.expect("a code once the store answers");
+        assert_eq!(
+            store.code(code.text()).await.expect("issued").state,
+            CodeState::Reserved
+        );
+        assert!(!seen.borrow().empty(), "{:?}", *seen.borrow());
+        drop(codes);
+        assert!(task.await.expect("the feeder").is_ok());
     }
 }

@@ -38,6 +38,10 @@ use crate::verify::{
 };
 use tracemark_store::{CodeRead, CodeState, Transition};
 
+/// The alarm of a line whose codes in hand ran out while the central store cannot be reached.
+pub(crate) const NO_CODES_IN_HAND: &str =
+    "no codes left in hand and the central store cannot be reached";
+
 /// Something that happened on the line, as the core's task hands it to the machine. Codes are
 /// their text: the task looks the marker's code ids up in the code book.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,6 +98,12 @@ pub(crate) enum LineEvent<'a> {
     ResultsEnded,
     /// Allocation stopped, with why: no more codes reach the marker.
     FeederFailed(String),
+    /// The codes in hand: `empty` when every one is issued and the central store cannot be
+    /// reached for more (the line stops until it answers; issue 18).
+    Hand {
+        /// No code left in hand, and none to be had.
+        empty: bool,
+    },
     /// The store refused or could not take a code state change.
     RecordFailed,
 }
@@ -189,6 +199,8 @@ pub(crate) struct LineMachine {
     held: Option<String>,
     /// An alarm stopped the line and no restart has let it run since.
     alarmed: bool,
+    /// No code in hand and the central store away: no restart until it answers.
+    starved: bool,
 }
 
 impl LineMachine {
@@ -220,6 +232,7 @@ impl LineMachine {
             decisions: 0,
             held: None,
             alarmed: false,
+            starved: false,
         }
     }
 
@@ -430,6 +443,7 @@ impl LineMachine {
                 self.alarm(now, "the MQTT subscription ended".to_owned(), out);
             }
             LineEvent::FeederFailed(why) => self.alarm(now, why, out),
+            LineEvent::Hand { empty } => self.hand(now, empty, out),
             LineEvent::RecordFailed => self.stats.store_errors += 1,
         }
     }
@@ -617,9 +631,26 @@ impl LineMachine {
         self.restart_at = self.acknowledge_after.map(|after| now + after);
     }
 
+    /// The codes in hand ran out with the central store away (an alarm stops the line), or
+    /// came again: the alarm can be acknowledged now; with auto-acknowledge the line restarts.
+    fn hand(&mut self, now: Instant, empty: bool, out: &mut Vec<Action>) {
+        if empty == self.starved {
+            return;
+        }
+        self.starved = empty;
+        if empty {
+            self.alarm(now, NO_CODES_IN_HAND.to_owned(), out);
+        } else {
+            tracing::info!("the central store answers: codes are in hand again");
+            if self.alarmed && self.restart.is_none() && self.acknowledge_after.is_some() {
+                self.restart_at = Some(now);
+            }
+        }
+    }
+
     /// The alarm is acknowledged: start the marker again if it can be, then run the line.
     fn begin_restart(&mut self, out: &mut Vec<Action>) {
-        if self.stopping {
+        if self.stopping || self.starved {
             return;
         }
         tracing::info!("alarm acknowledged: the line restarts");
@@ -684,6 +715,12 @@ impl LineMachine {
             LineCommand::Acknowledge => {
                 if !self.alarmed {
                     return Err("no alarm holds the line".to_owned());
+                }
+                if self.starved {
+                    return Err(format!(
+                        "{NO_CODES_IN_HAND}: acknowledge once the store answers (the line's \
+                         state shows the codes in hand)"
+                    ));
                 }
                 // A restart already under way (the demo's stand-in, a second operator) is this
                 // acknowledgement's restart too.

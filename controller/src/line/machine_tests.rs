@@ -782,3 +782,45 @@ fn a_unit_reported_by_the_poll_after_a_stop_is_run_out() {
     line.run_to(entry(2) + GATE);
     assert!(line.machine.finished());
 }
+
+/// The codes in hand run out while the central store is away (issue 18): the line stops with
+/// an alarm that cannot be acknowledged until codes are in hand again; the demo's stand-in
+/// restarts the line as soon as they are.
+#[test]
+fn an_empty_hand_stops_the_line_until_the_store_answers() {
+    let mut line = Line::new();
+    let actions = line.handle(LineEvent::Hand { empty: true });
+    assert_eq!(actions, stops_with(super::NO_CODES_IN_HAND));
+    assert!(
+        line.handle(LineEvent::Hand { empty: true }).is_empty(),
+        "one alarm"
+    );
+    let (refused, actions) = line.command(LineCommand::Acknowledge);
+    assert!(
+        refused
+            .expect_err("no codes")
+            .contains("acknowledge once the store answers"),
+        "{actions:?}"
+    );
+    assert!(actions.is_empty());
+    assert!(line.handle(LineEvent::Hand { empty: false }).is_empty());
+    let (answer, actions) = line.command(LineCommand::Acknowledge);
+    assert!(answer.is_ok());
+    assert_eq!(actions, [Action::QueryMarker]);
+
+    let mut line = Line::acknowledging(Some(Duration::from_secs(2)));
+    line.handle(LineEvent::Hand { empty: true });
+    line.now += Duration::from_secs(3);
+    assert!(
+        line.handle(LineEvent::Tick).is_empty(),
+        "no restart while the hand is empty"
+    );
+    assert_eq!(line.machine.restart_at(), None);
+    line.handle(LineEvent::Hand { empty: false });
+    assert_eq!(
+        line.machine.restart_at(),
+        Some(line.now),
+        "restarts at once"
+    );
+    assert_eq!(line.handle(LineEvent::Tick), [Action::QueryMarker]);
+}

@@ -37,7 +37,7 @@ use tracemark_drivers::modbus_marker::InvalidMap;
 use tracemark_drivers::transport::Transport as DeviceTransport;
 
 use crate::aggregation::label::LabelStation;
-use crate::aggregation::{PackingReport, manual, plan_for, start_station};
+use crate::aggregation::{PackingReport, StoreGate, manual, plan_for, start_station};
 use crate::config::{Line, PackingMode, Transport};
 use crate::mqtt_endpoint::EndpointError;
 use crate::verify::{self, mqtt::Link};
@@ -475,6 +475,7 @@ pub async fn run_line_controlled(
                 &line,
                 case_packer_count,
                 labels,
+                StoreGate::of_writer(writer.status()),
                 options.connect_timeout,
             )
             .await

@@ -231,12 +231,15 @@ impl LabelStation {
     }
 
     /// [`Self::label_and_verify`] as a packing station's close step needs it: `Ok` lets the
-    /// package close; a label that never verified is the close's error (field `label`).
+    /// package close; a label that never verified is the close's error (field `label`). A
+    /// store that cannot be reached is that error as it is, so the station can wait for the
+    /// store and label again (`store_gate.rs`).
     pub async fn label_before_close(&mut self, sscc: &str) -> Result<(), StoreError> {
-        self.label_and_verify(sscc)
-            .await
-            .map(drop)
-            .map_err(|e| StoreError::invalid("label", e))
+        match self.label_and_verify(sscc).await {
+            Ok(_) => Ok(()),
+            Err(LabelError::Store(e)) if e.is_unreachable() => Err(e),
+            Err(e) => Err(StoreError::invalid("label", e)),
+        }
     }
 
     /// This station, to be shared by the stations of a line.
@@ -261,6 +264,10 @@ impl LabelStation {
         let result = self.attempts(sscc).await;
         match &result {
             Ok(_) => self.report.verified += 1,
+            // Not left open: the station labels it again once the store answers.
+            Err(LabelError::Store(error)) if error.is_unreachable() => {
+                tracing::warn!(sscc, %error, "label: the store went away; labelling again later");
+            }
             Err(error) => {
                 self.report.failed += 1;
                 tracing::error!(sscc, %error, "label not verified: the package stays open");
