@@ -640,8 +640,9 @@ fn plc_reading(poll: &LineIoPoll) -> PlcReading {
     PlcReading {
         encoder: poll.encoder,
         photocell_count: poll.photocell_count,
-        gate_confirmed: poll.gate_confirmed,
-        line_running: poll.line_running,
+        // The probe reads them (`LineIo::poll`): `None` only from `poll_inputs`.
+        gate_confirmed: poll.gate_confirmed.unwrap_or(false),
+        line_running: poll.line_running.unwrap_or(false),
         rejects_pending: poll
             .rejects
             .iter()

@@ -107,8 +107,8 @@ async fn poll_sends_golden_fc04_and_fc02_frames_and_decodes_the_replies() {
         "the first poll is the baseline"
     );
     assert_eq!(first.photocell_count, 3, "the PLC's count, as read");
-    assert!(!first.gate_confirmed);
-    assert!(first.line_running);
+    assert_eq!(first.gate_confirmed, Some(false));
+    assert_eq!(first.line_running, Some(true));
     assert_eq!(first.cases_packed, 2, "IR 84–85, as read");
     let empty = RejectOutcome {
         seq: 0,
@@ -120,8 +120,8 @@ async fn poll_sends_golden_fc04_and_fc02_frames_and_decodes_the_replies() {
     assert_eq!(second.detections, vec![1_100, 1_350]);
     assert_eq!(second.missed, 0);
     assert_eq!(second.photocell_count, 5);
-    assert!(second.gate_confirmed);
-    assert!(!second.line_running);
+    assert_eq!(second.gate_confirmed, Some(true));
+    assert_eq!(second.line_running, Some(false));
     assert_eq!(second.rejects.len(), 16);
     assert_eq!(
         second.rejects[3],
@@ -166,6 +166,30 @@ async fn poll_sends_golden_fc04_and_fc02_frames_and_decodes_the_replies() {
         ]
     );
     assert_eq!(frames.len(), 4);
+}
+
+/// The line runtime's poll: the input block alone, one FC 04 request a poll.
+#[tokio::test]
+async fn poll_inputs_sends_one_fc04_frame_a_poll() {
+    let (transport, device) = scripted_tcp(vec![
+        Some(fc04_reply(0, 7, &input_block(1_000, 3, &[(2, 900)], &[]))),
+        Some(fc04_reply(1, 7, &input_block(1_400, 4, &[(3, 1_100)], &[]))),
+    ])
+    .await;
+    let mut io = connect(&transport, 7, TIMEOUT).await;
+    let first = io.poll_inputs().await.expect("first poll");
+    assert_eq!((first.encoder, first.gate_confirmed), (1_000, None));
+    let second = io.poll_inputs().await.expect("second poll");
+    assert_eq!(second.encoder, 1_400);
+    assert_eq!(second.detections, vec![1_100]);
+    assert_eq!(second.line_running, None, "not read");
+    drop(io);
+    let frames = device.await.expect("device task");
+    assert_eq!(frames.len(), 2, "one request a poll");
+    assert!(
+        frames.iter().all(|f| f[7] == 0x04),
+        "FC 04 only: {frames:?}"
+    );
 }
 
 #[tokio::test]

@@ -91,11 +91,11 @@ async fn plc_announces_its_address_and_follows_stdin_commands() {
     assert_eq!(poll.detections, vec![1_234]);
 
     io.set_gate(true).await.expect("gate on");
-    assert!(io.poll().await.expect("poll").gate_confirmed);
+    assert!(io.poll().await.expect("poll").gate_confirmed == Some(true));
     let status = sim.command("fault gate-jam\nstatus").await;
     assert!(status.starts_with("status: "), "{status}");
     assert!(status.contains("GateJam"), "{status}");
-    assert!(!io.poll().await.expect("poll").gate_confirmed);
+    assert!(io.poll().await.expect("poll").gate_confirmed == Some(false));
 
     sim.command("clear gate-jam\nstatus").await;
     io.set_gate(false).await.expect("gate off");
@@ -144,7 +144,7 @@ async fn plc_rate_runs_the_conveyor_with_a_detection_every_pitch() {
         while seen.len() < 3 {
             let poll = io.poll().await.expect("poll");
             assert_eq!(poll.missed, 0);
-            assert!(poll.line_running);
+            assert!(poll.line_running == Some(true));
             seen.extend(poll.detections);
         }
         seen
@@ -182,7 +182,7 @@ async fn plc_pty_serves_modbus_rtu() {
     let poll = io.poll().await.expect("poll over RTU");
     assert_eq!((poll.encoder, poll.detections), (777, vec![777]));
     io.set_gate(true).await.expect("a coil write over RTU");
-    assert!(io.poll().await.expect("poll").gate_confirmed);
+    assert!(io.poll().await.expect("poll").gate_confirmed == Some(true));
     io.set_gate(false).await.expect("gate off");
-    assert!(!io.poll().await.expect("poll").gate_confirmed);
+    assert!(io.poll().await.expect("poll").gate_confirmed == Some(false));
 }

@@ -108,7 +108,7 @@ async fn detections_arrive_with_their_latched_counts_in_order() {
     let baseline = io.poll().await.expect("baseline poll");
     assert_eq!(baseline.encoder, 500);
     assert!(baseline.detections.is_empty());
-    assert!(baseline.line_running);
+    assert!(baseline.line_running == Some(true));
 
     for at in [600, 750, 900] {
         plc.sim.set_encoder(at);
@@ -178,10 +178,10 @@ async fn gate_on_is_confirmed_and_off_releases() {
     let mut io = plc.connect().await;
     io.set_gate(true).await.expect("gate on");
     assert!(plc.sim.gate_diverting());
-    assert!(io.poll().await.expect("poll").gate_confirmed);
+    assert!(io.poll().await.expect("poll").gate_confirmed == Some(true));
     io.set_gate(false).await.expect("gate off");
     assert!(!plc.sim.gate_diverting());
-    assert!(!io.poll().await.expect("poll").gate_confirmed);
+    assert!(io.poll().await.expect("poll").gate_confirmed == Some(false));
     assert_eq!(plc.sim.snapshot().gate_fires(), 1);
 }
 
@@ -192,9 +192,9 @@ async fn gate_jam_leaves_the_coil_on_without_confirm() {
     let mut io = plc.connect().await;
     io.set_gate(true).await.expect("gate on");
     assert!(plc.sim.snapshot().gate_coil());
-    assert!(!io.poll().await.expect("poll").gate_confirmed);
+    assert!(io.poll().await.expect("poll").gate_confirmed == Some(false));
     plc.sim.clear(PlcFault::GateJam);
-    assert!(io.poll().await.expect("poll").gate_confirmed);
+    assert!(io.poll().await.expect("poll").gate_confirmed == Some(true));
 }
 
 #[tokio::test]
@@ -281,7 +281,7 @@ async fn stack_light_and_line_stop_reach_the_coils() {
     io.request_line_stop(true).await.expect("stop");
     let poll = io.poll().await.expect("poll");
     assert!(plc.sim.snapshot().line_stop());
-    assert!(!poll.line_running);
+    assert!(poll.line_running == Some(false));
 }
 
 #[tokio::test]
@@ -334,18 +334,24 @@ async fn a_queued_reject_diverts_in_its_window_and_poll_reports_it() {
 
     plc.sim.set_encoder(949);
     let poll = io.poll().await.expect("poll");
-    assert!(!poll.gate_confirmed, "the window opens at fire_at - half");
+    assert!(
+        poll.gate_confirmed == Some(false),
+        "the window opens at fire_at - half"
+    );
     assert_eq!(outcome(&poll, 1).status, RejectStatus::Pending);
 
     plc.sim.set_encoder(950);
     let poll = io.poll().await.expect("poll");
-    assert!(poll.gate_confirmed);
+    assert!(poll.gate_confirmed == Some(true));
     assert_eq!(outcome(&poll, 1), outcome_of(1, RejectStatus::Diverted));
     assert!(!plc.sim.snapshot().gate_coil(), "the PLC, not the coil");
 
     plc.sim.set_encoder(1_050);
     let poll = io.poll().await.expect("poll");
-    assert!(!poll.gate_confirmed, "the window closes at fire_at + half");
+    assert!(
+        poll.gate_confirmed == Some(false),
+        "the window closes at fire_at + half"
+    );
     assert_eq!(outcome(&poll, 1), outcome_of(1, RejectStatus::Diverted));
     let snapshot = plc.sim.snapshot();
     assert_eq!((snapshot.rejects_diverted(), snapshot.gate_fires()), (1, 1));
@@ -365,7 +371,7 @@ async fn a_window_crossed_in_one_encoder_jump_is_diverted() {
     plc.sim.set_encoder(5_000);
     let poll = io.poll().await.expect("poll");
     assert_eq!(outcome(&poll, 2), outcome_of(2, RejectStatus::Diverted));
-    assert!(!poll.gate_confirmed, "past the window now");
+    assert!(poll.gate_confirmed == Some(false), "past the window now");
     assert!(plc.sim.diverting_at(2_000));
     assert!(!plc.sim.diverting_at(5_000));
     assert_eq!(plc.sim.snapshot().gate_fires(), 1);
@@ -379,7 +385,7 @@ async fn gate_jam_turns_a_queued_reject_into_a_gate_fault() {
     io.queue_reject(3, 1_000).await.expect("queued");
     plc.sim.set_encoder(1_000);
     let poll = io.poll().await.expect("poll");
-    assert!(!poll.gate_confirmed);
+    assert!(poll.gate_confirmed == Some(false));
     assert_eq!(outcome(&poll, 3).status, RejectStatus::Pending);
     assert!(
         plc.sim.gate_diverting(),
@@ -404,7 +410,7 @@ async fn a_reject_written_past_fire_at_is_late_and_does_not_switch() {
     let poll = io.poll().await.expect("poll");
     assert_eq!(outcome(&poll, 4), outcome_of(4, RejectStatus::Late));
     assert!(
-        !poll.gate_confirmed,
+        poll.gate_confirmed == Some(false),
         "switching now would divert the next unit"
     );
     let snapshot = plc.sim.snapshot();
@@ -588,7 +594,7 @@ async fn over_modbus_rtu_on_a_pty_detections_arrive_and_a_queued_reject_diverts(
     io.queue_reject(1, 1_000).await.expect("FC 16 over RTU");
     plc.sim.set_encoder(1_000);
     let poll = io.poll().await.expect("poll");
-    assert!(poll.gate_confirmed);
+    assert!(poll.gate_confirmed == Some(true));
     assert_eq!(outcome(&poll, 1), outcome_of(1, RejectStatus::Diverted));
 
     // Another unit id on the same serial line: no answer, and the error names the unit.
@@ -662,14 +668,20 @@ async fn a_relocated_map_is_served_at_its_addresses() {
     plc.sim.set_encoder(300);
     let baseline = io.poll().await.expect("baseline poll");
     assert_eq!(baseline.encoder, 300);
-    assert!(baseline.line_running, "line running at input 17");
+    assert!(
+        baseline.line_running == Some(true),
+        "line running at input 17"
+    );
     plc.sim.set_encoder(400);
     plc.sim.detect();
     io.queue_reject(1, 1_000).await.expect("queued at 2000");
     plc.sim.set_encoder(960);
     let poll = io.poll().await.expect("poll");
     assert_eq!(poll.detections, vec![400]);
-    assert!(poll.gate_confirmed, "gate confirm at input 20");
+    assert!(
+        poll.gate_confirmed == Some(true),
+        "gate confirm at input 20"
+    );
     assert_eq!(outcome(&poll, 1), outcome_of(1, RejectStatus::Diverted));
     io.set_stack_light(StackLight::Amber)
         .await

@@ -44,6 +44,16 @@ pub const HOLD_FOR: Duration = Duration::from_secs(300);
 /// Records forwarded from the journal per pair of transactions.
 pub const FORWARD_RECORDS: u64 = 20_000;
 
+/// How long the line's writer gathers changes after the first of a group before it commits
+/// them (`create_writer_with_journal`'s `linger`): a line at 1,200 units/min makes a change
+/// every 15 ms or so, and every commit costs a transaction, an audit event and an fsync
+/// (docs/performance.md "Controller profile"); gathering for 25 ms puts several in one. The
+/// feeder issues codes 32 ahead of the marker, so the wait never reaches it.
+pub const LINE_LINGER: Duration = Duration::from_millis(25);
+
+/// A group this large is committed at once, lingering or not.
+const LINGER_ENOUGH: usize = 1_000;
+
 /// How long a writer whose every handle is gone keeps forwarding its journal before it ends
 /// (what is left is forwarded by the next writer on the journal).
 pub const FORWARD_AT_CLOSE: Duration = Duration::from_secs(10);
@@ -144,9 +154,13 @@ pub fn create_writer(store: Store, max_group: usize) -> (WriterHandle, JoinHandl
 /// Creates a writer that spools to `journal` while the store cannot be reached (module docs).
 /// What the journal holds from before is forwarded first, before anything queued is
 /// committed.
+/// Creates the writer with an edge journal (see the module docs): the handle, and the task.
+/// After the first change of a group it gathers what comes for up to `linger` (0: none, see
+/// [`LINE_LINGER`]) before it commits.
 pub async fn create_writer_with_journal(
     store: Store,
     max_group: usize,
+    linger: Duration,
     journal: Journal,
 ) -> Result<(WriterHandle, JoinHandle<()>), StoreError> {
     let max_group = max_group.max(1);
@@ -163,6 +177,7 @@ pub async fn create_writer_with_journal(
         spooled,
         wait: RETRY_FIRST,
         next_try: Instant::now(),
+        linger,
     };
     let task = tokio::spawn(spool.run(rx, max_group));
     Ok((WriterHandle { tx, status }, task))
@@ -326,6 +341,8 @@ struct Spool {
     /// The wait before the next forwarding attempt after a failed one.
     wait: Duration,
     next_try: Instant,
+    /// How long a group gathers after its first change.
+    linger: Duration,
 }
 
 impl Spool {
@@ -364,7 +381,25 @@ impl Spool {
                 self.journal.close().await;
                 return;
             }
+            self.gather(&mut rx, &mut group, max_group).await;
             self.commit(std::mem::take(&mut group)).await;
+        }
+    }
+
+    /// Adds to `group` what arrives within the linger of its first change, until it holds
+    /// [`LINGER_ENOUGH`] (or `max_group`). A closed queue ends it: the next receive sees it.
+    async fn gather(&self, rx: &mut mpsc::Receiver<Request>, group: &mut Vec<Request>, max: usize) {
+        if self.linger.is_zero() {
+            return;
+        }
+        let until = Instant::now() + self.linger;
+        let enough = LINGER_ENOUGH.min(max);
+        while group.len() < enough {
+            let room = max - group.len();
+            match tokio::time::timeout_at(until, rx.recv_many(group, room)).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
         }
     }
 

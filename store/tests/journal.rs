@@ -9,6 +9,8 @@
 mod common;
 
 use common::*;
+use std::time::Duration;
+
 use tracemark_store::fault::Outage;
 use tracemark_store::journal::{Entry, IssueRange, Journal};
 use tracemark_store::writer::{DEFAULT_MAX_GROUP, create_writer_with_journal};
@@ -62,9 +64,10 @@ async fn records_ride_an_outage(store: Store) {
     let journal = Journal::open(&dir.path().join("journal.db"))
         .await
         .expect("journal");
-    let (writer, task) = create_writer_with_journal(store.clone(), DEFAULT_MAX_GROUP, journal)
-        .await
-        .expect("writer");
+    let (writer, task) =
+        create_writer_with_journal(store.clone(), DEFAULT_MAX_GROUP, Duration::ZERO, journal)
+            .await
+            .expect("writer");
     let mut status = writer.status();
 
     // Before the outage: committed at once, the journal stays empty.

@@ -344,9 +344,10 @@ mod tests {
         let journal = Journal::open(&dir.join("journal.db"))
             .await
             .expect("journal");
-        let (writer, _task) = create_writer_with_journal(store.clone(), 100, journal)
-            .await
-            .expect("writer");
+        let (writer, _task) =
+            create_writer_with_journal(store.clone(), 100, Duration::ZERO, journal)
+                .await
+                .expect("writer");
         (store, outage, batch, writer)
     }
 

@@ -181,7 +181,7 @@ async fn run_io(
                     }
                 }
                 _ = ticker.tick() => {
-                    let poll = match io.poll().await {
+                    let poll = match io.poll_inputs().await {
                         Ok(poll) => poll,
                         Err(e) => break e.to_string(),
                     };

@@ -41,7 +41,7 @@ use crate::aggregation::{PackingReport, StoreGate, manual, plan_for, start_stati
 use crate::config::{Line, PackingMode, Transport};
 use crate::mqtt_endpoint::EndpointError;
 use crate::verify::{self, mqtt::Link};
-use tracemark_store::writer::create_writer_with_journal;
+use tracemark_store::writer::{LINE_LINGER, create_writer_with_journal};
 use tracemark_store::{BatchState, Store, StoreError};
 
 pub use control::{
@@ -66,7 +66,8 @@ pub struct LineSetup {
 /// Runtime options with their defaults.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LineOptions {
-    /// How often the PLC is polled. Default 2 ms.
+    /// How often the PLC is polled at most: the line polls every tenth of a unit's time at
+    /// its nominal speed, between this and [`SLOWEST_IO_POLL`] ([`io_poll_for`]). Default 2 ms.
     pub io_poll: Duration,
     /// How often the marker is polled for prints. Default 10 ms.
     pub marker_poll: Duration,
@@ -314,7 +315,7 @@ pub async fn run_line_controlled(
         .unwrap_or_else(|| tracemark_store::journal::default_path(store.url(), &line.id));
     let journal = tracemark_store::journal::Journal::open(&journal_path).await?;
     let (writer, writer_task) =
-        create_writer_with_journal(store.clone(), core::MAX_GROUP, journal).await?;
+        create_writer_with_journal(store.clone(), core::MAX_GROUP, LINE_LINGER, journal).await?;
     let left = writer.status().borrow().spooled;
     if left > 0 {
         tracing::info!(
@@ -412,7 +413,7 @@ pub async fn run_line_controlled(
         map: plc.line_io.clone(),
         half_window: gate.half_window_counts,
         confirm_timeout: gate.confirm_timeout,
-        poll_every: options.io_poll,
+        poll_every: io_poll_for(&line, options.io_poll),
         watchdog: plc.watchdog,
         reply_timeout: Duration::from_millis(500),
         cases_packed: case_packer_count
@@ -647,6 +648,21 @@ fn late_lead(line: &Line, pitch_counts: u64) -> u64 {
 /// Codes issued and queued for the marker beyond its own buffer.
 const FEED_AHEAD: usize = 32;
 
+/// The longest interval between two polls of the PLC.
+pub const SLOWEST_IO_POLL: Duration = Duration::from_millis(10);
+
+/// How often the line polls its PLC: a tenth of a unit's time at the nominal speed, at least
+/// every `fastest` and at most every [`SLOWEST_IO_POLL`] — 2 ms at 6,000 units/min, 5 ms at
+/// 1,200. The PLC latches each detection's encoder count and fires the gate from its reject
+/// queue, so the interval sets only how soon the core hears of a unit, never where it is;
+/// a tenth of a pitch keeps that far inside the gate's margin ([`GATE_MARGIN`]). Each poll
+/// wakes a thread and costs a round trip whatever the speed: issue 20's profile found the
+/// 2 ms poll the controller's largest fixed cost on a slow line.
+pub fn io_poll_for(line: &Line, fastest: Duration) -> Duration {
+    let unit_time = Duration::from_secs(60) / line.speed_upm.max(1);
+    (unit_time / 10).clamp(fastest, SLOWEST_IO_POLL.max(fastest))
+}
+
 /// Time a reject decision is given to reach the gate coil (see [`late_lead`]).
 const GATE_MARGIN: Duration = Duration::from_millis(25);
 
@@ -694,5 +710,33 @@ mod tests {
             (100, 51, 99, 100)
         );
         assert_eq!(Latency::of(&mut []), Latency::default());
+    }
+}
+
+#[cfg(test)]
+mod poll_tests {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use super::io_poll_for;
+
+    #[test]
+    fn the_plc_is_polled_every_tenth_of_a_unit_between_2_and_10_ms() {
+        let demo =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../line-configs/demo.toml");
+        let mut line = crate::config::load_with_env(&demo, BTreeMap::new()).expect("demo.toml");
+        let fastest = Duration::from_millis(2);
+        let at = |line: &mut crate::config::Line, speed: u32| {
+            line.speed_upm = speed;
+            io_poll_for(line, fastest)
+        };
+        assert_eq!(at(&mut line, 1_200), Duration::from_millis(5));
+        assert_eq!(at(&mut line, 6_000), fastest, "never faster than asked");
+        assert_eq!(at(&mut line, 30), Duration::from_millis(10), "never slower");
+        assert_eq!(
+            io_poll_for(&line, Duration::from_millis(20)),
+            Duration::from_millis(20),
+            "an option slower than the slowest wins"
+        );
     }
 }

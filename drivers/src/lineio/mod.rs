@@ -248,10 +248,11 @@ pub struct LineIoPoll {
     /// The PLC's photocell detections count as read (IR 2–3, wrapping at 2^32): what an
     /// integrator watches change while passing a hand in front of the photocell.
     pub photocell_count: u32,
-    /// Discrete input: the reject gate is in its divert position.
-    pub gate_confirmed: bool,
-    /// Discrete input: the line runs.
-    pub line_running: bool,
+    /// Discrete input: the reject gate is in its divert position (`None`: not read, see
+    /// [`LineIo::poll_inputs`]).
+    pub gate_confirmed: Option<bool>,
+    /// Discrete input: the line runs (`None`: not read).
+    pub line_running: Option<bool>,
     /// The reject queue's [`REJECT_SLOTS`] outcomes as read, slot order (slot `k` holds the
     /// last reject `seq` with `seq % 16 == k`; `seq` 0: never written). Read in the same FC 04
     /// request as the encoder, so consistent with it.
@@ -423,27 +424,7 @@ impl LineIo {
     /// across wraps, the detections since the last poll with their latched encoder counts, the
     /// reject queue's outcomes, and the gate confirm and line running inputs.
     pub async fn poll(&mut self) -> Result<LineIoPoll, LineIoError> {
-        let first = self.map.input_registers;
-        let words = match self
-            .call(
-                Access::ReadInputRegisters,
-                first,
-                Request::ReadInputRegisters(first, INPUT_BLOCK_LEN),
-            )
-            .await?
-        {
-            Response::ReadInputRegisters(words) => words,
-            other => return Err(self.unexpected(Access::ReadInputRegisters, &other)),
-        };
-        let Some(raw) = RawInputs::decode(&words) else {
-            return Err(LineIoError::Protocol {
-                access: Access::ReadInputRegisters,
-                detail: format!(
-                    "asked for {INPUT_BLOCK_LEN} registers from {first:#06x}, got {}",
-                    words.len()
-                ),
-            });
-        };
+        let raw = self.read_input_block().await?;
         let (di_first, di_count) = self.map.discrete_inputs();
         let bits = match self
             .call(
@@ -470,17 +451,56 @@ impl LineIo {
                 ),
             });
         };
-        // Only a complete poll moves the tracker, so a failed poll loses no detection.
-        let progress = self.tracker.update(&raw);
-        Ok(LineIoPoll {
+        let mut poll = self.advance(&raw);
+        poll.gate_confirmed = Some(gate_confirmed);
+        poll.line_running = Some(line_running);
+        Ok(poll)
+    }
+
+    /// [`LineIo::poll`] without the discrete inputs: one FC 04 request, all the line runtime
+    /// needs every 2 ms (the PLC fires the gate from its reject queue, whose outcomes are in
+    /// the input block). Half the round trips of a full poll (issue 20's profile: the poll
+    /// loop was the controller's largest fixed cost).
+    pub async fn poll_inputs(&mut self) -> Result<LineIoPoll, LineIoError> {
+        let raw = self.read_input_block().await?;
+        Ok(self.advance(&raw))
+    }
+
+    /// Only a complete poll moves the tracker, so a failed poll loses no detection.
+    fn advance(&mut self, raw: &RawInputs) -> LineIoPoll {
+        let progress = self.tracker.update(raw);
+        LineIoPoll {
             encoder: progress.encoder,
             detections: progress.detections,
             missed: progress.missed,
             photocell_count: raw.detections,
-            gate_confirmed,
-            line_running,
+            gate_confirmed: None,
+            line_running: None,
             rejects: raw.rejects.to_vec(),
             cases_packed: raw.cases_packed,
+        }
+    }
+
+    /// The input block (FC 04, §6.4), decoded.
+    async fn read_input_block(&mut self) -> Result<RawInputs, LineIoError> {
+        let first = self.map.input_registers;
+        let words = match self
+            .call(
+                Access::ReadInputRegisters,
+                first,
+                Request::ReadInputRegisters(first, INPUT_BLOCK_LEN),
+            )
+            .await?
+        {
+            Response::ReadInputRegisters(words) => words,
+            other => return Err(self.unexpected(Access::ReadInputRegisters, &other)),
+        };
+        RawInputs::decode(&words).ok_or_else(|| LineIoError::Protocol {
+            access: Access::ReadInputRegisters,
+            detail: format!(
+                "asked for {INPUT_BLOCK_LEN} registers from {first:#06x}, got {}",
+                words.len()
+            ),
         })
     }
 
