@@ -162,7 +162,7 @@ impl Station {
     ) -> PackingReport {
         // Through the gate: the units an earlier run journaled reach the store first.
         let (store, batch) = (&self.store, self.batch);
-        let loaded = store_gate::retried(&mut self.gate, "load the verified units", || {
+        let loaded = store_gate::retried(&mut self.gate, "load the verified units", |_| {
             store.codes_of_batch(batch, CodeState::Verified, i64::MAX)
         })
         .await;
@@ -345,7 +345,7 @@ impl Station {
                 tracing::info!(seq = read.seq, reasons = ?rework.reasons, "case to rework");
                 let store = &self.store;
                 let recorded =
-                    store_gate::retried(&mut self.gate, "record a case to rework", || {
+                    store_gate::retried(&mut self.gate, "record a case to rework", |_| {
                         store.record_case_rework(&rework)
                     })
                     .await;

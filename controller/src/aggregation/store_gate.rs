@@ -134,20 +134,16 @@ pub async fn pack_units(
     sscc: &str,
     codes: &[String],
 ) -> Result<Package, StoreError> {
-    let mut retry = gate.begin().await?;
-    loop {
-        let answer = match store.pack(sscc, codes).await {
-            Err(refused) if retry.attempt == Attempt::Retry && !refused.is_unreachable() => {
+    retried(gate, "pack a carton", |attempt| async move {
+        match store.pack(sscc, codes).await {
+            Err(refused) if lost_answer(attempt, &refused) => {
                 let held = store.package_contents(sscc).await?.units;
                 done_already(store, sscc, codes, &held, refused).await
             }
             answer => answer,
-        };
-        match answer {
-            Err(error) => gate.again(&mut retry, "pack a carton", error).await?,
-            done => return done,
         }
-    }
+    })
+    .await
 }
 
 /// Puts the closed `cartons` onto the open pallet `sscc` (`Store::pack_cartons`) through the
@@ -158,10 +154,9 @@ pub async fn pack_cartons(
     sscc: &str,
     cartons: &[String],
 ) -> Result<Package, StoreError> {
-    let mut retry = gate.begin().await?;
-    loop {
-        let answer = match store.pack_cartons(sscc, cartons).await {
-            Err(refused) if retry.attempt == Attempt::Retry && !refused.is_unreachable() => {
+    retried(gate, "put cartons on a pallet", |attempt| async move {
+        match store.pack_cartons(sscc, cartons).await {
+            Err(refused) if lost_answer(attempt, &refused) => {
                 let contents = store.package_contents(sscc).await?;
                 let held: Vec<String> = contents
                     .cartons
@@ -171,15 +166,14 @@ pub async fn pack_cartons(
                 done_already(store, sscc, cartons, &held, refused).await
             }
             answer => answer,
-        };
-        match answer {
-            Err(error) => {
-                gate.again(&mut retry, "put cartons on a pallet", error)
-                    .await?
-            }
-            done => return done,
         }
-    }
+    })
+    .await
+}
+
+/// A refusal of a retry: its first try may have been committed with the answer lost.
+fn lost_answer(attempt: Attempt, refused: &StoreError) -> bool {
+    attempt == Attempt::Retry && !refused.is_unreachable()
 }
 
 /// A retried pack refused as `refused`: done when `held` (what the package `sscc` holds)
@@ -207,10 +201,9 @@ pub async fn set_state(
     sscc: &str,
     to: PackageState,
 ) -> Result<Package, StoreError> {
-    let mut retry = gate.begin().await?;
-    loop {
-        let answer = match store.set_package_state(sscc, to).await {
-            Err(refused) if retry.attempt == Attempt::Retry && !refused.is_unreachable() => {
+    retried(gate, "close a package", |attempt| async move {
+        match store.set_package_state(sscc, to).await {
+            Err(refused) if lost_answer(attempt, &refused) => {
                 let package = store.package(sscc).await?;
                 if package.state == to {
                     Ok(package)
@@ -219,12 +212,9 @@ pub async fn set_state(
                 }
             }
             answer => answer,
-        };
-        match answer {
-            Err(error) => gate.again(&mut retry, "close a package", error).await?,
-            done => return done,
         }
-    }
+    })
+    .await
 }
 
 /// Closes the package `sscc` (see [`set_state`]).
@@ -232,19 +222,19 @@ pub async fn close(gate: &mut StoreGate, store: &Store, sscc: &str) -> Result<Pa
     set_state(gate, store, sscc, PackageState::Closed).await
 }
 
-/// Runs the store step `step` makes through the gate, again while the store cannot be reached
-/// (for a step that is harmless to repeat, or whose repeat is told apart by its caller).
+/// Runs the store step `step` makes through the gate, again while the store cannot be reached;
+/// `step` is told which try it is (a retry's first try may have been committed).
 pub async fn retried<T, Step>(
     gate: &mut StoreGate,
     what: &str,
-    mut step: impl FnMut() -> Step,
+    mut step: impl FnMut(Attempt) -> Step,
 ) -> Result<T, StoreError>
 where
     Step: Future<Output = Result<T, StoreError>>,
 {
     let mut retry = gate.begin().await?;
     loop {
-        match step().await {
+        match step(retry.attempt).await {
             Err(error) => gate.again(&mut retry, what, error).await?,
             done => return done,
         }
@@ -261,7 +251,7 @@ pub async fn create(
     level: PackageLevel,
     capacity: i64,
 ) -> Result<Package, StoreError> {
-    retried(gate, "open a package", || {
+    retried(gate, "open a package", |_| {
         store.create_package(batch, level, Some(capacity))
     })
     .await
