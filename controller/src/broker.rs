@@ -87,7 +87,11 @@ fn config(addr: SocketAddr) -> Config {
     Config {
         id: 0,
         router: RouterConfig {
-            max_connections: 100,
+            // Each line holds six or seven connections (the controller's results, cases,
+            // labels and images; the twin's cameras), so 100 stopped at 16 lines: rumqttd
+            // turns a connection beyond this away, and the client's reconnect under the same
+            // id then panics the broker (rumqttd 0.20 `server/broker.rs`, will handlers).
+            max_connections: 1_000,
             max_outgoing_packet_count: 1_000,
             max_segment_size: 100 * 1024 * 1024,
             max_segment_count: 10,

@@ -45,11 +45,14 @@ pub const HOLD_FOR: Duration = Duration::from_secs(300);
 pub const FORWARD_RECORDS: u64 = 20_000;
 
 /// How long the line's writer gathers changes after the first of a group before it commits
-/// them (`create_writer_with_journal`'s `linger`): a line at 1,200 units/min makes a change
-/// every 15 ms or so, and every commit costs a transaction, an audit event and an fsync
-/// (docs/performance.md "Controller profile"); gathering for 25 ms puts several in one. The
-/// feeder issues codes 32 ahead of the marker, so the wait never reaches it.
-pub const LINE_LINGER: Duration = Duration::from_millis(25);
+/// them (`create_writer_with_journal`'s `linger`): a line at 1,200 units/min makes three
+/// changes a unit, one every 15 ms or so, and every commit costs a transaction, an audit event
+/// and an fsync (docs/performance.md "Controller profile"); gathering for 100 ms puts six units
+/// or so in one. Nothing on the decision path waits for it: the feeder issues codes 32 ahead
+/// of the marker, a reject is handed to the gate before it is recorded, and packing waits for
+/// a case's commits anyway. A unit's records reach the store at most this much later, and a
+/// kill -9 leaves at most this much to the restart's reconciliation.
+pub const LINE_LINGER: Duration = Duration::from_millis(100);
 
 /// A group this large is committed at once, lingering or not.
 const LINGER_ENOUGH: usize = 1_000;

@@ -317,6 +317,103 @@ async fn transitions(store: Store) {
 }
 both!(transitions);
 
+/// A group's reads are written in one statement per kind (issue 20): each lands on its own
+/// code, a release's re-scan beside the read the code was rejected on, a read without a grade
+/// as such, and a code read twice in the group keeps the later read.
+async fn group_reads(store: Store) {
+    use tracemark_store::{Grade, RejectReason};
+    store.add_product(&product("p", GTIN)).await.expect("add");
+    let codes = store.allocate("p", 4, None).await.expect("allocate").codes;
+    let read = |grade: Option<Grade>, data: &str| {
+        Some(CodeRead {
+            grade,
+            data: Some(data.to_owned()),
+        })
+    };
+    let mut group = Vec::new();
+    for code in &codes {
+        group.push(change(code, CodeState::Sent));
+        group.push(change(code, CodeState::Printed));
+    }
+    let with = |code: &str, to: CodeState, reason: Option<RejectReason>, read| Transition {
+        code: code.to_owned(),
+        to,
+        reason,
+        read,
+    };
+    group.extend([
+        with(
+            &codes[0],
+            CodeState::Verified,
+            None,
+            read(Some(Grade::A), "a0"),
+        ),
+        with(&codes[1], CodeState::Verified, None, read(None, "no grade")),
+        with(
+            &codes[2],
+            CodeState::Rejected,
+            Some(RejectReason::LowGrade),
+            read(Some(Grade::D), "first"),
+        ),
+        with(
+            &codes[2],
+            CodeState::Released,
+            None,
+            read(Some(Grade::B), "re-scan"),
+        ),
+        with(
+            &codes[3],
+            CodeState::Rejected,
+            Some(RejectReason::Late),
+            read(Some(Grade::C), "early"),
+        ),
+        with(
+            &codes[3],
+            CodeState::Destroyed,
+            None,
+            read(Some(Grade::F), "later"),
+        ),
+    ]);
+    store.transition_all(&group).await.expect("one group");
+
+    let got = |record: tracemark_store::CodeRecord| {
+        (
+            record.state,
+            record.grade,
+            record.data,
+            record.release_read.map(|r| (r.grade, r.data)),
+        )
+    };
+    assert_eq!(
+        got(store.code(&codes[0]).await.expect("code")),
+        (CodeState::Verified, Some(Grade::A), Some("a0".into()), None)
+    );
+    assert_eq!(
+        got(store.code(&codes[1]).await.expect("code")),
+        (CodeState::Verified, None, Some("no grade".into()), None)
+    );
+    assert_eq!(
+        got(store.code(&codes[2]).await.expect("code")),
+        (
+            CodeState::Released,
+            Some(Grade::D),
+            Some("first".into()),
+            Some((Some(Grade::B), Some("re-scan".into())))
+        )
+    );
+    assert_eq!(
+        got(store.code(&codes[3]).await.expect("code")),
+        (
+            CodeState::Destroyed,
+            Some(Grade::F),
+            Some("later".into()),
+            None
+        )
+    );
+    assert_chain_ok(&store).await;
+}
+both!(group_reads);
+
 fn new_batch(lot: &str) -> NewBatch {
     NewBatch {
         product_id: "p".into(),

@@ -22,7 +22,7 @@ use tracemark_drivers::marker::{MarkerEvent, MarkerHandle};
 use super::LineStats;
 use super::control::{ControlError, ControlInbox, Request};
 use super::feeder::CodeBook;
-use super::gate::{IoCommand, IoEvent};
+use super::gate::{ForwardFrom, IoCommand, IoEvent};
 use super::machine::{Action, LineEvent, LineMachine};
 use crate::verify::TrackerConfig;
 use crate::verify::mqtt::Received;
@@ -87,6 +87,8 @@ pub(super) struct Core {
     spare: Vec<Action>,
     /// Notes to the reject-image task, when it runs (`images.rs`).
     images: Option<super::images::ImageNotes>,
+    /// Tells the line I/O thread from which encoder count its polls matter here.
+    forward_from: ForwardFrom,
 }
 
 impl std::fmt::Debug for Core {
@@ -130,7 +132,15 @@ impl Core {
             actions: Vec::with_capacity(16),
             spare: Vec::with_capacity(16),
             images: None,
+            forward_from: ForwardFrom::default(),
         }
+    }
+
+    /// Has the line I/O thread hand over polls with nothing new only where a decision is due
+    /// (`gate::ForwardFrom`).
+    pub(super) fn with_forward_from(mut self, forward_from: ForwardFrom) -> Self {
+        self.forward_from = forward_from;
+        self
     }
 
     /// Tells the reject-image task which read decided each reject and which code it was
@@ -187,6 +197,7 @@ impl Core {
                 _ => {}
             }
             self.input(input, &feeder).await;
+            self.forward_from.set(self.machine.forward_from());
             let mut stats = self.machine.stats().clone();
             stats.central_store = self.central_store();
             self.stats_tx.send_replace(stats);

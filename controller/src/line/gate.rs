@@ -11,6 +11,7 @@
 //! silent, so a controller crash fails safe.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
@@ -72,6 +73,32 @@ pub(crate) struct IoSettings {
     pub(crate) reply_timeout: Duration,
     /// Where each poll's case packer count goes (`[packing] case_packer_count`).
     pub(crate) cases_packed: Option<Arc<watch::Sender<Option<u32>>>>,
+    /// The encoder count from which a poll with no news is forwarded to the core: its next
+    /// decision point ([`ForwardFrom`]).
+    pub(crate) forward_from: ForwardFrom,
+}
+
+/// The longest the core goes without a poll: the encoder in the line's figures is never older.
+pub(crate) const QUIET_FORWARD: Duration = Duration::from_millis(100);
+
+/// Which polls the I/O thread hands to the core. Every poll with a detection or a lost one
+/// is; a poll with neither only once the encoder reaches the count the core set here (the
+/// next unit's decision point, [`super::machine::LineMachine::forward_from`]) or
+/// [`QUIET_FORWARD`] after the last one. A poll handed over wakes the core's runtime from
+/// another thread; at a tenth of a unit's time that was ten wake-ups a unit for one that
+/// matters (issue 20).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ForwardFrom(Arc<AtomicU64>);
+
+impl ForwardFrom {
+    /// Polls from `count` on are forwarded (0: all of them; `u64::MAX`: none without news).
+    pub(crate) fn set(&self, count: u64) {
+        self.0.store(count, Ordering::Relaxed);
+    }
+
+    fn wants(&self, encoder: u64) -> bool {
+        encoder >= self.0.load(Ordering::Relaxed)
+    }
 }
 
 /// Runs the line I/O on a thread and runtime of its own until `commands` closes; the returned
@@ -145,6 +172,7 @@ async fn run_io(
         if events.send(IoEvent::Ready).await.is_err() {
             return;
         }
+        let mut forwarded = Instant::now();
         let mut ticker = tokio::time::interval(settings.poll_every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let lost = loop {
@@ -198,6 +226,14 @@ async fn run_io(
                             return;
                         }
                     }
+                    let news = !poll.detections.is_empty() || poll.missed > 0;
+                    if !news
+                        && !settings.forward_from.wants(poll.encoder)
+                        && now < forwarded + QUIET_FORWARD
+                    {
+                        continue;
+                    }
+                    forwarded = now;
                     let event = IoEvent::Poll {
                         encoder: poll.encoder,
                         detections: poll.detections,
@@ -274,6 +310,18 @@ mod tests {
 
     /// The line I/O thread against the PLC simulator over Modbus TCP.
     async fn line_io() -> (PlcSim, mpsc::Sender<IoCommand>, mpsc::Receiver<IoEvent>) {
+        let (plc, commands, events, _) = line_io_forwarding().await;
+        (plc, commands, events)
+    }
+
+    /// [`line_io`], with the core's side of which polls it forwards.
+    async fn line_io_forwarding() -> (
+        PlcSim,
+        mpsc::Sender<IoCommand>,
+        mpsc::Receiver<IoEvent>,
+        ForwardFrom,
+    ) {
+        let forward_from = ForwardFrom::default();
         let plc = PlcSim::new(1);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -291,12 +339,73 @@ mod tests {
             watchdog: Duration::from_secs(5),
             reply_timeout: Duration::from_millis(500),
             cases_packed: None,
+            forward_from: forward_from.clone(),
         };
         let (commands, commands_rx) = mpsc::channel(16);
         let (events_tx, mut events) = mpsc::channel(4096);
         spawn_io_thread(settings, commands_rx, events_tx).expect("line I/O thread");
         assert_eq!(next_settled(&mut events).await, IoEvent::Ready);
-        (plc, commands, events)
+        (plc, commands, events, forward_from)
+    }
+
+    /// The next poll handed over, and how many polls the PLC answered up to it.
+    async fn next_poll(plc: &PlcSim, events: &mut mpsc::Receiver<IoEvent>) -> (IoEvent, u64) {
+        loop {
+            let event = tokio::time::timeout(Duration::from_secs(10), events.recv())
+                .await
+                .expect("an event within 10 s")
+                .expect("the line I/O runs");
+            if matches!(event, IoEvent::Poll { .. }) {
+                return (event, plc.snapshot().requests());
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_poll_without_news_reaches_the_core_only_at_its_next_decision_point() {
+        let (plc, _commands, mut events, forward_from) = line_io_forwarding().await;
+        // Every poll while nothing is set (a stopping line).
+        let (_, first) = next_poll(&plc, &mut events).await;
+        let (_, second) = next_poll(&plc, &mut events).await;
+        assert!(second - first <= 2, "polls {first} then {second}");
+
+        // Nothing due: a detection still comes at once...
+        forward_from.set(u64::MAX);
+        next_poll(&plc, &mut events).await; // any poll already on its way
+        plc.set_encoder(500);
+        plc.detect();
+        let (detected, _) = next_poll(&plc, &mut events).await;
+        assert!(
+            matches!(&detected, IoEvent::Poll { detections, .. } if detections.len() == 1),
+            "{detected:?}"
+        );
+        // ... and a quiet belt only every QUIET_FORWARD: some 50 polls of 2 ms.
+        let (_, before) = next_poll(&plc, &mut events).await;
+        let (quiet, after) = next_poll(&plc, &mut events).await;
+        assert!(
+            after - before >= 20,
+            "forwarded after {} polls",
+            after - before
+        );
+        assert!(
+            matches!(quiet, IoEvent::Poll { encoder: 500, ref detections, .. } if detections.is_empty()),
+            "{quiet:?}"
+        );
+
+        // The next decision point reached: forwarded at once.
+        forward_from.set(1_000);
+        let (_, before) = next_poll(&plc, &mut events).await;
+        plc.set_encoder(1_000);
+        let (due, after) = next_poll(&plc, &mut events).await;
+        assert!(
+            matches!(due, IoEvent::Poll { encoder: 1_000, .. }),
+            "{due:?}"
+        );
+        assert!(
+            after - before <= 3,
+            "forwarded after {} polls",
+            after - before
+        );
     }
 
     /// The next event that is not a poll.

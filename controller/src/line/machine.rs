@@ -201,6 +201,8 @@ pub(crate) struct LineMachine {
     alarmed: bool,
     /// No code in hand and the central store away: no restart until it answers.
     starved: bool,
+    /// The marker's last state was `Connected` (ready or printing).
+    marker_connected: bool,
 }
 
 impl LineMachine {
@@ -233,6 +235,7 @@ impl LineMachine {
             held: None,
             alarmed: false,
             starved: false,
+            marker_connected: false,
         }
     }
 
@@ -249,6 +252,19 @@ impl LineMachine {
     /// A stop was requested.
     pub(crate) fn stopping(&self) -> bool {
         self.stopping
+    }
+
+    /// The encoder count from which a poll with nothing new must still reach the machine: in
+    /// steady running, where the next unit's decision is due (it leaves the register `lead`
+    /// counts before the gate). Every poll otherwise: a stop's drain is measured on them, and
+    /// a marker that comes back marks the units that went by it unprinted by the encoder.
+    pub(crate) fn forward_from(&self) -> u64 {
+        if self.stopping || self.alarmed || self.held.is_some() || !self.marker_connected {
+            return 0;
+        }
+        self.tracker
+            .next_departure()
+            .map_or(u64::MAX, |at| at.saturating_sub(self.lead))
     }
 
     /// When the task must report [`LineEvent::Tick`] next, if ever.
@@ -515,6 +531,7 @@ impl LineMachine {
     }
 
     fn marker_state(&mut self, now: Instant, state: &MarkerState, out: &mut Vec<Action>) {
+        self.marker_connected = *state == MarkerState::Connected;
         self.stats.marker = describe(state);
         match state {
             MarkerState::Faulted(reason) => {

@@ -284,6 +284,46 @@ fn a_late_decision_leaves_the_gate_its_lead() {
     assert_eq!(rejected_by_reason(&line), [("late", 1)]);
 }
 
+/// Issue 20: the line I/O thread hands over a poll with nothing new only from the count where
+/// the next decision is due (the late decision above), except while the marker is away or the
+/// line stops, when every poll counts.
+#[test]
+fn polls_without_news_matter_only_where_the_next_decision_is_due() {
+    let mut line = Line::new();
+    assert_eq!(line.machine.forward_from(), 0, "no marker yet: every poll");
+    line.handle(LineEvent::MarkerState(&MarkerState::Connected));
+    assert_eq!(line.machine.forward_from(), u64::MAX, "an empty belt: none");
+    line.sent(0..=1);
+    line.units(1..=2);
+    assert_eq!(
+        line.machine.forward_from(),
+        GATE - LEAD,
+        "unit 1's late point"
+    );
+    line.printed(0);
+    assert_eq!(line.read(1, Some(0)), [verified(0)]);
+    assert_eq!(
+        line.machine.forward_from(),
+        GATE - LEAD,
+        "a decided unit still leaves the register there"
+    );
+    assert!(line.run_to(GATE - LEAD).is_empty());
+    assert_eq!(line.machine.forward_from(), entry(2) + GATE - LEAD);
+
+    let faulted = MarkerState::Faulted(FaultReason::Device {
+        detail: "ribbon out".into(),
+    });
+    line.handle(LineEvent::MarkerState(&faulted));
+    assert_eq!(
+        line.machine.forward_from(),
+        0,
+        "a faulted marker: every poll"
+    );
+    line.handle(LineEvent::MarkerState(&MarkerState::Connected));
+    line.handle(LineEvent::StopRequested);
+    assert_eq!(line.machine.forward_from(), 0, "stopping: every poll");
+}
+
 /// Runs 4 and 7: a reject whose window was late, or that the gate did not confirm, is recorded
 /// `rejected(gate_fault)` with the read it was rejected on, and the line stops with an alarm.
 #[test]

@@ -69,7 +69,9 @@ pub struct LineOptions {
     /// How often the PLC is polled at most: the line polls every tenth of a unit's time at
     /// its nominal speed, between this and [`SLOWEST_IO_POLL`] ([`io_poll_for`]). Default 2 ms.
     pub io_poll: Duration,
-    /// How often the marker is polled for prints. Default 10 ms.
+    /// How often the marker is polled at most: the line polls it within half the time its
+    /// buffer takes to drain from the low watermark, between this and [`SLOWEST_MARKER_POLL`]
+    /// ([`marker_poll_for`]). Default 10 ms.
     pub marker_poll: Duration,
     /// Restart the line this long after an alarm stopped it (the demo's stand-in for an
     /// operator); `None`: stay stopped until the run ends. Default `None`.
@@ -403,6 +405,7 @@ pub async fn run_line_controlled(
     // Line I/O first: the photocell baseline must be taken before the first unit can pass.
     let pitch_counts = (f64::from(line.min_pitch_mm) * line.counts_per_mm).round() as u64;
     let (cases_tx, cases_rx) = watch::channel(None);
+    let forward_from = gate::ForwardFrom::default();
     let case_packer_count = packing_plan
         .is_some_and(|plan| plan.case_packer_count)
         .then_some(cases_rx);
@@ -419,6 +422,7 @@ pub async fn run_line_controlled(
         cases_packed: case_packer_count
             .is_some()
             .then(|| std::sync::Arc::new(cases_tx)),
+        forward_from: forward_from.clone(),
     };
     let (io_tx, io_commands) = mpsc::channel(1024);
     let (io_events_tx, mut io_events) = mpsc::channel(1024);
@@ -489,7 +493,8 @@ pub async fn run_line_controlled(
     let marker_config = MarkerConfig {
         low_watermark: marker.low_watermark as usize,
         high_watermark: marker.high_watermark as usize,
-        poll_interval_ms: options.marker_poll.as_millis() as u64,
+        poll_interval_ms: marker_poll_for(&line, marker.low_watermark, options.marker_poll)
+            .as_millis() as u64,
         ..MarkerConfig::default()
     };
     // Codes issued ahead of the marker: enough to ride out a slow commit at 100 units/s
@@ -553,7 +558,8 @@ pub async fn run_line_controlled(
         late_lead(&line, pitch_counts),
         packing_tx,
     )
-    .with_images(image_notes);
+    .with_images(image_notes)
+    .with_forward_from(forward_from);
     let (stats, store_errors) = core
         .run(stop, io_events, marker_events, results, feeder, control)
         .await;
@@ -648,19 +654,38 @@ fn late_lead(line: &Line, pitch_counts: u64) -> u64 {
 /// Codes issued and queued for the marker beyond its own buffer.
 const FEED_AHEAD: usize = 32;
 
-/// The longest interval between two polls of the PLC.
-pub const SLOWEST_IO_POLL: Duration = Duration::from_millis(10);
+/// The longest interval between two polls of the PLC: half the gate's margin, so a late
+/// decision made at the first poll past its point still leaves the other half for the reject
+/// to reach the PLC.
+pub const SLOWEST_IO_POLL: Duration = GATE_MARGIN.checked_div(2).expect("a nonzero divisor");
 
-/// How often the line polls its PLC: a tenth of a unit's time at the nominal speed, at least
-/// every `fastest` and at most every [`SLOWEST_IO_POLL`] — 2 ms at 6,000 units/min, 5 ms at
-/// 1,200. The PLC latches each detection's encoder count and fires the gate from its reject
-/// queue, so the interval sets only how soon the core hears of a unit, never where it is;
-/// a tenth of a pitch keeps that far inside the gate's margin ([`GATE_MARGIN`]). Each poll
-/// wakes a thread and costs a round trip whatever the speed: issue 20's profile found the
-/// 2 ms poll the controller's largest fixed cost on a slow line.
+/// How often the line polls its PLC: a quarter of a unit's time at the nominal speed, at least
+/// every `fastest` and at most every [`SLOWEST_IO_POLL`] — 2.5 ms at 6,000 units/min, 12.5 ms
+/// at 1,200 and below. The PLC latches each detection's encoder count and fires the gate from
+/// its reject queue, so the interval sets only how soon the core hears of a unit, never where
+/// it is: the camera is several pitches past the photocell, and a late decision is made
+/// [`GATE_MARGIN`] plus half a pitch before the gate, at most one poll after its point. Each
+/// poll wakes a thread and costs a round trip whatever the speed: issue 20's profile found
+/// the 2 ms poll the controller's largest fixed cost on a slow line.
 pub fn io_poll_for(line: &Line, fastest: Duration) -> Duration {
     let unit_time = Duration::from_secs(60) / line.speed_upm.max(1);
-    (unit_time / 10).clamp(fastest, SLOWEST_IO_POLL.max(fastest))
+    (unit_time / 4).clamp(fastest, SLOWEST_IO_POLL.max(fastest))
+}
+
+/// The longest interval between two polls of the marker: a fault or a print is heard of
+/// within it.
+pub const SLOWEST_MARKER_POLL: Duration = Duration::from_millis(50);
+
+/// How often the line polls its marker: half the time the marker takes to print down from the
+/// low watermark to its last code at the nominal speed, at least every `fastest` and at most
+/// every [`SLOWEST_MARKER_POLL`] — 50 ms for the demo's Linx (low watermark 4) at 1,200
+/// units/min, 15 ms at 6,000. A refill starts at most a poll and a round trip after the buffer
+/// reaches the low watermark (docs/drivers.md "Sizing"), so half the drain time leaves the
+/// other half for the round trip; a low watermark of 1 leaves no time, and the line polls as
+/// fast as allowed. Each poll is a round trip to the marker whatever the speed (issue 20).
+pub fn marker_poll_for(line: &Line, low_watermark: u32, fastest: Duration) -> Duration {
+    let drain = Duration::from_secs(60) * low_watermark.saturating_sub(1) / line.speed_upm.max(1);
+    (drain / 2).clamp(fastest, SLOWEST_MARKER_POLL.max(fastest))
 }
 
 /// Time a reject decision is given to reach the gate coil (see [`late_lead`]).
@@ -718,10 +743,10 @@ mod poll_tests {
     use std::collections::BTreeMap;
     use std::time::Duration;
 
-    use super::io_poll_for;
+    use super::{io_poll_for, marker_poll_for};
 
     #[test]
-    fn the_plc_is_polled_every_tenth_of_a_unit_between_2_and_10_ms() {
+    fn the_plc_is_polled_every_quarter_of_a_unit_between_2_and_12_5_ms() {
         let demo =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../line-configs/demo.toml");
         let mut line = crate::config::load_with_env(&demo, BTreeMap::new()).expect("demo.toml");
@@ -730,13 +755,35 @@ mod poll_tests {
             line.speed_upm = speed;
             io_poll_for(line, fastest)
         };
-        assert_eq!(at(&mut line, 1_200), Duration::from_millis(5));
-        assert_eq!(at(&mut line, 6_000), fastest, "never faster than asked");
-        assert_eq!(at(&mut line, 30), Duration::from_millis(10), "never slower");
+        assert_eq!(at(&mut line, 6_000), Duration::from_micros(2_500));
+        assert_eq!(at(&mut line, 1_400), Duration::from_nanos(10_714_285));
+        assert_eq!(at(&mut line, 30_000), fastest, "never faster than asked");
+        assert_eq!(
+            at(&mut line, 1_200),
+            Duration::from_micros(12_500),
+            "never slower"
+        );
         assert_eq!(
             io_poll_for(&line, Duration::from_millis(20)),
             Duration::from_millis(20),
             "an option slower than the slowest wins"
         );
+    }
+
+    #[test]
+    fn the_marker_is_polled_within_half_its_drain_time_between_10_and_50_ms() {
+        let demo =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../line-configs/demo.toml");
+        let mut line = crate::config::load_with_env(&demo, BTreeMap::new()).expect("demo.toml");
+        let fastest = Duration::from_millis(10);
+        let mut at = |speed: u32, low: u32| {
+            line.speed_upm = speed;
+            marker_poll_for(&line, low, fastest)
+        };
+        // Three codes' time at 6,000 units/min is 30 ms: half of it.
+        assert_eq!(at(6_000, 4), Duration::from_millis(15));
+        assert_eq!(at(1_200, 4), Duration::from_millis(50), "never slower");
+        assert_eq!(at(6_000, 2), fastest, "never faster than asked");
+        assert_eq!(at(100, 1), fastest, "a low watermark of 1 leaves no time");
     }
 }

@@ -411,6 +411,14 @@ impl Tracker {
         self.decide(unit, Outcome::Rejected(reason), result)
     }
 
+    /// Where the first unit in the register reaches the gate: [`Tracker::advance`] has
+    /// nothing to do before the encoder gets there.
+    pub fn next_departure(&self) -> Option<u64> {
+        self.units
+            .front()
+            .map(|u| u.entry.saturating_add(self.config.gate_counts))
+    }
+
     /// The encoder is at `encoder`: units that reached the gate leave the register; those never
     /// decided are `late`.
     pub fn advance(&mut self, encoder: u64) -> Vec<Verdict> {

@@ -144,38 +144,79 @@ pub(crate) async fn apply(
             )));
         }
     }
-    // The reads the decisions were made on, one row per code (the latest wins).
-    for change in &applied {
+    record_reads(tx, dialect, head, &applied, located).await?;
+    Ok((results, Some(transition_detail(&applied))))
+}
+
+/// Records the reads the decisions of `applied` were made on, one row per code (the latest
+/// wins): one statement for the deciding reads and one for releases' re-scans, whatever the
+/// group's size, so a commit's cost does not grow by a statement per unit (issue 20).
+async fn record_reads(
+    tx: &mut Transaction<'static, Any>,
+    dialect: Dialect,
+    head: &Head,
+    applied: &[&Transition],
+    located: &HashMap<&str, Location>,
+) -> Result<(), StoreError> {
+    // Keyed by row, so a code read twice in the group is written once, with its last read:
+    // PostgreSQL refuses an upsert that touches a row twice.
+    let mut decided: HashMap<(&str, i64), &CodeRead> = HashMap::new();
+    let mut released: HashMap<(&str, i64), &CodeRead> = HashMap::new();
+    for change in applied {
         let (Some(read), Some((product, counter))) =
             (&change.read, located.get(change.code.as_str()))
         else {
             continue;
         };
         // A release's re-scan goes beside the read the unit was rejected on, not over it.
-        let statement = if change.to == CodeState::Released {
-            "INSERT INTO code_reads (product_id, counter, release_grade, release_data, event) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (product_id, counter) DO UPDATE \
-             SET release_grade = excluded.release_grade, release_data = excluded.release_data, \
-             event = excluded.event"
+        let into = if change.to == CodeState::Released {
+            &mut released
         } else {
-            "INSERT INTO code_reads (product_id, counter, grade, data, event) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (product_id, counter) DO UPDATE \
-             SET grade = excluded.grade, data = excluded.data, event = excluded.event"
+            &mut decided
         };
-        sqlx::query(statement)
-            .bind(product)
-            .bind(counter)
-            .bind(read.grade.map(Grade::as_str))
-            .bind(&read.data)
-            .bind(head.seq)
-            .execute(&mut **tx)
-            .await
-            .map_err(StoreError::db(format!(
-                "record the read of {}",
-                change.code
-            )))?;
+        into.insert((product.as_str(), *counter), read);
     }
-    Ok((results, Some(transition_detail(&applied))))
+    for (reads, grade, data) in [
+        (decided, "grade", "data"),
+        (released, "release_grade", "release_data"),
+    ] {
+        if reads.is_empty() {
+            continue;
+        }
+        let rows: Vec<serde_json::Value> = reads
+            .iter()
+            .map(|((product, counter), read)| {
+                json!({ "p": product, "c": counter, "g": read.grade.map(Grade::as_str), "d": read.data })
+            })
+            .collect();
+        let source = match dialect {
+            Dialect::Postgres => {
+                "SELECT r.p, r.c, r.g, r.d FROM json_to_recordset($1::json) \
+                 AS r(p text, c bigint, g text, d text)"
+            }
+            Dialect::Sqlite => {
+                "SELECT j.value ->> 'p', j.value ->> 'c', j.value ->> 'g', j.value ->> 'd' \
+                 FROM json_each($1) AS j"
+            }
+        };
+        // `WHERE true`: SQLite's grammar needs it between a SELECT and an upsert's ON CONFLICT
+        // (sqlite.org/lang_upsert.html, "Parsing Ambiguity").
+        sqlx::query(&format!(
+            "INSERT INTO code_reads (product_id, counter, {grade}, {data}, event) \
+             SELECT s.*, $2 FROM ({source}) AS s WHERE true \
+             ON CONFLICT (product_id, counter) DO UPDATE \
+             SET {grade} = excluded.{grade}, {data} = excluded.{data}, event = excluded.event"
+        ))
+        .bind(serde_json::Value::from(rows).to_string())
+        .bind(head.seq)
+        .execute(&mut **tx)
+        .await
+        .map_err(StoreError::db(format!(
+            "record the reads of {} codes",
+            reads.len()
+        )))?;
+    }
+    Ok(())
 }
 
 /// The `codes.transition` event's detail. Its bytes are hashed into the chain: keep the keys

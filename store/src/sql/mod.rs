@@ -72,6 +72,10 @@ pub(crate) async fn open_sqlite(
     let url = options.create_if_missing(true).to_url_lossy();
     let pool = AnyPoolOptions::new()
         .max_connections(4)
+        // A connection to a file in this process cannot go stale, and the check is a round
+        // trip to the connection's worker thread before every statement outside a
+        // transaction and every transaction (issue 20).
+        .test_before_acquire(false)
         .after_connect(|conn, _| {
             Box::pin(async move { conn.execute(SQLITE_PRAGMAS).await.map(|_| ()) })
         })
