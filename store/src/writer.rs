@@ -154,12 +154,10 @@ pub fn create_writer(store: Store, max_group: usize) -> (WriterHandle, JoinHandl
     (WriterHandle { tx, status }, task)
 }
 
-/// Creates a writer that spools to `journal` while the store cannot be reached (module docs).
-/// What the journal holds from before is forwarded first, before anything queued is
-/// committed.
-/// Creates the writer with an edge journal (see the module docs): the handle, and the task.
-/// After the first change of a group it gathers what comes for up to `linger` (0: none, see
-/// [`LINE_LINGER`]) before it commits.
+/// Creates a writer that spools to `journal` while the store cannot be reached (module docs):
+/// the handle, and the task. What the journal holds from before is forwarded first, before
+/// anything queued is committed. After the first change of a group it gathers what comes for
+/// up to `linger` (0: none, see [`LINE_LINGER`]) before it commits.
 pub async fn create_writer_with_journal(
     store: Store,
     max_group: usize,

@@ -66,7 +66,7 @@ pub struct LineSetup {
 /// Runtime options with their defaults.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LineOptions {
-    /// How often the PLC is polled at most: the line polls every tenth of a unit's time at
+    /// How often the PLC is polled at most: the line polls every quarter of a unit's time at
     /// its nominal speed, between this and [`SLOWEST_IO_POLL`] ([`io_poll_for`]). Default 2 ms.
     pub io_poll: Duration,
     /// How often the marker is polled at most: the line polls it within half the time its
@@ -745,11 +745,15 @@ mod poll_tests {
 
     use super::{io_poll_for, marker_poll_for};
 
-    #[test]
-    fn the_plc_is_polled_every_quarter_of_a_unit_between_2_and_12_5_ms() {
+    fn demo_line() -> crate::config::Line {
         let demo =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../line-configs/demo.toml");
-        let mut line = crate::config::load_with_env(&demo, BTreeMap::new()).expect("demo.toml");
+        crate::config::load_with_env(&demo, BTreeMap::new()).expect("demo.toml")
+    }
+
+    #[test]
+    fn the_plc_is_polled_every_quarter_of_a_unit_between_2_and_12_5_ms() {
+        let mut line = demo_line();
         let fastest = Duration::from_millis(2);
         let at = |line: &mut crate::config::Line, speed: u32| {
             line.speed_upm = speed;
@@ -772,9 +776,7 @@ mod poll_tests {
 
     #[test]
     fn the_marker_is_polled_within_half_its_drain_time_between_10_and_50_ms() {
-        let demo =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../line-configs/demo.toml");
-        let mut line = crate::config::load_with_env(&demo, BTreeMap::new()).expect("demo.toml");
+        let mut line = demo_line();
         let fastest = Duration::from_millis(10);
         let mut at = |speed: u32, low: u32| {
             line.speed_upm = speed;

@@ -458,7 +458,7 @@ impl LineIo {
     }
 
     /// [`LineIo::poll`] without the discrete inputs: one FC 04 request, all the line runtime
-    /// needs every 2 ms (the PLC fires the gate from its reject queue, whose outcomes are in
+    /// needs at each poll (the PLC fires the gate from its reject queue, whose outcomes are in
     /// the input block). Half the round trips of a full poll (issue 20's profile: the poll
     /// loop was the controller's largest fixed cost).
     pub async fn poll_inputs(&mut self) -> Result<LineIoPoll, LineIoError> {
