@@ -8,6 +8,7 @@
 //!
 //! `--packing` chooses the packing station: `config` (default: demo.toml's `[packing]`),
 //! `inferred` (12 a case, 10 cases a pallet, by the case packer's count) or `none`.
+//! `--workers N` sets the controller runtime's worker threads (default 2, as the product's).
 //!
 //! Each line is a full controller (its own SQLite store, line runtime, Linx marker over a pty,
 //! PLC over Modbus TCP) and its twin, all in this one process, sharing one embedded broker. It
@@ -27,6 +28,8 @@ struct Args {
     speed: u32,
     minutes: f64,
     packing: String,
+    /// The controller runtime's worker threads (the product's is 2).
+    workers: usize,
 }
 
 fn parse_args() -> Args {
@@ -35,6 +38,7 @@ fn parse_args() -> Args {
         speed: 6_000,
         minutes: 0.5,
         packing: "config".to_owned(),
+        workers: 2,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -44,6 +48,7 @@ fn parse_args() -> Args {
             "--speed" => args.speed = value().parse().unwrap_or(6_000),
             "--minutes" => args.minutes = value().parse().unwrap_or(0.5),
             "--packing" => args.packing = value(),
+            "--workers" => args.workers = value().parse().unwrap_or(2),
             _ => {} // `--bench` from cargo
         }
     }
@@ -161,7 +166,7 @@ fn main() {
     let args = parse_args();
     let units = ((f64::from(args.speed) * args.minutes).round() as u64).max(1);
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(args.workers)
         .thread_name("controller")
         .enable_all()
         .build()

@@ -46,13 +46,16 @@ pub const FORWARD_RECORDS: u64 = 20_000;
 
 /// How long the line's writer gathers changes after the first of a group before it commits
 /// them (`create_writer_with_journal`'s `linger`): a line at 1,200 units/min makes three
-/// changes a unit, one every 15 ms or so, and every commit costs a transaction, an audit event
-/// and an fsync (docs/performance.md "Controller profile"); gathering for 100 ms puts six units
-/// or so in one. Nothing on the decision path waits for it: the feeder issues codes 32 ahead
-/// of the marker, a reject is handed to the gate before it is recorded, and packing waits for
-/// a case's commits anyway. A unit's records reach the store at most this much later, and a
-/// kill -9 leaves at most this much to the restart's reconciliation.
-pub const LINE_LINGER: Duration = Duration::from_millis(100);
+/// changes a unit, one every 15 ms or so, and every commit costs a transaction, a dozen
+/// statements (each a round trip to SQLite's worker thread), an audit event and an fsync
+/// (docs/performance.md "Controller profile"); gathering for 250 ms puts a dozen units or so
+/// in one. Nothing on the decision path waits for it: a reject is handed to the gate before it
+/// is recorded, packing waits for a case's commits anyway, and the one caller that waits — the
+/// feeder, whose codes reach the marker only once their issue is recorded — ends the linger
+/// (an issue is committed at once, with the changes gathered before it). A unit's records
+/// reach the store at most this much later, and a kill -9 leaves at most this much to the
+/// restart's reconciliation.
+pub const LINE_LINGER: Duration = Duration::from_millis(250);
 
 /// A group this large is committed at once, lingering or not.
 const LINGER_ENOUGH: usize = 1_000;
@@ -388,14 +391,24 @@ impl Spool {
     }
 
     /// Adds to `group` what arrives within the linger of its first change, until it holds
-    /// [`LINGER_ENOUGH`] (or `max_group`). A closed queue ends it: the next receive sees it.
+    /// [`LINGER_ENOUGH`] (or `max_group`) or an issue: the feeder waits for an issue before the
+    /// marker sees its codes (see [`LINE_LINGER`]). A closed queue ends it: the next receive
+    /// sees it.
     async fn gather(&self, rx: &mut mpsc::Receiver<Request>, group: &mut Vec<Request>, max: usize) {
         if self.linger.is_zero() {
             return;
         }
         let until = Instant::now() + self.linger;
         let enough = LINGER_ENOUGH.min(max);
-        while group.len() < enough {
+        let mut seen = 0;
+        loop {
+            let waited_for = group[seen..]
+                .iter()
+                .any(|request| matches!(request.item, Item::Issue(_)));
+            if waited_for || group.len() >= enough {
+                return;
+            }
+            seen = group.len();
             let room = max - group.len();
             match tokio::time::timeout_at(until, rx.recv_many(group, room)).await {
                 Ok(0) | Err(_) => return,

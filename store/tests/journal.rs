@@ -170,6 +170,61 @@ async fn records_ride_an_outage(store: Store) {
     assert_eq!(journal.size().await.expect("size").entries, 0);
 }
 
+both!(an_issue_ends_the_linger);
+
+/// The line's writer gathers changes for a while before it commits them, but an issue is
+/// committed at once — the feeder hands its codes to the marker only once they are recorded —
+/// and the changes gathered before it go with it.
+async fn an_issue_ends_the_linger(store: Store) {
+    let dir = tempdir();
+    let (block, batch) = block_and_batch(&store).await;
+    let issuer = store.serial_issuer("p1").await.expect("issuer");
+    let journal = Journal::open(&dir.path().join("journal.db"))
+        .await
+        .expect("journal");
+    let hour = Duration::from_secs(3600);
+    let (writer, task) =
+        create_writer_with_journal(store.clone(), DEFAULT_MAX_GROUP, hour, journal)
+            .await
+            .expect("writer");
+    // Nothing lingers before an issue on its own.
+    let bounded = Duration::from_secs(60);
+    tokio::time::timeout(bounded, writer.issue(range(&block, 0, 4, batch)))
+        .await
+        .expect("an issue alone is not held for the linger")
+        .expect("issue");
+    let (_, codes) = issuer
+        .codes(block.first_counter, block.first_counter + 4)
+        .expect("codes");
+    let mut sent = writer
+        .submit(Transition::to(codes[0].as_str(), CodeState::Sent))
+        .await
+        .expect("queued");
+    // A change on its own waits out the linger (an hour here).
+    assert!(
+        tokio::time::timeout(Duration::from_millis(100), &mut sent)
+            .await
+            .is_err(),
+        "a change alone was committed before the linger ended"
+    );
+    assert_eq!(
+        store.code(&codes[0]).await.expect("code").state,
+        CodeState::Reserved
+    );
+    tokio::time::timeout(bounded, writer.issue(range(&block, 4, 8, batch)))
+        .await
+        .expect("an issue ends the linger")
+        .expect("issue");
+    sent.await.expect("the change gathered before the issue");
+    assert_eq!(
+        store.code(&codes[0]).await.expect("code").state,
+        CodeState::Sent
+    );
+    assert_eq!(store.issued_counts("p1").await.expect("counts").issued, 8);
+    drop(writer);
+    task.await.expect("the writer ends");
+}
+
 both!(forwarded_again_applies_nothing_twice);
 
 /// A crash after the store committed a forwarded run and before the journal removed it: the

@@ -10,8 +10,8 @@
 //! gone by. The PLC's comm watchdog turns the gate on (divert everything) if this task goes
 //! silent, so a controller crash fails safe.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
@@ -101,29 +101,59 @@ impl ForwardFrom {
     }
 }
 
-/// Runs the line I/O on a thread and runtime of its own until `commands` closes; the returned
+/// Runs the line I/O on the process's line I/O thread until `commands` closes; the returned
 /// receiver answers when it has ended.
 ///
 /// The gate is the one hard real-time loop of the line: at 100 units/s its window is ±5 ms. On
 /// the shared runtime a poll could wait behind the store writer, the camera results or (in the
 /// demo) the twin, and the 10-minute bench saw such stalls push the coil out late. A thread of
-/// its own is scheduled by the OS, which preempts.
-pub(crate) fn spawn_io_thread(
+/// its own is scheduled by the OS, which preempts. It is one thread for every line of the
+/// process, not one each: a poll is a few microseconds of work and a round trip of waiting, and
+/// lines at the same speed poll on the same tick ([`aligned_start`]), so one wake-up of the
+/// thread serves them all (issue 20: a thread per line woke once per line per poll).
+pub(crate) fn spawn_io(
     settings: IoSettings,
     commands: mpsc::Receiver<IoCommand>,
     events: mpsc::Sender<IoEvent>,
 ) -> std::io::Result<tokio::sync::oneshot::Receiver<()>> {
+    let (done_tx, done) = tokio::sync::oneshot::channel();
+    io_thread()?.spawn(async move {
+        run_io(settings, commands, events).await;
+        let _ = done_tx.send(());
+    });
+    Ok(done)
+}
+
+/// The line I/O thread: a current-thread runtime of its own, started with the first line and
+/// kept for the life of the process (it idles without lines).
+fn io_thread() -> std::io::Result<tokio::runtime::Handle> {
+    static IO_THREAD: Mutex<Option<tokio::runtime::Handle>> = Mutex::new(None);
+    let mut started = IO_THREAD.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(handle) = started.as_ref() {
+        return Ok(handle.clone());
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let (done_tx, done) = tokio::sync::oneshot::channel();
+    let handle = runtime.handle().clone();
     std::thread::Builder::new()
         .name("line-io".to_owned())
-        .spawn(move || {
-            runtime.block_on(run_io(settings, commands, events));
-            let _ = done_tx.send(());
-        })?;
-    Ok(done)
+        .spawn(move || runtime.block_on(std::future::pending::<()>()))?;
+    *started = Some(handle.clone());
+    Ok(handle)
+}
+
+/// The first tick of a poll every `every`: the next multiple of `every` since the line I/O
+/// thread's epoch, so that lines polling at the same interval share their ticks (the timer
+/// wheel fires them in one pass, one wake-up of the thread).
+fn aligned_start(every: Duration) -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    let epoch = *EPOCH.get_or_init(Instant::now);
+    let now = Instant::now();
+    let every_ns = every.as_nanos().max(1);
+    let ticks = now.duration_since(epoch).as_nanos() / every_ns + 1;
+    let offset = u64::try_from(ticks * every_ns).unwrap_or(u64::MAX);
+    epoch + Duration::from_nanos(offset)
 }
 
 /// Runs the line I/O until `commands` closes.
@@ -173,7 +203,8 @@ async fn run_io(
             return;
         }
         let mut forwarded = Instant::now();
-        let mut ticker = tokio::time::interval(settings.poll_every);
+        let mut ticker =
+            tokio::time::interval_at(aligned_start(settings.poll_every), settings.poll_every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let lost = loop {
             tokio::select! {
@@ -343,7 +374,7 @@ mod tests {
         };
         let (commands, commands_rx) = mpsc::channel(16);
         let (events_tx, mut events) = mpsc::channel(4096);
-        spawn_io_thread(settings, commands_rx, events_tx).expect("line I/O thread");
+        spawn_io(settings, commands_rx, events_tx).expect("line I/O thread");
         assert_eq!(next_settled(&mut events).await, IoEvent::Ready);
         (plc, commands, events, forward_from)
     }
@@ -359,6 +390,23 @@ mod tests {
                 return (event, plc.snapshot().requests());
             }
         }
+    }
+
+    /// Lines polling at the same interval share the line I/O thread's ticks: each line's
+    /// first tick is on the same grid, and the next one ahead.
+    #[test]
+    fn lines_at_the_same_speed_poll_on_the_same_tick() {
+        let every = Duration::from_micros(10_700);
+        let before = Instant::now();
+        let first = aligned_start(every);
+        let second = aligned_start(every);
+        let after = Instant::now();
+        assert!(first > before && first <= after + every, "{first:?}");
+        assert!(second >= first && second <= after + every, "{second:?}");
+        assert_eq!(
+            second.duration_since(first).as_nanos() % every.as_nanos(),
+            0
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -426,8 +426,8 @@ pub async fn run_line_controlled(
     };
     let (io_tx, io_commands) = mpsc::channel(1024);
     let (io_events_tx, mut io_events) = mpsc::channel(1024);
-    let io_task = gate::spawn_io_thread(io_settings, io_commands, io_events_tx)
-        .map_err(LineError::IoThread)?;
+    let io_task =
+        gate::spawn_io(io_settings, io_commands, io_events_tx).map_err(LineError::IoThread)?;
     let plc_where = plc.transport.describe();
     wait_ready(options.connect_timeout, async {
         loop {
