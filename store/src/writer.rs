@@ -52,7 +52,7 @@ pub const FORWARD_RECORDS: u64 = 20_000;
 /// in one. Nothing on the decision path waits for it: a reject is handed to the gate before it
 /// is recorded, packing waits for a case's commits anyway, and the one caller that waits — the
 /// feeder, whose codes reach the marker only once their issue is recorded — ends the linger
-/// (an issue is committed at once, with the changes gathered before it). A unit's records
+/// (an issue is committed at once, and so are the changes gathered before it). A unit's records
 /// reach the store at most this much later, and a kill -9 leaves at most this much to the
 /// restart's reconciliation.
 pub const LINE_LINGER: Duration = Duration::from_millis(250);

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use tracemark_store::fault::Outage;
 use tracemark_store::journal::{Entry, IssueRange, Journal};
-use tracemark_store::writer::{DEFAULT_MAX_GROUP, create_writer_with_journal};
+use tracemark_store::writer::{DEFAULT_MAX_GROUP, WriterHandle, create_writer_with_journal};
 use tracemark_store::{CodeRead, CodeState, Grade, RejectReason, Store, Transition};
 
 const GTIN: &str = "09506000134352";
@@ -42,6 +42,20 @@ fn range(block: &tracemark_store::Block, from: i64, to: i64, batch: i64) -> Issu
     }
 }
 
+/// A writer on `store` with its journal in `dir`, gathering for `linger`.
+async fn writer_with_journal(
+    store: &Store,
+    dir: &std::path::Path,
+    linger: Duration,
+) -> (WriterHandle, tokio::task::JoinHandle<()>) {
+    let journal = Journal::open(&dir.join("journal.db"))
+        .await
+        .expect("journal");
+    create_writer_with_journal(store.clone(), DEFAULT_MAX_GROUP, linger, journal)
+        .await
+        .expect("writer")
+}
+
 fn verified(code: &str) -> Transition {
     Transition {
         code: code.to_owned(),
@@ -61,13 +75,7 @@ async fn records_ride_an_outage(store: Store) {
     let dir = tempdir();
     let (block, batch) = block_and_batch(&store).await;
     let issuer = store.serial_issuer("p1").await.expect("issuer");
-    let journal = Journal::open(&dir.path().join("journal.db"))
-        .await
-        .expect("journal");
-    let (writer, task) =
-        create_writer_with_journal(store.clone(), DEFAULT_MAX_GROUP, Duration::ZERO, journal)
-            .await
-            .expect("writer");
+    let (writer, task) = writer_with_journal(&store, dir.path(), Duration::ZERO).await;
     let mut status = writer.status();
 
     // Before the outage: committed at once, the journal stays empty.
@@ -179,14 +187,8 @@ async fn an_issue_ends_the_linger(store: Store) {
     let dir = tempdir();
     let (block, batch) = block_and_batch(&store).await;
     let issuer = store.serial_issuer("p1").await.expect("issuer");
-    let journal = Journal::open(&dir.path().join("journal.db"))
-        .await
-        .expect("journal");
     let hour = Duration::from_secs(3600);
-    let (writer, task) =
-        create_writer_with_journal(store.clone(), DEFAULT_MAX_GROUP, hour, journal)
-            .await
-            .expect("writer");
+    let (writer, task) = writer_with_journal(&store, dir.path(), hour).await;
     // Nothing lingers before an issue on its own.
     let bounded = Duration::from_secs(60);
     tokio::time::timeout(bounded, writer.issue(range(&block, 0, 4, batch)))
