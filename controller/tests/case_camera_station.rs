@@ -5,7 +5,8 @@
 //! whose unit is never verified is refused once the hold runs out; the last case closes short,
 //! and accepted cases fill pallets. After a restart, a case read redelivered for a case already
 //! packed is recognised, not reworked. In a central store outage the cases are decided and
-//! packed once the line's records have reached the store (issue 18).
+//! packed once the line's records have reached the store (issue 18). A new carton retried after
+//! its first try's answer was lost counts as done (issue 20).
 
 #[macro_use]
 mod common;
@@ -15,11 +16,12 @@ use tokio::sync::{mpsc, watch};
 use tracemark::aggregation::case_camera::spawn_case_camera;
 use tracemark::aggregation::case_mqtt::CaseReceived;
 use tracemark::aggregation::case_read::{CaseRead, SymbolRead};
+use tracemark::aggregation::store_gate::{Attempt, carton_holding, new_carton};
 use tracemark::aggregation::{Plan, StoreGate};
 use tracemark_store::case_rework::CASE_REJECTED;
 use tracemark_store::fault::Outage;
 use tracemark_store::writer::WriterStatus;
-use tracemark_store::{CodeState, PackageLevel, Store, Transition};
+use tracemark_store::{CodeState, PackageLevel, Store, StoreError, Transition};
 
 const GTIN: &str = "09506000134352";
 
@@ -269,3 +271,52 @@ async fn cases_read_in_an_outage_are_packed_once_the_journal_is_forwarded(store:
 }
 
 both!(cases_read_in_an_outage_are_packed_once_the_journal_is_forwarded);
+
+/// A carton made with its units in one transaction (issue 20), retried after the store went
+/// away: when the first try had committed and its answer was lost, the retry finds the carton
+/// holding exactly those units and counts it as done; a first try refused the same way, or a
+/// retry whose units are not exactly one carton's, is refused as it was.
+async fn a_retried_new_carton_whose_answer_was_lost_counts_as_done(store: Store) {
+    store
+        .add_product(&product("p", GTIN))
+        .await
+        .expect("add the product");
+    packing_producer(&store).await;
+    let (batch, codes) = verified_batch(&store, "p", "L1", 6).await;
+    let first = new_carton(&store, Attempt::First, batch.id, 4, &codes[0..3])
+        .await
+        .expect("the first try");
+    assert_eq!((first.children_count, first.capacity), (3, 4));
+
+    let again = new_carton(&store, Attempt::Retry, batch.id, 4, &codes[0..3])
+        .await
+        .expect("the retry of a try that was committed");
+    assert_eq!(again, first, "the same carton, not a second one");
+    let first_again = new_carton(&store, Attempt::First, batch.id, 4, &codes[0..3]).await;
+    assert!(
+        matches!(first_again, Err(StoreError::PackRefused { .. })),
+        "{first_again:?}"
+    );
+    // Two of the carton's units and one loose: not the carton's case, refused.
+    let other = [codes[0].clone(), codes[1].clone(), codes[3].clone()];
+    let mixed = new_carton(&store, Attempt::Retry, batch.id, 4, &other).await;
+    assert!(
+        matches!(mixed, Err(StoreError::PackRefused { .. })),
+        "{mixed:?}"
+    );
+    let cartons = store.packages_of_batch(batch.id).await.expect("packages");
+    assert_eq!(cartons.len(), 1, "{cartons:?}");
+    assert_eq!(
+        carton_holding(&store, &codes[0..3]).await.expect("read"),
+        Some(first.sscc)
+    );
+    assert_eq!(
+        carton_holding(&store, &codes[0..2]).await.expect("read"),
+        None
+    );
+    assert_eq!(
+        carton_holding(&store, &codes[3..5]).await.expect("read"),
+        None
+    );
+}
+both!(a_retried_new_carton_whose_answer_was_lost_counts_as_done);

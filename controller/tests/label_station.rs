@@ -1,5 +1,6 @@
 //! The label station against the simulated ZPL label printer and label scanner (issue 14 item
-//! 3): a good label verifies the package; a wrong barcode and an unreadable label are recorded
+//! 3): a good label verifies the package (at a packing station's close, and closes it in the same
+//! transaction: issue 20); a wrong barcode and an unreadable label are recorded
 //! and reprinted; a printer out of ribbon is waited out with the operator alarm up; a package
 //! whose labels never read back stays open. On SQLite and PostgreSQL.
 
@@ -160,14 +161,38 @@ async fn label_station_verifies_reprints_and_waits(store: Store) {
         station.report()
     );
 
-    // The next package prints as usual.
+    // The next package prints as usual. A packing station's close: the label read back
+    // verifies and closes the package in one transaction, both steps recorded in order.
     let fourth = carton_of(&store, batch.id, &codes[3]).await;
     sim.script(None, false);
-    let outcome = station
-        .label_and_verify(&fourth)
+    let (seq, _) = store.audit_head().await.expect("head");
+    let closed = station
+        .label_and_close(&fourth)
         .await
         .expect("after the ribbon");
-    assert_eq!(outcome.labels, 1);
+    assert_eq!(
+        (closed.state, closed.label_count, closed.short),
+        (PackageState::Closed, Some(1), true)
+    );
+    let steps: Vec<(String, serde_json::Value)> = store
+        .events(seq, 100)
+        .await
+        .expect("events")
+        .into_iter()
+        .filter(|e| e.subject == format!("package:{fourth}"))
+        .map(|e| {
+            let detail: serde_json::Value = serde_json::from_str(&e.detail).expect("detail");
+            (e.kind, detail["to"].clone())
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("package.state".to_owned(), "labelled".into()),
+            ("package.state".to_owned(), "verified".into()),
+            ("package.state".to_owned(), "closed".into()),
+        ]
+    );
 
     // Never readable: three labels, three records, and the package stays open.
     let fifth = carton_of(&store, batch.id, &codes[4]).await;

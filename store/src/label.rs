@@ -58,6 +58,16 @@ impl Store {
         self.package(sscc).await
     }
 
+    /// Records that the label of the `labelled` package `sscc` was read back as its SSCC, and
+    /// closes it, in one transaction: [`Store::label_verified`] and
+    /// [`Store::set_package_state`] to `closed`, with their two `package.state` events. The
+    /// close's rules hold (an empty package is voided, not closed); its label carries the
+    /// count it holds, so it is never stale.
+    pub async fn close_labelled(&self, sscc: &str) -> Result<Package, StoreError> {
+        sql::labels::verified_and_closed(&self.db, &self.actor, sscc).await?;
+        self.package(sscc).await
+    }
+
     /// Records a label of package `sscc` that did not read back as its SSCC: a
     /// `package.label_rejected` event with the attempt, the fault and what was read. The
     /// package does not change.

@@ -214,32 +214,59 @@ impl Store {
         level: PackageLevel,
         capacity: Option<i64>,
     ) -> Result<Package, StoreError> {
+        let capacity = self.capacity(batch_id, level, capacity).await?;
+        sql::packages::create(&self.db, &self.actor, batch_id, level, capacity).await
+    }
+
+    /// A new carton of batch `batch_id` with the verified units `codes` in it, `allocated`:
+    /// [`Store::create_package`] and [`Store::pack`] in one transaction, all or nothing (a
+    /// refusal allocates no SSCC). Its capacity is as `create_package`'s. A crash leaves no
+    /// empty carton behind, and the store commits once for the two.
+    pub async fn pack_new_carton(
+        &self,
+        batch_id: i64,
+        capacity: Option<i64>,
+        codes: &[String],
+    ) -> Result<Package, StoreError> {
+        let level = PackageLevel::Carton;
+        let capacity = self.capacity(batch_id, level, capacity).await?;
+        let wanted: Vec<&str> = codes.iter().map(String::as_str).collect();
+        let located = self.locator.locate(self, &wanted).await?;
+        let sscc =
+            sql::links::create_and_pack(&self.db, &self.actor, batch_id, capacity, codes, &located)
+                .await?;
+        self.package(&sscc).await
+    }
+
+    /// The capacity of a new package of `level` for batch `batch_id`: `capacity`, or the
+    /// product's pack size of that level.
+    async fn capacity(
+        &self,
+        batch_id: i64,
+        level: PackageLevel,
+        capacity: Option<i64>,
+    ) -> Result<i64, StoreError> {
         let batch = self.batch(batch_id).await?;
-        let capacity = match capacity {
-            Some(n) if n >= 1 => n,
-            Some(n) => {
-                return Err(StoreError::invalid(
-                    "capacity",
-                    format!("{n} is not at least 1"),
-                ));
-            }
+        match capacity {
+            Some(n) if n >= 1 => Ok(n),
+            Some(n) => Err(StoreError::invalid(
+                "capacity",
+                format!("{n} is not at least 1"),
+            )),
             None => {
                 let product = self.product(&batch.product_id).await?;
                 match product.pack_sizes.get(level.pack_size_index()) {
-                    Some(n) => i64::from(*n),
-                    None => {
-                        return Err(StoreError::invalid(
-                            "capacity",
-                            format!(
-                                "product {} has no pack size for a {level}: give a capacity",
-                                product.id
-                            ),
-                        ));
-                    }
+                    Some(n) => Ok(i64::from(*n)),
+                    None => Err(StoreError::invalid(
+                        "capacity",
+                        format!(
+                            "product {} has no pack size for a {level}: give a capacity",
+                            product.id
+                        ),
+                    )),
                 }
             }
-        };
-        sql::packages::create(&self.db, &self.actor, batch_id, level, capacity).await
+        }
     }
 
     /// One package.

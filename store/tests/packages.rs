@@ -603,3 +603,132 @@ async fn backup_and_restore(store: Store) {
     }
 }
 both!(backup_and_restore);
+
+/// Two steps in one transaction (issue 20): a carton created with its units, and a label read
+/// back with the close. Each records both events, in order, on one commit; a refusal of either
+/// half records neither.
+async fn two_steps_one_transaction(store: Store) {
+    packing_product(&store).await;
+    packing_producer(&store).await;
+    let (batch, a) = verified_batch(&store, "p", "L1", 8).await;
+    let (seq, _) = head(&store).await;
+    let carton = store
+        .pack_new_carton(batch.id, None, &a[0..3])
+        .await
+        .expect("a new carton with three units");
+    assert_eq!(carton.sscc, sscc(1));
+    assert_eq!(
+        (carton.state, carton.capacity, carton.children_count),
+        (PackageState::Allocated, 3, 3)
+    );
+    assert_eq!(state_of(&store, &a[2]).await, CodeState::Packed);
+    let events = store.events(seq, 10).await.expect("events");
+    let kinds: Vec<(i64, &str)> = events.iter().map(|e| (e.seq, e.kind.as_str())).collect();
+    assert_eq!(
+        kinds,
+        [(seq + 1, "package.create"), (seq + 2, "package.pack")]
+    );
+    assert!(
+        events
+            .iter()
+            .all(|e| e.subject == format!("package:{}", sscc(1)))
+    );
+    assert_eq!(
+        events[1].prev_hash, events[0].hash,
+        "the second event is chained onto the first"
+    );
+
+    // Refused: a[2] is packed already and the fourth is one too many. No SSCC is used, and
+    // the chain does not move.
+    let before = head(&store).await;
+    let got = refusals(store.pack_new_carton(batch.id, Some(3), &a[2..7]).await);
+    assert_eq!(
+        got,
+        [
+            refusal(&a[2], LinkProblem::AlreadyIn(sscc(1))),
+            refusal(&a[6], LinkProblem::OverCapacity(3)),
+        ]
+    );
+    let refused = store.pack_new_carton(batch.id, Some(3), &a[2..3]).await;
+    assert!(
+        matches!(refused, Err(StoreError::PackRefused { package: None, .. })),
+        "names no carton, none was made: {refused:?}"
+    );
+    assert!(
+        store
+            .pack_new_carton(batch.id, Some(0), &a[3..4])
+            .await
+            .is_err()
+    );
+    assert!(store.pack_new_carton(batch.id, None, &[]).await.is_err());
+    assert_eq!(head(&store).await, before);
+    let second = store
+        .pack_new_carton(batch.id, Some(5), &a[3..5])
+        .await
+        .expect("the next carton");
+    assert_eq!(second.sscc, sscc(2), "the refusals used no SSCC");
+    assert_eq!(
+        store.packages_of_batch(batch.id).await.expect("list").len(),
+        2
+    );
+
+    // The label read back closes the carton, with both state changes recorded.
+    store.label_printed(&carton.sscc).await.expect("printed");
+    let (seq, _) = head(&store).await;
+    let closed = store.close_labelled(&carton.sscc).await.expect("closed");
+    assert_eq!(
+        (closed.state, closed.label_count, closed.short),
+        (PackageState::Closed, Some(3), false)
+    );
+    assert!(closed.closed_at.is_some());
+    assert_eq!(closed.close_refusal(), None);
+    let events = store.events(seq, 10).await.expect("events");
+    let moves: Vec<(i64, &str)> = events.iter().map(|e| (e.seq, e.kind.as_str())).collect();
+    assert_eq!(
+        moves,
+        [(seq + 1, "package.state"), (seq + 2, "package.state")]
+    );
+    assert!(
+        events[0].detail.contains(r#""to":"verified""#),
+        "{}",
+        events[0].detail
+    );
+    assert!(
+        events[1].detail.contains(r#""to":"closed""#),
+        "{}",
+        events[1].detail
+    );
+
+    // Refused: a carton whose label was never printed, and an empty one (void it). The label's
+    // `verified` is not kept when the close is refused.
+    let before = head(&store).await;
+    let refused = store.close_labelled(&second.sscc).await;
+    assert!(
+        matches!(&refused, Err(StoreError::Invalid { field: "state", reason }) if reason.contains("allocated")),
+        "{refused:?}"
+    );
+    let empty = store
+        .create_package(batch.id, PackageLevel::Carton, None)
+        .await
+        .expect("an empty carton");
+    store.label_printed(&empty.sscc).await.expect("printed");
+    let before_empty = head(&store).await;
+    let refused = store.close_labelled(&empty.sscc).await;
+    assert!(
+        matches!(&refused, Err(StoreError::Invalid { field: "state", reason }) if reason.contains("void")),
+        "{refused:?}"
+    );
+    assert_eq!(head(&store).await, before_empty);
+    let empty = store.package(&empty.sscc).await.expect("read");
+    assert_eq!(
+        (empty.state, empty.label_count),
+        (PackageState::Labelled, None)
+    );
+    assert_ne!(
+        head(&store).await,
+        before,
+        "the empty carton was made meanwhile"
+    );
+    assert_chain_ok(&store).await;
+}
+both!(two_steps_one_transaction);

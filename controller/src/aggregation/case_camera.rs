@@ -364,35 +364,16 @@ impl Station {
     /// redelivers the reads a killed run had not acknowledged (QoS 1, a persistent session),
     /// after `recent` forgot them. Its carton is the record; the case is not sent to rework.
     async fn packed_before(&self, codes: &[String]) -> Result<Option<String>, StoreError> {
-        let mut carton: Option<String> = None;
-        for code in codes {
-            let package = self.store.code(code).await?.package;
-            match (&carton, package) {
-                (None, Some(package)) => carton = Some(package),
-                (Some(held), Some(package)) if *held == package => {}
-                _ => return Ok(None),
-            }
-        }
-        let Some(carton) = carton else {
-            return Ok(None);
-        };
-        let held: HashSet<String> = self
-            .store
-            .package_contents(&carton)
-            .await?
-            .units
-            .into_iter()
-            .collect();
-        let same = held.len() == codes.len() && codes.iter().all(|c| held.contains(c));
-        Ok(same.then_some(carton))
+        store_gate::carton_holding(&self.store, codes).await
     }
 
-    /// An accepted case: its carton's SSCC, its units in one transaction, closed; then onto
-    /// the open pallet.
+    /// An accepted case: a new carton with its units, in one transaction; closed (with its
+    /// label read back, in one more); then onto the open pallet.
     async fn pack_case(&mut self, codes: &[String]) -> Result<(), StoreError> {
         let capacity = i64::from(self.plan.units_per_case);
-        let carton = self.create(PackageLevel::Carton, capacity).await?;
-        store_gate::pack_units(&mut self.gate, &self.store, &carton.sscc, codes).await?;
+        let (store, batch) = (&self.store, self.batch);
+        let carton =
+            store_gate::pack_new_carton(&mut self.gate, store, batch, capacity, codes).await?;
         self.book.packed(codes);
         let closed = self.close_package(&carton.sscc).await?;
         self.report.packed += codes.len() as u64;
@@ -431,10 +412,13 @@ impl Station {
     /// (docs/aggregation.md "Labels"); a package whose label never reads back stays open (the
     /// error says why; the operator takes over with `tracemark pack label`).
     async fn close_package(&mut self, sscc: &str) -> Result<Package, StoreError> {
-        if let Some(station) = self.labels.as_mut() {
-            store_gate::label(&mut self.gate, station.get_mut(), sscc).await?;
+        match self.labels.as_mut() {
+            Some(station) => {
+                let station = station.get_mut();
+                store_gate::label_and_close(&mut self.gate, &self.store, station, sscc).await
+            }
+            None => store_gate::close(&mut self.gate, &self.store, sscc).await,
         }
-        store_gate::close(&mut self.gate, &self.store, sscc).await
     }
 
     /// Allocates the SSCC of a new package of the batch, through the gate.

@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
-use tracemark_store::{PackageLevel, PackageState, Store, StoreError};
+use tracemark_store::{Package, PackageLevel, PackageState, Store, StoreError};
 
 use super::label::{LabelReport, LabelStation};
 use super::machine::{PackAction, PackEvent, PackMachine, Plan};
@@ -200,11 +200,7 @@ impl Packer {
         // open: finish that step first; its content is final.
         for package in &mut packages {
             if package.children_count > 0 && never_closed(package.state) {
-                self.label(&package.sscc).await?;
-                *package = self
-                    .store
-                    .set_package_state(&package.sscc, PackageState::Closed)
-                    .await?;
+                *package = self.close(&package.sscc).await?;
             }
         }
         let open_empty = |level: PackageLevel| {
@@ -268,8 +264,7 @@ impl Packer {
                     "its SSCC could not be allocated",
                 ))?;
                 store_gate::pack_units(&mut self.gate, &self.store, &sscc, &codes).await?;
-                self.label(&sscc).await?;
-                let closed = store_gate::close(&mut self.gate, &self.store, &sscc).await?;
+                let closed = self.close(&sscc).await?;
                 self.report.packed += codes.len() as u64;
                 self.report.cartons += 1;
                 self.report.partial_cartons += u64::from(closed.short);
@@ -297,8 +292,7 @@ impl Packer {
                     .collect();
                 if !cartons.is_empty() {
                     store_gate::pack_cartons(&mut self.gate, &self.store, &sscc, &cartons).await?;
-                    self.label(&sscc).await?;
-                    store_gate::close(&mut self.gate, &self.store, &sscc).await?;
+                    self.close(&sscc).await?;
                 } else {
                     let voided = PackageState::Voided;
                     store_gate::set_state(&mut self.gate, &self.store, &sscc, voided).await?;
@@ -311,12 +305,15 @@ impl Packer {
 }
 
 impl Packer {
-    /// With a label station: the package's label printed and read back before it closes
+    /// Closes the filled package `sscc`, through the gate. With a label station its label is
+    /// printed and read back first, and the close is recorded with the label's `verified`
     /// (docs/aggregation.md "Labels"); a package whose label never reads back stays open.
-    async fn label(&mut self, sscc: &str) -> Result<(), StoreError> {
+    async fn close(&mut self, sscc: &str) -> Result<Package, StoreError> {
         match self.labels.as_mut() {
-            Some(station) => store_gate::label(&mut self.gate, station, sscc).await,
-            None => Ok(()),
+            Some(station) => {
+                store_gate::label_and_close(&mut self.gate, &self.store, station, sscc).await
+            }
+            None => store_gate::close(&mut self.gate, &self.store, sscc).await,
         }
     }
 

@@ -257,20 +257,92 @@ pub async fn create(
     .await
 }
 
-/// Labels the package `sscc` at `station` before it closes, through the gate: labelled again
-/// (a reprint) when the store went away meanwhile.
-pub async fn label(
+/// Labels the package `sscc` at `station` and closes it when the label reads back
+/// (`LabelStation::label_and_close`), through the gate: labelled again (a reprint) when the
+/// store went away meanwhile, unless the package is closed already (the first try committed
+/// and its answer was lost).
+pub async fn label_and_close(
     gate: &mut StoreGate,
+    store: &Store,
     station: &mut LabelStation,
     sscc: &str,
-) -> Result<(), StoreError> {
+) -> Result<Package, StoreError> {
     let mut retry = gate.begin().await?;
     loop {
-        match station.label_before_close(sscc).await {
+        let answer = async {
+            if retry.attempt == Attempt::Retry {
+                let package = store.package(sscc).await?;
+                if package.state == PackageState::Closed {
+                    return Ok(package);
+                }
+            }
+            station.label_and_close(sscc).await
+        }
+        .await;
+        match answer {
             Err(error) => gate.again(&mut retry, "label a package", error).await?,
             done => return done,
         }
     }
+}
+
+/// A new carton of `batch` with `codes` in it (`Store::pack_new_carton`), through the gate;
+/// each try is [`new_carton`].
+pub async fn pack_new_carton(
+    gate: &mut StoreGate,
+    store: &Store,
+    batch: i64,
+    capacity: i64,
+    codes: &[String],
+) -> Result<Package, StoreError> {
+    retried(gate, "pack a new carton", |attempt| {
+        new_carton(store, attempt, batch, capacity, codes)
+    })
+    .await
+}
+
+/// One try of [`pack_new_carton`]. A retry refused because the codes are in a carton
+/// already, and only they, counts as done: the first try committed and its answer was lost.
+pub async fn new_carton(
+    store: &Store,
+    attempt: Attempt,
+    batch: i64,
+    capacity: i64,
+    codes: &[String],
+) -> Result<Package, StoreError> {
+    match store.pack_new_carton(batch, Some(capacity), codes).await {
+        Err(refused) if lost_answer(attempt, &refused) => {
+            match carton_holding(store, codes).await? {
+                Some(carton) => store.package(&carton).await,
+                None => Err(refused),
+            }
+        }
+        answer => answer,
+    }
+}
+
+/// The carton that holds exactly `codes`, when there is one.
+pub async fn carton_holding(store: &Store, codes: &[String]) -> Result<Option<String>, StoreError> {
+    let mut carton: Option<String> = None;
+    for code in codes {
+        let package = store.code(code).await?.package;
+        match (&carton, package) {
+            (None, Some(package)) => carton = Some(package),
+            (Some(held), Some(package)) if *held == package => {}
+            _ => return Ok(None),
+        }
+    }
+    let Some(carton) = carton else {
+        return Ok(None);
+    };
+    let held: HashSet<String> = store
+        .package_contents(&carton)
+        .await?
+        .units
+        .into_iter()
+        .collect();
+    let same = held.len() == codes.len() && codes.iter().all(|c| held.contains(c));
+    Ok(same.then_some(carton))
 }
 
 #[cfg(test)]

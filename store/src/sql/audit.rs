@@ -1,5 +1,6 @@
 //! The audit chain's SQL: every writing transaction starts by advancing the chain head
-//! ([`begin`]) and ends by appending its event ([`finish`]); and the reads `audit verify` makes.
+//! ([`begin`]) and ends by appending its event ([`finish`]), after any events of its own before
+//! that one ([`append`]); and the reads `audit verify` makes.
 
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
@@ -46,6 +47,55 @@ pub(crate) async fn finish(
     subject: &str,
     detail: serde_json::Value,
 ) -> Result<(), StoreError> {
+    let event = insert(&mut tx, actor, head, kind, subject, &detail).await?;
+    sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
+        .bind(&event.hash)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::db("move the audit chain head"))?;
+    tx.commit()
+        .await
+        .map_err(StoreError::db(format!("commit {kind}")))?;
+    tracing::debug!(seq = event.seq, kind, subject, "event appended");
+    Ok(())
+}
+
+/// Appends an event of a transaction that records more than one (a carton created with its
+/// units: `package.create`, then `package.pack`), and advances the head past it: the answer
+/// is the head of the transaction's next event, which [`finish`] or `append` again records.
+/// One commit for the lot, and the chain is the same as if each had been its own transaction.
+pub(crate) async fn append(
+    tx: &mut Transaction<'static, Any>,
+    actor: &Actor,
+    head: Head,
+    kind: &str,
+    subject: &str,
+    detail: serde_json::Value,
+) -> Result<Head, StoreError> {
+    let event = insert(tx, actor, head, kind, subject, &detail).await?;
+    let row = sqlx::query(
+        "UPDATE audit_head SET seq = seq + 1, hash = $1 WHERE id = 1 RETURNING seq, hash",
+    )
+    .bind(&event.hash)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(StoreError::db("advance the audit chain head"))?;
+    tracing::debug!(seq = event.seq, kind, subject, "event appended");
+    Ok(Head {
+        seq: get(&row, "seq", "read the audit head")?,
+        prev_hash: get(&row, "hash", "read the audit head")?,
+    })
+}
+
+/// Inserts the event `head` is for, hashed onto the one before it.
+async fn insert(
+    tx: &mut Transaction<'static, Any>,
+    actor: &Actor,
+    head: Head,
+    kind: &str,
+    subject: &str,
+    detail: &serde_json::Value,
+) -> Result<Event, StoreError> {
     let mut event = Event {
         seq: head.seq,
         at: now(),
@@ -71,19 +121,10 @@ pub(crate) async fn finish(
     .bind(&event.detail)
     .bind(&event.prev_hash)
     .bind(&event.hash)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await
     .map_err(StoreError::db(format!("append event {}", event.seq)))?;
-    sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
-        .bind(&event.hash)
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::db("move the audit chain head"))?;
-    tx.commit()
-        .await
-        .map_err(StoreError::db(format!("commit {kind}")))?;
-    tracing::debug!(seq = event.seq, kind, subject, "event appended");
-    Ok(())
+    Ok(event)
 }
 
 /// The chain head: (last seq, its hash). Takes any connection, so a copy of a whole store

@@ -3,15 +3,54 @@
 use serde_json::json;
 
 use super::Db;
-use super::audit::{begin, finish};
-use super::packages::package_in;
+use super::audit::{Head, append, begin, finish};
+use super::packages::{Tx, package_in, set_state_in};
 use crate::label::LabelRejection;
 use crate::vocab::PackageState;
 use crate::{Actor, StoreError};
 
+/// The label of package `sscc` read back (`Store::label_verified`).
 pub(crate) async fn verified(db: &Db, actor: &Actor, sscc: &str) -> Result<(), StoreError> {
     let (mut tx, head) = begin(db).await?;
-    let package = package_in(&mut tx, sscc).await?;
+    let detail = verified_in(&mut tx, &head, sscc).await?;
+    finish(tx, actor, head, "package.state", &subject(sscc), detail).await
+}
+
+/// The label of package `sscc` read back, and the package closed, in one transaction
+/// (`Store::close_labelled`): two `package.state` events, to `verified` and to `closed`, as
+/// the two steps would record them one by one.
+pub(crate) async fn verified_and_closed(
+    db: &Db,
+    actor: &Actor,
+    sscc: &str,
+) -> Result<(), StoreError> {
+    let (mut tx, head) = begin(db).await?;
+    let verified = verified_in(&mut tx, &head, sscc).await?;
+    let head = append(
+        &mut tx,
+        actor,
+        head,
+        "package.state",
+        &subject(sscc),
+        verified,
+    )
+    .await?;
+    let closed = set_state_in(&mut tx, &head, sscc, PackageState::Closed).await?;
+    finish(tx, actor, head, "package.state", &subject(sscc), closed).await
+}
+
+fn subject(sscc: &str) -> String {
+    format!("package:{sscc}")
+}
+
+/// Moves the `labelled` package `sscc` to `verified` in `tx`, as the event `head` is for; its
+/// label carries the count of its children now. The answer is the event's detail.
+async fn verified_in(
+    tx: &mut Tx,
+    head: &Head,
+    sscc: &str,
+) -> Result<serde_json::Value, StoreError> {
+    let package = package_in(tx, sscc).await?;
     let (from, to) = (package.state, PackageState::Verified);
     if !from.can_become(to) {
         return Err(StoreError::invalid(
@@ -27,22 +66,13 @@ pub(crate) async fn verified(db: &Db, actor: &Actor, sscc: &str) -> Result<(), S
     .bind(count)
     .bind(head.seq)
     .bind(sscc)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await
     .map_err(StoreError::db(format!("set package {sscc} to {to}")))?;
-    let detail = json!({
+    Ok(json!({
         "sscc": sscc, "from": from.as_str(), "to": to.as_str(), "children": count,
         "short": package.short, "label_count": count,
-    });
-    finish(
-        tx,
-        actor,
-        head,
-        "package.state",
-        &format!("package:{sscc}"),
-        detail,
-    )
-    .await
+    }))
 }
 
 pub(crate) async fn rejected(
@@ -57,13 +87,6 @@ pub(crate) async fn rejected(
         "sscc": sscc, "state": package.state.as_str(), "attempt": rejection.attempt,
         "fault": rejection.fault.as_str(), "read": rejection.read,
     });
-    finish(
-        tx,
-        actor,
-        head,
-        "package.label_rejected",
-        &format!("package:{sscc}"),
-        detail,
-    )
-    .await
+    let kind = "package.label_rejected";
+    finish(tx, actor, head, kind, &subject(sscc), detail).await
 }

@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::json;
 
-use super::audit::{begin, finish};
-use super::packages::{Tx, package_in};
+use super::audit::{Head, append, begin, finish};
+use super::packages::{Tx, create_in, package_in};
 use super::{Db, get};
 use crate::locate::Location;
 use crate::package::{LinkProblem, Package, Refusal};
@@ -208,37 +208,86 @@ pub(crate) async fn pack(
 ) -> Result<(), StoreError> {
     none_given(codes, "codes")?;
     let (mut tx, head) = begin(db).await?;
-    let carton = package_in(&mut tx, sscc).await?;
+    let accepted = accept_units(&mut tx, db, sscc, codes, located, Some(sscc)).await?;
+    if dry_run {
+        return Ok(());
+    }
+    pack_accepted(tx, db, actor, head, sscc, &accepted, located).await
+}
+
+/// A new carton of batch `batch_id` holding `codes` (`Store::pack_new_carton`), in one
+/// transaction: its `package.create` event, then its `package.pack`, as the two steps would
+/// record them one by one. A refusal records neither: no SSCC is used.
+pub(crate) async fn create_and_pack(
+    db: &Db,
+    actor: &Actor,
+    batch_id: i64,
+    capacity: i64,
+    codes: &[String],
+    located: &HashMap<&str, Location>,
+) -> Result<String, StoreError> {
+    none_given(codes, "codes")?;
+    let (mut tx, head) = begin(db).await?;
+    let carton = create_in(&mut tx, &head, batch_id, PackageLevel::Carton, capacity).await?;
+    let subject = format!("package:{}", carton.sscc);
+    let head = append(
+        &mut tx,
+        actor,
+        head,
+        "package.create",
+        &subject,
+        carton.detail,
+    )
+    .await?;
+    // A refusal names no carton: the one made here is rolled back with it.
+    let accepted = accept_units(&mut tx, db, &carton.sscc, codes, located, None).await?;
+    pack_accepted(tx, db, actor, head, &carton.sscc, &accepted, located).await?;
+    Ok(carton.sscc)
+}
+
+/// The pack rules: the codes `codes` (located as `located`) the carton `sscc` may take, all
+/// of them, or the refusal that names each one it may not (and the package `named`).
+async fn accept_units<'a>(
+    tx: &mut Tx,
+    db: &Db,
+    sscc: &str,
+    codes: &'a [String],
+    located: &HashMap<&str, Location>,
+    named: Option<&str>,
+) -> Result<Vec<&'a str>, StoreError> {
+    let carton = package_in(tx, sscc).await?;
     if carton.level != PackageLevel::Carton {
         return Err(StoreError::invalid(
             "sscc",
             format!("{sscc} is a {}: units go into cartons", carton.level),
         ));
     }
-    let units = units_in(&mut tx, db, located).await?;
+    let units = units_in(tx, db, located).await?;
     let room = carton.capacity - carton.children_count;
-    let accepted = screen(codes, room, carton.capacity, |code| {
+    screen(codes, room, carton.capacity, |code| {
         pack_problem(units.get(code), &carton)
     })
-    .map_err(|r| refused(Some(sscc), r))?;
-    if dry_run {
-        return Ok(());
-    }
-    set_units(
-        &mut tx,
-        db,
-        &accepted,
-        located,
-        CodeState::Packed,
-        Some(sscc),
-        head.seq,
-    )
-    .await?;
+    .map_err(|r| refused(named, r))
+}
+
+/// Links the `accepted` units to the carton `sscc`, `packed`, and commits with its
+/// `package.pack` event.
+async fn pack_accepted(
+    mut tx: Tx,
+    db: &Db,
+    actor: &Actor,
+    head: Head,
+    sscc: &str,
+    accepted: &[&str],
+    located: &HashMap<&str, Location>,
+) -> Result<(), StoreError> {
+    let to = CodeState::Packed;
+    set_units(&mut tx, db, accepted, located, to, Some(sscc), head.seq).await?;
     let packed = Packed {
         package: sscc,
         members: "codes",
-        to: CodeState::Packed.as_str(),
-        accepted: &accepted,
+        to: to.as_str(),
+        accepted,
     };
     packed.finish(tx, actor, head).await
 }
@@ -506,12 +555,7 @@ struct Packed<'a> {
 impl Packed<'_> {
     /// Marks the package changed, records the `package.pack` event (its detail is hashed into
     /// the chain: keep the keys and their order) and commits.
-    async fn finish(
-        self,
-        mut tx: Tx,
-        actor: &Actor,
-        head: super::audit::Head,
-    ) -> Result<(), StoreError> {
+    async fn finish(self, mut tx: Tx, actor: &Actor, head: Head) -> Result<(), StoreError> {
         touch(&mut tx, self.package, head.seq).await?;
         let mut detail = serde_json::Map::new();
         detail.insert("sscc".into(), json!(self.package));
@@ -630,7 +674,7 @@ impl Unpacked<'_> {
         self,
         mut tx: Tx,
         actor: &Actor,
-        head: super::audit::Head,
+        head: Head,
     ) -> Result<Vec<(String, String)>, StoreError> {
         for sscc in self.from.keys() {
             touch(&mut tx, sscc, head.seq).await?;

@@ -10,7 +10,7 @@ use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 
-use super::audit::{begin, finish};
+use super::audit::{Head, begin, finish};
 use super::{Db, get};
 use crate::package::{Package, PackageContents, SsccCoding, not_found};
 use crate::reconcile::PackageFigures;
@@ -90,9 +90,31 @@ pub(crate) async fn create(
     level: PackageLevel,
     capacity: i64,
 ) -> Result<Package, StoreError> {
-    const WHAT: &str = "advance the SSCC counter";
     let (mut tx, head) = begin(db).await?;
-    let Some(coding) = coding_in(&mut tx).await? else {
+    let created = create_in(&mut tx, &head, batch_id, level, capacity).await?;
+    let subject = format!("package:{}", created.sscc);
+    finish(tx, actor, head, "package.create", &subject, created.detail).await?;
+    package(db, &created.sscc)
+        .await?
+        .ok_or_else(|| not_found(&created.sscc))
+}
+
+/// A package recorded by [`create_in`]: its SSCC and its `package.create` event's detail.
+pub(crate) struct Created {
+    pub(crate) sscc: String,
+    pub(crate) detail: serde_json::Value,
+}
+
+/// Allocates the next SSCC and records the package in `tx`, as the event `head` is for.
+pub(crate) async fn create_in(
+    tx: &mut Tx,
+    head: &Head,
+    batch_id: i64,
+    level: PackageLevel,
+    capacity: i64,
+) -> Result<Created, StoreError> {
+    const WHAT: &str = "advance the SSCC counter";
+    let Some(coding) = coding_in(tx).await? else {
         return Err(StoreError::invalid(
             "producer",
             "no GS1 company prefix: tracemark producer set --gs1-company-prefix DIGITS \
@@ -108,7 +130,7 @@ pub(crate) async fn create(
     .bind(&coding.company_prefix)
     .bind(i64::from(coding.extension_digit))
     .bind(FIRST_REFERENCE + 1)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut **tx)
     .await
     .map_err(StoreError::db(WHAT))?;
     let reference = get::<i64>(&row, "next_reference", WHAT)? - 1;
@@ -138,23 +160,14 @@ pub(crate) async fn create(
     .bind(PackageState::Allocated.as_str())
     .bind(now())
     .bind(head.seq)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await
     .map_err(StoreError::db(format!("record package {sscc}")))?;
     let detail = json!({
         "sscc": sscc, "level": level.as_str(), "batch": batch_id, "capacity": capacity,
         "reference": reference,
     });
-    finish(
-        tx,
-        actor,
-        head,
-        "package.create",
-        &format!("package:{sscc}"),
-        detail,
-    )
-    .await?;
-    package(db, &sscc).await?.ok_or_else(|| not_found(&sscc))
+    Ok(Created { sscc, detail })
 }
 
 /// A package row with its product and its children counted.
@@ -278,7 +291,20 @@ pub(crate) async fn set_state(
     to: PackageState,
 ) -> Result<(), StoreError> {
     let (mut tx, head) = begin(db).await?;
-    let package = package_in(&mut tx, sscc).await?;
+    let detail = set_state_in(&mut tx, &head, sscc, to).await?;
+    let subject = format!("package:{sscc}");
+    finish(tx, actor, head, "package.state", &subject, detail).await
+}
+
+/// Moves the package `sscc` to `to` in `tx`, as the event `head` is for, by the rules of
+/// [`set_state`]; the answer is the `package.state` event's detail.
+pub(crate) async fn set_state_in(
+    tx: &mut Tx,
+    head: &Head,
+    sscc: &str,
+    to: PackageState,
+) -> Result<serde_json::Value, StoreError> {
+    let package = package_in(tx, sscc).await?;
     let from = package.state;
     if !from.can_become(to) {
         return Err(StoreError::invalid(
@@ -314,22 +340,13 @@ pub(crate) async fn set_state(
     .bind(&closed_at)
     .bind(head.seq)
     .bind(sscc)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await
     .map_err(StoreError::db(format!("set package {sscc} to {to}")))?;
-    let detail = json!({
+    Ok(json!({
         "sscc": sscc, "from": from.as_str(), "to": to.as_str(), "children": children,
         "short": short != 0,
-    });
-    finish(
-        tx,
-        actor,
-        head,
-        "package.state",
-        &format!("package:{sscc}"),
-        detail,
-    )
-    .await
+    }))
 }
 
 /// What the package reconciliation of batch `batch_id` rests on, read in one transaction (one

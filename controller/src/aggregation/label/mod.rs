@@ -2,7 +2,9 @@
 //! its GS1 logistic label is printed on the line's ZPL label printer and read back by the label
 //! scanner; only a label read as the package's own SSCC lets it close.
 //!
-//! One call does it all, [`LabelStation::label_and_verify`], for any packing mode:
+//! One call does it all, [`LabelStation::label_and_verify`] (or, closing the package in the same
+//! transaction as its label is verified, [`LabelStation::label_and_close`]), for any packing
+//! mode:
 //!
 //! 1. the label's data from the store (`data.rs`: SSCC, the product's GTIN, the count, the
 //!    batch's lot and dates), rendered once into ZPL by the template
@@ -32,7 +34,7 @@ use tokio::sync::{Mutex, mpsc, watch};
 use tracemark_drivers::transport::Transport;
 use tracemark_drivers::zpl::logistic::{LogisticError, LogisticTemplate};
 use tracemark_store::label::{LabelFault, LabelRejection};
-use tracemark_store::{Store, StoreError};
+use tracemark_store::{Package, Store, StoreError};
 
 use crate::config::{Line, PackingLabel};
 use crate::verify::mqtt::{Link, Received, spawn_subscription};
@@ -230,14 +232,28 @@ impl LabelStation {
         Ok(Some(Self::new(store, settings, reads)))
     }
 
-    /// [`Self::label_and_verify`] as a packing station's close step needs it: `Ok` lets the
-    /// package close; a label that never verified is the close's error (field `label`). A
-    /// store that cannot be reached is that error as it is, so the station can wait for the
-    /// store and label again (`store_gate.rs`).
+    /// [`Self::label_and_verify`] as an operator's close needs it: `Ok` lets the package
+    /// close, as the operator's own step (the hand-scanner station, whose close is recorded
+    /// as the operator's). A label that never verified is the close's error (field `label`).
+    /// A store that cannot be reached is that error as it is.
     pub async fn label_before_close(&mut self, sscc: &str) -> Result<(), StoreError> {
         match self.label_and_verify(sscc).await {
             Ok(_) => Ok(()),
             Err(LabelError::Store(e)) if e.is_unreachable() => Err(e),
+            Err(e) => Err(StoreError::invalid("label", e)),
+        }
+    }
+
+    /// [`Self::label_and_verify`] as a packing station's close step needs it, the close
+    /// included: the label read back verifies and closes the package in one transaction
+    /// (`Store::close_labelled`), and the answer is the closed package. A label that never
+    /// verified is the close's error (field `label`), and the package stays open. The store's
+    /// errors are as they are: one that cannot be reached lets the station wait for the store
+    /// and label again (`store_gate.rs`).
+    pub async fn label_and_close(&mut self, sscc: &str) -> Result<Package, StoreError> {
+        match self.labelled(sscc, AfterRead::Close).await {
+            Ok((_, closed)) => Ok(closed),
+            Err(LabelError::Store(e)) => Err(e),
             Err(e) => Err(StoreError::invalid("label", e)),
         }
     }
@@ -261,7 +277,19 @@ impl LabelStation {
     /// that does not read back as the SSCC, up to the reprint limit. `Ok`: the package is
     /// `verified` and may close. `Err`: it stays open, and the error says why.
     pub async fn label_and_verify(&mut self, sscc: &str) -> Result<LabelOutcome, LabelError> {
-        let result = self.attempts(sscc).await;
+        self.labelled(sscc, AfterRead::Verify)
+            .await
+            .map(|(outcome, _)| outcome)
+    }
+
+    /// [`Self::label_and_verify`], and what is recorded when the label reads back is `then`'s;
+    /// the answer has the package as that left it.
+    async fn labelled(
+        &mut self,
+        sscc: &str,
+        then: AfterRead,
+    ) -> Result<(LabelOutcome, Package), LabelError> {
+        let result = self.attempts(sscc, then).await;
         match &result {
             Ok(_) => self.report.verified += 1,
             // Not left open: the station labels it again once the store answers.
@@ -276,7 +304,11 @@ impl LabelStation {
         result
     }
 
-    async fn attempts(&mut self, sscc: &str) -> Result<LabelOutcome, LabelError> {
+    async fn attempts(
+        &mut self,
+        sscc: &str,
+        then: AfterRead,
+    ) -> Result<(LabelOutcome, Package), LabelError> {
         let package = self.store.package(sscc).await?;
         let data = data::label_data(&self.store, &package).await?;
         let label = self.printer.template().label(&data)?;
@@ -301,12 +333,16 @@ impl LabelStation {
             let fault = match read.as_deref() {
                 None => LabelFault::NoRead,
                 Some(data) if reads_as(data, sscc) => {
-                    self.store.label_verified(sscc).await?;
-                    return Ok(LabelOutcome {
+                    let package = match then {
+                        AfterRead::Verify => self.store.label_verified(sscc).await?,
+                        AfterRead::Close => self.store.close_labelled(sscc).await?,
+                    };
+                    let outcome = LabelOutcome {
                         sscc: sscc.to_owned(),
                         labels: attempt,
                         rejected,
-                    });
+                    };
+                    return Ok((outcome, package));
                 }
                 Some(_) => LabelFault::Mismatch,
             };
@@ -353,6 +389,15 @@ impl LabelStation {
             .ok()
             .flatten()
     }
+}
+
+/// What a label read back as its SSCC records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AfterRead {
+    /// The package `verified`; it stays open (`tracemark pack label`).
+    Verify,
+    /// The package `verified` and `closed`, in one transaction (a packing station's close).
+    Close,
 }
 
 /// The scanner read `data` (with its symbology identifier) is the SSCC `sscc`.
