@@ -9,6 +9,7 @@
 //! `--packing` chooses the packing station: `config` (default: demo.toml's `[packing]`),
 //! `inferred` (12 a case, 10 cases a pallet, by the case packer's count) or `none`.
 //! `--workers N` sets the controller runtime's worker threads (default 2, as the product's).
+//! `RUST_LOG=warn` (an `EnvFilter`) logs what the lines report to stderr; unset, nothing is.
 //!
 //! Each line is a full controller (its own SQLite store, line runtime, Linx marker over a pty,
 //! PLC over Modbus TCP) and its twin, all in this one process, sharing one embedded broker. It
@@ -163,6 +164,14 @@ async fn line_store(dir: &Path, line: usize, units: u64) -> (Store, i64) {
 }
 
 fn main() {
+    // `RUST_LOG=warn` (or any filter) logs what the lines say to stderr; without it, nothing is
+    // logged, as the figures below assume.
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let args = parse_args();
     let units = ((f64::from(args.speed) * args.minutes).round() as u64).max(1);
     let runtime = tokio::runtime::Builder::new_multi_thread()
