@@ -347,8 +347,11 @@ async fn four_controllers_one_product_random_kill_9() {
     let mut rng = common::Rng::from_env_or_time();
     let mut kills = Vec::new();
     while kills.len() < 6 {
-        // A random moment: what the test is about, not a wait for something to happen.
-        tokio::time::sleep(Duration::from_millis(150 + rng.below(600))).await;
+        // A random moment: what the test is about, not a wait for something to happen. Short
+        // enough that six fall within the run: the two `codes allocate` controllers finish in
+        // a second or two, and a finished controller cannot be killed (at 150–750 ms a fast
+        // machine ended the run after two kills).
+        tokio::time::sleep(Duration::from_millis(50 + rng.below(250))).await;
         let alive: Vec<usize> = (0..controllers.len())
             .filter(|i| running[*i].is_some())
             .collect();

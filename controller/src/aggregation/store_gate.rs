@@ -10,7 +10,8 @@
 //! order. The cases are decided meanwhile (in memory); only their records wait. A store
 //! operation that fails because the store went away is waited for and tried again
 //! ([`StoreGate::again`]); a retried pack or close that finds its work already done (its
-//! COMMIT's answer was lost) counts as done ([`pack_units`], [`pack_cartons`], [`close`]).
+//! COMMIT's answer was lost) counts as done ([`pack_units`], [`pack_new_carton`],
+//! [`pack_cartons`], [`close`], [`label_and_close`]).
 //!
 //! A controller killed meanwhile loses nothing: the units it had not packed are `verified`
 //! in no package (in the store or in the journal the next run forwards first), and the next
