@@ -14,7 +14,8 @@
 //! Each line is a full controller (its own SQLite store, line runtime, Linx marker over a pty,
 //! PLC over Modbus TCP) and its twin, all in this one process, sharing one embedded broker. It
 //! prints per line: units, units/min, marker underruns, escapes, unaccounted, p50/p99 decision
-//! latency; and for the process: CPU time per unit.
+//! latency; for a line that stopped, underran or did not balance, why (rejects by reason, line
+//! stops, the last alarm); and for the process: CPU time per unit.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -276,6 +277,47 @@ fn main() {
             r.pallets,
             r.aggregation_disagreements
         );
+    }
+    // What went wrong on a line, when something did: the rejects by reason, the line stops
+    // (alarms), units that went by the marker unprinted, late confirmations, missed detections,
+    // the packing's rework and loose units, and the last alarm. A clean line is left out; a
+    // stalled run shows which lines and why.
+    let troubled: Vec<(usize, &Report)> = reports
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| {
+            r.line.line_stops > 0
+                || r.line.underruns > 0
+                || !r.balanced
+                || r.cases_reworked > 0
+                || r.loose > 24
+        })
+        .collect();
+    if !troubled.is_empty() {
+        println!();
+        println!(
+            "| line | line stops | underruns | passed unprinted | late confirmations | missed detections | store errors | cases reworked | loose | labels failed | rejected by reason | last alarm |"
+        );
+        println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+        for (i, r) in troubled {
+            let s = &r.line;
+            let rejected: Vec<String> =
+                s.rejected.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            println!(
+                "| {i} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                s.line_stops,
+                s.underruns,
+                s.passed_unprinted,
+                s.late_confirmations,
+                s.missed_detections,
+                s.store_errors,
+                r.cases_reworked,
+                r.loose,
+                r.labels.as_ref().map_or(0, |l| l.failed),
+                rejected.join(", "),
+                s.alarm.as_deref().unwrap_or("-")
+            );
+        }
     }
     for (i, r) in reports.iter().enumerate() {
         for what in r.escaped.iter().chain(&r.disagreements) {

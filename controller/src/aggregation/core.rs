@@ -243,31 +243,36 @@ impl Packer {
     async fn act(&mut self, action: PackAction) -> Result<(), StoreError> {
         match action {
             PackAction::OpenCase { case } => {
-                let sscc = match self.spare_carton.take() {
-                    Some(sscc) => sscc,
-                    None => {
-                        let capacity = i64::from(self.plan.units_per_case);
-                        self.create(PackageLevel::Carton, capacity).await?
-                    }
-                };
-                self.cartons.insert(case, sscc);
+                // An empty carton an interrupted run left is this case's (no SSCC wasted);
+                // otherwise the carton is made with its units once the case is full.
+                if let Some(sscc) = self.spare_carton.take() {
+                    self.cartons.insert(case, sscc);
+                }
             }
             PackAction::PackCase { case, codes } | PackAction::CloseShort { case, codes } => {
-                // Without pallets a closed carton is not needed again.
-                let sscc = if self.plan.cases_per_pallet == 0 {
-                    self.cartons.remove(&case)
-                } else {
-                    self.cartons.get(&case).cloned()
+                let sscc = match self.cartons.remove(&case) {
+                    Some(sscc) => {
+                        store_gate::pack_units(&mut self.gate, &self.store, &sscc, &codes).await?;
+                        sscc
+                    }
+                    // Made and packed in one transaction (`Store::pack_new_carton`): one commit
+                    // fewer a case, and no empty carton left if the run dies between the two.
+                    None => {
+                        let capacity = i64::from(self.plan.units_per_case);
+                        let (store, batch) = (&self.store, self.batch);
+                        store_gate::pack_new_carton(&mut self.gate, store, batch, capacity, &codes)
+                            .await?
+                            .sscc
+                    }
                 };
-                let sscc = sscc.ok_or(StoreError::invalid(
-                    "carton",
-                    "its SSCC could not be allocated",
-                ))?;
-                store_gate::pack_units(&mut self.gate, &self.store, &sscc, &codes).await?;
                 let closed = self.close(&sscc).await?;
                 self.report.packed += codes.len() as u64;
                 self.report.cartons += 1;
                 self.report.partial_cartons += u64::from(closed.short);
+                // Without pallets a closed carton is not needed again.
+                if self.plan.cases_per_pallet > 0 {
+                    self.cartons.insert(case, sscc);
+                }
             }
             PackAction::OpenPallet { pallet } => {
                 let sscc = match self.spare_pallet.take() {

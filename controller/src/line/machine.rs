@@ -678,6 +678,7 @@ impl LineMachine {
     /// A restart after an alarm is done: the belt runs again, unless the operator holds it.
     fn restarted(&mut self, out: &mut Vec<Action>) {
         self.alarmed = false;
+        self.tracker.line_restarted();
         self.stats.alarm_active = false;
         if self.held.is_some() {
             self.io(Action::Light(StackLight::Amber), out);

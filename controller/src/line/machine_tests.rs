@@ -379,26 +379,72 @@ fn a_confirmation_after_a_gate_fault_keeps_the_cameras_reason() {
 fn rejects_in_a_row_stop_the_line() {
     let mut line = Line::new();
     line.sent(0..=0);
-    line.units(1..=7);
+    line.units(1..=6);
     line.printed(0);
     assert_eq!(line.read(1, None), [reject(1)]);
     assert_eq!(line.read(2, None), [reject(2)]);
-    let mut want = vec![reject(3)];
-    want.extend(stops_with("too many rejects in a row"));
-    assert_eq!(line.read(3, None), want);
 
     // A verified unit (a read proving a code sent, never confirmed) starts the count again.
     line.sent(1..=1);
     assert_eq!(
-        line.read(4, Some(1)),
+        line.read(3, Some(1)),
         [record(1, CodeState::Printed), verified(1)]
     );
-    assert_eq!(line.read(5, None), [reject(5)]);
-    assert_eq!(line.read(6, None), [reject(6)], "two in a row only");
+    assert_eq!(line.read(4, None), [reject(4)]);
+    assert_eq!(line.read(5, None), [reject(5)], "two in a row only");
+    assert_eq!(line.machine.stats().line_stops, 0);
+    let mut want = vec![reject(6)];
+    want.extend(stops_with("too many rejects in a row"));
+    assert_eq!(line.read(6, None), want);
     assert_eq!(line.machine.stats().line_stops, 1);
+}
+
+/// The 32-line bench (issue 20): after a stall, units came back rejected one after another.
+/// Each further reject in a row raised the alarm again (thousands of log lines) and put the
+/// restart off, and once the line restarted its first reject stopped it again, so it never got
+/// going. Now the alarm is raised once, the restart is due when it was, and the count starts
+/// again with the restarted line.
+#[test]
+fn rejects_in_a_row_raise_one_alarm_and_count_again_after_the_restart() {
+    let after = Duration::from_millis(300);
+    let mut line = Line::acknowledging(Some(after));
+    line.units(1..=7);
+    line.read(1, None);
+    line.read(2, None);
+    assert_eq!(alarms(&line.read(3, None)), 1);
+    let due = line.machine.restart_at();
+    assert!(due.is_some(), "the demo's stand-in acknowledges it");
+
+    line.later(Duration::from_millis(100));
+    assert_eq!(
+        line.read(4, None),
+        [reject(4)],
+        "the alarm already holds the line"
+    );
+    assert_eq!(line.machine.restart_at(), due, "the restart is not put off");
+    assert_eq!(line.machine.stats().line_stops, 1);
+
+    line.later(after);
+    assert_eq!(line.handle(LineEvent::Tick), [Action::QueryMarker]);
+    let printing = LineEvent::MarkerQueried {
+        state: &MarkerState::Connected,
+        printing: true,
+    };
+    assert_eq!(line.handle(printing), [Action::StartMarker]);
+    assert_eq!(
+        line.handle(LineEvent::MarkerStarted(Ok(()))),
+        [Action::LineStop(false), Action::Light(StackLight::Green)]
+    );
+
+    assert_eq!(
+        line.read(5, None),
+        [reject(5)],
+        "one reject since the restart"
+    );
+    assert_eq!(line.read(6, None), [reject(6)], "two");
     let mut want = vec![reject(7)];
     want.extend(stops_with("too many rejects in a row"));
-    assert_eq!(line.read(7, None), want);
+    assert_eq!(line.read(7, None), want, "three stop it again");
     assert_eq!(line.machine.stats().line_stops, 2);
 }
 

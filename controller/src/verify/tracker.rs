@@ -46,7 +46,8 @@ pub struct Verdict {
     pub grade: Option<Grade>,
     /// The encoder count at which the unit reaches the gate: fire then (rejects).
     pub fire_at: u64,
-    /// This reject makes `max_consecutive_rejects` in a row: stop the line.
+    /// This reject makes `max_consecutive_rejects` in a row: stop the line (once: the rejects
+    /// after it in the same row do not stop it again).
     pub stop_line: bool,
 }
 
@@ -468,6 +469,14 @@ impl Tracker {
         late
     }
 
+    /// The line runs again after its alarm was acknowledged: the rejects in a row count from
+    /// here. Without this, the first reject after a restart for "too many rejects in a row"
+    /// stopped the line again, and a line whose units came back rejected for a while after a
+    /// stall (the ones on the belt through it) never got going again.
+    pub fn line_restarted(&mut self) {
+        self.consecutive_rejects = 0;
+    }
+
     /// Records that the gate did not confirm the reject of `unit` (counted as `gate_fault`).
     pub fn gate_fault(&mut self) {
         self.count_reject(RejectReason::GateFault);
@@ -581,8 +590,11 @@ impl Tracker {
             }
             Outcome::Rejected(reason) => {
                 self.count_reject(reason);
-                self.consecutive_rejects += 1;
-                self.consecutive_rejects >= self.config.max_consecutive_rejects
+                // Once, as the count reaches the limit: each further reject in a row is the
+                // same alarm, still standing (it was raised, logged and counted as a line stop
+                // again for every one, and put the demo's restart off each time).
+                self.consecutive_rejects = self.consecutive_rejects.saturating_add(1);
+                self.consecutive_rejects == self.config.max_consecutive_rejects
             }
         };
         Verdict {
