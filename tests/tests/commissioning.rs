@@ -118,6 +118,26 @@ async fn inferred_packing_under_heavy_damage(stack: Stack) {
         "{s:#}"
     );
     assert_eq!(Some(cartons), s["cartons"].as_i64(), "{s:#}");
+    // Each carton is made with its units in one transaction: its `package.create` is followed
+    // at once by its `package.pack` (none is allocated as its case opens, left empty by a crash).
+    let events = store.events(0, 1_000_000).await.expect("events");
+    let mut made = 0;
+    for (i, event) in events.iter().enumerate() {
+        if event.kind != "package.create" || !event.detail.contains("\"carton\"") {
+            continue;
+        }
+        made += 1;
+        let next = events.get(i + 1).expect("an event after a carton's create");
+        assert_eq!(
+            (next.seq, next.kind.as_str(), next.subject.as_str()),
+            (event.seq + 1, "package.pack", event.subject.as_str()),
+            "{event:?}"
+        );
+    }
+    assert_eq!(
+        made, cartons,
+        "every carton's create is followed by its pack"
+    );
     site.finish().await;
 }
 
