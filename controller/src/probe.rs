@@ -542,7 +542,7 @@ fn status_step(elapsed: Duration, status: &DeviceStatus) -> Step {
             PrintProgress::LastIndex(index) => Some(index),
             _ => None,
         },
-        print_go_without_data: status.print_go_without_data,
+        print_go_without_data: status.empty_print_gos > 0,
     };
     let mut words = vec![match &status.fault {
         None => "no fault".to_owned(),
@@ -554,7 +554,7 @@ fn status_step(elapsed: Duration, status: &DeviceStatus) -> Step {
         PrintProgress::Printed(count) => format!("{count} print(s) reported"),
         PrintProgress::Nothing => "no print since connecting".to_owned(),
     });
-    if status.print_go_without_data {
+    if status.empty_print_gos > 0 {
         words.push("a print-go found the buffer empty".to_owned());
     }
     let words = words.join(", ");

@@ -135,7 +135,7 @@ impl DeviceSession for Session {
         Ok(DeviceStatus {
             progress,
             fault: None,
-            print_go_without_data: false,
+            empty_print_gos: 0,
             unmatched_prints: 0,
         })
     }

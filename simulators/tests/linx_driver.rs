@@ -13,7 +13,7 @@ use tracemark_drivers::marker::{
 };
 use tracemark_drivers::transport::Transport;
 use tracemark_sim::linx::LinxSim;
-use tracemark_sim::{Fault, MarkerSim};
+use tracemark_sim::{Fault, MarkerSim, TriggerOutcome};
 
 /// A Linx marker task on `link` to a simulator with a `depth`-deep remote buffer and `faults`,
 /// filling up to `high` codes.
@@ -197,6 +197,43 @@ async fn ink_out_clears_the_buffer_and_reports_codes_in_flight() {
     let mut rest = vec![codes[3].clone()];
     rest.extend(h.feed(1).await);
     h.print_all(&rest).await;
+}
+
+/// The printer latches "print-go without remote data" until the next Start Print, so the bit
+/// tells of the first empty print-go of a run only. Every unit that goes by an empty buffer is
+/// reported, from the product count's step over the print count's (the 32-line bench, issue
+/// 20: a stall let the buffer run dry for several units, one was reported, and every later
+/// code landed on the wrong unit for the rest of the run).
+#[tokio::test]
+async fn every_print_go_on_an_empty_buffer_is_reported() {
+    let mut h = linx(Link::Pty, 8, 3, &[]).await;
+    h.handle.start().await.expect("start");
+    let codes = h.feed(1).await;
+    h.print_all(&codes).await;
+    let empty = |e: &MarkerEvent| *e == MarkerEvent::EmptyPrintGo;
+    for _ in 0..3 {
+        assert!(matches!(h.sim.trigger(), TriggerOutcome::Empty));
+    }
+    for n in 1..=3 {
+        h.expect(&format!("EmptyPrintGo {n} of 3"), empty).await;
+    }
+    // Two more, with the status bit still latched.
+    for _ in 0..2 {
+        assert!(matches!(h.sim.trigger(), TriggerOutcome::Empty));
+    }
+    for n in 1..=2 {
+        h.expect(&format!("EmptyPrintGo {n} of 2 more"), empty)
+            .await;
+    }
+    // Printing goes on, confirmed as before.
+    let more = h.feed(1).await;
+    h.print_all(&more).await;
+    let reported = h
+        .drain_log()
+        .iter()
+        .filter(|e| **e == MarkerEvent::EmptyPrintGo)
+        .count();
+    assert_eq!(reported, 5, "one per print-go on the empty buffer");
 }
 
 #[tokio::test]

@@ -515,7 +515,7 @@ impl DeviceSession for AsciiSession {
         Ok(DeviceStatus {
             progress: PrintProgress::Counter(count),
             fault: reading.fault,
-            print_go_without_data: false,
+            empty_print_gos: 0,
             unmatched_prints: 0,
         })
     }

@@ -360,7 +360,7 @@ impl DeviceSession for CodenetSession {
             fault,
             // Codenet reports no "print-go without data" flag tracemark could verify; a reprint
             // shows as the product count running ahead of the codes in flight.
-            print_go_without_data: false,
+            empty_print_gos: 0,
             // The product count already counts every print against the codes in flight.
             unmatched_prints: 0,
         })

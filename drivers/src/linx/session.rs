@@ -167,8 +167,10 @@ pub struct LinxSession {
     link: LinxLink<BoxedStream>,
     message: Option<String>,
     message_loaded: bool,
-    /// Last value of the "print-go without data" error bits, to report each occurrence once.
+    /// Last value of the "print-go without data" error bits, to report their rise.
     print_go_flag: bool,
+    /// The product and print counts at the last poll (none yet on this connection).
+    last_counts: Option<(u32, u32)>,
 }
 
 impl LinxSession {
@@ -179,6 +181,7 @@ impl LinxSession {
             message,
             message_loaded: false,
             print_go_flag: false,
+            last_counts: None,
         }
     }
 
@@ -287,13 +290,26 @@ impl DeviceSession for LinxSession {
         } else {
             None
         };
+        // The status bit "print-go without remote data" is a latch the printer clears only at
+        // the next Start Print: it tells that a print-go found the buffer empty, once a run.
+        // The counts tell how many: the product count steps at every print-go, the print count
+        // at every print (Request Print Count, Linx RCI). Their difference since the last poll
+        // is the units that went by with nothing printed.
         let flag = status.errors().print_go_without_data();
-        let print_go_without_data = flag && !self.print_go_flag;
+        let rose = flag && !self.print_go_flag;
         self.print_go_flag = flag;
+        let (product, print) = (counts.product(), counts.print());
+        let counted = self.last_counts.map_or(0, |(last_product, last_print)| {
+            let print_gos = product.wrapping_sub(last_product);
+            let prints = print.wrapping_sub(last_print);
+            u64::from(print_gos.saturating_sub(prints))
+        });
+        self.last_counts = Some((product, print));
+        let empty_print_gos = counted.max(u64::from(rose));
         Ok(DeviceStatus {
             progress: PrintProgress::Counter(u64::from(counts.print())),
             fault,
-            print_go_without_data,
+            empty_print_gos,
             // The print counter already counts every print against the codes in flight.
             unmatched_prints: 0,
         })

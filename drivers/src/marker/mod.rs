@@ -220,8 +220,10 @@ pub struct DeviceStatus {
     pub progress: PrintProgress,
     /// A fault the device reports, if any.
     pub fault: Option<String>,
-    /// The device says a print-go found no data (an edge, reported once per occurrence).
-    pub print_go_without_data: bool,
+    /// Print-gos that found no data since the last poll: units that went by with nothing
+    /// printed. Counted where the device counts print-gos apart from prints (Linx's product
+    /// count); a device with only a status bit gives 1 when it is set.
+    pub empty_print_gos: u64,
     /// Prints the device made that its confirmation does not cover (e.g. a total count running
     /// ahead of the last printed index): prints without a code.
     pub unmatched_prints: u64,

@@ -17,6 +17,10 @@ use super::{
 /// Requests queued for the task before senders wait.
 const REQUEST_QUEUE: usize = 16;
 
+/// Empty print-gos reported for one poll, at most: more than a buffer's worth of units between
+/// two polls is a counter that jumped (a device reset), not units on the belt.
+const MAX_EMPTY_PRINT_GOS: u64 = 1_000;
+
 /// An error answering a handle request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MarkerError {
@@ -520,9 +524,14 @@ impl<D: MarkerDevice> MarkerTask<D> {
     async fn poll(&mut self, session: &mut D::Session) -> Step {
         let status = session.poll().await?;
         let without_code = self.confirm(session, status.progress).await? + status.unmatched_prints;
-        if status.print_go_without_data {
-            warn!(device = %self.device.describe(), "print-go on an empty buffer");
-            self.emit(MarkerEvent::EmptyPrintGo).await;
+        if status.empty_print_gos > 0 {
+            let count = status.empty_print_gos;
+            warn!(device = %self.device.describe(), count, "print-go on an empty buffer");
+            // One event per unit that went by with nothing: the line marks that many units
+            // as carrying nothing, so the codes printed after them stay on their own units.
+            for _ in 0..count.min(MAX_EMPTY_PRINT_GOS) {
+                self.emit(MarkerEvent::EmptyPrintGo).await;
+            }
         }
         if without_code > 0 {
             let count = without_code;

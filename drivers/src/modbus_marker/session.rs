@@ -420,7 +420,7 @@ impl DeviceSession for ModbusMarkerSession {
         Ok(DeviceStatus {
             progress: PrintProgress::Counter(counter),
             fault: readings.flags.fault_detail(&self.map),
-            print_go_without_data: std::mem::take(&mut self.empty_pending),
+            empty_print_gos: u64::from(std::mem::take(&mut self.empty_pending)),
             unmatched_prints: 0,
         })
     }

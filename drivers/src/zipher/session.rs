@@ -408,7 +408,7 @@ impl DeviceSession for ZipherSession {
         Ok(DeviceStatus {
             progress,
             fault,
-            print_go_without_data: false,
+            empty_print_gos: 0,
             unmatched_prints,
         })
     }

@@ -486,7 +486,7 @@ impl DeviceSession for ZplSession {
             fault: (!faults.is_empty()).then(|| faults.join("; ")),
             // ZPL reports no print-go on an empty buffer; a reprint shows as an unmatched
             // print.
-            print_go_without_data: false,
+            empty_print_gos: 0,
             unmatched_prints: observation.unmatched,
         })
     }
