@@ -7,6 +7,7 @@
 //! - [`LinxMarker`] / [`LinxSession`]: the marker model on top, confirming prints by polling
 //!   the printer's print counter.
 
+mod empty;
 pub mod frame;
 pub mod message;
 mod session;

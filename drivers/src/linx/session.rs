@@ -17,6 +17,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::{Instant, timeout_at};
 use tracing::trace;
 
+use super::empty::EmptyPrintGos;
 use super::frame::{FrameDecoder, FrameError};
 use super::message::{
     self, Command, CommandStatus, JetState, PrintCounts, PrinterStatus, Reply, command,
@@ -167,10 +168,8 @@ pub struct LinxSession {
     link: LinxLink<BoxedStream>,
     message: Option<String>,
     message_loaded: bool,
-    /// Last value of the "print-go without data" error bits, to report their rise.
-    print_go_flag: bool,
-    /// The product and print counts at the last poll (none yet on this connection).
-    last_counts: Option<(u32, u32)>,
+    /// The print-gos that found the remote buffer empty, from the counts and the error bits.
+    empty_print_gos: EmptyPrintGos,
 }
 
 impl LinxSession {
@@ -180,8 +179,7 @@ impl LinxSession {
             link,
             message,
             message_loaded: false,
-            print_go_flag: false,
-            last_counts: None,
+            empty_print_gos: EmptyPrintGos::default(),
         }
     }
 
@@ -227,10 +225,14 @@ impl DeviceSession for LinxSession {
             }
             self.message_loaded = true;
         }
-        Ok(self
+        let started = self
             .command(command::START_PRINT, Vec::new())
             .await?
-            .map(|_| ()))
+            .map(|_| ());
+        if started.is_ok() {
+            self.empty_print_gos.started();
+        }
+        Ok(started)
     }
 
     async fn push(&mut self, _index: u64, text: &str) -> Result<PushOutcome, LinkError> {
@@ -290,22 +292,10 @@ impl DeviceSession for LinxSession {
         } else {
             None
         };
-        // The status bit "print-go without remote data" is a latch the printer clears only at
-        // the next Start Print: it tells that a print-go found the buffer empty, once a run.
-        // The counts tell how many: the product count steps at every print-go, the print count
-        // at every print (Request Print Count, Linx RCI). Their difference since the last poll
-        // is the units that went by with nothing printed.
-        let flag = status.errors().print_go_without_data();
-        let rose = flag && !self.print_go_flag;
-        self.print_go_flag = flag;
-        let (product, print) = (counts.product(), counts.print());
-        let counted = self.last_counts.map_or(0, |(last_product, last_print)| {
-            let print_gos = product.wrapping_sub(last_product);
-            let prints = print.wrapping_sub(last_print);
-            u64::from(print_gos.saturating_sub(prints))
-        });
-        self.last_counts = Some((product, print));
-        let empty_print_gos = counted.max(u64::from(rose));
+        let empty_print_gos = self.empty_print_gos.observe(
+            status.errors().print_go_without_data(),
+            (counts.product(), counts.print()),
+        );
         Ok(DeviceStatus {
             progress: PrintProgress::Counter(u64::from(counts.print())),
             fault,
