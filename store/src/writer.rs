@@ -20,6 +20,7 @@
 //! [`WriterHandle::status`] says which, and how much is held or spooled.
 
 use std::time::Duration;
+use tracing::Instrument;
 
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -153,7 +154,8 @@ pub fn create_writer(store: Store, max_group: usize) -> (WriterHandle, JoinHandl
     let max_group = max_group.max(1);
     let (tx, rx) = mpsc::channel(max_group * 2);
     let (status_tx, status) = watch::channel(WriterStatus::default());
-    let task = tokio::spawn(run(store, rx, max_group, status_tx));
+    // In the caller's span: a line's writer logs under the line's name.
+    let task = tokio::spawn(run(store, rx, max_group, status_tx).in_current_span());
     (WriterHandle { tx, status }, task)
 }
 
@@ -183,7 +185,7 @@ pub async fn create_writer_with_journal(
         next_try: Instant::now(),
         linger,
     };
-    let task = tokio::spawn(spool.run(rx, max_group));
+    let task = tokio::spawn(spool.run(rx, max_group).in_current_span());
     Ok((WriterHandle { tx, status }, task))
 }
 

@@ -28,6 +28,24 @@ fn config(site: &tracemark_line_tests::Site) -> String {
     path.display().to_string()
 }
 
+/// `text` without its ANSI colour sequences (`ESC [ … m`), as the human log format writes them.
+fn without_ansi(text: &str) -> String {
+    let mut plain = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            plain.push(c);
+        }
+    }
+    plain
+}
+
 /// Records the journal at `path` holds, read without writing it (the controller owns it).
 async fn journaled(path: &Path) -> u64 {
     let options = sqlx::sqlite::SqliteConnectOptions::new()
@@ -94,6 +112,15 @@ async fn an_outage_in_the_middle_of_a_batch(stack: Stack) {
     assert!(
         stderr.contains("the line's records go to the edge journal"),
         "the outage met the line: {stderr}"
+    );
+    // Logged in the line's span (`line{line=demo…}`; the plant stack suffixes the id): a
+    // process running many lines says which one it was.
+    let plain = without_ansi(&stderr);
+    assert!(
+        plain
+            .lines()
+            .any(|l| l.contains("line{line=demo") && l.contains("go to the edge journal")),
+        "the writer's warning names its line: {plain}"
     );
     assert_eq!(s["line"]["line_stops"], 0, "{s:#}");
     assert_eq!(s["line"]["underruns"], 0, "{s:#}");

@@ -30,6 +30,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
+use tracing::Instrument;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -87,7 +88,7 @@ pub fn spawn_case_camera(
         report: PackingReport::default(),
         gate,
     };
-    (tx, tokio::spawn(station.run(rx, cases)))
+    (tx, tokio::spawn(station.run(rx, cases).in_current_span()))
 }
 
 /// The batch's packable codes, as the task knows them.

@@ -17,6 +17,7 @@
 //! order — packing catches up after the line, and the run ends only when it has.
 
 use std::collections::HashMap;
+use tracing::Instrument;
 
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
@@ -98,7 +99,7 @@ pub fn spawn_packing(
         labels,
         gate,
     };
-    (tx, tokio::spawn(task.run(rx, cases)))
+    (tx, tokio::spawn(task.run(rx, cases).in_current_span()))
 }
 
 /// The task's state: the SSCCs of the cases and pallets the machine numbered.

@@ -14,6 +14,7 @@
 //! behind; the core never does. Without `[packing]` nothing is forwarded.
 
 use std::time::Instant;
+use tracing::Instrument;
 
 use tokio::sync::{mpsc, watch};
 use tokio::task::{JoinError, JoinHandle};
@@ -127,7 +128,7 @@ impl Core {
             writer_task,
             acks,
             packing: packs,
-            acks_task: tokio::spawn(await_commits(acks_rx, packing)),
+            acks_task: tokio::spawn(await_commits(acks_rx, packing).in_current_span()),
             decision_us: Vec::new(),
             actions: Vec::with_capacity(16),
             spare: Vec::with_capacity(16),

@@ -13,6 +13,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
+use tracing::Instrument;
 
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
@@ -117,10 +118,15 @@ pub(crate) fn spawn_io(
     events: mpsc::Sender<IoEvent>,
 ) -> std::io::Result<tokio::sync::oneshot::Receiver<()>> {
     let (done_tx, done) = tokio::sync::oneshot::channel();
-    io_thread()?.spawn(async move {
-        run_io(settings, commands, events).await;
-        let _ = done_tx.send(());
-    });
+    // The caller's span (the line's) goes with it: the thread serves every line.
+    let span = tracing::Span::current();
+    io_thread()?.spawn(
+        async move {
+            run_io(settings, commands, events).await;
+            let _ = done_tx.send(());
+        }
+        .instrument(span),
+    );
     Ok(done)
 }
 

@@ -35,6 +35,7 @@ use tracemark_drivers::marker::{
 };
 use tracemark_drivers::modbus_marker::InvalidMap;
 use tracemark_drivers::transport::Transport as DeviceTransport;
+use tracing::Instrument;
 
 use crate::aggregation::label::LabelStation;
 use crate::aggregation::{PackingReport, StoreGate, manual, plan_for, start_station};
@@ -295,6 +296,22 @@ pub async fn run_line_controlled(
     stats: watch::Sender<LineStats>,
     control: ControlInbox,
 ) -> Result<LineReport, LineError> {
+    // What the line and its devices log carries the line's id: one process runs many lines,
+    // and an alarm or a driver's warning must say on which. At the error level, so a filter
+    // that lets only warnings through (the default) keeps it: a filtered-out span shows no
+    // fields.
+    let span = tracing::error_span!("line", line = %setup.line.id);
+    run_line_in_span(setup, stop, stats, control)
+        .instrument(span)
+        .await
+}
+
+async fn run_line_in_span(
+    setup: LineSetup,
+    stop: watch::Receiver<bool>,
+    stats: watch::Sender<LineStats>,
+    control: ControlInbox,
+) -> Result<LineReport, LineError> {
     let LineSetup {
         line,
         store,
@@ -451,11 +468,10 @@ pub async fn run_line_controlled(
     // Reject images: a task of their own, outside the decision path (verify::images).
     let (image_notes, image_task) = images_task(&line, &store, &subscription, &options).await?;
     let (results, mut link) = verify::mqtt::spawn_subscription(subscription.clone())?;
-    let publisher = tokio::spawn(publish::publish_state(
-        subscription.endpoint,
-        line.id.clone(),
-        stats.subscribe(),
-    ));
+    let publisher = tokio::spawn(
+        publish::publish_state(subscription.endpoint, line.id.clone(), stats.subscribe())
+            .in_current_span(),
+    );
     wait_ready(options.connect_timeout, async {
         link.wait_for(|l| *l == Link::Subscribed)
             .await
@@ -530,14 +546,17 @@ pub async fn run_line_controlled(
         chunk: 16,
         in_hand: line.codes_in_hand(),
     };
-    let feeder = tokio::spawn(feeder::feed(
-        store.clone(),
-        plan,
-        writer.clone(),
-        book.clone(),
-        code_tx,
-        hand_tx,
-    ));
+    let feeder = tokio::spawn(
+        feeder::feed(
+            store.clone(),
+            plan,
+            writer.clone(),
+            book.clone(),
+            code_tx,
+            hand_tx,
+        )
+        .in_current_span(),
+    );
     handle
         .start()
         .await
@@ -698,7 +717,7 @@ fn spawn_marker<D: tracemark_drivers::marker::MarkerDevice>(
     events: mpsc::Sender<MarkerEvent>,
 ) -> MarkerHandle {
     let (handle, task) = create_marker(device, config, codes, events);
-    tokio::spawn(task.run());
+    tokio::spawn(task.run().in_current_span());
     handle
 }
 

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::time::Duration;
+use tracing::Instrument;
 
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tokio::sync::{mpsc, watch};
@@ -143,7 +144,7 @@ pub fn spawn_subscription(
         .set_max_packet_size(MAX_PACKET, MAX_PACKET);
     let (results_tx, results_rx) = mpsc::channel(4096);
     let (link_tx, link_rx) = watch::channel(Link::Connecting(None));
-    tokio::spawn(run(subscription, options, results_tx, link_tx));
+    tokio::spawn(run(subscription, options, results_tx, link_tx).in_current_span());
     Ok((results_rx, link_rx))
 }
 
