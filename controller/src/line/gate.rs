@@ -119,13 +119,12 @@ pub(crate) fn spawn_io(
 ) -> std::io::Result<tokio::sync::oneshot::Receiver<()>> {
     let (done_tx, done) = tokio::sync::oneshot::channel();
     // The caller's span (the line's) goes with it: the thread serves every line.
-    let span = tracing::Span::current();
     io_thread()?.spawn(
         async move {
             run_io(settings, commands, events).await;
             let _ = done_tx.send(());
         }
-        .instrument(span),
+        .in_current_span(),
     );
     Ok(done)
 }

@@ -17,8 +17,9 @@ use super::{
 /// Requests queued for the task before senders wait.
 const REQUEST_QUEUE: usize = 16;
 
-/// Empty print-gos reported for one poll, at most: more than a buffer's worth of units between
-/// two polls is a counter that jumped (a device reset), not units on the belt.
+/// Empty print-gos reported for one poll, at most: a bound against a device session that
+/// reports nonsense, far above the units a belt brings between two polls. (The Linx driver
+/// itself reads a count that went backwards as a jump and reports none, `linx/empty.rs`.)
 const MAX_EMPTY_PRINT_GOS: u64 = 1_000;
 
 /// An error answering a handle request.
