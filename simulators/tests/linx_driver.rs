@@ -236,6 +236,45 @@ async fn every_print_go_on_an_empty_buffer_is_reported() {
     assert_eq!(reported, 5, "one per print-go on the empty buffer");
 }
 
+/// The buffer ran dry and the next code came after a wait: its print-go and the empty one before
+/// it must not be confirmed in one poll, where the print is reported first and lands on the
+/// unit that went by empty (the pair swap of session 22's 32-line runs). The polls are 5 s apart
+/// (of paused time), so only the poll the task makes before pushing the late code can report the
+/// empty print-go in its place.
+#[tokio::test(start_paused = true)]
+async fn an_empty_print_go_before_a_late_code_is_reported_before_its_print() {
+    let config = MarkerConfig {
+        poll_interval_ms: 5_000,
+        ..marker_config(3)
+    };
+    let mut h = linx_with(Link::Duplex, 8, config, &[]).await;
+    h.handle.start().await.expect("start");
+    let first = h.feed(1).await;
+    h.sim_until(|s| s.buffered() == 1).await;
+    assert!(matches!(h.sim.trigger(), TriggerOutcome::Printed(_)));
+    assert!(matches!(h.sim.trigger(), TriggerOutcome::Empty));
+    let late = h.feed(1).await;
+    h.sim_until(|s| s.buffered() == 1).await;
+    assert!(matches!(h.sim.trigger(), TriggerOutcome::Printed(_)));
+    h.expect_printed(&late[0]).await;
+    let order: Vec<MarkerEvent> = h
+        .drain_log()
+        .iter()
+        .filter(|e| matches!(e, MarkerEvent::Printed { .. } | MarkerEvent::EmptyPrintGo))
+        .cloned()
+        .collect();
+    assert_eq!(
+        order,
+        [
+            MarkerEvent::Printed {
+                code: first[0].id()
+            },
+            MarkerEvent::EmptyPrintGo,
+            MarkerEvent::Printed { code: late[0].id() },
+        ]
+    );
+}
+
 #[tokio::test]
 async fn reprint_on_empty_is_detected() {
     let mut h = linx(Link::Pty, 8, 3, &[Fault::ReprintOnEmpty]).await;

@@ -34,7 +34,8 @@ use super::LineStats;
 use super::control::{LineCommand, LineMode};
 use super::gate::IoCommand;
 use crate::verify::{
-    Outcome, Printed, ReadResult, RejectReason, Tracker, TrackerConfig, Verdict, gs1_code_of,
+    Outcome, Printed, ReadResult, RejectReason, TrackError, Tracker, TrackerConfig, Verdict,
+    gs1_code_of,
 };
 use tracemark_store::{CodeRead, CodeState, Transition};
 
@@ -378,6 +379,15 @@ impl LineMachine {
                         self.late_print_on_reject(unit, reason, code, out);
                     }
                     Ok(Printed::OnUnit(_) | Printed::AlreadyRead) => {}
+                    Err(e @ TrackError::PrintWithoutUnit(_)) => {
+                        // Its unit left first, or a miscounted print-go threw the tracking off:
+                        // no read verified it, and a later read of it is a `mismatch` that
+                        // diverts its unit. Settled, never left `printed` and unaccounted.
+                        self.stats.late_confirmations += 1;
+                        let late = Some(RejectReason::Late);
+                        Self::record(code, CodeState::Rejected, late, None, out);
+                        self.alarm(now, e.to_string(), out);
+                    }
                     Err(e) => self.alarm(now, e.to_string(), out),
                 }
             }

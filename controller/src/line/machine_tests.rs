@@ -263,6 +263,26 @@ fn a_confirmation_after_its_unit_left_goes_with_it() {
     assert_eq!(line.machine.stats().late_confirmations, 1);
 }
 
+/// Session 22's wrecked lines: codes confirmed with no unit waiting were left `printed`, and
+/// the run ended with them unaccounted. Such a code is recorded rejected `late` (no read
+/// verified it), and the tracking fault stops the line.
+#[test]
+fn a_confirmation_with_no_unit_waiting_is_settled_rejected() {
+    let mut line = Line::new();
+    line.sent(0..=0);
+    let mut expected = vec![
+        record(0, CodeState::Printed),
+        rejected(0, RejectReason::Late, None),
+    ];
+    expected.extend(stops_with(&format!(
+        "the marker confirmed {} but no unit is waiting for a print",
+        code(0)
+    )));
+    assert_eq!(line.printed(0), expected);
+    let stats = line.machine.stats();
+    assert_eq!((stats.late_confirmations, stats.line_stops), (1, 1));
+}
+
 /// The measured run: a reject decision reached the coil after its unit had gone by, in a 16 ms
 /// stall. A unit without a result is decided `late` while `LEAD` counts of belt are still left
 /// before the gate, and the reject is handed over in the same step (run 8: the PLC fires it).

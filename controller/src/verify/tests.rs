@@ -308,14 +308,41 @@ fn a_redelivered_result_is_not_counted_twice() {
 fn prints_without_units_and_reprints_are_errors() {
     let mut t = tracker();
     assert_eq!(
-        t.printed(&code(1)),
-        Err(TrackError::PrintWithoutUnit(code(1)))
+        t.printed(&code(0)),
+        Err(TrackError::PrintWithoutUnit(code(0)))
     );
     t.unit_detected(0);
     t.unit_detected(PITCH);
     t.printed(&code(1)).expect("first print");
     assert_eq!(t.printed(&code(1)), Err(TrackError::PrintedTwice(code(1))));
     assert_eq!(t.units_in_flight(), 2);
+}
+
+/// Session 22's wrecked lines left the codes confirmed with no unit waiting `printed`: the
+/// machine now records them rejected, so the unit that carries one must never pass on it.
+#[test]
+fn a_code_confirmed_with_no_unit_waiting_never_verifies_a_unit() {
+    let mut t = tracker();
+    assert_eq!(
+        t.printed(&code(0)),
+        Err(TrackError::PrintWithoutUnit(code(0)))
+    );
+    assert_eq!(
+        t.printed(&code(0)),
+        Err(TrackError::PrintedTwice(code(0))),
+        "confirmed again: a reprint"
+    );
+    // The unit carrying it turns up under the camera without a code of its own: before, the
+    // read proved the print and verified the unit on a code already settled.
+    t.unit_detected(0);
+    let verdict = t
+        .result(
+            &read(1, Some(scan(0)), Some(Grade::A), at_reader(0)),
+            gs1_code_of,
+        )
+        .expect("decided");
+    assert_eq!(verdict.outcome, Outcome::Rejected(RejectReason::Mismatch));
+    assert_eq!(t.stats().verified, 0);
 }
 
 #[test]

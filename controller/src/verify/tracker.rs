@@ -135,7 +135,9 @@ pub enum Printed {
 /// Why an event could not be tracked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TrackError {
-    /// The marker confirmed a print but no unit is waiting for one.
+    /// The marker confirmed a print but no unit is waiting for one: it went on a unit that
+    /// left the register before the confirmation came (further back than the units kept for
+    /// late confirmations), so that unit was decided without it. The code counts as attached.
     #[error("the marker confirmed {0} but no unit is waiting for a print")]
     PrintWithoutUnit(String),
     /// The same code was confirmed twice (the marker reprinted old data).
@@ -281,16 +283,21 @@ impl Tracker {
             self.attached.insert(code.to_owned());
             return Ok(Printed::OnRejectedUnit { unit, reason });
         }
-        let unit = self
+        self.batch_codes.insert(code.to_owned());
+        self.attached.insert(code.to_owned());
+        let Some(unit) = self
             .units
             .iter_mut()
             .find(|u| u.code.is_none() && !u.unprinted)
-            .ok_or_else(|| TrackError::PrintWithoutUnit(code.to_owned()))?;
+        else {
+            // Kept as attached: the code is on a unit that went by untracked, so a later read of
+            // it is a `mismatch` that diverts that unit, never a proof that attaches it to
+            // another. The caller records the code rejected.
+            return Err(TrackError::PrintWithoutUnit(code.to_owned()));
+        };
         unit.code = Some(code.to_owned());
         let id = unit.id;
         let decision = unit.decision;
-        self.batch_codes.insert(code.to_owned());
-        self.attached.insert(code.to_owned());
         match decision {
             None => {
                 self.in_flight.insert(code.to_owned(), id);

@@ -154,6 +154,7 @@ pub fn create_marker<D: MarkerDevice>(
         ledger: Ledger::default(),
         held: None,
         held_sent: false,
+        poll_before_push: false,
         want_printing: false,
         printing: false,
         filling: true,
@@ -178,6 +179,8 @@ pub struct MarkerTask<D: MarkerDevice> {
     held: Option<Code>,
     /// `Sent` was reported for the held code (a push was tried and refused for a full buffer).
     held_sent: bool,
+    /// The held code came after a wait for one: poll before pushing it (see `session`).
+    poll_before_push: bool,
     /// The controller asked for printing (survives a reconnection, not a fault).
     want_printing: bool,
     /// The device was told to print in this session.
@@ -328,6 +331,20 @@ impl<D: MarkerDevice> MarkerTask<D> {
         let mut ticker = interval(self.config.poll_interval());
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
+            // A code that came after a wait may find a device that ran dry meanwhile. Its
+            // print-gos on the empty buffer are reported by a poll, after the prints before
+            // them; pushed first, the code's own print would be in the same poll and be
+            // confirmed ahead of them, onto the unit that went by empty (the pair swap,
+            // docs/drivers.md "Print-go on an empty buffer").
+            if self.poll_before_push && self.may_push() {
+                self.poll_before_push = false;
+                if let Err(error) = self.poll(session).await {
+                    return End::Link {
+                        error,
+                        was_up: true,
+                    };
+                }
+            }
             while self.may_push() {
                 if let Err(error) = self.push_one(session).await {
                     return End::Link {
@@ -342,6 +359,20 @@ impl<D: MarkerDevice> MarkerTask<D> {
                 && self.codes_open
                 && self.filling
                 && self.ledger.len() < high;
+            if want_code {
+                match self.codes.try_recv() {
+                    Ok(code) => {
+                        self.held = Some(code);
+                        self.held_sent = false;
+                        continue;
+                    }
+                    Err(mpsc::error::TryRecvError::Disconnected) => {
+                        self.codes_open = false;
+                        continue;
+                    }
+                    Err(mpsc::error::TryRecvError::Empty) => {}
+                }
+            }
             let wake = tokio::select! {
                 request = self.requests.recv() => Wake::Request(request),
                 _ = ticker.tick() => Wake::Poll,
@@ -357,6 +388,7 @@ impl<D: MarkerDevice> MarkerTask<D> {
                 Wake::Code(Some(code)) => {
                     self.held = Some(code);
                     self.held_sent = false;
+                    self.poll_before_push = true;
                     Ok(())
                 }
                 Wake::Code(None) => {
