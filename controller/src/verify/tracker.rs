@@ -135,9 +135,10 @@ pub enum Printed {
 /// Why an event could not be tracked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TrackError {
-    /// The marker confirmed a print but no unit is waiting for one: it went on a unit that
-    /// left the register before the confirmation came (further back than the units kept for
-    /// late confirmations), so that unit was decided without it. The code counts as attached.
+    /// The marker confirmed a print but no unit is waiting for one: it went on a unit the
+    /// tracking lost (one that left further back than the units kept for late confirmations,
+    /// or one a miscounted print-go marked empty), decided without it. The code counts as
+    /// attached, so no later read can verify a unit on it.
     #[error("the marker confirmed {0} but no unit is waiting for a print")]
     PrintWithoutUnit(String),
     /// The same code was confirmed twice (the marker reprinted old data).
