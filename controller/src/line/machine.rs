@@ -34,8 +34,8 @@ use super::LineStats;
 use super::control::{LineCommand, LineMode};
 use super::gate::IoCommand;
 use crate::verify::{
-    Outcome, Printed, ReadResult, RejectReason, TrackError, Tracker, TrackerConfig, Verdict,
-    gs1_code_of,
+    Outcome, Placed, Printed, ReadResult, RejectReason, TrackError, Tracker, TrackerConfig,
+    Verdict, gs1_code_of,
 };
 use tracemark_store::{CodeRead, CodeState, Transition};
 
@@ -378,16 +378,8 @@ impl LineMachine {
                     Ok(Printed::OnRejectedUnit { unit, reason }) => {
                         self.late_print_on_reject(unit, reason, code, out);
                     }
-                    Ok(Printed::OnUnit(_) | Printed::AlreadyRead) => {}
-                    Err(e @ TrackError::PrintWithoutUnit(_)) => {
-                        // Its unit left first, or a miscounted print-go threw the tracking off:
-                        // no read verified it, and a later read of it is a `mismatch` that
-                        // diverts its unit. Settled, never left `printed` and unaccounted.
-                        self.stats.late_confirmations += 1;
-                        let late = Some(RejectReason::Late);
-                        Self::record(code, CodeState::Rejected, late, None, out);
-                        self.alarm(now, e.to_string(), out);
-                    }
+                    Ok(Printed::OnUnit(_) | Printed::AlreadyRead | Printed::Ahead) => {}
+                    Err(TrackError::PrintWithoutUnit(code)) => self.unplaced(now, code, out),
                     Err(e) => self.alarm(now, e.to_string(), out),
                 }
             }
@@ -523,6 +515,14 @@ impl LineMachine {
             self.tracker.unit_detected(at);
             self.stats.units += 1;
         }
+        for placed in self.tracker.place_ahead(encoder) {
+            match placed {
+                Placed::OnRejectedUnit { unit, reason, code } => {
+                    self.late_print_on_reject(unit, reason, code, out);
+                }
+                Placed::Unplaced(code) => self.unplaced(now, code, out),
+            }
+        }
         if missed > 0 {
             self.stats.missed_detections += missed;
             self.alarm(now, format!("{missed} photocell detections lost"), out);
@@ -576,6 +576,22 @@ impl LineMachine {
             return;
         }
         Self::record(code, CodeState::Rejected, Some(reason), None, out);
+    }
+
+    /// A confirmed code no unit took: its unit left long before, or a miscounted print-go
+    /// threw the tracking off. No read verified it, and a later read of it is a `mismatch`
+    /// that diverts its unit: settled, never left `printed` and unaccounted.
+    fn unplaced(&mut self, now: Instant, code: String, out: &mut Vec<Action>) {
+        self.stats.late_confirmations += 1;
+        let alarm = TrackError::PrintWithoutUnit(code.clone()).to_string();
+        Self::record(
+            code,
+            CodeState::Rejected,
+            Some(RejectReason::Late),
+            None,
+            out,
+        );
+        self.alarm(now, alarm, out);
     }
 
     /// Units that passed the marker while it could not print are marked as carrying nothing.

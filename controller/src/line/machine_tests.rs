@@ -264,23 +264,40 @@ fn a_confirmation_after_its_unit_left_goes_with_it() {
 }
 
 /// Session 22's wrecked lines: codes confirmed with no unit waiting were left `printed`, and
-/// the run ended with them unaccounted. Such a code is recorded rejected `late` (no read
-/// verified it), and the tracking fault stops the line.
+/// the run ended with them unaccounted. A code no unit takes while the belt runs a
+/// photocell-to-gate length is recorded rejected `late` (no read verified it), and the
+/// tracking fault stops the line.
 #[test]
-fn a_confirmation_with_no_unit_waiting_is_settled_rejected() {
+fn a_confirmation_no_unit_takes_is_settled_rejected() {
     let mut line = Line::new();
     line.sent(0..=0);
-    let mut expected = vec![
-        record(0, CodeState::Printed),
-        rejected(0, RejectReason::Late, None),
-    ];
+    assert_eq!(line.printed(0), [record(0, CodeState::Printed)], "it waits");
+    assert!(line.run_to(GATE).is_empty());
+    let mut expected = vec![rejected(0, RejectReason::Late, None)];
     expected.extend(stops_with(&format!(
         "the marker confirmed {} but no unit is waiting for a print",
         code(0)
     )));
-    assert_eq!(line.printed(0), expected);
+    assert_eq!(line.run_to(GATE + 1), expected);
     let stats = line.machine.stats();
     assert_eq!((stats.late_confirmations, stats.line_stops), (1, 1));
+}
+
+/// Session 23's starved 32-line runs: a print confirmed before the poll that reported its
+/// unit shifted every later code onto the unit before its own. It waits for the detection.
+#[test]
+fn a_confirmation_before_its_units_detection_stays_on_its_unit() {
+    let mut line = Line::new();
+    line.sent(0..=1);
+    line.units(1..=1);
+    line.printed(0);
+    assert_eq!(line.printed(1), [record(1, CodeState::Printed)]);
+    line.units(2..=2);
+    assert!(line.run_to(entry(2) + MARKER).is_empty());
+    let mut actions = line.read(1, Some(0));
+    actions.extend(line.read(2, Some(1)));
+    assert_eq!(actions, [verified(0), verified(1)]);
+    assert_eq!(line.machine.stats().line_stops, 0);
 }
 
 /// The measured run: a reject decision reached the coil after its unit had gone by, in a 16 ms

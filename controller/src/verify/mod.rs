@@ -15,8 +15,8 @@ pub mod tracker;
 
 pub use payload::{FieldMap, Grade, PayloadError, ReadResult, parse_result};
 pub use tracker::{
-    MAX_READERS, Outcome, Printed, RejectReason, TrackError, TrackedReader, Tracker, TrackerConfig,
-    TrackerStats, Verdict,
+    MAX_READERS, Outcome, Placed, Printed, RejectReason, TrackError, TrackedReader, Tracker,
+    TrackerConfig, TrackerStats, Verdict,
 };
 
 /// The stored code text (GS1 HRI, `(01)…(21)…`) of what a reader decoded, or `None` when the

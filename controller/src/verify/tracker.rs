@@ -130,6 +130,26 @@ pub enum Printed {
     },
     /// A camera read already put the code on its unit.
     AlreadyRead,
+    /// No unit was waiting yet: the code waits for the unit's detection, which comes from
+    /// another thread and can arrive after the print's confirmation on a starved machine
+    /// ([`Tracker::place_ahead`]).
+    Ahead,
+}
+
+/// What became of a code confirmed before its unit was known ([`Tracker::place_ahead`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Placed {
+    /// It went on a unit the camera had already rejected: rejected with it, for that reason.
+    OnRejectedUnit {
+        /// The unit.
+        unit: u64,
+        /// Why it was rejected.
+        reason: RejectReason,
+        /// The code.
+        code: String,
+    },
+    /// No unit took it while the belt ran a photocell-to-gate length.
+    Unplaced(String),
 }
 
 /// Why an event could not be tracked.
@@ -165,6 +185,10 @@ struct Unit {
 /// later than this many units is a fault of the marker link, not a slow poll).
 const MAX_GONE_WITHOUT_CODE: usize = 64;
 
+/// Codes confirmed before their unit's detection, waiting for it, at most: more is not a
+/// detection late by a poll but prints on nothing the line tracks.
+const MAX_AHEAD: usize = 4;
+
 /// How many (reader, seq) pairs are remembered to drop redeliveries.
 const SEEN_CAPACITY: usize = 1 << 16;
 
@@ -185,6 +209,11 @@ pub struct Tracker {
     /// tuple): a unit that got no print and was not reported blank must not take
     /// confirmations for long.
     gone_without_code: VecDeque<(u64, RejectReason, u64)>,
+    /// Codes confirmed before any unit was waiting for one, oldest first, each with the
+    /// encoder count of the last poll then (see [`Tracker::place_ahead`]).
+    ahead: VecDeque<(String, u64)>,
+    /// The encoder count of the last poll.
+    encoder: u64,
     /// Codes issued to this batch (sent to the marker), for mismatch vs unknown.
     batch_codes: HashSet<String>,
     /// Codes verified on a unit.
@@ -215,6 +244,8 @@ impl Tracker {
             next_unit: 1,
             in_flight: HashMap::new(),
             gone_without_code: VecDeque::new(),
+            ahead: VecDeque::new(),
+            encoder: 0,
             batch_codes: HashSet::new(),
             verified: HashSet::new(),
             attached: HashSet::new(),
@@ -286,11 +317,18 @@ impl Tracker {
         }
         self.batch_codes.insert(code.to_owned());
         self.attached.insert(code.to_owned());
-        let Some(unit) = self
-            .units
-            .iter_mut()
-            .find(|u| u.code.is_none() && !u.unprinted)
-        else {
+        let unit = if self.ahead.is_empty() {
+            self.units
+                .iter_mut()
+                .find(|u| u.code.is_none() && !u.unprinted)
+        } else {
+            None // behind the codes already waiting, in print order
+        };
+        let Some(unit) = unit else {
+            if self.ahead.len() < MAX_AHEAD {
+                self.ahead.push_back((code.to_owned(), self.encoder));
+                return Ok(Printed::Ahead);
+            }
             // Kept as attached: the code is on a unit that went by untracked, so a later read of
             // it is a `mismatch` that diverts that unit, never a proof that attaches it to
             // another. The caller records the code rejected.
@@ -308,6 +346,55 @@ impl Tracker {
             // A unit is verified only by reading its code, which attaches it: not reached.
             Some(Outcome::Verified) => Err(TrackError::PrintedTwice(code.to_owned())),
         }
+    }
+
+    /// A poll at `encoder` has brought its detections: the codes confirmed before their unit
+    /// was known go on the oldest units still without a code that had reached the marker by
+    /// then, in print order. The photocell is before the marker, so a printed unit was
+    /// detected first; its detection only reached the line later (the line I/O thread and the
+    /// marker's task run apart, and a starved machine delays one behind the other — the
+    /// 32-line bench, session 23: taken as a print without a unit, it shifted every later code
+    /// by one). Returns the codes no unit took while the belt ran a whole photocell-to-gate
+    /// length: they were printed on nothing the line tracks.
+    pub fn place_ahead(&mut self, encoder: u64) -> Vec<Placed> {
+        self.encoder = self.encoder.max(encoder);
+        let mut settled = Vec::new();
+        while let Some((_, since)) = self.ahead.front() {
+            let since = *since;
+            let marker = self.config.marker_counts;
+            let unit = self
+                .units
+                .iter_mut()
+                .find(|u| u.code.is_none() && !u.unprinted)
+                .filter(|u| u.entry.saturating_add(marker) <= encoder);
+            if let Some(unit) = unit {
+                let Some((code, _)) = self.ahead.pop_front() else {
+                    break;
+                };
+                unit.code = Some(code.clone());
+                match unit.decision {
+                    None => {
+                        self.in_flight.insert(code, unit.id);
+                    }
+                    Some(Outcome::Rejected(reason)) => settled.push(Placed::OnRejectedUnit {
+                        unit: unit.id,
+                        reason,
+                        code,
+                    }),
+                    // Not reached: a unit is verified only by reading its own code.
+                    Some(Outcome::Verified) => settled.push(Placed::Unplaced(code)),
+                }
+            } else if encoder > since.saturating_add(self.config.gate_counts) {
+                settled.extend(
+                    self.ahead
+                        .pop_front()
+                        .map(|(code, _)| Placed::Unplaced(code)),
+                );
+            } else {
+                break;
+            }
+        }
+        settled
     }
 
     /// The marker's print-go found its buffer empty: the oldest unit still waiting for a print
