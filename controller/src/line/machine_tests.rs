@@ -288,12 +288,24 @@ fn a_confirmation_no_unit_takes_is_settled_rejected() {
 #[test]
 fn a_confirmation_before_its_units_detection_stays_on_its_unit() {
     let mut line = Line::new();
+    line.handle(LineEvent::MarkerState(&MarkerState::Connected));
     line.sent(0..=1);
     line.units(1..=1);
     line.printed(0);
+    assert_ne!(line.machine.forward_from(), 0, "nothing waits");
     assert_eq!(line.printed(1), [record(1, CodeState::Printed)]);
+    assert_eq!(
+        line.machine.forward_from(),
+        0,
+        "a code waits ahead: every poll, so the one without news expires it"
+    );
     line.units(2..=2);
     assert!(line.run_to(entry(2) + MARKER).is_empty());
+    assert_ne!(
+        line.machine.forward_from(),
+        0,
+        "placed: no longer every poll"
+    );
     let mut actions = line.read(1, Some(0));
     actions.extend(line.read(2, Some(1)));
     assert_eq!(actions, [verified(0), verified(1)]);

@@ -18,6 +18,7 @@
 mod control;
 mod core;
 mod devices;
+mod events;
 mod feeder;
 mod gate;
 mod images;

@@ -152,6 +152,16 @@ pub enum Placed {
     Unplaced(String),
 }
 
+/// What putting a code on a unit found ([`Tracker::attach`]).
+enum Attached {
+    /// The unit is not decided yet: it carries the code to its read.
+    Undecided(u64),
+    /// The camera had already rejected the unit, for this reason.
+    Rejected(u64, RejectReason),
+    /// The unit was verified, which only reading its own code does: not reached.
+    Verified,
+}
+
 /// Why an event could not be tracked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TrackError {
@@ -262,6 +272,12 @@ impl Tracker {
         &self.stats
     }
 
+    /// Codes confirmed before their unit's detection reached the tracker, waiting for it
+    /// ([`Tracker::place_ahead`]).
+    pub fn codes_ahead(&self) -> usize {
+        self.ahead.len()
+    }
+
     /// Units between photocell and gate.
     pub fn units_in_flight(&self) -> usize {
         self.units.len()
@@ -317,14 +333,12 @@ impl Tracker {
         }
         self.batch_codes.insert(code.to_owned());
         self.attached.insert(code.to_owned());
-        let unit = if self.ahead.is_empty() {
-            self.units
-                .iter_mut()
-                .find(|u| u.code.is_none() && !u.unprinted)
+        let index = if self.ahead.is_empty() {
+            self.awaiting_print()
         } else {
             None // behind the codes already waiting, in print order
         };
-        let Some(unit) = unit else {
+        let Some(index) = index else {
             if self.ahead.len() < MAX_AHEAD {
                 self.ahead.push_back((code.to_owned(), self.encoder));
                 return Ok(Printed::Ahead);
@@ -334,18 +348,37 @@ impl Tracker {
             // another. The caller records the code rejected.
             return Err(TrackError::PrintWithoutUnit(code.to_owned()));
         };
+        match self.attach(index, code) {
+            Some(Attached::Undecided(unit)) => Ok(Printed::OnUnit(unit)),
+            Some(Attached::Rejected(unit, reason)) => Ok(Printed::OnRejectedUnit { unit, reason }),
+            // A unit is verified only by reading its code, which attaches it: not reached.
+            Some(Attached::Verified) | None => Err(TrackError::PrintedTwice(code.to_owned())),
+        }
+    }
+
+    /// The oldest unit that went by the marker without a code and not marked empty, by its
+    /// place in the register: the one the next confirmed print is on.
+    fn awaiting_print(&self) -> Option<usize> {
+        self.units
+            .iter()
+            .position(|u| u.code.is_none() && !u.unprinted)
+    }
+
+    /// Puts `code` on the unit at `index` of the register, and says what that unit's decision
+    /// makes of it: an undecided unit carries it to its read, a rejected one takes it into the
+    /// bin. `None`: no unit there.
+    fn attach(&mut self, index: usize, code: &str) -> Option<Attached> {
+        let unit = self.units.get_mut(index)?;
         unit.code = Some(code.to_owned());
         let id = unit.id;
-        let decision = unit.decision;
-        match decision {
+        Some(match unit.decision {
             None => {
                 self.in_flight.insert(code.to_owned(), id);
-                Ok(Printed::OnUnit(id))
+                Attached::Undecided(id)
             }
-            Some(Outcome::Rejected(reason)) => Ok(Printed::OnRejectedUnit { unit: id, reason }),
-            // A unit is verified only by reading its code, which attaches it: not reached.
-            Some(Outcome::Verified) => Err(TrackError::PrintedTwice(code.to_owned())),
-        }
+            Some(Outcome::Rejected(reason)) => Attached::Rejected(id, reason),
+            Some(Outcome::Verified) => Attached::Verified,
+        })
     }
 
     /// A poll at `encoder` has brought its detections: the codes confirmed before their unit
@@ -362,27 +395,22 @@ impl Tracker {
         while let Some((_, since)) = self.ahead.front() {
             let since = *since;
             let marker = self.config.marker_counts;
-            let unit = self
-                .units
-                .iter_mut()
-                .find(|u| u.code.is_none() && !u.unprinted)
-                .filter(|u| u.entry.saturating_add(marker) <= encoder);
-            if let Some(unit) = unit {
+            let index = self.awaiting_print().filter(|&i| {
+                self.units
+                    .get(i)
+                    .is_some_and(|u| u.entry.saturating_add(marker) <= encoder)
+            });
+            if let Some(index) = index {
                 let Some((code, _)) = self.ahead.pop_front() else {
                     break;
                 };
-                unit.code = Some(code.clone());
-                match unit.decision {
-                    None => {
-                        self.in_flight.insert(code, unit.id);
+                match self.attach(index, &code) {
+                    Some(Attached::Undecided(_)) => {}
+                    Some(Attached::Rejected(unit, reason)) => {
+                        settled.push(Placed::OnRejectedUnit { unit, reason, code })
                     }
-                    Some(Outcome::Rejected(reason)) => settled.push(Placed::OnRejectedUnit {
-                        unit: unit.id,
-                        reason,
-                        code,
-                    }),
                     // Not reached: a unit is verified only by reading its own code.
-                    Some(Outcome::Verified) => settled.push(Placed::Unplaced(code)),
+                    Some(Attached::Verified) | None => settled.push(Placed::Unplaced(code)),
                 }
             } else if encoder > since.saturating_add(self.config.gate_counts) {
                 settled.extend(
@@ -404,10 +432,8 @@ impl Tracker {
         if let Some((unit, _, _)) = self.gone_without_code.pop_front() {
             return Some(unit);
         }
-        let unit = self
-            .units
-            .iter_mut()
-            .find(|u| u.code.is_none() && !u.unprinted)?;
+        let index = self.awaiting_print()?;
+        let unit = self.units.get_mut(index)?;
         unit.unprinted = true;
         Some(unit.id)
     }
