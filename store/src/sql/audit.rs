@@ -5,7 +5,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 
-use super::{Db, get};
+use super::{Db, Dialect, get};
 use crate::audit::{Checkpoint, Event};
 use crate::{Actor, StoreError, now};
 
@@ -16,6 +16,9 @@ pub(crate) struct Head {
     pub(crate) seq: i64,
     /// The hash of the event before it.
     pub(crate) prev_hash: String,
+    /// The store's dialect: the event and the head's move go in one statement, written for it
+    /// ([`insert_and_move`]).
+    dialect: Dialect,
 }
 
 /// Starts a writing transaction by advancing the chain head: this takes the write lock first
@@ -34,6 +37,7 @@ pub(crate) async fn begin(db: &Db) -> Result<(Transaction<'static, Any>, Head), 
     let head = Head {
         seq: get(&row, "seq", "read the audit head")?,
         prev_hash: get(&row, "hash", "read the audit head")?,
+        dialect: db.dialect,
     };
     Ok((tx, head))
 }
@@ -47,12 +51,9 @@ pub(crate) async fn finish(
     subject: &str,
     detail: serde_json::Value,
 ) -> Result<(), StoreError> {
-    let event = insert(&mut tx, actor, head, kind, subject, &detail).await?;
-    sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
-        .bind(&event.hash)
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::db("move the audit chain head"))?;
+    let event = insert_and_move(&mut tx, actor, head, Move::Hash, kind, subject, &detail)
+        .await?
+        .0;
     tx.commit()
         .await
         .map_err(StoreError::db(format!("commit {kind}")))?;
@@ -72,30 +73,81 @@ pub(crate) async fn append(
     subject: &str,
     detail: serde_json::Value,
 ) -> Result<Head, StoreError> {
-    let event = insert(tx, actor, head, kind, subject, &detail).await?;
-    let row = sqlx::query(
-        "UPDATE audit_head SET seq = seq + 1, hash = $1 WHERE id = 1 RETURNING seq, hash",
-    )
-    .bind(&event.hash)
-    .fetch_one(&mut **tx)
-    .await
-    .map_err(StoreError::db("advance the audit chain head"))?;
+    let dialect = head.dialect;
+    let (event, row) =
+        insert_and_move(tx, actor, head, Move::SeqAndHash, kind, subject, &detail).await?;
+    let row = row.ok_or_else(|| {
+        StoreError::corrupt(format!(
+            "the audit head did not move past event {}",
+            event.seq
+        ))
+    })?;
     tracing::debug!(seq = event.seq, kind, subject, "event appended");
     Ok(Head {
         seq: get(&row, "seq", "read the audit head")?,
         prev_hash: get(&row, "hash", "read the audit head")?,
+        dialect,
     })
 }
 
-/// Inserts the event `head` is for, hashed onto the one before it.
-async fn insert(
+/// How the head moves with the event appended ([`insert_and_move`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Move {
+    /// To the event's hash: the transaction's last event ([`finish`]).
+    Hash,
+    /// One further, at the event's hash, answering the new head: more events follow
+    /// ([`append`]).
+    SeqAndHash,
+}
+
+/// The statement that inserts the event (`$1`–`$9`, the hash last) and moves the head to its
+/// hash, in one round trip to the database: SQLite runs the two statements of one query in
+/// turn, binding `$9` in both (sqlx-sqlite binds `$N` by number across a query's
+/// statements); PostgreSQL takes one statement per query with arguments, so the insert is a
+/// data-modifying `WITH` (PostgreSQL manual, "WITH Queries", 7.8.4). Every transaction
+/// appends at least one event, and a round trip to SQLite's worker thread costs a wake-up on
+/// both sides (docs/performance.md, session 24).
+fn insert_and_move_sql(dialect: Dialect, how: Move) -> &'static str {
+    match (dialect, how) {
+        (Dialect::Sqlite, Move::Hash) => concat!(
+            "INSERT INTO events (seq, at, actor_user, actor_device, kind, subject, detail, ",
+            "prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9); ",
+            "UPDATE audit_head SET hash = $9 WHERE id = 1"
+        ),
+        (Dialect::Sqlite, Move::SeqAndHash) => concat!(
+            "INSERT INTO events (seq, at, actor_user, actor_device, kind, subject, detail, ",
+            "prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9); ",
+            "UPDATE audit_head SET seq = seq + 1, hash = $9 WHERE id = 1 RETURNING seq, hash"
+        ),
+        (Dialect::Postgres, Move::Hash) => concat!(
+            "WITH appended AS (INSERT INTO events (seq, at, actor_user, actor_device, kind, ",
+            "subject, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ",
+            "RETURNING hash) ",
+            "UPDATE audit_head SET hash = (SELECT hash FROM appended) WHERE id = 1"
+        ),
+        (Dialect::Postgres, Move::SeqAndHash) => concat!(
+            "WITH appended AS (INSERT INTO events (seq, at, actor_user, actor_device, kind, ",
+            "subject, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ",
+            "RETURNING hash) ",
+            "UPDATE audit_head SET seq = seq + 1, hash = (SELECT hash FROM appended) ",
+            "WHERE id = 1 RETURNING seq, hash"
+        ),
+    }
+}
+
+/// Inserts the event `head` is for, hashed onto the one before it, and moves the head `how`
+/// says, in one statement ([`insert_and_move_sql`]); with [`Move::SeqAndHash`], the head's
+/// row as it moved.
+async fn insert_and_move(
     tx: &mut Transaction<'static, Any>,
     actor: &Actor,
     head: Head,
+    how: Move,
     kind: &str,
     subject: &str,
     detail: &serde_json::Value,
-) -> Result<Event, StoreError> {
+) -> Result<(Event, Option<AnyRow>), StoreError> {
+    let sql = insert_and_move_sql(head.dialect, how);
     let mut event = Event {
         seq: head.seq,
         at: now(),
@@ -108,23 +160,39 @@ async fn insert(
         hash: String::new(),
     };
     event.hash = event.expected_hash();
-    sqlx::query(
-        "INSERT INTO events (seq, at, actor_user, actor_device, kind, subject, detail, \
-         prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(event.seq)
-    .bind(&event.at)
-    .bind(&event.user)
-    .bind(&event.device)
-    .bind(&event.kind)
-    .bind(&event.subject)
-    .bind(&event.detail)
-    .bind(&event.prev_hash)
-    .bind(&event.hash)
-    .execute(&mut **tx)
-    .await
-    .map_err(StoreError::db(format!("append event {}", event.seq)))?;
-    Ok(event)
+    let query = sqlx::query(sql)
+        .bind(event.seq)
+        .bind(&event.at)
+        .bind(&event.user)
+        .bind(&event.device)
+        .bind(&event.kind)
+        .bind(&event.subject)
+        .bind(&event.detail)
+        .bind(&event.prev_hash)
+        .bind(&event.hash);
+    let what = || format!("append event {} and move the audit chain head", event.seq);
+    let row = match how {
+        Move::Hash => {
+            let moved = query
+                .execute(&mut **tx)
+                .await
+                .map_err(StoreError::db(what()))?;
+            // The insert's row and the head's, on either dialect.
+            if moved.rows_affected() == 0 {
+                return Err(StoreError::corrupt(format!("{}: nothing written", what())));
+            }
+            None
+        }
+        // All of the query's results, not the first: on SQLite the first is the insert's
+        // (no row), and sqlx's `Any` answers `fetch_one` from the first result alone.
+        Move::SeqAndHash => query
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(StoreError::db(what()))?
+            .into_iter()
+            .next(),
+    };
+    Ok((event, row))
 }
 
 /// The chain head: (last seq, its hash). Takes any connection, so a copy of a whole store
