@@ -265,6 +265,7 @@ fn run_once(
             broker: Some(("127.0.0.1".to_owned(), broker_port)),
             live: Some(view_tx.clone()),
             journal: None,
+            line_runtime: None,
         };
         let load_before = load_average();
         let mut before = ThreadCpu::default();

@@ -8,7 +8,8 @@
 //!
 //! `--packing` chooses the packing station: `config` (default: demo.toml's `[packing]`),
 //! `inferred` (12 a case, 10 cases a pallet, by the case packer's count) or `none`.
-//! `--workers N` sets the controller runtime's worker threads (default 2, as the product's).
+//! `--workers N` sets the controller runtime's worker threads (default 1, as the product's line
+//! runtime, `tracemark::runtime::line`; before session 24 the product ran its lines on 2).
 //! `RUST_LOG=warn` (an `EnvFilter`) logs what the lines report to stderr; unset, nothing is.
 //!
 //! Each line is a full controller (its own SQLite store, line runtime, Linx marker over a pty,
@@ -30,7 +31,7 @@ struct Args {
     speed: u32,
     minutes: f64,
     packing: String,
-    /// The controller runtime's worker threads (the product's is 2).
+    /// The controller runtime's worker threads (the product's line runtime has 1).
     workers: usize,
 }
 
@@ -40,7 +41,7 @@ fn parse_args() -> Args {
         speed: 6_000,
         minutes: 0.5,
         packing: "config".to_owned(),
-        workers: 2,
+        workers: 1,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -50,7 +51,7 @@ fn parse_args() -> Args {
             "--speed" => args.speed = value().parse().unwrap_or(6_000),
             "--minutes" => args.minutes = value().parse().unwrap_or(0.5),
             "--packing" => args.packing = value(),
-            "--workers" => args.workers = value().parse().unwrap_or(2),
+            "--workers" => args.workers = value().parse().unwrap_or(1),
             _ => {} // `--bench` from cargo
         }
     }
@@ -226,6 +227,7 @@ fn main() {
                 broker: Some(("127.0.0.1".to_owned(), broker.addr().port())),
                 live: None,
                 journal: None,
+                line_runtime: None,
             };
             runs.push(tokio::spawn(commissioning::run(
                 line,

@@ -185,6 +185,9 @@ pub struct Options {
     pub live: Option<watch::Sender<LiveView>>,
     /// The edge journal's file (`--journal`); `None`: [`simulation_journal`].
     pub journal: Option<std::path::PathBuf>,
+    /// The runtime the controller's line runs on (the demo's: [`crate::runtime::line`]);
+    /// `None`: the caller's.
+    pub line_runtime: Option<tokio::runtime::Handle>,
 }
 
 /// The reconciliation of a run and its comparison with ground truth.
@@ -363,8 +366,12 @@ async fn run_with<M: MarkerSim>(
         plc.unit_id = 1;
     }
     let gate = gate.clone();
-    // The twin's side runs on a runtime of its own; see `TwinRuntime`.
-    let twin_runtime = TwinRuntime::start().map_err(setup("the twin's runtime"))?;
+    // The twin's side — its conveyor, the marker simulator, the camera's MQTT client — runs on
+    // a runtime and thread of its own (`twin`): the twin's 1 ms conveyor tick does not queue
+    // behind the controller's tasks, nor they behind it, and the controller's CPU time can be
+    // told from the twin's by thread.
+    let twin_runtime =
+        crate::runtime::OwnRuntime::start("twin", 1).map_err(setup("the twin's runtime"))?;
     // The marker: a pseudo-terminal for a serial marker, TCP otherwise.
     let marker = line
         .markers
@@ -422,7 +429,11 @@ async fn run_with<M: MarkerSim>(
     let twin_stop_tx = Arc::new(twin_stop_tx);
     let (progress_tx, progress_rx) = watch::channel(TwinProgress::default());
     let control = relay_stops(control, twin_stop_tx.clone(), progress_rx.clone());
-    let controller = tokio::spawn(run_line_controlled(setup, stop_rx, stats_tx, control));
+    let controller = run_line_controlled(setup, stop_rx, stats_tx, control);
+    let controller = match &options.line_runtime {
+        Some(runtime) => runtime.spawn(controller),
+        None => tokio::spawn(controller),
+    };
 
     let (camera_broker, line_id) = (broker.clone(), line.id.clone());
     let publisher = twin_runtime
@@ -567,46 +578,6 @@ fn relay_stops(
         }
     });
     inbox
-}
-
-/// The twin's side of a run — its conveyor, the marker simulator, the camera's MQTT client —
-/// on a runtime and thread of its own (`twin`), as the machines it stands for are separate from
-/// the controller: the twin's 1 ms conveyor tick does not queue behind the controller's tasks,
-/// nor they behind it, and the controller's CPU time can be told from the twin's by thread.
-#[derive(Debug)]
-struct TwinRuntime(Option<tokio::runtime::Runtime>);
-
-impl TwinRuntime {
-    fn start() -> std::io::Result<Self> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("twin")
-            .enable_all()
-            .build()?;
-        Ok(Self(Some(runtime)))
-    }
-
-    fn spawn<F>(&self, future: F) -> tokio::task::JoinHandle<F::Output>
-    where
-        F: std::future::Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        match &self.0 {
-            Some(runtime) => runtime.spawn(future),
-            // Only `drop` takes the runtime.
-            None => tokio::spawn(future),
-        }
-    }
-}
-
-impl Drop for TwinRuntime {
-    fn drop(&mut self) {
-        // Dropped from async code, where a blocking shutdown would panic; whatever still runs
-        // there (the marker server, the camera client) is the run's leftovers.
-        if let Some(runtime) = self.0.take() {
-            runtime.shutdown_background();
-        }
-    }
 }
 
 /// Serves the PLC simulator over Modbus TCP from a thread and runtime of its own, as a real PLC

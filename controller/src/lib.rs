@@ -12,5 +12,6 @@ pub mod http;
 pub mod line;
 pub mod mqtt_endpoint;
 pub mod probe;
+pub mod runtime;
 pub mod upload;
 pub mod verify;

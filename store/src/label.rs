@@ -5,7 +5,6 @@
 use serde::Serialize;
 
 use crate::package::Package;
-use crate::vocab::PackageState;
 use crate::{Store, StoreError, sql};
 
 /// Why a printed label was not accepted.
@@ -43,19 +42,14 @@ impl Store {
     /// Records that the label of package `sscc` was printed: `labelled` (from `allocated`,
     /// `verified` or `reopened`; a reprint of a `labelled` package stays so, unrecorded).
     pub async fn label_printed(&self, sscc: &str) -> Result<Package, StoreError> {
-        let package = self.package(sscc).await?;
-        if package.state == PackageState::Labelled {
-            return Ok(package);
-        }
-        self.set_package_state(sscc, PackageState::Labelled).await
+        sql::packages::labelled(&self.db, &self.actor, sscc).await
     }
 
     /// Records that the label of the `labelled` package `sscc` was read back as its SSCC:
     /// `verified`, with the count it carries (`label_count` = its children now). One
     /// `package.state` event.
     pub async fn label_verified(&self, sscc: &str) -> Result<Package, StoreError> {
-        sql::labels::verified(&self.db, &self.actor, sscc).await?;
-        self.package(sscc).await
+        sql::labels::verified(&self.db, &self.actor, sscc).await
     }
 
     /// Records that the label of the `labelled` package `sscc` was read back as its SSCC, and
@@ -64,8 +58,7 @@ impl Store {
     /// close's rules hold (an empty package is voided, not closed); its label carries the
     /// count it holds, so it is never stale.
     pub async fn close_labelled(&self, sscc: &str) -> Result<Package, StoreError> {
-        sql::labels::verified_and_closed(&self.db, &self.actor, sscc).await?;
-        self.package(sscc).await
+        sql::labels::verified_and_closed(&self.db, &self.actor, sscc).await
     }
 
     /// Records a label of package `sscc` that did not read back as its SSCC: a

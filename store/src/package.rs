@@ -439,8 +439,7 @@ impl Store {
                 format!("a package becomes {to} by being put on a pallet or shipped"),
             ));
         }
-        sql::packages::set_state(&self.db, &self.actor, sscc, to).await?;
-        self.package(sscc).await
+        sql::packages::set_state(&self.db, &self.actor, sscc, to).await
     }
 }
 

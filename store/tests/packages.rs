@@ -240,6 +240,7 @@ async fn packing_rules(store: Store) {
         .await
         .expect("close");
     assert_eq!((closed.state, closed.short), (PackageState::Closed, false));
+    assert_eq!(closed, store.package(c).await.expect("read"), "as stored");
     assert!(closed.closed_at.is_some());
     let got = refusals(store.pack(c, &[a[4].clone()]).await);
     assert_eq!(
@@ -672,10 +673,20 @@ async fn two_steps_one_transaction(store: Store) {
         2
     );
 
-    // The label read back closes the carton, with both state changes recorded.
-    store.label_printed(&carton.sscc).await.expect("printed");
+    // The label read back closes the carton, with both state changes recorded. Each step
+    // answers the package as it left it, built in its transaction: the same as read afresh.
+    let labelled = store.label_printed(&carton.sscc).await.expect("printed");
+    assert_eq!(labelled.state, PackageState::Labelled);
+    assert_eq!(labelled, store.package(&carton.sscc).await.expect("read"));
     let (seq, _) = head(&store).await;
+    let again = store.label_printed(&carton.sscc).await.expect("a reprint");
+    assert_eq!(
+        (again, head(&store).await.0),
+        (labelled, seq),
+        "a reprint writes nothing"
+    );
     let closed = store.close_labelled(&carton.sscc).await.expect("closed");
+    assert_eq!(closed, store.package(&carton.sscc).await.expect("read"));
     assert_eq!(
         (closed.state, closed.label_count, closed.short),
         (PackageState::Closed, Some(3), false)

@@ -162,6 +162,7 @@ pub(crate) fn run(args: &DemoArgs, context: &Context) -> Result<(), CliError> {
         broker,
         live: None,
         journal: args.journal.clone(),
+        line_runtime: None,
     };
     let output = Output {
         json: args.json,
@@ -192,6 +193,7 @@ pub(crate) fn simulate(args: &SimulateArgs, context: &Context) -> Result<(), Cli
         broker: args.mqtt.as_deref().map(parse_broker).transpose()?,
         live: None,
         journal: args.journal.clone(),
+        line_runtime: None,
     };
     let output = Output {
         json: args.json,
@@ -255,7 +257,8 @@ fn commission(
         .product
         .clone()
         .ok_or_else(|| CliError::input("config", "[line] names no product: the run needs one"))?;
-    crate::cli::block_on_line(async {
+    crate::cli::block_on_with_line(|line_runtime| async move {
+        options.line_runtime = Some(line_runtime);
         let (store, named) = context.open_for_simulation(store_faults).await?;
         if named {
             lines::check_simulation_store(&store, output.allow_production_store).await?;

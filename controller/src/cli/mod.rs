@@ -218,17 +218,42 @@ pub(crate) fn block_on<T>(work: impl Future<Output = Result<T, CliError>>) -> Re
     runtime.block_on(work)
 }
 
-/// Runs a line (`run`, `demo`, `simulate`) on two worker threads: the devices, the broker and
-/// the twin's camera work side by side.
+/// Runs a station (`pack`, `dispatch`) on two worker threads: its devices and the broker work
+/// side by side.
 pub(crate) fn block_on_line<T>(
     work: impl Future<Output = Result<T, CliError>>,
 ) -> Result<T, CliError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    two_workers()?.block_on(work)
+}
+
+/// Runs a line (`run`, `demo`, `simulate`): `work` runs on two worker threads (the HTTP API,
+/// uploads, the twin's setup) and is handed the line's own runtime of one worker
+/// (`tracemark::runtime::line`) to run the line on.
+pub(crate) fn block_on_with_line<T, F>(
+    work: impl FnOnce(tokio::runtime::Handle) -> F,
+) -> Result<T, CliError>
+where
+    F: Future<Output = Result<T, CliError>>,
+{
+    let runtime = two_workers()?;
+    let line = tracemark::runtime::line()
+        .map_err(|e| CliError::Failed(anyhow::anyhow!("cannot start the line's runtime: {e}")))?;
+    let handle = line
+        .handle()
+        .ok_or_else(|| CliError::Failed(anyhow::anyhow!("the line's runtime has stopped")))?;
+    let result = runtime.block_on(work(handle));
+    // The process's runtime first: what it still runs may use connections the line's opened.
+    drop(runtime);
+    drop(line);
+    result
+}
+
+fn two_workers() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| CliError::Failed(anyhow::anyhow!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(work)
+        .map_err(|e| CliError::Failed(anyhow::anyhow!("cannot start the async runtime: {e}")))
 }
 
 fn init_logging(format: LogFormat) {

@@ -56,7 +56,7 @@ pub(crate) struct RunArgs {
 pub(crate) fn run(args: &RunArgs, context: &Context) -> Result<(), CliError> {
     let line = tracemark::config::load(&args.config)
         .map_err(|errors| CliError::Input(errors.to_string()))?;
-    super::block_on_line(async {
+    super::block_on_with_line(|line_runtime| async move {
         let actor = lines::controller_actor(context.actor(), "line", &line.id);
         let store = context.open().await?.with_actor(actor);
         let batch = lines::batch_to_run(&store, &line.id, args.batch).await?;
@@ -119,7 +119,10 @@ pub(crate) fn run(args: &RunArgs, context: &Context) -> Result<(), CliError> {
                 ..LineOptions::default()
             },
         };
-        let report = run_line_controlled(setup, stop_rx, stats_tx, inbox).await;
+        let report = line_runtime
+            .spawn(run_line_controlled(setup, stop_rx, stats_tx, inbox))
+            .await
+            .map_err(|e| CliError::Failed(anyhow::anyhow!("the line's task failed: {e}")))?;
         let _ = upload_stop_tx.send(true);
         if let Some(delivery) = delivery {
             let _ = delivery.await;

@@ -10,14 +10,15 @@ use tracemark_sim::labels::{LabelFaultRates, LabelSim};
 use tracemark_sim::marker::MarkerSim;
 use tracemark_store::{PackageState, Store, StoreError};
 
-use super::{CommissioningError, TwinRuntime, setup};
+use super::{CommissioningError, setup};
 use crate::aggregation::label::{LabelStation, SCANNER_READY, SharedLabelStation};
 use crate::config::{Line, Transport};
+use crate::runtime::OwnRuntime;
 
 /// Starts the simulators when `line` has `[packing.label]` and points the line at them.
 pub(super) async fn start(
     line: &mut Line,
-    twin: &TwinRuntime,
+    twin: &OwnRuntime,
     broker: &(String, u16),
     rates: LabelFaultRates,
     seed: u64,

@@ -4,28 +4,31 @@ use serde_json::json;
 
 use super::Db;
 use super::audit::{Head, append, begin, finish};
-use super::packages::{Tx, package_in, set_state_in};
+use super::packages::{Tx, change_state, package_in};
 use crate::label::LabelRejection;
+use crate::package::Package;
 use crate::vocab::PackageState;
 use crate::{Actor, StoreError};
 
-/// The label of package `sscc` read back (`Store::label_verified`).
-pub(crate) async fn verified(db: &Db, actor: &Actor, sscc: &str) -> Result<(), StoreError> {
+/// The label of package `sscc` read back (`Store::label_verified`); the answer is the
+/// package as it leaves it.
+pub(crate) async fn verified(db: &Db, actor: &Actor, sscc: &str) -> Result<Package, StoreError> {
     let (mut tx, head) = begin(db).await?;
-    let detail = verified_in(&mut tx, &head, sscc).await?;
-    finish(tx, actor, head, "package.state", &subject(sscc), detail).await
+    let (detail, package) = verified_in(&mut tx, &head, sscc).await?;
+    finish(tx, actor, head, "package.state", &subject(sscc), detail).await?;
+    Ok(package)
 }
 
 /// The label of package `sscc` read back, and the package closed, in one transaction
 /// (`Store::close_labelled`): two `package.state` events, to `verified` and to `closed`, as
-/// the two steps would record them one by one.
+/// the two steps would record them one by one. The answer is the package as it leaves it.
 pub(crate) async fn verified_and_closed(
     db: &Db,
     actor: &Actor,
     sscc: &str,
-) -> Result<(), StoreError> {
+) -> Result<Package, StoreError> {
     let (mut tx, head) = begin(db).await?;
-    let verified = verified_in(&mut tx, &head, sscc).await?;
+    let (verified, package) = verified_in(&mut tx, &head, sscc).await?;
     let head = append(
         &mut tx,
         actor,
@@ -35,8 +38,9 @@ pub(crate) async fn verified_and_closed(
         verified,
     )
     .await?;
-    let closed = set_state_in(&mut tx, &head, sscc, PackageState::Closed).await?;
-    finish(tx, actor, head, "package.state", &subject(sscc), closed).await
+    let (closed, package) = change_state(&mut tx, &head, package, PackageState::Closed).await?;
+    finish(tx, actor, head, "package.state", &subject(sscc), closed).await?;
+    Ok(package)
 }
 
 fn subject(sscc: &str) -> String {
@@ -44,13 +48,14 @@ fn subject(sscc: &str) -> String {
 }
 
 /// Moves the `labelled` package `sscc` to `verified` in `tx`, as the event `head` is for; its
-/// label carries the count of its children now. The answer is the event's detail.
+/// label carries the count of its children now. The answer is the event's detail and the
+/// package as it leaves it.
 async fn verified_in(
     tx: &mut Tx,
     head: &Head,
     sscc: &str,
-) -> Result<serde_json::Value, StoreError> {
-    let package = package_in(tx, sscc).await?;
+) -> Result<(serde_json::Value, Package), StoreError> {
+    let mut package = package_in(tx, sscc).await?;
     let (from, to) = (package.state, PackageState::Verified);
     if !from.can_become(to) {
         return Err(StoreError::invalid(
@@ -69,10 +74,13 @@ async fn verified_in(
     .execute(&mut **tx)
     .await
     .map_err(StoreError::db(format!("set package {sscc} to {to}")))?;
-    Ok(json!({
+    let detail = json!({
         "sscc": sscc, "from": from.as_str(), "to": to.as_str(), "children": count,
         "short": package.short, "label_count": count,
-    }))
+    });
+    package.state = to;
+    package.label_count = Some(count);
+    Ok((detail, package))
 }
 
 pub(crate) async fn rejected(

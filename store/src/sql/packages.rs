@@ -289,22 +289,40 @@ pub(crate) async fn set_state(
     actor: &Actor,
     sscc: &str,
     to: PackageState,
-) -> Result<(), StoreError> {
+) -> Result<Package, StoreError> {
     let (mut tx, head) = begin(db).await?;
-    let detail = set_state_in(&mut tx, &head, sscc, to).await?;
+    let package = package_in(&mut tx, sscc).await?;
+    let (detail, package) = change_state(&mut tx, &head, package, to).await?;
     let subject = format!("package:{sscc}");
-    finish(tx, actor, head, "package.state", &subject, detail).await
+    finish(tx, actor, head, "package.state", &subject, detail).await?;
+    Ok(package)
 }
 
-/// Moves the package `sscc` to `to` in `tx`, as the event `head` is for, by the rules of
-/// [`set_state`]; the answer is the `package.state` event's detail.
-pub(crate) async fn set_state_in(
+/// The labelled package `sscc` (`Store::label_printed`): moved to `labelled`, or as it is when
+/// it is labelled already (a reprint), with nothing written.
+pub(crate) async fn labelled(db: &Db, actor: &Actor, sscc: &str) -> Result<Package, StoreError> {
+    let (mut tx, head) = begin(db).await?;
+    let package = package_in(&mut tx, sscc).await?;
+    if package.state == PackageState::Labelled {
+        // Dropped: rolled back, the head stays where it was.
+        return Ok(package);
+    }
+    let (detail, package) = change_state(&mut tx, &head, package, PackageState::Labelled).await?;
+    let subject = format!("package:{sscc}");
+    finish(tx, actor, head, "package.state", &subject, detail).await?;
+    Ok(package)
+}
+
+/// Moves `package`, as read in `tx`, to `to`, as the event `head` is for, by the rules of
+/// [`set_state`]; the answer is the `package.state` event's detail and the package as the
+/// change leaves it (so the caller need not read it again: a round trip to the store each).
+pub(crate) async fn change_state(
     tx: &mut Tx,
     head: &Head,
-    sscc: &str,
+    mut package: Package,
     to: PackageState,
-) -> Result<serde_json::Value, StoreError> {
-    let package = package_in(tx, sscc).await?;
+) -> Result<(serde_json::Value, Package), StoreError> {
+    let sscc = package.sscc.clone();
     let from = package.state;
     if !from.can_become(to) {
         return Err(StoreError::invalid(
@@ -327,26 +345,32 @@ pub(crate) async fn set_state_in(
     }
     // Closing records whether the package is short; other changes keep what it was.
     let (short, closed_at) = if to == PackageState::Closed {
-        (i64::from(children < package.capacity), Some(now()))
+        (children < package.capacity, Some(now()))
     } else {
-        (i64::from(package.short), package.closed_at.clone())
+        (package.short, package.closed_at.clone())
     };
     sqlx::query(
         "UPDATE packages SET state = $1, short = $2, closed_at = $3, last_event = $4 \
          WHERE sscc = $5",
     )
     .bind(to.as_str())
-    .bind(short)
+    .bind(i64::from(short))
     .bind(&closed_at)
     .bind(head.seq)
-    .bind(sscc)
+    .bind(&sscc)
     .execute(&mut **tx)
     .await
     .map_err(StoreError::db(format!("set package {sscc} to {to}")))?;
-    Ok(json!({
-        "sscc": sscc, "from": from.as_str(), "to": to.as_str(), "children": children,
-        "short": short != 0,
-    }))
+    package.state = to;
+    package.short = short;
+    package.closed_at = closed_at;
+    Ok((
+        json!({
+            "sscc": sscc, "from": from.as_str(), "to": to.as_str(), "children": children,
+            "short": short,
+        }),
+        package,
+    ))
 }
 
 /// What the package reconciliation of batch `batch_id` rests on, read in one transaction (one

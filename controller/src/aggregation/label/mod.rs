@@ -34,7 +34,7 @@ use tokio::sync::{Mutex, mpsc, watch};
 use tracemark_drivers::transport::Transport;
 use tracemark_drivers::zpl::logistic::{LogisticError, LogisticTemplate};
 use tracemark_store::label::{LabelFault, LabelRejection};
-use tracemark_store::{Package, Store, StoreError};
+use tracemark_store::{Batch, Package, Product, Store, StoreError};
 
 use crate::config::{Line, PackingLabel};
 use crate::verify::mqtt::{Link, Received, spawn_subscription};
@@ -162,6 +162,8 @@ pub struct LabelStation {
     read_timeout: Duration,
     alarm: watch::Receiver<Option<String>>,
     report: LabelReport,
+    /// The batch and product of the last label ([`data::label_data`]).
+    batch_read: Option<(Batch, Product)>,
 }
 
 impl std::fmt::Debug for LabelStation {
@@ -193,6 +195,7 @@ impl LabelStation {
             read_timeout: settings.read_timeout,
             alarm,
             report: LabelReport::default(),
+            batch_read: None,
         }
     }
 
@@ -310,7 +313,7 @@ impl LabelStation {
         then: AfterRead,
     ) -> Result<(LabelOutcome, Package), LabelError> {
         let package = self.store.package(sscc).await?;
-        let data = data::label_data(&self.store, &package).await?;
+        let data = data::label_data(&self.store, &package, &mut self.batch_read).await?;
         let label = self.printer.template().label(&data)?;
         let mut rejected = Vec::new();
         for attempt in 1..=self.reprint_limit.saturating_add(1) {
