@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 /// The layer of each top-level module; a module may use modules of a lower layer, and modules
 /// of its own layer only where [`SIDEWAYS`] allows it.
-const LAYERS: [(&str, u8); 16] = [
+const LAYERS: [(&str, u8); 17] = [
     // Edges: the binary's command line and the HTTP server.
     ("main", 4),
     ("cli", 4),
@@ -28,6 +28,8 @@ const LAYERS: [(&str, u8); 16] = [
     ("config", 1), // `pub use tracemark_config as config` (config/)
     ("mqtt_endpoint", 1),
     ("broker", 1),
+    // Threads and runtimes the line and the twin run on (`tracemark::runtime`).
+    ("runtime", 1),
 ];
 
 /// Uses within one layer that the map allows: a command starts the HTTP server (`demo --http`,
