@@ -99,53 +99,125 @@ pub(crate) async fn apply(
         // Nothing valid: roll back, the chain head stays where it was.
         return Ok((results, None));
     }
-    // One UPDATE per final (state, reason): codes changed twice in the group get their last
-    // state.
+    // One UPDATE per final (state, reason) and product: codes changed twice in the group get
+    // their last state.
     let mut groups: HashMap<Current, Vec<&str>> = HashMap::new();
     for change in &applied {
         if let Some(last) = states.get(change.code.as_str()) {
             groups.entry(*last).or_default().push(change.code.as_str());
         }
     }
+    let mut updates = Vec::new();
+    let mut codes_set = 0;
     for ((state, reason), mut codes) in groups {
         codes.sort_unstable();
         codes.dedup();
+        codes_set += codes.len();
         let mut rows: HashMap<&str, Vec<i64>> = HashMap::new();
         for code in &codes {
             if let Some((product, counter)) = located.get(code) {
                 rows.entry(product.as_str()).or_default().push(*counter);
             }
         }
-        let mut updated = 0;
         for (product, counters) in rows {
-            updated += sqlx::query(&format!(
-                "UPDATE codes SET state = $1, reason = $2, last_event = $3 \
-                 WHERE product_id = $4 AND {}",
-                dialect.counter_in_json(5)
-            ))
-            .bind(state.as_str())
-            .bind(reason.map(RejectReason::as_str))
-            .bind(head.seq)
-            .bind(product)
-            .bind(serde_json::to_string(&counters).unwrap_or_default())
-            .execute(&mut **tx)
-            .await
-            .map_err(StoreError::db(format!(
-                "set {} codes to {state}",
-                codes.len()
-            )))?
-            .rows_affected();
+            updates.push(StateUpdate {
+                state,
+                reason,
+                product,
+                counters,
+            });
         }
-        if updated != codes.len() as u64 {
-            return Err(StoreError::corrupt(format!(
-                "{} of {} codes changed while setting them to {state}",
-                codes.len() as u64 - updated,
-                codes.len()
-            )));
-        }
+    }
+    let updated = set_states(tx, dialect, head, &updates).await?;
+    if updated != codes_set as u64 {
+        return Err(StoreError::corrupt(format!(
+            "{} of {codes_set} codes changed while setting their states",
+            (codes_set as u64).saturating_sub(updated)
+        )));
     }
     record_reads(tx, dialect, head, &applied, located).await?;
     Ok((results, Some(transition_detail(&applied))))
+}
+
+/// The codes of one product to be set to one state (and reason), by counter.
+struct StateUpdate<'a> {
+    state: CodeState,
+    reason: Option<RejectReason>,
+    product: &'a str,
+    counters: Vec<i64>,
+}
+
+/// Sets every update's codes to its state, under the event `head` is for, in one statement:
+/// a commit of the line's writer sets codes `sent`, `printed` and decided at once, and each
+/// statement is a round trip to SQLite's worker thread (or to PostgreSQL). SQLite runs the
+/// updates as one query of several statements (sqlx-sqlite binds `$N` by number across
+/// them); PostgreSQL takes one statement per query with arguments, so each update is a
+/// data-modifying `WITH` of one (PostgreSQL manual 7.8.4; the rows of two are never the same:
+/// a code has one final state). Each update finds its rows by primary key, as one statement
+/// did before. The answer is how many rows changed.
+async fn set_states(
+    tx: &mut Transaction<'static, Any>,
+    dialect: Dialect,
+    head: &Head,
+    updates: &[StateUpdate<'_>],
+) -> Result<u64, StoreError> {
+    if updates.is_empty() {
+        return Ok(0);
+    }
+    // $1 is the event; each update then takes four: state, reason, product, counters.
+    let update = |i: usize| {
+        let at = 2 + 4 * u32::try_from(i).unwrap_or(u32::MAX / 8);
+        format!(
+            "UPDATE codes SET state = ${at}, reason = ${}, last_event = $1 \
+             WHERE product_id = ${} AND {}",
+            at + 1,
+            at + 2,
+            dialect.counter_in_json(at + 3)
+        )
+    };
+    let sql = match dialect {
+        Dialect::Sqlite => (0..updates.len())
+            .map(update)
+            .collect::<Vec<_>>()
+            .join("; "),
+        Dialect::Postgres => {
+            let with: Vec<String> = (0..updates.len())
+                .map(|i| format!("u{i} AS ({} RETURNING 1)", update(i)))
+                .collect();
+            let counts: Vec<String> = (0..updates.len())
+                .map(|i| format!("(SELECT COUNT(*) FROM u{i})"))
+                .collect();
+            format!(
+                "WITH {} SELECT {} AS updated",
+                with.join(", "),
+                counts.join(" + ")
+            )
+        }
+    };
+    let mut query = sqlx::query(&sql).bind(head.seq);
+    for update in updates {
+        query = query
+            .bind(update.state.as_str())
+            .bind(update.reason.map(RejectReason::as_str))
+            .bind(update.product)
+            .bind(serde_json::to_string(&update.counters).unwrap_or_default());
+    }
+    const WHAT: &str = "set the codes' states";
+    match dialect {
+        Dialect::Sqlite => Ok(query
+            .execute(&mut **tx)
+            .await
+            .map_err(StoreError::db(WHAT))?
+            .rows_affected()),
+        Dialect::Postgres => {
+            let row = query
+                .fetch_one(&mut **tx)
+                .await
+                .map_err(StoreError::db(WHAT))?;
+            let updated: i64 = get(&row, "updated", WHAT)?;
+            Ok(u64::try_from(updated).unwrap_or(0))
+        }
+    }
 }
 
 /// Records the reads the decisions of `applied` were made on, one row per code (the latest
