@@ -674,6 +674,12 @@ pub(super) async fn twin_mqtt_client(
     use rumqttc::{AsyncClient, Event, MqttOptions, Packet};
     let mut options = MqttOptions::new(client_id, broker.0.clone(), broker.1);
     options.set_keep_alive(Duration::from_secs(30));
+    // A persistent session, as the cameras it stands for keep: rumqttc drops what it could
+    // not deliver (in flight, or queued while the broker was away) when the broker answers a
+    // reconnection with a new session (`session_present` false), so a clean session lost the
+    // results and case reads published during a broker restart (`recovery.rs`,
+    // `broker_restart_in_the_middle_of_a_batch`, once in session 24's CI).
+    options.set_clean_session(false);
     // rumqttc's default limit (10 KiB) would break the connection on a camera's reject image.
     options.set_max_packet_size(
         crate::mqtt_endpoint::MAX_PACKET,

@@ -1,5 +1,5 @@
 //! Runtimes on threads of their own. A line's tasks run on one worker thread apart from the
-//! HTTP API, reports and uploads (the `run` and `demo` commands, [`line`]); the twin's side of
+//! HTTP API, reports and uploads (the `run` command, [`line`]); the twin's side of
 //! a simulated run on another (`commissioning`), as the machines it stands for are separate
 //! from the controller.
 //!

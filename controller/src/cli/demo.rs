@@ -257,8 +257,10 @@ fn commission(
         .product
         .clone()
         .ok_or_else(|| CliError::input("config", "[line] names no product: the run needs one"))?;
-    crate::cli::block_on_with_line(|line_runtime| async move {
-        options.line_runtime = Some(line_runtime);
+    // The line runs on this runtime, not on one of its own as `tracemark run`'s does: with
+    // it there, `recovery.rs` `broker_restart_in_the_middle_of_a_batch` lost a case read in
+    // 2 of 5 runs of its file (session 24; cause not found yet, see issue 20's note).
+    crate::cli::block_on_line(async {
         let (store, named) = context.open_for_simulation(store_faults).await?;
         if named {
             lines::check_simulation_store(&store, output.allow_production_store).await?;

@@ -218,17 +218,17 @@ pub(crate) fn block_on<T>(work: impl Future<Output = Result<T, CliError>>) -> Re
     runtime.block_on(work)
 }
 
-/// Runs a station (`pack`, `dispatch`) on two worker threads: its devices and the broker work
-/// side by side.
+/// Runs a station (`pack`, `dispatch`) or a simulated line (`demo`, `simulate`) on two worker
+/// threads: its devices, the broker and the twin work side by side.
 pub(crate) fn block_on_line<T>(
     work: impl Future<Output = Result<T, CliError>>,
 ) -> Result<T, CliError> {
     two_workers()?.block_on(work)
 }
 
-/// Runs a line (`run`, `demo`, `simulate`): `work` runs on two worker threads (the HTTP API,
-/// uploads, the twin's setup) and is handed the line's own runtime of one worker
-/// (`tracemark::runtime::line`) to run the line on.
+/// Runs a line (`run`): `work` runs on two worker threads (the HTTP API, uploads) and is
+/// handed the line's own runtime of one worker (`tracemark::runtime::line`) to run the line
+/// on. (`demo` and `simulate` run theirs on the two workers, `block_on_line`; see demo.rs.)
 pub(crate) fn block_on_with_line<T, F>(
     work: impl FnOnce(tokio::runtime::Handle) -> F,
 ) -> Result<T, CliError>
