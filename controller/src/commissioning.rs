@@ -185,8 +185,8 @@ pub struct Options {
     pub live: Option<watch::Sender<LiveView>>,
     /// The edge journal's file (`--journal`); `None`: [`simulation_journal`].
     pub journal: Option<std::path::PathBuf>,
-    /// The runtime the controller's line runs on (the demo's: [`crate::runtime::line`]);
-    /// `None`: the caller's.
+    /// The runtime the controller's line runs on (e.g. [`crate::runtime::line`], as `tracemark
+    /// run` uses); `None`: the caller's, which `demo` and `simulate` pass for now (issue 20).
     pub line_runtime: Option<tokio::runtime::Handle>,
 }
 
