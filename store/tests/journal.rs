@@ -300,6 +300,42 @@ async fn forwarded_again_applies_nothing_twice(store: Store) {
     assert_eq!(store.issued_counts("p1").await.expect("counts").codes, 3);
     assert_eq!(journal.size().await.expect("size").entries, 0);
 
+    // Forwarded again with one entry more: the marks skip the three and apply only the new
+    // one — one event (its changes), no issue event.
+    let mut more = entries.clone();
+    more.push((
+        journal.next_seq(),
+        Entry::Changes(vec![Transition::to(codes[1].as_str(), CodeState::Printed)]),
+    ));
+    journal.append(&more).await.expect("append with one more");
+    let last = store
+        .forward_journal(&journal, 1_000)
+        .await
+        .expect("forward");
+    assert_eq!(last.entries, 4);
+    assert!(last.refused.is_empty(), "{:?}", last.refused);
+    assert_eq!(
+        store.audit_head().await.expect("head").0,
+        events + 1,
+        "only the new entry's event"
+    );
+    assert_eq!(
+        store.code(&codes[1]).await.expect("code").state,
+        CodeState::Printed
+    );
+    assert_eq!(
+        store.code(&codes[0]).await.expect("code").state,
+        CodeState::Verified,
+        "the skipped entries' changes are not made again"
+    );
+    // And once more: the mark moved with that entry, nothing is written.
+    journal.append(&more).await.expect("append again");
+    store
+        .forward_journal(&journal, 1_000)
+        .await
+        .expect("forward");
+    assert_eq!(store.audit_head().await.expect("head").0, events + 1);
+
     // A range that is not the block's next (issued already, without the journal's number)
     // is refused, not issued twice.
     let foreign = Journal::open(&dir.path().join("other.db"))

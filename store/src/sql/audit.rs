@@ -25,21 +25,38 @@ pub(crate) struct Head {
 /// (SQLite: no lock upgrade that could fail busy; PostgreSQL: the head's row lock orders
 /// appends from every controller).
 pub(crate) async fn begin(db: &Db) -> Result<(Transaction<'static, Any>, Head), StoreError> {
+    let query = sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash");
+    let (tx, head, _) = begin_with(db, query).await?;
+    Ok((tx, head))
+}
+
+/// [`begin`] with a query of the caller's that advances the head and may do more in the same
+/// round trip (`sql/journal.rs` reads and moves a journal's mark with it): it must answer one
+/// row, with the head's `seq` and `hash`; that row is answered too.
+pub(crate) async fn begin_with<'q>(
+    db: &Db,
+    query: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
+) -> Result<(Transaction<'static, Any>, Head, AnyRow), StoreError> {
     let mut tx = db
         .pool
         .begin()
         .await
         .map_err(StoreError::db("begin a transaction"))?;
-    let row = sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
-        .fetch_one(&mut *tx)
+    // `fetch_all`: sqlx `Any` answers `fetch_one` from a query's first statement and drops
+    // the rest unrun (a SQLite query may hold several).
+    let row = query
+        .fetch_all(&mut *tx)
         .await
-        .map_err(StoreError::db("advance the audit chain head"))?;
+        .map_err(StoreError::db("advance the audit chain head"))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| StoreError::Corrupt("the audit chain has no head row".to_owned()))?;
     let head = Head {
         seq: get(&row, "seq", "read the audit head")?,
         prev_hash: get(&row, "hash", "read the audit head")?,
         dialect: db.dialect,
     };
-    Ok((tx, head))
+    Ok((tx, head, row))
 }
 
 /// Appends the transaction's event and moves the head's hash to it, then commits.

@@ -14,10 +14,10 @@ use std::collections::HashMap;
 use serde_json::json;
 use sqlx::{Any, Transaction};
 
-use super::Db;
 use super::allocation::insert_codes;
-use super::audit::{begin, finish};
+use super::audit::{Head, begin, begin_with, finish};
 use super::codes::apply;
+use super::{Db, Dialect, get};
 use crate::journal::IssueRange;
 use crate::locate::Location;
 use crate::{Actor, Product, StoreError, Transition, now};
@@ -38,52 +38,60 @@ impl Mark {
     }
 }
 
-/// The last number of `journal` applied, of `mark`'s kind (0: none).
-async fn through(
-    tx: &mut Transaction<'static, Any>,
+/// Opens the transaction that applies `journal`'s entries through number `last`, in one round
+/// trip: advances the audit head ([`begin_with`]), reads the mark of `mark`'s kind as it was
+/// (0: none), and moves it to `last` unless it stands there or beyond. Answers the mark as it
+/// was. A caller with nothing fresh (everything at or below it) drops the transaction, which
+/// rolls the move back with the head's; otherwise the mark moves in the transaction that
+/// applies the entries, as the module docs require.
+///
+/// SQLite runs the query's two statements in turn, so the `RETURNING` subquery reads the mark
+/// before the upsert moves it. PostgreSQL runs a data-modifying `WITH` against one snapshot,
+/// so its subquery also reads the mark as it was (PostgreSQL manual, "WITH Queries", 7.8.4);
+/// the upsert takes its row from the head's update, which so runs first and takes the head's
+/// lock before the mark's (the order every writer takes them in, `begin`).
+async fn begin_at_mark(
+    db: &Db,
     journal: &str,
     mark: Mark,
-) -> Result<i64, StoreError> {
-    let seq: Option<i64> = sqlx::query_scalar(&format!(
-        "SELECT {} FROM journal_marks WHERE journal_id = $1",
-        mark.column()
-    ))
-    .bind(journal)
-    .fetch_optional(&mut **tx)
-    .await
-    .map_err(StoreError::db(format!(
-        "read the mark of journal {journal}"
-    )))?;
-    Ok(seq.unwrap_or(0))
-}
-
-/// Moves `journal`'s `mark` to `seq`, in the transaction that applies it.
-async fn move_mark(
-    tx: &mut Transaction<'static, Any>,
-    journal: &str,
-    mark: Mark,
-    seq: i64,
-) -> Result<(), StoreError> {
+    last: i64,
+) -> Result<(Transaction<'static, Any>, Head, i64), StoreError> {
     let column = mark.column();
     let (issues, changes) = match mark {
-        Mark::Issues => (seq, 0),
-        Mark::Changes => (0, seq),
+        Mark::Issues => (last, 0),
+        Mark::Changes => (0, last),
     };
-    sqlx::query(&format!(
-        "INSERT INTO journal_marks (journal_id, issues_through, changes_through, at) \
-         VALUES ($1, $2, $3, $4) ON CONFLICT (journal_id) DO UPDATE \
-         SET {column} = excluded.{column}, at = excluded.at"
-    ))
-    .bind(journal)
-    .bind(issues)
-    .bind(changes)
-    .bind(now())
-    .execute(&mut **tx)
-    .await
-    .map_err(StoreError::db(format!(
-        "move the mark of journal {journal}"
-    )))?;
-    Ok(())
+    let sql = match db.dialect {
+        Dialect::Sqlite => format!(
+            "UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash, \
+             (SELECT {column} FROM journal_marks WHERE journal_id = $1) AS through; \
+             INSERT INTO journal_marks (journal_id, issues_through, changes_through, at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (journal_id) DO UPDATE \
+             SET {column} = max({column}, excluded.{column}), at = excluded.at"
+        ),
+        Dialect::Postgres => format!(
+            "WITH head AS (UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, \
+             hash, (SELECT {column} FROM journal_marks WHERE journal_id = $1) AS through), \
+             moved AS (INSERT INTO journal_marks \
+             (journal_id, issues_through, changes_through, at) \
+             SELECT $1, $2, $3, $4 FROM head ON CONFLICT (journal_id) DO UPDATE \
+             SET {column} = GREATEST(journal_marks.{column}, excluded.{column}), \
+             at = excluded.at) \
+             SELECT seq, hash, through FROM head"
+        ),
+    };
+    let query = sqlx::query(&sql)
+        .bind(journal)
+        .bind(issues)
+        .bind(changes)
+        .bind(now());
+    let (tx, head, row) = begin_with(db, query).await?;
+    let through: Option<i64> = get(
+        &row,
+        "through",
+        &format!("read the mark of journal {journal}"),
+    )?;
+    Ok((tx, head, through.unwrap_or(0)))
 }
 
 /// Issues the codes of `ranges` (each under its journal number) in one transaction with one
@@ -97,10 +105,13 @@ pub(crate) async fn issue(
     ranges: &[(i64, &IssueRange)],
     journal: Option<&str>,
 ) -> Result<(), StoreError> {
-    let (mut tx, head) = begin(db).await?;
-    let done = match journal {
-        Some(journal) => through(&mut tx, journal, Mark::Issues).await?,
-        None => i64::MIN,
+    let last_seq = ranges.iter().map(|(seq, _)| *seq).max().unwrap_or(i64::MIN);
+    let (mut tx, head, done) = match journal {
+        Some(journal) => begin_at_mark(db, journal, Mark::Issues, last_seq).await?,
+        None => {
+            let (tx, head) = begin(db).await?;
+            (tx, head, i64::MIN)
+        }
     };
     let fresh: Vec<&(i64, &IssueRange)> = ranges.iter().filter(|(seq, _)| *seq > done).collect();
     let Some(&&(last, first_range)) = fresh.last() else {
@@ -132,7 +143,7 @@ pub(crate) async fn issue(
     }
     let mut detail = json!({ "count": count, "ranges": issued });
     if let Some(journal) = journal {
-        move_mark(&mut tx, journal, Mark::Issues, last).await?;
+        // The mark moved with the head (`begin_at_mark`).
         detail["journal"] = json!(journal);
         detail["through"] = json!(last);
     }
@@ -202,8 +213,12 @@ pub(crate) async fn changes(
     located: &HashMap<&str, Location>,
     journal: &str,
 ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
-    let (mut tx, head) = begin(db).await?;
-    let done = through(&mut tx, journal, Mark::Changes).await?;
+    let last_seq = entries
+        .iter()
+        .map(|(seq, _)| *seq)
+        .max()
+        .unwrap_or(i64::MIN);
+    let (mut tx, head, done) = begin_at_mark(db, journal, Mark::Changes, last_seq).await?;
     let skipped: usize = entries
         .iter()
         .take_while(|(seq, _)| *seq <= done)
@@ -223,7 +238,6 @@ pub(crate) async fn changes(
     if let Some(mut detail) = detail {
         detail["journal"] = json!(journal);
         detail["through"] = json!(last);
-        move_mark(&mut tx, journal, Mark::Changes, last).await?;
         finish(tx, actor, head, "codes.transition", "codes", detail).await?;
     }
     Ok(answers)
