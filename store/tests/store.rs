@@ -317,13 +317,14 @@ async fn transitions(store: Store) {
 }
 both!(transitions);
 
-/// A group's reads are written in one statement per kind (issue 20): each lands on its own
-/// code, a release's re-scan beside the read the code was rejected on, a read without a grade
-/// as such, and a code read twice in the group keeps the later read.
+/// A group's reads are written with its states, in one statement (issue 20): each lands on
+/// its own code, a release's re-scan beside the read the code was rejected on, a read without
+/// a grade as such, and a code read twice in the group keeps the later read; a later group's
+/// read onto a row that has one updates it.
 async fn group_reads(store: Store) {
     use tracemark_store::{Grade, RejectReason};
     store.add_product(&product("p", GTIN)).await.expect("add");
-    let codes = store.allocate("p", 4, None).await.expect("allocate").codes;
+    let codes = store.allocate("p", 5, None).await.expect("allocate").codes;
     let read = |grade: Option<Grade>, data: &str| {
         Some(CodeRead {
             grade,
@@ -373,8 +374,25 @@ async fn group_reads(store: Store) {
             None,
             read(Some(Grade::F), "later"),
         ),
+        with(
+            &codes[4],
+            CodeState::Rejected,
+            Some(RejectReason::LowGrade),
+            read(Some(Grade::D), "rejected on"),
+        ),
     ]);
     store.transition_all(&group).await.expect("one group");
+    // A later group's read onto a row that has one (the upsert's update): counted right
+    // beside the codes' states, which the same statement sets.
+    store
+        .transition_all(&[with(
+            &codes[4],
+            CodeState::Released,
+            None,
+            read(Some(Grade::A), "released on"),
+        )])
+        .await
+        .expect("a later group");
 
     let got = |record: tracemark_store::CodeRecord| {
         (
@@ -408,6 +426,15 @@ async fn group_reads(store: Store) {
             Some(Grade::F),
             Some("later".into()),
             None
+        )
+    );
+    assert_eq!(
+        got(store.code(&codes[4]).await.expect("code")),
+        (
+            CodeState::Released,
+            Some(Grade::D),
+            Some("rejected on".into()),
+            Some((Some(Grade::A), Some("released on".into())))
         )
     );
     assert_chain_ok(&store).await;

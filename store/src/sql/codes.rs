@@ -128,14 +128,28 @@ pub(crate) async fn apply(
             });
         }
     }
-    let updated = set_states(tx, dialect, head, &updates).await?;
+    let (decided, released) = read_upserts(&applied, located);
+    let updated = set_states_and_reads(tx, dialect, head, &updates, decided.as_ref()).await?;
     if updated != codes_set as u64 {
         return Err(StoreError::corrupt(format!(
             "{} of {codes_set} codes changed while setting their states",
             (codes_set as u64).saturating_sub(updated)
         )));
     }
-    record_reads(tx, dialect, head, &applied, located).await?;
+    // Releases' re-scans (QA's, rare) in a statement of their own: in one with the deciding
+    // reads, PostgreSQL would refuse a code rejected and released in the same group (an
+    // upsert may not touch a row twice in one command).
+    if let Some(released) = released {
+        sqlx::query(&released.sql(dialect, 2))
+            .bind(head.seq)
+            .bind(released.rows.as_str())
+            .execute(&mut **tx)
+            .await
+            .map_err(StoreError::db(format!(
+                "record the re-scans of {} released codes",
+                released.count
+            )))?;
+    }
     Ok((results, Some(transition_detail(&applied))))
 }
 
@@ -147,24 +161,27 @@ struct StateUpdate<'a> {
     counters: Vec<i64>,
 }
 
-/// Sets every update's codes to its state, under the event `head` is for, in one statement:
-/// a commit of the line's writer sets codes `sent`, `printed` and decided at once, and each
-/// statement is a round trip to SQLite's worker thread (or to PostgreSQL). SQLite runs the
-/// updates as one query of several statements (sqlx-sqlite binds `$N` by number across
-/// them); PostgreSQL takes one statement per query with arguments, so each update is a
-/// data-modifying `WITH` of one (PostgreSQL manual 7.8.4; the rows of two are never the same:
-/// a code has one final state). Each update finds its rows by primary key, as one statement
-/// did before. The answer is how many rows changed.
-async fn set_states(
+/// Sets every update's codes to its state and records the deciding `reads`, under the event
+/// `head` is for, in one statement: a commit of the line's writer sets codes `sent`, `printed` and
+/// decided at once and records the reads of its decisions, and each statement is a round trip
+/// to SQLite's worker thread (or to PostgreSQL). SQLite runs the updates and upserts as one
+/// query of several statements (sqlx-sqlite binds `$N` by number across them); PostgreSQL
+/// takes one statement per query with arguments, so each is a data-modifying `WITH` of one
+/// (PostgreSQL manual 7.8.4; no two touch the same row: a code has one final state, and the
+/// reads are keyed by row). Each update finds its rows by primary key, as one statement did
+/// before. The answer is how many codes changed.
+async fn set_states_and_reads(
     tx: &mut Transaction<'static, Any>,
     dialect: Dialect,
     head: &Head,
     updates: &[StateUpdate<'_>],
+    reads: Option<&ReadUpsert>,
 ) -> Result<u64, StoreError> {
-    if updates.is_empty() {
+    if updates.is_empty() && reads.is_none() {
         return Ok(0);
     }
-    // $1 is the event; each update then takes four: state, reason, product, counters.
+    // $1 is the event; each update then takes four: state, reason, product, counters; the
+    // upsert of reads one after them: its rows.
     let update = |i: usize| {
         let at = 2 + 4 * u32::try_from(i).unwrap_or(u32::MAX / 8);
         format!(
@@ -175,17 +192,21 @@ async fn set_states(
             dialect.counter_in_json(at + 3)
         )
     };
+    let first_read = 2 + 4 * u32::try_from(updates.len()).unwrap_or(u32::MAX / 8);
     let sql = match dialect {
         Dialect::Sqlite => (0..updates.len())
             .map(update)
+            .chain(reads.map(|r| r.sql(dialect, first_read)))
             .collect::<Vec<_>>()
             .join("; "),
         Dialect::Postgres => {
             let with: Vec<String> = (0..updates.len())
                 .map(|i| format!("u{i} AS ({} RETURNING 1)", update(i)))
+                .chain(reads.map(|r| format!("r AS ({})", r.sql(dialect, first_read))))
                 .collect();
             let counts: Vec<String> = (0..updates.len())
                 .map(|i| format!("(SELECT COUNT(*) FROM u{i})"))
+                .chain(std::iter::once("0".to_owned()))
                 .collect();
             format!(
                 "WITH {} SELECT {} AS updated",
@@ -202,13 +223,22 @@ async fn set_states(
             .bind(update.product)
             .bind(serde_json::to_string(&update.counters).unwrap_or_default());
     }
-    const WHAT: &str = "set the codes' states";
+    if let Some(read) = reads {
+        query = query.bind(read.rows.as_str());
+    }
+    const WHAT: &str = "set the codes' states and record their reads";
     match dialect {
-        Dialect::Sqlite => Ok(query
-            .execute(&mut **tx)
-            .await
-            .map_err(StoreError::db(WHAT))?
-            .rows_affected()),
+        // sqlx-sqlite sums the rows every statement of the query changed: an upsert changes
+        // one row per read it records (inserted or updated), so the codes are the rest.
+        Dialect::Sqlite => {
+            let changed = query
+                .execute(&mut **tx)
+                .await
+                .map_err(StoreError::db(WHAT))?
+                .rows_affected();
+            let recorded = reads.map_or(0, |r| r.count as u64);
+            Ok(changed.saturating_sub(recorded))
+        }
         Dialect::Postgres => {
             let row = query
                 .fetch_one(&mut **tx)
@@ -220,16 +250,48 @@ async fn set_states(
     }
 }
 
-/// Records the reads the decisions of `applied` were made on, one row per code (the latest
-/// wins): one statement for the deciding reads and one for releases' re-scans, whatever the
+/// One upsert of reads into `code_reads`: the deciding reads, or releases' re-scans.
+struct ReadUpsert {
+    /// The columns it writes: (`grade`, `data`) or (`release_grade`, `release_data`).
+    columns: (&'static str, &'static str),
+    /// Its rows, a JSON array of `{p, c, g, d}`: product, counter, grade, data.
+    rows: String,
+    /// How many.
+    count: usize,
+}
+
+impl ReadUpsert {
+    /// The statement, its rows bound at `$n` and the event at `$1`.
+    fn sql(&self, dialect: Dialect, n: u32) -> String {
+        let (grade, data) = self.columns;
+        let source = match dialect {
+            Dialect::Postgres => format!(
+                "SELECT r.p, r.c, r.g, r.d FROM json_to_recordset(${n}::json) \
+                 AS r(p text, c bigint, g text, d text)"
+            ),
+            Dialect::Sqlite => format!(
+                "SELECT j.value ->> 'p', j.value ->> 'c', j.value ->> 'g', j.value ->> 'd' \
+                 FROM json_each(${n}) AS j"
+            ),
+        };
+        // `WHERE true`: SQLite's grammar needs it between a SELECT and an upsert's ON CONFLICT
+        // (sqlite.org/lang_upsert.html, "Parsing Ambiguity").
+        format!(
+            "INSERT INTO code_reads (product_id, counter, {grade}, {data}, event) \
+             SELECT s.*, $1 FROM ({source}) AS s WHERE true \
+             ON CONFLICT (product_id, counter) DO UPDATE \
+             SET {grade} = excluded.{grade}, {data} = excluded.{data}, event = excluded.event"
+        )
+    }
+}
+
+/// The reads the decisions of `applied` were made on, one row per code (the latest wins): at
+/// most one upsert for the deciding reads and one for releases' re-scans, whatever the
 /// group's size, so a commit's cost does not grow by a statement per unit (issue 20).
-async fn record_reads(
-    tx: &mut Transaction<'static, Any>,
-    dialect: Dialect,
-    head: &Head,
+fn read_upserts(
     applied: &[&Transition],
     located: &HashMap<&str, Location>,
-) -> Result<(), StoreError> {
+) -> (Option<ReadUpsert>, Option<ReadUpsert>) {
     // Keyed by row, so a code read twice in the group is written once, with its last read:
     // PostgreSQL refuses an upsert that touches a row twice.
     let mut decided: HashMap<(&str, i64), &CodeRead> = HashMap::new();
@@ -248,12 +310,9 @@ async fn record_reads(
         };
         into.insert((product.as_str(), *counter), read);
     }
-    for (reads, grade, data) in [
-        (decided, "grade", "data"),
-        (released, "release_grade", "release_data"),
-    ] {
+    let upsert = |reads: HashMap<(&str, i64), &CodeRead>, columns| {
         if reads.is_empty() {
-            continue;
+            return None;
         }
         let rows: Vec<serde_json::Value> = reads
             .iter()
@@ -261,34 +320,16 @@ async fn record_reads(
                 json!({ "p": product, "c": counter, "g": read.grade.map(Grade::as_str), "d": read.data })
             })
             .collect();
-        let source = match dialect {
-            Dialect::Postgres => {
-                "SELECT r.p, r.c, r.g, r.d FROM json_to_recordset($1::json) \
-                 AS r(p text, c bigint, g text, d text)"
-            }
-            Dialect::Sqlite => {
-                "SELECT j.value ->> 'p', j.value ->> 'c', j.value ->> 'g', j.value ->> 'd' \
-                 FROM json_each($1) AS j"
-            }
-        };
-        // `WHERE true`: SQLite's grammar needs it between a SELECT and an upsert's ON CONFLICT
-        // (sqlite.org/lang_upsert.html, "Parsing Ambiguity").
-        sqlx::query(&format!(
-            "INSERT INTO code_reads (product_id, counter, {grade}, {data}, event) \
-             SELECT s.*, $2 FROM ({source}) AS s WHERE true \
-             ON CONFLICT (product_id, counter) DO UPDATE \
-             SET {grade} = excluded.{grade}, {data} = excluded.{data}, event = excluded.event"
-        ))
-        .bind(serde_json::Value::from(rows).to_string())
-        .bind(head.seq)
-        .execute(&mut **tx)
-        .await
-        .map_err(StoreError::db(format!(
-            "record the reads of {} codes",
-            reads.len()
-        )))?;
-    }
-    Ok(())
+        Some(ReadUpsert {
+            columns,
+            rows: serde_json::Value::from(rows).to_string(),
+            count: reads.len(),
+        })
+    };
+    (
+        upsert(decided, ("grade", "data")),
+        upsert(released, ("release_grade", "release_data")),
+    )
 }
 
 /// The `codes.transition` event's detail. Its bytes are hashed into the chain: keep the keys
