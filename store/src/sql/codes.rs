@@ -162,10 +162,10 @@ struct StateUpdate<'a> {
 }
 
 /// Sets every update's codes to its state and records the deciding `reads`, under the event
-/// `head` is for, in one statement: a commit of the line's writer sets codes `sent`, `printed` and
-/// decided at once and records the reads of its decisions, and each statement is a round trip
-/// to SQLite's worker thread (or to PostgreSQL). SQLite runs the updates and upserts as one
-/// query of several statements (sqlx-sqlite binds `$N` by number across them); PostgreSQL
+/// `head` is for, in one statement: a commit of the line's writer sets codes `sent`, `printed`
+/// and decided at once and records the reads of its decisions, and each statement is a round
+/// trip to SQLite's worker thread (or to PostgreSQL). SQLite runs the updates and the upsert as
+/// one query of several statements (sqlx-sqlite binds `$N` by number across them); PostgreSQL
 /// takes one statement per query with arguments, so each is a data-modifying `WITH` of one
 /// (PostgreSQL manual 7.8.4; no two touch the same row: a code has one final state, and the
 /// reads are keyed by row). Each update finds its rows by primary key, as one statement did
