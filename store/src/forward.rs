@@ -18,6 +18,14 @@ pub struct Forwarded {
     pub refused: Vec<StoreError>,
 }
 
+/// The issuers of the products a writer issues codes for, each read from the store once. What
+/// makes a product's codes — its scheme, key, serial alphabet and length, and its serial key —
+/// never changes once the product is added (what may: its GS1 company prefix length,
+/// `sql/export.rs`, and its inspection report, `lookup.rs`), so a held issuer makes the texts
+/// the store would make from what it holds now, and an issue costs no read of them.
+#[derive(Debug, Default)]
+pub struct Issuers(HashMap<String, SerialIssuer>);
+
 impl Store {
     /// The issuer of `product_id`'s codes: a controller that holds a block issues from it with
     /// this while the store cannot be reached, and the texts are those the store would issue.
@@ -35,20 +43,21 @@ impl Store {
 
     /// Issues the codes of `ranges` (one transaction, one event): each must start where its
     /// block's issued serials end. With a `journal`, each range is under its number in it,
-    /// and ranges the journal's mark says were applied are skipped.
+    /// and ranges the journal's mark says were applied are skipped. `issuers` are the
+    /// products' issuers the caller holds; one missing is read and added.
     pub async fn issue_tagged(
         &self,
         ranges: &[(i64, &IssueRange)],
         journal: Option<&str>,
+        issuers: &mut Issuers,
     ) -> Result<(), StoreError> {
-        let mut products = HashMap::new();
         for (_, range) in ranges {
-            if !products.contains_key(&range.product_id) {
-                let product = self.product(&range.product_id).await?;
-                products.insert(range.product_id.clone(), product);
+            if !issuers.0.contains_key(&range.product_id) {
+                let issuer = self.serial_issuer(&range.product_id).await?;
+                issuers.0.insert(range.product_id.clone(), issuer);
             }
         }
-        sql::journal::issue(&self.db, &self.actor, &products, ranges, journal).await
+        sql::journal::issue(&self.db, &self.actor, &issuers.0, ranges, journal).await
     }
 
     /// Applies the changes of `entries`, each under its number in `journal`, in order (one
@@ -87,7 +96,9 @@ impl Store {
             })
             .collect();
         if !issues.is_empty() {
-            self.issue_tagged(&issues, Some(journal.id())).await?;
+            let mut issuers = Issuers::default();
+            self.issue_tagged(&issues, Some(journal.id()), &mut issuers)
+                .await?;
         }
         let changes: Vec<(i64, &[Transition])> = entries
             .iter()

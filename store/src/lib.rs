@@ -43,7 +43,7 @@ use time::format_description::well_known::Rfc3339;
 
 pub use audit::{AuditReport, Event};
 pub use dispatch::{DispatchOrder, NewDispatchOrder};
-pub use forward::Forwarded;
+pub use forward::{Forwarded, Issuers};
 pub use model::{
     Batch, CodeRecord, NewBatch, Producer, Product, Settlement, format_pack_sizes,
     parse_pack_sizes, validate_uscc,

@@ -27,7 +27,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::journal::{Entry, IssueRange, Journal};
-use super::{Store, StoreError, Transition};
+use super::{Issuers, Store, StoreError, Transition};
 
 /// Changes applied in one transaction at most.
 pub const DEFAULT_MAX_GROUP: usize = 50_000;
@@ -52,8 +52,9 @@ pub const FORWARD_RECORDS: u64 = 20_000;
 /// (docs/performance.md "Controller profile"); gathering for 250 ms puts a dozen units or so
 /// in one. Nothing on the decision path waits for it: a reject is handed to the gate before it
 /// is recorded, packing waits for a case's commits anyway, and the one caller that waits — the
-/// feeder, whose codes reach the marker only once their issue is recorded — ends the linger
-/// (an issue is committed at once, and so are the changes gathered before it). A unit's records
+/// feeder, whose codes reach the marker only once their issue is recorded — does not linger:
+/// an issue is committed at once, on its own, and the changes gathered before it go on
+/// gathering (`Spool::gather`). A unit's records
 /// reach the store at most this much later, and a kill -9 leaves at most this much to the
 /// restart's reconciliation.
 pub const LINE_LINGER: Duration = Duration::from_millis(250);
@@ -184,6 +185,7 @@ pub async fn create_writer_with_journal(
         wait: RETRY_FIRST,
         next_try: Instant::now(),
         linger,
+        issuers: Issuers::default(),
     };
     let task = tokio::spawn(spool.run(rx, max_group).in_current_span());
     Ok((WriterHandle { tx, status }, task))
@@ -254,6 +256,7 @@ async fn run(
     status: watch::Sender<WriterStatus>,
 ) {
     let mut group = Vec::with_capacity(max_group);
+    let mut issuers = Issuers::default();
     loop {
         if rx.recv_many(&mut group, max_group).await == 0 {
             return;
@@ -269,7 +272,7 @@ async fn run(
                     let ranges = ranges_of(requests);
                     let tagged: Vec<(i64, &IssueRange)> = ranges.iter().map(|r| (0, r)).collect();
                     store
-                        .issue_tagged(&tagged, None)
+                        .issue_tagged(&tagged, None, &mut issuers)
                         .await
                         .map(|()| requests.iter().map(|_| Ok(())).collect())
                 }
@@ -349,6 +352,8 @@ struct Spool {
     next_try: Instant,
     /// How long a group gathers after its first change.
     linger: Duration,
+    /// The issuers of the products issued for so far.
+    issuers: Issuers,
 }
 
 impl Spool {
@@ -388,29 +393,52 @@ impl Spool {
                 return;
             }
             self.gather(&mut rx, &mut group, max_group).await;
-            self.commit(std::mem::take(&mut group)).await;
+            let gathered = std::mem::take(&mut group);
+            if gathered.is_empty() {
+                continue;
+            }
+            if self.spooled > 0 {
+                // An issue of the group went to the journal: the changes follow it there.
+                self.append_from(gathered, None).await;
+            } else {
+                self.commit(gathered).await;
+            }
         }
     }
 
     /// Adds to `group` what arrives within the linger of its first change, until it holds
-    /// [`LINGER_ENOUGH`] (or `max_group`) or an issue: the feeder waits for an issue before the
-    /// marker sees its codes (see [`LINE_LINGER`]). A closed queue ends it: the next receive
-    /// sees it.
-    async fn gather(&self, rx: &mut mpsc::Receiver<Request>, group: &mut Vec<Request>, max: usize) {
-        if self.linger.is_zero() {
-            return;
-        }
+    /// [`LINGER_ENOUGH`] (or `max_group`). An issue does not linger: the feeder waits for it
+    /// before the marker sees its codes (see [`LINE_LINGER`]), so it is committed at once, on
+    /// its own, ahead of the changes gathered before it, which go on gathering. That order is
+    /// safe because no change depends on a later issue (a change is about a code the marker
+    /// printed, so its issue was answered before the change was queued), and numbers in the
+    /// journal still follow the order of commits. If the issue goes to the journal, so do the
+    /// changes (`run`). A closed queue ends it: the next receive sees it.
+    async fn gather(
+        &mut self,
+        rx: &mut mpsc::Receiver<Request>,
+        group: &mut Vec<Request>,
+        max: usize,
+    ) {
         let until = Instant::now() + self.linger;
         let enough = LINGER_ENOUGH.min(max);
-        let mut seen = 0;
         loop {
-            let waited_for = group[seen..]
+            if group
                 .iter()
-                .any(|request| matches!(request.item, Item::Issue(_)));
-            if waited_for || group.len() >= enough {
+                .any(|request| matches!(request.item, Item::Issue(_)))
+            {
+                let (issues, changes): (Vec<Request>, Vec<Request>) = std::mem::take(group)
+                    .into_iter()
+                    .partition(|request| matches!(request.item, Item::Issue(_)));
+                *group = changes;
+                self.commit(issues).await;
+                if self.spooled > 0 || group.is_empty() {
+                    return;
+                }
+            }
+            if self.linger.is_zero() || group.len() >= enough {
                 return;
             }
-            seen = group.len();
             let room = max - group.len();
             match tokio::time::timeout_at(until, rx.recv_many(group, room)).await {
                 Ok(0) | Err(_) => return,
@@ -442,7 +470,7 @@ impl Spool {
                     let tagged: Vec<(i64, &IssueRange)> = ranges.iter().map(|r| (seq, r)).collect();
                     let outcome = self
                         .store
-                        .issue_tagged(&tagged, Some(self.journal.id()))
+                        .issue_tagged(&tagged, Some(self.journal.id()), &mut self.issuers)
                         .await
                         .map(|()| requests.iter().map(|_| Ok(())).collect());
                     (requests.len(), outcome)

@@ -178,17 +178,18 @@ async fn records_ride_an_outage(store: Store) {
     assert_eq!(journal.size().await.expect("size").entries, 0);
 }
 
-both!(an_issue_ends_the_linger);
-
 /// The line's writer gathers changes for a while before it commits them, but an issue is
-/// committed at once — the feeder hands its codes to the marker only once they are recorded —
-/// and the changes gathered before it go with it.
-async fn an_issue_ends_the_linger(store: Store) {
+/// committed at once, on its own — the feeder hands its codes to the marker only once they are
+/// recorded — and the changes gathered before it go on gathering. While the store cannot be
+/// reached, the issue goes to the journal and the changes gathered before it follow it there.
+async fn an_issue_does_not_linger(store: Store) {
+    let outage = store.outage().expect("opened with an outage").clone();
     let dir = tempdir();
     let (block, batch) = block_and_batch(&store).await;
     let issuer = store.serial_issuer("p1").await.expect("issuer");
     let hour = Duration::from_secs(3600);
     let (writer, task) = writer_with_journal(&store, dir.path(), hour).await;
+    let mut status = writer.status();
     // Nothing lingers before an issue on its own.
     let bounded = Duration::from_secs(60);
     tokio::time::timeout(bounded, writer.issue(range(&block, 0, 4, batch)))
@@ -203,28 +204,55 @@ async fn an_issue_ends_the_linger(store: Store) {
         .await
         .expect("queued");
     // A change on its own waits out the linger (an hour here).
+    let pending = Duration::from_millis(100);
     assert!(
-        tokio::time::timeout(Duration::from_millis(100), &mut sent)
-            .await
-            .is_err(),
+        tokio::time::timeout(pending, &mut sent).await.is_err(),
         "a change alone was committed before the linger ended"
+    );
+    tokio::time::timeout(bounded, writer.issue(range(&block, 4, 8, batch)))
+        .await
+        .expect("an issue does not wait for the changes gathered before it")
+        .expect("issue");
+    assert_eq!(store.issued_counts("p1").await.expect("counts").issued, 8);
+    // The change gathered before the issue still lingers.
+    assert!(
+        tokio::time::timeout(pending, &mut sent).await.is_err(),
+        "the issue took the changes gathered before it along"
     );
     assert_eq!(
         store.code(&codes[0]).await.expect("code").state,
         CodeState::Reserved
     );
-    tokio::time::timeout(bounded, writer.issue(range(&block, 4, 8, batch)))
+
+    // The store goes away: the next issue is journaled, and the change follows it.
+    outage.begin();
+    tokio::time::timeout(bounded, writer.issue(range(&block, 8, 12, batch)))
         .await
-        .expect("an issue ends the linger")
-        .expect("issue");
-    sent.await.expect("the change gathered before the issue");
+        .expect("an issue during the outage")
+        .expect("journaled");
+    tokio::time::timeout(bounded, sent)
+        .await
+        .expect("the change follows the issue into the journal")
+        .expect("journaled");
+    assert_eq!(
+        status.borrow().spooled,
+        4 + 1,
+        "4 codes issued and a change"
+    );
+    outage.end();
+    status
+        .wait_for(|s| !s.unreachable && s.spooled == 0)
+        .await
+        .expect("forwarded");
     assert_eq!(
         store.code(&codes[0]).await.expect("code").state,
         CodeState::Sent
     );
-    assert_eq!(store.issued_counts("p1").await.expect("counts").issued, 8);
+    assert_eq!(store.issued_counts("p1").await.expect("counts").issued, 12);
     drop(writer);
     task.await.expect("the writer ends");
+    let report = store.verify_audit().await.expect("verify");
+    assert!(report.first_bad.is_none(), "{report:?}");
 }
 
 both!(forwarded_again_applies_nothing_twice);
@@ -366,6 +394,13 @@ mod sqlite {
         let store = open_with(&sqlite_url(dir.path()), &Outage::manual()).await;
         super::records_ride_an_outage(store).await;
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_issue_does_not_linger() {
+        let dir = tempdir();
+        let store = open_with(&sqlite_url(dir.path()), &Outage::manual()).await;
+        super::an_issue_does_not_linger(store).await;
+    }
 }
 
 mod postgres {
@@ -377,6 +412,16 @@ mod postgres {
         let (url, schema) = pg_schema_url(&base).await;
         let store = open_with(&url, &Outage::manual()).await;
         super::records_ride_an_outage(store.clone()).await;
+        store.close().await;
+        drop_pg_schema(&base, &schema).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_issue_does_not_linger() {
+        let Some(base) = pg_base_url() else { return };
+        let (url, schema) = pg_schema_url(&base).await;
+        let store = open_with(&url, &Outage::manual()).await;
+        super::an_issue_does_not_linger(store.clone()).await;
         store.close().await;
         drop_pg_schema(&base, &schema).await;
     }

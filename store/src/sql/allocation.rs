@@ -74,16 +74,22 @@ async fn reserve(
     })
 }
 
-/// Inserts the codes of counters `first..end` (state `reserved`) in one statement.
-pub(super) async fn insert_codes(
+/// Where the serials of a range of codes come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Serials {
+    /// The transaction has moved the block's issued end over them already.
+    Taken,
+    /// The insert's statement moves it first: from where the range starts, and not past the
+    /// block's end. If the block's issued end does not stand there, nothing is inserted and
+    /// the range is refused (it is not this controller's, or issued already).
+    ToTake,
+}
+
+/// The issuer of `product`, with its serial key read in `tx`.
+async fn issuer_in(
     tx: &mut Transaction<'static, Any>,
-    dialect: Dialect,
-    head: &Head,
     product: &Product,
-    block_id: i64,
-    (first, end): (i64, i64),
-    batch: Option<i64>,
-) -> Result<Allocation, StoreError> {
+) -> Result<SerialIssuer, StoreError> {
     let key_hex: Option<String> =
         sqlx::query_scalar("SELECT key_hex FROM product_keys WHERE product_id = $1")
             .bind(&product.id)
@@ -95,51 +101,115 @@ pub(super) async fn insert_codes(
             )))?;
     let key_hex = key_hex
         .ok_or_else(|| StoreError::Corrupt(format!("product {} has no serial key", product.id)))?;
-    let issuer = SerialIssuer::new(product.clone(), &key_from_hex(&product.id, &key_hex)?)?;
-    let (serials, codes) = issuer.codes(first, end)?;
+    SerialIssuer::new(product.clone(), &key_from_hex(&product.id, &key_hex)?)
+}
+
+/// Inserts the codes of counters `first..end` (state `reserved`) made by `issuer`, in one
+/// statement that also takes their serials from the block when `serials` says so: one round
+/// trip a range.
+pub(super) async fn insert_codes(
+    tx: &mut Transaction<'static, Any>,
+    head: &Head,
+    issuer: &SerialIssuer,
+    block_id: i64,
+    (first, end): (i64, i64),
+    batch: Option<i64>,
+    serials: Serials,
+) -> Result<Allocation, StoreError> {
+    let product = issuer.product();
+    let (serial_texts, codes) = issuer.codes(first, end)?;
     // Rows go in counter order, so the primary key grows at its end (there is no index on the
     // code text: crate::locate).
     let codes_json = serde_json::to_string(&codes).unwrap_or_default();
-    let insert = match dialect {
-        Dialect::Postgres => {
-            "INSERT INTO codes (product_id, counter, code, batch_id, block_id, state, \
-             last_event) SELECT $1, $2 + u.ord - 1, u.code, $3, $4, 'reserved', $5 \
-             FROM json_array_elements_text($6::json) WITH ORDINALITY AS u(code, ord)"
-        }
-        Dialect::Sqlite => {
-            "INSERT INTO codes (product_id, counter, code, batch_id, block_id, state, \
-             last_event) SELECT $1, $2 + j.key, j.value, $3, $4, 'reserved', $5 \
-             FROM json_each($6) AS j"
-        }
-    };
-    sqlx::query(insert)
+    let dialect = head.dialect;
+    let insert = insert_sql(dialect, serials);
+    let mut query = sqlx::query(&insert)
         .bind(&product.id)
         .bind(first)
         .bind(batch)
         .bind(block_id)
         .bind(head.seq)
-        .bind(&codes_json)
+        .bind(&codes_json);
+    if serials == Serials::ToTake {
+        query = query.bind(end);
+    }
+    // Taking the serials, a range issued before is not the block's next: its update moves
+    // nothing, and its rows (the issued end standing at its end) meet the codes' primary key.
+    let not_next = || {
+        StoreError::invalid(
+            "issue",
+            format!(
+                "serials {first}..{end} of {} are not the next of block {block_id} (not this \
+                 controller's, issued already, or beyond its end)",
+                product.id
+            ),
+        )
+    };
+    let inserted = query
         .execute(&mut **tx)
         .await
         .map_err(|e| {
-            if e.as_database_error()
-                .is_some_and(|d| d.is_unique_violation())
-            {
-                StoreError::corrupt(format!(
+            let twice = e
+                .as_database_error()
+                .is_some_and(|d| d.is_unique_violation());
+            match (twice, serials) {
+                (true, Serials::ToTake) => not_next(),
+                (true, Serials::Taken) => StoreError::corrupt(format!(
                     "a code of {} counters {first}..{end} already exists; refusing to issue \
                      it twice",
                     product.id
-                ))
-            } else {
-                StoreError::db(format!("insert codes {first}..{end} of {}", product.id))(e)
+                )),
+                (false, _) => {
+                    StoreError::db(format!("insert codes {first}..{end} of {}", product.id))(e)
+                }
             }
-        })?;
+        })?
+        .rows_affected();
+    // SQLite counts the block's update with the rows (sqlx sums a query's statements).
+    let moved = u64::from(serials == Serials::ToTake && dialect == Dialect::Sqlite);
+    if serials == Serials::ToTake && inserted != codes.len() as u64 + moved {
+        return Err(not_next());
+    }
     Ok(Allocation {
         block_id,
         first_counter: first,
-        serials,
+        serials: serial_texts,
         codes,
     })
+}
+
+/// The statement of [`insert_codes`]: `$1` product, `$2` first counter, `$3` batch, `$4`
+/// block, `$5` event, `$6` the code texts (a JSON array, in counter order), `$7` (taking the
+/// serials only) end counter.
+/// Taking the serials, the rows are inserted only if the block's issued end stands at the
+/// range's end afterwards: moved there by the update — or already there, when the range was
+/// issued before, and then the codes' primary key refuses them.
+fn insert_sql(dialect: Dialect, serials: Serials) -> String {
+    const TAKE: &str = "UPDATE serial_blocks SET issued_end = $7 \
+         WHERE id = $4 AND product_id = $1 AND issued_end = $2 AND $7 <= end_counter";
+    const COLUMNS: &str =
+        "INSERT INTO codes (product_id, counter, code, batch_id, block_id, state, last_event)";
+    match (dialect, serials) {
+        (Dialect::Postgres, Serials::Taken) => format!(
+            "{COLUMNS} SELECT $1, $2 + u.ord - 1, u.code, $3, $4, 'reserved', $5 \
+             FROM json_array_elements_text($6::json) WITH ORDINALITY AS u(code, ord)"
+        ),
+        (Dialect::Postgres, Serials::ToTake) => format!(
+            "WITH moved AS ({TAKE} RETURNING id) \
+             {COLUMNS} SELECT $1, $2 + u.ord - 1, u.code, $3, $4, 'reserved', $5 \
+             FROM json_array_elements_text($6::json) WITH ORDINALITY AS u(code, ord) \
+             WHERE EXISTS (SELECT 1 FROM moved)"
+        ),
+        (Dialect::Sqlite, Serials::Taken) => format!(
+            "{COLUMNS} SELECT $1, $2 + j.key, j.value, $3, $4, 'reserved', $5 \
+             FROM json_each($6) AS j"
+        ),
+        (Dialect::Sqlite, Serials::ToTake) => format!(
+            "{TAKE}; {COLUMNS} SELECT $1, $2 + j.key, j.value, $3, $4, 'reserved', $5 \
+             FROM json_each($6) AS j \
+             WHERE EXISTS (SELECT 1 FROM serial_blocks WHERE id = $4 AND issued_end = $7)"
+        ),
+    }
 }
 
 /// The detail of a `codes.allocate` or `codes.issue` event. Its bytes are hashed into the
@@ -166,8 +236,17 @@ pub(crate) async fn allocate(
     let (mut tx, head) = begin(db).await?;
     let block = reserve(&mut tx, actor, &head, product, n, true).await?;
     let range = (block.first_counter, block.end_counter);
-    let allocation =
-        insert_codes(&mut tx, db.dialect, &head, product, block.id, range, batch).await?;
+    let issuer = issuer_in(&mut tx, product).await?;
+    let allocation = insert_codes(
+        &mut tx,
+        &head,
+        &issuer,
+        block.id,
+        range,
+        batch,
+        Serials::Taken,
+    )
+    .await?;
     let detail = allocation_detail(&allocation, &block, batch);
     finish(tx, actor, head, "codes.allocate", &product.id, detail).await?;
     Ok(allocation)
@@ -234,8 +313,17 @@ pub(crate) async fn issue_from_block(
         owner: get(&row, "owner", WHAT)?,
     };
     let range = (block.issued_end - n, block.issued_end);
-    let allocation =
-        insert_codes(&mut tx, db.dialect, &head, product, block_id, range, batch).await?;
+    let issuer = issuer_in(&mut tx, product).await?;
+    let allocation = insert_codes(
+        &mut tx,
+        &head,
+        &issuer,
+        block_id,
+        range,
+        batch,
+        Serials::Taken,
+    )
+    .await?;
     let detail = allocation_detail(&allocation, &block, batch);
     finish(tx, actor, head, "codes.issue", &product.id, detail).await?;
     Ok(allocation)

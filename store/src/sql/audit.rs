@@ -18,7 +18,7 @@ pub(crate) struct Head {
     pub(crate) prev_hash: String,
     /// The store's dialect: the event and the head's move go in one statement, written for it
     /// ([`insert_and_move`]).
-    dialect: Dialect,
+    pub(crate) dialect: Dialect,
 }
 
 /// Starts a writing transaction by advancing the chain head: this takes the write lock first

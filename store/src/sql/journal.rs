@@ -14,13 +14,14 @@ use std::collections::HashMap;
 use serde_json::json;
 use sqlx::{Any, Transaction};
 
-use super::allocation::insert_codes;
+use super::allocation::{Serials, insert_codes};
 use super::audit::{Head, begin, begin_with, finish};
 use super::codes::apply;
 use super::{Db, Dialect, get};
 use crate::journal::IssueRange;
 use crate::locate::Location;
-use crate::{Actor, Product, StoreError, Transition, now};
+use crate::serial::SerialIssuer;
+use crate::{Actor, StoreError, Transition, now};
 
 /// Which of a journal's two marks.
 #[derive(Debug, Clone, Copy)]
@@ -96,12 +97,12 @@ async fn begin_at_mark(
 
 /// Issues the codes of `ranges` (each under its journal number) in one transaction with one
 /// `codes.issue` event: each range must start where its block's issued serials end. Ranges
-/// at or below the journal's mark are skipped (without a journal, none is). `products` has
-/// every range's product.
+/// at or below the journal's mark are skipped (without a journal, none is). `issuers` has
+/// every range's product. A range costs one round trip ([`insert_codes`] takes its serials).
 pub(crate) async fn issue(
     db: &Db,
     actor: &Actor,
-    products: &HashMap<String, Product>,
+    issuers: &HashMap<String, SerialIssuer>,
     ranges: &[(i64, &IssueRange)],
     journal: Option<&str>,
 ) -> Result<(), StoreError> {
@@ -121,21 +122,20 @@ pub(crate) async fn issue(
     let mut issued = Vec::with_capacity(fresh.len());
     let mut count = 0usize;
     for &&(_, range) in &fresh {
-        let product = products
+        let issuer = issuers
             .get(&range.product_id)
             .ok_or_else(|| StoreError::NotFound {
                 what: "product",
                 id: range.product_id.clone(),
             })?;
-        take_range(&mut tx, range).await?;
         let allocation = insert_codes(
             &mut tx,
-            db.dialect,
             &head,
-            product,
+            issuer,
             range.block_id,
             (range.first_counter, range.end_counter),
             range.batch,
+            Serials::ToTake,
         )
         .await?;
         count += allocation.codes.len();
@@ -156,39 +156,6 @@ pub(crate) async fn issue(
         detail,
     )
     .await
-}
-
-/// Moves the block's issued end over `range`, which must start where it stands.
-async fn take_range(
-    tx: &mut Transaction<'static, Any>,
-    range: &IssueRange,
-) -> Result<(), StoreError> {
-    let moved = sqlx::query(
-        "UPDATE serial_blocks SET issued_end = $1 \
-         WHERE id = $2 AND product_id = $3 AND issued_end = $4 AND $1 <= end_counter",
-    )
-    .bind(range.end_counter)
-    .bind(range.block_id)
-    .bind(&range.product_id)
-    .bind(range.first_counter)
-    .execute(&mut **tx)
-    .await
-    .map_err(StoreError::db(format!(
-        "take serials {}..{} of block {}",
-        range.first_counter, range.end_counter, range.block_id
-    )))?
-    .rows_affected();
-    if moved == 1 {
-        return Ok(());
-    }
-    Err(StoreError::invalid(
-        "issue",
-        format!(
-            "serials {}..{} of {} are not the next of block {} (not this controller's, issued \
-             already, or beyond its end)",
-            range.first_counter, range.end_counter, range.product_id, range.block_id
-        ),
-    ))
 }
 
 /// One range of a `codes.issue` event. Its bytes are hashed into the chain: keep the keys and
