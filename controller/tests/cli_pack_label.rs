@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tracemark_sim::labels::{LabelFaultRates, LabelSim};
 use tracemark_sim::marker::MarkerSim;
+use tracemark_store::label::LabelRead;
 use tracemark_store::{PackageState, Store};
 
 const GTIN: &str = "09506000134352";
@@ -125,8 +126,10 @@ async fn a_reworked_carton_gets_a_new_label(store: Store) {
     let mut add = vec!["pack", "add", sscc.as_str()];
     add.extend(units.iter().map(String::as_str));
     assert_eq!(run(&url, &add).await.0, 0);
-    store.label_printed(&sscc).await.expect("labelled");
-    let labelled = store.label_verified(&sscc).await.expect("verified");
+    let labelled = store
+        .label_read(&sscc, LabelRead::Verified)
+        .await
+        .expect("labelled and verified");
     assert_eq!(labelled.label_count, Some(3), "{labelled:?}");
     let (code, _, err) = run(&url, &["pack", "remove", &units[0]]).await;
     assert_eq!(code, 0, "{err}");

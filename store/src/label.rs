@@ -38,6 +38,21 @@ pub struct LabelRejection {
     pub read: Option<String>,
 }
 
+/// What the read of a printed label records ([`Store::label_read`]).
+#[derive(Debug, Clone, Copy)]
+pub enum LabelRead<'a> {
+    /// Read back as its SSCC: `verified`, with the count it carries (`label_count` = its
+    /// children now); the package stays open (`tracemark pack label`).
+    Verified,
+    /// Read back as its SSCC, and the package closed (a packing station's close): `verified`,
+    /// then `closed`. The close's rules hold (an empty package is voided, not closed); its
+    /// label carries the count it holds, so it is never stale.
+    Closed,
+    /// Not read back as its SSCC: a `package.label_rejected` event with the attempt, the fault
+    /// and what was read. The package does not change.
+    Rejected(&'a LabelRejection),
+}
+
 impl Store {
     /// Records that the label of package `sscc` was printed: `labelled` (from `allocated`,
     /// `verified` or `reopened`; a reprint of a `labelled` package stays so, unrecorded).
@@ -45,30 +60,14 @@ impl Store {
         sql::packages::labelled(&self.db, &self.actor, sscc).await
     }
 
-    /// Records that the label of the `labelled` package `sscc` was read back as its SSCC:
-    /// `verified`, with the count it carries (`label_count` = its children now). One
-    /// `package.state` event.
-    pub async fn label_verified(&self, sscc: &str) -> Result<Package, StoreError> {
-        sql::labels::verified(&self.db, &self.actor, sscc).await
-    }
-
-    /// Records that the label of the `labelled` package `sscc` was read back as its SSCC, and
-    /// closes it, in one transaction: [`Store::label_verified`] and
-    /// [`Store::set_package_state`] to `closed`, with their two `package.state` events. The
-    /// close's rules hold (an empty package is voided, not closed); its label carries the
-    /// count it holds, so it is never stale.
-    pub async fn close_labelled(&self, sscc: &str) -> Result<Package, StoreError> {
-        sql::labels::verified_and_closed(&self.db, &self.actor, sscc).await
-    }
-
-    /// Records a label of package `sscc` that did not read back as its SSCC: a
-    /// `package.label_rejected` event with the attempt, the fault and what was read. The
-    /// package does not change.
-    pub async fn label_rejected(
-        &self,
-        sscc: &str,
-        rejection: &LabelRejection,
-    ) -> Result<(), StoreError> {
-        sql::labels::rejected(&self.db, &self.actor, sscc, rejection).await
+    /// Records a label of package `sscc` printed and then read as `read` says, in one
+    /// transaction: `labelled` unless it is (as [`Store::label_printed`]), then the read's
+    /// record — the events, in order, that the two steps would record one by one. The label
+    /// station's one transaction a label: the print is recorded with its read, so a crash
+    /// between the two leaves the package as it was, and the label is printed again, as after
+    /// a crash before a print's own commit. The answer is the package as it leaves it; a
+    /// refusal (the close's rules) records nothing.
+    pub async fn label_read(&self, sscc: &str, read: LabelRead<'_>) -> Result<Package, StoreError> {
+        sql::labels::printed_and_read(&self.db, &self.actor, sscc, read).await
     }
 }

@@ -221,7 +221,8 @@ impl Store {
     /// A new carton of batch `batch_id` with the verified units `codes` in it, `allocated`:
     /// [`Store::create_package`] and [`Store::pack`] in one transaction, all or nothing (a
     /// refusal allocates no SSCC). Its capacity is as `create_package`'s. A crash leaves no
-    /// empty carton behind, and the store commits once for the two.
+    /// empty carton behind, and the store commits once for the two. The answer is the carton
+    /// as the transaction leaves it (no read after it).
     pub async fn pack_new_carton(
         &self,
         batch_id: i64,
@@ -232,10 +233,8 @@ impl Store {
         let capacity = self.capacity(batch_id, level, capacity).await?;
         let wanted: Vec<&str> = codes.iter().map(String::as_str).collect();
         let located = self.locator.locate(self, &wanted).await?;
-        let sscc =
-            sql::links::create_and_pack(&self.db, &self.actor, batch_id, capacity, codes, &located)
-                .await?;
-        self.package(&sscc).await
+        sql::links::create_and_pack(&self.db, &self.actor, batch_id, capacity, codes, &located)
+            .await
     }
 
     /// The capacity of a new package of `level` for batch `batch_id`: `capacity`, or the

@@ -7,6 +7,7 @@ mod common;
 
 use common::*;
 use tracemark_codes::gs1::Sscc;
+use tracemark_store::label::{LabelFault, LabelRead, LabelRejection};
 use tracemark_store::{
     CodeState, LinkProblem, PackageLevel, PackageState, Refusal, SsccCoding, Store, StoreError,
     Transition,
@@ -622,6 +623,11 @@ async fn two_steps_one_transaction(store: Store) {
         (carton.state, carton.capacity, carton.children_count),
         (PackageState::Allocated, 3, 3)
     );
+    assert_eq!(
+        carton,
+        store.package(&carton.sscc).await.expect("read"),
+        "the answer, built in the transaction, is the carton as read afresh"
+    );
     assert_eq!(state_of(&store, &a[2]).await, CodeState::Packed);
     let events = store.events(seq, 10).await.expect("events");
     let kinds: Vec<(i64, &str)> = events.iter().map(|e| (e.seq, e.kind.as_str())).collect();
@@ -685,7 +691,10 @@ async fn two_steps_one_transaction(store: Store) {
         (labelled, seq),
         "a reprint writes nothing"
     );
-    let closed = store.close_labelled(&carton.sscc).await.expect("closed");
+    let closed = store
+        .label_read(&carton.sscc, LabelRead::Closed)
+        .await
+        .expect("closed");
     assert_eq!(closed, store.package(&carton.sscc).await.expect("read"));
     assert_eq!(
         (closed.state, closed.label_count, closed.short),
@@ -697,7 +706,8 @@ async fn two_steps_one_transaction(store: Store) {
     let moves: Vec<(i64, &str)> = events.iter().map(|e| (e.seq, e.kind.as_str())).collect();
     assert_eq!(
         moves,
-        [(seq + 1, "package.state"), (seq + 2, "package.state")]
+        [(seq + 1, "package.state"), (seq + 2, "package.state")],
+        "printed before: the read records the verify and the close only"
     );
     assert!(
         events[0].detail.contains(r#""to":"verified""#),
@@ -710,21 +720,60 @@ async fn two_steps_one_transaction(store: Store) {
         events[1].detail
     );
 
-    // Refused: a carton whose label was never printed, and an empty one (void it). The label's
-    // `verified` is not kept when the close is refused.
+    // A label not recorded as printed: its print is recorded with its read, in the same
+    // transaction, before the read's own events — a rejection, then a reprint that reads.
+    let (seq, _) = head(&store).await;
+    let rejection = LabelRejection {
+        attempt: 1,
+        fault: LabelFault::NoRead,
+        read: None,
+    };
+    let rejected = store
+        .label_read(&second.sscc, LabelRead::Rejected(&rejection))
+        .await
+        .expect("rejected");
+    assert_eq!(rejected, store.package(&second.sscc).await.expect("read"));
+    assert_eq!(rejected.state, PackageState::Labelled);
+    let closed = store
+        .label_read(&second.sscc, LabelRead::Closed)
+        .await
+        .expect("reprinted and closed");
+    assert_eq!(closed, store.package(&second.sscc).await.expect("read"));
+    assert_eq!(closed.state, PackageState::Closed);
+    let events = store.events(seq, 10).await.expect("events");
+    let moves: Vec<&str> = events
+        .iter()
+        .map(|e| {
+            if e.kind == "package.state" {
+                ["labelled", "verified", "closed"]
+                    .into_iter()
+                    .find(|to| e.detail.contains(&format!(r#""to":"{to}""#)))
+                    .unwrap_or("another state")
+            } else {
+                e.kind.as_str()
+            }
+        })
+        .collect();
+    assert_eq!(
+        moves,
+        ["labelled", "package.label_rejected", "verified", "closed"]
+    );
+
+    // Refused: a closed carton's label, and an empty carton's close (void it). Nothing is
+    // kept of a refused read, its print included.
     let before = head(&store).await;
-    let refused = store.close_labelled(&second.sscc).await;
+    let refused = store.label_read(&carton.sscc, LabelRead::Closed).await;
     assert!(
-        matches!(&refused, Err(StoreError::Invalid { field: "state", reason }) if reason.contains("allocated")),
+        matches!(&refused, Err(StoreError::Invalid { field: "state", reason }) if reason.contains("closed")),
         "{refused:?}"
     );
+    assert_eq!(head(&store).await, before);
     let empty = store
         .create_package(batch.id, PackageLevel::Carton, None)
         .await
         .expect("an empty carton");
-    store.label_printed(&empty.sscc).await.expect("printed");
     let before_empty = head(&store).await;
-    let refused = store.close_labelled(&empty.sscc).await;
+    let refused = store.label_read(&empty.sscc, LabelRead::Closed).await;
     assert!(
         matches!(&refused, Err(StoreError::Invalid { field: "state", reason }) if reason.contains("void")),
         "{refused:?}"
@@ -733,7 +782,7 @@ async fn two_steps_one_transaction(store: Store) {
     let empty = store.package(&empty.sscc).await.expect("read");
     assert_eq!(
         (empty.state, empty.label_count),
-        (PackageState::Labelled, None)
+        (PackageState::Allocated, None)
     );
     assert_ne!(
         head(&store).await,

@@ -5,41 +5,50 @@ use serde_json::json;
 use super::Db;
 use super::audit::{Head, append, begin, finish};
 use super::packages::{Tx, change_state, package_in};
-use crate::label::LabelRejection;
+use crate::label::LabelRead;
 use crate::package::Package;
 use crate::vocab::PackageState;
 use crate::{Actor, StoreError};
 
-/// The label of package `sscc` read back (`Store::label_verified`); the answer is the
-/// package as it leaves it.
-pub(crate) async fn verified(db: &Db, actor: &Actor, sscc: &str) -> Result<Package, StoreError> {
-    let (mut tx, head) = begin(db).await?;
-    let (detail, package) = verified_in(&mut tx, &head, sscc).await?;
-    finish(tx, actor, head, "package.state", &subject(sscc), detail).await?;
-    Ok(package)
-}
-
-/// The label of package `sscc` read back, and the package closed, in one transaction
-/// (`Store::close_labelled`): two `package.state` events, to `verified` and to `closed`, as
-/// the two steps would record them one by one. The answer is the package as it leaves it.
-pub(crate) async fn verified_and_closed(
+/// A label of package `sscc` printed and read as `read` says (`Store::label_read`), in one
+/// transaction: `labelled` unless it is, then the read's record. Each step's event is the
+/// one it records on its own; the answer is the package as it leaves it.
+pub(crate) async fn printed_and_read(
     db: &Db,
     actor: &Actor,
     sscc: &str,
+    read: LabelRead<'_>,
 ) -> Result<Package, StoreError> {
-    let (mut tx, head) = begin(db).await?;
-    let (verified, package) = verified_in(&mut tx, &head, sscc).await?;
-    let head = append(
-        &mut tx,
-        actor,
-        head,
-        "package.state",
-        &subject(sscc),
-        verified,
-    )
-    .await?;
-    let (closed, package) = change_state(&mut tx, &head, package, PackageState::Closed).await?;
-    finish(tx, actor, head, "package.state", &subject(sscc), closed).await?;
+    let (mut tx, mut head) = begin(db).await?;
+    let mut package = package_in(&mut tx, sscc).await?;
+    let subject = subject(sscc);
+    if package.state != PackageState::Labelled {
+        let (printed, labelled) =
+            change_state(&mut tx, &head, package, PackageState::Labelled).await?;
+        head = append(&mut tx, actor, head, "package.state", &subject, printed).await?;
+        package = labelled;
+    }
+    let (kind, detail, package) = match read {
+        LabelRead::Verified => {
+            let (verified, package) = verified_in(&mut tx, &head, package).await?;
+            ("package.state", verified, package)
+        }
+        LabelRead::Closed => {
+            let (verified, package) = verified_in(&mut tx, &head, package).await?;
+            head = append(&mut tx, actor, head, "package.state", &subject, verified).await?;
+            let (closed, package) =
+                change_state(&mut tx, &head, package, PackageState::Closed).await?;
+            ("package.state", closed, package)
+        }
+        LabelRead::Rejected(rejection) => {
+            let detail = json!({
+                "sscc": sscc, "state": package.state.as_str(), "attempt": rejection.attempt,
+                "fault": rejection.fault.as_str(), "read": rejection.read,
+            });
+            ("package.label_rejected", detail, package)
+        }
+    };
+    finish(tx, actor, head, kind, &subject, detail).await?;
     Ok(package)
 }
 
@@ -47,15 +56,15 @@ fn subject(sscc: &str) -> String {
     format!("package:{sscc}")
 }
 
-/// Moves the `labelled` package `sscc` to `verified` in `tx`, as the event `head` is for; its
-/// label carries the count of its children now. The answer is the event's detail and the
-/// package as it leaves it.
+/// Moves the `labelled` `package`, as read in `tx`, to `verified`, as the event `head` is
+/// for; its label carries the count of its children now. The answer is the event's detail and
+/// the package as it leaves it.
 async fn verified_in(
     tx: &mut Tx,
     head: &Head,
-    sscc: &str,
+    mut package: Package,
 ) -> Result<(serde_json::Value, Package), StoreError> {
-    let mut package = package_in(tx, sscc).await?;
+    let sscc = package.sscc.clone();
     let (from, to) = (package.state, PackageState::Verified);
     if !from.can_become(to) {
         return Err(StoreError::invalid(
@@ -70,7 +79,7 @@ async fn verified_in(
     .bind(to.as_str())
     .bind(count)
     .bind(head.seq)
-    .bind(sscc)
+    .bind(&sscc)
     .execute(&mut **tx)
     .await
     .map_err(StoreError::db(format!("set package {sscc} to {to}")))?;
@@ -81,20 +90,4 @@ async fn verified_in(
     package.state = to;
     package.label_count = Some(count);
     Ok((detail, package))
-}
-
-pub(crate) async fn rejected(
-    db: &Db,
-    actor: &Actor,
-    sscc: &str,
-    rejection: &LabelRejection,
-) -> Result<(), StoreError> {
-    let (mut tx, head) = begin(db).await?;
-    let package = package_in(&mut tx, sscc).await?;
-    let detail = json!({
-        "sscc": sscc, "state": package.state.as_str(), "attempt": rejection.attempt,
-        "fault": rejection.fault.as_str(), "read": rejection.read,
-    });
-    let kind = "package.label_rejected";
-    finish(tx, actor, head, kind, &subject(sscc), detail).await
 }

@@ -208,7 +208,7 @@ pub(crate) async fn pack(
 ) -> Result<(), StoreError> {
     none_given(codes, "codes")?;
     let (mut tx, head) = begin(db).await?;
-    let accepted = accept_units(&mut tx, db, sscc, codes, located, Some(sscc)).await?;
+    let (_, accepted) = accept_units(&mut tx, db, sscc, codes, located, Some(sscc)).await?;
     if dry_run {
         return Ok(());
     }
@@ -217,7 +217,8 @@ pub(crate) async fn pack(
 
 /// A new carton of batch `batch_id` holding `codes` (`Store::pack_new_carton`), in one
 /// transaction: its `package.create` event, then its `package.pack`, as the two steps would
-/// record them one by one. A refusal records neither: no SSCC is used.
+/// record them one by one. A refusal records neither: no SSCC is used. The answer is the
+/// carton as the transaction leaves it (as read in it, with the units it packed).
 pub(crate) async fn create_and_pack(
     db: &Db,
     actor: &Actor,
@@ -225,7 +226,7 @@ pub(crate) async fn create_and_pack(
     capacity: i64,
     codes: &[String],
     located: &HashMap<&str, Location>,
-) -> Result<String, StoreError> {
+) -> Result<Package, StoreError> {
     none_given(codes, "codes")?;
     let (mut tx, head) = begin(db).await?;
     let carton = create_in(&mut tx, &head, batch_id, PackageLevel::Carton, capacity).await?;
@@ -240,13 +241,16 @@ pub(crate) async fn create_and_pack(
     )
     .await?;
     // A refusal names no carton: the one made here is rolled back with it.
-    let accepted = accept_units(&mut tx, db, &carton.sscc, codes, located, None).await?;
+    let (mut package, accepted) =
+        accept_units(&mut tx, db, &carton.sscc, codes, located, None).await?;
     pack_accepted(tx, db, actor, head, &carton.sscc, &accepted, located).await?;
-    Ok(carton.sscc)
+    package.children_count += i64::try_from(accepted.len()).unwrap_or(i64::MAX);
+    Ok(package)
 }
 
 /// The pack rules: the codes `codes` (located as `located`) the carton `sscc` may take, all
-/// of them, or the refusal that names each one it may not (and the package `named`).
+/// of them, or the refusal that names each one it may not (and the package `named`). The
+/// answer has the carton as read before them.
 async fn accept_units<'a>(
     tx: &mut Tx,
     db: &Db,
@@ -254,7 +258,7 @@ async fn accept_units<'a>(
     codes: &'a [String],
     located: &HashMap<&str, Location>,
     named: Option<&str>,
-) -> Result<Vec<&'a str>, StoreError> {
+) -> Result<(Package, Vec<&'a str>), StoreError> {
     let carton = package_in(tx, sscc).await?;
     if carton.level != PackageLevel::Carton {
         return Err(StoreError::invalid(
@@ -264,10 +268,11 @@ async fn accept_units<'a>(
     }
     let units = units_in(tx, db, located).await?;
     let room = carton.capacity - carton.children_count;
-    screen(codes, room, carton.capacity, |code| {
+    let accepted = screen(codes, room, carton.capacity, |code| {
         pack_problem(units.get(code), &carton)
     })
-    .map_err(|r| refused(named, r))
+    .map_err(|r| refused(named, r))?;
+    Ok((carton, accepted))
 }
 
 /// Links the `accepted` units to the carton `sscc`, `packed`, and commits with its

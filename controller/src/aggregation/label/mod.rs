@@ -12,12 +12,14 @@
 //! 2. the label printed (`printer.rs`): the template is stored once per connection, the label
 //!    recalled with its fields, and confirmed printed when `~HS` shows nothing held; ribbon or
 //!    paper out, head open or paused waits for the operator (the alarm says so), the package
-//!    waits with it and is never lost; the package becomes `labelled`;
+//!    waits with it and is never lost;
 //! 3. the scanner's read awaited (its MQTT result, the unit camera's payload, SPEC §5), at most
 //!    `read_timeout`: the SSCC read back → `verified` with the count on the label; a no-read or
 //!    another code → a `package.label_rejected` event with what was read, and the label is
 //!    printed again, up to `reprint_limit` times; then the package stays open (`labelled`) and
-//!    the error says why — the packing mode reports it and the operator takes over.
+//!    the error says why — the packing mode reports it and the operator takes over. The print
+//!    (the package `labelled`) is recorded with what its read records, in one transaction
+//!    (`Store::label_read`): one commit a label, not two.
 //!
 //! Reads that arrived before a label was sent are stale and dropped, so a late read of an
 //! earlier label is never taken for the new one.
@@ -33,7 +35,7 @@ use serde::Serialize;
 use tokio::sync::{Mutex, mpsc, watch};
 use tracemark_drivers::transport::Transport;
 use tracemark_drivers::zpl::logistic::{LogisticError, LogisticTemplate};
-use tracemark_store::label::{LabelFault, LabelRejection};
+use tracemark_store::label::{LabelFault, LabelRead, LabelRejection};
 use tracemark_store::{Batch, Package, Product, Store, StoreError};
 
 use crate::config::{Line, PackingLabel};
@@ -249,7 +251,7 @@ impl LabelStation {
 
     /// [`Self::label_and_verify`] as a packing station's close step needs it, the close
     /// included: the label read back verifies and closes the package in one transaction
-    /// (`Store::close_labelled`), and the answer is the closed package. A label that never
+    /// (`Store::label_read`), and the answer is the closed package. A label that never
     /// verified is the close's error (field `label`), and the package stays open. The store's
     /// errors are as they are: one that cannot be reached lets the station wait for the store
     /// and label again (`store_gate.rs`).
@@ -331,15 +333,16 @@ impl LabelStation {
                     });
                 }
             }
-            self.store.label_printed(sscc).await?;
+            // The print is recorded with what its read records, in one transaction.
             let read = self.read().await;
             let fault = match read.as_deref() {
                 None => LabelFault::NoRead,
                 Some(data) if reads_as(data, sscc) => {
-                    let package = match then {
-                        AfterRead::Verify => self.store.label_verified(sscc).await?,
-                        AfterRead::Close => self.store.close_labelled(sscc).await?,
+                    let record = match then {
+                        AfterRead::Verify => LabelRead::Verified,
+                        AfterRead::Close => LabelRead::Closed,
                     };
+                    let package = self.store.label_read(sscc, record).await?;
                     let outcome = LabelOutcome {
                         sscc: sscc.to_owned(),
                         labels: attempt,
@@ -355,7 +358,9 @@ impl LabelStation {
                 read,
             };
             tracing::warn!(sscc, attempt, fault = fault.as_str(), read = ?rejection.read, "label rejected: reprinting");
-            self.store.label_rejected(sscc, &rejection).await?;
+            self.store
+                .label_read(sscc, LabelRead::Rejected(&rejection))
+                .await?;
             self.report.rejected += 1;
             rejected.push(rejection);
         }
