@@ -54,9 +54,8 @@ pub const FORWARD_RECORDS: u64 = 20_000;
 /// is recorded, packing waits for a case's commits anyway, and the one caller that waits — the
 /// feeder, whose codes reach the marker only once their issue is recorded — does not linger:
 /// an issue is committed at once, on its own, and the changes gathered before it go on
-/// gathering (`Spool::gather`). A unit's records
-/// reach the store at most this much later, and a kill -9 leaves at most this much to the
-/// restart's reconciliation.
+/// gathering (`Spool::gather`). A unit's records reach the store at most this much later, and
+/// a kill -9 leaves at most this much to the restart's reconciliation.
 pub const LINE_LINGER: Duration = Duration::from_millis(250);
 
 /// A group this large is committed at once, lingering or not.
