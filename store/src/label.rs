@@ -49,7 +49,7 @@ pub enum LabelRead<'a> {
     /// label carries the count it holds, so it is never stale.
     Closed,
     /// Not read back as its SSCC: a `package.label_rejected` event with the attempt, the fault
-    /// and what was read. The package does not change.
+    /// and what was read. The package changes no further than its print's `labelled`.
     Rejected(&'a LabelRejection),
 }
 
