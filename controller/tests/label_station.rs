@@ -166,8 +166,9 @@ async fn label_station_verifies_reprints_and_waits(store: Store) {
     let fourth = carton_of(&store, batch.id, &codes[3]).await;
     sim.script(None, false);
     let (seq, _) = store.audit_head().await.expect("head");
+    let packed = store.package(&fourth).await.expect("the carton");
     let closed = station
-        .label_and_close(&fourth)
+        .label_and_close(&packed)
         .await
         .expect("after the ribbon");
     assert_eq!(

@@ -57,7 +57,7 @@ impl Store {
     /// Records that the label of package `sscc` was printed: `labelled` (from `allocated`,
     /// `verified` or `reopened`; a reprint of a `labelled` package stays so, unrecorded).
     pub async fn label_printed(&self, sscc: &str) -> Result<Package, StoreError> {
-        sql::packages::labelled(&self.db, &self.actor, sscc).await
+        sql::labels::printed_and_read(&self.db, &self.actor, sscc, None).await
     }
 
     /// Records a label of package `sscc` printed and then read as `read` says, in one
@@ -68,6 +68,6 @@ impl Store {
     /// a crash before a print's own commit. The answer is the package as it leaves it; a
     /// refusal (the close's rules) records nothing.
     pub async fn label_read(&self, sscc: &str, read: LabelRead<'_>) -> Result<Package, StoreError> {
-        sql::labels::printed_and_read(&self.db, &self.actor, sscc, read).await
+        sql::labels::printed_and_read(&self.db, &self.actor, sscc, Some(read)).await
     }
 }

@@ -238,14 +238,14 @@ impl Store {
     }
 
     /// The capacity of a new package of `level` for batch `batch_id`: `capacity`, or the
-    /// product's pack size of that level.
+    /// product's pack size of that level. A capacity given needs no read: the transaction that
+    /// makes the package finds its batch or refuses it (`sql::packages::create_in`).
     async fn capacity(
         &self,
         batch_id: i64,
         level: PackageLevel,
         capacity: Option<i64>,
     ) -> Result<i64, StoreError> {
-        let batch = self.batch(batch_id).await?;
         match capacity {
             Some(n) if n >= 1 => Ok(n),
             Some(n) => Err(StoreError::invalid(
@@ -253,6 +253,7 @@ impl Store {
                 format!("{n} is not at least 1"),
             )),
             None => {
+                let batch = self.batch(batch_id).await?;
                 let product = self.product(&batch.product_id).await?;
                 match product.pack_sizes.get(level.pack_size_index()) {
                     Some(n) => Ok(i64::from(*n)),
@@ -292,8 +293,7 @@ impl Store {
     pub async fn pack(&self, sscc: &str, codes: &[String]) -> Result<Package, StoreError> {
         let wanted: Vec<&str> = codes.iter().map(String::as_str).collect();
         let located = self.locator.locate(self, &wanted).await?;
-        sql::links::pack(&self.db, &self.actor, sscc, codes, &located, false).await?;
-        self.package(sscc).await
+        sql::links::pack(&self.db, &self.actor, sscc, codes, &located, false).await
     }
 
     /// What [`Store::pack`] would answer, changing nothing: `Ok` when it would pack every code,
@@ -301,7 +301,9 @@ impl Store {
     pub async fn check_pack(&self, sscc: &str, codes: &[String]) -> Result<(), StoreError> {
         let wanted: Vec<&str> = codes.iter().map(String::as_str).collect();
         let located = self.locator.locate(self, &wanted).await?;
-        sql::links::pack(&self.db, &self.actor, sscc, codes, &located, true).await
+        sql::links::pack(&self.db, &self.actor, sscc, codes, &located, true)
+            .await
+            .map(|_| ())
     }
 
     /// Takes packed units out of their open cartons (they become `verified`); all or none.
@@ -360,8 +362,7 @@ impl Store {
         pallet: &str,
         cartons: &[String],
     ) -> Result<Package, StoreError> {
-        sql::links::pack_cartons(&self.db, &self.actor, pallet, cartons, false).await?;
-        self.package(pallet).await
+        sql::links::pack_cartons(&self.db, &self.actor, pallet, cartons, false).await
     }
 
     /// What [`Store::pack_cartons`] would answer, changing nothing (see [`Store::check_pack`]).
@@ -370,7 +371,9 @@ impl Store {
         pallet: &str,
         cartons: &[String],
     ) -> Result<(), StoreError> {
-        sql::links::pack_cartons(&self.db, &self.actor, pallet, cartons, true).await
+        sql::links::pack_cartons(&self.db, &self.actor, pallet, cartons, true)
+            .await
+            .map(|_| ())
     }
 
     /// Takes cartons off their open pallets (they become `closed` again); all or none. Returns

@@ -789,6 +789,55 @@ async fn two_steps_one_transaction(store: Store) {
         before,
         "the empty carton was made meanwhile"
     );
+
+    // Every package step answers the package as its transaction left it: a new package, units
+    // packed, cartons onto a pallet, a state change — each the same as read afresh.
+    let made = store
+        .create_package(batch.id, PackageLevel::Carton, Some(4))
+        .await
+        .expect("a carton");
+    assert_eq!(made, store.package(&made.sscc).await.expect("read"));
+    let packed = store.pack(&made.sscc, &a[5..7]).await.expect("packed");
+    assert_eq!(packed.children_count, 2);
+    assert_eq!(packed, store.package(&made.sscc).await.expect("read"));
+    let closed = store
+        .set_package_state(&made.sscc, PackageState::Closed)
+        .await
+        .expect("closed");
+    assert_eq!((closed.state, closed.short), (PackageState::Closed, true));
+    assert_eq!(closed, store.package(&made.sscc).await.expect("read"));
+    let pallet = store
+        .create_package(batch.id, PackageLevel::Pallet, Some(3))
+        .await
+        .expect("a pallet");
+    let cartons = [carton.sscc.clone(), made.sscc.clone()];
+    let loaded = store
+        .pack_cartons(&pallet.sscc, &cartons)
+        .await
+        .expect("onto the pallet");
+    assert_eq!(loaded.children_count, 2);
+    assert_eq!(loaded, store.package(&pallet.sscc).await.expect("read"));
+
+    // A package of a batch that is not there: refused as such, with the capacity given (no
+    // read before the transaction) or not, and no SSCC used.
+    let before = head(&store).await;
+    for capacity in [Some(3), None] {
+        let refused = store
+            .create_package(batch.id + 100, PackageLevel::Carton, capacity)
+            .await;
+        assert!(
+            matches!(&refused, Err(StoreError::NotFound { what: "batch", .. })),
+            "{refused:?}"
+        );
+        let refused = store
+            .pack_new_carton(batch.id + 100, capacity, &a[7..8])
+            .await;
+        assert!(
+            matches!(&refused, Err(StoreError::NotFound { what: "batch", .. })),
+            "{refused:?}"
+        );
+    }
+    assert_eq!(head(&store).await, before);
     assert_chain_ok(&store).await;
 }
 both!(two_steps_one_transaction);

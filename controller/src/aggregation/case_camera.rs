@@ -376,7 +376,7 @@ impl Station {
         let carton =
             store_gate::pack_new_carton(&mut self.gate, store, batch, capacity, codes).await?;
         self.book.packed(codes);
-        let closed = self.close_package(&carton.sscc).await?;
+        let closed = self.close_package(&carton).await?;
         self.report.packed += codes.len() as u64;
         self.report.cartons += 1;
         self.report.partial_cartons += u64::from(closed.short);
@@ -412,13 +412,13 @@ impl Station {
     /// this station. With a label station its label is printed and read back first
     /// (docs/aggregation.md "Labels"); a package whose label never reads back stays open (the
     /// error says why; the operator takes over with `tracemark pack label`).
-    async fn close_package(&mut self, sscc: &str) -> Result<Package, StoreError> {
+    async fn close_package(&mut self, package: &Package) -> Result<Package, StoreError> {
         match self.labels.as_mut() {
             Some(station) => {
                 let station = station.get_mut();
-                store_gate::label_and_close(&mut self.gate, &self.store, station, sscc).await
+                store_gate::label_and_close(&mut self.gate, &self.store, station, package).await
             }
-            None => store_gate::close(&mut self.gate, &self.store, sscc).await,
+            None => store_gate::close(&mut self.gate, &self.store, &package.sscc).await,
         }
     }
 
@@ -432,9 +432,10 @@ impl Station {
         let Some(pallet) = self.pallet.take() else {
             return Ok(());
         };
-        store_gate::pack_cartons(&mut self.gate, &self.store, &pallet.sscc, &pallet.cartons)
-            .await?;
-        self.close_package(&pallet.sscc).await?;
+        let pallet =
+            store_gate::pack_cartons(&mut self.gate, &self.store, &pallet.sscc, &pallet.cartons)
+                .await?;
+        self.close_package(&pallet).await?;
         self.report.pallets += 1;
         Ok(())
     }

@@ -201,7 +201,7 @@ impl Packer {
         // open: finish that step first; its content is final.
         for package in &mut packages {
             if package.children_count > 0 && never_closed(package.state) {
-                *package = self.close(&package.sscc).await?;
+                *package = self.close(package).await?;
             }
         }
         let open_empty = |level: PackageLevel| {
@@ -251,10 +251,9 @@ impl Packer {
                 }
             }
             PackAction::PackCase { case, codes } | PackAction::CloseShort { case, codes } => {
-                let sscc = match self.cartons.remove(&case) {
+                let carton = match self.cartons.remove(&case) {
                     Some(sscc) => {
-                        store_gate::pack_units(&mut self.gate, &self.store, &sscc, &codes).await?;
-                        sscc
+                        store_gate::pack_units(&mut self.gate, &self.store, &sscc, &codes).await?
                     }
                     // Made and packed in one transaction (`Store::pack_new_carton`): one commit
                     // fewer a case, and no empty carton left if the run dies between the two.
@@ -263,16 +262,15 @@ impl Packer {
                         let (store, batch) = (&self.store, self.batch);
                         store_gate::pack_new_carton(&mut self.gate, store, batch, capacity, &codes)
                             .await?
-                            .sscc
                     }
                 };
-                let closed = self.close(&sscc).await?;
+                let closed = self.close(&carton).await?;
                 self.report.packed += codes.len() as u64;
                 self.report.cartons += 1;
                 self.report.partial_cartons += u64::from(closed.short);
                 // Without pallets a closed carton is not needed again.
                 if self.plan.cases_per_pallet > 0 {
-                    self.cartons.insert(case, sscc);
+                    self.cartons.insert(case, carton.sscc);
                 }
             }
             PackAction::OpenPallet { pallet } => {
@@ -297,8 +295,10 @@ impl Packer {
                     .filter_map(|case| self.cartons.remove(case))
                     .collect();
                 if !cartons.is_empty() {
-                    store_gate::pack_cartons(&mut self.gate, &self.store, &sscc, &cartons).await?;
-                    self.close(&sscc).await?;
+                    let pallet =
+                        store_gate::pack_cartons(&mut self.gate, &self.store, &sscc, &cartons)
+                            .await?;
+                    self.close(&pallet).await?;
                 } else {
                     let voided = PackageState::Voided;
                     store_gate::set_state(&mut self.gate, &self.store, &sscc, voided).await?;
@@ -311,15 +311,16 @@ impl Packer {
 }
 
 impl Packer {
-    /// Closes the filled package `sscc`, through the gate. With a label station its label is
-    /// printed and read back first, and the close is recorded with the label's `verified`
-    /// (docs/aggregation.md "Labels"); a package whose label never reads back stays open.
-    async fn close(&mut self, sscc: &str) -> Result<Package, StoreError> {
+    /// Closes the filled package `package` (as its last store step answered it), through the
+    /// gate. With a label station its label is printed and read back first, and the close is
+    /// recorded with the label's `verified` (docs/aggregation.md "Labels"); a package whose
+    /// label never reads back stays open.
+    async fn close(&mut self, package: &Package) -> Result<Package, StoreError> {
         match self.labels.as_mut() {
             Some(station) => {
-                store_gate::label_and_close(&mut self.gate, &self.store, station, sscc).await
+                store_gate::label_and_close(&mut self.gate, &self.store, station, package).await
             }
-            None => store_gate::close(&mut self.gate, &self.store, sscc).await,
+            None => store_gate::close(&mut self.gate, &self.store, &package.sscc).await,
         }
     }
 

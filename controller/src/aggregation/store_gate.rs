@@ -258,26 +258,27 @@ pub async fn create(
     .await
 }
 
-/// Labels the package `sscc` at `station` and closes it when the label reads back
-/// (`LabelStation::label_and_close`), through the gate: labelled again (a reprint) when the
-/// store went away meanwhile, unless the package is closed already (the first try committed
-/// and its answer was lost).
+/// Labels the package `package` (as the last store step answered it) at `station` and closes
+/// it when the label reads back (`LabelStation::label_and_close`), through the gate: labelled
+/// again (a reprint) when the store went away meanwhile, from the package read again, unless
+/// it is closed already (the first try committed and its answer was lost).
 pub async fn label_and_close(
     gate: &mut StoreGate,
     store: &Store,
     station: &mut LabelStation,
-    sscc: &str,
+    package: &Package,
 ) -> Result<Package, StoreError> {
     let mut retry = gate.begin().await?;
     loop {
         let answer = async {
             if retry.attempt == Attempt::Retry {
-                let package = store.package(sscc).await?;
+                let package = store.package(&package.sscc).await?;
                 if package.state == PackageState::Closed {
                     return Ok(package);
                 }
+                return station.label_and_close(&package).await;
             }
-            station.label_and_close(sscc).await
+            station.label_and_close(package).await
         }
         .await;
         match answer {

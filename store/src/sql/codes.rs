@@ -11,7 +11,7 @@ use sqlx::any::AnyRow;
 
 use sqlx::{Any, Transaction};
 
-use super::audit::{Head, begin, finish};
+use super::audit::{Head, Writes, begin, finish_with};
 use super::{Db, Dialect, get};
 use crate::locate::Location;
 use crate::{
@@ -32,16 +32,37 @@ pub(crate) async fn transition(
     all_or_nothing: bool,
 ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
     let (mut tx, head) = begin(db).await?;
-    let (results, detail) =
+    let (results, applied) =
         apply(&mut tx, db.dialect, &head, changes, located, all_or_nothing).await?;
-    if let Some(detail) = detail {
-        finish(tx, actor, head, "codes.transition", "codes", detail).await?;
+    if let Some(applied) = applied {
+        applied.finish(tx, actor, head).await?;
     }
     Ok(results)
 }
 
+/// Changes [`apply`] checked, to be written with their event ([`Applied::finish`]).
+pub(crate) struct Applied {
+    /// The `codes.transition` event's detail.
+    pub(crate) detail: serde_json::Value,
+    /// The codes' states and the deciding reads: a row for every code set and every read.
+    writes: Writes<'static>,
+}
+
+impl Applied {
+    /// Writes the changes with their event, in one round trip, and commits.
+    pub(crate) async fn finish(
+        self,
+        tx: Transaction<'static, Any>,
+        actor: &Actor,
+        head: Head,
+    ) -> Result<(), StoreError> {
+        let kind = "codes.transition";
+        finish_with(tx, actor, head, kind, "codes", self.detail, self.writes).await
+    }
+}
+
 /// Applies `changes` in `tx` under the event `head` will be: the answer for each change, and
-/// the event's detail — `None` when nothing is to be written (nothing valid, or with
+/// what to write with the event — `None` when nothing is to be written (nothing valid, or with
 /// `all_or_nothing` one refusal), and the transaction must be dropped.
 pub(crate) async fn apply(
     tx: &mut Transaction<'static, Any>,
@@ -50,7 +71,7 @@ pub(crate) async fn apply(
     changes: &[Transition],
     located: &HashMap<&str, Location>,
     all_or_nothing: bool,
-) -> Result<(Vec<Result<(), StoreError>>, Option<serde_json::Value>), StoreError> {
+) -> Result<(Vec<Result<(), StoreError>>, Option<Applied>), StoreError> {
     // Rows by primary key, per product.
     let mut by_product: HashMap<&str, Vec<i64>> = HashMap::new();
     for (product, counter) in located.values() {
@@ -129,18 +150,11 @@ pub(crate) async fn apply(
         }
     }
     let (decided, released) = read_upserts(&applied, located);
-    let updated = set_states_and_reads(tx, dialect, head, &updates, decided.as_ref()).await?;
-    if updated != codes_set as u64 {
-        return Err(StoreError::corrupt(format!(
-            "{} of {codes_set} codes changed while setting their states",
-            (codes_set as u64).saturating_sub(updated)
-        )));
-    }
     // Releases' re-scans (QA's, rare) in a statement of their own: in one with the deciding
     // reads, PostgreSQL would refuse a code rejected and released in the same group (an
     // upsert may not touch a row twice in one command).
     if let Some(released) = released {
-        sqlx::query(&released.sql(dialect, 2))
+        sqlx::query(&released.sql(dialect, 1, 2))
             .bind(head.seq)
             .bind(released.rows.as_str())
             .execute(&mut **tx)
@@ -150,7 +164,14 @@ pub(crate) async fn apply(
                 released.count
             )))?;
     }
-    Ok((results, Some(transition_detail(&applied))))
+    let writes = states_and_reads(dialect, head, &updates, decided, codes_set as u64);
+    Ok((
+        results,
+        Some(Applied {
+            detail: transition_detail(&applied),
+            writes,
+        }),
+    ))
 }
 
 /// The codes of one product to be set to one state (and reason), by counter.
@@ -161,93 +182,51 @@ struct StateUpdate<'a> {
     counters: Vec<i64>,
 }
 
-/// Sets every update's codes to its state and records the deciding `reads`, under the event
-/// `head` is for, in one statement: a commit of the line's writer sets codes `sent`, `printed`
-/// and decided at once and records the reads of its decisions, and each statement is a round
-/// trip to SQLite's worker thread (or to PostgreSQL). SQLite runs the updates and the upsert as
-/// one query of several statements (sqlx-sqlite binds `$N` by number across them); PostgreSQL
-/// takes one statement per query with arguments, so each is a data-modifying `WITH` of one
-/// (PostgreSQL manual 7.8.4; no two touch the same row: a code has one final state, and the
-/// reads are keyed by row). Each update finds its rows by primary key, as one statement did
-/// before. The answer is how many codes changed.
-async fn set_states_and_reads(
-    tx: &mut Transaction<'static, Any>,
+/// The writes that set every update's codes to its state and record the deciding `reads`,
+/// under the event `head` is for, sent with the event in one round trip
+/// ([`super::audit::finish_with`]): a commit of the line's writer sets codes `sent`,
+/// `printed` and decided at once and records the reads of its decisions, and each statement
+/// is a round trip to SQLite's worker thread (or to PostgreSQL). No two touch the same row: a
+/// code has one final state, and the reads are keyed by row. Each update finds its rows by
+/// primary key. Every one of the `codes` codes changes, and a row per read.
+fn states_and_reads(
     dialect: Dialect,
     head: &Head,
     updates: &[StateUpdate<'_>],
-    reads: Option<&ReadUpsert>,
-) -> Result<u64, StoreError> {
-    if updates.is_empty() && reads.is_none() {
-        return Ok(0);
-    }
-    // $1 is the event; each update then takes four: state, reason, product, counters; the
-    // upsert of reads one after them: its rows.
-    let update = |i: usize| {
-        let at = 2 + 4 * u32::try_from(i).unwrap_or(u32::MAX / 8);
-        format!(
-            "UPDATE codes SET state = ${at}, reason = ${}, last_event = $1 \
-             WHERE product_id = ${} AND {}",
-            at + 1,
-            at + 2,
-            dialect.counter_in_json(at + 3)
-        )
-    };
-    let first_read = 2 + 4 * u32::try_from(updates.len()).unwrap_or(u32::MAX / 8);
-    let sql = match dialect {
-        Dialect::Sqlite => (0..updates.len())
-            .map(update)
-            .chain(reads.map(|r| r.sql(dialect, first_read)))
-            .collect::<Vec<_>>()
-            .join("; "),
-        Dialect::Postgres => {
-            let with: Vec<String> = (0..updates.len())
-                .map(|i| format!("u{i} AS ({} RETURNING 1)", update(i)))
-                .chain(reads.map(|r| format!("r AS ({})", r.sql(dialect, first_read))))
-                .collect();
-            let counts: Vec<String> = (0..updates.len())
-                .map(|i| format!("(SELECT COUNT(*) FROM u{i})"))
-                .chain(std::iter::once("0".to_owned()))
-                .collect();
-            format!(
-                "WITH {} SELECT {} AS updated",
-                with.join(", "),
-                counts.join(" + ")
-            )
-        }
-    };
-    let mut query = sqlx::query(&sql).bind(head.seq);
+    reads: Option<ReadUpsert>,
+    codes: u64,
+) -> Writes<'static> {
+    let mut writes = Writes::default();
     for update in updates {
-        query = query
+        let at = writes.next_arg();
+        writes
+            .statement(format!(
+                "UPDATE codes SET state = ${at}, reason = ${}, last_event = ${} \
+                 WHERE product_id = ${} AND {}",
+                at + 1,
+                at + 2,
+                at + 3,
+                dialect.counter_in_json(at + 4)
+            ))
             .bind(update.state.as_str())
             .bind(update.reason.map(RejectReason::as_str))
-            .bind(update.product)
+            .bind(head.seq)
+            .bind(update.product.to_owned())
             .bind(serde_json::to_string(&update.counters).unwrap_or_default());
     }
+    let recorded = reads.as_ref().map_or(0, |r| r.count as u64);
     if let Some(read) = reads {
-        query = query.bind(read.rows.as_str());
+        let at = writes.next_arg();
+        writes
+            .statement(read.sql(dialect, at, at + 1))
+            .bind(head.seq)
+            .bind(read.rows);
     }
-    const WHAT: &str = "set the codes' states and record their reads";
-    match dialect {
-        // sqlx-sqlite sums the rows every statement of the query changed: an upsert changes
-        // one row per read it records (inserted or updated), so the codes are the rest.
-        Dialect::Sqlite => {
-            let changed = query
-                .execute(&mut **tx)
-                .await
-                .map_err(StoreError::db(WHAT))?
-                .rows_affected();
-            let recorded = reads.map_or(0, |r| r.count as u64);
-            Ok(changed.saturating_sub(recorded))
-        }
-        Dialect::Postgres => {
-            let row = query
-                .fetch_one(&mut **tx)
-                .await
-                .map_err(StoreError::db(WHAT))?;
-            let updated: i64 = get(&row, "updated", WHAT)?;
-            Ok(u64::try_from(updated).unwrap_or(0))
-        }
-    }
+    writes.expect(
+        codes + recorded,
+        format!("setting the states of {codes} codes and recording {recorded} reads"),
+    );
+    writes
 }
 
 /// One upsert of reads into `code_reads`: the deciding reads, or releases' re-scans.
@@ -261,8 +240,8 @@ struct ReadUpsert {
 }
 
 impl ReadUpsert {
-    /// The statement, its rows bound at `$n` and the event at `$1`.
-    fn sql(&self, dialect: Dialect, n: u32) -> String {
+    /// The statement, the event bound at `$event` and its rows at `$n`.
+    fn sql(&self, dialect: Dialect, event: u32, n: u32) -> String {
         let (grade, data) = self.columns;
         let source = match dialect {
             Dialect::Postgres => format!(
@@ -278,7 +257,7 @@ impl ReadUpsert {
         // (sqlite.org/lang_upsert.html, "Parsing Ambiguity").
         format!(
             "INSERT INTO code_reads (product_id, counter, {grade}, {data}, event) \
-             SELECT s.*, $1 FROM ({source}) AS s WHERE true \
+             SELECT s.*, ${event} FROM ({source}) AS s WHERE true \
              ON CONFLICT (product_id, counter) DO UPDATE \
              SET {grade} = excluded.{grade}, {data} = excluded.{data}, event = excluded.event"
         )

@@ -200,12 +200,12 @@ pub(crate) async fn changes(
     let Some(&(last, _)) = entries.last().filter(|(seq, _)| *seq > done) else {
         return Ok(answers);
     };
-    let (results, detail) = apply(&mut tx, db.dialect, &head, &fresh, located, false).await?;
+    let (results, applied) = apply(&mut tx, db.dialect, &head, &fresh, located, false).await?;
     answers.extend(results);
-    if let Some(mut detail) = detail {
-        detail["journal"] = json!(journal);
-        detail["through"] = json!(last);
-        finish(tx, actor, head, "codes.transition", "codes", detail).await?;
+    if let Some(mut applied) = applied {
+        applied.detail["journal"] = json!(journal);
+        applied.detail["through"] = json!(last);
+        applied.finish(tx, actor, head).await?;
     }
     Ok(answers)
 }

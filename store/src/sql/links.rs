@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::json;
 
-use super::audit::{Head, append, begin, finish};
-use super::packages::{Tx, create_in, package_in};
+use super::audit::{Head, Writes, append, begin, finish_with};
+use super::packages::{Tx, create_in, package_in, packages_in};
 use super::{Db, get};
 use crate::locate::Location;
 use crate::package::{LinkProblem, Package, Refusal};
@@ -66,57 +66,57 @@ async fn units_in(
     Ok(units)
 }
 
-/// Sets the state and the carton of `codes` (all found in `located`), checking every row moved.
-async fn set_units(
-    tx: &mut Tx,
+/// Sets the state and the carton of `codes` (all found in `located`), with the transaction's
+/// event ([`finish_with`]), which checks every row moved.
+fn set_units(
+    writes: &mut Writes<'_>,
     db: &Db,
     codes: &[&str],
     located: &HashMap<&str, Location>,
     to: CodeState,
     package: Option<&str>,
     seq: i64,
-) -> Result<(), StoreError> {
+) {
     let mut rows: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
     for code in codes {
         if let Some((product, counter)) = located.get(code) {
             rows.entry(product.as_str()).or_default().push(*counter);
         }
     }
-    let mut updated = 0;
     for (product, counters) in rows {
-        updated += sqlx::query(&format!(
-            "UPDATE codes SET state = $1, package_sscc = $2, last_event = $3 \
-             WHERE product_id = $4 AND {}",
-            db.dialect.counter_in_json(5)
-        ))
-        .bind(to.as_str())
-        .bind(package)
-        .bind(seq)
-        .bind(product)
-        .bind(serde_json::to_string(&counters).unwrap_or_default())
-        .execute(&mut **tx)
-        .await
-        .map_err(StoreError::db(format!("set {} units to {to}", codes.len())))?
-        .rows_affected();
+        let at = writes.next_arg();
+        writes
+            .statement(format!(
+                "UPDATE codes SET state = ${at}, package_sscc = ${}, last_event = ${} \
+                 WHERE product_id = ${} AND {}",
+                at + 1,
+                at + 2,
+                at + 3,
+                db.dialect.counter_in_json(at + 4)
+            ))
+            .bind(to.as_str())
+            .bind(package.map(str::to_owned))
+            .bind(seq)
+            .bind(product.to_owned())
+            .bind(serde_json::to_string(&counters).unwrap_or_default());
     }
-    if updated != codes.len() as u64 {
-        return Err(StoreError::corrupt(format!(
-            "{updated} of {} units changed while setting them to {to}",
-            codes.len()
-        )));
-    }
-    Ok(())
+    writes.expect(
+        codes.len() as u64,
+        format!("setting {} units to {to}", codes.len()),
+    );
 }
 
-/// Records the event on the package row too (`last_event`).
-async fn touch(tx: &mut Tx, sscc: &str, seq: i64) -> Result<(), StoreError> {
-    sqlx::query("UPDATE packages SET last_event = $1 WHERE sscc = $2")
+/// Records the event on the package row too (`last_event`), with the event.
+fn touch(writes: &mut Writes<'_>, sscc: &str, seq: i64) {
+    let at = writes.next_arg();
+    writes
+        .statement(format!(
+            "UPDATE packages SET last_event = ${at} WHERE sscc = ${}",
+            at + 1
+        ))
         .bind(seq)
-        .bind(sscc)
-        .execute(&mut **tx)
-        .await
-        .map_err(StoreError::db(format!("update package {sscc}")))?;
-    Ok(())
+        .bind(sscc.to_owned())
+        .expect(1, format!("updating package {sscc}"));
 }
 
 /// Why `code` may not go into `carton` (`None`: it may).
@@ -196,7 +196,7 @@ fn refused(package: Option<&str>, refusals: Vec<Refusal>) -> StoreError {
     }
 }
 
-/// Units into a carton (`Store::pack`).
+/// Units into a carton (`Store::pack`): the answer is the carton as the transaction leaves it.
 /// With `dry_run`, only checks: the transaction is dropped (rolled back) after the checks.
 pub(crate) async fn pack(
     db: &Db,
@@ -205,14 +205,17 @@ pub(crate) async fn pack(
     codes: &[String],
     located: &HashMap<&str, Location>,
     dry_run: bool,
-) -> Result<(), StoreError> {
+) -> Result<Package, StoreError> {
     none_given(codes, "codes")?;
     let (mut tx, head) = begin(db).await?;
-    let (_, accepted) = accept_units(&mut tx, db, sscc, codes, located, Some(sscc)).await?;
+    let mut carton = package_in(&mut tx, sscc).await?;
+    let accepted = accept_units(&mut tx, db, &carton, codes, located, Some(sscc)).await?;
     if dry_run {
-        return Ok(());
+        return Ok(carton);
     }
-    pack_accepted(tx, db, actor, head, sscc, &accepted, located).await
+    pack_accepted(tx, db, actor, head, sscc, &accepted, located).await?;
+    carton.children_count += i64::try_from(accepted.len()).unwrap_or(i64::MAX);
+    Ok(carton)
 }
 
 /// A new carton of batch `batch_id` holding `codes` (`Store::pack_new_carton`), in one
@@ -229,56 +232,49 @@ pub(crate) async fn create_and_pack(
 ) -> Result<Package, StoreError> {
     none_given(codes, "codes")?;
     let (mut tx, head) = begin(db).await?;
-    let carton = create_in(&mut tx, &head, batch_id, PackageLevel::Carton, capacity).await?;
+    let created = create_in(&mut tx, &head, batch_id, PackageLevel::Carton, capacity).await?;
+    let mut carton = created.package;
     let subject = format!("package:{}", carton.sscc);
-    let head = append(
-        &mut tx,
-        actor,
-        head,
-        "package.create",
-        &subject,
-        carton.detail,
-    )
-    .await?;
+    let head = append(actor, head, "package.create", &subject, created.detail);
     // A refusal names no carton: the one made here is rolled back with it.
-    let (mut package, accepted) =
-        accept_units(&mut tx, db, &carton.sscc, codes, located, None).await?;
+    let accepted = accept_units(&mut tx, db, &carton, codes, located, None).await?;
     pack_accepted(tx, db, actor, head, &carton.sscc, &accepted, located).await?;
-    package.children_count += i64::try_from(accepted.len()).unwrap_or(i64::MAX);
-    Ok(package)
+    carton.children_count = i64::try_from(accepted.len()).unwrap_or(i64::MAX);
+    Ok(carton)
 }
 
-/// The pack rules: the codes `codes` (located as `located`) the carton `sscc` may take, all
-/// of them, or the refusal that names each one it may not (and the package `named`). The
-/// answer has the carton as read before them.
+/// The pack rules: the codes `codes` (located as `located`) the package `carton`, as read in
+/// `tx`, may take, all of them, or the refusal that names each one it may not (and the
+/// package `named`).
 async fn accept_units<'a>(
     tx: &mut Tx,
     db: &Db,
-    sscc: &str,
+    carton: &Package,
     codes: &'a [String],
     located: &HashMap<&str, Location>,
     named: Option<&str>,
-) -> Result<(Package, Vec<&'a str>), StoreError> {
-    let carton = package_in(tx, sscc).await?;
+) -> Result<Vec<&'a str>, StoreError> {
     if carton.level != PackageLevel::Carton {
         return Err(StoreError::invalid(
             "sscc",
-            format!("{sscc} is a {}: units go into cartons", carton.level),
+            format!(
+                "{} is a {}: units go into cartons",
+                carton.sscc, carton.level
+            ),
         ));
     }
     let units = units_in(tx, db, located).await?;
     let room = carton.capacity - carton.children_count;
-    let accepted = screen(codes, room, carton.capacity, |code| {
-        pack_problem(units.get(code), &carton)
+    screen(codes, room, carton.capacity, |code| {
+        pack_problem(units.get(code), carton)
     })
-    .map_err(|r| refused(named, r))?;
-    Ok((carton, accepted))
+    .map_err(|r| refused(named, r))
 }
 
 /// Links the `accepted` units to the carton `sscc`, `packed`, and commits with its
 /// `package.pack` event.
 async fn pack_accepted(
-    mut tx: Tx,
+    tx: Tx,
     db: &Db,
     actor: &Actor,
     head: Head,
@@ -287,14 +283,15 @@ async fn pack_accepted(
     located: &HashMap<&str, Location>,
 ) -> Result<(), StoreError> {
     let to = CodeState::Packed;
-    set_units(&mut tx, db, accepted, located, to, Some(sscc), head.seq).await?;
+    let mut writes = Writes::default();
+    set_units(&mut writes, db, accepted, located, to, Some(sscc), head.seq);
     let packed = Packed {
         package: sscc,
         members: "codes",
         to: to.as_str(),
         accepted,
     };
-    packed.finish(tx, actor, head).await
+    packed.finish(tx, actor, head, writes).await
 }
 
 /// Why a unit may not leave its carton (`None`: it may, from the package returned).
@@ -370,23 +367,16 @@ pub(crate) async fn unpack_codes(
         }
     })
     .map_err(|r| refused(None, r))?;
-    set_units(
-        &mut tx,
-        db,
-        &accepted,
-        located,
-        CodeState::Verified,
-        None,
-        head.seq,
-    )
-    .await?;
+    let mut writes = Writes::default();
+    let to = CodeState::Verified;
+    set_units(&mut writes, db, &accepted, located, to, None, head.seq);
     let taken = Unpacked {
         from,
         members: "codes",
-        to: CodeState::Verified.as_str(),
+        to: to.as_str(),
         count: accepted.len(),
     };
-    taken.finish(tx, actor, head).await
+    taken.finish(tx, actor, head, writes).await
 }
 
 /// `old` out of its open carton, `new` into it (`Store::replace_code`). Returns the carton.
@@ -437,64 +427,52 @@ pub(crate) async fn replace(
         return Err(refused(None, refusals));
     };
     let sscc = carton.sscc;
+    let mut writes = Writes::default();
+    let seq = head.seq;
     set_units(
-        &mut tx,
+        &mut writes,
         db,
         &[old],
         located,
         CodeState::Verified,
         None,
-        head.seq,
-    )
-    .await?;
+        seq,
+    );
     set_units(
-        &mut tx,
+        &mut writes,
         db,
         &[new],
         located,
         CodeState::Packed,
         Some(&sscc),
-        head.seq,
-    )
-    .await?;
-    touch(&mut tx, &sscc, head.seq).await?;
+        seq,
+    );
+    touch(&mut writes, &sscc, seq);
     let detail = json!({ "sscc": sscc, "removed": old, "added": new });
-    finish(
-        tx,
-        actor,
-        head,
-        "package.replace",
-        &format!("package:{sscc}"),
-        detail,
-    )
-    .await?;
+    let subject = format!("package:{sscc}");
+    finish_with(tx, actor, head, "package.replace", &subject, detail, writes).await?;
     Ok(sscc)
 }
 
-/// Closed cartons onto an open pallet (`Store::pack_cartons`).
-/// With `dry_run`, only checks (see [`pack`]).
+/// Closed cartons onto an open pallet (`Store::pack_cartons`): the answer is the pallet as the
+/// transaction leaves it. With `dry_run`, only checks (see [`pack`]).
 pub(crate) async fn pack_cartons(
     db: &Db,
     actor: &Actor,
     pallet: &str,
     cartons: &[String],
     dry_run: bool,
-) -> Result<(), StoreError> {
+) -> Result<Package, StoreError> {
     none_given(cartons, "cartons")?;
     let (mut tx, head) = begin(db).await?;
-    let target = package_in(&mut tx, pallet).await?;
+    let mut target = package_in(&mut tx, pallet).await?;
     if target.level != PackageLevel::Pallet {
         return Err(StoreError::invalid(
             "sscc",
             format!("{pallet} is a {}: cartons go onto pallets", target.level),
         ));
     }
-    let mut found = HashMap::new();
-    for sscc in cartons {
-        if let Ok(carton) = package_in(&mut tx, sscc).await {
-            found.insert(sscc.as_str(), carton);
-        }
-    }
+    let found = packages_in(&mut tx, db, cartons).await?;
     let room = target.capacity - target.children_count;
     let accepted = screen(cartons, room, target.capacity, |sscc| {
         let Some(carton) = found.get(sscc) else {
@@ -525,24 +503,20 @@ pub(crate) async fn pack_cartons(
     })
     .map_err(|r| refused(Some(pallet), r))?;
     if dry_run {
-        return Ok(());
+        return Ok(target);
     }
-    set_parent(
-        &mut tx,
-        db,
-        &accepted,
-        Some(pallet),
-        PackageState::Palletised,
-        head.seq,
-    )
-    .await?;
+    let mut writes = Writes::default();
+    let to = PackageState::Palletised;
+    set_parent(&mut writes, db, &accepted, Some(pallet), to, head.seq);
     let packed = Packed {
         package: pallet,
         members: "cartons",
-        to: PackageState::Palletised.as_str(),
+        to: to.as_str(),
         accepted: &accepted,
     };
-    packed.finish(tx, actor, head).await
+    packed.finish(tx, actor, head, writes).await?;
+    target.children_count += i64::try_from(accepted.len()).unwrap_or(i64::MAX);
+    Ok(target)
 }
 
 /// What one packing put into a package: units into a carton, or cartons onto a pallet.
@@ -559,57 +533,51 @@ struct Packed<'a> {
 
 impl Packed<'_> {
     /// Marks the package changed, records the `package.pack` event (its detail is hashed into
-    /// the chain: keep the keys and their order) and commits.
-    async fn finish(self, mut tx: Tx, actor: &Actor, head: Head) -> Result<(), StoreError> {
-        touch(&mut tx, self.package, head.seq).await?;
+    /// the chain: keep the keys and their order) with the members' `writes`, and commits.
+    async fn finish(
+        self,
+        tx: Tx,
+        actor: &Actor,
+        head: Head,
+        mut writes: Writes<'_>,
+    ) -> Result<(), StoreError> {
+        touch(&mut writes, self.package, head.seq);
         let mut detail = serde_json::Map::new();
         detail.insert("sscc".into(), json!(self.package));
         detail.insert("to".into(), json!(self.to));
         detail.insert("count".into(), json!(self.accepted.len()));
         detail.insert(self.members.into(), json!(self.accepted));
         let subject = format!("package:{}", self.package);
-        finish(
-            tx,
-            actor,
-            head,
-            "package.pack",
-            &subject,
-            serde_json::Value::Object(detail),
-        )
-        .await
+        let detail = serde_json::Value::Object(detail);
+        finish_with(tx, actor, head, "package.pack", &subject, detail, writes).await
     }
 }
 
-async fn set_parent(
-    tx: &mut Tx,
+/// Puts `cartons` on `parent` (or none) in state `to`, with the transaction's event.
+fn set_parent(
+    writes: &mut Writes<'_>,
     db: &Db,
     cartons: &[&str],
     parent: Option<&str>,
     to: PackageState,
     seq: i64,
-) -> Result<(), StoreError> {
-    let updated = sqlx::query(&format!(
-        "UPDATE packages SET parent_sscc = $1, state = $2, last_event = $3 WHERE {}",
-        db.dialect.text_in_json("sscc", 4)
-    ))
-    .bind(parent)
-    .bind(to.as_str())
-    .bind(seq)
-    .bind(serde_json::to_string(cartons).unwrap_or_default())
-    .execute(&mut **tx)
-    .await
-    .map_err(StoreError::db(format!(
-        "set {} cartons to {to}",
-        cartons.len()
-    )))?
-    .rows_affected();
-    if updated != cartons.len() as u64 {
-        return Err(StoreError::corrupt(format!(
-            "{updated} of {} cartons changed while setting them to {to}",
-            cartons.len()
-        )));
-    }
-    Ok(())
+) {
+    let at = writes.next_arg();
+    writes
+        .statement(format!(
+            "UPDATE packages SET parent_sscc = ${at}, state = ${}, last_event = ${} WHERE {}",
+            at + 1,
+            at + 2,
+            db.dialect.text_in_json("sscc", at + 3)
+        ))
+        .bind(parent.map(str::to_owned))
+        .bind(to.as_str())
+        .bind(seq)
+        .bind(serde_json::to_string(cartons).unwrap_or_default())
+        .expect(
+            cartons.len() as u64,
+            format!("setting {} cartons to {to}", cartons.len()),
+        );
 }
 
 /// Cartons off their open pallets (`Store::unpack_cartons`).
@@ -620,12 +588,7 @@ pub(crate) async fn unpack_cartons(
 ) -> Result<Vec<(String, String)>, StoreError> {
     none_given(cartons, "cartons")?;
     let (mut tx, head) = begin(db).await?;
-    let mut found = HashMap::new();
-    for sscc in cartons {
-        if let Ok(carton) = package_in(&mut tx, sscc).await {
-            found.insert(sscc.as_str(), carton);
-        }
-    }
+    let found = packages_in(&mut tx, db, cartons).await?;
     let parents: HashSet<&str> = found.values().filter_map(|c| c.parent.as_deref()).collect();
     let states = package_states(&mut tx, db, &parents).await?;
     let mut from: BTreeMap<String, Vec<&str>> = BTreeMap::new();
@@ -649,14 +612,16 @@ pub(crate) async fn unpack_cartons(
         }
     })
     .map_err(|r| refused(None, r))?;
-    set_parent(&mut tx, db, &accepted, None, PackageState::Closed, head.seq).await?;
+    let mut writes = Writes::default();
+    let to = PackageState::Closed;
+    set_parent(&mut writes, db, &accepted, None, to, head.seq);
     let taken = Unpacked {
         from,
         members: "cartons",
-        to: PackageState::Closed.as_str(),
+        to: to.as_str(),
         count: accepted.len(),
     };
-    taken.finish(tx, actor, head).await
+    taken.finish(tx, actor, head, writes).await
 }
 
 /// What one unpacking took out of which packages: units out of cartons, or cartons off pallets.
@@ -677,12 +642,13 @@ impl Unpacked<'_> {
     /// pairs.
     async fn finish(
         self,
-        mut tx: Tx,
+        tx: Tx,
         actor: &Actor,
         head: Head,
+        mut writes: Writes<'_>,
     ) -> Result<Vec<(String, String)>, StoreError> {
         for sscc in self.from.keys() {
-            touch(&mut tx, sscc, head.seq).await?;
+            touch(&mut writes, sscc, head.seq);
         }
         let subject = match self.from.keys().next() {
             Some(sscc) if self.from.len() == 1 => format!("package:{sscc}"),
@@ -699,7 +665,7 @@ impl Unpacked<'_> {
             })
             .collect();
         let detail = json!({ "to": self.to, "count": self.count, "from": runs });
-        finish(tx, actor, head, "package.unpack", &subject, detail).await?;
+        finish_with(tx, actor, head, "package.unpack", &subject, detail, writes).await?;
         Ok(self
             .from
             .into_iter()

@@ -6,11 +6,13 @@
 //! request returns before any write and drops the transaction (a rollback: the head does not
 //! move).
 
+use std::collections::HashMap;
+
 use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 
-use super::audit::{Head, begin, finish};
+use super::audit::{Head, Writes, begin, finish, finish_with};
 use super::{Db, get};
 use crate::package::{Package, PackageContents, SsccCoding, not_found};
 use crate::reconcile::PackageFigures;
@@ -68,11 +70,20 @@ async fn coding_in(conn: &mut sqlx::AnyConnection) -> Result<Option<SsccCoding>,
             .fetch_optional(&mut *conn)
             .await
             .map_err(StoreError::db(WHAT))?;
-    let Some(row) = row else { return Ok(None) };
-    let Some(company_prefix) = get::<Option<String>>(&row, "gs1_company_prefix", WHAT)? else {
+    row.as_ref()
+        .map(coding_from_row)
+        .transpose()
+        .map(Option::flatten)
+}
+
+/// The SSCC coding of a row with the producer's `gs1_company_prefix` and
+/// `sscc_extension_digit` (`None`: no company prefix).
+fn coding_from_row(row: &AnyRow) -> Result<Option<SsccCoding>, StoreError> {
+    const WHAT: &str = "read the GS1 company prefix";
+    let Some(company_prefix) = get::<Option<String>>(row, "gs1_company_prefix", WHAT)? else {
         return Ok(None);
     };
-    let digit: i64 = get(&row, "sscc_extension_digit", WHAT)?;
+    let digit: i64 = get(row, "sscc_extension_digit", WHAT)?;
     let extension_digit = u8::try_from(digit)
         .map_err(|_| StoreError::corrupt(format!("SSCC extension digit {digit}")))?;
     Ok(Some(SsccCoding {
@@ -82,7 +93,7 @@ async fn coding_in(conn: &mut sqlx::AnyConnection) -> Result<Option<SsccCoding>,
 }
 
 /// Allocates the next SSCC and records the package, in one transaction (see the module docs
-/// of `crate::package`).
+/// of `crate::package`). The answer is the package as the transaction made it.
 pub(crate) async fn create(
     db: &Db,
     actor: &Actor,
@@ -92,20 +103,21 @@ pub(crate) async fn create(
 ) -> Result<Package, StoreError> {
     let (mut tx, head) = begin(db).await?;
     let created = create_in(&mut tx, &head, batch_id, level, capacity).await?;
-    let subject = format!("package:{}", created.sscc);
+    let subject = format!("package:{}", created.package.sscc);
     finish(tx, actor, head, "package.create", &subject, created.detail).await?;
-    package(db, &created.sscc)
-        .await?
-        .ok_or_else(|| not_found(&created.sscc))
+    Ok(created.package)
 }
 
-/// A package recorded by [`create_in`]: its SSCC and its `package.create` event's detail.
+/// A package recorded by [`create_in`]: the package as recorded, and its `package.create`
+/// event's detail.
 pub(crate) struct Created {
-    pub(crate) sscc: String,
+    pub(crate) package: Package,
     pub(crate) detail: serde_json::Value,
 }
 
-/// Allocates the next SSCC and records the package in `tx`, as the event `head` is for.
+/// Allocates the next SSCC and records the package in `tx`, as the event `head` is for. The
+/// batch and the producer's SSCC coding are read in one statement: a batch that is not there
+/// is refused first, then a producer without a GS1 company prefix.
 pub(crate) async fn create_in(
     tx: &mut Tx,
     head: &Head,
@@ -114,7 +126,8 @@ pub(crate) async fn create_in(
     capacity: i64,
 ) -> Result<Created, StoreError> {
     const WHAT: &str = "advance the SSCC counter";
-    let Some(coding) = coding_in(tx).await? else {
+    let (product_id, coding) = batch_and_coding_in(tx, batch_id).await?;
+    let Some(coding) = coding else {
         return Err(StoreError::invalid(
             "producer",
             "no GS1 company prefix: tracemark producer set --gs1-company-prefix DIGITS \
@@ -149,6 +162,7 @@ pub(crate) async fn create_in(
                 })
         })?
         .to_string();
+    let created_at = now();
     sqlx::query(
         "INSERT INTO packages (sscc, level, batch_id, capacity, state, parent_sscc, short, \
          created_at, closed_at, last_event) VALUES ($1, $2, $3, $4, $5, NULL, 0, $6, NULL, $7)",
@@ -158,7 +172,7 @@ pub(crate) async fn create_in(
     .bind(batch_id)
     .bind(capacity)
     .bind(PackageState::Allocated.as_str())
-    .bind(now())
+    .bind(&created_at)
     .bind(head.seq)
     .execute(&mut **tx)
     .await
@@ -167,7 +181,49 @@ pub(crate) async fn create_in(
         "sscc": sscc, "level": level.as_str(), "batch": batch_id, "capacity": capacity,
         "reference": reference,
     });
-    Ok(Created { sscc, detail })
+    // The row just inserted, as `package_from_row` would read it back: no children, no label,
+    // no parent, no shipment yet.
+    let package = Package {
+        sscc,
+        level,
+        batch_id,
+        product_id,
+        capacity,
+        state: PackageState::Allocated,
+        parent: None,
+        short: false,
+        children_count: 0,
+        created_at,
+        closed_at: None,
+        label_count: None,
+        shipment_id: None,
+    };
+    Ok(Created { package, detail })
+}
+
+/// The product of batch `batch_id` and the producer's SSCC coding (`None`: no GS1 company
+/// prefix), in one statement. A batch that is not there is not found.
+async fn batch_and_coding_in(
+    tx: &mut Tx,
+    batch_id: i64,
+) -> Result<(String, Option<SsccCoding>), StoreError> {
+    const WHAT: &str = "read the batch and the GS1 company prefix";
+    let row = sqlx::query(
+        "SELECT b.product_id AS product_id, p.gs1_company_prefix AS gs1_company_prefix, \
+         p.sscc_extension_digit AS sscc_extension_digit \
+         FROM batches b LEFT JOIN producer p ON p.id = 1 WHERE b.id = $1",
+    )
+    .bind(batch_id)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(StoreError::db(WHAT))?;
+    let Some(row) = row else {
+        return Err(StoreError::NotFound {
+            what: "batch",
+            id: batch_id.to_string(),
+        });
+    };
+    Ok((get(&row, "product_id", WHAT)?, coding_from_row(&row)?))
 }
 
 /// A package row with its product and its children counted.
@@ -221,6 +277,26 @@ pub(crate) async fn package_in(tx: &mut Tx, sscc: &str) -> Result<Package, Store
         .ok_or_else(|| not_found(sscc))
 }
 
+/// The packages of `ssccs` that are there, by SSCC, read in `tx` in one statement.
+pub(crate) async fn packages_in(
+    tx: &mut Tx,
+    db: &Db,
+    ssccs: &[String],
+) -> Result<HashMap<String, Package>, StoreError> {
+    const WHAT: &str = "read packages";
+    let rows = sqlx::query(&format!(
+        "{PACKAGE_SELECT} WHERE {}",
+        db.dialect.text_in_json("p.sscc", 1)
+    ))
+    .bind(serde_json::to_string(ssccs).map_err(|e| StoreError::invalid("sscc", e))?)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(StoreError::db(WHAT))?;
+    rows.iter()
+        .map(|row| package_from_row(row).map(|p| (p.sscc.clone(), p)))
+        .collect()
+}
+
 pub(crate) async fn of_batch(db: &Db, batch_id: i64) -> Result<Vec<Package>, StoreError> {
     let rows = sqlx::query(&format!(
         "{PACKAGE_SELECT} WHERE p.batch_id = $1 ORDER BY p.level DESC, p.sscc"
@@ -262,17 +338,42 @@ pub(crate) async fn contents(db: &Db, package: Package) -> Result<PackageContent
             package,
             cartons: Vec::new(),
         }),
+        // Two reads whatever the pallet holds: its cartons, then all their units (a pallet
+        // label counts them; a read a carton was two round trips each, issue 20).
         PackageLevel::Pallet => {
-            let mut cartons = Vec::new();
-            for sscc in cartons_of(db, &package.sscc).await? {
-                let carton = self::package(db, &sscc)
-                    .await?
-                    .ok_or_else(|| not_found(&sscc))?;
-                cartons.push(PackageContents {
-                    units: units_of(db, &sscc).await?,
-                    package: carton,
-                    cartons: Vec::new(),
-                });
+            let sscc = &package.sscc;
+            let rows = sqlx::query(&format!(
+                "{PACKAGE_SELECT} WHERE p.parent_sscc = $1 ORDER BY p.sscc"
+            ))
+            .bind(sscc)
+            .fetch_all(&db.pool)
+            .await
+            .map_err(StoreError::db(format!("read the cartons of {sscc}")))?;
+            let mut cartons = rows
+                .iter()
+                .map(|row| {
+                    package_from_row(row).map(|carton| PackageContents {
+                        package: carton,
+                        cartons: Vec::new(),
+                        units: Vec::new(),
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let units: Vec<(String, String)> = sqlx::query_as(
+                "SELECT package_sscc, code FROM codes WHERE package_sscc IN \
+                 (SELECT sscc FROM packages WHERE parent_sscc = $1) \
+                 ORDER BY product_id, counter",
+            )
+            .bind(sscc)
+            .fetch_all(&db.pool)
+            .await
+            .map_err(StoreError::db(format!("list the units on {sscc}")))?;
+            let mut of: HashMap<String, Vec<String>> = HashMap::new();
+            for (carton, code) in units {
+                of.entry(carton).or_default().push(code);
+            }
+            for carton in &mut cartons {
+                carton.units = of.remove(&carton.package.sscc).unwrap_or_default();
             }
             Ok(PackageContents {
                 package,
@@ -283,7 +384,8 @@ pub(crate) async fn contents(db: &Db, package: Package) -> Result<PackageContent
     }
 }
 
-/// A package's state change (`Store::set_package_state`).
+/// A package's state change (`Store::set_package_state`): the answer is the package as the
+/// change leaves it (so the caller need not read it again: a round trip to the store each).
 pub(crate) async fn set_state(
     db: &Db,
     actor: &Actor,
@@ -291,86 +393,84 @@ pub(crate) async fn set_state(
     to: PackageState,
 ) -> Result<Package, StoreError> {
     let (mut tx, head) = begin(db).await?;
-    let package = package_in(&mut tx, sscc).await?;
-    let (detail, package) = change_state(&mut tx, &head, package, to).await?;
+    let mut package = package_in(&mut tx, sscc).await?;
+    let detail = moved(&mut package, to)?;
+    let mut writes = Writes::default();
+    store_state(&mut writes, &package, head.seq);
     let subject = format!("package:{sscc}");
-    finish(tx, actor, head, "package.state", &subject, detail).await?;
+    finish_with(tx, actor, head, "package.state", &subject, detail, writes).await?;
     Ok(package)
 }
 
-/// The labelled package `sscc` (`Store::label_printed`): moved to `labelled`, or as it is when
-/// it is labelled already (a reprint), with nothing written.
-pub(crate) async fn labelled(db: &Db, actor: &Actor, sscc: &str) -> Result<Package, StoreError> {
-    let (mut tx, head) = begin(db).await?;
-    let package = package_in(&mut tx, sscc).await?;
-    if package.state == PackageState::Labelled {
-        // Dropped: rolled back, the head stays where it was.
-        return Ok(package);
-    }
-    let (detail, package) = change_state(&mut tx, &head, package, PackageState::Labelled).await?;
-    let subject = format!("package:{sscc}");
-    finish(tx, actor, head, "package.state", &subject, detail).await?;
-    Ok(package)
-}
-
-/// Moves `package`, as read in `tx`, to `to`, as the event `head` is for, by the rules of
-/// [`set_state`]; the answer is the `package.state` event's detail and the package as the
-/// change leaves it (so the caller need not read it again: a round trip to the store each).
-pub(crate) async fn change_state(
-    tx: &mut Tx,
-    head: &Head,
-    mut package: Package,
+/// The rules of [`set_state`] for `package` going to `to`, applied to it in memory: the answer
+/// is the `package.state` event's detail. [`store_state`] writes what it changed.
+pub(crate) fn moved(
+    package: &mut Package,
     to: PackageState,
-) -> Result<(serde_json::Value, Package), StoreError> {
-    let sscc = package.sscc.clone();
+) -> Result<serde_json::Value, StoreError> {
     let from = package.state;
+    let (sscc, level, children) = (&package.sscc, package.level, package.children_count);
     if !from.can_become(to) {
         return Err(StoreError::invalid(
             "state",
-            format!("{} {sscc} cannot go from {from} to {to}", package.level),
+            format!("{level} {sscc} cannot go from {from} to {to}"),
         ));
     }
-    let children = package.children_count;
     if to == PackageState::Closed && children == 0 {
         return Err(StoreError::invalid(
             "state",
-            format!("{} {sscc} is empty: void it instead", package.level),
+            format!("{level} {sscc} is empty: void it instead"),
         ));
     }
     if to == PackageState::Voided && children > 0 {
         return Err(StoreError::invalid(
             "state",
-            format!("{} {sscc} holds {children}: unpack it first", package.level),
+            format!("{level} {sscc} holds {children}: unpack it first"),
         ));
     }
     // Closing records whether the package is short; other changes keep what it was.
-    let (short, closed_at) = if to == PackageState::Closed {
-        (children < package.capacity, Some(now()))
+    let short = if to == PackageState::Closed {
+        children < package.capacity
     } else {
-        (package.short, package.closed_at.clone())
+        package.short
     };
-    sqlx::query(
-        "UPDATE packages SET state = $1, short = $2, closed_at = $3, last_event = $4 \
-         WHERE sscc = $5",
-    )
-    .bind(to.as_str())
-    .bind(i64::from(short))
-    .bind(&closed_at)
-    .bind(head.seq)
-    .bind(&sscc)
-    .execute(&mut **tx)
-    .await
-    .map_err(StoreError::db(format!("set package {sscc} to {to}")))?;
-    package.state = to;
+    let detail = json!({
+        "sscc": sscc, "from": from.as_str(), "to": to.as_str(), "children": children,
+        "short": short,
+    });
+    if to == PackageState::Closed {
+        package.closed_at = Some(now());
+    }
     package.short = short;
-    package.closed_at = closed_at;
-    Ok((
-        json!({
-            "sscc": sscc, "from": from.as_str(), "to": to.as_str(), "children": children,
-            "short": short,
-        }),
-        package,
-    ))
+    package.state = to;
+    Ok(detail)
+}
+
+/// Writes the state of `package` (its state, short, closed, label count) as [`moved`] and
+/// the label's rules left it, changed last by the event `last_event`, with the transaction's
+/// events ([`finish_with`]): one statement for any number of changes in one transaction.
+pub(crate) fn store_state(writes: &mut Writes<'_>, package: &Package, last_event: i64) {
+    let at = writes.next_arg();
+    writes
+        .statement(format!(
+            "UPDATE packages SET state = ${at}, short = ${}, closed_at = ${}, \
+             label_count = ${}, last_event = ${} WHERE sscc = ${}",
+            at + 1,
+            at + 2,
+            at + 3,
+            at + 4,
+            at + 5
+        ))
+        .bind(package.state.as_str())
+        .bind(i64::from(package.short))
+        .bind(package.closed_at.clone())
+        .bind(package.label_count)
+        .bind(last_event)
+        .bind(package.sscc.clone())
+        .expect(
+            1,
+            format!("setting package {} to {}", package.sscc, package.state),
+        );
 }
 
 /// What the package reconciliation of batch `batch_id` rests on, read in one transaction (one

@@ -251,12 +251,16 @@ impl LabelStation {
 
     /// [`Self::label_and_verify`] as a packing station's close step needs it, the close
     /// included: the label read back verifies and closes the package in one transaction
-    /// (`Store::label_read`), and the answer is the closed package. A label that never
-    /// verified is the close's error (field `label`), and the package stays open. The store's
-    /// errors are as they are: one that cannot be reached lets the station wait for the store
-    /// and label again (`store_gate.rs`).
-    pub async fn label_and_close(&mut self, sscc: &str) -> Result<Package, StoreError> {
-        match self.labelled(sscc, AfterRead::Close).await {
+    /// (`Store::label_read`), and the answer is the closed package. `package` is the package
+    /// as the station's last store step answered it (its label's data is made from it, with
+    /// no read). A label that never verified is the close's error (field `label`), and the
+    /// package stays open. The store's errors are as they are: one that cannot be reached
+    /// lets the station wait for the store and label again (`store_gate.rs`).
+    pub async fn label_and_close(&mut self, package: &Package) -> Result<Package, StoreError> {
+        match self
+            .labelled(&package.sscc, Some(package), AfterRead::Close)
+            .await
+        {
             Ok((_, closed)) => Ok(closed),
             Err(LabelError::Store(e)) => Err(e),
             Err(e) => Err(StoreError::invalid("label", e)),
@@ -282,19 +286,20 @@ impl LabelStation {
     /// that does not read back as the SSCC, up to the reprint limit. `Ok`: the package is
     /// `verified` and may close. `Err`: it stays open, and the error says why.
     pub async fn label_and_verify(&mut self, sscc: &str) -> Result<LabelOutcome, LabelError> {
-        self.labelled(sscc, AfterRead::Verify)
+        self.labelled(sscc, None, AfterRead::Verify)
             .await
             .map(|(outcome, _)| outcome)
     }
 
     /// [`Self::label_and_verify`], and what is recorded when the label reads back is `then`'s;
-    /// the answer has the package as that left it.
+    /// the answer has the package as that left it. The package is `known`, or read.
     async fn labelled(
         &mut self,
         sscc: &str,
+        known: Option<&Package>,
         then: AfterRead,
     ) -> Result<(LabelOutcome, Package), LabelError> {
-        let result = self.attempts(sscc, then).await;
+        let result = self.attempts(sscc, known, then).await;
         match &result {
             Ok(_) => self.report.verified += 1,
             // Not left open: the station labels it again once the store answers.
@@ -312,10 +317,18 @@ impl LabelStation {
     async fn attempts(
         &mut self,
         sscc: &str,
+        known: Option<&Package>,
         then: AfterRead,
     ) -> Result<(LabelOutcome, Package), LabelError> {
-        let package = self.store.package(sscc).await?;
-        let data = data::label_data(&self.store, &package, &mut self.batch_read).await?;
+        let read;
+        let package = match known {
+            Some(package) => package,
+            None => {
+                read = self.store.package(sscc).await?;
+                &read
+            }
+        };
+        let data = data::label_data(&self.store, package, &mut self.batch_read).await?;
         let label = self.printer.template().label(&data)?;
         let mut rejected = Vec::new();
         for attempt in 1..=self.reprint_limit.saturating_add(1) {
