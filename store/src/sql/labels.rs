@@ -71,24 +71,13 @@ pub(crate) async fn printed_and_read(
     Ok(package)
 }
 
-/// Moves the `labelled` `package` to `verified`, in memory ([`store_state`] writes it); its
-/// label carries the count of its children now. The answer is the event's detail.
+/// Moves the `labelled` `package` to `verified` by the state rules ([`moved`]), in memory
+/// ([`store_state`] writes it); its label carries the count of its children now. The answer
+/// is the event's detail: `moved`'s, with the label's count.
 fn verified(package: &mut Package) -> Result<serde_json::Value, StoreError> {
-    let (from, to) = (package.state, PackageState::Verified);
-    if !from.can_become(to) {
-        return Err(StoreError::invalid(
-            "state",
-            format!(
-                "{} {} cannot go from {from} to {to}",
-                package.level, package.sscc
-            ),
-        ));
-    }
+    let mut detail = moved(package, PackageState::Verified)?;
     let count = package.children_count;
-    package.state = to;
     package.label_count = Some(count);
-    Ok(json!({
-        "sscc": package.sscc, "from": from.as_str(), "to": to.as_str(), "children": count,
-        "short": package.short, "label_count": count,
-    }))
+    detail["label_count"] = json!(count);
+    Ok(detail)
 }
